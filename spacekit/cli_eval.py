@@ -1,8 +1,75 @@
-"""`spacekit eval ...`, `geometry`, `compare` and `demo` commands (thin: parse, call the library, print)."""
+"""`spacekit eval ...` commands (thin: parse, call the library, print a table or JSON)."""
 
 from __future__ import annotations
 
 import click
 
+from spacekit.cli_common import cache_options, device_options, emit_json, encode_options, print_metrics
+from spacekit.errors import InputError
+
 eval_group = click.Group("eval", help="Evaluate one model on one task.")
 TOP_LEVEL: list[click.Command] = []
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    """'1,3,10' -> (1, 3, 10), each >= 1."""
+    try:
+        ks = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"--k must be a comma-separated list of integers, got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise InputError(f"--k values must be >= 1, got {text!r}")
+    return ks
+
+
+def show(result, as_json: bool, main_metrics: list[str] | None = None) -> None:
+    """Print a TaskResult as JSON (stdout) or a small table."""
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        print_metrics(result.as_json(), main_metrics)
+
+
+@eval_group.command("retrieval")
+@click.argument("model")
+@click.argument("beir_dir", type=click.Path())
+@click.option("--split", default="test", show_default=True)
+@click.option("--k", "ks", default="1,3,5,10,100,1000", show_default=True, help="cut-offs for every metric")
+@click.option("--depth", type=int, default=1000, show_default=True, help="results retrieved per query")
+@click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True)
+@click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
+@click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@device_options
+@cache_options
+def eval_retrieval(model, beir_dir, split, ks, depth, similarity, all_queries, run_out, as_json, **opts) -> None:
+    """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics."""
+    from spacekit.encode import load_model
+    from spacekit.io.trec import write_run
+    from spacekit.tasks import RetrievalTask, retrieval_metric_names
+
+    task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries)
+    result = task.run(load_model(model), encode_options(**opts))
+    if run_out:
+        write_run(run_out, result.extra["run"])
+    show(result, as_json, [f"ndcg@{k}" for k in parse_ks(ks)])
+
+
+@eval_group.command("run")
+@click.argument("qrels", type=click.Path())
+@click.argument("run", type=click.Path())
+@click.option("--k", "ks", default="1,3,5,10,100,1000", show_default=True)
+@click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
+@click.option("--json", "as_json", is_flag=True)
+def eval_run(qrels, run, ks, all_queries, as_json) -> None:
+    """Score an existing TREC run against qrels, like trec_eval."""
+    from spacekit.io.trec import read_qrels, read_run
+    from spacekit.metrics.retrieval import evaluate
+    from spacekit.tasks import TaskResult, retrieval_metric_names
+
+    judged, _ = read_qrels(qrels)
+    ranked = read_run(run)
+    scores = evaluate(judged, ranked, retrieval_metric_names(parse_ks(ks)), all_queries=all_queries)
+    result = TaskResult("run", str(run), str(qrels), "-", scores.means(), scores.query_ids, scores.per_query,
+                        {"skipped_queries": scores.skipped})
+    show(result, as_json)

@@ -1,0 +1,108 @@
+"""Exact top-k: spacekit vs bare matmul vs torch matmul+topk vs sentence-transformers semantic_search vs faiss.
+
+    python benchmarks/bench_topk.py [--nq 10000] [--n 200000] [--d 384] [--k 10] [--dtypes fp32]
+
+Random unit vectors. Every method is checked against spacekit's ids (agreement %), and spacekit's ids are
+checked against a float64 re-score of a query sample. Ratios are against the bare matmul of the same size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import device_name, print_table, timed, write_results  # noqa: E402
+
+from spacekit import backend  # noqa: E402
+from spacekit.ops import topk  # noqa: E402
+
+TORCH_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def chunked(q, c, fn, rows=2048):
+    """Run fn over query chunks (the usual torch way to bound memory)."""
+    return [fn(q[lo:lo + rows], c) for lo in range(0, q.shape[0], rows)]
+
+
+def check_exact(q, c, idx, k, sample=200) -> float:
+    """Max |float64 score of returned id - float64 k-best score| over a query sample."""
+    qs = q[:sample].double().cpu()
+    ref = qs @ c.double().cpu().T
+    best = ref.topk(k, dim=1).values
+    got = ref.gather(1, idx[:sample].cpu())
+    return float((got - best).abs().max())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--nq", type=int, default=10_000)
+    p.add_argument("--n", type=int, default=200_000)
+    p.add_argument("--d", type=int, default=384)
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--dtypes", default=None, help="default fp32 on CPU; fp32,tf32,fp16 on GPU")
+    p.add_argument("--repeat", type=int, default=None)
+    p.add_argument("--peers", default="torch,st,faiss")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    dev = backend.device(args.device)
+    dtypes = (args.dtypes or ("fp32" if dev.type == "cpu" else "fp32,tf32,fp16")).split(",")
+    repeat = args.repeat or (1 if dev.type == "cpu" else 5)
+    peers = set(args.peers.split(","))
+    g = torch.Generator(device="cpu").manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, generator=g), dim=1).to(dev)
+    c = torch.nn.functional.normalize(torch.randn(args.n, args.d, generator=g), dim=1).to(dev)
+    rows = []
+    for name in dtypes:
+        td = TORCH_DTYPES[name]
+        qd, cd = q.to(td), c.to(td)
+        torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
+        row = {"dtype": name, "size": f"{args.nq}x{args.n}x{args.d}", "k": args.k}
+        row["bare_matmul_s"] = timed(lambda: chunked(qd, cd, lambda a, b: a @ b.T), dev, repeat, warmup=1)
+        out = {}
+        row["spacekit_s"] = timed(lambda nm=name: out.setdefault("r", topk(q, c, args.k, device=dev, dtype=nm)),
+                                  dev, repeat, warmup=1)
+        s_idx = out["r"][1]
+        row["spacekit_max_err_f64"] = check_exact(q, c, s_idx, args.k)
+        if "torch" in peers:
+            res = {}
+            row["torch_mm_topk_s"] = timed(lambda: res.__setitem__("r", chunked(
+                qd, cd, lambda a, b: torch.topk(a @ b.T, args.k, dim=1))), dev, repeat, warmup=1)
+            t_idx = torch.cat([r.indices for r in res["r"]]).cpu()
+            row["torch_agree_%"] = 100 * float((t_idx == s_idx).float().mean())
+        if "st" in peers:
+            from sentence_transformers.util import semantic_search
+
+            row["semantic_search_s"] = timed(lambda: semantic_search(qd, cd, top_k=args.k), dev, 1,
+                                             warmup=1 if dev.type == "cuda" else 0)
+        if "faiss" in peers and name == "fp32":
+            try:
+                import faiss
+
+                index = faiss.IndexFlatIP(args.d)
+                index.add(c.cpu().numpy())
+                qn = q.cpu().numpy()
+                res = {}
+                row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, args.k)),
+                                           torch.device("cpu"), 1)
+                row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
+            except ImportError:
+                pass
+        base = row["bare_matmul_s"]
+        for key in ["spacekit_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
+            if key in row:
+                row[key.replace("_s", "_x_matmul")] = row[key] / base
+        rows.append(row)
+        print(row, flush=True)
+    print(f"device: {device_name(dev)}")
+    print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul", "torch_mm_topk_s",
+                       "semantic_search_s", "faiss_cpu_s", "spacekit_max_err_f64"])
+    print("wrote", write_results(f"topk-d{args.d}-k{args.k}", dev, {"rows": rows}, args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Pieces every CLI command shares: error mapping, option groups, JSON and table output."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from spacekit.errors import InputError
+
+
+class BadInput(click.ClickException):
+    """Bad input: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class Cli(click.Group):
+    """Maps spacekit's InputError to exit code 2 for every subcommand (one place)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except InputError as e:
+            raise BadInput(str(e)) from None
+
+
+def emit_json(obj: dict) -> None:
+    """One JSON object on stdout."""
+    click.echo(json.dumps(obj, indent=1, allow_nan=False))
+
+
+def device_options(f):
+    """--device / --dtype / --batch-tokens, shared by every command that encodes."""
+    f = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]")(f)
+    f = click.option("--dtype", default="fp32", show_default=True, help="fp32 | fp16 | bf16 (GPU only)")(f)
+    f = click.option("--batch-tokens", type=int, default=None, help="tokens per forward batch")(f)
+    return f
+
+
+def cache_options(f):
+    """--cache-dir / --no-cache."""
+    f = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+                     help="embedding cache folder (default $SPACEKIT_CACHE or ~/.cache/spacekit)")(f)
+    f = click.option("--no-cache", is_flag=True, help="encode without reading or writing the cache")(f)
+    return f
+
+
+def encode_args(device: str, dtype: str, batch_tokens: int | None) -> dict:
+    """The keyword arguments encode() takes, from the CLI options."""
+    if batch_tokens is not None and batch_tokens < 1:
+        raise InputError(f"--batch-tokens must be >= 1, got {batch_tokens}")
+    return {"device": device, "dtype": dtype, "batch_tokens": batch_tokens}
+
+
+def encode_options(device: str, dtype: str, batch_tokens: int | None, cache_dir: str | None, no_cache: bool):
+    """EncodeOptions from the shared CLI options."""
+    from spacekit.tasks import EncodeOptions
+
+    return EncodeOptions(**encode_args(device, dtype, batch_tokens), cache_dir=cache_dir, use_cache=not no_cache)
+
+
+def print_metrics(obj: dict, highlight: list[str] | None = None) -> None:
+    """A small rich table of metrics (values unrounded in JSON; 5 decimals here)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"{obj['task']} · {obj['model']} · {obj['dataset']} · n={obj['n']}", soft_wrap=True)
+    table = Table()
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in obj["metrics"].items():
+        style = "bold" if highlight and name in highlight else None
+        table.add_row(name, f"{value:.5f}", style=style)
+    console.print(table)
+    extras = {k: v for k, v in obj.items() if k not in {"task", "model", "dataset", "n", "metrics"}}
+    if extras:
+        console.print(", ".join(f"{k}: {v}" for k, v in extras.items()))

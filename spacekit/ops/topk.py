@@ -1,0 +1,157 @@
+"""Exact top-k similarity search, tiled over corpus and queries, streaming a store shard by shard.
+
+Per tile: scores = q @ c.T on the device, then a chunk-max pre-selection (the top k chunks of B columns by their
+maximum hold the top k entries: each entry above the k-th value lies in a chunk whose max is above it), then a
+top-k over the gathered chunks, then a merge with the running result. Ties: lower corpus index first, enforced
+by a stable sort wherever a tie could straddle a cut. With fp16/bf16 inputs, candidates are re-scored in fp32 and
+the margin between the last candidate and the k-th score is checked against the rounding bound, so the result is
+the fp32 exact search.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spacekit import backend
+from spacekit.errors import InputError
+from spacekit.ops.similarity import as_tensor, check_metric, normalize
+
+CHUNK = 32  # columns per chunk for the chunk-max pre-selection
+_UNIT_ROUNDOFF = {torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8, torch.float32: 2.0**-24}
+
+
+def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype: str | None = None,
+         budget: int | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k corpus rows per query -> (scores (nq, k) float32, indices (nq, k) int64), both on the CPU.
+
+    queries: (nq, d) array/tensor; corpus: (n, d) array/tensor or a spacekit Store (streamed tile by tile).
+    metric: "cosine" or "dot". Exact: float32 scores, equal scores by lower index. k is clipped to n.
+    """
+    check_metric(metric)
+    dev = backend.device(device)
+    compute = backend.dtype(dtype, dev)
+    q = as_tensor(queries, "queries").to(dev, torch.float32)
+    nq, d = q.shape
+    n, cd = _corpus_shape(corpus)
+    if cd != d:
+        raise InputError(f"dimension mismatch: queries have d={d}, corpus has d={cd}")
+    if k < 1:
+        raise InputError(f"k must be >= 1, got {k}")
+    k = min(k, n)
+    if metric == "cosine":
+        q = normalize(q)
+    limit = backend.budget(dev, budget)
+    c_rows, q_rows = _tile_sizes(limit, nq, n, d)
+    best_s = torch.full((nq, k), -math.inf, device=dev)
+    best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
+    prev = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
+    try:
+        for start, c in _corpus_tiles(corpus, c_rows, dev):
+            if metric == "cosine":
+                c = normalize(c)
+            for lo in range(0, nq, q_rows):
+                s, i = _tile_topk(q[lo:lo + q_rows], c, k, compute)
+                best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
+                                                                         best_i[lo:lo + q_rows], s, i + start, k)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = prev
+    return best_s.cpu(), best_i.cpu()
+
+
+def _corpus_shape(corpus) -> tuple[int, int]:
+    if hasattr(corpus, "manifest"):
+        return corpus.count, corpus.dim
+    c = as_tensor(corpus, "corpus")
+    return c.shape[0], c.shape[1]
+
+
+def _corpus_tiles(corpus, rows: int, dev: torch.device):
+    """(start, (rows, d) float32 tile on dev) over the corpus; a store streams shard by shard."""
+    if hasattr(corpus, "manifest"):
+        yield from corpus.tiles(rows, device=dev)
+        return
+    c = as_tensor(corpus, "corpus")
+    for start in range(0, c.shape[0], rows):
+        yield start, c[start:start + rows].to(dev, torch.float32)
+
+
+def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int) -> tuple[int, int]:
+    """(corpus rows, query rows) per tile so a score tile plus its corpus tile fit the budget."""
+    c_rows = min(n, max(CHUNK, limit.rows(4 * d * 8, at_most=65536)))  # corpus tile at most 1/8 of the budget
+    q_rows = min(nq, limit.rows(4 * (c_rows + c_rows // CHUNK) * 2, at_least=1, at_most=4096))
+    return c_rows, q_rows
+
+
+def _tile_topk(q: torch.Tensor, c: torch.Tensor, k: int, compute: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k of q @ c.T for one tile -> (scores (b, k'), local indices (b, k')), k' = min(k, nc)."""
+    k = min(k, c.shape[0])
+    if compute != torch.float32:
+        return _reduced_precision_topk(q, c, k, compute)
+    return _select(q @ c.T, k)
+
+
+def _select(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k per row of a score tile, lower column first among ties."""
+    b, nc = scores.shape
+    nchunks = nc // CHUNK
+    if nchunks < 4 * k:  # pre-selection would not pay: top-k over the whole row
+        return _topk_lower_index(scores, k)
+    head = scores[:, :nchunks * CHUNK].view(b, nchunks, CHUNK)              # (b, nchunks, CHUNK)
+    maxima = head.amax(dim=2)                                              # (b, nchunks)
+    _, chunk = _topk_lower_index(maxima, k)                                # (b, k) chunk ids
+    chunk = chunk.sort(dim=1).values                                       # ascending: candidates in index order
+    cols = (chunk.unsqueeze(-1) * CHUNK + torch.arange(CHUNK, device=scores.device)).view(b, -1)
+    if nc > nchunks * CHUNK:                                               # the ragged tail always competes
+        tail = torch.arange(nchunks * CHUNK, nc, device=scores.device).expand(b, -1)
+        cols = torch.cat([cols, tail], dim=1)
+    vals, pos = _topk_lower_index(scores.gather(1, cols), k)
+    return vals, cols.gather(1, pos)
+
+
+def _topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.topk, then a stable sort for the rows where a tie straddles the cut or the order (rare)."""
+    vals, idx = torch.topk(x, k, dim=1, sorted=True)
+    kth = vals[:, -1:]
+    straddle = (x >= kth).sum(1) > k                                       # a tie at the k-th value
+    inner_tie = (vals[:, 1:] == vals[:, :-1]).any(1)                       # ties inside: fix their order
+    rows = torch.nonzero(straddle | inner_tie).flatten()
+    if rows.numel():
+        s_vals, s_idx = torch.sort(x[rows], dim=1, descending=True, stable=True)
+        vals[rows], idx[rows] = s_vals[:, :k], s_idx[:, :k]
+    return vals, idx
+
+
+def _merge(s1, i1, s2, i2, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge two (score desc, index asc) lists; all of i1 < all of i2, so a stable sort keeps the tie rule."""
+    s, i = torch.cat([s1, s2], dim=1), torch.cat([i1, i2], dim=1)
+    s, order = torch.sort(s, dim=1, descending=True, stable=True)
+    return s[:, :k], i.gather(1, order)[:, :k]
+
+
+def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, k: int, compute: torch.dtype):
+    """Candidates from fp16/bf16 scores, re-scored in fp32; rows whose margin is too thin redo in fp32."""
+    approx = q.to(compute) @ c.to(compute).T                               # (b, nc) reduced precision
+    extra = min(c.shape[0], max(2 * k, k + 32))
+    cand_s, cand = torch.topk(approx.float(), extra, dim=1)                # (b, extra)
+    exact = torch.einsum("bd,bed->be", q, c[cand])                         # fp32 re-score, (b, extra)
+    # |fp32 - reduced| <= 3u |q| |c| (inputs rounded, output rounded, fp32 accumulation): a row is exact when
+    # the last candidate's reduced score is below the k-th exact score by more than twice that bound.
+    u = _UNIT_ROUNDOFF[compute]
+    bound = 3 * u * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6             # (b,)
+    kth = torch.topk(exact, k, dim=1).values[:, -1]
+    unsafe = (cand_s[:, -1] >= kth - 2 * bound) & (extra < c.shape[0])
+    s, pos = _topk_lower_index(_ordered(exact, cand), k)
+    idx = cand.sort(dim=1).values.gather(1, pos)
+    rows = torch.nonzero(unsafe).flatten()
+    if rows.numel():
+        s[rows], idx[rows] = _select(q[rows] @ c.T, k)
+    return s, idx
+
+
+def _ordered(exact: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+    """exact scores re-arranged so candidate columns are in ascending corpus index (for the tie rule)."""
+    order = cand.argsort(dim=1)
+    return exact.gather(1, order)

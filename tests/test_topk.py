@@ -1,0 +1,96 @@
+"""ops.topk equals a float64 brute force: random data, ties, a streamed store, and a tiny memory budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spacekit.errors import InputError
+from spacekit.ops import topk
+from spacekit.store import open_store, write_store
+
+
+def _reference(q: torch.Tensor, c: torch.Tensor, metric: str) -> torch.Tensor:
+    q, c = q.double(), c.double()
+    if metric == "cosine":
+        q, c = torch.nn.functional.normalize(q, dim=1), torch.nn.functional.normalize(c, dim=1)
+    return q @ c.T                                                          # (nq, n) float64
+
+
+def _assert_exact(q, c, k, metric, scores, idx):
+    """DESIGN.md's 'exact': returned ids carry the float64 top-k scores rank by rank (1e-6)."""
+    ref = _reference(q, c, metric)
+    kk = min(k, c.shape[0])
+    best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :kk]
+    assert idx.shape == scores.shape == (q.shape[0], kk)
+    assert (idx.sort(dim=1).values[:, 1:] != idx.sort(dim=1).values[:, :-1]).all()  # no id twice in a row
+    tol = 1e-6 * max(1.0, float(best.abs().max()))  # fp32 resolution at the scores' scale
+    torch.testing.assert_close(ref.gather(1, idx), best, atol=tol, rtol=0)
+    torch.testing.assert_close(scores.double(), best, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("nq,n,d,k", [(37, 1000, 16, 10), (100, 5000, 32, 100), (50, 3001, 8, 1),
+                                      (20, 700, 8, 1000), (64, 20000, 24, 10), (3, 5, 4, 10)])
+@pytest.mark.parametrize("metric", ["cosine", "dot"])
+def test_topk_equals_float64_brute_force(nq, n, d, k, metric):
+    g = torch.Generator().manual_seed(nq * n + d)
+    q, c = torch.randn(nq, d, generator=g), torch.randn(n, d, generator=g) * 3
+    scores, idx = topk(q, c, k, metric=metric, budget="256K")  # several tiles
+    _assert_exact(q, c, k, metric, scores, idx)
+
+
+def test_numpy_inputs_and_whole_corpus_in_one_tile():
+    rng = np.random.default_rng(1)
+    q, c = rng.standard_normal((10, 12)).astype(np.float32), rng.standard_normal((300, 12)).astype(np.float32)
+    scores, idx = topk(q, c, 5)
+    _assert_exact(torch.from_numpy(q), torch.from_numpy(c), 5, "cosine", scores, idx)
+
+
+def test_equal_scores_come_by_lower_index_first():
+    g = torch.Generator().manual_seed(3)
+    base = torch.randn(400, 8, generator=g)
+    c = torch.cat([base, base, base])                 # every score appears three times: at i, i+400, i+800
+    q = torch.randn(40, 8, generator=g)
+    for k in (1, 2, 7, 300):
+        _, idx = topk(q, c, k, budget="16K")
+        ref = _reference(q, c, "cosine")
+        want = torch.sort(ref, dim=1, descending=True, stable=True).indices[:, :k]
+        assert torch.equal(idx, want), k
+
+
+def test_store_corpus_streamed_shard_by_shard_under_a_tiny_budget(tmp_path):
+    g = torch.Generator().manual_seed(5)
+    c = torch.randn(5000, 16, generator=g)
+    q = torch.randn(33, 16, generator=g)
+    ids = [f"d{i}" for i in range(len(c))]
+    write_store(tmp_path / "s", ids, lambda lo, hi: c[lo:hi].numpy(), dim=16, key={"k": 1}, shard_rows=700)
+    store = open_store(tmp_path / "s")
+    seen = []
+    tiles = store.tiles
+    store.tiles = lambda rows, **kw: (seen.append(rows), tiles(rows, **kw))[1]
+    scores, idx = topk(q, store, 25, budget="64K")
+    assert seen and seen[0] * 16 * 4 < 5000 * 16 * 4 / 4  # the corpus came in tiles well under its size
+    _assert_exact(q, c, 25, "cosine", scores, idx)
+
+
+def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
+    from spacekit.ops.topk import _reduced_precision_topk, _select
+
+    g = torch.Generator().manual_seed(7)
+    q = torch.nn.functional.normalize(torch.randn(64, 32, generator=g), dim=1)
+    c = torch.nn.functional.normalize(torch.randn(3000, 32, generator=g), dim=1)
+    s32, i32 = _select(q @ c.T, 10)
+    s16, i16 = _reduced_precision_topk(q, c, 10, torch.bfloat16)  # bf16 runs on the CPU
+    assert torch.equal(i16, i32)
+    torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
+
+
+def test_bad_arguments_are_input_errors():
+    q, c = torch.randn(2, 4), torch.randn(5, 3)
+    with pytest.raises(InputError, match="dimension mismatch"):
+        topk(q, c, 2)
+    with pytest.raises(InputError, match="k must be"):
+        topk(q, torch.randn(5, 4), 0)
+    with pytest.raises(InputError, match="metric"):
+        topk(q, torch.randn(5, 4), 1, metric="l2")
