@@ -73,3 +73,94 @@ def eval_run(qrels, run, ks, all_queries, as_json) -> None:
     result = TaskResult("run", str(run), str(qrels), "-", scores.means(), scores.query_ids, scores.per_query,
                         {"skipped_queries": scores.skipped})
     show(result, as_json)
+
+
+@eval_group.command("sts")
+@click.argument("model")
+@click.argument("file", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+@device_options
+@cache_options
+def eval_sts(model, file, as_json, **opts) -> None:
+    """STS: Spearman and Pearson of cosine similarity against gold scores."""
+    from spacekit.encode import load_model
+    from spacekit.tasks import StsTask
+
+    show(StsTask(file).run(load_model(model), encode_options(**opts)), as_json, ["spearman"])
+
+
+@eval_group.command("classification")
+@click.argument("model")
+@click.option("--train", "train", required=True, type=click.Path())
+@click.option("--test", "test", required=True, type=click.Path())
+@click.option("--protocol", type=click.Choice(["mteb", "full"]), default="mteb", show_default=True,
+              help="mteb: 8 examples per label, 10 experiments; full: the whole train set")
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--label-field", default=None, help="default: label, else category")
+@click.option("--json", "as_json", is_flag=True)
+@device_options
+@cache_options
+def eval_classification(model, train, test, protocol, text_field, label_field, as_json, **opts) -> None:
+    """Classification by a logistic-regression probe on the embeddings."""
+    from spacekit.encode import load_model
+    from spacekit.tasks import ClassificationTask
+
+    task = ClassificationTask(train, test, protocol, text_field, label_field)
+    show(task.run(load_model(model), encode_options(**opts)), as_json, ["accuracy"])
+
+
+@eval_group.command("clustering")
+@click.argument("model")
+@click.argument("file", type=click.Path())
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--label-field", default=None, help="default: label, else category")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@device_options
+@cache_options
+def eval_clustering(model, file, text_field, label_field, seed, as_json, **opts) -> None:
+    """Clustering: k-means with k = number of labels; V-measure, NMI, ARI."""
+    from spacekit.encode import load_model
+    from spacekit.tasks import ClusteringTask
+
+    task = ClusteringTask(file, text_field, label_field, seed)
+    show(task.run(load_model(model), encode_options(**opts)), as_json, ["v_measure"])
+
+
+@eval_group.command("probes")
+@click.argument("model")
+@click.argument("file", default="builtin")
+@click.option("--json", "as_json", is_flag=True)
+@device_options
+@cache_options
+def eval_probes(model, file, as_json, **opts) -> None:
+    """Pair probes (text_a, text_b, expect=close|far, group); FILE defaults to the built-in set."""
+    from spacekit.encode import load_model
+    from spacekit.tasks import ProbesTask
+
+    result = ProbesTask(file).run(load_model(model), encode_options(**opts))
+    if as_json:
+        emit_json({**result.as_json(), "groups": result.extra["groups"]})
+    else:
+        show(result, False, ["groups_passed"])
+        for name, g in result.extra["groups"].items():
+            click.echo(f"  {'PASS' if g['passed'] else 'FAIL'}  {name}: margin {g['margin']:+.4f}")
+
+
+@click.command("geometry")
+@click.argument("model")
+@click.argument("file", type=click.Path())
+@click.option("--pairs", type=click.Path(), default=None, help="positive pairs (sentence1/sentence2 or text_a/text_b)")
+@click.option("--text-field", default="text", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@device_options
+@cache_options
+def geometry_cmd(model, file, pairs, text_field, as_json, **opts) -> None:
+    """Geometry of the space: uniformity, anisotropy, effective rank, alignment (with --pairs)."""
+    from spacekit.encode import load_model
+    from spacekit.tasks import GeometryTask
+
+    show(GeometryTask(file, pairs, text_field).run(load_model(model), encode_options(**opts)), as_json)
+
+
+TOP_LEVEL.append(geometry_cmd)

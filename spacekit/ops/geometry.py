@@ -1,0 +1,114 @@
+"""Geometry of an embedding space: alignment, uniformity, anisotropy, effective rank, kNN overlap, linear CKA.
+
+Alignment and uniformity as Wang & Isola (2020): alignment = mean ||f(x) - f(y)||^alpha over positive pairs;
+uniformity = log mean over all pairs i<j of exp(-t ||f(x_i) - f(x_j)||^2), exact for any n by tiling. Inputs are
+used as given (normalise first for the paper's unit-sphere setting).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from spacekit import backend
+from spacekit.errors import InputError
+from spacekit.ops.similarity import as_tensor, normalize
+from spacekit.ops.topk import topk
+
+
+def alignment(x, y, alpha: float = 2.0) -> float:
+    """mean_i ||x_i - y_i||_2^alpha over positive pairs (x_i, y_i)."""
+    x, y = as_tensor(x, "x").double(), as_tensor(y, "y").double()
+    if x.shape != y.shape:
+        raise InputError(f"alignment: shapes differ {tuple(x.shape)} vs {tuple(y.shape)}")
+    return float((x - y).norm(dim=1).pow(alpha).mean())
+
+
+def uniformity(x, t: float = 2.0, *, device=None, budget: int | str | None = None,
+               dtype: torch.dtype = torch.float32) -> float:
+    """log mean_{i<j} exp(-t ||x_i - x_j||^2), exact over all pairs, tiled by the memory budget."""
+    dev = backend.device(device)
+    x = as_tensor(x, "x").to(dev, dtype)
+    n, d = x.shape
+    if n < 2:
+        raise InputError(f"uniformity needs at least 2 vectors, got {n}")
+    sq = x.float().square().sum(1)                                           # (n,)
+    rows = backend.budget(dev, budget).rows(4 * n * 3, at_least=1, at_most=n)
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    for lo in range(0, n, rows):
+        hi = min(lo + rows, n)
+        gram = (x[lo:hi] @ x[lo:].T).float()                                 # (tile, n - lo): only j >= lo
+        dist = (sq[lo:hi, None] + sq[None, lo:] - 2 * gram).clamp_(min=0)
+        keep = torch.arange(lo, n, device=dev)[None, :] > torch.arange(lo, hi, device=dev)[:, None]  # j > i
+        total += torch.exp(-t * dist).masked_fill_(~keep, 0).sum(dtype=torch.float64)
+    return float(torch.log(total / (n * (n - 1) / 2)))
+
+
+def uniformity_sampled(x, t: float = 2.0, *, pairs: int = 1_000_000, seed: int = 0) -> tuple[float, float, float]:
+    """Monte-Carlo uniformity from random pairs i != j -> (estimate, ci_low, ci_high), 95% delta-method CI."""
+    x = as_tensor(x, "x").double()
+    n = x.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    i = torch.randint(n, (pairs,), generator=gen)
+    j = (i + torch.randint(1, n, (pairs,), generator=gen)) % n               # uniform over j != i
+    k = torch.exp(-t * (x[i] - x[j]).square().sum(1))
+    mean, se = float(k.mean()), float(k.std() / math.sqrt(pairs))
+    return math.log(mean), math.log(max(mean - 1.96 * se, 1e-300)), math.log(mean + 1.96 * se)
+
+
+def anisotropy(x) -> float:
+    """Mean cosine similarity over all pairs i != j (0 for an isotropic space, near 1 for a cone)."""
+    u = normalize(as_tensor(x, "x").double())
+    n = u.shape[0]
+    if n < 2:
+        raise InputError(f"anisotropy needs at least 2 vectors, got {n}")
+    s = u.sum(0)
+    return float((s @ s - (u * u).sum()) / (n * (n - 1)))
+
+
+def effective_rank(x) -> float:
+    """exp of the entropy of the normalised singular values (Roy & Vetterli 2007)."""
+    s = torch.linalg.svdvals(as_tensor(x, "x").double())
+    p = s / s.sum()
+    p = p[p > 0]
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
+def linear_cka(a, b) -> float:
+    """Linear CKA (Kornblith et al. 2019) between two representations of the same n items."""
+    a, b = as_tensor(a, "a").double(), as_tensor(b, "b").double()
+    if a.shape[0] != b.shape[0]:
+        raise InputError(f"linear_cka: row counts differ ({a.shape[0]} vs {b.shape[0]})")
+    a, b = a - a.mean(0), b - b.mean(0)
+    cross = (b.T @ a).square().sum()                                         # ||B^T A||_F^2, (d_b, d_a) product
+    return float(cross / ((a.T @ a).norm() * (b.T @ b).norm()))
+
+
+def knn_overlap(a, b, k: int = 10, *, metric: str = "cosine", device=None) -> torch.Tensor:
+    """Per item: Jaccard of its k nearest neighbours (self excluded) in space a and in space b -> (n,) float64."""
+    a, b = as_tensor(a, "a"), as_tensor(b, "b")
+    n = a.shape[0]
+    if b.shape[0] != n:
+        raise InputError(f"knn_overlap: row counts differ ({n} vs {b.shape[0]})")
+    if not 1 <= k < n:
+        raise InputError(f"knn_overlap: k must be in 1..{n - 1}, got {k}")
+    na, nb = _neighbours(a, k, metric, device), _neighbours(b, k, metric, device)   # (n, k) each
+    inter = (na.unsqueeze(2) == nb.unsqueeze(1)).any(2).sum(1).double()              # (n,)
+    return inter / (2 * k - inter)
+
+
+def _neighbours(x: torch.Tensor, k: int, metric: str, device) -> torch.Tensor:
+    """k nearest other items of each row (self removed even when duplicates tie with it)."""
+    _, idx = topk(x, x, k + 1, metric=metric, device=device)                 # (n, k+1)
+    own = idx == torch.arange(x.shape[0]).unsqueeze(1)
+    drop = torch.where(own.any(1), own.float().argmax(1), torch.full((x.shape[0],), k))  # self, else the last
+    keep = torch.ones_like(idx, dtype=torch.bool)
+    keep[torch.arange(x.shape[0]), drop] = False
+    return idx[keep].view(x.shape[0], k)
+
+
+def as_numpy(x) -> np.ndarray:
+    """Tensor or array -> float64 numpy (for reports)."""
+    return x.double().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)

@@ -1,0 +1,85 @@
+"""Geometry functions equal naive float64 references, including tiled cases that span many tiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spacekit.errors import InputError
+from spacekit.ops import geometry
+from spacekit.ops.kmeans import kmeans
+
+
+def _unit(n: int, d: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
+
+
+@pytest.mark.parametrize("n,budget", [(50, None), (1500, "64K"), (777, "8K")])
+def test_uniformity_equals_pdist_reference(n, budget):
+    x = _unit(n, 24, n)
+    ref = float(torch.log(torch.exp(-2.0 * torch.pdist(x).square()).mean()))
+    got = geometry.uniformity(x.float(), budget=budget)
+    assert got == pytest.approx(ref, rel=1e-6)
+
+
+def test_uniformity_sampled_ci_covers_exact():
+    x = _unit(600, 16, 1)
+    exact = geometry.uniformity(x)
+    est, lo, hi = geometry.uniformity_sampled(x, pairs=200_000)
+    assert lo <= exact <= hi and hi - lo < 0.05 and abs(est - exact) < 0.02
+
+
+def test_alignment_anisotropy_effective_rank_cka_equal_direct_formulas():
+    a, b = _unit(300, 16, 2), _unit(300, 16, 3)
+    assert geometry.alignment(a, b) == pytest.approx(float(((a - b).norm(dim=1) ** 2).mean()), rel=1e-12)
+    assert geometry.alignment(a, b, alpha=1) == pytest.approx(float((a - b).norm(dim=1).mean()), rel=1e-12)
+    cos = a @ a.T
+    off = cos[~torch.eye(300, dtype=torch.bool)]
+    assert geometry.anisotropy(a) == pytest.approx(float(off.mean()), rel=1e-9)
+    s = np.linalg.svd(a.numpy(), compute_uv=False)
+    p = s / s.sum()
+    assert geometry.effective_rank(a) == pytest.approx(float(np.exp(-(p * np.log(p)).sum())), rel=1e-9)
+    # CKA via centred Gram matrices (the n x n definition), against the d x d formula used by spacekit
+    h = torch.eye(300, dtype=torch.float64) - 1.0 / 300
+    ka, kb = h @ (a @ a.T) @ h, h @ (b[:, :8] @ b[:, :8].T) @ h
+    ref = float((ka * kb).sum() / (ka.norm() * kb.norm()))
+    assert geometry.linear_cka(a, b[:, :8]) == pytest.approx(ref, rel=1e-6)
+    assert geometry.linear_cka(a, a @ torch.linalg.qr(torch.randn(16, 16, dtype=torch.float64))[0]) == \
+        pytest.approx(1.0, abs=1e-9)  # invariant to rotations
+
+
+def test_knn_overlap_is_jaccard_of_neighbour_sets():
+    a = _unit(400, 8, 4)
+    b = torch.nn.functional.normalize(a + 0.3 * _unit(400, 8, 5), dim=1)
+    got = geometry.knn_overlap(a, b, k=5)
+    da, db = a @ a.T, b @ b.T
+    da.fill_diagonal_(-9), db.fill_diagonal_(-9)
+    na, nb = da.topk(5, dim=1).indices, db.topk(5, dim=1).indices
+    ref = [len(set(na[i].tolist()) & set(nb[i].tolist())) / len(set(na[i].tolist()) | set(nb[i].tolist()))
+           for i in range(400)]
+    np.testing.assert_allclose(got.numpy(), ref, atol=1e-12)
+    assert torch.all(geometry.knn_overlap(a, a, k=5) == 1)
+
+
+def test_kmeans_recovers_separated_blobs_and_is_deterministic():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(6, 10, generator=g) * 10
+    x = centers.repeat_interleave(50, 0) + torch.randn(300, 10, generator=g)
+    labels, inertia = kmeans(x, 6, seed=1)
+    gold = torch.arange(6).repeat_interleave(50)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(gold, labels) == 1.0
+    again, inertia2 = kmeans(x, 6, seed=1)
+    assert torch.equal(labels, again) and inertia == inertia2
+
+
+def test_geometry_bad_input():
+    with pytest.raises(InputError):
+        geometry.uniformity(torch.randn(1, 4))
+    with pytest.raises(InputError):
+        geometry.knn_overlap(torch.randn(5, 4), torch.randn(5, 4), k=5)
+    with pytest.raises(InputError):
+        geometry.alignment(torch.randn(5, 4), torch.randn(4, 4))
