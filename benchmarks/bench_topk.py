@@ -37,6 +37,47 @@ def check_exact(q, c, idx, k, sample=200) -> float:
     return float((got - best).abs().max())
 
 
+def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> dict:
+    """One row: bare matmul, spacekit, and the peers at one precision."""
+    td = TORCH_DTYPES[name]
+    qd, cd = q.to(td), c.to(td)
+    torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
+    row = {"dtype": name, "size": f"{q.shape[0]}x{c.shape[0]}x{q.shape[1]}", "k": k}
+    row["bare_matmul_s"] = timed(lambda: chunked(qd, cd, lambda a, b: a @ b.T), dev, repeat, warmup=1)
+    out = {}
+    row["spacekit_s"] = timed(lambda: out.setdefault("r", topk(q, c, k, device=dev, dtype=name)), dev, repeat,
+                              warmup=1)
+    s_idx = out["r"][1]
+    row["spacekit_max_err_f64"] = check_exact(q, c, s_idx, k)
+    if "torch" in peers:
+        res = {}
+        row["torch_mm_topk_s"] = timed(lambda: res.__setitem__("r", chunked(
+            qd, cd, lambda a, b: torch.topk(a @ b.T, k, dim=1))), dev, repeat, warmup=1)
+        t_idx = torch.cat([r.indices for r in res["r"]]).cpu()
+        row["torch_agree_%"] = 100 * float((t_idx == s_idx).float().mean())
+    if "st" in peers:
+        from sentence_transformers.util import semantic_search
+
+        row["semantic_search_s"] = timed(lambda: semantic_search(qd, cd, top_k=k), dev, 1,
+                                         warmup=1 if dev.type == "cuda" else 0)
+    if "faiss" in peers and name == "fp32":
+        try:
+            import faiss
+        except ImportError:
+            faiss = None
+        if faiss is not None:
+            index = faiss.IndexFlatIP(q.shape[1])
+            index.add(c.cpu().numpy())
+            qn, res = q.cpu().numpy(), {}
+            row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, k)), torch.device("cpu"), 1)
+            row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
+    for key in ["spacekit_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
+        if key in row:
+            row[key.replace("_s", "_x_matmul")] = row[key] / row["bare_matmul_s"]
+    print(row, flush=True)
+    return row
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--nq", type=int, default=10_000)
@@ -56,48 +97,7 @@ def main() -> None:
     g = torch.Generator(device="cpu").manual_seed(0)
     q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, generator=g), dim=1).to(dev)
     c = torch.nn.functional.normalize(torch.randn(args.n, args.d, generator=g), dim=1).to(dev)
-    rows = []
-    for name in dtypes:
-        td = TORCH_DTYPES[name]
-        qd, cd = q.to(td), c.to(td)
-        torch.backends.cuda.matmul.allow_tf32 = name == "tf32"
-        row = {"dtype": name, "size": f"{args.nq}x{args.n}x{args.d}", "k": args.k}
-        row["bare_matmul_s"] = timed(lambda: chunked(qd, cd, lambda a, b: a @ b.T), dev, repeat, warmup=1)
-        out = {}
-        row["spacekit_s"] = timed(lambda nm=name: out.setdefault("r", topk(q, c, args.k, device=dev, dtype=nm)),
-                                  dev, repeat, warmup=1)
-        s_idx = out["r"][1]
-        row["spacekit_max_err_f64"] = check_exact(q, c, s_idx, args.k)
-        if "torch" in peers:
-            res = {}
-            row["torch_mm_topk_s"] = timed(lambda: res.__setitem__("r", chunked(
-                qd, cd, lambda a, b: torch.topk(a @ b.T, args.k, dim=1))), dev, repeat, warmup=1)
-            t_idx = torch.cat([r.indices for r in res["r"]]).cpu()
-            row["torch_agree_%"] = 100 * float((t_idx == s_idx).float().mean())
-        if "st" in peers:
-            from sentence_transformers.util import semantic_search
-
-            row["semantic_search_s"] = timed(lambda: semantic_search(qd, cd, top_k=args.k), dev, 1,
-                                             warmup=1 if dev.type == "cuda" else 0)
-        if "faiss" in peers and name == "fp32":
-            try:
-                import faiss
-
-                index = faiss.IndexFlatIP(args.d)
-                index.add(c.cpu().numpy())
-                qn = q.cpu().numpy()
-                res = {}
-                row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, args.k)),
-                                           torch.device("cpu"), 1)
-                row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
-            except ImportError:
-                pass
-        base = row["bare_matmul_s"]
-        for key in ["spacekit_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
-            if key in row:
-                row[key.replace("_s", "_x_matmul")] = row[key] / base
-        rows.append(row)
-        print(row, flush=True)
+    rows = [bench_dtype(name, q, c, args.k, dev, repeat, peers) for name in dtypes]
     print(f"device: {device_name(dev)}")
     print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul", "torch_mm_topk_s",
                        "semantic_search_s", "faiss_cpu_s", "spacekit_max_err_f64"])

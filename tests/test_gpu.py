@@ -1,0 +1,98 @@
+"""GPU paths against float64 / CPU references (skipped without CUDA)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import data_path
+
+pytestmark = pytest.mark.gpu
+
+
+def _exact_check(q: torch.Tensor, c: torch.Tensor, idx: torch.Tensor, scores: torch.Tensor, k: int):
+    qn = torch.nn.functional.normalize(q.double().cpu(), dim=1)
+    cn = torch.nn.functional.normalize(c.double().cpu(), dim=1)
+    ref = qn @ cn.T
+    best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
+    torch.testing.assert_close(ref.gather(1, idx), best, atol=1e-6, rtol=0)
+    torch.testing.assert_close(scores.double(), best, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "tf32", "fp16", "bf16"])
+@pytest.mark.parametrize("d", [384, 768, 1024])
+@pytest.mark.parametrize("k", [1, 10, 100, 1000])
+def test_gpu_topk_equals_float64_reference(dtype, d, k):
+    from spacekit.ops import topk
+
+    g = torch.Generator().manual_seed(d + k)
+    q, c = torch.randn(301, d, generator=g), torch.randn(20_011, d, generator=g)  # uneven sizes
+    scores, idx = topk(q, c, k, device="cuda", dtype=dtype, budget="256M")
+    _exact_check(q, c, idx, scores, k)
+
+
+def test_gpu_topk_ties_by_lower_index():
+    from spacekit.ops import topk
+
+    base = torch.randn(500, 64)
+    c, q = torch.cat([base, base]), torch.randn(50, 64)
+    for dtype in ["fp32", "fp16"]:
+        _, idx = topk(q, c, 10, device="cuda", dtype=dtype)
+        assert (idx < 500).all() or ((idx % 500).unique(dim=1).shape == idx.shape)
+        ref = torch.nn.functional.normalize(q.double(), dim=1) @ torch.nn.functional.normalize(c.double(), dim=1).T
+        assert torch.equal(idx, torch.sort(ref, dim=1, descending=True, stable=True).indices[:, :10])
+
+
+def test_gpu_topk_on_scifact_embeddings_equals_cpu():
+    from spacekit.encode import load_model
+    from spacekit.ops import topk
+    from spacekit.tasks import EncodeOptions
+
+    folder = data_path("scifact")
+    docs = [json.loads(x) for x in (folder / "corpus.jsonl").open()]
+    texts = [(d["title"] + " " + d["text"]).strip() for d in docs]
+    queries = [json.loads(x)["text"] for x in (folder / "queries.jsonl").open()]
+    model, opts = load_model("builtin:minilm"), EncodeOptions(device="cuda", dtype="fp16", use_cache=False)
+    c = torch.from_numpy(opts.embed(model, [str(i) for i in range(len(texts))], texts))
+    q = torch.from_numpy(opts.embed(model, [str(i) for i in range(len(queries))], queries))
+    for k in (1, 10, 100, 1000):
+        s_gpu, i_gpu = topk(q, c, k, device="cuda", dtype="fp16")
+        _exact_check(q, c, i_gpu, s_gpu, k)
+
+
+def test_gpu_fp16_encoding_within_cosine_of_fp32():
+    from spacekit.encode import encode, load_model
+
+    texts = [json.loads(x)["text"] for x in (data_path("scifact") / "corpus.jsonl").open()][:2000]
+    model = load_model("builtin:minilm")
+    ref = encode(model, texts, device="cpu")
+    for dtype in ["fp32", "fp16", "bf16"]:
+        got = encode(model, texts, device="cuda", dtype=dtype)
+        cos = (got * ref).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(ref, axis=1)
+        assert cos.min() >= (0.99999 if dtype == "fp32" else 0.9999 if dtype == "fp16" else 0.999), (dtype, cos.min())
+
+
+def test_gpu_geometry_equals_cpu():
+    from spacekit.ops import geometry
+
+    x = torch.nn.functional.normalize(torch.randn(20_000, 256, dtype=torch.float64), dim=1)
+    cpu = float(torch.log(torch.exp(-2 * torch.pdist(x[:3000]).square()).mean()))
+    assert geometry.uniformity(x[:3000], device="cuda", budget="4M") == pytest.approx(cpu, rel=1e-6)
+    y = torch.nn.functional.normalize(x + 0.1 * torch.randn_like(x), dim=1)
+    a = geometry.knn_overlap(x.float(), y.float(), k=10, device="cuda")
+    b = geometry.knn_overlap(x.float(), y.float(), k=10, device="cpu")
+    assert (a - b).abs().max() <= 0.1 and abs(float(a.mean() - b.mean())) < 1e-3
+
+
+def test_gpu_kmeans_matches_cpu_quality():
+    from sklearn.metrics import adjusted_rand_score
+
+    from spacekit.ops.kmeans import kmeans
+
+    g = torch.Generator().manual_seed(0)
+    centers = torch.randn(20, 32, generator=g) * 8
+    x = centers.repeat_interleave(100, 0) + torch.randn(2000, 32, generator=g)
+    labels, _ = kmeans(x, 20, device="cuda", seed=3)
+    assert adjusted_rand_score(torch.arange(20).repeat_interleave(100), labels) > 0.99
