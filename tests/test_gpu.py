@@ -40,7 +40,6 @@ def test_gpu_topk_ties_by_lower_index():
     c, q = torch.cat([base, base]), torch.randn(50, 64)
     for dtype in ["fp32", "fp16"]:
         _, idx = topk(q, c, 10, device="cuda", dtype=dtype)
-        assert (idx < 500).all() or ((idx % 500).unique(dim=1).shape == idx.shape)
         ref = torch.nn.functional.normalize(q.double(), dim=1) @ torch.nn.functional.normalize(c.double(), dim=1).T
         assert torch.equal(idx, torch.sort(ref, dim=1, descending=True, stable=True).indices[:, :10])
 

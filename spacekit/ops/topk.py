@@ -19,7 +19,8 @@ from spacekit.errors import InputError
 from spacekit.ops.similarity import as_tensor, check_metric, normalize
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
-_UNIT_ROUNDOFF = {torch.float16: 2.0**-11, torch.bfloat16: 2.0**-8, torch.float32: 2.0**-24}
+# unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
+_UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11}
 
 
 def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype: str | None = None,
@@ -46,18 +47,19 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     c_rows, q_rows = _tile_sizes(limit, nq, n, d, cap=65536 if dev.type == "cpu" else None)
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
-    prev = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = dtype == "tf32"
-    try:
-        for start, c in _corpus_tiles(corpus, c_rows, dev):
-            if metric == "cosine":
-                c = normalize(c)
-            for lo in range(0, nq, q_rows):
-                s, i = _tile_topk(q[lo:lo + q_rows], c, k, compute)
-                best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
-                                                                         best_i[lo:lo + q_rows], s, i + start, k)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = prev
+    reduced = (dtype or "fp32").lower() if dev.type == "cuda" and (dtype or "fp32").lower() != "fp32" else None
+    for start, c in _corpus_tiles(corpus, c_rows, dev):
+        if metric == "cosine":
+            c = normalize(c)
+        c_low = c.to(compute) if reduced in ("fp16", "bf16") else c     # converted once per corpus tile
+        for lo in range(0, nq, q_rows):
+            qt = q[lo:lo + q_rows]
+            if reduced is None or k >= c.shape[0]:
+                s, i = _select(qt @ c.T, min(k, c.shape[0]))
+            else:
+                s, i = _reduced_precision_topk(qt, c, c_low, k, reduced)
+            best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
+                                                                     best_i[lo:lo + q_rows], s, i + start, k)
     return best_s.cpu(), best_i.cpu()
 
 
@@ -81,17 +83,10 @@ def _corpus_tiles(corpus, rows: int, dev: torch.device):
 def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, cap: int | None = 65536) -> tuple[int, int]:
     """(corpus rows, query rows) per tile so a score tile plus its corpus tile fit the budget (corpus tiles are
     capped on the CPU, where a tile that stays near the caches selects faster)."""
-    c_rows = min(n, max(CHUNK, limit.rows(4 * d * 8, at_most=cap)))  # corpus tile at most 1/8 of the budget
+    c_rows = limit.rows(4 * d * 8, at_most=cap) // CHUNK * CHUNK          # corpus tile at most 1/8 of the budget
+    c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: contiguous chunks
     q_rows = min(nq, limit.rows(4 * (c_rows + c_rows // CHUNK) * 2, at_least=1, at_most=4096))
     return c_rows, q_rows
-
-
-def _tile_topk(q: torch.Tensor, c: torch.Tensor, k: int, compute: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-k of q @ c.T for one tile -> (scores (b, k'), local indices (b, k')), k' = min(k, nc)."""
-    k = min(k, c.shape[0])
-    if compute != torch.float32:
-        return _reduced_precision_topk(q, c, k, compute)
-    return _select(q @ c.T, k)
 
 
 def _select(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,25 +127,46 @@ def _merge(s1, i1, s2, i2, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return s[:, :k], i.gather(1, order)[:, :k]
 
 
-def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, k: int, compute: torch.dtype):
-    """Candidates from fp16/bf16 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
+def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, mode: str):
+    """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
 
-    q: (b, d) fp32; c: (nc, d) fp32. |fp32 score - reduced score| <= 3u |q| |c| (both inputs rounded, the output
-    rounded, fp32 accumulation), so a row is exact when its last candidate's reduced score lies below the k-th
-    exact score by more than twice that bound: nothing outside the candidates can then reach the top k.
+    q: (b, d) fp32; c: (nc, d) fp32; c_low: c in the reduced dtype (c itself for tf32). |fp32 score - reduced
+    score| <= 3u |q| |c| (both inputs rounded, the output rounded, fp32 accumulation). A corpus row outside the
+    candidates has a reduced score <= the last candidate's, so its fp32 score is at most that plus the bound: the
+    row is exact when that stays below the k-th fp32 score.
     """
     nc = c.shape[0]
     extra = min(nc, max(2 * k, k + 32))
-    approx = q.to(compute) @ c.to(compute).T                               # (b, nc) reduced precision
+    if mode == "tf32":
+        with _tf32(True):
+            approx = q @ c.T                                               # (b, nc) fp32 output, tf32 inputs
+    else:
+        approx = q.to(c_low.dtype) @ c_low.T                               # (b, nc) fp16/bf16
     cand_s, cand = _select(approx, extra)                                  # (b, extra) each, best first
-    cand, order = cand.sort(dim=1)                                         # ascending index: tie rule below
-    cand_s = cand_s.gather(1, order).float()
-    exact = torch.einsum("bd,bed->be", q, c[cand])                         # (b, extra) fp32 re-score
+    del approx
+    floor = cand_s[:, -1].float()                                          # lowest candidate (reduced) score
+    cand = cand.sort(dim=1).values                                         # ascending index: tie rule below
+    with _tf32(False):
+        exact = torch.bmm(c[cand], q.unsqueeze(2)).squeeze(2)              # (b, extra) fp32 re-score
     s, pos = _topk_lower_index(exact, k)
     idx = cand.gather(1, pos)
-    bound = 3 * _UNIT_ROUNDOFF[compute] * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6   # (b,)
-    unsafe = (cand_s.min(dim=1).values >= s[:, -1] - 2 * bound) & (extra < nc)
-    rows = torch.nonzero(unsafe).flatten()
+    bound = 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6   # (b,)
+    rows = torch.nonzero((floor + bound >= s[:, -1]) & (extra < nc)).flatten()
     if rows.numel():
-        s[rows], idx[rows] = _select(q[rows] @ c.T, k)
+        with _tf32(False):
+            s[rows], idx[rows] = _select(q[rows] @ c.T, k)
     return s, idx
+
+
+class _tf32:
+    """Context: TF32 matmuls on or off (restored after)."""
+
+    def __init__(self, on: bool):
+        self.on = on
+
+    def __enter__(self):
+        self.prev = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = self.on
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_tf32 = self.prev
