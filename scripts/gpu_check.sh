@@ -15,7 +15,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT_DIR/gpu.txt"
 status=0
 step() { echo "== $*"; "$@" 2>&1 | tee -a "$OUT_DIR/gpu_check.log"; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1; }
-step timeout 90 python3 -m pytest -q -x -m gpu tests/test_gpu.py -p no:cacheprovider
+step timeout 90 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 step timeout 40 python3 benchmarks/profile_topk.py --dtype fp16
 step timeout 100 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 10 --dtypes fp32,tf32,fp16 --repeat 3
 step timeout 40 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 384 --k 10 --dtypes fp16 --peers torch
