@@ -1,0 +1,224 @@
+"""Paired statistics for before/after comparisons: bootstrap CIs, randomization and t tests, Holm correction.
+
+Every test is paired over the same items (queries, pairs, test texts). Statistics are computed from resampling
+weights so that 10,000 resamples run as a few matrix products (numpy or torch, CPU or GPU):
+- mean metrics (retrieval per query, classification per item): the statistic is a weighted mean;
+- Spearman / Pearson (STS): weighted correlation of (tie-averaged) ranks / values;
+- V-measure / NMI / ARI (clustering): computed from weighted contingency tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats as sps
+
+RESAMPLES = 10_000
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """The outcome of one paired comparison (delta = after - before)."""
+
+    before: float
+    after: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: str
+    t_p_value: float | None = None
+    effect_size: float | None = None
+
+
+def bootstrap_weights(n: int, resamples: int = RESAMPLES, seed: int = 0, device=None) -> torch.Tensor:
+    """(resamples, n) float64 counts: how often each item is drawn in each bootstrap resample."""
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(n, (resamples, n), generator=gen)
+    w = torch.zeros((resamples, n), dtype=torch.float64)
+    w.scatter_add_(1, idx, torch.ones_like(idx, dtype=torch.float64))
+    return w.to(device) if device else w
+
+
+def weighted_mean(values: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+    """(R,) weighted means of one per-item array under each weight row."""
+    v = torch.as_tensor(np.asarray(values, np.float64), device=w.device)
+    return (w @ v) / w.sum(1)
+
+
+def _weighted_ranks(values: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+    """(R, n) tie-averaged ranks of each item within the weighted multiset of each row."""
+    groups, inverse = np.unique(np.asarray(values, np.float64), return_inverse=True)
+    g = torch.as_tensor(inverse, device=w.device)
+    group_w = torch.zeros((w.shape[0], len(groups)), dtype=w.dtype, device=w.device).index_add_(1, g, w)
+    start = group_w.cumsum(1) - group_w
+    return (start + (group_w + 1) / 2)[:, g]
+
+
+def weighted_pearson(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """(R,) Pearson correlation of x and y (each (R, n) or (n,)) under weights w (R, n)."""
+    ws = w.sum(1, keepdim=True)
+    mx, my = (w * x).sum(1, keepdim=True) / ws, (w * y).sum(1, keepdim=True) / ws
+    dx, dy = x - mx, y - my
+    return (w * dx * dy).sum(1) / torch.sqrt((w * dx * dx).sum(1) * (w * dy * dy).sum(1))
+
+
+def spearman_statistic(gold: np.ndarray) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
+    """Statistic(sim, w) -> (R,) Spearman of sim against gold under each weight row."""
+    def stat(sim: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+        return weighted_pearson(_weighted_ranks(sim, w), _weighted_ranks(gold, w), w)
+    return stat
+
+
+def pearson_statistic(gold: np.ndarray) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
+    """Statistic(sim, w) -> (R,) Pearson of sim against gold under each weight row."""
+    def stat(sim: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+        t = lambda a: torch.as_tensor(np.asarray(a, np.float64), device=w.device)  # noqa: E731
+        return weighted_pearson(t(sim), t(gold), w)
+    return stat
+
+
+def clustering_statistic(gold: np.ndarray, metric: str) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
+    """Statistic(pred_labels, w) -> (R,) V-measure / NMI (arithmetic) / ARI from weighted contingency tables."""
+    gold_codes = np.unique(gold, return_inverse=True)[1]
+
+    def stat(pred: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+        pred_codes = np.unique(pred, return_inverse=True)[1]
+        kg, kp = int(gold_codes.max()) + 1, int(pred_codes.max()) + 1
+        cell = torch.as_tensor(gold_codes * kp + pred_codes, device=w.device)
+        table = torch.zeros((w.shape[0], kg * kp), dtype=w.dtype, device=w.device).index_add_(1, cell, w)
+        return _contingency_score(table.view(-1, kg, kp), metric)
+    return stat
+
+
+def _contingency_score(c: torch.Tensor, metric: str) -> torch.Tensor:
+    n = c.sum((1, 2))
+    a, b = c.sum(2), c.sum(1)                                   # (R, kg), (R, kp)
+    if metric == "ari":
+        comb = lambda x: x * (x - 1) / 2  # noqa: E731
+        index, sa, sb = comb(c).sum((1, 2)), comb(a).sum(1), comb(b).sum(1)
+        expected = sa * sb / comb(n)
+        return (index - expected) / ((sa + sb) / 2 - expected)
+    xlogx = lambda x: torch.where(x > 0, x * torch.log(torch.where(x > 0, x, 1)), 0)  # noqa: E731
+    h_gold = (n * torch.log(n) - xlogx(a).sum(1)) / n
+    h_pred = (n * torch.log(n) - xlogx(b).sum(1)) / n
+    mi = (xlogx(c).sum((1, 2)) - xlogx(a).sum(1) - xlogx(b).sum(1) + n * torch.log(n)) / n
+    homogeneity = torch.where(h_gold > 0, mi / h_gold, 1.0)
+    completeness = torch.where(h_pred > 0, mi / h_pred, 1.0)
+    return torch.where(homogeneity + completeness > 0,
+                       2 * homogeneity * completeness / (homogeneity + completeness), 0.0)  # NMI(arith) == V
+
+
+def paired_bootstrap(before, after, statistic=None, *, resamples: int = RESAMPLES, seed: int = 0,
+                     confidence: float = 0.95) -> tuple[float, float, torch.Tensor]:
+    """Percentile CI of statistic(after) - statistic(before), resampling items jointly -> (low, high, deltas)."""
+    statistic = statistic or weighted_mean
+    w = bootstrap_weights(len(before), resamples, seed)
+    deltas = statistic(after, w) - statistic(before, w)                         # (R,)
+    deltas = deltas[torch.isfinite(deltas)]
+    alpha = (1 - confidence) / 2
+    low, high = torch.quantile(deltas, torch.tensor([alpha, 1 - alpha], dtype=deltas.dtype))
+    return float(low), float(high), deltas
+
+
+def sign_flip_test(before: np.ndarray, after: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Two-sided paired randomization test of mean(after - before) = 0 by random sign flips of the differences."""
+    d = torch.as_tensor(np.asarray(after, np.float64) - np.asarray(before, np.float64))
+    observed = abs(float(d.mean()))
+    if observed == 0:
+        return 1.0
+    gen = torch.Generator().manual_seed(seed)
+    signs = torch.randint(0, 2, (resamples, len(d)), generator=gen, dtype=torch.float64) * 2 - 1
+    null = (signs @ d).abs() / len(d)
+    return float((1 + (null >= observed - 1e-12).sum()) / (resamples + 1))
+
+
+def paired_t(before: np.ndarray, after: np.ndarray) -> tuple[float | None, float | None]:
+    """(p-value of scipy.stats.ttest_rel, Cohen's d_z = mean(d) / sd(d)); None when all differences are equal."""
+    d = np.asarray(after, np.float64) - np.asarray(before, np.float64)
+    if len(d) < 2 or np.all(d == d[0]):
+        return None, (0.0 if np.all(d == 0) else None)
+    p = float(sps.ttest_rel(after, before).pvalue)
+    return p, float(d.mean() / d.std(ddof=1))
+
+
+def mcnemar(correct_before: np.ndarray, correct_after: np.ndarray) -> float:
+    """Exact McNemar test on paired binary outcomes (two-sided binomial on the discordant pairs)."""
+    b = int(np.sum(correct_before & ~correct_after))
+    c = int(np.sum(~correct_before & correct_after))
+    if b + c == 0:
+        return 1.0
+    return float(sps.binomtest(min(b, c), b + c, 0.5).pvalue)
+
+
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm–Bonferroni adjusted p-values (monotone, capped at 1); None stays None."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    m = len(present)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(sorted(present)):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def verdict(delta: float, p_adjusted: float | None, ci_low: float, ci_high: float, alpha: float,
+            higher_is_better: bool = True) -> str:
+    """'improved' | 'regressed' | 'no significant change' from the corrected p-value and the CI."""
+    if p_adjusted is None or p_adjusted >= alpha or (ci_low <= 0 <= ci_high) or delta == 0:
+        return "no significant change"
+    better = delta > 0 if higher_is_better else delta < 0
+    return "improved" if better else "regressed"
+
+
+def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESAMPLES, seed: int = 0) -> PairedTest:
+    """One metric, paired: kind 'mean' (per-item values), 'spearman'/'pearson' (per-pair similarities with
+    gold), or 'v_measure'/'nmi'/'ari' (per-item cluster labels with gold)."""
+    if kind == "mean":
+        b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
+        low, high, _ = paired_bootstrap(b, a, resamples=resamples, seed=seed)
+        t_p, effect = paired_t(b, a)
+        return PairedTest(float(b.mean()), float(a.mean()), float(a.mean() - b.mean()), low, high,
+                          sign_flip_test(b, a, resamples=resamples, seed=seed + 1), "sign-flip randomization",
+                          t_p, effect)
+    if kind in ("spearman", "pearson"):
+        statistic = spearman_statistic(gold) if kind == "spearman" else pearson_statistic(gold)
+    elif kind in ("v_measure", "nmi", "ari"):
+        statistic = clustering_statistic(np.asarray(gold), "ari" if kind == "ari" else "v")
+    else:
+        raise ValueError(f"no paired statistic for {kind!r}")
+    ones = torch.ones((1, len(before)), dtype=torch.float64)
+    vb, va = float(statistic(before, ones)[0]), float(statistic(after, ones)[0])
+    low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed)
+    if kind in ("spearman", "pearson"):
+        p = _swap_p(before, after, statistic, min(resamples, 2000), seed + 1)
+        test = "paired swap permutation"
+    else:  # cluster labels of two models are not exchangeable per item: bootstrap p-value
+        p = float(min(1.0, 2 * min((deltas <= 0).double().mean(), (deltas >= 0).double().mean()) + 1 / len(deltas)))
+        p = 1.0 if va == vb else p
+        test = "bootstrap"
+    return PairedTest(vb, va, va - vb, low, high, p, test)
+
+
+def _swap_p(before, after, statistic, resamples: int, seed: int) -> float:
+    """Swap permutation p-value, each permutation's statistic evaluated with unit weights."""
+    b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
+    ones = torch.ones((1, len(b)), dtype=torch.float64)
+    observed = abs(float(statistic(a, ones)[0] - statistic(b, ones)[0]))
+    if observed == 0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(resamples):
+        swap = rng.random(len(b)) < 0.5
+        diff = float(statistic(np.where(swap, b, a), ones)[0] - statistic(np.where(swap, a, b), ones)[0])
+        hits += abs(diff) >= observed - 1e-12
+    return (1 + hits) / (resamples + 1)
+
+
+__all__ = ["PairedTest", "compare_metric", "holm", "verdict", "paired_bootstrap", "sign_flip_test", "paired_t",
+           "mcnemar"]

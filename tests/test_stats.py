@@ -1,0 +1,97 @@
+"""Paired statistics equal scipy / scikit-learn where they have the same thing, and hold their error rates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as sps
+from sklearn.metrics import adjusted_rand_score, v_measure_score
+
+from spacekit import stats
+
+
+def test_paired_t_equals_scipy_ttest_rel():
+    rng = np.random.default_rng(0)
+    a = rng.random(300)
+    b = a + rng.normal(0.02, 0.1, 300)
+    p, dz = stats.paired_t(a, b)
+    assert p == pytest.approx(sps.ttest_rel(b, a).pvalue, rel=1e-12)
+    d = b - a
+    assert dz == pytest.approx(d.mean() / d.std(ddof=1), rel=1e-12)
+
+
+def test_bootstrap_ci_matches_scipy_paired_bootstrap():
+    rng = np.random.default_rng(1)
+    a = rng.random(400)
+    b = np.clip(a + rng.normal(0.03, 0.15, 400), 0, 1)
+    low, high, _ = stats.paired_bootstrap(a, b, resamples=20_000, seed=3)
+    ref = sps.bootstrap((a, b), lambda x, y, axis=-1: np.mean(y, axis=axis) - np.mean(x, axis=axis), paired=True,
+                        n_resamples=20_000, method="percentile", rng=np.random.default_rng(5)).confidence_interval
+    width = ref.high - ref.low
+    assert abs(low - ref.low) < 0.03 * width and abs(high - ref.high) < 0.03 * width  # Monte-Carlo error
+
+
+def test_weighted_statistics_equal_scipy_and_sklearn_on_a_resample():
+    rng = np.random.default_rng(2)
+    sim, gold = rng.random(200), np.round(rng.random(200) * 5)  # gold with many ties
+    idx = rng.integers(0, 200, 200)
+    w = torch.as_tensor(np.bincount(idx, minlength=200), dtype=torch.float64).unsqueeze(0)  # (1, 200) counts
+    assert float(stats.spearman_statistic(gold)(sim, w)[0]) == pytest.approx(
+        sps.spearmanr(sim[idx], gold[idx]).statistic, rel=1e-10)
+    assert float(stats.pearson_statistic(gold)(sim, w)[0]) == pytest.approx(
+        sps.pearsonr(sim[idx], gold[idx]).statistic, rel=1e-10)
+    labels, pred = rng.integers(0, 7, 200), rng.integers(0, 5, 200)
+    assert float(stats.clustering_statistic(labels, "v")(pred, w)[0]) == pytest.approx(
+        v_measure_score(labels[idx], pred[idx]), rel=1e-10)
+    assert float(stats.clustering_statistic(labels, "ari")(pred, w)[0]) == pytest.approx(
+        adjusted_rand_score(labels[idx], pred[idx]), rel=1e-10)
+
+
+def test_sign_flip_false_positive_rate_is_about_alpha():
+    rng = np.random.default_rng(4)
+    rejections = 0
+    trials = 400
+    for i in range(trials):
+        a = rng.random(60)
+        b = a + rng.normal(0, 0.1, 60)          # no true difference
+        rejections += stats.sign_flip_test(a, b, resamples=1000, seed=i) < 0.05
+    rate = rejections / trials
+    assert 0.025 <= rate <= 0.08, rate         # 0.05 within binomial error (sd ~ 0.011)
+
+
+def test_sign_flip_detects_a_real_shift_and_identical_inputs_give_one():
+    rng = np.random.default_rng(6)
+    a = rng.random(200)
+    assert stats.sign_flip_test(a, a + 0.05 + rng.normal(0, 0.1, 200)) < 0.01
+    assert stats.sign_flip_test(a, a) == 1.0
+
+
+def test_holm_matches_the_textbook_procedure():
+    p = [0.01, 0.04, 0.03, 0.005, None]
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone max: 0.02, 0.03, 0.06, 0.06
+    assert stats.holm(p)[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02]) and stats.holm(p)[4] is None
+
+
+def test_mcnemar_equals_exact_binomial():
+    before = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 1] * 10, bool)
+    after = before.copy()
+    after[:15] = ~after[:15]
+    b, c = int((before & ~after).sum()), int((~before & after).sum())
+    assert stats.mcnemar(before, after) == pytest.approx(sps.binomtest(min(b, c), b + c, 0.5).pvalue)
+
+
+def test_compare_metric_kinds_and_verdicts():
+    rng = np.random.default_rng(7)
+    a = rng.random(300)
+    same = stats.compare_metric(a, a, "mean")
+    assert same.delta == 0 and same.p_value == 1.0
+    assert stats.verdict(same.delta, 1.0, same.ci_low, same.ci_high, 0.05) == "no significant change"
+    worse = stats.compare_metric(a, a - 0.1 + rng.normal(0, 0.05, 300), "mean")
+    assert worse.delta < 0 and worse.ci_high < 0 and worse.p_value < 0.001
+    assert stats.verdict(worse.delta, worse.p_value, worse.ci_low, worse.ci_high, 0.05) == "regressed"
+    gold = rng.random(300)
+    sts = stats.compare_metric(gold + rng.normal(0, 0.5, 300), gold + rng.normal(0, 0.2, 300), "spearman", gold=gold,
+                               resamples=2000)
+    assert sts.delta > 0 and sts.p_value < 0.01 and sts.ci_low > 0
+    assert sts.after == pytest.approx(sps.spearmanr(gold + rng.normal(0, 0.2, 300), gold).statistic, abs=0.2)
