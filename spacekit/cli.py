@@ -73,10 +73,10 @@ def cache_clear(cache_dir) -> None:
 
 
 def _register_subcommands() -> None:
-    from spacekit import cli_eval
+    from spacekit import cli_compare, cli_eval
 
     main.add_command(cli_eval.eval_group)
-    for cmd in cli_eval.TOP_LEVEL:
+    for cmd in [*cli_eval.TOP_LEVEL, cli_compare.compare_cmd, cli_compare.demo_cmd]:
         main.add_command(cmd)
 
 

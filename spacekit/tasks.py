@@ -93,7 +93,7 @@ class RetrievalTask:
                           result.query_ids, result.per_query,
                           {"split": self.split, "skipped_queries": result.skipped, "run": run,
                            "first_relevant_rank": result.first_relevant_rank,
-                           "texts": dict(zip(data.queries.ids, data.queries.texts, strict=True))})
+                           "item_texts": {q: [t] for q, t in zip(data.queries.ids, data.queries.texts, strict=True)}})
 
 
 def _unique_embed(opts: EncodeOptions, model: Model, *texts_lists: list[str]) -> list[np.ndarray]:
@@ -121,10 +121,10 @@ class StsTask:
         pairs = read_sts(self.data)
         a, b = _unique_embed(opts, model, pairs.sentence1, pairs.sentence2)
         sim = pairwise_cosine(a, b).numpy()                                       # (n,)
-        texts = {i: f"{s1} ⟷ {s2}" for i, s1, s2 in zip(pairs.ids, pairs.sentence1, pairs.sentence2, strict=True)}
+        texts = {i: [s1, s2] for i, s1, s2 in zip(pairs.ids, pairs.sentence1, pairs.sentence2, strict=True)}
         return TaskResult(self.kind, self.name or Path(self.data).name, str(self.data), model.spec,
                           correlations(sim, pairs.score), pairs.ids, {"similarity": sim},
-                          {"gold": pairs.score, "texts": texts})
+                          {"gold": pairs.score, "item_texts": texts})
 
 
 @dataclass
@@ -153,7 +153,8 @@ class ClassificationTask:
         metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)
         return TaskResult(self.kind, self.name or Path(self.test).name, str(self.test), model.spec, metrics,
                           test.ids, {"accuracy": correct},
-                          {"protocol": self.protocol, "texts": dict(zip(test.ids, test.texts, strict=True))})
+                          {"protocol": self.protocol,
+                           "item_texts": {i: [t] for i, t in zip(test.ids, test.texts, strict=True)}})
 
 
 @dataclass
@@ -183,7 +184,8 @@ class ClusteringTask:
         purity = np.array([gold[i] == majority[pred[i]] for i in range(len(gold))], dtype=float)
         return TaskResult(self.kind, self.name or Path(self.data).name, str(self.data), model.spec,
                           cluster_scores(gold, pred), data.ids, {"purity": purity},
-                          {"k": int(gold.max()) + 1, "seed": self.seed})
+                          {"k": int(gold.max()) + 1, "seed": self.seed, "pred": pred, "gold": gold,
+                           "item_texts": {i: [t] for i, t in zip(data.ids, data.texts, strict=True)}})
 
 
 @dataclass
@@ -212,7 +214,8 @@ class GeometryTask:
             metrics["alignment"] = geometry.alignment(a, b)
             item_ids, per_item = pairs.ids, {"alignment": np.linalg.norm(a.astype(np.float64) - b, axis=1) ** 2}
         return TaskResult(self.kind, self.name or Path(self.data).name, str(self.data), model.spec, metrics,
-                          item_ids, per_item, {"vectors": x, "text_ids": texts.ids, "n_texts": len(texts.ids)})
+                          item_ids, per_item, {"vectors": x, "text_ids": texts.ids, "n_texts": len(texts.ids),
+                                               "texts": texts.texts})
 
 
 def _read_pairs(path: str | Path):
@@ -252,4 +255,6 @@ class ProbesTask:
                    "mean_close_cosine": float(cos[close].mean()) if close.any() else 0.0,
                    "mean_far_cosine": float(cos[~close].mean()) if (~close).any() else 0.0}
         return TaskResult(self.kind, self.name or str(self.data), str(self.data), model.spec, metrics, probes.ids,
-                          {"cosine": cos}, {"groups": groups, "probes": probes})
+                          {"cosine": cos}, {"groups": groups, "probes": probes,
+                                            "item_texts": {i: [a_, b_] for i, a_, b_ in zip(
+                                                probes.ids, probes.text_a, probes.text_b, strict=True)}})

@@ -1,0 +1,41 @@
+"""Reports of a comparison: report.json, report.md, a self-contained index.html, plots, a terminal summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from spacekit.compare import Comparison
+
+
+def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.json, report.md, index.html and the plot PNGs into out_dir (files replaced atomically)."""
+    from spacekit.report.html import render_html
+    from spacekit.report.markdown import render_markdown
+    from spacekit.report.plots import make_plots
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = make_plots(comparison, out)
+    comparison.report["plots"] = {name: path.name for name, path in plots.items()}
+    files = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "index.html"}
+    _atomic(files["json"], json.dumps(comparison.report, indent=1, allow_nan=False, default=_plain))
+    _atomic(files["markdown"], render_markdown(comparison.report))
+    _atomic(files["html"], render_html(comparison.report, plots))
+    return {**files, **plots}
+
+
+def _plain(value):
+    """JSON fallback for numpy scalars and NaN-free floats."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

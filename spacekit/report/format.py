@@ -1,0 +1,34 @@
+"""Number and verdict formatting shared by the Markdown, HTML and terminal reports."""
+
+from __future__ import annotations
+
+ARROWS = {"improved": "▲", "regressed": "▼", "no significant change": "·"}
+
+
+def num(x, digits: int = 4) -> str:
+    """A float with `digits` decimals, '–' for None."""
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def signed(x, digits: int = 4) -> str:
+    """A float with an explicit sign."""
+    return "–" if x is None else f"{x:+.{digits}f}"
+
+
+def pval(p) -> str:
+    """p-value: '<0.0001' below that, else 4 significant digits."""
+    if p is None:
+        return "–"
+    return "<0.0001" if p < 1e-4 else f"{p:.4g}"
+
+
+def summary_rows(report: dict) -> list[dict]:
+    """One row per task x tested metric, in report order."""
+    rows = []
+    for t in report["tasks"]:
+        for name, m in t["metrics"].items():
+            rows.append({"task": t["name"], "kind": t["kind"], "tag": t["tag"], "metric": name,
+                         "main": name == t["main_metric"], "before": num(m["before"]), "after": num(m["after"]),
+                         "delta": signed(m["delta"]), "ci": f"[{signed(m['ci_low'])}, {signed(m['ci_high'])}]",
+                         "p_adj": pval(m["p_adjusted"]), "verdict": m["verdict"], "arrow": ARROWS[m["verdict"]]})
+    return rows
