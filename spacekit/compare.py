@@ -72,7 +72,9 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
     drift, vectors = _drift(models, geometry, results, config)
     if probes:  # probe texts under both models, for the projection plot's joined pairs
         ptexts = list(dict.fromkeys(t for b, _ in probes for ts in b.extra["item_texts"].values() for t in ts))
+        row = {t: i for i, t in enumerate(ptexts)}
         vectors["probe_texts"] = ptexts
+        vectors["probe_pairs"] = [(row[a], row[b_]) for b, _ in probes for a, b_ in b.extra["item_texts"].values()]
         vectors["probe_before"], vectors["probe_after"] = (config.opts.embed(m, ptexts, ptexts) for m in models)
     report = {
         "spacekit_version": __version__, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -65,8 +65,8 @@ def _projection(vec: dict, path: Path, seed: int) -> Path:
         if n_probe:
             base = 2 * n_show + panel * n_probe
             probe = xy[base:base + n_probe]
-            for i in range(0, n_probe - 1, 2):  # consecutive probe texts form a pair (text_a, text_b)
-                ax.plot(probe[i:i + 2, 0], probe[i:i + 2, 1], color="#dd8452", lw=1)
+            for ia, ib in vec["probe_pairs"]:  # each probe pair joined by a line
+                ax.plot(probe[[ia, ib], 0], probe[[ia, ib], 1], color="#dd8452", lw=1)
             ax.scatter(probe[:, 0], probe[:, 1], s=14, color="#dd8452", label="probe texts (pairs joined)")
         ax.set_title(f"{title} ({method}, fitted jointly)")
         ax.set_xticks([]), ax.set_yticks([])
