@@ -77,7 +77,7 @@ class RetrievalTask:
     def run(self, model: Model, opts: EncodeOptions = EncodeOptions()) -> TaskResult:
         """Evaluate `model`; the ranked run is kept in extra['run'] and per-query texts in extra['texts']."""
         from spacekit.io.beir import read_beir
-        from spacekit.metrics.retrieval import RankedRun, evaluate
+        from spacekit.metrics.retrieval import Judgements, RankedRun, evaluate
         from spacekit.ops import topk
 
         if self.depth < 1:
@@ -88,7 +88,8 @@ class RetrievalTask:
         scores, idx = topk(queries, docs, self.depth, metric=self.similarity, device=opts.device)
         run = RankedRun(data.queries.ids, np.array(data.corpus.ids, dtype=object), idx.numpy(),
                         scores.numpy().astype(np.float64), ordered=True)
-        result = evaluate(data.qrels, run, self.metrics, all_queries=self.all_queries)
+        judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
+        result = evaluate(judged, run, self.metrics, all_queries=self.all_queries)
         return TaskResult(self.kind, self.name or data.name, str(self.data), model.spec, result.means(),
                           result.query_ids, result.per_query,
                           {"split": self.split, "skipped_queries": result.skipped, "run": run,

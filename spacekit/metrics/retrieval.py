@@ -54,24 +54,63 @@ class RetrievalScores:
         return {k: float(v.mean()) if len(v) else 0.0 for k, v in self.per_query.items()}
 
 
-def evaluate(qrels: dict[str, dict[str, int]], run: RankedRun, metrics: list[str], *,
+@dataclass(frozen=True)
+class Judgements:
+    """Qrels compiled against a document code space (like pytrec_eval's RelevanceEvaluator(qrels)).
+
+    Entry e judges document code codes[e] (-2 when the document is not in the code space) for query qrow[e]
+    with relevance rels[e]; ideal[j] holds query j's gains sorted descending (0-padded).
+    """
+
+    query_ids: list[str]
+    row_of: dict[str, int]
+    qrow: np.ndarray      # (E,) int64
+    codes: np.ndarray     # (E,) int64
+    rels: np.ndarray      # (E,) float64
+    num_rel: np.ndarray   # (nj,) int64
+    ideal: np.ndarray     # (nj, width) float64
+
+    @classmethod
+    def build(cls, qrels: dict[str, dict[str, int]], code_of: dict[str, int]) -> Judgements:
+        """Compile qrels {qid: {docid: rel}} with code_of {docid: code}."""
+        query_ids = list(qrels)
+        sizes = np.fromiter((len(qrels[q]) for q in query_ids), np.int64, len(query_ids))
+        qrow = np.repeat(np.arange(len(query_ids)), sizes)
+        codes = np.fromiter((code_of.get(d, -2) for q in query_ids for d in qrels[q]), np.int64, int(sizes.sum()))
+        rels = np.fromiter((v for q in query_ids for v in qrels[q].values()), np.float64, int(sizes.sum()))
+        gains = np.maximum(rels, 0)
+        order = np.lexsort((-gains, qrow))                                  # by query, gains descending
+        start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        slot = np.arange(len(order)) - np.repeat(start, sizes)              # position within its query
+        ideal = np.zeros((len(query_ids), max(1, int(sizes.max(initial=0)))))
+        ideal[qrow[order], slot] = gains[order]
+        num_rel = np.bincount(qrow, weights=rels >= 1, minlength=len(query_ids)).astype(np.int64)
+        return cls(query_ids, {q: j for j, q in enumerate(query_ids)}, qrow, codes, rels, num_rel, ideal)
+
+
+def evaluate(qrels: dict[str, dict[str, int]] | Judgements, run: RankedRun, metrics: list[str], *,
              all_queries: bool = False) -> RetrievalScores:
     """Score a run against qrels; per-query values for every metric name (e.g. 'ndcg@10')."""
     parsed = {m: parse_metric(m) for m in metrics}
+    judged = qrels if isinstance(qrels, Judgements) else \
+        Judgements.build(qrels, {d: c for c, d in enumerate(np.asarray(run.doc_ids).tolist())})
     row_of = {q: r for r, q in enumerate(run.query_ids)}
-    evaluated = [q for q in run.query_ids if q in qrels]
-    missing = [q for q in qrels if q not in row_of]
+    evaluated = [q for q in run.query_ids if q in judged.row_of]
+    missing = [q for q in judged.query_ids if q not in row_of]
     if all_queries:
         evaluated += missing
     rows = np.array([row_of.get(q, -1) for q in evaluated], dtype=np.int64)
     depth = run.codes.shape[1]
-    codes = np.full((len(rows), depth), -1, np.int64)
-    scores = np.full((len(rows), depth), -np.inf)
     have = rows >= 0
-    codes[have], scores[have] = run.codes[rows[have]], run.scores[rows[have]]
-    doc_rank = _string_rank(run.doc_ids)
-    codes, scores = _trec_order(codes, scores, doc_rank, run.ordered)
-    ranked_rel, num_rel, ideal = _judge(codes, evaluated, qrels, run.doc_ids)
+    if have.all():
+        codes, scores = run.codes[rows], np.asarray(run.scores[rows], np.float64)
+    else:
+        codes, scores = np.full((len(rows), depth), -1, np.int64), np.full((len(rows), depth), -np.inf)
+        codes[have], scores[have] = run.codes[rows[have]], run.scores[rows[have]]
+    codes, scores = _trec_order(codes, scores, run.doc_ids, run.ordered)
+    jrows = np.array([judged.row_of[q] for q in evaluated], dtype=np.int64)
+    ranked_rel = _judge(codes, jrows, judged)
+    num_rel, ideal = judged.num_rel[jrows], judged.ideal[jrows]
     per_query = {name: _metric(kind, k, ranked_rel, num_rel, ideal) for name, (kind, k) in parsed.items()}
     relevant = ranked_rel >= 1
     first = np.where(relevant.any(1), relevant.argmax(1) + 1, 0)
@@ -86,45 +125,40 @@ def _string_rank(ids: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _trec_order(codes: np.ndarray, scores: np.ndarray, doc_rank: np.ndarray, ordered: bool):
+def _trec_order(codes: np.ndarray, scores: np.ndarray, doc_ids: np.ndarray, ordered: bool):
     """Rows sorted by score descending, then doc id descending (trec_eval); padding (-1) last."""
-    rank = np.where(codes >= 0, doc_rank[np.maximum(codes, 0)], -1)
     if ordered:  # only rows with an equal neighbour can be out of trec order
         rows = np.flatnonzero((scores[:, 1:] == scores[:, :-1]).any(1)) if scores.shape[1] > 1 else []
     else:
         rows = np.arange(len(codes))
-    if len(rows):
-        sub = np.lexsort((-rank[rows], -scores[rows]), axis=-1)
-        codes[rows] = np.take_along_axis(codes[rows], sub, 1)
-        scores[rows] = np.take_along_axis(scores[rows], sub, 1)
+    if len(rows) == 0:
+        return codes, scores
+    codes, scores = codes.copy(), scores.copy()
+    sub_codes, sub_scores = codes[rows], scores[rows]
+    present = np.unique(sub_codes[sub_codes >= 0])                          # only the docs these rows hold
+    rank_of = np.full(len(doc_ids), -1, np.int64)
+    rank_of[present] = _string_rank(np.asarray(doc_ids)[present])
+    rank = np.where(sub_codes >= 0, rank_of[np.maximum(sub_codes, 0)], -1)
+    sub = np.lexsort((-rank, -sub_scores), axis=-1)
+    codes[rows] = np.take_along_axis(sub_codes, sub, 1)
+    scores[rows] = np.take_along_axis(sub_scores, sub, 1)
     return codes, scores
 
 
-def _judge(codes: np.ndarray, queries: list[str], qrels: dict, doc_ids: np.ndarray):
-    """(nq, depth) graded relevance of ranked docs, (nq,) number relevant, (nq, m) ideal gains descending."""
-    code_of = {d: c for c, d in enumerate(doc_ids.tolist())}
-    nq = len(queries)
-    keys, rels, num_rel = [], [], np.zeros(nq, np.int64)
-    width = max((len(qrels[q]) for q in queries), default=0)
-    ideal = np.zeros((nq, max(1, width)))
-    for r, q in enumerate(queries):
-        judged = qrels[q]
-        gains = np.array(sorted((max(0, v) for v in judged.values()), reverse=True), float)
-        ideal[r, :len(gains)] = gains
-        num_rel[r] = int((gains >= 1).sum())
-        for d, v in judged.items():
-            c = code_of.get(d)
-            if c is not None:
-                keys.append(r * len(doc_ids) + c)
-                rels.append(v)
-    keys_a, rels_a = np.array(keys, np.int64), np.array(rels, float)
-    order = np.argsort(keys_a)
-    keys_a, rels_a = keys_a[order], rels_a[order]
-    wanted = np.arange(nq, dtype=np.int64)[:, None] * len(doc_ids) + codes
-    pos = np.clip(np.searchsorted(keys_a, wanted), 0, max(0, len(keys_a) - 1))
-    hit = (codes >= 0) & (len(keys_a) > 0) & (keys_a[pos] == wanted) if len(keys_a) else np.zeros_like(codes, bool)
-    ranked_rel = np.where(hit, rels_a[pos] if len(rels_a) else 0.0, 0.0)
-    return ranked_rel, num_rel, ideal
+def _judge(codes: np.ndarray, jrows: np.ndarray, judged: Judgements) -> np.ndarray:
+    """(nq, depth) graded relevance of the ranked docs: each judgement is looked for in its query's row."""
+    eval_row = np.full(len(judged.query_ids), -1, np.int64)
+    eval_row[jrows] = np.arange(len(jrows))
+    er = eval_row[judged.qrow]                                              # (E,) evaluated row or -1
+    keep = er >= 0
+    er, jcodes, rels = er[keep], judged.codes[keep], judged.rels[keep]
+    ranked_rel = np.zeros(codes.shape)
+    for lo in range(0, len(er), 1 << 16):                                   # bounded (chunk, depth) temporaries
+        part = slice(lo, lo + (1 << 16))
+        match = codes[er[part]] == jcodes[part, None]                       # (chunk, depth)
+        hit = match.any(1)
+        ranked_rel[er[part][hit], match[hit].argmax(1)] = rels[part][hit]
+    return ranked_rel
 
 
 def _metric(kind: str, k: int | None, ranked_rel: np.ndarray, num_rel: np.ndarray, ideal: np.ndarray):

@@ -89,22 +89,36 @@ def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, cap: int | None 
     return c_rows, q_rows
 
 
-def _select(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-k per row of a score tile, lower column first among ties."""
+def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k per row of a score tile, lower column first among ties (any order among ties: ties=False).
+
+    Chunk j holds the CHUNK columns j, j + m, j + 2m, ... (m = number of chunks): strided chunks make the max a
+    reduction over an outer dimension, which reads the tile at full memory bandwidth. Any partition keeps the
+    pre-selection exact; only a tie among chunk maxima at the cut could drop a lower-index twin, so those rows
+    (rare) are redone over the whole row.
+    """
     b, nc = scores.shape
-    nchunks = nc // CHUNK
-    if nchunks < 4 * k:  # pre-selection would not pay: top-k over the whole row
-        return _topk_lower_index(scores, k)
-    head = scores[:, :nchunks * CHUNK].view(b, nchunks, CHUNK)              # (b, nchunks, CHUNK)
-    maxima = head.amax(dim=2)                                              # (b, nchunks)
-    _, chunk = _topk_lower_index(maxima, k)                                # (b, k) chunk ids
-    chunk = chunk.sort(dim=1).values                                       # ascending: candidates in index order
-    cols = (chunk.unsqueeze(-1) * CHUNK + torch.arange(CHUNK, device=scores.device)).view(b, -1)
-    if nc > nchunks * CHUNK:                                               # the ragged tail always competes
-        tail = torch.arange(nchunks * CHUNK, nc, device=scores.device).expand(b, -1)
+    m = nc // CHUNK
+    if m < 4 * k:  # pre-selection would not pay: top-k over the whole row
+        return _topk_lower_index(scores, k) if ties else torch.topk(scores, k, dim=1)
+    maxima = scores[:, :m * CHUNK].view(b, CHUNK, m).amax(dim=1)          # (b, m)
+    kth_max, chunk = torch.topk(maxima, k, dim=1)                          # (b, k)
+    straddle = (maxima >= kth_max[:, -1:]).sum(1) > k                      # tie at the cut among maxima
+    chunk = chunk.sort(dim=1).values
+    offsets = torch.arange(CHUNK, device=scores.device) * m               # (CHUNK,)
+    cols = (offsets.view(1, CHUNK, 1) + chunk.unsqueeze(1)).view(b, -1)    # (b, CHUNK * k), ascending
+    if nc > m * CHUNK:                                                     # the ragged tail always competes
+        tail = torch.arange(m * CHUNK, nc, device=scores.device).expand(b, -1)
         cols = torch.cat([cols, tail], dim=1)
+    if not ties:
+        vals, pos = torch.topk(scores.gather(1, cols), k, dim=1)
+        return vals, cols.gather(1, pos)
     vals, pos = _topk_lower_index(scores.gather(1, cols), k)
-    return vals, cols.gather(1, pos)
+    idx = cols.gather(1, pos)
+    rows = torch.nonzero(straddle).flatten()
+    if rows.numel():
+        vals[rows], idx[rows] = _topk_lower_index(scores[rows], k)
+    return vals, idx
 
 
 def _topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,7 +156,7 @@ def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tenso
             approx = q @ c.T                                               # (b, nc) fp32 output, tf32 inputs
     else:
         approx = q.to(c_low.dtype) @ c_low.T                               # (b, nc) fp16/bf16
-    cand_s, cand = _select(approx, extra)                                  # (b, extra) each, best first
+    cand_s, cand = _select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
     del approx
     floor = cand_s[:, -1].float()                                          # lowest candidate (reduced) score
     cand = cand.sort(dim=1).values                                         # ascending index: tie rule below
