@@ -73,7 +73,7 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
             row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
     for key in ["spacekit_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
         if key in row:
-            row[key.replace("_s", "_x_matmul")] = row[key] / row["bare_matmul_s"]
+            row[key[:-2] + "_x_matmul"] = row[key] / row["bare_matmul_s"]
     print(row, flush=True)
     return row
 
