@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from spacekit.errors import InputError
+from spacekit.io.trec import ranked_from_dict
 from spacekit.metrics.retrieval import RankedRun, evaluate, parse_metric
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
@@ -37,14 +38,8 @@ def _random_case(seed: int, nq: int = 2500, ndoc: int = 3000):
 
 
 def _ranked(run: dict, doc_ids: np.ndarray) -> RankedRun:
-    code = {d: i for i, d in enumerate(doc_ids)}
-    depth = max(len(v) for v in run.values())
-    codes = np.full((len(run), depth), -1, np.int64)
-    scores = np.full((len(run), depth), -np.inf)
-    for r, docs in enumerate(run.values()):
-        codes[r, :len(docs)] = [code[d] for d in docs]
-        scores[r, :len(docs)] = list(docs.values())
-    return RankedRun(list(run), doc_ids, codes, scores, ordered=False)
+    """The run as arrays (spacekit.io's converter), in file order: evaluate() must sort it itself."""
+    return ranked_from_dict(run)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +92,7 @@ def test_mrr_and_hit_at_k_by_definition(case):
 def test_ordered_fast_path_equals_full_sort(case):
     qrels, run, doc_ids = case
     ranked = _ranked({q: dict(sorted(d.items(), key=lambda kv: -kv[1])) for q, d in run.items()}, doc_ids)
-    fast = evaluate(qrels, RankedRun(ranked.query_ids, doc_ids, ranked.codes, ranked.scores, ordered=True),
+    fast = evaluate(qrels, RankedRun(ranked.query_ids, ranked.doc_ids, ranked.codes, ranked.scores, ordered=True),
                     ["ndcg@10", "map@100"])
     slow = evaluate(qrels, ranked, ["ndcg@10", "map@100"])
     for name in fast.per_query:
