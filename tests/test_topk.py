@@ -94,3 +94,36 @@ def test_bad_arguments_are_input_errors():
         topk(q, torch.randn(5, 4), 0)
     with pytest.raises(InputError, match="metric"):
         topk(q, torch.randn(5, 4), 1, metric="l2")
+
+
+def test_fused_kernel_path_in_the_triton_interpreter():
+    """The GPU kernel path (chunk maxima from the Triton kernel + fp32 re-scoring), run by Triton's CPU interpreter."""
+    pytest.importorskip("triton", reason="triton not installed: the fused-kernel path is checked on GPUs only")
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import torch
+        from spacekit import backend
+        from spacekit.ops.topk import _kernel_topk, _select
+        g = torch.Generator().manual_seed(0)
+        for b, n, d, k, mode in [(37, 1000, 32, 10, "fp16"), (20, 777, 64, 5, "fp32"), (9, 300, 16, 64, "bf16"),
+                                 (5, 130, 8, 1, "fp16")]:
+            q = torch.nn.functional.normalize(torch.randn(b, d, generator=g), dim=1)
+            c = torch.nn.functional.normalize(torch.randn(n, d, generator=g), dim=1)
+            low = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[mode]
+            s, i = _kernel_topk(q, c, c.to(low), k, mode, backend.Budget(1 << 26))
+            rs, ri = _select(q @ c.T, k)
+            assert torch.equal(i, ri), (b, n, d, k, mode)
+            assert (s - rs).abs().max() < 1e-6
+        base = torch.randn(100, 16, generator=g)
+        c = torch.nn.functional.normalize(torch.cat([base, base]), dim=1)    # exact twins: lower index first
+        q = torch.nn.functional.normalize(torch.randn(7, 16, generator=g), dim=1)
+        s, i = _kernel_topk(q, c, c.half(), 6, "fp16", backend.Budget(1 << 26))
+        assert torch.equal(i, torch.sort(q @ c.T, dim=1, descending=True, stable=True).indices[:, :6])
+        print("ok")
+    """)
+    env = {**__import__("os").environ, "TRITON_INTERPRET": "1"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

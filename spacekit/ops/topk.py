@@ -14,13 +14,14 @@ import math
 
 import torch
 
-from spacekit import backend
+from spacekit import backend, kernels
 from spacekit.errors import InputError
 from spacekit.ops.similarity import as_tensor, check_metric, normalize
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
+KERNEL_MAX_K = 64  # the fused kernel serves k up to this; larger k takes the torch path
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
-_UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11}
+_UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11, "fp32": 2.0**-11}  # fp32: tf32 products
 
 
 def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype: str | None = None,
@@ -48,13 +49,16 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
     reduced = (dtype or "fp32").lower() if dev.type == "cuda" and (dtype or "fp32").lower() != "fp32" else None
+    fused = dev.type == "cuda" and k <= KERNEL_MAX_K and kernels.available(dev)
     for start, c in _corpus_tiles(corpus, c_rows, dev):
         if metric == "cosine":
             c = normalize(c)
         c_low = c.to(compute) if reduced in ("fp16", "bf16") else c     # converted once per corpus tile
         for lo in range(0, nq, q_rows):
             qt = q[lo:lo + q_rows]
-            if reduced is None or k >= c.shape[0]:
+            if fused and k < c.shape[0]:
+                s, i = _kernel_topk(qt, c, c_low, k, reduced or "fp32", limit)
+            elif reduced is None or k >= c.shape[0]:
                 s, i = _select(qt @ c.T, min(k, c.shape[0]))
             else:
                 s, i = _reduced_precision_topk(qt, c, c_low, k, reduced)
@@ -184,3 +188,38 @@ class _tf32:
 
     def __exit__(self, *exc):
         torch.backends.cuda.matmul.allow_tf32 = self.prev
+
+
+def _kernel_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, mode: str,
+                 limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k through the fused chunk-max kernel: the best k chunks per query by their (reduced-precision) max,
+    their columns re-scored in fp32; rows where a column outside those chunks could still reach the top k
+    (next chunk's max + rounding bound >= k-th exact score) are redone in fp32."""
+    from spacekit.kernels.topk_triton import BLOCK_N, chunk_max
+
+    b, d = q.shape
+    nc = c.shape[0]
+    maxima = chunk_max(q.to(c_low.dtype), c_low)                           # (b, m) fp32, never the (b, nc) scores
+    m = maxima.shape[1]
+    kc = min(k, m)
+    top_max, chunk = torch.topk(maxima, min(kc + 1, m), dim=1)
+    nxt = top_max[:, kc] if m > kc else torch.full((b,), -math.inf, device=q.device)
+    chunk = chunk[:, :kc].sort(dim=1).values
+    cols = (chunk.unsqueeze(-1) * BLOCK_N + torch.arange(BLOCK_N, device=q.device)).view(b, -1)  # ascending
+    valid = cols < nc
+    cols_c = cols.clamp(max=nc - 1)
+    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
+    rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
+    with _tf32(False):
+        for lo in range(0, b, rows_per):
+            part = slice(lo, lo + rows_per)
+            exact[part] = torch.bmm(c[cols_c[part]], q[part].unsqueeze(2)).squeeze(2)   # (rows, kc * BLOCK_N)
+    exact.masked_fill_(~valid, -math.inf)
+    s, pos = _topk_lower_index(exact, k)
+    idx = cols.gather(1, pos)
+    bound = 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6
+    rows = torch.nonzero(nxt + bound >= s[:, -1]).flatten()
+    if rows.numel():
+        with _tf32(False):
+            s[rows], idx[rows] = _select(q[rows] @ c.T, k)
+    return s, idx
