@@ -127,3 +127,19 @@ def test_fused_kernel_path_in_the_triton_interpreter():
     env = {**__import__("os").environ, "TRITON_INTERPRET": "1"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_a_kernel_that_fails_to_build_falls_back_to_the_torch_path(monkeypatch, caplog):
+    import spacekit.ops.topk as tk
+    from spacekit import backend
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(tk, "_kernel_topk", broken)
+    monkeypatch.setattr(tk, "_KERNEL_BROKEN", [])
+    g = torch.Generator().manual_seed(11)
+    q, c = torch.randn(8, 16, generator=g), torch.randn(500, 16, generator=g)
+    s, i = tk._tile_topk(q, c, c, 5, None, True, backend.Budget(1 << 20))
+    assert torch.equal(i, tk._select(q @ c.T, 5)[1]) and tk._KERNEL_BROKEN == [True]
+    assert "using the torch path" in caplog.text

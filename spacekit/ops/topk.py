@@ -10,6 +10,7 @@ the fp32 exact search.
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -20,6 +21,8 @@ from spacekit.ops.similarity import as_tensor, check_metric, normalize
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 KERNEL_MAX_K = 64  # the fused kernel serves k up to this; larger k takes the torch path
+_KERNEL_BROKEN: list[bool] = []  # set once when the kernel fails to build on this machine
+log = logging.getLogger("spacekit")
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
 _UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11, "fp32": 2.0**-11}  # fp32: tf32 products
 
@@ -49,22 +52,31 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
     reduced = (dtype or "fp32").lower() if dev.type == "cuda" and (dtype or "fp32").lower() != "fp32" else None
-    fused = dev.type == "cuda" and k <= KERNEL_MAX_K and kernels.available(dev)
+    fused = dev.type == "cuda" and k <= KERNEL_MAX_K and not _KERNEL_BROKEN and kernels.available(dev)
     for start, c in _corpus_tiles(corpus, c_rows, dev):
         if metric == "cosine":
             c = normalize(c)
         c_low = c.to(compute) if reduced in ("fp16", "bf16") else c     # converted once per corpus tile
         for lo in range(0, nq, q_rows):
-            qt = q[lo:lo + q_rows]
-            if fused and k < c.shape[0]:
-                s, i = _kernel_topk(qt, c, c_low, k, reduced or "fp32", limit)
-            elif reduced is None or k >= c.shape[0]:
-                s, i = _select(qt @ c.T, min(k, c.shape[0]))
-            else:
-                s, i = _reduced_precision_topk(qt, c, c_low, k, reduced)
+            s, i = _tile_topk(q[lo:lo + q_rows], c, c_low, k, reduced, fused and k < c.shape[0], limit)
             best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
                                                                      best_i[lo:lo + q_rows], s, i + start, k)
     return best_s.cpu(), best_i.cpu()
+
+
+def _tile_topk(qt: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, reduced: str | None, fused: bool,
+               limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """One query tile against one corpus tile: the fused kernel, reduced-precision torch, or fp32 torch."""
+    if fused and not _KERNEL_BROKEN:
+        try:
+            return _kernel_topk(qt, c, c_low, k, reduced or "fp32", limit)
+        except Exception as e:  # a kernel that fails to build on this machine must not break search
+            log.warning("fused top-k kernel unavailable (%s: %s); using the torch path", type(e).__name__,
+                        (str(e).splitlines() or [""])[0])
+            _KERNEL_BROKEN.append(True)
+    if reduced is None or k >= c.shape[0]:
+        return _select(qt @ c.T, min(k, c.shape[0]))
+    return _reduced_precision_topk(qt, c, c_low, k, reduced)
 
 
 def _corpus_shape(corpus) -> tuple[int, int]:
