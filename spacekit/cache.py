@@ -53,7 +53,7 @@ def embeddings(model: Model, ids: list[str], texts: list[str], *, cache_dir: str
     key = store_key(model, ids, texts)
     name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     store = embed_to_store(model, ids, texts, cache_root(cache_dir) / name, overwrite=True, **encode_args)
-    got_ids, vec = store.load()
+    _, vec = store.load()
     return vec
 
 
