@@ -33,7 +33,8 @@ def main() -> None:
     n, knn_n = args.n or (1_000_000 if gpu else 100_000), args.knn_n or (1_000_000 if gpu else 20_000)
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype or "fp32"]
     g = torch.Generator().manual_seed(0)
-    x = torch.nn.functional.normalize(torch.randn(n, args.d, generator=g), dim=1).to(dev)
+    full = torch.nn.functional.normalize(torch.randn(max(n, knn_n), args.d, generator=g), dim=1).to(dev)
+    x = full[:n]
     rows = []
     out = {}
     geometry.uniformity(x[:50_000], device=dev, dtype=dtype)  # warm-up (compiles the fused reduction on a GPU)
@@ -52,9 +53,9 @@ def main() -> None:
     rows.append(row)
     rows.append({"what": f"uniformity N={m:,}: pdist fp64 reference", "spacekit_s": t_ours_m, "pdist_s": t_ref,
                  "rel_err": abs(geometry.uniformity(x[:m], device=dev) - ref["u"]) / abs(ref["u"])})
-    y = torch.nn.functional.normalize(x[:knn_n] + 0.2 * torch.randn_like(x[:knn_n]), dim=1)
+    y = torch.nn.functional.normalize(full[:knn_n] + 0.2 * torch.randn_like(full[:knn_n]), dim=1)
     t0 = time.perf_counter()
-    overlap = geometry.knn_overlap(x[:knn_n], y, k=10, device=dev)
+    overlap = geometry.knn_overlap(full[:knn_n], y, k=10, device=dev)
     backend.sync(dev)
     rows.append({"what": f"knn_overlap k=10, N={knn_n:,}, d={args.d}", "spacekit_s": time.perf_counter() - t0,
                  "value": float(overlap.mean())})
