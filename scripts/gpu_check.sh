@@ -19,6 +19,6 @@ step timeout 90 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovide
 step timeout 40 python3 benchmarks/profile_topk.py --dtype fp16
 step timeout 100 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 10 --dtypes fp32,tf32,fp16 --repeat 3
 step timeout 40 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 384 --k 10 --dtypes fp16 --peers torch
-step timeout 120 python3 benchmarks/bench_geometry.py --dtype fp16 --knn-n 200000
+step timeout 200 python3 benchmarks/bench_geometry.py --dtype fp16 --knn-n 1000000
 [ "${SKIP_ENCODE:-0}" = 1 ] || step timeout 120 python3 benchmarks/bench_encode.py --n 20000 --dtypes fp32,fp16
 exit $status
