@@ -75,13 +75,14 @@ def test_store_corpus_streamed_shard_by_shard_under_a_tiny_budget(tmp_path):
 
 
 def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
+    from spacekit.backend import Budget
     from spacekit.ops.topk import _reduced_precision_topk, _select
 
     g = torch.Generator().manual_seed(7)
     q = torch.nn.functional.normalize(torch.randn(64, 32, generator=g), dim=1)
     c = torch.nn.functional.normalize(torch.randn(3000, 32, generator=g), dim=1)
     s32, i32 = _select(q @ c.T, 10)
-    s16, i16 = _reduced_precision_topk(q, c, c.bfloat16(), 10, "bf16")  # bf16 runs on the CPU
+    s16, i16 = _reduced_precision_topk(q, c, c.bfloat16(), 10, "bf16", Budget(1 << 26))  # bf16 runs on the CPU
     assert torch.equal(i16, i32)
     torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
 

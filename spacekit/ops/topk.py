@@ -76,7 +76,7 @@ def _tile_topk(qt: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, r
             _KERNEL_BROKEN.append(True)
     if reduced is None or k >= c.shape[0]:
         return _select(qt @ c.T, min(k, c.shape[0]))
-    return _reduced_precision_topk(qt, c, c_low, k, reduced)
+    return _reduced_precision_topk(qt, c, c_low, k, reduced, limit)
 
 
 def _corpus_shape(corpus) -> tuple[int, int]:
@@ -100,7 +100,7 @@ def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, cap: int | None 
     """(corpus rows, query rows) per tile so a score tile plus its corpus tile fit the budget (corpus tiles are
     capped on the CPU, where a tile that stays near the caches selects faster)."""
     c_rows = limit.rows(4 * d * 8, at_most=cap) // CHUNK * CHUNK          # corpus tile at most 1/8 of the budget
-    c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: contiguous chunks
+    c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
     q_rows = min(nq, limit.rows(4 * (c_rows + c_rows // CHUNK) * 2, at_least=1, at_most=4096))
     return c_rows, q_rows
 
@@ -119,7 +119,6 @@ def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tens
         return _topk_lower_index(scores, k) if ties else torch.topk(scores, k, dim=1)
     maxima = scores[:, :m * CHUNK].view(b, CHUNK, m).amax(dim=1)          # (b, m)
     kth_max, chunk = torch.topk(maxima, k, dim=1)                          # (b, k)
-    straddle = (maxima >= kth_max[:, -1:]).sum(1) > k                      # tie at the cut among maxima
     chunk = chunk.sort(dim=1).values
     offsets = torch.arange(CHUNK, device=scores.device) * m               # (CHUNK,)
     cols = (offsets.view(1, CHUNK, 1) + chunk.unsqueeze(1)).view(b, -1)    # (b, CHUNK * k), ascending
@@ -131,7 +130,7 @@ def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tens
         return vals, cols.gather(1, pos)
     vals, pos = _topk_lower_index(scores.gather(1, cols), k)
     idx = cols.gather(1, pos)
-    rows = torch.nonzero(straddle).flatten()
+    rows = torch.nonzero((maxima >= kth_max[:, -1:]).sum(1) > k).flatten()  # a tie at the cut among maxima
     if rows.numel():
         vals[rows], idx[rows] = _topk_lower_index(scores[rows], k)
     return vals, idx
@@ -157,7 +156,8 @@ def _merge(s1, i1, s2, i2, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return s[:, :k], i.gather(1, order)[:, :k]
 
 
-def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, mode: str):
+def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, mode: str,
+                            limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
     """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
 
     q: (b, d) fp32; c: (nc, d) fp32; c_low: c in the reduced dtype (c itself for tf32). |fp32 score - reduced
@@ -174,14 +174,29 @@ def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tenso
         approx = q.to(c_low.dtype) @ c_low.T                               # (b, nc) fp16/bf16
     cand_s, cand = _select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
     del approx
-    floor = cand_s[:, -1].float()                                          # lowest candidate (reduced) score
-    cand = cand.sort(dim=1).values                                         # ascending index: tie rule below
+    ceiling = cand_s[:, -1].float() if extra < nc else torch.full_like(q[:, 0], -math.inf)
+    return _rescore(q, c, cand.sort(dim=1).values, None, ceiling, k, mode, limit)
+
+
+def _rescore(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, valid: torch.Tensor | None,
+             ceiling: torch.Tensor, k: int, mode: str, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact fp32 top-k among candidate columns (ascending per row, so the tie rule holds), proven complete:
+    ceiling (b,) is the highest reduced-precision score a non-candidate column can have; a row where
+    ceiling + rounding bound reaches its k-th exact score is redone over the whole tile in fp32."""
+    b, d = q.shape
+    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
+    cols_c = cols.clamp(max=c.shape[0] - 1)
+    rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
     with _tf32(False):
-        exact = torch.bmm(c[cand], q.unsqueeze(2)).squeeze(2)              # (b, extra) fp32 re-score
+        for lo in range(0, b, rows_per):
+            part = slice(lo, lo + rows_per)
+            exact[part] = torch.bmm(c[cols_c[part]], q[part].unsqueeze(2)).squeeze(2)   # (rows, candidates)
+    if valid is not None:
+        exact.masked_fill_(~valid, -math.inf)
     s, pos = _topk_lower_index(exact, k)
-    idx = cand.gather(1, pos)
+    idx = cols.gather(1, pos)
     bound = 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6   # (b,)
-    rows = torch.nonzero((floor + bound >= s[:, -1]) & (extra < nc)).flatten()
+    rows = torch.nonzero(ceiling + bound >= s[:, -1]).flatten()
     if rows.numel():
         with _tf32(False):
             s[rows], idx[rows] = _select(q[rows] @ c.T, k)
@@ -209,7 +224,7 @@ def _kernel_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, 
     (next chunk's max + rounding bound >= k-th exact score) are redone in fp32."""
     from spacekit.kernels.topk_triton import BLOCK_N, chunk_max
 
-    b, d = q.shape
+    b = q.shape[0]
     nc = c.shape[0]
     maxima = chunk_max(q.to(c_low.dtype), c_low)                           # (b, m) fp32, never the (b, nc) scores
     m = maxima.shape[1]
@@ -218,20 +233,4 @@ def _kernel_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, 
     nxt = top_max[:, kc] if m > kc else torch.full((b,), -math.inf, device=q.device)
     chunk = chunk[:, :kc].sort(dim=1).values
     cols = (chunk.unsqueeze(-1) * BLOCK_N + torch.arange(BLOCK_N, device=q.device)).view(b, -1)  # ascending
-    valid = cols < nc
-    cols_c = cols.clamp(max=nc - 1)
-    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
-    rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
-    with _tf32(False):
-        for lo in range(0, b, rows_per):
-            part = slice(lo, lo + rows_per)
-            exact[part] = torch.bmm(c[cols_c[part]], q[part].unsqueeze(2)).squeeze(2)   # (rows, kc * BLOCK_N)
-    exact.masked_fill_(~valid, -math.inf)
-    s, pos = _topk_lower_index(exact, k)
-    idx = cols.gather(1, pos)
-    bound = 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6
-    rows = torch.nonzero(nxt + bound >= s[:, -1]).flatten()
-    if rows.numel():
-        with _tf32(False):
-            s[rows], idx[rows] = _select(q[rows] @ c.T, k)
-    return s, idx
+    return _rescore(q, c, cols, cols < nc, nxt, k, mode, limit)
