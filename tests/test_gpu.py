@@ -9,6 +9,8 @@ import pytest
 import torch
 from conftest import data_path
 
+from spacekit.ops import topk
+
 pytestmark = pytest.mark.gpu
 
 
@@ -61,8 +63,57 @@ def test_gpu_topk_on_scifact_embeddings_equals_cpu():
         _exact_check(q, c, i_gpu, s_gpu, k)
 
 
-def test_gpu_fp16_encoding_within_cosine_of_fp32():
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+def test_gpu_chunk_top2_kernel_equals_torch(dtype):
+    from spacekit.kernels.topk_triton import chunk_top2
+
+    low = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    g = torch.Generator(device="cuda").manual_seed(1)
+    q = torch.randn(1000, 768, device="cuda", generator=g).to(low)
+    c = torch.randn(50_001, 768, device="cuda", generator=g).to(low)
+    torch.backends.cuda.matmul.allow_tf32 = dtype == "fp32"
+    ref = (q @ c.T).float() if dtype != "fp32" else q @ c.T
+    torch.backends.cuda.matmul.allow_tf32 = False
+    tol = 0.05 if dtype == "bf16" else 0.02                       # fp32 accumulation order differs from cuBLAS
+    for sub in (16, 32, 64, 128):
+        best, col, runner_up = chunk_top2(q, c, sub)
+        m = -(-c.shape[0] // sub)
+        padded = torch.full((q.shape[0], m * sub), float("-inf"), device="cuda")
+        padded[:, :c.shape[0]] = ref
+        top2 = padded.view(q.shape[0], m, sub).topk(2, dim=2).values
+        assert (best - top2[..., 0]).abs().max() < tol and (runner_up - top2[..., 1]).abs().max() < tol
+        assert torch.equal(col.long() // sub, torch.arange(m, device="cuda").expand(q.shape[0], -1))
+        assert (ref.gather(1, col.long().clamp(max=c.shape[0] - 1)) - best).abs().max() < tol
+
+
+@pytest.mark.parametrize("k", [10, 100, 1000])
+def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch):
+    """Neighbours stored next to each other put several of the top k in one chunk: those chunks are re-scored in
+    full. The kernel must run (a spy counts it) and agree with the fp32 torch path and float64."""
+    import importlib
+
+    tk = importlib.import_module("spacekit.ops.topk")
+    calls = []
+    real = tk._kernel_topk
+    monkeypatch.setattr(tk, "_kernel_topk", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    g = torch.Generator().manual_seed(k)
+    groups = torch.randn(5000, 128, generator=g).repeat_interleave(20, dim=0)
+    c = groups + 0.05 * torch.randn(groups.shape, generator=g)
+    q = groups[::997] + 0.3 * torch.randn(groups[::997].shape, generator=g)
+    for dtype in ("fp16", "bf16", "fp32"):
+        scores, idx = topk(q, c, k, device="cuda", dtype=dtype)
+        _exact_check(q, c, idx, scores, k)
+    assert calls and not tk._KERNEL_BROKEN
+    monkeypatch.setenv("SPACEKIT_KERNELS", "0")
+    s_torch, i_torch = topk(q, c, k, device="cuda", dtype="fp16")
+    assert torch.equal(i_torch, idx)
+
+
+def test_gpu_fp16_encoding_within_cosine_of_fp32(monkeypatch):
+    from spacekit import batching
     from spacekit.encode import encode, load_model
+
+    monkeypatch.setattr(batching, "BLOCK", 300)                 # several tokenised blocks through the prefetch thread
 
     texts = [json.loads(x)["text"] for x in (data_path("scifact") / "corpus.jsonl").open()][:2000]
     model = load_model("builtin:minilm")

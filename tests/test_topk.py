@@ -76,13 +76,14 @@ def test_store_corpus_streamed_shard_by_shard_under_a_tiny_budget(tmp_path):
 
 def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
     from spacekit.backend import Budget
-    from spacekit.ops.topk import _reduced_precision_topk, _select
+    from spacekit.ops.topk import _reduced_precision_topk, _select, _Tile
 
     g = torch.Generator().manual_seed(7)
     q = torch.nn.functional.normalize(torch.randn(64, 32, generator=g), dim=1)
     c = torch.nn.functional.normalize(torch.randn(3000, 32, generator=g), dim=1)
     s32, i32 = _select(q @ c.T, 10)
-    s16, i16 = _reduced_precision_topk(q, c, c.bfloat16(), 10, "bf16", Budget(1 << 26))  # bf16 runs on the CPU
+    tile = _Tile(c, c.bfloat16(), c.norm(dim=1).max())                          # bf16 runs on the CPU
+    s16, i16 = _reduced_precision_topk(q, tile, 10, "bf16", Budget(1 << 26))
     assert torch.equal(i16, i32)
     torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
 
@@ -107,22 +108,48 @@ def test_fused_kernel_path_in_the_triton_interpreter():
     script = textwrap.dedent("""
         import torch
         from spacekit import backend
-        from spacekit.ops.topk import _kernel_topk, _select
+        import spacekit.ops.topk as tk
+        from spacekit.ops.topk import _kernel_topk, _select, _Tile
+        redone = []
+        tk._select = lambda x, k, **kw: redone.append(x.shape[0]) or _select(x, k, **kw)   # the fp32 fallback
         g = torch.Generator().manual_seed(0)
-        for b, n, d, k, mode in [(37, 1000, 32, 10, "fp16"), (20, 777, 64, 5, "fp32"), (9, 300, 16, 64, "bf16"),
-                                 (5, 130, 8, 1, "fp16")]:
-            q = torch.nn.functional.normalize(torch.randn(b, d, generator=g), dim=1)
-            c = torch.nn.functional.normalize(torch.randn(n, d, generator=g), dim=1)
-            low = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[mode]
-            s, i = _kernel_topk(q, c, c.to(low), k, mode, backend.Budget(1 << 26))
+        low = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+
+        def check(q, c, k, mode):
+            tile = _Tile(c, c.to(low[mode]), c.norm(dim=1).max())
+            s, i = _kernel_topk(q, tile, k, mode, backend.Budget(1 << 26))
             rs, ri = _select(q @ c.T, k)
-            assert torch.equal(i, ri), (b, n, d, k, mode)
+            assert torch.equal(i, ri), (q.shape, c.shape, k, mode)
             assert (s - rs).abs().max() < 1e-6
-        base = torch.randn(100, 16, generator=g)
-        c = torch.nn.functional.normalize(torch.cat([base, base]), dim=1)    # exact twins: lower index first
-        q = torch.nn.functional.normalize(torch.randn(7, 16, generator=g), dim=1)
-        s, i = _kernel_topk(q, c, c.half(), 6, "fp16", backend.Budget(1 << 26))
+
+        unit = lambda *shape: torch.nn.functional.normalize(torch.randn(*shape, generator=g), dim=1)
+        for b, n, d, k, mode in [(37, 6000, 32, 10, "fp16"), (20, 5001, 64, 5, "fp32"), (9, 7000, 16, 100, "bf16"),
+                                 (5, 4500, 8, 1, "fp16"), (3, 10_000, 8, 300, "fp16")]:
+            check(unit(b, d), unit(n, d), k, mode)
+        assert sum(redone) <= 2, redone                 # random data: the reduced-precision margin decides ~all rows
+        groups = torch.randn(700, 16, generator=g).repeat_interleave(8, dim=0)    # neighbours share a chunk
+        clustered = torch.nn.functional.normalize(groups + 0.01 * torch.randn(5600, 16, generator=g), dim=1)
+        check(unit(11, 16), clustered, 20, "fp16")
+        check(unit(11, 16), clustered * 3.0, 7, "bf16")                           # dot scores, larger norms
+        base = torch.randn(3000, 16, generator=g)
+        twins = torch.cat([base[:1500].repeat_interleave(2, dim=0), base])        # twins in one chunk and apart
+        c = torch.nn.functional.normalize(twins, dim=1)                           # exact twins: lower index first
+        q = unit(7, 16)
+        s, i = _kernel_topk(q, _Tile(c, c.half(), c.norm(dim=1).max()), 6, "fp16", backend.Budget(1 << 26))
         assert torch.equal(i, torch.sort(q @ c.T, dim=1, descending=True, stable=True).indices[:, :6])
+        from spacekit.kernels.topk_triton import chunk_top2
+        q, c = unit(37, 32).half(), unit(1000, 32).half()
+        ref = q.float() @ c.float().T
+        for sub in (16, 32, 64, 128):
+            best, col, runner_up = chunk_top2(q, c, sub)
+            m = -(-1000 // sub)
+            padded = torch.full((37, m * sub), float("-inf"))
+            padded[:, :1000] = ref
+            top2 = padded.view(37, m, sub).topk(2, dim=2)
+            assert (best - top2.values[..., 0]).abs().max() < 1e-5
+            assert (runner_up - top2.values[..., 1]).abs().max() < 1e-5
+            picked = ref.gather(1, col.long().clamp(max=999))
+            assert torch.equal(col.long() // sub, torch.arange(m).expand(37, -1)) and (picked - best).abs().max() < 1e-5
         print("ok")
     """)
     env = {**__import__("os").environ, "TRITON_INTERPRET": "1"}
@@ -144,6 +171,6 @@ def test_a_kernel_that_fails_to_build_falls_back_to_the_torch_path(monkeypatch, 
     monkeypatch.setattr(tk, "_KERNEL_BROKEN", [])
     g = torch.Generator().manual_seed(11)
     q, c = torch.randn(8, 16, generator=g), torch.randn(500, 16, generator=g)
-    s, i = tk._tile_topk(q, c, c, 5, None, True, backend.Budget(1 << 20))
+    s, i = tk._tile_topk(q, tk._Tile(c, c, None), 5, None, True, backend.Budget(1 << 20))
     assert torch.equal(i, tk._select(q @ c.T, 5)[1]) and tk._KERNEL_BROKEN == [True]
     assert "using the torch path" in caplog.text

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import torch
 
 from spacekit import backend, kernels
 from spacekit.errors import InputError
-from spacekit.ops.similarity import as_tensor, check_metric, normalize
+from spacekit.ops.similarity import as_tensor, check_metric, normalize, scores
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
-KERNEL_MAX_K = 64  # the fused kernel serves k up to this; larger k takes the torch path
+KERNEL_MAX_K = 1024  # the fused kernel serves k up to this; larger k takes the torch path
 _KERNEL_BROKEN: list[bool] = []  # set once when the kernel fails to build on this machine
 log = logging.getLogger("spacekit")
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
@@ -53,30 +54,43 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
     reduced = (dtype or "fp32").lower() if dev.type == "cuda" and (dtype or "fp32").lower() != "fp32" else None
     fused = dev.type == "cuda" and k <= KERNEL_MAX_K and not _KERNEL_BROKEN and kernels.available(dev)
+    buf = torch.empty(q_rows * c_rows) if dev.type == "cpu" else None   # one score tile, reused: no page faults
     for start, c in _corpus_tiles(corpus, c_rows, dev):
         if metric == "cosine":
             c = normalize(c)
-        c_low = c.to(compute) if reduced in ("fp16", "bf16") else c     # converted once per corpus tile
+        tile = _Tile(c, c.to(compute) if reduced in ("fp16", "bf16") else c,     # converted once per corpus tile
+                     c.norm(dim=1).max() if reduced or fused else None)
+        use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
         for lo in range(0, nq, q_rows):
-            s, i = _tile_topk(q[lo:lo + q_rows], c, c_low, k, reduced, fused and k < c.shape[0], limit)
+            s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, buf)
             best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
                                                                      best_i[lo:lo + q_rows], s, i + start, k)
     return best_s.cpu(), best_i.cpu()
 
 
-def _tile_topk(qt: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, reduced: str | None, fused: bool,
-               limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+@dataclass
+class _Tile:
+    """One corpus tile: fp32 rows, the same rows in the reduced dtype, and the largest row norm (GPU paths)."""
+
+    exact: torch.Tensor
+    low: torch.Tensor
+    max_norm: torch.Tensor | None
+
+
+def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused: bool, limit: backend.Budget,
+               buf: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One query tile against one corpus tile: the fused kernel, reduced-precision torch, or fp32 torch."""
     if fused and not _KERNEL_BROKEN:
         try:
-            return _kernel_topk(qt, c, c_low, k, reduced or "fp32", limit)
+            return _kernel_topk(qt, tile, k, reduced or "fp32", limit)
         except Exception as e:  # a kernel that fails to build on this machine must not break search
             log.warning("fused top-k kernel unavailable (%s: %s); using the torch path", type(e).__name__,
                         (str(e).splitlines() or [""])[0])
             _KERNEL_BROKEN.append(True)
-    if reduced is None or k >= c.shape[0]:
-        return _select(qt @ c.T, min(k, c.shape[0]))
-    return _reduced_precision_topk(qt, c, c_low, k, reduced, limit)
+    n = tile.exact.shape[0]
+    if reduced is None or k >= n:
+        return _select(scores(qt, tile.exact, out=buf), min(k, n))
+    return _reduced_precision_topk(qt, tile, k, reduced, limit)
 
 
 def _corpus_shape(corpus) -> tuple[int, int]:
@@ -108,20 +122,25 @@ def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, cap: int | None 
 def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k per row of a score tile, lower column first among ties (any order among ties: ties=False).
 
-    Chunk j holds the CHUNK columns j, j + m, j + 2m, ... (m = number of chunks): strided chunks make the max a
-    reduction over an outer dimension, which reads the tile at full memory bandwidth. Any partition keeps the
-    pre-selection exact; only a tie among chunk maxima at the cut could drop a lower-index twin, so those rows
-    (rare) are redone over the whole row.
+    The columns are cut into m chunks of CHUNK: on a GPU chunk j holds the columns j, j + m, j + 2m, ... (the max
+    is then a reduction over an outer dimension, read at full bandwidth), on the CPU the contiguous columns
+    j * CHUNK ... (cache lines read once). Any partition keeps the pre-selection exact; only a tie among chunk
+    maxima at the cut could drop a lower-index twin, so those rows (rare) are redone over the whole row.
     """
     b, nc = scores.shape
     m = nc // CHUNK
     if m < 4 * k:  # pre-selection would not pay: top-k over the whole row
         return _topk_lower_index(scores, k) if ties else torch.topk(scores, k, dim=1)
-    maxima = scores[:, :m * CHUNK].view(b, CHUNK, m).amax(dim=1)          # (b, m)
-    kth_max, chunk = torch.topk(maxima, k, dim=1)                          # (b, k)
-    chunk = chunk.sort(dim=1).values
-    offsets = torch.arange(CHUNK, device=scores.device) * m               # (CHUNK,)
-    cols = (offsets.view(1, CHUNK, 1) + chunk.unsqueeze(1)).view(b, -1)    # (b, CHUNK * k), ascending
+    strided = scores.device.type != "cpu"
+    body = scores[:, :m * CHUNK]
+    maxima = body.view(b, CHUNK, m).amax(dim=1) if strided else body.view(b, m, CHUNK).amax(dim=2)   # (b, m)
+    top_max, chunk = torch.topk(maxima, k + 1, dim=1)                      # (b, k + 1); the extra one sees ties
+    chunk = chunk[:, :k].sort(dim=1).values
+    offsets = torch.arange(CHUNK, device=scores.device)
+    if strided:
+        cols = (offsets.view(1, CHUNK, 1) * m + chunk.unsqueeze(1)).view(b, -1)     # (b, CHUNK * k), ascending
+    else:
+        cols = (chunk.unsqueeze(2) * CHUNK + offsets.view(1, 1, CHUNK)).view(b, -1)
     if nc > m * CHUNK:                                                     # the ragged tail always competes
         tail = torch.arange(m * CHUNK, nc, device=scores.device).expand(b, -1)
         cols = torch.cat([cols, tail], dim=1)
@@ -130,7 +149,7 @@ def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tens
         return vals, cols.gather(1, pos)
     vals, pos = _topk_lower_index(scores.gather(1, cols), k)
     idx = cols.gather(1, pos)
-    rows = torch.nonzero((maxima >= kth_max[:, -1:]).sum(1) > k).flatten()  # a tie at the cut among maxima
+    rows = torch.nonzero(top_max[:, k] == top_max[:, k - 1]).flatten()   # a tie at the cut among maxima
     if rows.numel():
         vals[rows], idx[rows] = _topk_lower_index(scores[rows], k)
     return vals, idx
@@ -138,11 +157,11 @@ def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tens
 
 def _topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """torch.topk, then a stable sort for the rows where a tie straddles the cut or the order (rare)."""
-    vals, idx = torch.topk(x, k, dim=1, sorted=True)
-    kth = vals[:, -1:]
-    straddle = (x >= kth).sum(1) > k                                       # a tie at the k-th value
-    inner_tie = (vals[:, 1:] == vals[:, :-1]).any(1)                       # ties inside: fix their order
-    rows = torch.nonzero(straddle | inner_tie).flatten()
+    extra = x.shape[1] > k
+    vals, idx = torch.topk(x, k + extra, dim=1, sorted=True)               # the (k+1)-th shows a straddling tie
+    inner_tie = (vals[:, 1:] == vals[:, :-1]).any(1)                       # ties inside (or at the cut)
+    vals, idx = vals[:, :k], idx[:, :k]
+    rows = torch.nonzero(inner_tie).flatten()
     if rows.numel():
         s_vals, s_idx = torch.sort(x[rows], dim=1, descending=True, stable=True)
         vals[rows], idx[rows] = s_vals[:, :k], s_idx[:, :k]
@@ -156,34 +175,32 @@ def _merge(s1, i1, s2, i2, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return s[:, :k], i.gather(1, order)[:, :k]
 
 
-def _reduced_precision_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, mode: str,
+def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
                             limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
     """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
 
-    q: (b, d) fp32; c: (nc, d) fp32; c_low: c in the reduced dtype (c itself for tf32). |fp32 score - reduced
+    q: (b, d) fp32; tile.low: the corpus tile in the reduced dtype (fp32 for tf32). |fp32 score - reduced
     score| <= 3u |q| |c| (both inputs rounded, the output rounded, fp32 accumulation). A corpus row outside the
     candidates has a reduced score <= the last candidate's, so its fp32 score is at most that plus the bound: the
     row is exact when that stays below the k-th fp32 score.
     """
-    nc = c.shape[0]
+    nc = tile.exact.shape[0]
     extra = min(nc, max(2 * k, k + 32))
-    if mode == "tf32":
-        with _tf32(True):
-            approx = q @ c.T                                               # (b, nc) fp32 output, tf32 inputs
-    else:
-        approx = q.to(c_low.dtype) @ c_low.T                               # (b, nc) fp16/bf16
+    with _tf32(mode == "tf32"):
+        approx = q.to(tile.low.dtype) @ tile.low.T                         # (b, nc): fp16/bf16, or tf32 inputs
     cand_s, cand = _select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
     del approx
     ceiling = cand_s[:, -1].float() if extra < nc else torch.full_like(q[:, 0], -math.inf)
-    return _rescore(q, c, cand.sort(dim=1).values, None, ceiling, k, mode, limit)
+    return _rescore(q, tile, cand.sort(dim=1).values, None, ceiling, k, mode, limit)
 
 
-def _rescore(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, valid: torch.Tensor | None,
+def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tensor | None,
              ceiling: torch.Tensor, k: int, mode: str, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact fp32 top-k among candidate columns (ascending per row, so the tie rule holds), proven complete:
     ceiling (b,) is the highest reduced-precision score a non-candidate column can have; a row where
     ceiling + rounding bound reaches its k-th exact score is redone over the whole tile in fp32."""
     b, d = q.shape
+    c = tile.exact
     exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
     cols_c = cols.clamp(max=c.shape[0] - 1)
     rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
@@ -195,12 +212,17 @@ def _rescore(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, valid: torch.
         exact.masked_fill_(~valid, -math.inf)
     s, pos = _topk_lower_index(exact, k)
     idx = cols.gather(1, pos)
-    bound = 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * c.norm(dim=1).max() + 1e-6   # (b,)
-    rows = torch.nonzero(ceiling + bound >= s[:, -1]).flatten()
+    rows = torch.nonzero(ceiling + _rounding_bound(q, tile, mode) >= s[:, -1]).flatten()
     if rows.numel():
+        log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", rows.numel(), b)
         with _tf32(False):
             s[rows], idx[rows] = _select(q[rows] @ c.T, k)
     return s, idx
+
+
+def _rounding_bound(q: torch.Tensor, tile: _Tile, mode: str) -> torch.Tensor:
+    """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row."""
+    return 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * tile.max_norm + 1e-6
 
 
 class _tf32:
@@ -217,20 +239,47 @@ class _tf32:
         torch.backends.cuda.matmul.allow_tf32 = self.prev
 
 
-def _kernel_topk(q: torch.Tensor, c: torch.Tensor, c_low: torch.Tensor, k: int, mode: str,
-                 limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k through the fused chunk-max kernel: the best k chunks per query by their (reduced-precision) max,
-    their columns re-scored in fp32; rows where a column outside those chunks could still reach the top k
-    (next chunk's max + rounding bound >= k-th exact score) are redone in fp32."""
-    from spacekit.kernels.topk_triton import BLOCK_N, chunk_max
+def _chunk_width(k: int) -> int:
+    """Columns per chunk for the fused kernel: wide for small k (fewer maxima to select from), narrow for large k
+    (fewer chunks holding two of the top k, each of which is re-scored in full)."""
+    return 128 if k <= 16 else 64 if k <= 64 else 32 if k <= 256 else 16
 
-    b = q.shape[0]
-    nc = c.shape[0]
-    maxima = chunk_max(q.to(c_low.dtype), c_low)                           # (b, m) fp32, never the (b, nc) scores
-    m = maxima.shape[1]
-    kc = min(k, m)
-    top_max, chunk = torch.topk(maxima, min(kc + 1, m), dim=1)
-    nxt = top_max[:, kc] if m > kc else torch.full((b,), -math.inf, device=q.device)
-    chunk = chunk[:, :kc].sort(dim=1).values
-    cols = (chunk.unsqueeze(-1) * BLOCK_N + torch.arange(BLOCK_N, device=q.device)).view(b, -1)  # ascending
-    return _rescore(q, c, cols, cols < nc, nxt, k, mode, limit)
+
+def _kernel_candidates(k: int) -> int:
+    """Chunks taken per query by the fused path: k plus a margin, so the next chunk's maximum sits far enough
+    below the k-th score that the rounding bound rarely leaves a row undecided."""
+    return max(2 * k, k + 32)
+
+
+def _kernel_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
+                 limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k through the fused kernel, proven exact.
+
+    The kernel gives per chunk its best reduced-precision score, that column and the runner-up score. The best
+    kc > k chunks by best score are taken; their best columns are distinct candidates, k of them score >= kth (the
+    k-th best chunk maximum), so the k-th exact score is >= kth - bound. A chunk's other columns score <= runner-up
+    + bound, so only chunks with runner-up + 2 bound >= kth are re-scored in full. Rows where an unselected chunk
+    (<= the next chunk maximum + bound) could still reach the k-th exact score redo in fp32. Needs more than kc
+    chunks (topk checks it).
+    """
+    from spacekit.kernels.topk_triton import chunk_top2
+
+    sub, kc = _chunk_width(k), _kernel_candidates(k)
+    best, col, runner_up = chunk_top2(q.to(tile.low.dtype), tile.low, sub)  # (b, m) each; never (b, nc) scores
+    b = best.shape[0]
+    nc = tile.exact.shape[0]
+    top, chunk = torch.topk(best, kc + 1, dim=1)                          # sorted, descending
+    nxt, chunk = top[:, kc], chunk[:, :kc]
+    bound = _rounding_bound(q, tile, mode)
+    expand = runner_up.gather(1, chunk) + 2 * bound[:, None] >= top[:, k - 1:k]     # (b, kc)
+    cols = torch.where(expand, nc, col.gather(1, chunk).long())          # expanded chunks: all their columns below
+    n_exp = int(expand.sum(1).max())
+    if n_exp:
+        first = torch.argsort((~expand).to(torch.int8), dim=1, stable=True)[:, :n_exp]   # expanded chunks first
+        which = chunk.gather(1, first)
+        keep = expand.gather(1, first)
+        span = which.unsqueeze(-1) * sub + torch.arange(sub, device=q.device)            # (b, n_exp, sub)
+        span = torch.where(keep.unsqueeze(-1) & (span < nc), span, nc)
+        cols = torch.cat([cols, span.view(b, -1)], dim=1)
+    cols = cols.sort(dim=1).values                                       # ascending: the tie rule; padding last
+    return _rescore(q, tile, cols, cols < nc, nxt, k, mode, limit)
