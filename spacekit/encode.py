@@ -2,11 +2,12 @@
 
 Follows sentence-transformers: texts are stripped (and lower-cased when sentence_bert_config.json says so),
 truncated to max_seq_length, pooled as 1_Pooling/config.json says, and L2-normalised when modules.json has a
-Normalize module. Batches are length-sorted and cut by a token budget, so almost no padding is computed.
+Normalize module. Batching (length-sorted, token budget, prefetched on a GPU) lives in spacekit.batching.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from spacekit import backend
+from spacekit.batching import batches
 from spacekit.errors import InputError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: a missing model is a clear error
@@ -55,6 +57,7 @@ class Model:
     net: torch.nn.Module | None = None
     store: object = None
     _on: dict = field(default_factory=dict)
+    _fast: dict = field(default_factory=dict)
 
     def cache_key(self) -> dict:
         """The model half of a store's cache key."""
@@ -161,27 +164,32 @@ def default_batch_tokens(dev: torch.device) -> int:
     return 1024 if dev.type == "cpu" else 65536
 
 
-def token_budget_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int = 1024) -> list[np.ndarray]:
-    """Indices sorted by length (longest first), cut so batch size x longest length <= batch_tokens."""
-    order = np.argsort(-lengths, kind="stable")
-    batches, start = [], 0
-    while start < len(order):
-        longest = int(lengths[order[start]])
-        size = max(1, min(max_batch, batch_tokens // max(1, longest)))
-        batches.append(order[start:start + size])
-        start += size
-    return batches
-
-
 def tokenize(model: Model, texts: list[str]) -> list[list[int]]:
     """Token ids per text, truncated to max_seq_length, specials included (sentence-transformers' input)."""
     cfg = model.config
     prepared = [cfg.prefix + str(t).strip() for t in texts]
     if cfg.lower_case:
         prepared = [t.lower() for t in prepared]
+    fast = _fast_tokenizer(model)
+    if fast is not None:  # the Rust tokenizer directly: no per-call setup, no Python-side BatchEncoding
+        return [e.ids for e in fast.encode_batch(prepared, add_special_tokens=True)]
     out = model.tokenizer(prepared, truncation=True, max_length=cfg.max_seq_length, padding=False,
                           return_attention_mask=False, return_token_type_ids=False)
     return out["input_ids"]
+
+
+def _fast_tokenizer(model: Model):
+    """A private copy of the model's Rust tokenizer set to truncate at max_seq_length (None for slow ones)."""
+    if "tokenizer" not in model._fast:
+        backend_tok = getattr(model.tokenizer, "backend_tokenizer", None) if model.tokenizer.is_fast else None
+        if backend_tok is not None:
+            from tokenizers import Tokenizer
+
+            backend_tok = Tokenizer.from_str(backend_tok.to_str())
+            backend_tok.no_padding()
+            backend_tok.enable_truncation(max_length=model.config.max_seq_length)
+        model._fast["tokenizer"] = backend_tok
+    return model._fast["tokenizer"]
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
@@ -207,61 +215,44 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     if not texts:
         return np.zeros((0, model.dim), np.float32)
     dev = backend.device(device)
-    compute_dtype = backend.dtype(dtype, dev)
-    net = _on_device(model, dev)
-    token_ids = tokenize(model, texts)
-    lengths = np.fromiter((len(t) for t in token_ids), np.int64, len(token_ids))
-    batches = token_budget_batches(lengths, batch_tokens or default_batch_tokens(dev))
-    out = torch.empty((len(texts), model.dim), dtype=torch.float32)
+    net = _on_device(model, dev, backend.dtype(dtype, dev))
     pad_id = model.tokenizer.pad_token_id or 0
+    parts = []
     start = time.perf_counter()
     with _progress(len(texts), progress) as advance, torch.inference_mode():
-        for batch, (ids_t, mask_t) in zip(batches, _collated(token_ids, batches, pad_id, dev), strict=True):
-            with torch.autocast(dev.type, dtype=compute_dtype, enabled=compute_dtype != torch.float32):
-                hidden = net(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
-            vec = pool(hidden.float(), mask_t, model.config.pooling)
+        for b in batches(lambda block: tokenize(model, block), texts, pad_id, dev,
+                         batch_tokens or default_batch_tokens(dev)):
+            hidden = net(input_ids=b.ids, attention_mask=b.mask if b.padded else None).last_hidden_state
+            vec = pool(hidden.float(), b.mask, model.config.pooling)
             if model.config.normalize:
                 vec = torch.nn.functional.normalize(vec, p=2, dim=1)
-            out[torch.from_numpy(batch)] = vec.to("cpu", non_blocking=False)
-            advance(len(batch))
+            parts.append((b.rows, _to_host(vec)))              # no sync: the GPU runs ahead of the host
+            advance(len(b.rows))
+    backend.sync(dev)
+    out = np.empty((len(texts), model.dim), np.float32)
+    for rows, vec in parts:
+        out[rows] = vec.numpy()
     log.info("encoded %d texts in %.1fs (%.0f/s) on %s", len(texts), time.perf_counter() - start,
              len(texts) / max(1e-9, time.perf_counter() - start), dev)
-    return out.numpy()
+    return out
 
 
-def _on_device(model: Model, dev: torch.device) -> torch.nn.Module:
-    if str(dev) not in model._on:
+def _to_host(vec: torch.Tensor) -> torch.Tensor:
+    """A float32 host copy; from a GPU into pinned memory without waiting (valid after a sync)."""
+    if vec.device.type == "cpu":
+        return vec.float()
+    host = torch.empty(vec.shape, dtype=torch.float32, pin_memory=True)
+    return host.copy_(vec, non_blocking=True)
+
+
+def _on_device(model: Model, dev: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """The network on dev in dtype; fp16/bf16 run on a converted copy, so the fp32 weights stay exact."""
+    key = (str(dev), dtype)
+    if key not in model._on:
         model._on.clear()
-        model._on[str(dev)] = model.net.to(dev)
-    return model._on[str(dev)]
-
-
-def _collated(token_ids: list[list[int]], batches: list[np.ndarray], pad_id: int, dev: torch.device):
-    """Padded (ids, mask) per batch; on a GPU built in pinned memory on a worker thread and copied async."""
-    def build(batch: np.ndarray):
-        width = max(len(token_ids[i]) for i in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
-            seq = token_ids[i]
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
-        if dev.type == "cuda":
-            return ids.pin_memory().to(dev, non_blocking=True), mask.pin_memory().to(dev, non_blocking=True)
-        return ids, mask
-
-    if dev.type != "cuda":
-        yield from map(build, batches)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool_:
-        pending = [pool_.submit(build, b) for b in batches[:4]]
-        for nxt in batches[4:]:
-            yield pending.pop(0).result()
-            pending.append(pool_.submit(build, nxt))
-        for fut in pending:
-            yield fut.result()
+        net = model.net if dtype == torch.float32 else copy.deepcopy(model.net)
+        model._on[key] = net.to(dev, dtype)
+    return model._on[key]
 
 
 class _progress:

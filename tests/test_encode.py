@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_tiny_model, sts_sentences
 
-from spacekit.encode import encode, load_model, token_budget_batches
+from spacekit.batching import token_budget_batches
+from spacekit.encode import encode, load_model
 from spacekit.errors import InputError
 
 

@@ -1,0 +1,116 @@
+"""Texts -> padded token batches for the encoder.
+
+Texts are tokenised block by block, length-sorted within a block and cut by a token budget, so almost no padding
+is computed. On a GPU a worker thread tokenises and collates ahead of the forward passes (the fast tokenizer
+releases the GIL), into pinned host memory that is copied to the device without blocking.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+BLOCK = 8192  # texts tokenised (and length-sorted) together
+
+
+@dataclass
+class Batch:
+    """One forward pass: input rows, padded ids and mask on the device, and whether any row is padded."""
+
+    rows: np.ndarray      # (b,) positions in the input
+    ids: torch.Tensor     # (b, t) int64
+    mask: torch.Tensor    # (b, t) int64, 1 for real tokens
+    padded: bool          # False when every row has t tokens (the encoder may skip the mask)
+
+
+def token_budget_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int = 1024) -> list[np.ndarray]:
+    """Indices sorted by length (longest first), cut so batch size x longest length <= batch_tokens."""
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = int(lengths[order[start]])
+        size = max(1, min(max_batch, batch_tokens // max(1, longest)))
+        batches.append(order[start:start + size])
+        start += size
+    return batches
+
+
+def collate(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, batch: np.ndarray,
+            pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, mask) int64 arrays of shape (len(batch), longest) from concatenated token ids, vectorised."""
+    lens = lengths[batch]
+    width = int(lens.max())
+    cols = np.arange(width)
+    mask = cols[None, :] < lens[:, None]
+    pos = np.minimum(offsets[batch][:, None] + cols[None, :], len(flat) - 1)
+    return np.where(mask, flat[pos], pad_id).astype(np.int64), mask.astype(np.int64)
+
+
+def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], pad_id: int, dev: torch.device,
+            batch_tokens: int) -> Iterator[Batch]:
+    """Batches covering every text once; on CUDA prepared on a worker thread, a few batches ahead."""
+    host = _host_batches(tokenize, texts, pad_id, batch_tokens, pin=dev.type == "cuda")
+    if dev.type != "cuda":
+        yield from host
+        return
+    for b in _ahead(host, depth=8):
+        yield Batch(b.rows, b.ids.to(dev, non_blocking=True), b.mask.to(dev, non_blocking=True), b.padded)
+
+
+def _host_batches(tokenize, texts, pad_id, batch_tokens, pin: bool) -> Iterator[Batch]:
+    for b0 in range(0, len(texts), BLOCK):
+        ids = tokenize(texts[b0:b0 + BLOCK])
+        lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum()))
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        for batch in token_budget_batches(lengths, batch_tokens):
+            ids_np, mask_np = collate(flat, offsets, lengths, batch, pad_id)
+            ids_t, mask_t = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
+            if pin:
+                ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
+            yield Batch(b0 + batch, ids_t, mask_t, bool(mask_np.min() == 0))
+
+
+def _ahead(items: Iterator, depth: int) -> Iterator:
+    """Run an iterator on a worker thread, up to `depth` items ahead; its exceptions re-raise here."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as e:  # handed to the consumer
+            put((done, e))
+
+    worker = threading.Thread(target=work, daemon=True, name="spacekit-batches")
+    worker.start()
+    try:
+        while True:
+            item, err = q.get()
+            if item is done:
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)

@@ -1,0 +1,80 @@
+"""Batching: collation, block-wise length sorting, the worker-thread prefetch, and the direct Rust tokenizer."""
+
+import numpy as np
+import pytest
+import torch
+
+from spacekit import batching
+from spacekit.batching import _ahead, batches, collate
+
+
+def test_collate_pads_each_row_to_the_longest():
+    seqs = [[5, 6, 7], [8], [9, 10]]
+    lengths = np.array([3, 1, 2])
+    flat = np.array([t for s in seqs for t in s])
+    offsets = np.array([0, 3, 4])
+    ids, mask = collate(flat, offsets, lengths, np.array([2, 1, 0]), pad_id=0)
+    assert ids.tolist() == [[9, 10, 0], [8, 0, 0], [5, 6, 7]]
+    assert mask.tolist() == [[1, 1, 0], [1, 0, 0], [1, 1, 1]]
+
+
+def test_batches_cover_every_text_once_across_blocks(monkeypatch):
+    monkeypatch.setattr(batching, "BLOCK", 7)                  # several blocks, a ragged last one
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["w"] * int(n)) for n in rng.integers(1, 30, size=40)]
+
+    def tokenize(block):                                        # one id per word, the text's length as the id
+        return [[len(t.split())] * len(t.split()) for t in block]
+
+    seen = []
+    for b in batches(tokenize, texts, pad_id=-1, dev=torch.device("cpu"), batch_tokens=64):
+        assert b.ids.shape[0] * b.ids.shape[1] <= 64 or b.ids.shape[0] == 1
+        for row, ids, mask in zip(b.rows, b.ids.tolist(), b.mask.tolist(), strict=True):
+            n = len(texts[row].split())
+            assert ids[:n] == [n] * n and all(t == -1 for t in ids[n:]) and sum(mask) == n
+        assert b.padded == bool((b.mask == 0).any())
+        seen.extend(b.rows.tolist())
+    assert sorted(seen) == list(range(len(texts)))
+
+
+def test_ahead_keeps_order_and_reraises_worker_errors():
+    assert list(_ahead(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise ValueError("broken input")
+
+    with pytest.raises(ValueError, match="broken input"):
+        list(_ahead(failing(), depth=2))
+
+
+def test_ahead_stops_its_worker_when_the_consumer_leaves():
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    for item in _ahead(endless(), depth=2):
+        if item == 5:
+            break
+    count = len(produced)
+    assert count <= 5 + 1 + 2 + 1                                # at most `depth` (+ one in hand) beyond the last
+    import time
+
+    time.sleep(0.3)
+    assert len(produced) == count                               # the worker stopped
+
+
+def test_direct_rust_tokenizer_equals_the_transformers_call(tiny_model):
+    from spacekit.encode import load_model, tokenize
+
+    model = load_model(tiny_model)
+    texts = ["hello world", "", "a " * 600, "  padded  text ", "ünïcode çafé"]
+    ref = model.tokenizer([t.strip() for t in texts], truncation=True,
+                          max_length=model.config.max_seq_length)["input_ids"]
+    assert tokenize(model, texts) == ref
+    assert max(len(ids) for ids in ref) == model.config.max_seq_length   # truncation was exercised
