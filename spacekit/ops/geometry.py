@@ -14,7 +14,7 @@ import torch
 
 from spacekit import backend
 from spacekit.errors import InputError
-from spacekit.ops.similarity import as_tensor, normalize
+from spacekit.ops.similarity import as_tensor, normalize, scores
 from spacekit.ops.topk import topk
 
 
@@ -44,10 +44,10 @@ def uniformity(x, t: float = 2.0, *, device=None, budget: int | str | None = Non
     total = torch.zeros((), dtype=torch.float64, device=dev)
     for lo in range(0, n, rows):
         hi = min(lo + rows, n)
-        block = reduce(x[lo:hi] @ x[lo:hi].T, sq[lo:hi], sq[lo:hi], t)     # (tile, tile) incl. i = j and j < i
+        block = reduce(scores(x[lo:hi], x[lo:hi]), sq[lo:hi], sq[lo:hi], t)     # (tile, tile) incl. i = j and j < i
         total += (block - (hi - lo)) / 2                                     # k(i, i) = 1 exactly; symmetric
         if hi < n:
-            total += reduce(x[lo:hi] @ x[hi:].T, sq[lo:hi], sq[hi:], t)    # (tile, n - hi): all j > i
+            total += reduce(scores(x[lo:hi], x[hi:]), sq[lo:hi], sq[hi:], t)    # (tile, n - hi): all j > i
     return float(torch.log(total / (n * (n - 1) / 2)))
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import torch
 
@@ -40,3 +43,50 @@ def pairwise_cosine(a, b) -> torch.Tensor:
     if a.shape != b.shape:
         raise InputError(f"pairwise cosine: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")
     return (normalize(a) * normalize(b)).sum(-1).cpu()
+
+
+def scores(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """a @ b.T; on the CPU through whichever BLAS multiplies faster on this machine (torch's or numpy's).
+
+    out: optional flat buffer of at least len(a) * len(b) elements, reused across calls (a fresh multi-MB result
+    costs page faults that can halve the GEMM's speed on the CPU).
+    """
+    if out is not None:
+        out = out[:a.shape[0] * b.shape[0]].view(a.shape[0], b.shape[0])
+    if a.device.type != "cpu" or a.dtype != torch.float32 or cpu_blas() == "torch":
+        return a @ b.T if out is None else torch.matmul(a, b.T, out=out)
+    if out is None:
+        return torch.from_numpy(np.matmul(a.numpy(), b.numpy().T))
+    np.matmul(a.numpy(), b.numpy().T, out=out.numpy())
+    return out
+
+
+_BLAS: dict[str, str] = {}
+
+
+def cpu_blas() -> str:
+    """'torch' (MKL/oneDNN) or 'numpy' (OpenBLAS): SPACEKIT_CPU_BLAS, else the faster on a small fp32 product,
+    timed once per process (MKL's sgemm is slow on some AMD CPUs; OpenBLAS on some Intel ones)."""
+    if "choice" not in _BLAS:
+        choice = os.environ.get("SPACEKIT_CPU_BLAS", "auto").lower()
+        if choice not in ("torch", "numpy"):
+            choice = _time_blas()
+        _BLAS["choice"] = choice
+    return _BLAS["choice"]
+
+
+def _time_blas() -> str:
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(512, 384, generator=gen), torch.randn(8192, 384, generator=gen)
+    an, bn = a.numpy(), b.numpy()
+    runs = {"torch": lambda: a @ b.T, "numpy": lambda: np.matmul(an, bn.T)}
+    best = {}
+    for name, fn in runs.items():
+        fn()
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        best[name] = min(times)
+    return min(best, key=best.get)
