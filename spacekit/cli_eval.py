@@ -37,18 +37,22 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None) -> None:
 @click.option("--k", "ks", default="1,3,5,10,100,1000", show_default=True, help="cut-offs for every metric")
 @click.option("--depth", type=int, default=1000, show_default=True, help="results retrieved per query")
 @click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True)
+@click.option("--backend", type=click.Choice(["spacekit", "faiss"]), default="spacekit", show_default=True,
+              help="exact search engine (faiss: optional, a flat index, on GPUs when faiss has them)")
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
 @click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @device_options
 @cache_options
-def eval_retrieval(model, beir_dir, split, ks, depth, similarity, all_queries, run_out, as_json, **opts) -> None:
+def eval_retrieval(model, beir_dir, split, ks, depth, similarity, backend, all_queries, run_out, as_json,
+                   **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics."""
     from spacekit.encode import load_model
     from spacekit.io.trec import write_run
     from spacekit.tasks import RetrievalTask, retrieval_metric_names
 
-    task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries)
+    task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
+                         backend=backend)
     result = task.run(load_model(model), encode_options(**opts))
     if run_out:
         write_run(run_out, result.extra["run"])

@@ -38,7 +38,8 @@ class TaskSpec:
         o = self.options
         if self.kind == "retrieval":
             names = sorted(set(self.metrics) | {"ndcg@10", "recall@100", "mrr@10"})
-            return tasks.RetrievalTask(o["data"], o.get("split", "test"), names, name=self.name)
+            return tasks.RetrievalTask(o["data"], o.get("split", "test"), names, name=self.name,
+                                       backend=o.get("backend", "spacekit"))
         if self.kind == "sts":
             return tasks.StsTask(o["data"], name=self.name)
         if self.kind == "classification":

@@ -73,6 +73,7 @@ class RetrievalTask:
     all_queries: bool = False
     name: str = ""
     kind: str = "retrieval"
+    backend: str = "spacekit"  # or "faiss": an exact faiss flat index (optional dependency)
 
     def run(self, model: Model, opts: EncodeOptions = EncodeOptions()) -> TaskResult:
         """Evaluate `model`; the ranked run is kept in extra['run'] and per-query texts in extra['texts']."""
@@ -82,10 +83,17 @@ class RetrievalTask:
 
         if self.depth < 1:
             raise InputError(f"retrieval depth must be >= 1, got {self.depth}")
+        if self.backend not in ("spacekit", "faiss"):
+            raise InputError(f"search backend must be 'spacekit' or 'faiss', got {self.backend!r}")
         data = read_beir(self.data, self.split)
         docs = opts.embed(model, data.corpus.ids, data.corpus.texts)      # (n, d)
         queries = opts.embed(model, data.queries.ids, data.queries.texts)  # (nq, d)
-        scores, idx = topk(queries, docs, self.depth, metric=self.similarity, device=opts.device)
+        if self.backend == "faiss":
+            from spacekit.ops.faiss_search import faiss_topk
+
+            scores, idx = faiss_topk(queries, docs, self.depth, metric=self.similarity)
+        else:
+            scores, idx = topk(queries, docs, self.depth, metric=self.similarity, device=opts.device)
         run = RankedRun(data.queries.ids, np.array(data.corpus.ids, dtype=object), idx.numpy(),
                         scores.numpy().astype(np.float64), ordered=True)
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})

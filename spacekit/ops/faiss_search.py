@@ -1,0 +1,54 @@
+"""FAISS as an optional search backend: an exact flat inner-product index, on GPUs when this faiss has them.
+
+Never required: spacekit's own top-k is the default. FAISS keeps the whole corpus in memory (a store is read tile
+by tile into the index) and does not promise an order among equal scores; rows are re-sorted so equal scores come
+by lower index, but a tie that straddles the k-th place may keep a higher index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from spacekit.errors import InputError
+from spacekit.ops.similarity import as_tensor, check_metric, normalize
+
+
+def faiss_topk(queries, corpus, k: int, *, metric: str = "cosine") -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k through faiss IndexFlatIP -> (scores (nq, k) float32, indices (nq, k) int64) on the CPU."""
+    faiss = _import_faiss()
+    check_metric(metric)
+    q = as_tensor(queries, "queries").float().cpu()
+    dim = corpus.dim if hasattr(corpus, "manifest") else as_tensor(corpus, "corpus").shape[1]
+    if dim != q.shape[1]:
+        raise InputError(f"dimension mismatch: queries have d={q.shape[1]}, corpus has d={dim}")
+    if k < 1:
+        raise InputError(f"k must be >= 1, got {k}")
+    index = faiss.IndexFlatIP(dim)
+    if faiss.get_num_gpus() > 0:
+        index = faiss.index_cpu_to_all_gpus(index)
+    for _, tile in _tiles(corpus):
+        index.add(np.ascontiguousarray((normalize(tile) if metric == "cosine" else tile).numpy()))
+    q = normalize(q) if metric == "cosine" else q
+    scores, idx = index.search(np.ascontiguousarray(q.numpy()), min(k, index.ntotal))
+    scores, idx = torch.from_numpy(scores), torch.from_numpy(idx).long()
+    order = np.lexsort((idx.numpy(), -scores.numpy()), axis=1)            # score desc, then lower index
+    order = torch.from_numpy(order)
+    return scores.gather(1, order), idx.gather(1, order)
+
+
+def _import_faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise InputError("--backend faiss: faiss is not installed (pip install faiss-cpu, or faiss-gpu-cu12)") from None
+    return faiss
+
+
+def _tiles(corpus, rows: int = 65536):
+    if hasattr(corpus, "manifest"):
+        yield from corpus.tiles(rows, device=torch.device("cpu"))
+        return
+    c = as_tensor(corpus, "corpus").float().cpu()
+    for start in range(0, c.shape[0], rows):
+        yield start, c[start:start + rows]
