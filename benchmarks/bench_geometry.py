@@ -32,8 +32,8 @@ def main() -> None:
     gpu = dev.type == "cuda"
     n, knn_n = args.n or (1_000_000 if gpu else 100_000), args.knn_n or (1_000_000 if gpu else 20_000)
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype or "fp32"]
-    g = torch.Generator().manual_seed(0)
-    full = torch.nn.functional.normalize(torch.randn(max(n, knn_n), args.d, generator=g), dim=1).to(dev)
+    g = torch.Generator(device=dev).manual_seed(0)
+    full = torch.nn.functional.normalize(torch.randn(max(n, knn_n), args.d, generator=g, device=dev), dim=1)
     x = full[:n]
     rows = []
     out = {}

@@ -1,14 +1,16 @@
 """Exact top-k: spacekit vs bare matmul vs torch matmul+topk vs sentence-transformers semantic_search vs faiss.
 
-    python benchmarks/bench_topk.py [--nq 10000] [--n 200000] [--d 384] [--k 10] [--dtypes fp32]
+    python benchmarks/bench_topk.py [--nq 10000] [--n 200000] [--d 384] [--k 10[,100,...]] [--dtypes fp32]
 
-Random unit vectors. Every method is checked against spacekit's ids (agreement %), and spacekit's ids are
-checked against a float64 re-score of a query sample. Ratios are against the bare matmul of the same size.
+Random unit vectors (drawn on the device). Every method is checked against spacekit's ids (agreement %), and
+spacekit's ids are checked against a float64 re-score of a query sample. Ratios are against the bare matmul of the
+same size. On a GPU, spacekit is also timed with the fused kernel switched off (SPACEKIT_KERNELS=0: the torch path).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,8 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import device_name, print_table, timed, write_results  # noqa: E402
 
-from spacekit import backend  # noqa: E402
+from spacekit import backend, kernels  # noqa: E402
 from spacekit.ops import topk  # noqa: E402
+from spacekit.ops.similarity import cpu_blas  # noqa: E402
 
 TORCH_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -30,10 +33,10 @@ def chunked(q, c, fn, rows=2048):
 
 def check_exact(q, c, idx, k, sample=200) -> float:
     """Max |float64 score of returned id - float64 k-best score| over a query sample."""
-    qs = q[:sample].double().cpu()
-    ref = qs @ c.double().cpu().T
+    ref = torch.cat([q[:sample].double() @ c[lo:lo + 100_000].double().T for lo in range(0, c.shape[0], 100_000)],
+                    dim=1)
     best = ref.topk(k, dim=1).values
-    got = ref.gather(1, idx[:sample].cpu())
+    got = ref.gather(1, idx[:sample].to(ref.device))
     return float((got - best).abs().max())
 
 
@@ -49,13 +52,21 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
                               warmup=1)
     s_idx = out["r"][1]
     row["spacekit_max_err_f64"] = check_exact(q, c, s_idx, k)
+    if dev.type == "cuda" and kernels.available(dev):
+        os.environ["SPACEKIT_KERNELS"] = "0"
+        try:
+            row["spacekit_torch_path_s"] = timed(lambda: out.setdefault("t", topk(q, c, k, device=dev, dtype=name)),
+                                                 dev, repeat, warmup=1)
+        finally:
+            del os.environ["SPACEKIT_KERNELS"]
+        row["torch_path_agree_%"] = 100 * float((out["t"][1] == s_idx).float().mean())
     if "torch" in peers:
         res = {}
         row["torch_mm_topk_s"] = timed(lambda: res.__setitem__("r", chunked(
             qd, cd, lambda a, b: torch.topk(a @ b.T, k, dim=1))), dev, repeat, warmup=1)
         t_idx = torch.cat([r.indices for r in res["r"]]).cpu()
         row["torch_agree_%"] = 100 * float((t_idx == s_idx).float().mean())
-    if "st" in peers:
+    if "st" in peers and k <= 100:
         from sentence_transformers.util import semantic_search
 
         row["semantic_search_s"] = timed(lambda: semantic_search(qd, cd, top_k=k), dev, 1,
@@ -71,7 +82,7 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
             qn, res = q.cpu().numpy(), {}
             row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, k)), torch.device("cpu"), 1)
             row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
-    for key in ["spacekit_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
+    for key in ["spacekit_s", "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
         if key in row:
             row[key[:-2] + "_x_matmul"] = row[key] / row["bare_matmul_s"]
     print(row, flush=True)
@@ -83,7 +94,7 @@ def main() -> None:
     p.add_argument("--nq", type=int, default=10_000)
     p.add_argument("--n", type=int, default=200_000)
     p.add_argument("--d", type=int, default=384)
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k", default="10", help="one k or several, comma-separated")
     p.add_argument("--device", default="auto")
     p.add_argument("--dtypes", default=None, help="default fp32 on CPU; fp32,tf32,fp16 on GPU")
     p.add_argument("--repeat", type=int, default=None)
@@ -94,14 +105,16 @@ def main() -> None:
     dtypes = (args.dtypes or ("fp32" if dev.type == "cpu" else "fp32,tf32,fp16")).split(",")
     repeat = args.repeat or (1 if dev.type == "cpu" else 5)
     peers = set(args.peers.split(","))
-    g = torch.Generator(device="cpu").manual_seed(0)
-    q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, generator=g), dim=1).to(dev)
-    c = torch.nn.functional.normalize(torch.randn(args.n, args.d, generator=g), dim=1).to(dev)
-    rows = [bench_dtype(name, q, c, args.k, dev, repeat, peers) for name in dtypes]
-    print(f"device: {device_name(dev)}")
-    print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul", "torch_mm_topk_s",
-                       "semantic_search_s", "faiss_cpu_s", "spacekit_max_err_f64"])
-    print("wrote", write_results(f"topk-d{args.d}-k{args.k}", dev, {"rows": rows}, args.out))
+    g = torch.Generator(device=dev).manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, generator=g, device=dev), dim=1)
+    c = torch.nn.functional.normalize(torch.randn(args.n, args.d, generator=g, device=dev), dim=1)
+    ks = [int(k) for k in args.k.split(",")]
+    rows = [bench_dtype(name, q, c, k, dev, repeat, peers) for k in ks for name in dtypes]
+    print(f"device: {device_name(dev)}; CPU BLAS for spacekit: {cpu_blas() if dev.type == 'cpu' else '-'}")
+    print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul",
+                       "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s",
+                       "spacekit_max_err_f64"])
+    print("wrote", write_results(f"topk-d{args.d}-k{args.k.replace(',', '_')}", dev, {"rows": rows}, args.out))
 
 
 if __name__ == "__main__":
