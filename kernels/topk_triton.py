@@ -8,11 +8,16 @@ fp32 (and every column of a chunk whose runner-up could still make the top k), a
 
 from __future__ import annotations
 
+import os
+
 import torch
 import triton
 import triton.language as tl
 
-BLOCK_N = 128  # columns per program; a multiple of every chunk width
+MAX_SUB = 128  # the widest chunk; every program's column block is a multiple of it
+# (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps) for fp16/bf16 and for fp32 (tf32) inputs;
+# SPACEKIT_TOPK_KERNEL_CONFIG="128,256,64,3,8" overrides the first (benchmarks/bench_kernel.py sweeps it).
+CONFIGS = {"low": (128, 256, 64, 3, 8), "fp32": (128, 128, 32, 3, 8)}
 
 
 @triton.jit
@@ -28,9 +33,9 @@ def _chunk_top2_kernel(q_ptr, c_ptr, m1_ptr, a1_ptr, m2_ptr, nq, n, d, n_chunks,
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, d, BLOCK_K):
         kk = k0 + offs_k
-        q = tl.load(q_ptr + offs_m[:, None] * stride_qm + kk[None, :] * stride_qk,
+        q = tl.load(q_ptr + offs_m[:, None].to(tl.int64) * stride_qm + kk[None, :] * stride_qk,
                     mask=(offs_m[:, None] < nq) & (kk[None, :] < d), other=0.0)
-        c = tl.load(c_ptr + offs_n[None, :] * stride_cn + kk[:, None] * stride_ck,
+        c = tl.load(c_ptr + offs_n[None, :].to(tl.int64) * stride_cn + kk[:, None] * stride_ck,
                     mask=(offs_n[None, :] < n) & (kk[:, None] < d), other=0.0)
         if TF32:  # noqa: SIM108 (a constexpr branch: Triton compiles only one side)
             acc = tl.dot(q, c, acc, input_precision="tf32")
@@ -44,7 +49,7 @@ def _chunk_top2_kernel(q_ptr, c_ptr, m1_ptr, a1_ptr, m2_ptr, nq, n, d, n_chunks,
     within = tl.arange(0, SUB)
     runner_up = tl.max(tl.where(within[None, None, :] == arg[:, :, None], float("-inf"), chunks), axis=2)
     chunk_id = pid_n * NSUB + tl.arange(0, NSUB)
-    out = offs_m[:, None] * stride_om + chunk_id[None, :]
+    out = offs_m[:, None].to(tl.int64) * stride_om + chunk_id[None, :]
     ok = (offs_m[:, None] < nq) & (chunk_id[None, :] < n_chunks)
     tl.store(m1_ptr + out, best, mask=ok)
     tl.store(a1_ptr + out, chunk_id[None, :] * SUB + arg, mask=ok)
@@ -57,18 +62,63 @@ def chunk_top2(q: torch.Tensor, c: torch.Tensor, sub: int) -> tuple[torch.Tensor
 
     fp16/bf16 inputs use fp16/bf16 tensor-core products, fp32 inputs tf32 ones; accumulation is fp32.
     """
-    if BLOCK_N % sub:
-        raise ValueError(f"chunk width {sub} must divide {BLOCK_N}")
+    if MAX_SUB % sub:
+        raise ValueError(f"chunk width {sub} must divide {MAX_SUB}")
     b, d = q.shape
     n = c.shape[0]
     m = triton.cdiv(n, sub)
     best = torch.empty((b, m), dtype=torch.float32, device=q.device)
     col = torch.empty((b, m), dtype=torch.int32, device=q.device)
     runner_up = torch.empty((b, m), dtype=torch.float32, device=q.device)
-    block_m = 128
-    grid = (triton.cdiv(b, block_m), triton.cdiv(n, BLOCK_N))
     fp32 = q.dtype == torch.float32
+    block_m, block_n, block_k, stages, warps = kernel_config(fp32)
+    grid = (triton.cdiv(b, block_m), triton.cdiv(n, block_n))
     _chunk_top2_kernel[grid](q, c, best, col, runner_up, b, n, d, m, q.stride(0), q.stride(1), c.stride(0),
-                             c.stride(1), best.stride(0), BLOCK_M=block_m, BLOCK_N=BLOCK_N,
-                             BLOCK_K=32 if fp32 else 64, SUB=sub, TF32=fp32, num_warps=8, num_stages=3)
+                             c.stride(1), best.stride(0), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+                             SUB=sub, TF32=fp32, num_warps=warps, num_stages=stages)
     return best, col, runner_up
+
+
+def kernel_config(fp32: bool) -> tuple[int, int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps) for the chunk top-2 kernel."""
+    override = os.environ.get("SPACEKIT_TOPK_KERNEL_CONFIG")
+    if override and not fp32:                                            # fp32 tiles need their own shared memory
+        values = tuple(int(v) for v in override.split(","))
+        if len(values) != 5 or values[1] % MAX_SUB:
+            raise ValueError(f"SPACEKIT_TOPK_KERNEL_CONFIG={override!r}: want BLOCK_M,BLOCK_N,BLOCK_K,stages,warps "
+                             f"with BLOCK_N a multiple of {MAX_SUB}")
+        return values
+    return CONFIGS["fp32" if fp32 else "low"]
+
+
+@triton.jit
+def _gather_dot_kernel(q_ptr, c_ptr, cols_ptr, out_ptr, n_cols, n, d, stride_q, stride_c, stride_cols, stride_out,
+                       BLOCK_C: tl.constexpr, BLOCK_D: tl.constexpr):
+    row = tl.program_id(0)
+    offs_c = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    in_row = offs_c < n_cols
+    cols = tl.load(cols_ptr + row.to(tl.int64) * stride_cols + offs_c, mask=in_row, other=0)
+    cols = tl.minimum(cols, n - 1).to(tl.int64)                           # padding columns (== n) read row n - 1
+    acc = tl.zeros((BLOCK_C,), dtype=tl.float32)
+    for d0 in range(0, d, BLOCK_D):
+        offs_d = d0 + tl.arange(0, BLOCK_D)
+        in_d = offs_d < d
+        qv = tl.load(q_ptr + row.to(tl.int64) * stride_q + offs_d, mask=in_d, other=0.0)
+        cv = tl.load(c_ptr + cols[:, None] * stride_c + offs_d[None, :], mask=in_row[:, None] & in_d[None, :],
+                     other=0.0)
+        acc += tl.sum(cv * qv[None, :], axis=1)                           # fp32 products and sums: no tf32
+    tl.store(out_ptr + row.to(tl.int64) * stride_out + offs_c, acc, mask=in_row)
+
+
+def gather_dot(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """(b, d) fp32 x (n, d) fp32 at columns (b, kc) int64 -> (b, kc) fp32 scores q[i] . c[cols[i, j]], computed in
+    fp32 without materialising the gathered rows (columns >= n give the score of row n - 1)."""
+    q, c, cols = q.contiguous(), c.contiguous(), cols.contiguous()
+    b, kc = cols.shape
+    d = q.shape[1]
+    out = torch.empty((b, kc), dtype=torch.float32, device=q.device)
+    block_c = 16
+    grid = (b, triton.cdiv(kc, block_c))
+    _gather_dot_kernel[grid](q, c, cols, out, kc, c.shape[0], d, q.stride(0), c.stride(0), cols.stride(0),
+                             out.stride(0), BLOCK_C=block_c, BLOCK_D=128, num_warps=4)
+    return out

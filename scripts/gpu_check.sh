@@ -3,6 +3,7 @@
 #   scripts/gpu_check.sh [RESULTS_DIR]      (default benchmarks/results/; pass $OUT on the device machine)
 # Budget: under 8 minutes on an H100, most important first. Runs from the repository root with PYTHONPATH=.
 # (no install needed). SKIP_TESTS=1 / SKIP_ENCODE=1 / SKIP_GEOMETRY=1 leave steps out for a rerun.
+# Budget: about 6.5 minutes with every step.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-benchmarks/results}"
@@ -17,6 +18,9 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | 
 status=0
 step() { echo "== $*" | tee -a "$OUT_DIR/gpu_check.log"; "$@" 2>&1 | tee -a "$OUT_DIR/gpu_check.log"
          [ "${PIPESTATUS[0]}" -eq 0 ] || status=1; }
+# the fused kernel's tile configuration: the fastest of a short sweep, used by every later step
+step timeout 90 python3 benchmarks/bench_kernel.py --best-to "$OUT_DIR/kernel_config.txt"
+if [ -s "$OUT_DIR/kernel_config.txt" ]; then export SPACEKIT_TOPK_KERNEL_CONFIG="$(cat "$OUT_DIR/kernel_config.txt")"; fi
 [ "${SKIP_TESTS:-0}" = 1 ] || step timeout 150 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 step timeout 110 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 10 --dtypes fp16,fp32,tf32 \
   --peers torch,st --repeat 3

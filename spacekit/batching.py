@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 BLOCK = 8192  # texts tokenised (and length-sorted) together
+FIRST_BLOCK = 1024  # a smaller first block: the GPU starts sooner
 
 
 @dataclass
@@ -64,8 +65,9 @@ def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], 
 
 
 def _host_batches(tokenize, texts, pad_id, batch_tokens, pin: bool) -> Iterator[Batch]:
-    for b0 in range(0, len(texts), BLOCK):
-        ids = tokenize(texts[b0:b0 + BLOCK])
+    starts = [0, *range(min(FIRST_BLOCK, BLOCK), len(texts), BLOCK)]
+    for b0, b1 in zip(starts, [*starts[1:], len(texts)], strict=True):
+        ids = tokenize(texts[b0:b1])
         lengths = np.fromiter(map(len, ids), np.int64, len(ids))
         flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum()))
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])

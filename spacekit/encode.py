@@ -172,7 +172,8 @@ def tokenize(model: Model, texts: list[str]) -> list[list[int]]:
         prepared = [t.lower() for t in prepared]
     fast = _fast_tokenizer(model)
     if fast is not None:  # the Rust tokenizer directly: no per-call setup, no Python-side BatchEncoding
-        return [e.ids for e in fast.encode_batch(prepared, add_special_tokens=True)]
+        run = getattr(fast, "encode_batch_fast", fast.encode_batch)        # _fast: no character offsets
+        return [e.ids for e in run(prepared, add_special_tokens=True)]
     out = model.tokenizer(prepared, truncation=True, max_length=cfg.max_seq_length, padding=False,
                           return_attention_mask=False, return_token_type_ids=False)
     return out["input_ids"]

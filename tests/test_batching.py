@@ -20,6 +20,7 @@ def test_collate_pads_each_row_to_the_longest():
 
 def test_batches_cover_every_text_once_across_blocks(monkeypatch):
     monkeypatch.setattr(batching, "BLOCK", 7)                  # several blocks, a ragged last one
+    monkeypatch.setattr(batching, "FIRST_BLOCK", 3)            # and a smaller first one
     rng = np.random.default_rng(0)
     texts = [" ".join(["w"] * int(n)) for n in rng.integers(1, 30, size=40)]
 

@@ -69,12 +69,11 @@ def test_gpu_chunk_top2_kernel_equals_torch(dtype):
 
     low = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     g = torch.Generator(device="cuda").manual_seed(1)
-    q = torch.randn(1000, 768, device="cuda", generator=g).to(low)
-    c = torch.randn(50_001, 768, device="cuda", generator=g).to(low)
-    torch.backends.cuda.matmul.allow_tf32 = dtype == "fp32"
-    ref = (q @ c.T).float() if dtype != "fp32" else q @ c.T
+    q = torch.nn.functional.normalize(torch.randn(1000, 768, device="cuda", generator=g), dim=1).to(low)
+    c = torch.nn.functional.normalize(torch.randn(50_001, 768, device="cuda", generator=g), dim=1).to(low)
     torch.backends.cuda.matmul.allow_tf32 = False
-    tol = 0.05 if dtype == "bf16" else 0.02                       # fp32 accumulation order differs from cuBLAS
+    ref = q.double() @ c.double().T                               # the products of the rounded inputs, exactly
+    tol = 2e-3 if dtype == "fp32" else 1e-5                       # tf32 rounds fp32 inputs; fp16/bf16 products exact
     for sub in (16, 32, 64, 128):
         best, col, runner_up = chunk_top2(q, c, sub)
         m = -(-c.shape[0] // sub)
@@ -84,6 +83,17 @@ def test_gpu_chunk_top2_kernel_equals_torch(dtype):
         assert (best - top2[..., 0]).abs().max() < tol and (runner_up - top2[..., 1]).abs().max() < tol
         assert torch.equal(col.long() // sub, torch.arange(m, device="cuda").expand(q.shape[0], -1))
         assert (ref.gather(1, col.long().clamp(max=c.shape[0] - 1)) - best).abs().max() < tol
+
+
+def test_gpu_gather_dot_kernel_equals_float64():
+    from spacekit.kernels.topk_triton import gather_dot
+
+    g = torch.Generator(device="cuda").manual_seed(2)
+    q = torch.randn(5000, 768, device="cuda", generator=g)
+    c = torch.randn(200_000, 768, device="cuda", generator=g)
+    cols = torch.randint(0, 200_001, (5000, 42), device="cuda", generator=g)
+    ref = (c.double()[cols.clamp(max=199_999)] @ q.double().unsqueeze(2)).squeeze(2)
+    assert (gather_dot(q, c, cols).double() - ref).abs().max() < 1e-4          # |score| ~ 30: fp32 sums
 
 
 @pytest.mark.parametrize("k", [10, 100, 1000])
@@ -103,6 +113,11 @@ def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch
     for dtype in ("fp16", "bf16", "fp32"):
         scores, idx = topk(q, c, k, device="cuda", dtype=dtype)
         _exact_check(q, c, idx, scores, k)
+    for dtype in ("fp32", "tf32"):                                    # dot scores: tf32 products in the kernel
+        scores, idx = topk(q, c, k, metric="dot", device="cuda", dtype=dtype)
+        ref = q.double() @ c.double().T
+        best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
+        torch.testing.assert_close(ref.gather(1, idx), best, atol=1e-4, rtol=0)   # |score| ~ 130: fp32 sums
     assert calls and not tk._KERNEL_BROKEN
     monkeypatch.setenv("SPACEKIT_KERNELS", "0")
     s_torch, i_torch = topk(q, c, k, device="cuda", dtype="fp16")

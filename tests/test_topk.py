@@ -150,6 +150,11 @@ def test_fused_kernel_path_in_the_triton_interpreter():
             assert (runner_up - top2.values[..., 1]).abs().max() < 1e-5
             picked = ref.gather(1, col.long().clamp(max=999))
             assert torch.equal(col.long() // sub, torch.arange(m).expand(37, -1)) and (picked - best).abs().max() < 1e-5
+        from spacekit.kernels.topk_triton import gather_dot
+        q32, c32 = unit(13, 200), unit(900, 200)
+        cols = torch.randint(0, 901, (13, 37), generator=g)                   # 900 = padding: reads row 899
+        ref = (c32[cols.clamp(max=899)] @ q32.unsqueeze(2)).squeeze(2)
+        assert (gather_dot(q32, c32, cols) - ref).abs().max() < 1e-6
         print("ok")
     """)
     env = {**__import__("os").environ, "TRITON_INTERPRET": "1"}

@@ -37,7 +37,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     """
     check_metric(metric)
     dev = backend.device(device)
-    compute = backend.dtype(dtype, dev)
+    backend.dtype(dtype, dev)                                               # validates the name
     q = as_tensor(queries, "queries").to(dev, torch.float32)
     nq, d = q.shape
     n, cd = _corpus_shape(corpus)
@@ -49,17 +49,20 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     if metric == "cosine":
         q = normalize(q)
     limit = backend.budget(dev, budget)
-    c_rows, q_rows = _tile_sizes(limit, nq, n, d, cap=65536 if dev.type == "cpu" else None)
+    reduced = _candidate_precision(dtype, metric, dev)
+    low = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(reduced or "", torch.float32)
+    fused = dev.type == "cuda" and k <= KERNEL_MAX_K and not _KERNEL_BROKEN and kernels.available(dev)
+    c_rows, q_rows = _tile_sizes(limit, nq, n, d, cpu=dev.type == "cpu", fused_sub=_chunk_width(k) if fused else 0)
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
-    reduced = (dtype or "fp32").lower() if dev.type == "cuda" and (dtype or "fp32").lower() != "fp32" else None
-    fused = dev.type == "cuda" and k <= KERNEL_MAX_K and not _KERNEL_BROKEN and kernels.available(dev)
     buf = torch.empty(q_rows * c_rows) if dev.type == "cpu" else None   # one score tile, reused: no page faults
     for start, c in _corpus_tiles(corpus, c_rows, dev):
         if metric == "cosine":
             c = normalize(c)
-        tile = _Tile(c, c.to(compute) if reduced in ("fp16", "bf16") else c,     # converted once per corpus tile
-                     c.norm(dim=1).max() if reduced or fused else None)
+        max_norm = None
+        if reduced or fused:                                               # the rounding bound needs max |c|
+            max_norm = torch.tensor(1 + 1e-5, device=dev) if metric == "cosine" else c.norm(dim=1).max()
+        tile = _Tile(c, c.to(low), max_norm)                               # converted once per corpus tile
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
         for lo in range(0, nq, q_rows):
             s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, buf)
@@ -89,7 +92,8 @@ def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused
             _KERNEL_BROKEN.append(True)
     n = tile.exact.shape[0]
     if reduced is None or k >= n:
-        return _select(scores(qt, tile.exact, out=buf), min(k, n))
+        with _tf32(False):                                                 # exact fp32, whatever the global flag
+            return _select(scores(qt, tile.exact, out=buf), min(k, n))
     return _reduced_precision_topk(qt, tile, k, reduced, limit)
 
 
@@ -110,10 +114,29 @@ def _corpus_tiles(corpus, rows: int, dev: torch.device):
         yield start, c[start:start + rows].to(dev, torch.float32)
 
 
-def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, cap: int | None = 65536) -> tuple[int, int]:
-    """(corpus rows, query rows) per tile so a score tile plus its corpus tile fit the budget (corpus tiles are
-    capped on the CPU, where a tile that stays near the caches selects faster)."""
-    c_rows = limit.rows(4 * d * 8, at_most=cap) // CHUNK * CHUNK          # corpus tile at most 1/8 of the budget
+def _candidate_precision(dtype: str | None, metric: str, dev: torch.device) -> str | None:
+    """Precision of the scores that pick candidates (always re-scored in fp32, so the result does not depend on it):
+    None on the CPU (fp32 throughout); on CUDA the dtype asked for, except that fp32/tf32 cosine search uses fp16
+    (unit vectors fit fp16's range, and its products round like tf32's at twice the speed)."""
+    name = (dtype or "fp32").lower()
+    if dev.type != "cuda":
+        return None
+    if metric == "cosine" and name in ("fp32", "tf32"):
+        return "fp16"
+    return None if name == "fp32" else name
+
+
+def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = False,
+                fused_sub: int = 0) -> tuple[int, int]:
+    """(corpus rows, query rows) per tile within the budget. With a score tile (torch paths): corpus tile at most
+    1/8 of the budget (capped at 65,536 rows on the CPU, where a tile near the caches selects faster) and the
+    score tile in the rest. The fused kernel writes no score tile: the corpus takes half the budget (its fp32,
+    normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub columns, twice)."""
+    if fused_sub:
+        c_rows = min(n, max(CHUNK, limit.rows(20 * d) // CHUNK * CHUNK))
+        q_rows = min(nq, limit.rows(2 * 24 * (c_rows // fused_sub + 1), at_least=1, at_most=16384))
+        return c_rows, q_rows
+    c_rows = limit.rows(4 * d * 8, at_most=65536 if cpu else None) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
     q_rows = min(nq, limit.rows(4 * (c_rows + c_rows // CHUNK) * 2, at_least=1, at_most=4096))
     return c_rows, q_rows
@@ -199,15 +222,9 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
     """Exact fp32 top-k among candidate columns (ascending per row, so the tie rule holds), proven complete:
     ceiling (b,) is the highest reduced-precision score a non-candidate column can have; a row where
     ceiling + rounding bound reaches its k-th exact score is redone over the whole tile in fp32."""
-    b, d = q.shape
+    b = q.shape[0]
     c = tile.exact
-    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
-    cols_c = cols.clamp(max=c.shape[0] - 1)
-    rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
-    with _tf32(False):
-        for lo in range(0, b, rows_per):
-            part = slice(lo, lo + rows_per)
-            exact[part] = torch.bmm(c[cols_c[part]], q[part].unsqueeze(2)).squeeze(2)   # (rows, candidates)
+    exact = _candidate_scores(q, c, cols, limit)
     if valid is not None:
         exact.masked_fill_(~valid, -math.inf)
     s, pos = _topk_lower_index(exact, k)
@@ -215,14 +232,45 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
     rows = torch.nonzero(ceiling + _rounding_bound(q, tile, mode) >= s[:, -1]).flatten()
     if rows.numel():
         log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", rows.numel(), b)
+        per = max(1, limit.rows(8 * c.shape[0]))
         with _tf32(False):
-            s[rows], idx[rows] = _select(q[rows] @ c.T, k)
+            for lo in range(0, rows.numel(), per):
+                part = rows[lo:lo + per]
+                s[part], idx[part] = _select(q[part] @ c.T, k)
     return s, idx
 
 
+def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
+    """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
+    on CUDA, else gathered rows times q in slices that fit the budget."""
+    if c.is_cuda and not _KERNEL_BROKEN and kernels.available(c.device):
+        try:
+            from spacekit.kernels.topk_triton import gather_dot
+
+            return gather_dot(q, c, cols)
+        except Exception as e:  # a kernel that fails to build must not break search
+            log.warning("gather-dot kernel unavailable (%s); using the torch path", type(e).__name__)
+            _KERNEL_BROKEN.append(True)
+    b, d = q.shape
+    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
+    cols_c = cols.clamp(max=c.shape[0] - 1)
+    rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
+    with _tf32(False):
+        for lo in range(0, b, rows_per):
+            part = slice(lo, lo + rows_per)
+            exact[part] = torch.bmm(c[cols_c[part]], q[part].unsqueeze(2)).squeeze(2)   # (rows, candidates)
+    return exact
+
+
 def _rounding_bound(q: torch.Tensor, tile: _Tile, mode: str) -> torch.Tensor:
-    """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row."""
-    return 3 * _UNIT_ROUNDOFF[mode] * q.norm(dim=1) * tile.max_norm + 1e-6
+    """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row: inputs and
+    output rounded (3u |q| |c|), fp32 accumulation (1e-6), and for fp16 the absolute error of subnormal inputs
+    (at most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by Cauchy-Schwarz)."""
+    qn = q.norm(dim=1)
+    bound = 3 * _UNIT_ROUNDOFF[mode] * qn * tile.max_norm + 1e-6
+    if mode == "fp16":
+        bound = bound + 2.0**-25 * math.sqrt(q.shape[1]) * (qn + tile.max_norm)
+    return bound
 
 
 class _tf32:
