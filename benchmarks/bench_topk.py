@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-import torch
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # before numpy loads, as `import spacekit` does in the CLI
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import device_name, print_table, timed, write_results  # noqa: E402
@@ -80,7 +81,8 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
             index = faiss.IndexFlatIP(q.shape[1])
             index.add(c.cpu().numpy())
             qn, res = q.cpu().numpy(), {}
-            row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, k)), torch.device("cpu"), 1)
+            row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, k)), torch.device("cpu"),
+                                       repeat, warmup=1)
             row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
     for key in ["spacekit_s", "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
         if key in row:

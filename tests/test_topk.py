@@ -179,3 +179,37 @@ def test_a_kernel_that_fails_to_build_falls_back_to_the_torch_path(monkeypatch, 
     s, i = tk._tile_topk(q, tk._Tile(c, c, None), 5, None, True, backend.Budget(1 << 20))
     assert torch.equal(i, tk._select(q @ c.T, 5)[1]) and tk._KERNEL_BROKEN == [True]
     assert "using the torch path" in caplog.text
+
+
+@pytest.mark.parametrize("blas", ["torch", "numpy"])
+def test_cpu_scores_through_either_blas_into_a_reused_buffer(blas, monkeypatch):
+    from spacekit.ops import similarity
+
+    monkeypatch.setitem(similarity._BLAS, "choice", blas)
+    g = torch.Generator().manual_seed(8)
+    a, b = torch.randn(37, 24, generator=g), torch.randn(101, 24, generator=g)
+    buf = torch.full((50 * 120,), float("nan"))
+    out = similarity.scores(a, b, out=buf)
+    torch.testing.assert_close(out, a @ b.T, atol=1e-5, rtol=0)
+    assert out.data_ptr() == buf.data_ptr() and out.shape == (37, 101)
+    torch.testing.assert_close(similarity.scores(a[:5], b[:7], out=buf), a[:5] @ b[:7].T, atol=1e-5, rtol=0)
+    s, i = topk(a, b, 4)
+    assert torch.equal(i, torch.sort(torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(
+        b, dim=1).T, dim=1, descending=True, stable=True).indices[:, :4])
+
+
+def test_candidate_precision_and_fused_tile_sizes():
+    from spacekit.backend import Budget
+    from spacekit.ops.topk import _candidate_precision, _tile_sizes
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert _candidate_precision("fp32", "cosine", cuda) == "fp16" == _candidate_precision(None, "cosine", cuda)
+    assert _candidate_precision("tf32", "cosine", cuda) == "fp16"
+    assert _candidate_precision("bf16", "cosine", cuda) == "bf16"
+    assert _candidate_precision("fp32", "dot", cuda) is None and _candidate_precision("tf32", "dot", cuda) == "tf32"
+    assert _candidate_precision("fp16", "cosine", cpu) is None
+    limit = Budget(1 << 30)
+    c_rows, q_rows = _tile_sizes(limit, 10_000, 1_000_000, 768, fused_sub=128)
+    assert c_rows * 20 * 768 <= limit.bytes and q_rows * 48 * (c_rows // 128 + 1) <= limit.bytes
+    assert c_rows % 32 == 0 and q_rows >= 1
+    assert _tile_sizes(limit, 10, 100, 8, fused_sub=16) == (100, 10)                # everything in one tile
