@@ -20,8 +20,8 @@ from _common import device_name, print_table, timed, write_results  # noqa: E402
 
 from spacekit import backend  # noqa: E402
 
-CONFIGS = ["128,128,64,3,8", "128,128,64,4,4", "128,256,64,3,8", "128,256,64,4,8", "256,128,64,3,8",
-           "64,256,64,4,4"]
+CONFIGS = ["128,128,64,3,8", "128,256,64,3,8", "128,256,64,4,8", "256,128,64,3,8",        # pointer loads
+           "128,128,64,4,8,1", "128,256,64,3,8,1", "128,256,64,4,8,1", "256,128,64,3,8,1"]    # TMA loads
 
 
 def main() -> None:

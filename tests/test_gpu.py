@@ -63,9 +63,11 @@ def test_gpu_topk_on_scifact_embeddings_equals_cpu():
         _exact_check(q, c, i_gpu, s_gpu, k)
 
 
-@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
-def test_gpu_chunk_top2_kernel_equals_torch(dtype):
+@pytest.mark.parametrize("dtype,config", [("fp32", ""), ("fp16", ""), ("bf16", ""), ("fp16", "128,256,64,4,8,1")])
+def test_gpu_chunk_top2_kernel_equals_torch(dtype, config, monkeypatch):
     from spacekit.kernels.topk_triton import chunk_top2
+
+    monkeypatch.setenv("SPACEKIT_TOPK_KERNEL_CONFIG", config)        # "...,1": the TMA-load variant
 
     low = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     g = torch.Generator(device="cuda").manual_seed(1)

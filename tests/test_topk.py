@@ -140,7 +140,9 @@ def test_fused_kernel_path_in_the_triton_interpreter():
         from spacekit.kernels.topk_triton import chunk_top2
         q, c = unit(37, 32).half(), unit(1000, 32).half()
         ref = q.float() @ c.float().T
-        for sub in (16, 32, 64, 128):
+        import os
+        for sub, config in [(16, ""), (32, ""), (64, ""), (128, ""), (32, "32,128,32,2,4,1"), (128, "64,256,32,2,4,1")]:
+            os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"] = config             # "...,1": the TMA-load variant
             best, col, runner_up = chunk_top2(q, c, sub)
             m = -(-1000 // sub)
             padded = torch.full((37, m * sub), float("-inf"))
@@ -150,6 +152,7 @@ def test_fused_kernel_path_in_the_triton_interpreter():
             assert (runner_up - top2.values[..., 1]).abs().max() < 1e-5
             picked = ref.gather(1, col.long().clamp(max=999))
             assert torch.equal(col.long() // sub, torch.arange(m).expand(37, -1)) and (picked - best).abs().max() < 1e-5
+        del os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"]
         from spacekit.kernels.topk_triton import gather_dot
         q32, c32 = unit(13, 200), unit(900, 200)
         cols = torch.randint(0, 901, (13, 37), generator=g)                   # 900 = padding: reads row 899
