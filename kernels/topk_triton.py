@@ -68,8 +68,8 @@ def _store_chunk_top2(acc, pid_m, pid_n, nq, n, n_chunks, m1_ptr, a1_ptr, m2_ptr
     acc = tl.where(offs_n[None, :] < n, acc, float("-inf"))
     NSUB: tl.constexpr = BLOCK_N // SUB
     chunks = tl.reshape(acc, (BLOCK_M, NSUB, SUB))
-    best = tl.max(chunks, axis=2)                                           # (BLOCK_M, NSUB)
-    arg = tl.argmax(chunks, axis=2)                                         # first column among equal maxima
+    best, arg = tl.max(chunks, axis=2, return_indices=True,                 # (BLOCK_M, NSUB) each, in one pass;
+                       return_indices_tie_break_left=True)                  # the first column among equal maxima
     within = tl.arange(0, SUB)
     runner_up = tl.max(tl.where(within[None, None, :] == arg[:, :, None], float("-inf"), chunks), axis=2)
     chunk_id = pid_n * NSUB + tl.arange(0, NSUB)

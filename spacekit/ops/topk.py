@@ -64,10 +64,11 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
             max_norm = torch.tensor(1 + 1e-5, device=dev) if metric == "cosine" else c.norm(dim=1).max()
         tile = _Tile(c, c.to(low), max_norm)                               # converted once per corpus tile
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
-        for lo in range(0, nq, q_rows):
-            s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, buf)
-            best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
-                                                                     best_i[lo:lo + q_rows], s, i + start, k)
+        step = q_rows if use_kernel or not fused else _tile_sizes(limit, nq, c.shape[0], d)[1]  # a score tile fits
+        for lo in range(0, nq, step):
+            s, i = _tile_topk(q[lo:lo + step], tile, k, reduced, use_kernel, limit, buf)
+            best_s[lo:lo + step], best_i[lo:lo + step] = _merge(best_s[lo:lo + step], best_i[lo:lo + step], s,
+                                                                 i + start, k)
     return best_s.cpu(), best_i.cpu()
 
 
