@@ -155,3 +155,39 @@ def gather_dot(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor) -> torch.Te
     _gather_dot_kernel[grid](q, c, cols, out, kc, c.shape[0], d, q.stride(0), c.stride(0), cols.stride(0),
                              out.stride(0), BLOCK_C=block_c, BLOCK_D=128, num_warps=4)
     return out
+
+
+@triton.jit
+def _unit_rows_kernel(x_ptr, low_ptr, inv_ptr, n, d, stride_x, stride_low, BLOCK_R: tl.constexpr,
+                      BLOCK_D: tl.constexpr):
+    rows = tl.program_id(0) * BLOCK_R + tl.arange(0, BLOCK_R)
+    in_rows = rows < n
+    base = rows.to(tl.int64)
+    sq = tl.zeros((BLOCK_R,), dtype=tl.float32)
+    for d0 in range(0, d, BLOCK_D):
+        cols = d0 + tl.arange(0, BLOCK_D)
+        x = tl.load(x_ptr + base[:, None] * stride_x + cols[None, :], mask=in_rows[:, None] & (cols[None, :] < d),
+                    other=0.0)
+        sq += tl.sum(x * x, axis=1)
+    inv = 1.0 / tl.maximum(tl.sqrt(sq), 1e-12)                            # F.normalize's eps: zero rows stay zero
+    tl.store(inv_ptr + rows, inv, mask=in_rows)
+    for d0 in range(0, d, BLOCK_D):
+        cols = d0 + tl.arange(0, BLOCK_D)
+        ok = in_rows[:, None] & (cols[None, :] < d)
+        x = tl.load(x_ptr + base[:, None] * stride_x + cols[None, :], mask=ok, other=0.0)
+        y = x * inv[:, None]
+        tl.store(low_ptr + base[:, None] * stride_low + cols[None, :], y.to(low_ptr.dtype.element_ty), mask=ok)
+
+
+def unit_rows(x: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, d) fp32 -> the rows scaled to unit length in `dtype` (n, d), and the scales 1 / |row| (n,) fp32, in one
+    kernel: one read of x when d <= 1024 (torch's normalize + conversion reads it three times and writes twice)."""
+    x = x.contiguous()
+    n, d = x.shape
+    low = torch.empty((n, d), dtype=dtype, device=x.device)
+    inv = torch.empty((n,), dtype=torch.float32, device=x.device)
+    block_d = min(1024, triton.next_power_of_2(d))
+    block_r = max(1, 8192 // block_d)
+    _unit_rows_kernel[(triton.cdiv(n, block_r),)](x, low, inv, n, d, x.stride(0), low.stride(0), BLOCK_R=block_r,
+                                                  BLOCK_D=block_d, num_warps=4)
+    return low, inv

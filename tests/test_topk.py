@@ -108,7 +108,8 @@ def test_fused_kernel_path_in_the_triton_interpreter():
     script = textwrap.dedent("""
         import torch
         from spacekit import backend
-        import spacekit.ops.topk as tk
+        import importlib
+        tk = importlib.import_module("spacekit.ops.topk")          # the module (topk is also the function)
         from spacekit.ops.topk import _kernel_topk, _select, _Tile
         redone = []
         tk._select = lambda x, k, **kw: redone.append(x.shape[0]) or _select(x, k, **kw)   # the fp32 fallback
@@ -125,8 +126,10 @@ def test_fused_kernel_path_in_the_triton_interpreter():
         unit = lambda *shape: torch.nn.functional.normalize(torch.randn(*shape, generator=g), dim=1)
         for b, n, d, k, mode in [(37, 6000, 32, 10, "fp16"), (20, 5001, 64, 5, "fp32"), (9, 7000, 16, 100, "bf16"),
                                  (5, 4500, 8, 1, "fp16"), (3, 10_000, 8, 300, "fp16")]:
+            redone.clear()
             check(unit(b, d), unit(n, d), k, mode)
-        assert sum(redone) <= 2, redone                 # random data: the reduced-precision margin decides ~all rows
+            if mode != "bf16":                          # fp16/tf32 margins decide ~all rows of random data
+                assert sum(redone) <= 1, (b, n, d, k, mode, redone)   # (bf16's bound, 3 * 2^-8, often cannot)
         groups = torch.randn(700, 16, generator=g).repeat_interleave(8, dim=0)    # neighbours share a chunk
         clustered = torch.nn.functional.normalize(groups + 0.01 * torch.randn(5600, 16, generator=g), dim=1)
         check(unit(11, 16), clustered, 20, "fp16")
@@ -153,6 +156,17 @@ def test_fused_kernel_path_in_the_triton_interpreter():
             picked = ref.gather(1, col.long().clamp(max=999))
             assert torch.equal(col.long() // sub, torch.arange(m).expand(37, -1)) and (picked - best).abs().max() < 1e-5
         del os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"]
+        from spacekit.kernels.topk_triton import unit_rows
+        raw = torch.randn(6000, 48, generator=g) * 3                              # a cosine tile kept unnormalised
+        raw[5] = 0
+        low16, scale = unit_rows(raw, torch.float16)
+        assert (low16.float() - torch.nn.functional.normalize(raw, dim=1)).abs().max() < 1e-3
+        scaled = _Tile(raw, low16, torch.tensor(1 + 1e-5), scale)
+        qn = unit(23, 48)
+        ref_s, ref_i = _select(qn @ torch.nn.functional.normalize(raw, dim=1).T, 10)
+        for s, i in [_kernel_topk(qn, scaled, 10, "fp16", backend.Budget(1 << 26)),
+                     tk._reduced_precision_topk(qn, scaled, 10, "fp16", backend.Budget(1 << 26))]:
+            assert torch.equal(i, ref_i) and (s - ref_s).abs().max() < 1e-6
         from spacekit.kernels.topk_triton import gather_dot
         q32, c32 = unit(13, 200), unit(900, 200)
         cols = torch.randint(0, 901, (13, 37), generator=g)                   # 900 = padding: reads row 899

@@ -57,12 +57,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
     buf = torch.empty(q_rows * c_rows) if dev.type == "cpu" else None   # one score tile, reused: no page faults
     for start, c in _corpus_tiles(corpus, c_rows, dev):
-        if metric == "cosine":
-            c = normalize(c)
-        max_norm = None
-        if reduced or fused:                                               # the rounding bound needs max |c|
-            max_norm = torch.tensor(1 + 1e-5, device=dev) if metric == "cosine" else c.norm(dim=1).max()
-        tile = _Tile(c, c.to(low), max_norm)                               # converted once per corpus tile
+        tile = _corpus_tile(c, metric, low, reduced is not None or fused)
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
         step = q_rows if use_kernel or not fused else _tile_sizes(limit, nq, c.shape[0], d)[1]  # a score tile fits
         for lo in range(0, nq, step):
@@ -74,11 +69,38 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
 
 @dataclass
 class _Tile:
-    """One corpus tile: fp32 rows, the same rows in the reduced dtype, and the largest row norm (GPU paths)."""
+    """One corpus tile: fp32 rows (scaled by `scale` when set: exact scores are exact @ q * scale), the rows the
+    candidates are scored on in the reduced dtype, and their largest norm (for the rounding bound)."""
 
     exact: torch.Tensor
     low: torch.Tensor
     max_norm: torch.Tensor | None
+    scale: torch.Tensor | None = None
+
+
+def _corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> _Tile:
+    """The tile's copies, made once. Cosine on CUDA with fp16/bf16 candidates: one kernel writes the unit rows in
+    the reduced dtype and the scales, and the fp32 rows stay as given (no normalised fp32 copy)."""
+    unit_norm = torch.tensor(1 + 1e-5, device=c.device)
+    if metric == "cosine" and low != torch.float32 and c.is_cuda and not _KERNEL_BROKEN and kernels.available(c.device):
+        try:
+            from spacekit.kernels.topk_triton import unit_rows
+
+            c_low, scale = unit_rows(c, low)
+            return _Tile(c, c_low, unit_norm, scale)
+        except Exception as e:  # a kernel that fails to build must not break search
+            log.warning("unit-rows kernel unavailable (%s); using the torch path", type(e).__name__)
+            _KERNEL_BROKEN.append(True)
+    if metric == "cosine":
+        c = normalize(c)
+    max_norm = (unit_norm if metric == "cosine" else c.norm(dim=1).max()) if bounded else None
+    return _Tile(c, c.to(low), max_norm)
+
+
+def _exact_scores(q: torch.Tensor, tile: _Tile, buf: torch.Tensor | None = None) -> torch.Tensor:
+    """fp32 scores of q against every row of the tile."""
+    out = scores(q, tile.exact, out=buf)
+    return out if tile.scale is None else out.mul_(tile.scale)
 
 
 def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused: bool, limit: backend.Budget,
@@ -94,7 +116,7 @@ def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused
     n = tile.exact.shape[0]
     if reduced is None or k >= n:
         with _tf32(False):                                                 # exact fp32, whatever the global flag
-            return _select(scores(qt, tile.exact, out=buf), min(k, n))
+            return _select(_exact_scores(qt, tile, buf), min(k, n))
     return _reduced_precision_topk(qt, tile, k, reduced, limit)
 
 
@@ -226,6 +248,8 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
     b = q.shape[0]
     c = tile.exact
     exact = _candidate_scores(q, c, cols, limit)
+    if tile.scale is not None:
+        exact.mul_(tile.scale[cols.clamp(max=c.shape[0] - 1)])
     if valid is not None:
         exact.masked_fill_(~valid, -math.inf)
     s, pos = _topk_lower_index(exact, k)
@@ -237,7 +261,7 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
         with _tf32(False):
             for lo in range(0, rows.numel(), per):
                 part = rows[lo:lo + per]
-                s[part], idx[part] = _select(q[part] @ c.T, k)
+                s[part], idx[part] = _select(_exact_scores(q[part], tile), k)
     return s, idx
 
 
