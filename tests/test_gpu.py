@@ -88,6 +88,19 @@ def test_gpu_chunk_top2_kernel_equals_torch(dtype, config, monkeypatch):
         assert (ref.gather(1, col.long().clamp(max=c.shape[0] - 1)) - best).abs().max() < tol
 
 
+@pytest.mark.parametrize("d", [384, 1500])
+def test_gpu_unit_rows_kernel_equals_normalize(d):
+    from spacekit.kernels.topk_triton import unit_rows
+
+    x = torch.randn(100_003, d, device="cuda") * 5
+    x[7] = 0
+    ref = torch.nn.functional.normalize(x, dim=1)
+    for dtype, tol in [(torch.float16, 1e-3), (torch.bfloat16, 8e-3)]:
+        low, scale = unit_rows(x, dtype)
+        assert low.dtype == dtype and (low.float() - ref).abs().max() < tol
+        assert (x * scale[:, None] - ref).abs().max() < 1e-6 and not low[7].any()
+
+
 def test_gpu_gather_dot_kernel_equals_float64():
     from spacekit.kernels.topk_triton import gather_dot
 
