@@ -1,11 +1,12 @@
 """Exact top-k similarity search, tiled over corpus and queries, streaming a store shard by shard.
 
-Per tile: scores = q @ c.T on the device, then a chunk-max pre-selection (the top k chunks of B columns by their
-maximum hold the top k entries: each entry above the k-th value lies in a chunk whose max is above it), then a
-top-k over the gathered chunks, then a merge with the running result. Ties: lower corpus index first, enforced
-by a stable sort wherever a tie could straddle a cut. With fp16/bf16 inputs, candidates are re-scored in fp32 and
-the margin between the last candidate and the k-th score is checked against the rounding bound, so the result is
-the fp32 exact search.
+Torch path, per tile: scores = q @ c.T (on the CPU through the faster BLAS, into a reused buffer), then a chunk-max
+pre-selection (the top k chunks of B columns by their maximum hold the top k entries: each entry above the k-th
+value lies in a chunk whose max is above it), a top-k over the gathered chunks, and a merge with the running
+result. On CUDA the fused kernel (kernels/topk_triton.py) replaces the score tile by per-chunk best / column /
+runner-up (see _kernel_topk). Ties: lower corpus index first, enforced by a stable sort wherever a tie could
+straddle a cut. Candidates from fp16/bf16/tf32 scores are re-scored in fp32 and the margin to the k-th score is
+checked against the rounding bound, so the result is always the fp32 exact search.
 """
 
 from __future__ import annotations
