@@ -196,6 +196,14 @@ def test_a_kernel_that_fails_to_build_falls_back_to_the_torch_path(monkeypatch, 
     s, i = tk._tile_topk(q, tk._Tile(c, c, None), 5, None, True, backend.Budget(1 << 20))
     assert torch.equal(i, tk._select(q @ c.T, 5)[1]) and tk._KERNEL_BROKEN == [True]
     assert "using the torch path" in caplog.text
+    # a query tile sized for the fused path (no score tile) is cut into slices whose score tile fits the budget
+    q = torch.randn(300, 16, generator=g)
+    slices = []
+    real = tk._torch_topk
+    monkeypatch.setattr(tk, "_torch_topk", lambda qt, *a: slices.append(qt.shape[0]) or real(qt, *a))
+    s, i = tk._tile_topk(q, tk._Tile(c, c, None), 5, None, True, backend.Budget(100_000))
+    assert len(slices) > 1 and max(slices) * 500 * 4 * 2 <= 100_000 and sum(slices) == 300
+    assert torch.equal(i, tk._select(q @ c.T, 5)[1])
 
 
 @pytest.mark.parametrize("blas", ["torch", "numpy"])

@@ -23,7 +23,7 @@ from spacekit.ops.similarity import as_tensor, check_metric, normalize, scores
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 KERNEL_MAX_K = 1024  # the fused kernel serves k up to this; larger k takes the torch path
-_KERNEL_BROKEN: list[bool] = []  # set once when the kernel fails to build on this machine
+_KERNEL_BROKEN: list[bool] = []  # set once when a kernel fails to build on this machine
 log = logging.getLogger("spacekit")
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
 _UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11, "fp32": 2.0**-11}  # fp32: tf32 products
@@ -52,7 +52,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     limit = backend.budget(dev, budget)
     reduced = _candidate_precision(dtype, metric, dev)
     low = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(reduced or "", torch.float32)
-    fused = dev.type == "cuda" and k <= KERNEL_MAX_K and not _KERNEL_BROKEN and kernels.available(dev)
+    fused = k <= KERNEL_MAX_K and _kernels_usable(dev)
     c_rows, q_rows = _tile_sizes(limit, nq, n, d, cpu=dev.type == "cpu", fused_sub=_chunk_width(k) if fused else 0)
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
@@ -60,11 +60,10 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     for start, c in _corpus_tiles(corpus, c_rows, dev):
         tile = _corpus_tile(c, metric, low, reduced is not None or fused)
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
-        step = q_rows if use_kernel or not fused else _tile_sizes(limit, nq, c.shape[0], d)[1]  # a score tile fits
-        for lo in range(0, nq, step):
-            s, i = _tile_topk(q[lo:lo + step], tile, k, reduced, use_kernel, limit, buf)
-            best_s[lo:lo + step], best_i[lo:lo + step] = _merge(best_s[lo:lo + step], best_i[lo:lo + step], s,
-                                                                 i + start, k)
+        for lo in range(0, nq, q_rows):
+            s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, buf)
+            best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
+                                                                     best_i[lo:lo + q_rows], s, i + start, k)
     return best_s.cpu(), best_i.cpu()
 
 
@@ -83,15 +82,14 @@ def _corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) 
     """The tile's copies, made once. Cosine on CUDA with fp16/bf16 candidates: one kernel writes the unit rows in
     the reduced dtype and the scales, and the fp32 rows stay as given (no normalised fp32 copy)."""
     unit_norm = torch.tensor(1 + 1e-5, device=c.device)
-    if metric == "cosine" and low != torch.float32 and c.is_cuda and not _KERNEL_BROKEN and kernels.available(c.device):
+    if metric == "cosine" and low != torch.float32 and _kernels_usable(c.device):
         try:
             from spacekit.kernels.topk_triton import unit_rows
 
             c_low, scale = unit_rows(c, low)
             return _Tile(c, c_low, unit_norm, scale)
         except Exception as e:  # a kernel that fails to build must not break search
-            log.warning("unit-rows kernel unavailable (%s); using the torch path", type(e).__name__)
-            _KERNEL_BROKEN.append(True)
+            _kernel_failed("unit-rows", e)
     if metric == "cosine":
         c = normalize(c)
     max_norm = (unit_norm if metric == "cosine" else c.norm(dim=1).max()) if bounded else None
@@ -106,19 +104,40 @@ def _exact_scores(q: torch.Tensor, tile: _Tile, buf: torch.Tensor | None = None)
 
 def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused: bool, limit: backend.Budget,
                buf: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One query tile against one corpus tile: the fused kernel, reduced-precision torch, or fp32 torch."""
+    """One query tile against one corpus tile: the fused kernel, else the torch path in query slices whose score
+    tile fits the budget (the fused path's tiles are sized without one, and a kernel may fail to build)."""
     if fused and not _KERNEL_BROKEN:
         try:
             return _kernel_topk(qt, tile, k, reduced or "fp32", limit)
         except Exception as e:  # a kernel that fails to build on this machine must not break search
-            log.warning("fused top-k kernel unavailable (%s: %s); using the torch path", type(e).__name__,
-                        (str(e).splitlines() or [""])[0])
-            _KERNEL_BROKEN.append(True)
+            _kernel_failed("fused top-k", e)
+    rows = _score_rows(limit, tile.exact.shape[0])
+    parts = [_torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, buf) for lo in range(0, qt.shape[0], rows)]
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def _torch_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, limit: backend.Budget,
+                buf: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32."""
     n = tile.exact.shape[0]
     if reduced is None or k >= n:
         with _tf32(False):                                                 # exact fp32, whatever the global flag
             return _select(_exact_scores(qt, tile, buf), min(k, n))
     return _reduced_precision_topk(qt, tile, k, reduced, limit)
+
+
+def _kernels_usable(dev: torch.device) -> bool:
+    """CUDA, Triton importable, kernels not switched off, none failed to build in this process."""
+    return dev.type == "cuda" and not _KERNEL_BROKEN and kernels.available(dev)
+
+
+def _kernel_failed(name: str, e: Exception) -> None:
+    """Log once why a kernel could not run and use the torch paths from now on."""
+    log.warning("%s kernel unavailable (%s: %s); using the torch path", name, type(e).__name__,
+                (str(e).splitlines() or [""])[0])
+    _KERNEL_BROKEN.append(True)
 
 
 def _corpus_shape(corpus) -> tuple[int, int]:
@@ -162,8 +181,12 @@ def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = F
         return c_rows, q_rows
     c_rows = limit.rows(4 * d * 8, at_most=65536 if cpu else None) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
-    q_rows = min(nq, limit.rows(4 * (c_rows + c_rows // CHUNK) * 2, at_least=1, at_most=4096))
-    return c_rows, q_rows
+    return c_rows, min(nq, _score_rows(limit, c_rows))
+
+
+def _score_rows(limit: backend.Budget, n: int) -> int:
+    """Query rows whose (rows, n) score tile and chunk maxima fit the budget (twice: the selection's temporaries)."""
+    return limit.rows(4 * (n + n // CHUNK) * 2, at_least=1, at_most=4096)
 
 
 def _select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -269,14 +292,13 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
 def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
     """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
     on CUDA, else gathered rows times q in slices that fit the budget."""
-    if c.is_cuda and not _KERNEL_BROKEN and kernels.available(c.device):
+    if _kernels_usable(c.device):
         try:
             from spacekit.kernels.topk_triton import gather_dot
 
             return gather_dot(q, c, cols)
         except Exception as e:  # a kernel that fails to build must not break search
-            log.warning("gather-dot kernel unavailable (%s); using the torch path", type(e).__name__)
-            _KERNEL_BROKEN.append(True)
+            _kernel_failed("gather-dot", e)
     b, d = q.shape
     exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
     cols_c = cols.clamp(max=c.shape[0] - 1)
