@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from spacekit.errors import InputError
-from spacekit.ops.similarity import as_tensor, check_metric, normalize
+from spacekit.ops.similarity import as_tensor, check_metric, check_search, corpus_tiles, normalize
 
 
 def faiss_topk(queries, corpus, k: int, *, metric: str = "cosine") -> tuple[torch.Tensor, torch.Tensor]:
@@ -19,15 +19,11 @@ def faiss_topk(queries, corpus, k: int, *, metric: str = "cosine") -> tuple[torc
     faiss = _import_faiss()
     check_metric(metric)
     q = as_tensor(queries, "queries").float().cpu()
-    dim = corpus.dim if hasattr(corpus, "manifest") else as_tensor(corpus, "corpus").shape[1]
-    if dim != q.shape[1]:
-        raise InputError(f"dimension mismatch: queries have d={q.shape[1]}, corpus has d={dim}")
-    if k < 1:
-        raise InputError(f"k must be >= 1, got {k}")
-    index = faiss.IndexFlatIP(dim)
+    check_search(q, corpus, k)
+    index = faiss.IndexFlatIP(q.shape[1])
     if faiss.get_num_gpus() > 0:
         index = faiss.index_cpu_to_all_gpus(index)
-    for _, tile in _tiles(corpus):
+    for _, tile in corpus_tiles(corpus, 65536, torch.device("cpu")):
         index.add(np.ascontiguousarray((normalize(tile) if metric == "cosine" else tile).numpy()))
     q = normalize(q) if metric == "cosine" else q
     scores, idx = index.search(np.ascontiguousarray(q.numpy()), min(k, index.ntotal))
@@ -43,12 +39,3 @@ def _import_faiss():
     except ImportError:
         raise InputError("--backend faiss: faiss is not installed (pip install faiss-cpu, or faiss-gpu-cu12)") from None
     return faiss
-
-
-def _tiles(corpus, rows: int = 65536):
-    if hasattr(corpus, "manifest"):
-        yield from corpus.tiles(rows, device=torch.device("cpu"))
-        return
-    c = as_tensor(corpus, "corpus").float().cpu()
-    for start in range(0, c.shape[0], rows):
-        yield start, c[start:start + rows]

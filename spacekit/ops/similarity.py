@@ -25,6 +25,34 @@ def as_tensor(x, name: str = "input") -> torch.Tensor:
     return t
 
 
+def corpus_shape(corpus) -> tuple[int, int]:
+    """(rows, dim) of a corpus given as an array/tensor or a spacekit Store."""
+    if hasattr(corpus, "manifest"):
+        return corpus.count, corpus.dim
+    c = as_tensor(corpus, "corpus")
+    return c.shape[0], c.shape[1]
+
+
+def corpus_tiles(corpus, rows: int, dev: torch.device):
+    """(start, (rows, d) float32 tile on dev) over the corpus; a store streams shard by shard."""
+    if hasattr(corpus, "manifest"):
+        yield from corpus.tiles(rows, device=dev)
+        return
+    c = as_tensor(corpus, "corpus")
+    for start in range(0, c.shape[0], rows):
+        yield start, c[start:start + rows].to(dev, torch.float32)
+
+
+def check_search(q: torch.Tensor, corpus, k: int) -> int:
+    """The corpus's row count, after checking that its dimension matches the queries' and that k >= 1."""
+    n, cd = corpus_shape(corpus)
+    if cd != q.shape[1]:
+        raise InputError(f"dimension mismatch: queries have d={q.shape[1]}, corpus has d={cd}")
+    if k < 1:
+        raise InputError(f"k must be >= 1, got {k}")
+    return n
+
+
 def check_metric(metric: str) -> str:
     """'cosine' or 'dot', else an InputError."""
     if metric not in METRICS:

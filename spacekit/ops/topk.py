@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from spacekit import backend, kernels
-from spacekit.errors import InputError
-from spacekit.ops.similarity import as_tensor, check_metric, normalize, scores
+from spacekit.ops.similarity import as_tensor, check_metric, check_search, corpus_tiles, normalize, scores
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 KERNEL_MAX_K = 1024  # the fused kernel serves k up to this; larger k takes the torch path
@@ -41,11 +40,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     backend.dtype(dtype, dev)                                               # validates the name
     q = as_tensor(queries, "queries").to(dev, torch.float32)
     nq, d = q.shape
-    n, cd = _corpus_shape(corpus)
-    if cd != d:
-        raise InputError(f"dimension mismatch: queries have d={d}, corpus has d={cd}")
-    if k < 1:
-        raise InputError(f"k must be >= 1, got {k}")
+    n = check_search(q, corpus, k)
     k = min(k, n)
     if metric == "cosine":
         q = normalize(q)
@@ -57,7 +52,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
     buf = torch.empty(q_rows * c_rows) if dev.type == "cpu" else None   # one score tile, reused: no page faults
-    for start, c in _corpus_tiles(corpus, c_rows, dev):
+    for start, c in corpus_tiles(corpus, c_rows, dev):
         tile = _corpus_tile(c, metric, low, reduced is not None or fused)
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
         for lo in range(0, nq, q_rows):
@@ -138,23 +133,6 @@ def _kernel_failed(name: str, e: Exception) -> None:
     log.warning("%s kernel unavailable (%s: %s); using the torch path", name, type(e).__name__,
                 (str(e).splitlines() or [""])[0])
     _KERNEL_BROKEN.append(True)
-
-
-def _corpus_shape(corpus) -> tuple[int, int]:
-    if hasattr(corpus, "manifest"):
-        return corpus.count, corpus.dim
-    c = as_tensor(corpus, "corpus")
-    return c.shape[0], c.shape[1]
-
-
-def _corpus_tiles(corpus, rows: int, dev: torch.device):
-    """(start, (rows, d) float32 tile on dev) over the corpus; a store streams shard by shard."""
-    if hasattr(corpus, "manifest"):
-        yield from corpus.tiles(rows, device=dev)
-        return
-    c = as_tensor(corpus, "corpus")
-    for start in range(0, c.shape[0], rows):
-        yield start, c[start:start + rows].to(dev, torch.float32)
 
 
 def _candidate_precision(dtype: str | None, metric: str, dev: torch.device) -> str | None:
