@@ -39,7 +39,7 @@ def _sync_time(fn, dev) -> float:
 def forward_only(model, texts: list[str], dev, dtype: str) -> float:
     """Seconds for the forward passes alone: every batch tokenised, collated and on the device beforehand."""
     from spacekit.batching import batches
-    from spacekit.encode import _on_device, default_batch_tokens, pool, tokenize
+    from spacekit.encode import _on_device, default_batch_tokens, embed_batch, tokenize
 
     net = _on_device(model, dev, backend.dtype(dtype, dev))
     ready = list(batches(lambda block: tokenize(model, block), texts, model.tokenizer.pad_token_id or 0, dev,
@@ -48,8 +48,7 @@ def forward_only(model, texts: list[str], dev, dtype: str) -> float:
     def run():
         with torch.inference_mode():
             for b in ready:
-                hidden = net(input_ids=b.ids, attention_mask=b.mask if b.padded else None).last_hidden_state
-                pool(hidden.float(), b.mask, model.config.pooling)
+                embed_batch(model, net, b)
 
     run()
     seconds, _ = _sync_time(run, dev)

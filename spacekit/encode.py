@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from spacekit import backend
-from spacekit.batching import batches
+from spacekit.batching import Batch, batches
 from spacekit.errors import InputError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: a missing model is a clear error
@@ -223,11 +223,7 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     with _progress(len(texts), progress) as advance, torch.inference_mode():
         for b in batches(lambda block: tokenize(model, block), texts, pad_id, dev,
                          batch_tokens or default_batch_tokens(dev)):
-            hidden = net(input_ids=b.ids, attention_mask=b.mask if b.padded else None).last_hidden_state
-            vec = pool(hidden.float(), b.mask, model.config.pooling)
-            if model.config.normalize:
-                vec = torch.nn.functional.normalize(vec, p=2, dim=1)
-            parts.append((b.rows, _to_host(vec)))              # no sync: the GPU runs ahead of the host
+            parts.append((b.rows, _to_host(embed_batch(model, net, b))))   # no sync: the GPU runs ahead
             advance(len(b.rows))
     backend.sync(dev)
     out = np.empty((len(texts), model.dim), np.float32)
@@ -236,6 +232,13 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     log.info("encoded %d texts in %.1fs (%.0f/s) on %s", len(texts), time.perf_counter() - start,
              len(texts) / max(1e-9, time.perf_counter() - start), dev)
     return out
+
+
+def embed_batch(model: Model, net: torch.nn.Module, b: Batch) -> torch.Tensor:
+    """One forward pass -> (b, dim) pooled (and normalised when the model says so) vectors on the device."""
+    hidden = net(input_ids=b.ids, attention_mask=b.mask if b.padded else None).last_hidden_state
+    vec = pool(hidden.float(), b.mask, model.config.pooling)
+    return torch.nn.functional.normalize(vec, p=2, dim=1) if model.config.normalize else vec
 
 
 def _to_host(vec: torch.Tensor) -> torch.Tensor:
