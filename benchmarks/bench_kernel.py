@@ -3,7 +3,7 @@
     python benchmarks/bench_kernel.py [--nq 10000] [--n 1000000] [--d 768] [--sub 128] [--best-to FILE]
 
 Checks each configuration's chunk maxima against torch on a slice first; --best-to writes the fastest
-configuration as "BLOCK_M,BLOCK_N,BLOCK_K,stages,warps" (for SPACEKIT_TOPK_KERNEL_CONFIG).
+configuration as "BLOCK_M,BLOCK_N,BLOCK_K,stages,warps,tma" (for SPACEKIT_TOPK_KERNEL_CONFIG).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from _common import device_name, print_table, timed, write_results  # noqa: E402
 
 from spacekit import backend  # noqa: E402
 
-CONFIGS = ["128,128,64,3,8", "128,256,64,3,8", "128,256,64,4,8", "256,128,64,3,8",        # pointer loads
-           "128,128,64,4,8,1", "128,256,64,3,8,1", "128,256,64,4,8,1", "256,128,64,3,8,1"]    # TMA loads
+CONFIGS = ["128,256,64,3,8,0", "128,256,64,4,8,0",                                      # pointer loads
+           "128,256,64,3,8,1", "128,256,64,4,8,1", "128,128,64,4,8,1", "256,128,64,3,8,1"]  # persistent, TMA
 
 
 def main() -> None:

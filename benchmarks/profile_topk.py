@@ -1,15 +1,37 @@
-"""Where the time of one GPU top-k call goes (torch.profiler, CUDA time by kernel).
+"""Where the time of one GPU top-k call goes (torch.profiler, CUDA time by kernel), and where the GPU waits.
 
-    python benchmarks/profile_topk.py [--nq 10000] [--n 1000000] [--d 768] [--dtype fp16]
+    python benchmarks/profile_topk.py [--nq 10000] [--n 1000000] [--d 768] [--dtype fp16] [--trace FILE.json]
+
+Prints the kernels by CUDA time, the wall time of the profiled call, the longest stretches in which no kernel
+ran (with the host ops launched meanwhile and the spacekit line they came from), and how long one
+cudaMemGetInfo takes here. --trace writes the timeline for chrome://tracing or ui.perfetto.dev.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
+from collections import Counter
 
 import torch
+from torch.autograd import DeviceType
 
 from spacekit.ops import topk
+
+
+def idle_stretches(prof, top: int = 6) -> list[str]:
+    """The longest gaps between consecutive kernels, each with the host ops launched in it."""
+    events = prof.events()
+    gpu = sorted((e for e in events if e.device_type == DeviceType.CUDA), key=lambda e: e.time_range.start)
+    cpu = [e for e in events if e.device_type == DeviceType.CPU]
+    gaps = [(b.time_range.start - a.time_range.end, a, b) for a, b in zip(gpu, gpu[1:], strict=False)]
+    lines = []
+    for idle, a, b in sorted(gaps, key=lambda g: -g[0])[:top]:
+        ops = [e for e in cpu if a.time_range.end <= e.time_range.start < b.time_range.start]
+        names = ", ".join(f"{n} x{c}" for n, c in Counter(e.name for e in ops).most_common(4))
+        where = next((f for e in ops for f in (e.stack or []) if "spacekit" in f), "")
+        lines.append(f"{idle / 1e3:7.2f} ms idle after {a.name[:36]!r} before {b.name[:36]!r}: {names}  {where}")
+    return lines
 
 
 def main() -> None:
@@ -19,16 +41,27 @@ def main() -> None:
     p.add_argument("--d", type=int, default=768)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--dtype", default="fp16")
+    p.add_argument("--trace", default=None)
     args = p.parse_args()
     q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, device="cuda"), dim=1)
     c = torch.nn.functional.normalize(torch.randn(args.n, args.d, device="cuda"), dim=1)
     topk(q, c, args.k, dtype=args.dtype)
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
-                                            torch.profiler.ProfilerActivity.CUDA]) as prof:
+                                            torch.profiler.ProfilerActivity.CUDA], with_stack=True) as prof:
+        t0 = time.perf_counter()
         topk(q, c, args.k, dtype=args.dtype)
         torch.cuda.synchronize()
+        wall = time.perf_counter() - t0
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=60))
+    print(f"wall {wall * 1e3:.1f} ms under the profiler (compare: Self CUDA time total, the GPU busy)")
+    print("longest stretches without a kernel:", *idle_stretches(prof), sep="\n  ")
+    t0 = time.perf_counter()
+    for _ in range(5):
+        torch.cuda.mem_get_info()
+    print(f"cudaMemGetInfo: {(time.perf_counter() - t0) / 5 * 1e3:.3f} ms per call")
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ import triton.language as tl
 
 MAX_SUB = 128  # the widest chunk; every program's column block is a multiple of it
 # (BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps) for fp16/bf16 and for fp32 (tf32) inputs;
-# SPACEKIT_TOPK_KERNEL_CONFIG="128,256,64,3,8[,1]" overrides the first (a sixth field 1: TMA loads, Hopper on;
-# not yet measured) — benchmarks/bench_kernel.py sweeps them.
-CONFIGS = {"low": (128, 256, 64, 4, 8), "fp32": (128, 128, 32, 3, 8)}  # low: fastest of the H100 sweep
+# SPACEKIT_TOPK_KERNEL_CONFIG="128,256,64,3,8[,1]" overrides the first (a sixth field 1: the persistent TMA kernel,
+# Hopper on) — benchmarks/bench_kernel.py sweeps them. low: the fastest of the H100 sweep (persistent, TMA loads).
+CONFIGS = {"low": (128, 256, 64, 3, 8), "fp32": (128, 128, 32, 3, 8)}
 
 
 @triton.jit
@@ -46,17 +46,24 @@ def _chunk_top2_kernel(q_ptr, c_ptr, m1_ptr, a1_ptr, m2_ptr, nq, n, d, n_chunks,
 
 
 @triton.jit
-def _chunk_top2_tma_kernel(q_desc, c_desc, m1_ptr, a1_ptr, m2_ptr, nq, n, d, n_chunks, stride_om,
-                           BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, SUB: tl.constexpr):
-    """The same kernel with the tiles brought in by the Hopper tensor-memory accelerator (out of range: zeros)."""
-    pid_m = tl.program_id(0)
-    pid_n = tl.program_id(1)
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k0 in range(0, d, BLOCK_K):
-        q = q_desc.load([pid_m * BLOCK_M, k0])                               # (BLOCK_M, BLOCK_K)
-        c = c_desc.load([pid_n * BLOCK_N, k0])                               # (BLOCK_N, BLOCK_K)
-        acc = tl.dot(q, c.T, acc)
-    _store_chunk_top2(acc, pid_m, pid_n, nq, n, n_chunks, m1_ptr, a1_ptr, m2_ptr, stride_om, BLOCK_M, BLOCK_N, SUB)
+def _chunk_top2_persistent_kernel(q_desc, c_desc, m1_ptr, a1_ptr, m2_ptr, nq, n, d, n_chunks, stride_om,
+                                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                                  SUB: tl.constexpr, PROGRAMS: tl.constexpr):
+    """The same tiles brought in by the Hopper tensor-memory accelerator (out of range: zeros), one program per SM
+    looping over them: the flattened loop nest starts the next tile's loads during this tile's epilogue, and
+    consecutive tiles share a corpus block (read once from memory, the queries stay in L2)."""
+    num_pid_m = tl.cdiv(nq, BLOCK_M)
+    num_tiles = num_pid_m * tl.cdiv(n, BLOCK_N)
+    for tile in tl.range(tl.program_id(0), num_tiles, PROGRAMS, flatten=True):
+        pid_m = tile % num_pid_m
+        pid_n = tile // num_pid_m
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        for k0 in range(0, d, BLOCK_K):
+            q = q_desc.load([pid_m * BLOCK_M, k0])                           # (BLOCK_M, BLOCK_K)
+            c = c_desc.load([pid_n * BLOCK_N, k0])                           # (BLOCK_N, BLOCK_K)
+            acc = tl.dot(q, c.T, acc)
+        _store_chunk_top2(acc, pid_m, pid_n, nq, n, n_chunks, m1_ptr, a1_ptr, m2_ptr, stride_om, BLOCK_M, BLOCK_N,
+                          SUB)
 
 
 @triton.jit
@@ -95,33 +102,43 @@ def chunk_top2(q: torch.Tensor, c: torch.Tensor, sub: int) -> tuple[torch.Tensor
     col = torch.empty((b, m), dtype=torch.int32, device=q.device)
     runner_up = torch.empty((b, m), dtype=torch.float32, device=q.device)
     fp32 = q.dtype == torch.float32
-    block_m, block_n, block_k, stages, warps, tma = kernel_config(fp32)
-    grid = (triton.cdiv(b, block_m), triton.cdiv(n, block_n))
-    if tma and not fp32 and d % 8 == 0:                                    # TMA: 16-byte aligned rows
+    block_m, block_n, block_k, stages, warps, tma = kernel_config(fp32, q.device)
+    tiles = (triton.cdiv(b, block_m), triton.cdiv(n, block_n))
+    q, c = (q.contiguous(), c.contiguous()) if tma else (q, c)
+    if tma and not fp32 and d % 8 == 0 and q.data_ptr() % 16 == 0 and c.data_ptr() % 16 == 0:   # TMA: 16-byte rows
         from triton.tools.tensor_descriptor import TensorDescriptor
 
-        q, c = q.contiguous(), c.contiguous()
-        _chunk_top2_tma_kernel[grid](TensorDescriptor.from_tensor(q, [block_m, block_k]),
-                                     TensorDescriptor.from_tensor(c, [block_n, block_k]), best, col, runner_up,
-                                     b, n, d, m, best.stride(0), BLOCK_M=block_m, BLOCK_N=block_n,
-                                     BLOCK_K=block_k, SUB=sub, num_warps=warps, num_stages=stages)
+        programs = _sm_count(q.device)                  # one compiled kernel per device; idle programs exit at once
+        _chunk_top2_persistent_kernel[(programs,)](
+            TensorDescriptor.from_tensor(q, [block_m, block_k]), TensorDescriptor.from_tensor(c, [block_n, block_k]),
+            best, col, runner_up, b, n, d, m, best.stride(0), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+            SUB=sub, PROGRAMS=programs, num_warps=warps, num_stages=stages)
         return best, col, runner_up
-    _chunk_top2_kernel[grid](q, c, best, col, runner_up, b, n, d, m, q.stride(0), q.stride(1), c.stride(0),
-                             c.stride(1), best.stride(0), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
-                             SUB=sub, TF32=fp32, num_warps=warps, num_stages=stages)
+    _chunk_top2_kernel[tiles](q, c, best, col, runner_up, b, n, d, m, q.stride(0), q.stride(1), c.stride(0),
+                              c.stride(1), best.stride(0), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
+                              SUB=sub, TF32=fp32, num_warps=warps, num_stages=stages)
     return best, col, runner_up
 
 
-def kernel_config(fp32: bool) -> tuple[int, int, int, int, int, int]:
-    """(BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps, tma) for the chunk top-2 kernel (tma: 1 = TMA loads)."""
+def kernel_config(fp32: bool, device: torch.device | None = None) -> tuple[int, int, int, int, int, int]:
+    """(BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps, tma) for the chunk top-2 kernel; tma = 1: the persistent
+    kernel with TMA loads, the default for fp16/bf16 on Hopper and later (compute capability 9+)."""
     override = os.environ.get("SPACEKIT_TOPK_KERNEL_CONFIG")
     if override and not fp32:                                            # fp32 tiles need their own shared memory
         values = tuple(int(v) for v in override.split(","))
-        if len(values) not in (5, 6) or values[1] % MAX_SUB:
+        if len(values) not in (5, 6) or values[1] % MAX_SUB or values[5:] not in ((), (0,), (1,)):
             raise ValueError(f"SPACEKIT_TOPK_KERNEL_CONFIG={override!r}: want BLOCK_M,BLOCK_N,BLOCK_K,stages,warps"
-                             f"[,tma] with BLOCK_N a multiple of {MAX_SUB}")
+                             f"[,tma 0|1] with BLOCK_N a multiple of {MAX_SUB}")
         return (*values, 0) if len(values) == 5 else values
-    return (*CONFIGS["fp32" if fp32 else "low"], 0)
+    if fp32:
+        return (*CONFIGS["fp32"], 0)
+    hopper = device is not None and device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
+    return (*CONFIGS["low"], int(hopper))
+
+
+def _sm_count(device: torch.device) -> int:
+    """Streaming multiprocessors of the device (4 in Triton's CPU interpreter)."""
+    return torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 4
 
 
 @triton.jit

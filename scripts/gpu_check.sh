@@ -19,7 +19,7 @@ status=0
 step() { echo "== $*" | tee -a "$OUT_DIR/gpu_check.log"; "$@" 2>&1 | tee -a "$OUT_DIR/gpu_check.log"
          [ "${PIPESTATUS[0]}" -eq 0 ] || status=1; }
 # the fused kernel's tile configuration: the fastest of a short sweep, used by every later step
-step timeout 90 python3 benchmarks/bench_kernel.py --best-to "$OUT_DIR/kernel_config.txt"
+step timeout 120 python3 benchmarks/bench_kernel.py --best-to "$OUT_DIR/kernel_config.txt"
 if [ -s "$OUT_DIR/kernel_config.txt" ]; then export SPACEKIT_TOPK_KERNEL_CONFIG="$(cat "$OUT_DIR/kernel_config.txt")"; fi
 [ "${SKIP_TESTS:-0}" = 1 ] || step timeout 150 python3 -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 step timeout 110 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 10 --dtypes fp16,fp32,tf32 \
@@ -29,5 +29,5 @@ step timeout 110 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768
 step timeout 40 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 384 --k 10 --dtypes fp16 --peers torch
 step timeout 60 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 100,1000 --dtypes fp16 \
   --peers torch --repeat 2
-step timeout 40 python3 benchmarks/profile_topk.py --dtype fp16
+step timeout 40 python3 benchmarks/profile_topk.py --dtype fp16 --trace "$OUT_DIR/topk-trace.json"
 exit $status

@@ -63,11 +63,12 @@ def test_gpu_topk_on_scifact_embeddings_equals_cpu():
         _exact_check(q, c, i_gpu, s_gpu, k)
 
 
-@pytest.mark.parametrize("dtype,config", [("fp32", ""), ("fp16", ""), ("bf16", ""), ("fp16", "128,256,64,4,8,1")])
+@pytest.mark.parametrize("dtype,config", [("fp32", ""), ("fp16", ""), ("bf16", ""), ("fp16", "128,256,64,4,8,0"),
+                                          ("bf16", "128,128,64,3,8,1")])
 def test_gpu_chunk_top2_kernel_equals_torch(dtype, config, monkeypatch):
     from spacekit.kernels.topk_triton import chunk_top2
 
-    monkeypatch.setenv("SPACEKIT_TOPK_KERNEL_CONFIG", config)        # "...,1": the TMA-load variant
+    monkeypatch.setenv("SPACEKIT_TOPK_KERNEL_CONFIG", config)        # "...,0": pointer loads, "...,1": persistent TMA
 
     low = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
     g = torch.Generator(device="cuda").manual_seed(1)
@@ -179,3 +180,16 @@ def test_gpu_kmeans_matches_cpu_quality():
     x = centers.repeat_interleave(100, 0) + torch.randn(2000, 32, generator=g)
     labels, _ = kmeans(x, 20, device="cuda", seed=3)
     assert adjusted_rand_score(torch.arange(20).repeat_interleave(100), labels) > 0.99
+
+
+def test_gpu_memory_budget_follows_allocations_without_asking_the_driver_again():
+    from spacekit import backend
+
+    dev = torch.device("cuda")
+    before = backend.gpu_free(dev)
+    free, _total = torch.cuda.mem_get_info()
+    unused = torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
+    assert abs(before - (free + unused)) < 0.02 * before                  # the driver's view, read once
+    block = torch.empty(1 << 30, dtype=torch.uint8, device=dev)
+    assert backend.gpu_free(dev) == before - block.numel()
+    assert backend.budget(dev).bytes == (before - block.numel()) // 4

@@ -143,18 +143,21 @@ def test_fused_kernel_path_in_the_triton_interpreter():
         from spacekit.kernels.topk_triton import chunk_top2
         q, c = unit(37, 32).half(), unit(1000, 32).half()
         ref = q.float() @ c.float().T
+        c_twins = c.clone()
+        c_twins[1::2] = c_twins[::2]                                              # equal scores in every chunk
         import os
         for sub, config in [(16, ""), (32, ""), (64, ""), (128, ""), (32, "32,128,32,2,4,1"), (128, "64,256,32,2,4,1")]:
-            os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"] = config             # "...,1": the TMA-load variant
-            best, col, runner_up = chunk_top2(q, c, sub)
-            m = -(-1000 // sub)
-            padded = torch.full((37, m * sub), float("-inf"))
-            padded[:, :1000] = ref
-            top2 = padded.view(37, m, sub).topk(2, dim=2)
-            assert (best - top2.values[..., 0]).abs().max() < 1e-5
-            assert (runner_up - top2.values[..., 1]).abs().max() < 1e-5
-            picked = ref.gather(1, col.long().clamp(max=999))
-            assert torch.equal(col.long() // sub, torch.arange(m).expand(37, -1)) and (picked - best).abs().max() < 1e-5
+            os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"] = config             # "...,1": the persistent TMA kernel
+            for corpus, scores in [(c, ref), (c_twins, q.float() @ c_twins.float().T)]:
+                best, col, runner_up = chunk_top2(q, corpus, sub)
+                m = -(-1000 // sub)
+                padded = torch.full((37, m * sub), float("-inf"))
+                padded[:, :1000] = scores
+                top2 = padded.view(37, m, sub).topk(2, dim=2)
+                assert (best - top2.values[..., 0]).abs().max() < 1e-5, (sub, config)
+                assert (runner_up - top2.values[..., 1]).abs().max() < 1e-5, (sub, config)
+                first = padded.view(37, m, sub).argmax(dim=2) + torch.arange(m) * sub   # twins: the lower column
+                assert torch.equal(col.long(), first), (sub, config)
         del os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"]
         from spacekit.kernels.topk_triton import unit_rows
         raw = torch.randn(6000, 48, generator=g) * 3                              # a cosine tile kept unnormalised

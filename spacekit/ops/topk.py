@@ -57,8 +57,11 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
         for lo in range(0, nq, q_rows):
             s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, buf)
-            best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
-                                                                     best_i[lo:lo + q_rows], s, i + start, k)
+            if start == 0 and s.shape[1] == k:                             # the first corpus tile: nothing to merge
+                best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = s, i
+            else:
+                best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = _merge(best_s[lo:lo + q_rows],
+                                                                         best_i[lo:lo + q_rows], s, i + start, k)
     return best_s.cpu(), best_i.cpu()
 
 
@@ -69,14 +72,14 @@ class _Tile:
 
     exact: torch.Tensor
     low: torch.Tensor
-    max_norm: torch.Tensor | None
+    max_norm: torch.Tensor | float | None
     scale: torch.Tensor | None = None
 
 
 def _corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> _Tile:
     """The tile's copies, made once. Cosine on CUDA with fp16/bf16 candidates: one kernel writes the unit rows in
     the reduced dtype and the scales, and the fp32 rows stay as given (no normalised fp32 copy)."""
-    unit_norm = torch.tensor(1 + 1e-5, device=c.device)
+    unit_norm = 1 + 1e-5                                                   # a float: no copy to the device
     if metric == "cosine" and low != torch.float32 and _kernels_usable(c.device):
         try:
             from spacekit.kernels.topk_triton import unit_rows
