@@ -335,28 +335,36 @@ def _kernel_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
     The kernel gives per chunk its best reduced-precision score, that column and the runner-up score. The best
     kc > k chunks by best score are taken; their best columns are distinct candidates, k of them score >= kth (the
     k-th best chunk maximum), so the k-th exact score is >= kth - bound. A chunk's other columns score <= runner-up
-    + bound, so only chunks with runner-up + 2 bound >= kth are re-scored in full. Rows where an unselected chunk
-    (<= the next chunk maximum + bound) could still reach the k-th exact score redo in fp32. Needs more than kc
-    chunks (topk checks it).
+    + bound, so only chunks with runner-up + 2 bound >= kth are re-scored in full, in their own rows (the few that
+    have one); the other rows score just their kc best columns. Rows where an unselected chunk (<= the next chunk
+    maximum + bound) could still reach the k-th exact score redo in fp32. Needs more than kc chunks (topk checks
+    it).
     """
     from spacekit.kernels.topk_triton import chunk_top2
 
     sub, kc = _chunk_width(k), _kernel_candidates(k)
     best, col, runner_up = chunk_top2(q.to(tile.low.dtype), tile.low, sub)  # (b, m) each; never (b, nc) scores
-    b = best.shape[0]
-    nc = tile.exact.shape[0]
+    b, nc = best.shape[0], tile.exact.shape[0]
     top, chunk = torch.topk(best, kc + 1, dim=1)                          # sorted, descending
     nxt, chunk = top[:, kc], chunk[:, :kc]
     bound = _rounding_bound(q, tile, mode)
     expand = runner_up.gather(1, chunk) + 2 * bound[:, None] >= top[:, k - 1:k]     # (b, kc)
-    cols = torch.where(expand, nc, col.gather(1, chunk).long())          # expanded chunks: all their columns below
-    n_exp = int(expand.sum(1).max())
-    if n_exp:
-        first = torch.argsort((~expand).to(torch.int8), dim=1, stable=True)[:, :n_exp]   # expanded chunks first
-        which = chunk.gather(1, first)
-        keep = expand.gather(1, first)
-        span = which.unsqueeze(-1) * sub + torch.arange(sub, device=q.device)            # (b, n_exp, sub)
-        span = torch.where(keep.unsqueeze(-1) & (span < nc), span, nc)
-        cols = torch.cat([cols, span.view(b, -1)], dim=1)
-    cols = cols.sort(dim=1).values                                       # ascending: the tie rule; padding last
-    return _rescore(q, tile, cols, cols < nc, nxt, k, mode, limit)
+    cols = torch.where(expand, nc, col.gather(1, chunk).long()).sort(dim=1).values   # ascending (the tie rule);
+    counts = expand.sum(1)                                                # expanded chunks: below, per row
+    n_wide, n_exp = torch.stack([(counts > 0).sum(), counts.max()]).tolist()   # one wait for both
+    if not n_wide:
+        return _rescore(q, tile, cols, cols < nc, nxt, k, mode, limit)
+    order = torch.argsort((counts > 0).to(torch.int8), stable=True)       # rows without expanded chunks first
+    s = torch.empty((b, k), device=q.device)
+    idx = torch.empty((b, k), dtype=torch.long, device=q.device)
+    plain, wide = order[:b - n_wide], order[b - n_wide:]
+    if plain.numel():
+        s[plain], idx[plain] = _rescore(q[plain], tile, cols[plain], cols[plain] < nc, nxt[plain], k, mode, limit)
+    exp_w = expand[wide]
+    first = torch.argsort((~exp_w).to(torch.int8), dim=1, stable=True)[:, :n_exp]   # expanded chunks first
+    which, keep = chunk[wide].gather(1, first), exp_w.gather(1, first)
+    span = which.unsqueeze(-1) * sub + torch.arange(sub, device=q.device)            # (rows, n_exp, sub)
+    span = torch.where(keep.unsqueeze(-1) & (span < nc), span, nc)
+    both = torch.cat([cols[wide], span.view(n_wide, -1)], dim=1).sort(dim=1).values
+    s[wide], idx[wide] = _rescore(q[wide], tile, both, both < nc, nxt[wide], k, mode, limit)
+    return s, idx
