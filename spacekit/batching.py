@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import queue
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,10 +18,6 @@ import torch
 
 BLOCK = 8192  # texts tokenised (and length-sorted) together
 FIRST_BLOCK = 1024  # a smaller first block: the GPU starts sooner
-# While the worker thread runs Python (token ids -> arrays), the main thread waits for the GIL before each of the
-# ~100 kernel launches of a forward pass, by default up to 5 ms each time; a shorter switch interval hands it over
-# sooner (set for the duration of the pipeline, then restored).
-GIL_SWITCH_S = 1e-4
 
 
 @dataclass
@@ -65,13 +60,8 @@ def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], 
     if dev.type != "cuda":
         yield from host
         return
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, GIL_SWITCH_S))
-    try:
-        for b in _ahead(host, depth=8):
-            yield Batch(b.rows, b.ids.to(dev, non_blocking=True), b.mask.to(dev, non_blocking=True), b.padded)
-    finally:
-        sys.setswitchinterval(previous)
+    for b in _ahead(host, depth=8):
+        yield Batch(b.rows, b.ids.to(dev, non_blocking=True), b.mask.to(dev, non_blocking=True), b.padded)
 
 
 def _host_batches(tokenize, texts, pad_id, batch_tokens, pin: bool) -> Iterator[Batch]:
