@@ -81,20 +81,27 @@ def main() -> None:
         st_model = st.half() if name == "fp16" else (st.bfloat16() if name == "bf16" else st.float())
         encode(model, texts[:64], device=str(dev), dtype=name, progress=False)  # warm-up
         st_model.encode(texts[:64], batch_size=128 if dev.type == "cuda" else 32)
+        # two passes each: the first pays one-off costs (pinned buffers, allocator growth, kernel selection per
+        # batch shape), the second is the steady state; both are reported
         t_st, ref = _sync_time(lambda m=st_model: m.encode(texts, batch_size=128 if dev.type == "cuda" else 32,
                                                              normalize_embeddings=True), dev)
         t_sk, ours = _sync_time(lambda nm=name: encode(model, texts, device=str(dev), dtype=nm, progress=False),
                                 dev)
+        t_st2, _ = _sync_time(lambda m=st_model: m.encode(texts, batch_size=128 if dev.type == "cuda" else 32,
+                                                            normalize_embeddings=True), dev)
+        t_sk2, _ = _sync_time(lambda nm=name: encode(model, texts, device=str(dev), dtype=nm, progress=False), dev)
         full = encode(model, texts[:256], device=str(dev), dtype="fp32", progress=False)
         cos_fp32 = float((ours[:256] * full).sum(1).min())
         cos_st = float((ours * np.asarray(ref, np.float32)).sum(1).min())
         rows.append({"dtype": name, "n": n, "sentence_transformers_per_s": n / t_st, "spacekit_per_s": n / t_sk,
-                     "ratio": t_st / t_sk, "tokenize_only_per_s": tokenize_per_s,
+                     "ratio": t_st / t_sk, "st_second_pass_per_s": n / t_st2, "spacekit_second_pass_per_s": n / t_sk2,
+                     "ratio_second_pass": t_st2 / t_sk2, "tokenize_only_per_s": tokenize_per_s,
                      "forward_only_per_s": n / forward_only(model, texts, dev, name), "min_cos_vs_st": cos_st,
                      "min_cos_vs_fp32": cos_fp32})
     st.float()
     print(f"device: {device_name(dev)}; model all-MiniLM-L6-v2; SciFact documents (max_seq_length 256)")
-    print_table(rows, ["dtype", "n", "sentence_transformers_per_s", "spacekit_per_s", "ratio", "tokenize_only_per_s",
+    print_table(rows, ["dtype", "n", "sentence_transformers_per_s", "spacekit_per_s", "ratio", "st_second_pass_per_s",
+                       "spacekit_second_pass_per_s", "ratio_second_pass", "tokenize_only_per_s",
                        "forward_only_per_s", "min_cos_vs_st", "min_cos_vs_fp32"])
     print("wrote", write_results("encode", dev, {"rows": rows, "threads": torch.get_num_threads()}, args.out))
 

@@ -18,6 +18,7 @@ import torch
 
 BLOCK = 8192  # texts tokenised (and length-sorted) together
 FIRST_BLOCK = 1024  # a smaller first block: the GPU starts sooner
+GPU_WIDTH_MULTIPLE = 16  # on a GPU batch widths are multiples of 16: few distinct shapes, each set up once
 
 
 @dataclass
@@ -30,33 +31,40 @@ class Batch:
     padded: bool          # False when every row has t tokens (the encoder may skip the mask)
 
 
-def token_budget_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int = 1024) -> list[np.ndarray]:
-    """Indices sorted by length (longest first), cut so batch size x longest length <= batch_tokens."""
+def token_budget_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int = 1024,
+                         multiple: int = 1) -> list[np.ndarray]:
+    """Indices sorted by length (longest first), cut so batch size x padded width <= batch_tokens (the width:
+    the longest length rounded up to `multiple`)."""
     order = np.argsort(-lengths, kind="stable")
     batches, start = [], 0
     while start < len(order):
-        longest = int(lengths[order[start]])
-        size = max(1, min(max_batch, batch_tokens // max(1, longest)))
+        width = _round_up(max(1, int(lengths[order[start]])), multiple)
+        size = max(1, min(max_batch, batch_tokens // width))
         batches.append(order[start:start + size])
         start += size
     return batches
 
 
 def collate(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, batch: np.ndarray,
-            pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, mask) int64 arrays of shape (len(batch), longest) from concatenated token ids, vectorised."""
+            pad_id: int, multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, mask) int64 arrays of shape (len(batch), longest rounded up to `multiple`) from concatenated token
+    ids, vectorised."""
     lens = lengths[batch]
-    width = int(lens.max())
+    width = _round_up(int(lens.max()), multiple)
     cols = np.arange(width)
     mask = cols[None, :] < lens[:, None]
     pos = np.minimum(offsets[batch][:, None] + cols[None, :], len(flat) - 1)
     return np.where(mask, flat[pos], pad_id).astype(np.int64), mask.astype(np.int64)
 
 
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
 def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], pad_id: int, dev: torch.device,
             batch_tokens: int) -> Iterator[Batch]:
     """Batches covering every text once; on CUDA prepared on a worker thread, a few batches ahead."""
-    host = _host_batches(tokenize, texts, pad_id, batch_tokens, pin=dev.type == "cuda")
+    host = _host_batches(tokenize, texts, pad_id, batch_tokens, gpu=dev.type == "cuda")
     if dev.type != "cuda":
         yield from host
         return
@@ -64,17 +72,19 @@ def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], 
         yield Batch(b.rows, b.ids.to(dev, non_blocking=True), b.mask.to(dev, non_blocking=True), b.padded)
 
 
-def _host_batches(tokenize, texts, pad_id, batch_tokens, pin: bool) -> Iterator[Batch]:
+def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool) -> Iterator[Batch]:
+    """Batches on the host; for a GPU in pinned memory, widths rounded up to GPU_WIDTH_MULTIPLE."""
+    multiple = GPU_WIDTH_MULTIPLE if gpu else 1
     starts = [0, *range(min(FIRST_BLOCK, BLOCK), len(texts), BLOCK)]
     for b0, b1 in zip(starts, [*starts[1:], len(texts)], strict=True):
         ids = tokenize(texts[b0:b1])
         lengths = np.fromiter(map(len, ids), np.int64, len(ids))
         flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum()))
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        for batch in token_budget_batches(lengths, batch_tokens):
-            ids_np, mask_np = collate(flat, offsets, lengths, batch, pad_id)
+        for batch in token_budget_batches(lengths, batch_tokens, multiple=multiple):
+            ids_np, mask_np = collate(flat, offsets, lengths, batch, pad_id, multiple)
             ids_t, mask_t = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
-            if pin:
+            if gpu:
                 ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()
             yield Batch(b0 + batch, ids_t, mask_t, bool(mask_np.min() == 0))
 

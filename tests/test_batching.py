@@ -6,7 +6,7 @@ import torch
 from conftest import data_path
 
 from spacekit import batching
-from spacekit.batching import _ahead, batches, collate
+from spacekit.batching import _ahead, batches, collate, token_budget_batches
 
 
 def test_collate_pads_each_row_to_the_longest():
@@ -137,3 +137,18 @@ def test_only_space_splitting_tokenizers_are_tokenised_from_heads():
     assert not _splits_at_spaces({**bert, "normalizer": {"type": "Replace"}})
     assert not _splits_at_spaces({**bert, "added_tokens": [{"content": "new york"}]})
     assert not _splits_at_spaces({"pre_tokenizer": None, "normalizer": None})
+
+
+def test_gpu_batches_round_their_width_up_to_a_multiple_within_the_token_budget():
+    lengths = np.array([250, 17, 3, 33, 256, 40, 1])
+    flat = np.arange(lengths.sum())
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    cut = token_budget_batches(lengths, batch_tokens=512, multiple=16)
+    assert sorted(np.concatenate(cut).tolist()) == list(range(len(lengths)))
+    for b in cut:
+        ids, mask = collate(flat, offsets, lengths, b, pad_id=-1, multiple=16)
+        assert ids.shape[1] % 16 == 0 and ids.shape[1] - lengths[b].max() < 16
+        assert ids.size <= 512 or len(b) == 1
+        assert mask.sum(1).tolist() == lengths[b].tolist()
+        assert all(ids[i, :n].tolist() == flat[offsets[j]:offsets[j] + n].tolist()
+                   for i, (j, n) in enumerate(zip(b, lengths[b], strict=True)))
