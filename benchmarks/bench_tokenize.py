@@ -2,7 +2,7 @@
 
     python benchmarks/bench_tokenize.py [--n 3000]
 
-SciFact documents as they are (~1,500 characters) and three abstracts joined (~4,500 characters; 1,727 texts),
+SciFact documents as they are (~1,500 characters) and three abstracts joined (~4,200 characters; 1,727 texts),
 all-MiniLM-L6-v2's tokenizer, max_seq_length 256; the ids are checked equal before the times are reported (best of 3).
 """
 
