@@ -105,12 +105,11 @@ def chunk_top2(q: torch.Tensor, c: torch.Tensor, sub: int) -> tuple[torch.Tensor
     block_m, block_n, block_k, stages, warps, tma = kernel_config(fp32, q.device)
     tiles = (triton.cdiv(b, block_m), triton.cdiv(n, block_n))
     q, c = (q.contiguous(), c.contiguous()) if tma else (q, c)
-    if tma and not fp32 and d % 8 == 0 and q.data_ptr() % 16 == 0 and c.data_ptr() % 16 == 0:   # TMA: 16-byte rows
-        from triton.tools.tensor_descriptor import TensorDescriptor
-
+    descriptor = _tensor_descriptor() if tma and not fp32 else None
+    if descriptor and d % 8 == 0 and q.data_ptr() % 16 == 0 and c.data_ptr() % 16 == 0:   # TMA: 16-byte rows
         programs = _sm_count(q.device)                  # one compiled kernel per device; idle programs exit at once
         _chunk_top2_persistent_kernel[(programs,)](
-            TensorDescriptor.from_tensor(q, [block_m, block_k]), TensorDescriptor.from_tensor(c, [block_n, block_k]),
+            descriptor.from_tensor(q, [block_m, block_k]), descriptor.from_tensor(c, [block_n, block_k]),
             best, col, runner_up, b, n, d, m, best.stride(0), BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k,
             SUB=sub, PROGRAMS=programs, num_warps=warps, num_stages=stages)
         return best, col, runner_up
@@ -134,6 +133,15 @@ def kernel_config(fp32: bool, device: torch.device | None = None) -> tuple[int, 
         return (*CONFIGS["fp32"], 0)
     hopper = device is not None and device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 9
     return (*CONFIGS["low"], int(hopper))
+
+
+def _tensor_descriptor():
+    """Triton's host-side TMA descriptor class, or None in a Triton too old to have one (the pointer kernel runs)."""
+    try:
+        from triton.tools.tensor_descriptor import TensorDescriptor
+    except ImportError:
+        return None
+    return TensorDescriptor
 
 
 def _sm_count(device: torch.device) -> int:
