@@ -4,7 +4,8 @@
 
 Random unit vectors (drawn on the device). Every method is checked against spacekit's ids (agreement %), and
 spacekit's ids are checked against a float64 re-score of a query sample. Ratios are against the bare matmul of the
-same size. On a GPU, spacekit is also timed with the fused kernel switched off (SPACEKIT_KERNELS=0: the torch path).
+same size. On a GPU, spacekit is also timed with the fused kernel switched off (SPACEKIT_KERNELS=0: the torch path);
+on the CPU, SPACEKIT_CPU_CANDIDATES=fp32 times the route without bf16 candidates.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from _common import device_name, print_table, timed, write_results  # noqa: E402
 
 from spacekit import backend, kernels  # noqa: E402
 from spacekit.ops import topk  # noqa: E402
-from spacekit.ops.similarity import cpu_blas  # noqa: E402
+from spacekit.ops.similarity import cpu_blas, cpu_candidates  # noqa: E402
 
 TORCH_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -112,11 +113,12 @@ def main() -> None:
     c = torch.nn.functional.normalize(torch.randn(args.n, args.d, generator=g, device=dev), dim=1)
     ks = [int(k) for k in args.k.split(",")]
     rows = [bench_dtype(name, q, c, k, dev, repeat, peers) for k in ks for name in dtypes]
-    print(f"device: {device_name(dev)}; CPU BLAS for spacekit: {cpu_blas() if dev.type == 'cpu' else '-'}")
+    cpu = {"cpu_blas": cpu_blas(), "cpu_candidates": cpu_candidates() or "fp32"} if dev.type == "cpu" else {}
+    print(f"device: {device_name(dev)}; spacekit on the CPU: {cpu or '-'}")
     print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul",
                        "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s",
                        "spacekit_max_err_f64"])
-    print("wrote", write_results(f"topk-d{args.d}-k{args.k.replace(',', '_')}", dev, {"rows": rows}, args.out))
+    print("wrote", write_results(f"topk-d{args.d}-k{args.k.replace(',', '_')}", dev, {"rows": rows, **cpu}, args.out))
 
 
 if __name__ == "__main__":

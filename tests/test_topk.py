@@ -30,10 +30,20 @@ def _assert_exact(q, c, k, metric, scores, idx):
     torch.testing.assert_close(scores.double(), best, atol=tol, rtol=0)
 
 
+@pytest.fixture(params=["fp32", "bf16"])
+def cpu_candidates(request, monkeypatch):
+    """Both CPU routes: fp32 scores throughout, or bf16 candidates re-scored in fp32 (whichever this CPU favours)."""
+    from spacekit.ops import similarity
+
+    monkeypatch.setenv("SPACEKIT_CPU_CANDIDATES", request.param)
+    monkeypatch.setattr(similarity, "_BLAS", {})
+    return request.param
+
+
 @pytest.mark.parametrize("nq,n,d,k", [(37, 1000, 16, 10), (100, 5000, 32, 100), (50, 3001, 8, 1),
                                       (20, 700, 8, 1000), (64, 20000, 24, 10), (3, 5, 4, 10)])
 @pytest.mark.parametrize("metric", ["cosine", "dot"])
-def test_topk_equals_float64_brute_force(nq, n, d, k, metric):
+def test_topk_equals_float64_brute_force(nq, n, d, k, metric, cpu_candidates):
     g = torch.Generator().manual_seed(nq * n + d)
     q, c = torch.randn(nq, d, generator=g), torch.randn(n, d, generator=g) * 3
     scores, idx = topk(q, c, k, metric=metric, budget="256K")  # several tiles
@@ -47,7 +57,19 @@ def test_numpy_inputs_and_whole_corpus_in_one_tile():
     _assert_exact(torch.from_numpy(q), torch.from_numpy(c), 5, "cosine", scores, idx)
 
 
-def test_equal_scores_come_by_lower_index_first():
+def test_bf16_candidates_decide_almost_every_row_without_an_fp32_redo(cpu_candidates, caplog):
+    import logging
+
+    g = torch.Generator().manual_seed(5)
+    q, c = torch.randn(400, 64, generator=g), torch.randn(30_000, 64, generator=g)
+    with caplog.at_level(logging.DEBUG, logger="spacekit"):
+        scores, idx = topk(q, c, 10, budget="4M")
+    _assert_exact(q, c, 10, "cosine", scores, idx)
+    redone = sum(int(r.getMessage().split()[1]) for r in caplog.records if "too close to call" in r.getMessage())
+    assert redone <= (0 if cpu_candidates == "fp32" else 0.05 * q.shape[0])      # (15 corpus tiles: 0 seen)
+
+
+def test_equal_scores_come_by_lower_index_first(cpu_candidates):
     g = torch.Generator().manual_seed(3)
     base = torch.randn(400, 8, generator=g)
     c = torch.cat([base, base, base])                 # every score appears three times: at i, i+400, i+800
@@ -226,8 +248,9 @@ def test_cpu_scores_through_either_blas_into_a_reused_buffer(blas, monkeypatch):
         b, dim=1).T, dim=1, descending=True, stable=True).indices[:, :4])
 
 
-def test_candidate_precision_and_fused_tile_sizes():
+def test_candidate_precision_and_fused_tile_sizes(monkeypatch):
     from spacekit.backend import Budget
+    from spacekit.ops import similarity
     from spacekit.ops.topk import _candidate_precision, _tile_sizes
 
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
@@ -235,7 +258,10 @@ def test_candidate_precision_and_fused_tile_sizes():
     assert _candidate_precision("tf32", "cosine", cuda) == "fp16"
     assert _candidate_precision("bf16", "cosine", cuda) == "bf16"
     assert _candidate_precision("fp32", "dot", cuda) is None and _candidate_precision("tf32", "dot", cuda) == "tf32"
-    assert _candidate_precision("fp16", "cosine", cpu) is None
+    for choice, expected in [("bf16", "bf16"), ("fp32", None)]:                    # the CPU: as cpu_candidates()
+        monkeypatch.setenv("SPACEKIT_CPU_CANDIDATES", choice)
+        monkeypatch.setattr(similarity, "_BLAS", {})
+        assert _candidate_precision("fp16", "cosine", cpu) == expected == _candidate_precision(None, "dot", cpu)
     limit = Budget(1 << 30)
     c_rows, q_rows = _tile_sizes(limit, 10_000, 1_000_000, 768, fused_sub=128)
     assert c_rows * 20 * 768 <= limit.bytes and q_rows * 48 * (c_rows // 128 + 1) <= limit.bytes

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 import torch
 
 from spacekit import backend, kernels
-from spacekit.ops.similarity import as_tensor, check_metric, check_search, corpus_tiles, normalize, scores
+from spacekit.ops.similarity import (
+    as_tensor,
+    check_metric,
+    check_search,
+    corpus_tiles,
+    cpu_candidates,
+    normalize,
+    scores,
+)
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 KERNEL_MAX_K = 1024  # the fused kernel serves k up to this; larger k takes the torch path
@@ -51,12 +59,12 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     c_rows, q_rows = _tile_sizes(limit, nq, n, d, cpu=dev.type == "cpu", fused_sub=_chunk_width(k) if fused else 0)
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
-    buf = torch.empty(q_rows * c_rows) if dev.type == "cpu" else None   # one score tile, reused: no page faults
+    scratch = _Scratch.on_cpu(q_rows * c_rows, low if reduced else None) if dev.type == "cpu" else None
     for start, c in corpus_tiles(corpus, c_rows, dev):
         tile = _corpus_tile(c, metric, low, reduced is not None or fused)
         use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
         for lo in range(0, nq, q_rows):
-            s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, buf)
+            s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, scratch)
             if start == 0 and s.shape[1] == k:                             # the first corpus tile: nothing to merge
                 best_s[lo:lo + q_rows], best_i[lo:lo + q_rows] = s, i
             else:
@@ -94,14 +102,28 @@ def _corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) 
     return _Tile(c, c.to(low), max_norm)
 
 
-def _exact_scores(q: torch.Tensor, tile: _Tile, buf: torch.Tensor | None = None) -> torch.Tensor:
+@dataclass
+class _Scratch:
+    """Flat score buffers reused by every tile on the CPU, where a fresh multi-MB result costs page faults that can
+    halve a product's speed: fp32 scores, and the bf16 products when candidates come from bf16."""
+
+    scores: torch.Tensor
+    low: torch.Tensor | None = None
+
+    @classmethod
+    def on_cpu(cls, elements: int, low: torch.dtype | None) -> _Scratch:
+        """Buffers of `elements` fp32 scores (and as many `low` products)."""
+        return cls(torch.empty(elements), torch.empty(elements, dtype=low) if low is not None else None)
+
+
+def _exact_scores(q: torch.Tensor, tile: _Tile, scratch: _Scratch | None = None) -> torch.Tensor:
     """fp32 scores of q against every row of the tile."""
-    out = scores(q, tile.exact, out=buf)
+    out = scores(q, tile.exact, out=scratch.scores if scratch else None)
     return out if tile.scale is None else out.mul_(tile.scale)
 
 
 def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused: bool, limit: backend.Budget,
-               buf: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               scratch: _Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One query tile against one corpus tile: the fused kernel, else the torch path in query slices whose score
     tile fits the budget (the fused path's tiles are sized without one, and a kernel may fail to build)."""
     if fused and not _KERNEL_BROKEN:
@@ -110,20 +132,20 @@ def _tile_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, fused
         except Exception as e:  # a kernel that fails to build on this machine must not break search
             _kernel_failed("fused top-k", e)
     rows = _score_rows(limit, tile.exact.shape[0])
-    parts = [_torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, buf) for lo in range(0, qt.shape[0], rows)]
+    parts = [_torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, scratch) for lo in range(0, qt.shape[0], rows)]
     if len(parts) == 1:
         return parts[0]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 def _torch_topk(qt: torch.Tensor, tile: _Tile, k: int, reduced: str | None, limit: backend.Budget,
-                buf: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+                scratch: _Scratch | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32."""
     n = tile.exact.shape[0]
     if reduced is None or k >= n:
         with _tf32(False):                                                 # exact fp32, whatever the global flag
-            return _select(_exact_scores(qt, tile, buf), min(k, n))
-    return _reduced_precision_topk(qt, tile, k, reduced, limit)
+            return _select(_exact_scores(qt, tile, scratch), min(k, n))
+    return _reduced_precision_topk(qt, tile, k, reduced, limit, scratch)
 
 
 def _kernels_usable(dev: torch.device) -> bool:
@@ -140,11 +162,12 @@ def _kernel_failed(name: str, e: Exception) -> None:
 
 def _candidate_precision(dtype: str | None, metric: str, dev: torch.device) -> str | None:
     """Precision of the scores that pick candidates (always re-scored in fp32, so the result does not depend on it):
-    None on the CPU (fp32 throughout); on CUDA the dtype asked for, except that fp32/tf32 cosine search uses fp16
-    (unit vectors fit fp16's range, and its products round like tf32's at twice the speed)."""
+    on the CPU bf16 where its products run faster than fp32 ones (cpu_candidates), else None (fp32 throughout); on
+    CUDA the dtype asked for, except that fp32/tf32 cosine search uses fp16 (unit vectors fit fp16's range, and its
+    products round like tf32's at twice the speed)."""
     name = (dtype or "fp32").lower()
     if dev.type != "cuda":
-        return None
+        return cpu_candidates()
     if metric == "cosine" and name in ("fp32", "tf32"):
         return "fp16"
     return None if name == "fp32" else name
@@ -226,8 +249,8 @@ def _merge(s1, i1, s2, i2, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return s[:, :k], i.gather(1, order)[:, :k]
 
 
-def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
-                            limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str, limit: backend.Budget,
+                            scratch: _Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
 
     q: (b, d) fp32; tile.low: the corpus tile in the reduced dtype (fp32 for tf32). |fp32 score - reduced
@@ -236,9 +259,14 @@ def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
     row is exact when that stays below the k-th fp32 score.
     """
     nc = tile.exact.shape[0]
-    extra = min(nc, max(2 * k, k + 32))
+    extra = min(nc, max(2 * k, k + (64 if mode == "bf16" else 32)))         # bf16's bound is 8x fp16's
     with _tf32(mode == "tf32"):
-        approx = q.to(tile.low.dtype) @ tile.low.T                         # (b, nc): fp16/bf16, or tf32 inputs
+        if scratch is None:
+            approx = q.to(tile.low.dtype) @ tile.low.T                     # (b, nc): fp16/bf16, or tf32 inputs
+        else:                                                              # the CPU: bf16 products, reduced in fp32
+            shape, size = (q.shape[0], nc), q.shape[0] * nc                # (its bf16 reductions are ~8x slower)
+            products = torch.matmul(q.to(tile.low.dtype), tile.low.T, out=scratch.low[:size].view(shape))
+            approx = scratch.scores[:size].view(shape).copy_(products)
     cand_s, cand = _select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
     del approx
     ceiling = cand_s[:, -1].float() if extra < nc else torch.full_like(q[:, 0], -math.inf)
@@ -272,7 +300,8 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
 
 def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
     """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
-    on CUDA, else gathered rows times q in slices that fit the budget."""
+    on CUDA, else gathered rows times q, slice by slice into one reused buffer (on the CPU ~4 MB: it stays in
+    cache and costs no page faults; on a GPU as much as the budget allows)."""
     if _kernels_usable(c.device):
         try:
             from spacekit.kernels.topk_triton import gather_dot
@@ -280,23 +309,27 @@ def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limi
             return gather_dot(q, c, cols)
         except Exception as e:  # a kernel that fails to build must not break search
             _kernel_failed("gather-dot", e)
-    b, d = q.shape
+    (b, d), kc = q.shape, cols.shape[1]
     exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
     cols_c = cols.clamp(max=c.shape[0] - 1)
-    rows_per = max(1, limit.rows(4 * cols.shape[1] * d, at_most=b) // 4)
+    row_bytes = 4 * kc * d
+    rows_per = max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else limit.rows(row_bytes, at_most=b) // 4)
+    gathered = torch.empty((min(rows_per, b) * kc, d), device=q.device)
     with _tf32(False):
         for lo in range(0, b, rows_per):
-            part = slice(lo, lo + rows_per)
-            exact[part] = torch.bmm(c[cols_c[part]], q[part].unsqueeze(2)).squeeze(2)   # (rows, candidates)
+            r = min(rows_per, b - lo)
+            rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=gathered[:r * kc])
+            exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d), q[lo:lo + r].unsqueeze(2)).squeeze(2)
     return exact
 
 
 def _rounding_bound(q: torch.Tensor, tile: _Tile, mode: str) -> torch.Tensor:
     """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row: inputs and
-    output rounded (3u |q| |c|), fp32 accumulation (1e-6), and for fp16 the absolute error of subnormal inputs
-    (at most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by Cauchy-Schwarz)."""
+    output rounded (3u |q| |c|), fp32 accumulation of d terms (d 2^-23 |q| |c|, twice the first-order bound, + 1e-6),
+    and for fp16 the absolute error of subnormal inputs (at most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by
+    Cauchy-Schwarz)."""
     qn = q.norm(dim=1)
-    bound = 3 * _UNIT_ROUNDOFF[mode] * qn * tile.max_norm + 1e-6
+    bound = (3 * _UNIT_ROUNDOFF[mode] + q.shape[1] * 2.0**-23) * qn * tile.max_norm + 1e-6
     if mode == "fp16":
         bound = bound + 2.0**-25 * math.sqrt(q.shape[1]) * (qn + tile.max_norm)
     return bound
