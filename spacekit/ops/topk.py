@@ -5,8 +5,9 @@ pre-selection (the top k chunks of B columns by their maximum hold the top k ent
 value lies in a chunk whose max is above it), a top-k over the gathered chunks, and a merge with the running
 result. On CUDA the fused kernel (kernels/topk_triton.py) replaces the score tile by per-chunk best / column /
 runner-up (see _kernel_topk). Ties: lower corpus index first, enforced by a stable sort wherever a tie could
-straddle a cut. Candidates from fp16/bf16/tf32 scores are re-scored in fp32 and the margin to the k-th score is
-checked against the rounding bound, so the result is always the fp32 exact search.
+straddle a cut. Candidates from fp16/bf16/tf32 scores (on the CPU: bf16 where it multiplies faster) are re-scored
+in fp32 and the margin to the k-th score is checked against the rounding bound, so the result is always the fp32
+exact search.
 """
 
 from __future__ import annotations
@@ -254,7 +255,7 @@ def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str, lim
     """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
 
     q: (b, d) fp32; tile.low: the corpus tile in the reduced dtype (fp32 for tf32). |fp32 score - reduced
-    score| <= 3u |q| |c| (both inputs rounded, the output rounded, fp32 accumulation). A corpus row outside the
+    score| <= _rounding_bound (both inputs rounded, the output rounded, fp32 accumulation). A corpus row outside the
     candidates has a reduced score <= the last candidate's, so its fp32 score is at most that plus the bound: the
     row is exact when that stays below the k-th fp32 score.
     """
