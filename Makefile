@@ -26,6 +26,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_encode.py
+	$(PY) benchmarks/bench_tokenize.py
 	$(PY) benchmarks/bench_topk.py
 	$(PY) benchmarks/bench_metrics.py
 
