@@ -3,7 +3,8 @@
 #   scripts/gpu_check.sh [RESULTS_DIR]      (default benchmarks/results/; pass $OUT on the device machine)
 # About 6-7 minutes on an H100 (measured: 5 min without the geometry step), most important first. Runs from the
 # repository root with PYTHONPATH=. (no install needed). SKIP_TESTS=1 / SKIP_ENCODE=1 / SKIP_GEOMETRY=1 leave
-# steps out for a rerun.
+# steps out for a rerun. It writes ~10 files; the device tool brings back only 8 from $OUT, so bundle them there:
+#   scripts/gpu_check.sh $OUT > $OUT/run.log 2>&1; cd $OUT && tar czf results.tgz --exclude=run.log * && ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-benchmarks/results}"
