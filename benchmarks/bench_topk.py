@@ -2,10 +2,12 @@
 
     python benchmarks/bench_topk.py [--nq 10000] [--n 200000] [--d 384] [--k 10[,100,...]] [--dtypes fp32]
 
-Random unit vectors (drawn on the device). Every method is checked against spacekit's ids (agreement %), and
-spacekit's ids are checked against a float64 re-score of a query sample. Ratios are against the bare matmul of the
-same size. On a GPU, spacekit is also timed with the fused kernel switched off (SPACEKIT_KERNELS=0: the torch path);
-on the CPU, SPACEKIT_CPU_CANDIDATES=fp32 times the route without bf16 candidates.
+Random unit vectors (drawn on the device), given to spacekit in fp32 (spacekit_s: it makes its own fp16/bf16
+copies) and, for fp16/bf16, also as the very tensors the bare matmul multiplies (spacekit_lowin_s: the exact search
+over their fp32 values). Every method is checked against spacekit's ids (agreement %), and spacekit's ids are
+checked against a float64 re-score of a query sample. Ratios are against the bare matmul of the same size. On a
+GPU, spacekit is also timed with the fused kernel switched off (SPACEKIT_KERNELS=0: the torch path); on the CPU,
+SPACEKIT_CPU_CANDIDATES=fp32 times the route without bf16 candidates.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ def chunked(q, c, fn, rows=2048):
 
 
 def check_exact(q, c, idx, k, sample=200) -> float:
-    """Max |float64 score of returned id - float64 k-best score| over a query sample."""
-    ref = torch.cat([q[:sample].double() @ c[lo:lo + 100_000].double().T for lo in range(0, c.shape[0], 100_000)],
-                    dim=1)
+    """Max |float64 cosine of returned id - float64 k-best cosine| over a query sample."""
+    unit = torch.nn.functional.normalize
+    qs = unit(q[:sample].double(), dim=1)
+    ref = torch.cat([qs @ unit(c[lo:lo + 100_000].double(), dim=1).T for lo in range(0, c.shape[0], 100_000)], dim=1)
     best = ref.topk(k, dim=1).values
     got = ref.gather(1, idx[:sample].to(ref.device))
     return float((got - best).abs().max())
@@ -54,6 +57,10 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
                               warmup=1)
     s_idx = out["r"][1]
     row["spacekit_max_err_f64"] = check_exact(q, c, s_idx, k)
+    if td in (torch.float16, torch.bfloat16):                  # the same vectors given in fp16/bf16, as the matmul
+        row["spacekit_lowin_s"] = timed(lambda: out.__setitem__("low", topk(qd, cd, k, device=dev, dtype=name)), dev,
+                                        repeat, warmup=1)
+        row["spacekit_lowin_max_err_f64"] = check_exact(qd, cd, out["low"][1], k)
     if dev.type == "cuda" and kernels.available(dev):
         os.environ["SPACEKIT_KERNELS"] = "0"
         try:
@@ -85,7 +92,8 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
             row["faiss_cpu_s"] = timed(lambda: res.__setitem__("r", index.search(qn, k)), torch.device("cpu"),
                                        repeat, warmup=1)
             row["faiss_agree_%"] = 100 * float((torch.from_numpy(res["r"][1]) == s_idx).float().mean())
-    for key in ["spacekit_s", "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s"]:
+    for key in ["spacekit_s", "spacekit_lowin_s", "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s",
+                "faiss_cpu_s"]:
         if key in row:
             row[key[:-2] + "_x_matmul"] = row[key] / row["bare_matmul_s"]
     print(row, flush=True)
@@ -115,9 +123,9 @@ def main() -> None:
     rows = [bench_dtype(name, q, c, k, dev, repeat, peers) for k in ks for name in dtypes]
     cpu = {"cpu_blas": cpu_blas(), "cpu_candidates": cpu_candidates() or "fp32"} if dev.type == "cpu" else {}
     print(f"device: {device_name(dev)}; spacekit on the CPU: {cpu or '-'}")
-    print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul",
-                       "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s", "faiss_cpu_s",
-                       "spacekit_max_err_f64"])
+    print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul", "spacekit_lowin_s",
+                       "spacekit_lowin_x_matmul", "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s",
+                       "faiss_cpu_s", "spacekit_max_err_f64"])
     print("wrote", write_results(f"topk-d{args.d}-k{args.k.replace(',', '_')}", dev, {"rows": rows, **cpu}, args.out))
 
 

@@ -1,6 +1,7 @@
 """Where the time of one GPU top-k call goes (torch.profiler, CUDA time by kernel), and where the GPU waits.
 
-    python benchmarks/profile_topk.py [--nq 10000] [--n 1000000] [--d 768] [--dtype fp16] [--trace FILE.json]
+    python benchmarks/profile_topk.py [--nq 10000] [--n 1000000] [--d 768] [--dtype fp16] [--inputs low|fp32]
+                                      [--trace FILE.json]
 
 Prints the kernels by CUDA time, the wall time of the profiled call, the longest stretches in which no kernel
 ran (with the host ops launched meanwhile and the spacekit line they came from), and how long one
@@ -41,10 +42,15 @@ def main() -> None:
     p.add_argument("--d", type=int, default=768)
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--dtype", default="fp16")
+    p.add_argument("--inputs", choices=["fp32", "low"], default="low",
+                   help="vectors given in fp32, or in the --dtype itself (searched as given)")
     p.add_argument("--trace", default=None)
     args = p.parse_args()
     q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, device="cuda"), dim=1)
     c = torch.nn.functional.normalize(torch.randn(args.n, args.d, device="cuda"), dim=1)
+    if args.inputs == "low":
+        low = {"fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
+        q, c = q.to(low), c.to(low)
     topk(q, c, args.k, dtype=args.dtype)
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,

@@ -77,16 +77,20 @@ def test_gpu_chunk_top2_kernel_equals_torch(dtype, config, monkeypatch):
     torch.backends.cuda.matmul.allow_tf32 = False
     ref = q.double() @ c.double().T                               # the products of the rounded inputs, exactly
     tol = 2e-3 if dtype == "fp32" else 1e-5                       # tf32 rounds fp32 inputs; fp16/bf16 products exact
-    for sub in (16, 32, 64, 128):
-        best, col, runner_up = chunk_top2(q, c, sub)
+    from spacekit.kernels.topk_triton import max_chunk
+
+    col_scale = torch.rand(c.shape[0], device="cuda", generator=g) + 0.5
+    widths = [sub for sub in (16, 32, 64, 128, 256) if max_chunk(dtype == "fp32", q.device) % sub == 0]
+    for sub, scale in [(sub, None) for sub in widths] + [(widths[-1], col_scale)]:
+        best, col, runner_up = chunk_top2(q, c, sub, scale)
         m = -(-c.shape[0] // sub)
         padded = torch.full((q.shape[0], m * sub), float("-inf"), device="cuda")
-        padded[:, :c.shape[0]] = ref
+        padded[:, :c.shape[0]] = ref if scale is None else ref * scale.double()
         top2 = padded.view(q.shape[0], m, sub).topk(2, dim=2).values
         torch.testing.assert_close(best, top2[..., 0].float(), atol=tol, rtol=0)
         torch.testing.assert_close(runner_up, top2[..., 1].float(), atol=tol, rtol=0)   # -inf: a 1-column chunk
         assert torch.equal(col.long() // sub, torch.arange(m, device="cuda").expand(q.shape[0], -1))
-        assert (ref.gather(1, col.long().clamp(max=c.shape[0] - 1)) - best).abs().max() < tol
+        assert (padded.gather(1, col.long()) - best).abs().max() < tol
 
 
 @pytest.mark.parametrize("d", [384, 1500])
@@ -108,9 +112,49 @@ def test_gpu_gather_dot_kernel_equals_float64():
     g = torch.Generator(device="cuda").manual_seed(2)
     q = torch.randn(5000, 768, device="cuda", generator=g)
     c = torch.randn(200_000, 768, device="cuda", generator=g)
-    cols = torch.randint(0, 200_001, (5000, 42), device="cuda", generator=g)
+    cols = torch.randint(0, 200_001, (5000, 42), device="cuda", generator=g)  # 200,000: padding, scores -inf
     ref = (c.double()[cols.clamp(max=199_999)] @ q.double().unsqueeze(2)).squeeze(2)
-    assert (gather_dot(q, c, cols).double() - ref).abs().max() < 1e-4          # |score| ~ 30: fp32 sums
+    got = gather_dot(q, c, cols).double()
+    pad = cols == 200_000
+    assert torch.isinf(got[pad]).all() and (got - ref)[~pad].abs().max() < 1e-4   # |score| ~ 30: fp32 sums
+
+
+def test_gpu_candidate_scores_kernel_equals_float64():
+    from spacekit.kernels.topk_triton import candidate_scores
+
+    g = torch.Generator(device="cuda").manual_seed(3)
+    q = torch.nn.functional.normalize(torch.randn(3000, 384, device="cuda", generator=g), dim=1)
+    c = torch.randn(100_003, 384, device="cuda", generator=g).half()                # fp16 rows, read exactly
+    cols = torch.randint(-1, 100_003, (3000, 42), device="cuda", generator=g)       # -1: no column
+    spans = torch.randint(-1, 782, (3000, 4), device="cuda", generator=g)           # 781: the ragged last chunk
+    scale = torch.rand(100_003, device="cuda", generator=g) + 0.5
+    s, i = candidate_scores(q, c, cols, spans, 128, scale)
+    want = torch.cat([cols, (spans.unsqueeze(2) * 128 + torch.arange(128, device="cuda")).view(3000, -1)], dim=1)
+    listed = torch.cat([cols >= 0, spans.repeat_interleave(128, 1) >= 0], dim=1)
+    want = torch.where(listed & (want < 100_003), want, 100_003)
+    assert torch.equal(i, want)
+    ok = want < 100_003
+    rows = c.double()[want.clamp(max=100_002)]
+    ref = (rows @ q.double().unsqueeze(2)).squeeze(2) * scale.double()[want.clamp(max=100_002)]
+    assert torch.isinf(s[~ok]).all() and (s.double() - ref)[ok].abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot"])
+def test_gpu_corpus_given_in_fp16_is_searched_as_its_fp32_values(metric):
+    """fp16/bf16 rows are used as given (no fp32 copy): the result is the exact search over their fp32 values."""
+    g = torch.Generator().manual_seed(5)
+    q = torch.randn(301, 768, generator=g)
+    for low, dtype in [(torch.float16, "fp16"), (torch.bfloat16, "bf16")]:
+        c = torch.randn(50_011, 768, generator=g).to(low)
+        c_cuda = c.cuda()
+        for k in (1, 10, 100, 1000):
+            scores, idx = topk(q, c_cuda, k, metric=metric, device="cuda", dtype=dtype)
+            if metric == "cosine":
+                _exact_check(q, c.float(), idx, scores, k)
+            else:
+                ref = q.double() @ c.double().T
+                best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
+                torch.testing.assert_close(ref.gather(1, idx), best, atol=1e-4, rtol=0)   # |score| ~ 30
 
 
 @pytest.mark.parametrize("k", [10, 100, 1000])

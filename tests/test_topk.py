@@ -110,6 +110,31 @@ def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
     torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
 
 
+def test_rows_given_in_fp16_are_searched_as_their_fp32_values(monkeypatch):
+    """The GPU's native route keeps fp16 corpus rows as given (cosine through per-row scales); its tile must give
+    the fp32 result on every torch path too (a kernel that fails to build falls back to them)."""
+    import importlib
+
+    from spacekit.backend import Budget
+    from spacekit.ops.topk import _exact_rows, _reduced_precision_topk, _select, _Tile
+
+    tk = importlib.import_module("spacekit.ops.topk")
+    monkeypatch.setattr(tk, "EXACT_BLOCK", 1000)                                 # fp32 conversion block by block
+    g = torch.Generator().manual_seed(11)
+    q = torch.nn.functional.normalize(torch.randn(40, 24, generator=g), dim=1)
+    raw = (torch.randn(3000, 24, generator=g) * 2).half()
+    scale = 1 / raw.float().norm(dim=1)
+    for tile, ref in [(_Tile(raw, raw, 1 + 1e-5, scale, scale), (q @ raw.float().T) * scale),
+                      (_Tile(raw, raw, raw.float().norm(dim=1).max()), q @ raw.float().T)]:
+        ref_s, ref_i = _select(ref, 10)
+        for s, i in [_reduced_precision_topk(q, tile, 10, "fp16", Budget(1 << 26)),
+                     _exact_rows(q, tile, 10, Budget(1 << 16))]:
+            assert torch.equal(i, ref_i)
+            torch.testing.assert_close(s, ref_s, atol=1e-6, rtol=1e-6)                # dot scores up to ~6
+    s, i = topk(q, raw, 10)                                                     # CPU: fp32 copies, same result
+    assert torch.equal(i, _select((q @ raw.float().T) * scale, 10)[1])
+
+
 def test_bad_arguments_are_input_errors():
     q, c = torch.randn(2, 4), torch.randn(5, 3)
     with pytest.raises(InputError, match="dimension mismatch"):
@@ -128,50 +153,85 @@ def test_fused_kernel_path_in_the_triton_interpreter():
     import textwrap
 
     script = textwrap.dedent("""
+        import os
+        import importlib
         import torch
         from spacekit import backend
-        import importlib
         tk = importlib.import_module("spacekit.ops.topk")          # the module (topk is also the function)
         from spacekit.ops.topk import _kernel_topk, _select, _Tile
-        redone = []
-        tk._select = lambda x, k, **kw: redone.append(x.shape[0]) or _select(x, k, **kw)   # the fp32 fallback
+        from spacekit.kernels.topk_triton import candidate_scores, chunk_top2, gather_dot, unit_rows
+        redone, passes = [], []
+        exact_rows, rescore_chunks = tk._exact_rows, tk._rescore_chunks
+        tk._exact_rows = lambda q, *a: redone.append(q.shape[0]) or exact_rows(q, *a)          # the fp32 fallback
+        tk._rescore_chunks = lambda q, *a: passes.append(q.shape[0]) or rescore_chunks(q, *a)  # first + later passes
         g = torch.Generator().manual_seed(0)
         low = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-
-        def check(q, c, k, mode):
-            tile = _Tile(c, c.to(low[mode]), c.norm(dim=1).max())
-            s, i = _kernel_topk(q, tile, k, mode, backend.Budget(1 << 26))
-            rs, ri = _select(q @ c.T, k)
-            assert torch.equal(i, ri), (q.shape, c.shape, k, mode)
-            assert (s - rs).abs().max() < 1e-6
-
+        budget = backend.Budget(1 << 26)
         unit = lambda *shape: torch.nn.functional.normalize(torch.randn(*shape, generator=g), dim=1)
+
+        def check(q, tile, k, mode, ref_scores):
+            redone.clear(), passes.clear()
+            s, i = _kernel_topk(q, tile, k, mode, budget)
+            rs, ri = _select(ref_scores, k)
+            tol = 1e-6 * max(1.0, float(rs.abs().max()))             # fp32 sums in another order: near-twins swap
+            assert (s - rs).abs().max() < tol, (q.shape, tile.exact.shape, k, mode)
+            swapped = i != ri
+            rows = torch.where(swapped)[0]
+            gaps = (ref_scores[rows, i[swapped]] - ref_scores[rows, ri[swapped]]).abs()
+            assert not gaps.numel() or gaps.max() < tol, gaps
+            assert swapped.float().mean() < 0.01, (q.shape, tile.exact.shape, k, mode)
+            return s, i
+
+        def native(c, cosine=True):                                # fp16/bf16 rows searched as given
+            _, scale = unit_rows(c, None)
+            return _Tile(c, c, 1 + 1e-5, scale, scale) if cosine else _Tile(c, c, c.float().norm(dim=1).max())
+
         for b, n, d, k, mode in [(37, 6000, 32, 10, "fp16"), (20, 5001, 64, 5, "fp32"), (9, 7000, 16, 100, "bf16"),
                                  (5, 4500, 8, 1, "fp16"), (3, 10_000, 8, 300, "fp16")]:
-            redone.clear()
-            check(unit(b, d), unit(n, d), k, mode)
+            q, c = unit(b, d), unit(n, d)
+            check(q, _Tile(c, c.to(low[mode]), c.norm(dim=1).max()), k, mode, q @ c.T)
             if mode != "bf16":                          # fp16/tf32 margins decide ~all rows of random data
                 assert sum(redone) <= 1, (b, n, d, k, mode, redone)   # (bf16's bound, 3 * 2^-8, often cannot)
+            if k <= 10:                                 # few of the top k share a chunk: one pass does every row
+                assert len(passes) == 1, passes
+            if mode != "fp32":                          # the same rows given in fp16/bf16, unnormalised
+                raw = (c * 3).to(low[mode])
+                scale = 1 / raw.float().norm(dim=1)
+                check(q, native(raw), k, mode, (q @ raw.float().T) * scale)
+                check(q, native(raw, cosine=False), k, mode, q @ raw.float().T)
         groups = torch.randn(700, 16, generator=g).repeat_interleave(8, dim=0)    # neighbours share a chunk
         clustered = torch.nn.functional.normalize(groups + 0.01 * torch.randn(5600, 16, generator=g), dim=1)
-        check(unit(11, 16), clustered, 20, "fp16")
-        check(unit(11, 16), clustered * 3.0, 7, "bf16")                           # dot scores, larger norms
+        q = unit(11, 16)
+        check(q, _Tile(clustered, clustered.half(), 1.0), 20, "fp16", q @ clustered.T)
+        assert passes == [11, 11], passes               # ~20 expanded chunks a row: more than the 8 slots
+        check(q, _Tile(clustered * 3, (clustered * 3).bfloat16(), 3.0), 7, "bf16", q @ (clustered * 3).T)
+        for slots in (0, 1):                            # too few slots: those rows take a second pass
+            tk._expansion_slots = lambda sub: slots
+            check(q, _Tile(clustered, clustered.half(), 1.0), 8, "fp16", q @ clustered.T)
+            assert len(passes) == 2 and 0 < passes[1] <= 11, passes
+            c16 = clustered.half()
+            check(q, native(c16), 8, "fp16", (q @ c16.float().T) / c16.float().norm(dim=1))
+        tk._expansion_slots = lambda sub: max(2, 512 // sub)
         base = torch.randn(3000, 16, generator=g)
         twins = torch.cat([base[:1500].repeat_interleave(2, dim=0), base])        # twins in one chunk and apart
         c = torch.nn.functional.normalize(twins, dim=1)                           # exact twins: lower index first
         q = unit(7, 16)
-        s, i = _kernel_topk(q, _Tile(c, c.half(), c.norm(dim=1).max()), 6, "fp16", backend.Budget(1 << 26))
-        assert torch.equal(i, torch.sort(q @ c.T, dim=1, descending=True, stable=True).indices[:, :6])
-        from spacekit.kernels.topk_triton import chunk_top2
+        for tile in [_Tile(c, c.half(), 1.0), native(twins.half())]:
+            s, i = _kernel_topk(q, tile, 6, "fp16", budget)
+            exact = q @ tile.exact.float().T * (tile.scale if tile.scale is not None else 1)
+            assert torch.equal(i, torch.sort(exact, dim=1, descending=True, stable=True).indices[:, :6])
+
         q, c = unit(37, 32).half(), unit(1000, 32).half()
         ref = q.float() @ c.float().T
         c_twins = c.clone()
         c_twins[1::2] = c_twins[::2]                                              # equal scores in every chunk
-        import os
-        for sub, config in [(16, ""), (32, ""), (64, ""), (128, ""), (32, "32,128,32,2,4,1"), (128, "64,256,32,2,4,1")]:
+        col_scale = torch.rand(1000, generator=g) + 0.5
+        for sub, config in [(16, ""), (32, ""), (64, ""), (128, ""), (256, ""), (32, "32,128,32,2,4,1"),
+                            (128, "64,256,32,2,4,1")]:
             os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"] = config             # "...,1": the persistent TMA kernel
-            for corpus, scores in [(c, ref), (c_twins, q.float() @ c_twins.float().T)]:
-                best, col, runner_up = chunk_top2(q, corpus, sub)
+            for corpus, scores, scale in [(c, ref, None), (c_twins, q.float() @ c_twins.float().T, None),
+                                          (c, ref * col_scale, col_scale)]:
+                best, col, runner_up = chunk_top2(q, corpus, sub, scale)
                 m = -(-1000 // sub)
                 padded = torch.full((37, m * sub), float("-inf"))
                 padded[:, :1000] = scores
@@ -180,27 +240,48 @@ def test_fused_kernel_path_in_the_triton_interpreter():
                 assert (runner_up - top2.values[..., 1]).abs().max() < 1e-5, (sub, config)
                 first = padded.view(37, m, sub).argmax(dim=2) + torch.arange(m) * sub   # twins: the lower column
                 assert torch.equal(col.long(), first), (sub, config)
+        os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"] = "32,128,32,2,4"
+        try:
+            chunk_top2(q, c, 256)                                          # 256 does not divide BLOCK_N = 128
+            raise AssertionError("a chunk wider than the column block was accepted")
+        except ValueError:
+            pass
         del os.environ["SPACEKIT_TOPK_KERNEL_CONFIG"]
-        from spacekit.kernels.topk_triton import unit_rows
+
         raw = torch.randn(6000, 48, generator=g) * 3                              # a cosine tile kept unnormalised
         raw[5] = 0
         low16, scale = unit_rows(raw, torch.float16)
         assert (low16.float() - torch.nn.functional.normalize(raw, dim=1)).abs().max() < 1e-3
+        assert unit_rows(raw.half(), None)[0] is None
+        assert (unit_rows(raw.half(), None)[1] - 1 / raw.half().float().norm(dim=1).clamp(min=1e-12)).abs().max() < 1e-6
         scaled = _Tile(raw, low16, torch.tensor(1 + 1e-5), scale)
         qn = unit(23, 48)
         ref_s, ref_i = _select(qn @ torch.nn.functional.normalize(raw, dim=1).T, 10)
-        for s, i in [_kernel_topk(qn, scaled, 10, "fp16", backend.Budget(1 << 26)),
-                     tk._reduced_precision_topk(qn, scaled, 10, "fp16", backend.Budget(1 << 26))]:
+        for s, i in [_kernel_topk(qn, scaled, 10, "fp16", budget),
+                     tk._reduced_precision_topk(qn, scaled, 10, "fp16", budget)]:
             assert torch.equal(i, ref_i) and (s - ref_s).abs().max() < 1e-6
-        from spacekit.kernels.topk_triton import gather_dot
-        q32, c32 = unit(13, 200), unit(900, 200)
-        cols = torch.randint(0, 901, (13, 37), generator=g)                   # 900 = padding: reads row 899
-        ref = (c32[cols.clamp(max=899)] @ q32.unsqueeze(2)).squeeze(2)
-        assert (gather_dot(q32, c32, cols) - ref).abs().max() < 1e-6
+
+        q32, c16 = unit(13, 200), unit(900, 200).half()
+        cols = torch.randint(-1, 901, (13, 37), generator=g, dtype=torch.int32)    # -1 and 900: no column
+        spans = torch.tensor([[3, -1], [-1, -1], [28, 0]] + [[-1, 5]] * 10)       # chunk 28 holds 896..899 only
+        col_scale = torch.rand(900, generator=g) + 0.5
+        s, i = candidate_scores(q32, c16, cols, spans, 32, col_scale)
+        want = torch.cat([cols.long(), (spans.unsqueeze(2) * 32 + torch.arange(32)).view(13, -1)], dim=1)
+        listed = torch.cat([cols >= 0, spans.repeat_interleave(32, 1) >= 0], 1)
+        want = torch.where((want >= 0) & (want < 900) & listed, want, 900)
+        assert torch.equal(i, want)
+        full = (q32 @ c16.float().T) * col_scale
+        ref = torch.cat([full, torch.full((13, 1), float("-inf"))], dim=1).gather(1, want)
+        assert torch.equal(torch.isinf(s), torch.isinf(ref)) and (s - ref)[~torch.isinf(ref)].abs().max() < 1e-5
+        c32 = c16.float()
+        ref = torch.where(cols >= 0, (c32[cols.long().clamp(0, 899)] @ q32.unsqueeze(2)).squeeze(2), float("-inf"))
+        ref[cols == 900] = float("-inf")
+        got = gather_dot(q32, c32, cols.long())
+        assert torch.equal(torch.isinf(got), torch.isinf(ref)) and (got - ref)[~torch.isinf(ref)].abs().max() < 1e-5
         print("ok")
     """)
     env = {**__import__("os").environ, "TRITON_INTERPRET": "1"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 

@@ -33,14 +33,21 @@ def corpus_shape(corpus) -> tuple[int, int]:
     return c.shape[0], c.shape[1]
 
 
-def corpus_tiles(corpus, rows: int, dev: torch.device):
-    """(start, (rows, d) float32 tile on dev) over the corpus; a store streams shard by shard."""
+def corpus_dtype(corpus) -> torch.dtype:
+    """The dtype a corpus (array/tensor or Store) holds its vectors in."""
     if hasattr(corpus, "manifest"):
-        yield from corpus.tiles(rows, device=dev)
+        return {"float16": torch.float16}.get(corpus.manifest["dtype"], torch.float32)
+    return as_tensor(corpus, "corpus").dtype
+
+
+def corpus_tiles(corpus, rows: int, dev: torch.device, dtype: torch.dtype = torch.float32):
+    """(start, (rows, d) tile on dev in dtype) over the corpus; a store streams shard by shard."""
+    if hasattr(corpus, "manifest"):
+        yield from corpus.tiles(rows, device=dev, dtype=dtype)
         return
     c = as_tensor(corpus, "corpus")
     for start in range(0, c.shape[0], rows):
-        yield start, c[start:start + rows].to(dev, torch.float32)
+        yield start, c[start:start + rows].to(dev, dtype)
 
 
 def check_search(q: torch.Tensor, corpus, k: int) -> int:

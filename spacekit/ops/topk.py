@@ -23,6 +23,7 @@ from spacekit.ops.similarity import (
     as_tensor,
     check_metric,
     check_search,
+    corpus_dtype,
     corpus_tiles,
     cpu_candidates,
     normalize,
@@ -31,6 +32,7 @@ from spacekit.ops.similarity import (
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 KERNEL_MAX_K = 1024  # the fused kernel serves k up to this; larger k takes the torch path
+EXACT_BLOCK = 65536  # fp16/bf16 corpus rows converted to fp32 at a time for an exact pass
 _KERNEL_BROKEN: list[bool] = []  # set once when a kernel fails to build on this machine
 log = logging.getLogger("spacekit")
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
@@ -57,13 +59,15 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     reduced = _candidate_precision(dtype, metric, dev)
     low = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(reduced or "", torch.float32)
     fused = k <= KERNEL_MAX_K and _kernels_usable(dev)
-    c_rows, q_rows = _tile_sizes(limit, nq, n, d, cpu=dev.type == "cpu", fused_sub=_chunk_width(k) if fused else 0)
+    sub = _kernel_chunk(k, low, dev) if fused else 0
+    c_rows, q_rows = _tile_sizes(limit, nq, n, d, cpu=dev.type == "cpu", fused_sub=sub, k=k)
     best_s = torch.full((nq, k), -math.inf, device=dev)
     best_i = torch.full((nq, k), -1, dtype=torch.long, device=dev)
     scratch = _Scratch.on_cpu(q_rows * c_rows, low if reduced else None) if dev.type == "cpu" else None
-    for start, c in corpus_tiles(corpus, c_rows, dev):
+    native = fused and low != torch.float32 and corpus_dtype(corpus) == low   # fp16/bf16 rows searched as given
+    for start, c in corpus_tiles(corpus, c_rows, dev, dtype=low if native else torch.float32):
         tile = _corpus_tile(c, metric, low, reduced is not None or fused)
-        use_kernel = fused and _kernel_candidates(k) < c.shape[0] // _chunk_width(k)   # enough chunks
+        use_kernel = fused and _kernel_candidates(k) < c.shape[0] // sub   # enough chunks
         for lo in range(0, nq, q_rows):
             s, i = _tile_topk(q[lo:lo + q_rows], tile, k, reduced, use_kernel, limit, scratch)
             if start == 0 and s.shape[1] == k:                             # the first corpus tile: nothing to merge
@@ -76,19 +80,34 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
 
 @dataclass
 class _Tile:
-    """One corpus tile: fp32 rows (scaled by `scale` when set: exact scores are exact @ q * scale), the rows the
-    candidates are scored on in the reduced dtype, and their largest norm (for the rounding bound)."""
+    """One corpus tile: the rows exact scores are computed from (fp32, or fp16/bf16 rows given as such, read as
+    their fp32 values), scaled by `scale` when set (exact scores are exact @ q * scale); the rows the candidates
+    are scored on in the reduced dtype, scaled by `low_scale` when set; and their largest scaled norm (for the
+    rounding bound)."""
 
     exact: torch.Tensor
     low: torch.Tensor
     max_norm: torch.Tensor | float | None
     scale: torch.Tensor | None = None
+    low_scale: torch.Tensor | None = None
 
 
 def _corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> _Tile:
-    """The tile's copies, made once. Cosine on CUDA with fp16/bf16 candidates: one kernel writes the unit rows in
-    the reduced dtype and the scales, and the fp32 rows stay as given (no normalised fp32 copy)."""
+    """The tile's copies, made once. On CUDA with fp16/bf16 candidates: rows given in that dtype are used as they
+    are (cosine: one read for the scales 1 / |row|, applied to both scores); fp32 cosine rows get one kernel that
+    writes the unit rows in the reduced dtype and the scales (no normalised fp32 copy)."""
     unit_norm = 1 + 1e-5                                                   # a float: no copy to the device
+    if c.dtype == low != torch.float32:                                    # the native route (topk checked it)
+        try:
+            from spacekit.kernels.topk_triton import unit_rows
+
+            _, scale = unit_rows(c, None)
+            if metric == "cosine":
+                return _Tile(c, c, unit_norm, scale, scale)
+            return _Tile(c, c, (1 / scale).max() * unit_norm if bounded else None)
+        except Exception as e:  # a kernel that fails to build must not break search
+            _kernel_failed("unit-rows", e)
+            c = c.float()
     if metric == "cosine" and low != torch.float32 and _kernels_usable(c.device):
         try:
             from spacekit.kernels.topk_triton import unit_rows
@@ -118,8 +137,14 @@ class _Scratch:
 
 
 def _exact_scores(q: torch.Tensor, tile: _Tile, scratch: _Scratch | None = None) -> torch.Tensor:
-    """fp32 scores of q against every row of the tile."""
-    out = scores(q, tile.exact, out=scratch.scores if scratch else None)
+    """fp32 scores of q against every row of the tile (fp16/bf16 rows: converted block by block, no fp32 copy)."""
+    c = tile.exact
+    if c.dtype == torch.float32:
+        out = scores(q, c, out=scratch.scores if scratch else None)
+    else:
+        out = torch.empty((q.shape[0], c.shape[0]), device=q.device)
+        for lo in range(0, c.shape[0], EXACT_BLOCK):
+            out[:, lo:lo + EXACT_BLOCK] = q @ c[lo:lo + EXACT_BLOCK].float().T
     return out if tile.scale is None else out.mul_(tile.scale)
 
 
@@ -175,14 +200,16 @@ def _candidate_precision(dtype: str | None, metric: str, dev: torch.device) -> s
 
 
 def _tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = False,
-                fused_sub: int = 0) -> tuple[int, int]:
+                fused_sub: int = 0, k: int = 1) -> tuple[int, int]:
     """(corpus rows, query rows) per tile within the budget. With a score tile (torch paths): corpus tile at most
     1/8 of the budget (capped at 65,536 rows on the CPU, where a tile near the caches selects faster) and the
     score tile in the rest. The fused kernel writes no score tile: the corpus takes half the budget (its fp32,
-    normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub columns, twice)."""
+    normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub columns) and its
+    candidates (12 bytes each, with the chunk bookkeeping), twice."""
     if fused_sub:
         c_rows = min(n, max(CHUNK, limit.rows(20 * d) // CHUNK * CHUNK))
-        q_rows = min(nq, limit.rows(2 * 24 * (c_rows // fused_sub + 1), at_least=1, at_most=16384))
+        per_query = 12 * (c_rows // fused_sub + 1) + 32 * _kernel_candidates(k) + 12 * _candidate_width(k, fused_sub)
+        q_rows = min(nq, limit.rows(2 * per_query, at_least=1, at_most=16384))
         return c_rows, q_rows
     c_rows = limit.rows(4 * d * 8, at_most=65536 if cpu else None) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
@@ -264,6 +291,8 @@ def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str, lim
     with _tf32(mode == "tf32"):
         if scratch is None:
             approx = q.to(tile.low.dtype) @ tile.low.T                     # (b, nc): fp16/bf16, or tf32 inputs
+            if tile.low_scale is not None:                                 # rows given in fp16/bf16: scaled in fp32
+                approx = approx.float().mul_(tile.low_scale)
         else:                                                              # the CPU: bf16 products, reduced in fp32
             shape, size = (q.shape[0], nc), q.shape[0] * nc                # (its bf16 reductions are ~8x slower)
             products = torch.matmul(q.to(tile.low.dtype), tile.low.T, out=scratch.low[:size].view(shape))
@@ -291,11 +320,7 @@ def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tens
     rows = torch.nonzero(ceiling + _rounding_bound(q, tile, mode) >= s[:, -1]).flatten()
     if rows.numel():
         log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", rows.numel(), b)
-        per = max(1, limit.rows(8 * c.shape[0]))
-        with _tf32(False):
-            for lo in range(0, rows.numel(), per):
-                part = rows[lo:lo + per]
-                s[part], idx[part] = _select(_exact_scores(q[part], tile), k)
+        s[rows], idx[rows] = _exact_rows(q[rows], tile, k, limit)
     return s, idx
 
 
@@ -315,12 +340,12 @@ def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limi
     cols_c = cols.clamp(max=c.shape[0] - 1)
     row_bytes = 4 * kc * d
     rows_per = max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else limit.rows(row_bytes, at_most=b) // 4)
-    gathered = torch.empty((min(rows_per, b) * kc, d), device=q.device)
+    gathered = torch.empty((min(rows_per, b) * kc, d), dtype=c.dtype, device=q.device)
     with _tf32(False):
         for lo in range(0, b, rows_per):
             r = min(rows_per, b - lo)
             rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=gathered[:r * kc])
-            exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d), q[lo:lo + r].unsqueeze(2)).squeeze(2)
+            exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d).float(), q[lo:lo + r].unsqueeze(2)).squeeze(2)
     return exact
 
 
@@ -351,9 +376,17 @@ class _tf32:
 
 
 def _chunk_width(k: int) -> int:
-    """Columns per chunk for the fused kernel: wide for small k (fewer maxima to select from), narrow for large k
-    (fewer chunks holding two of the top k, each of which is re-scored in full)."""
+    """Columns per chunk for the fused kernel: wide for small k (fewer maxima to store and select from), narrow for
+    large k and for neighbours stored side by side (fewer chunks holding two of the top k, each of which is
+    re-scored in full)."""
     return 128 if k <= 16 else 64 if k <= 64 else 32 if k <= 256 else 16
+
+
+def _kernel_chunk(k: int, low: torch.dtype, dev: torch.device) -> int:
+    """_chunk_width(k), narrowed to the widest chunk the kernel takes for these inputs."""
+    from spacekit.kernels.topk_triton import max_chunk
+
+    return min(_chunk_width(k), max_chunk(low == torch.float32, dev))
 
 
 def _kernel_candidates(k: int) -> int:
@@ -362,43 +395,96 @@ def _kernel_candidates(k: int) -> int:
     return max(2 * k, k + 32)
 
 
+def _expansion_slots(sub: int) -> int:
+    """Chunks per query re-scored in full in the first pass (a query with more takes a second pass)."""
+    return max(2, 512 // sub)
+
+
+def _candidate_width(k: int, sub: int) -> int:
+    """Candidate columns per query in the first pass: the chunks' best columns and the expansion slots."""
+    return _kernel_candidates(k) + _expansion_slots(sub) * sub
+
+
 def _kernel_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
                  limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k through the fused kernel, proven exact.
+    """Top-k through the fused kernel, proven exact, with one wait for the GPU.
 
     The kernel gives per chunk its best reduced-precision score, that column and the runner-up score. The best
     kc > k chunks by best score are taken; their best columns are distinct candidates, k of them score >= kth (the
     k-th best chunk maximum), so the k-th exact score is >= kth - bound. A chunk's other columns score <= runner-up
-    + bound, so only chunks with runner-up + 2 bound >= kth are re-scored in full, in their own rows (the few that
-    have one); the other rows score just their kc best columns. Rows where an unselected chunk (<= the next chunk
-    maximum + bound) could still reach the k-th exact score redo in fp32. Needs more than kc chunks (topk checks
-    it).
+    + bound, so only chunks with runner-up + 2 bound >= kth are expanded (all their columns re-scored); the others
+    give their best column. Rows where an unselected chunk (<= the next chunk maximum + bound) could still reach
+    the k-th exact score redo in fp32. Needs more than kc chunks (topk checks it).
     """
     from spacekit.kernels.topk_triton import chunk_top2
 
-    sub, kc = _chunk_width(k), _kernel_candidates(k)
-    best, col, runner_up = chunk_top2(q.to(tile.low.dtype), tile.low, sub)  # (b, m) each; never (b, nc) scores
-    b, nc = best.shape[0], tile.exact.shape[0]
+    sub, kc = _kernel_chunk(k, tile.low.dtype, q.device), _kernel_candidates(k)
+    best, col, runner_up = chunk_top2(q.to(tile.low.dtype), tile.low, sub, tile.low_scale)   # (b, m) each
     top, chunk = torch.topk(best, kc + 1, dim=1)                          # sorted, descending
-    nxt, chunk = top[:, kc], chunk[:, :kc]
+    chunk = chunk[:, :kc]
     bound = _rounding_bound(q, tile, mode)
     expand = runner_up.gather(1, chunk) + 2 * bound[:, None] >= top[:, k - 1:k]     # (b, kc)
-    cols = torch.where(expand, nc, col.gather(1, chunk).long()).sort(dim=1).values   # ascending (the tie rule);
-    counts = expand.sum(1)                                                # expanded chunks: below, per row
-    n_wide, n_exp = torch.stack([(counts > 0).sum(), counts.max()]).tolist()   # one wait for both
-    if not n_wide:
-        return _rescore(q, tile, cols, cols < nc, nxt, k, mode, limit)
-    order = torch.argsort((counts > 0).to(torch.int8), stable=True)       # rows without expanded chunks first
-    s = torch.empty((b, k), device=q.device)
-    idx = torch.empty((b, k), dtype=torch.long, device=q.device)
-    plain, wide = order[:b - n_wide], order[b - n_wide:]
-    if plain.numel():
-        s[plain], idx[plain] = _rescore(q[plain], tile, cols[plain], cols[plain] < nc, nxt[plain], k, mode, limit)
-    exp_w = expand[wide]
-    first = torch.argsort((~exp_w).to(torch.int8), dim=1, stable=True)[:, :n_exp]   # expanded chunks first
-    which, keep = chunk[wide].gather(1, first), exp_w.gather(1, first)
-    span = which.unsqueeze(-1) * sub + torch.arange(sub, device=q.device)            # (rows, n_exp, sub)
-    span = torch.where(keep.unsqueeze(-1) & (span < nc), span, nc)
-    both = torch.cat([cols[wide], span.view(n_wide, -1)], dim=1).sort(dim=1).values
-    s[wide], idx[wide] = _rescore(q[wide], tile, both, both < nc, nxt[wide], k, mode, limit)
+    cols = torch.where(expand, -1, col.gather(1, chunk))                  # expanded chunks: all columns, below
+    return _rescore_chunks(q, tile, k, cols, chunk, expand, top[:, kc] + bound, sub, _expansion_slots(sub), limit)
+
+
+def _rescore_chunks(q: torch.Tensor, tile: _Tile, k: int, cols: torch.Tensor, chunk: torch.Tensor,
+                    expand: torch.Tensor, ceiling: torch.Tensor, sub: int, slots: int,
+                    limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact fp32 top-k among each row's candidate columns `cols` (-1: none) and every column of its expanded
+    chunks (chunk[expand]), the first `slots` of them in this pass: nothing waits for the GPU until the rows to
+    finish otherwise are known. ceiling (b,): the highest exact score a column outside the candidates can have;
+    rows reaching it redo in fp32, rows with more expanded chunks than slots take a pass with enough, rows with
+    equal scores in their top k + 1 are ordered by lower column among their candidates."""
+    from spacekit.kernels.topk_triton import candidate_scores
+
+    b = q.shape[0]
+    rank = expand.cumsum(1) - 1                                           # each expanded chunk's slot
+    slot = torch.where(expand & (rank < slots), rank, slots)              # slot `slots`: the bin for the rest
+    spans = torch.full((b, slots + 1), -1, dtype=torch.long, device=q.device).scatter_(1, slot, chunk)[:, :slots]
+    cand_s, cand_c = candidate_scores(q, tile.exact, cols, spans, sub, tile.scale)
+    vals, pos = torch.topk(cand_s, k + 1, dim=1)                          # sorted; the (k+1)-th shows a cut tie
+    s, idx = vals[:, :k], cand_c.gather(1, pos[:, :k])
+    redo = ceiling >= s[:, -1]
+    more = rank[:, -1] >= slots
+    tie = (vals[:, 1:] == vals[:, :-1]).any(1)
+    code = redo.to(torch.int8) * 4 + more.to(torch.int8) * 2 + tie.to(torch.int8)
+    flagged = torch.nonzero(code).flatten()                               # the one wait
+    if not flagged.numel():
+        return s, idx
+    pairs = list(zip(flagged.tolist(), code[flagged].tolist(), strict=True))
+
+    def rows_where(test) -> torch.Tensor:
+        return torch.tensor([r for r, v in pairs if test(v)], dtype=torch.long, device=q.device)
+
+    ties, wide, exact = rows_where(lambda v: v == 1), rows_where(lambda v: v in (2, 3)), rows_where(lambda v: v >= 4)
+    if ties.numel():
+        s[ties], idx[ties] = _lower_column_first(cand_s[ties], cand_c[ties], k)
+    if wide.numel():
+        n_exp = int(expand[wide].sum(1).max())
+        per = max(1, limit.rows(2 * 12 * (cols.shape[1] + n_exp * sub)))
+        for lo in range(0, wide.numel(), per):
+            part = wide[lo:lo + per]
+            s[part], idx[part] = _rescore_chunks(q[part], tile, k, cols[part], chunk[part], expand[part],
+                                                 ceiling[part], sub, n_exp, limit)
+    if exact.numel():
+        log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", exact.numel(), b)
+        s[exact], idx[exact] = _exact_rows(q[exact], tile, k, limit)
     return s, idx
+
+
+def _lower_column_first(cand_s: torch.Tensor, cand_c: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k of candidate scores with equal scores by lower column (columns distinct per row)."""
+    order = cand_c.argsort(dim=1)
+    s, pos = torch.sort(cand_s.gather(1, order), dim=1, descending=True, stable=True)
+    return s[:, :k], cand_c.gather(1, order.gather(1, pos[:, :k]))
+
+
+def _exact_rows(q: torch.Tensor, tile: _Tile, k: int, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 top-k of q's rows over the whole tile, in slices whose score rows fit the budget."""
+    per = max(1, limit.rows(8 * tile.exact.shape[0]))
+    parts = []
+    with _tf32(False):
+        for lo in range(0, q.shape[0], per):
+            parts.append(_select(_exact_scores(q[lo:lo + per], tile), k))
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
