@@ -1,8 +1,8 @@
 """Texts -> padded token batches for the encoder.
 
 Texts are tokenised block by block, length-sorted within a block and cut by a token budget, so almost no padding
-is computed. On a GPU a worker thread tokenises and collates ahead of the forward passes (the fast tokenizer
-releases the GIL), into pinned host memory that is copied to the device without blocking.
+is computed. On a GPU a worker thread collates ahead of the forward passes, into pinned host memory that is copied
+to the device without blocking, while another tokenises the next block (the fast tokenizer releases the GIL).
 """
 
 from __future__ import annotations
@@ -61,10 +61,14 @@ def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], pad_id: int, dev: torch.device,
-            batch_tokens: int) -> Iterator[Batch]:
-    """Batches covering every text once; on CUDA prepared on a worker thread, a few batches ahead."""
-    host = _host_batches(tokenize, texts, pad_id, batch_tokens, gpu=dev.type == "cuda")
+def batches(tokenize: Callable[[list[str]], list], texts: list[str], pad_id: int, dev: torch.device,
+            batch_tokens: int, to_ids: Callable[[list], list[list[int]]] | None = None) -> Iterator[Batch]:
+    """Batches covering every text once; on CUDA prepared on a worker thread, a few batches ahead.
+
+    tokenize(block) gives each text's token ids, or with to_ids an intermediate (the fast tokenizer's encodings)
+    that to_ids turns into ids: on CUDA tokenize then runs on a thread of its own a block ahead, so its Rust part
+    (which releases the GIL) overlaps the id lists and collation of the block before."""
+    host = _host_batches(tokenize, texts, pad_id, batch_tokens, gpu=dev.type == "cuda", to_ids=to_ids)
     if dev.type != "cuda":
         yield from host
         return
@@ -72,12 +76,18 @@ def batches(tokenize: Callable[[list[str]], list[list[int]]], texts: list[str], 
         yield Batch(b.rows, b.ids.to(dev, non_blocking=True), b.mask.to(dev, non_blocking=True), b.padded)
 
 
-def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool) -> Iterator[Batch]:
-    """Batches on the host; for a GPU in pinned memory, widths rounded up to GPU_WIDTH_MULTIPLE."""
+def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool, to_ids=None,
+                  ahead: bool | None = None) -> Iterator[Batch]:
+    """Batches on the host; for a GPU in pinned memory, widths rounded up to GPU_WIDTH_MULTIPLE. ahead (default:
+    gpu, when to_ids is given): tokenize the next block on its own thread meanwhile."""
     multiple = GPU_WIDTH_MULTIPLE if gpu else 1
     starts = [0, *range(min(FIRST_BLOCK, BLOCK), len(texts), BLOCK)]
-    for b0, b1 in zip(starts, [*starts[1:], len(texts)], strict=True):
-        ids = tokenize(texts[b0:b1])
+    spans = list(zip(starts, [*starts[1:], len(texts)], strict=True))
+    blocks = (tokenize(texts[b0:b1]) for b0, b1 in spans)
+    if to_ids is not None and (gpu if ahead is None else ahead):
+        blocks = _ahead(blocks, depth=1)
+    for (b0, _), block in zip(spans, blocks, strict=True):
+        ids = to_ids(block) if to_ids is not None else block
         lengths = np.fromiter(map(len, ids), np.int64, len(ids))
         flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum()))
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])

