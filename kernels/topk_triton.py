@@ -3,7 +3,8 @@
 Scores of a (BLOCK_M x BLOCK_N) tile are accumulated on the tensor cores and, still in registers, reduced per query
 row and SUB-column chunk to the best score, its column and the runner-up score, so the (nq x n) score matrix is
 never written to device memory. ops.topk then takes the best chunks per query, re-scores their best columns in
-fp32 (and every column of a chunk whose runner-up could still make the top k), and proves the result exact.
+fp32 (and every column of a chunk whose runner-up could still make the top k) with candidate_scores, and proves
+the result exact. unit_rows gives the row scales (and unit-length fp16/bf16 rows) for cosine search.
 """
 
 from __future__ import annotations

@@ -30,5 +30,5 @@ step timeout 110 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768
 step timeout 40 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 384 --k 10 --dtypes fp16 --peers torch
 step timeout 60 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 100,1000 --dtypes fp16 \
   --peers torch --repeat 2
-step timeout 40 python3 benchmarks/profile_topk.py --dtype fp16 --trace "$OUT_DIR/topk-trace.json"
+step timeout 40 python3 benchmarks/profile_topk.py --dtype fp16 --inputs low --trace "$OUT_DIR/topk-trace.json"
 exit $status
