@@ -35,6 +35,15 @@ def test_gpu_topk_equals_float64_reference(dtype, d, k):
     _exact_check(q, c, idx, scores, k)
 
 
+def test_gpu_topk_over_a_long_corpus_equals_float64_reference():
+    """Enough chunks per query (400k rows) that the best chunks are picked through group maxima first."""
+    g = torch.Generator().manual_seed(9)
+    q, c = torch.randn(300, 128, generator=g), torch.randn(400_000, 128, generator=g)
+    for k in (1, 10, 100):
+        scores, idx = topk(q, c, k, device="cuda", dtype="fp16")
+        _exact_check(q, c, idx, scores, k)
+
+
 def test_gpu_topk_ties_by_lower_index():
     from spacekit.ops import topk
 
