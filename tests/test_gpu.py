@@ -18,7 +18,7 @@ def _exact_check(q: torch.Tensor, c: torch.Tensor, idx: torch.Tensor, scores: to
     qn = torch.nn.functional.normalize(q.double().cpu(), dim=1)
     cn = torch.nn.functional.normalize(c.double().cpu(), dim=1)
     ref = qn @ cn.T
-    best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
+    best = torch.topk(ref, k, dim=1).values                        # sorted: the k best values, ties or not
     torch.testing.assert_close(ref.gather(1, idx), best, atol=1e-6, rtol=0)
     torch.testing.assert_close(scores.double(), best, atol=1e-6, rtol=0)
 
@@ -36,9 +36,9 @@ def test_gpu_topk_equals_float64_reference(dtype, d, k):
 
 
 def test_gpu_topk_over_a_long_corpus_equals_float64_reference():
-    """Enough chunks per query (400k rows) that the best chunks are picked through group maxima first."""
+    """Enough chunks per query (200k rows) that the best chunks are picked through group maxima first."""
     g = torch.Generator().manual_seed(9)
-    q, c = torch.randn(300, 128, generator=g), torch.randn(400_000, 128, generator=g)
+    q, c = torch.randn(300, 128, generator=g), torch.randn(200_000, 128, generator=g)
     for k in (1, 10, 100):
         scores, idx = topk(q, c, k, device="cuda", dtype="fp16")
         _exact_check(q, c, idx, scores, k)
