@@ -19,7 +19,7 @@ import triton.language as tl
 # SPACEKIT_TOPK_KERNEL_CONFIG="128,256,64,4,8[,1]" overrides the first (a sixth field 1: the persistent TMA kernel,
 # Hopper on) — benchmarks/bench_kernel.py sweeps them. low: the fastest of the H100 sweep (persistent, TMA loads).
 # A chunk never spans two column blocks: its width divides BLOCK_N (max_chunk).
-BLOCK_C = 16  # candidate columns scored per program of the re-scoring kernel
+BLOCK_C, BLOCK_D = 16, 128  # candidate columns per program of the re-scoring kernels, and dimensions per step
 CONFIGS = {"low": (128, 256, 64, 4, 8), "fp32": (128, 128, 32, 3, 8)}
 
 
@@ -189,54 +189,59 @@ def _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, cols, out
 
 
 @triton.jit
-def _candidate_scores_kernel(q_ptr, c_ptr, scale_ptr, cols_ptr, spans_ptr, out_s_ptr, out_c_ptr, n, d, n_cols,
-                             n_blocks, stride_q, stride_c, stride_cols, stride_spans, stride_out, SUB: tl.constexpr,
-                             BLOCK_C: tl.constexpr, SPAN_C: tl.constexpr, BLOCK_D: tl.constexpr,
-                             SCALED: tl.constexpr, WRITE_COLS: tl.constexpr):
+def _gather_dot_kernel(q_ptr, c_ptr, cols_ptr, out_s_ptr, out_c_ptr, n, d, n_cols, stride_q, stride_c, stride_cols,
+                       stride_out, BLOCK_C: tl.constexpr, BLOCK_D: tl.constexpr, WRITE_COLS: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
-    part = tl.program_id(1)
-    within = tl.arange(0, BLOCK_C)
-    if part < n_blocks:                                                   # BLOCK_C of the listed columns
-        offs = part * BLOCK_C + within
-        cols = tl.load(cols_ptr + row * stride_cols + offs, mask=offs < n_cols, other=-1)
-        _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, cols, offs, offs < n_cols, n, d,
-                       stride_q, stride_c, stride_out, BLOCK_C, BLOCK_D, SCALED, WRITE_COLS)
-    else:                                                                 # every column of one chunk, or none
-        chunk = tl.load(spans_ptr + row * stride_spans + part - n_blocks).to(tl.int64)
-        base = n_cols + (part - n_blocks) * SUB
-        if chunk >= 0:
-            for c0 in range(0, SUB, SPAN_C):                              # contiguous rows: wider blocks
-                offs = c0 + tl.arange(0, SPAN_C)
-                _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, chunk * SUB + offs, base + offs,
-                               offs < SUB, n, d, stride_q, stride_c, stride_out, SPAN_C, BLOCK_D, SCALED,
-                               WRITE_COLS)
-        else:                                                             # an unused slot: no loads
-            offs = base + tl.arange(0, SUB)
-            tl.store(out_s_ptr + row * stride_out + offs, tl.full((SUB,), float("-inf"), tl.float32))
-            if WRITE_COLS:
-                tl.store(out_c_ptr + row * stride_out + offs, tl.zeros((SUB,), tl.int64) + n)
+    offs = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
+    cols = tl.load(cols_ptr + row * stride_cols + offs, mask=offs < n_cols, other=-1)
+    _score_columns(q_ptr, c_ptr, out_s_ptr, out_s_ptr, out_c_ptr, row, cols, offs, offs < n_cols, n, d, stride_q,
+                   stride_c, stride_out, BLOCK_C, BLOCK_D, False, WRITE_COLS)   # scales: after (registers x2)
+
+
+@triton.jit
+def _span_scores_kernel(q_ptr, c_ptr, scale_ptr, spans_ptr, out_s_ptr, out_c_ptr, n, d, first, stride_q, stride_c,
+                        stride_spans, stride_out, SUB: tl.constexpr, SPAN_C: tl.constexpr, BLOCK_D: tl.constexpr,
+                        SCALED: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    slot = tl.program_id(1)
+    chunk = tl.load(spans_ptr + row * stride_spans + slot).to(tl.int64)
+    base = first + slot * SUB
+    if chunk >= 0:                                                        # every column of the chunk
+        for c0 in range(0, SUB, SPAN_C):
+            offs = c0 + tl.arange(0, SPAN_C)
+            _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, chunk * SUB + offs, base + offs,
+                           offs < SUB, n, d, stride_q, stride_c, stride_out, SPAN_C, BLOCK_D, SCALED, True)
+    else:                                                                 # an unused slot: no loads
+        unused = base + tl.arange(0, SUB)
+        tl.store(out_s_ptr + row * stride_out + unused, tl.full((SUB,), float("-inf"), tl.float32))
+        tl.store(out_c_ptr + row * stride_out + unused, tl.zeros((SUB,), tl.int64) + n)
 
 
 def candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, spans: torch.Tensor, sub: int,
                      scale: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact fp32 scores of each query row against its candidate corpus rows, in one kernel.
+    """Exact fp32 scores of each query row against its candidate corpus rows.
 
     q (b, d) fp32; c (n, d) fp32/fp16/bf16 (read as its exact fp32 values); cols (b, kc) column ids, -1 for none;
     spans (b, e) chunk ids, -1 for none: chunk j stands for the columns j * sub ... j * sub + sub - 1; scale (n,)
     fp32 multiplies each column's score. -> scores (b, kc + e * sub) fp32 and their columns int64, in that order
-    (cols, then each span's columns); a missing or out-of-range column scores -inf with column n.
+    (cols, then each span's columns); a missing or out-of-range column scores -inf with column n. Two kernels (the
+    listed columns, the spans), each with its own registers: the gather is memory-bound and needs occupancy (40
+    registers a thread on sm_90; 80 with the scales loaded in it).
     """
     q, c, cols, spans = q.contiguous(), c.contiguous(), cols.contiguous(), spans.contiguous()
     (b, d), kc, e = q.shape, cols.shape[1], spans.shape[1]
-    width = kc + e * sub
-    out_s = torch.empty((b, width), dtype=torch.float32, device=q.device)
-    out_c = torch.empty((b, width), dtype=torch.int64, device=q.device)
-    blocks = triton.cdiv(kc, BLOCK_C)
-    _candidate_scores_kernel[(b, blocks + e)](
-        q, c, scale if scale is not None else out_s, cols, spans, out_s, out_c, c.shape[0], d, kc, blocks,
-        q.stride(0), c.stride(0), cols.stride(0), max(1, spans.stride(0)), out_s.stride(0), SUB=sub,
-        BLOCK_C=BLOCK_C, SPAN_C=min(sub, 64), BLOCK_D=128, SCALED=scale is not None, WRITE_COLS=True,
-        num_warps=4)
+    out_s = torch.empty((b, kc + e * sub), dtype=torch.float32, device=q.device)
+    out_c = torch.empty((b, kc + e * sub), dtype=torch.int64, device=q.device)
+    _gather_dot_kernel[(b, triton.cdiv(kc, BLOCK_C))](
+        q, c, cols, out_s, out_c, c.shape[0], d, kc, q.stride(0), c.stride(0), cols.stride(0), out_s.stride(0),
+        BLOCK_C=BLOCK_C, BLOCK_D=BLOCK_D, WRITE_COLS=True, num_warps=4)
+    if scale is not None:                     # as the kernel would (one fp32 product), without doubling its registers
+        out_s[:, :kc].mul_(scale[cols.clamp(0, c.shape[0] - 1).long()])
+    if e:
+        _span_scores_kernel[(b, e)](q, c, scale if scale is not None else out_s, spans, out_s, out_c, c.shape[0], d,
+                                    kc, q.stride(0), c.stride(0), spans.stride(0), out_s.stride(0), SUB=sub,
+                                    SPAN_C=min(sub, BLOCK_C), BLOCK_D=BLOCK_D, SCALED=scale is not None,
+                                    num_warps=4)
     return out_s, out_c
 
 
@@ -246,11 +251,9 @@ def gather_dot(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor) -> torch.Te
     q, c, cols = q.contiguous(), c.contiguous(), cols.contiguous()
     b, kc = cols.shape
     out = torch.empty((b, kc), dtype=torch.float32, device=q.device)
-    blocks = triton.cdiv(kc, BLOCK_C)
-    _candidate_scores_kernel[(b, blocks)](q, c, out, cols, cols, out, out, c.shape[0], q.shape[1], kc, blocks,
-                                          q.stride(0), c.stride(0), cols.stride(0), 1, out.stride(0), SUB=16,
-                                          BLOCK_C=BLOCK_C, SPAN_C=16, BLOCK_D=128, SCALED=False, WRITE_COLS=False,
-                                          num_warps=4)
+    _gather_dot_kernel[(b, triton.cdiv(kc, BLOCK_C))](q, c, cols, out, out, c.shape[0], q.shape[1], kc, q.stride(0),
+                                                      c.stride(0), cols.stride(0), out.stride(0), BLOCK_C=BLOCK_C,
+                                                      BLOCK_D=BLOCK_D, WRITE_COLS=False, num_warps=4)
     return out
 
 

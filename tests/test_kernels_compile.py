@@ -24,10 +24,10 @@ def _topk_signature(q: str, c: str) -> dict:
             "stride_om": "i32"}
 
 
-def _candidate_signature(c: str, cols: str) -> dict:
-    return {"q_ptr": "*fp32", "c_ptr": c, "scale_ptr": "*fp32", "cols_ptr": cols, "spans_ptr": "*i64",
-            "out_s_ptr": "*fp32", "out_c_ptr": "*i64", "n": "i32", "d": "i32", "n_cols": "i32", "n_blocks": "i32",
-            "stride_q": "i32", "stride_c": "i32", "stride_cols": "i32", "stride_spans": "i32", "stride_out": "i32"}
+def _gather_signature(c: str, cols: str) -> dict:
+    return {"q_ptr": "*fp32", "c_ptr": c, "cols_ptr": cols, "out_s_ptr": "*fp32",
+            "out_c_ptr": "*i64", "n": "i32", "d": "i32", "n_cols": "i32", "stride_q": "i32", "stride_c": "i32",
+            "stride_cols": "i32", "stride_out": "i32"}
 
 
 def _persistent_case(dtype: str, scaled: bool):
@@ -50,12 +50,19 @@ CASES = {
                                      dict(zip(["BLOCK_M", "BLOCK_N", "BLOCK_K"], kt.CONFIGS["fp32"][:3], strict=True))
                                      | {"SUB": 16, "TF32": True, "SCALED": False},
                                      {"num_stages": kt.CONFIGS["fp32"][3], "num_warps": kt.CONFIGS["fp32"][4]}),
-    "candidate scores, fp16 rows (Hopper)": (HOPPER, kt._candidate_scores_kernel, _candidate_signature("*fp16", "*i32"),
-                                             {"SUB": 128, "BLOCK_C": kt.BLOCK_C, "SPAN_C": 64, "BLOCK_D": 128,
-                                              "SCALED": True, "WRITE_COLS": True}, {"num_warps": 4}),
-    "gather-dot, fp32 rows (Ampere)": (AMPERE, kt._candidate_scores_kernel, _candidate_signature("*fp32", "*i64"),
-                                       {"SUB": 16, "BLOCK_C": kt.BLOCK_C, "SPAN_C": 16, "BLOCK_D": 128,
-                                        "SCALED": False, "WRITE_COLS": False}, {"num_warps": 4}),
+    "candidate columns, fp16 rows (Hopper)": (HOPPER, kt._gather_dot_kernel, _gather_signature("*fp16", "*i32"),
+                                              {"BLOCK_C": kt.BLOCK_C, "BLOCK_D": kt.BLOCK_D, "WRITE_COLS": True},
+                                              {"num_warps": 4}),
+    "candidate spans, fp32 rows (Hopper)": (HOPPER, kt._span_scores_kernel,
+                                            {"q_ptr": "*fp32", "c_ptr": "*fp32", "scale_ptr": "*fp32",
+                                             "spans_ptr": "*i64", "out_s_ptr": "*fp32", "out_c_ptr": "*i64",
+                                             "n": "i32", "d": "i32", "first": "i32", "stride_q": "i32",
+                                             "stride_c": "i32", "stride_spans": "i32", "stride_out": "i32"},
+                                            {"SUB": 128, "SPAN_C": kt.BLOCK_C, "BLOCK_D": kt.BLOCK_D, "SCALED": True},
+                                            {"num_warps": 4}),
+    "gather-dot, fp32 rows (Ampere)": (AMPERE, kt._gather_dot_kernel, _gather_signature("*fp32", "*i64"),
+                                       {"BLOCK_C": kt.BLOCK_C, "BLOCK_D": kt.BLOCK_D, "WRITE_COLS": False},
+                                       {"num_warps": 4}),
     "unit rows fp32 -> fp16 (Hopper)": (HOPPER, kt._unit_rows_kernel,
                                         {"x_ptr": "*fp32", "low_ptr": "*fp16", "inv_ptr": "*fp32", "n": "i32",
                                          "d": "i32", "stride_x": "i32", "stride_low": "i32"},
