@@ -20,7 +20,7 @@ from _common import device_name, print_table, timed, write_results  # noqa: E402
 
 from spacekit import backend  # noqa: E402
 
-CONFIGS = ["128,256,64,3,8,0", "128,256,64,4,8,0",                                      # pointer loads
+CONFIGS = ["128,256,64,3,8,0", "128,256,64,4,8,0", "128,128,32,4,8,0",   # pointer loads (the last: no spills, ptxas)
            "128,256,64,3,8,1", "128,256,64,4,8,1", "128,128,64,4,8,1", "256,128,64,3,8,1"]  # persistent, TMA
 
 
