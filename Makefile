@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_tokenize.py
 	$(PY) benchmarks/bench_topk.py
 	$(PY) benchmarks/bench_metrics.py
+	$(PY) benchmarks/kernel_resources.py
 
 clean:
 	rm -rf $(VENV) demo-report .pytest_cache
