@@ -36,7 +36,7 @@ def test_gpu_topk_equals_float64_reference(dtype, d, k):
 
 
 def test_gpu_topk_over_a_long_corpus_equals_float64_reference():
-    """Enough chunks per query (200k rows) that the best chunks are picked through group maxima first."""
+    """Enough chunks per query (200k rows) that the best chunks are picked through maxima of their groups first."""
     g = torch.Generator().manual_seed(9)
     q, c = torch.randn(300, 128, generator=g), torch.randn(200_000, 128, generator=g)
     for k in (1, 10, 100):

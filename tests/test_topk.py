@@ -135,15 +135,15 @@ def test_rows_given_in_fp16_are_searched_as_their_fp32_values(monkeypatch):
     assert torch.equal(i, _select((q @ raw.float().T) * scale, 10)[1])
 
 
-def test_best_chunks_in_two_steps_give_topk_values():
-    """The fused path picks its best chunks through group maxima first: the values must be torch.topk's, ties
-    included, and each column must hold its value."""
-    from spacekit.ops.topk import _best_chunks
+def test_select_without_the_tie_rule_gives_topk_values():
+    """The fused path picks its best chunks by _select(..., ties=False), through chunk maxima first: the values
+    must be torch.topk's, ties included, and each column must hold its value."""
+    from spacekit.ops.topk import _select
 
     g = torch.Generator().manual_seed(3)
-    for m, n in [(7813, 43), (7810, 43), (4001, 11), (300, 43)]:             # ragged tails; too short to group
+    for m, n in [(7813, 43), (7810, 43), (4001, 11), (300, 43)]:             # ragged tails; too short to chunk
         for best in [torch.randn(50, m, generator=g), torch.randint(0, 40, (50, m), generator=g).float()]:
-            vals, cols = _best_chunks(best, n)                              # (integers: many equal values)
+            vals, cols = _select(best, n, ties=False)                       # (integers: many equal values)
             assert torch.equal(vals, torch.topk(best, n, dim=1).values)
             assert torch.equal(best.gather(1, cols), vals)
             assert all(len(set(r)) == n for r in cols.tolist())

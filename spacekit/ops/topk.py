@@ -420,29 +420,12 @@ def _kernel_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str,
 
     sub, kc = _kernel_chunk(k, tile.low.dtype, q.device), _kernel_candidates(k)
     best, col, runner_up = chunk_top2(q.to(tile.low.dtype), tile.low, sub, tile.low_scale)   # (b, m) each
-    top, chunk = _best_chunks(best, kc + 1)                               # sorted, descending
+    top, chunk = _select(best, kc + 1, ties=False)                        # sorted, descending; via chunk maxima
     chunk = chunk[:, :kc]
     bound = _rounding_bound(q, tile, mode)
     expand = runner_up.gather(1, chunk) + 2 * bound[:, None] >= top[:, k - 1:k]     # (b, kc)
     cols = torch.where(expand, -1, col.gather(1, chunk))                  # expanded chunks: all columns, below
     return _rescore_chunks(q, tile, k, cols, chunk, expand, top[:, kc] + bound, sub, _expansion_slots(sub), limit)
-
-
-def _best_chunks(best: torch.Tensor, n: int, group: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-    """The n largest values per row (descending) and their columns, as torch.topk but in two steps when rows are
-    long: the top n groups of `group` columns by their maximum hold n largest values (a column above the n-th value
-    lies in a group whose maximum is above it), so the values equal topk's; among equal values the columns may
-    differ, which the chunk bound does not mind."""
-    b, m = best.shape
-    if m < 4 * group * n:
-        return torch.topk(best, n, dim=1)
-    body = m - m % group
-    _, top_groups = torch.topk(best[:, :body].view(b, -1, group).amax(dim=2), n, dim=1, sorted=False)
-    cols = (top_groups.unsqueeze(2) * group + torch.arange(group, device=best.device)).view(b, -1)
-    if body < m:                                                          # the ragged last columns always compete
-        cols = torch.cat([cols, torch.arange(body, m, device=best.device).expand(b, -1)], dim=1)
-    vals, pos = torch.topk(best.gather(1, cols), n, dim=1)
-    return vals, cols.gather(1, pos)
 
 
 def _rescore_chunks(q: torch.Tensor, tile: _Tile, k: int, cols: torch.Tensor, chunk: torch.Tensor,
@@ -469,12 +452,8 @@ def _rescore_chunks(q: torch.Tensor, tile: _Tile, k: int, cols: torch.Tensor, ch
     flagged = torch.nonzero(code).flatten()                               # the one wait
     if not flagged.numel():
         return s, idx
-    pairs = list(zip(flagged.tolist(), code[flagged].tolist(), strict=True))
-
-    def rows_where(test) -> torch.Tensor:
-        return torch.tensor([r for r, v in pairs if test(v)], dtype=torch.long, device=q.device)
-
-    ties, wide, exact = rows_where(lambda v: v == 1), rows_where(lambda v: v in (2, 3)), rows_where(lambda v: v >= 4)
+    kind = code[flagged]                                                  # redo first, then more, then ties only
+    ties, wide, exact = flagged[kind == 1], flagged[(kind == 2) | (kind == 3)], flagged[kind >= 4]
     if ties.numel():
         s[ties], idx[ties] = _lower_column_first(cand_s[ties], cand_c[ties], k)
     if wide.numel():
