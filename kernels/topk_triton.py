@@ -166,9 +166,8 @@ def _sm_count(device: torch.device) -> int:
 
 
 @triton.jit
-def _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, cols, out_offs, store, n, d, stride_q,
-                   stride_c, stride_out, BLOCK_C: tl.constexpr, BLOCK_D: tl.constexpr, SCALED: tl.constexpr,
-                   WRITE_COLS: tl.constexpr):
+def _score_columns(q_ptr, c_ptr, out_s_ptr, out_c_ptr, row, cols, out_offs, store, n, d, stride_q, stride_c,
+                   stride_out, BLOCK_C: tl.constexpr, BLOCK_D: tl.constexpr, WRITE_COLS: tl.constexpr):
     """fp32 scores of query `row` against corpus rows `cols` (BLOCK_C,), -inf (column n) where a column is
     outside 0..n-1; stored at out[row, out_offs] where `store`."""
     ok = (cols >= 0) & (cols < n)
@@ -181,8 +180,6 @@ def _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, cols, out
         cv = tl.load(c_ptr + safe[:, None] * stride_c + offs_d[None, :], mask=ok[:, None] & in_d[None, :],
                      other=0.0).to(tl.float32)                            # fp16/bf16 rows: their exact fp32 values
         acc += tl.sum(cv * qv[None, :], axis=1)                           # fp32 products and sums: no tf32
-    if SCALED:
-        acc = acc * tl.load(scale_ptr + safe, mask=ok, other=1.0)
     tl.store(out_s_ptr + row * stride_out + out_offs, tl.where(ok, acc, float("-inf")), mask=store)
     if WRITE_COLS:
         tl.store(out_c_ptr + row * stride_out + out_offs, tl.where(ok, cols.to(tl.int64), n), mask=store)
@@ -194,14 +191,13 @@ def _gather_dot_kernel(q_ptr, c_ptr, cols_ptr, out_s_ptr, out_c_ptr, n, d, n_col
     row = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1) * BLOCK_C + tl.arange(0, BLOCK_C)
     cols = tl.load(cols_ptr + row * stride_cols + offs, mask=offs < n_cols, other=-1)
-    _score_columns(q_ptr, c_ptr, out_s_ptr, out_s_ptr, out_c_ptr, row, cols, offs, offs < n_cols, n, d, stride_q,
-                   stride_c, stride_out, BLOCK_C, BLOCK_D, False, WRITE_COLS)   # scales: after (registers x2)
+    _score_columns(q_ptr, c_ptr, out_s_ptr, out_c_ptr, row, cols, offs, offs < n_cols, n, d, stride_q, stride_c,
+                   stride_out, BLOCK_C, BLOCK_D, WRITE_COLS)
 
 
 @triton.jit
-def _span_scores_kernel(q_ptr, c_ptr, scale_ptr, spans_ptr, out_s_ptr, out_c_ptr, n, d, first, stride_q, stride_c,
-                        stride_spans, stride_out, SUB: tl.constexpr, SPAN_C: tl.constexpr, BLOCK_D: tl.constexpr,
-                        SCALED: tl.constexpr):
+def _span_scores_kernel(q_ptr, c_ptr, spans_ptr, out_s_ptr, out_c_ptr, n, d, first, stride_q, stride_c,
+                        stride_spans, stride_out, SUB: tl.constexpr, SPAN_C: tl.constexpr, BLOCK_D: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     slot = tl.program_id(1)
     chunk = tl.load(spans_ptr + row * stride_spans + slot).to(tl.int64)
@@ -209,8 +205,8 @@ def _span_scores_kernel(q_ptr, c_ptr, scale_ptr, spans_ptr, out_s_ptr, out_c_ptr
     if chunk >= 0:                                                        # every column of the chunk
         for c0 in range(0, SUB, SPAN_C):
             offs = c0 + tl.arange(0, SPAN_C)
-            _score_columns(q_ptr, c_ptr, scale_ptr, out_s_ptr, out_c_ptr, row, chunk * SUB + offs, base + offs,
-                           offs < SUB, n, d, stride_q, stride_c, stride_out, SPAN_C, BLOCK_D, SCALED, True)
+            _score_columns(q_ptr, c_ptr, out_s_ptr, out_c_ptr, row, chunk * SUB + offs, base + offs, offs < SUB, n,
+                           d, stride_q, stride_c, stride_out, SPAN_C, BLOCK_D, True)
     else:                                                                 # an unused slot: no loads
         unused = base + tl.arange(0, SUB)
         tl.store(out_s_ptr + row * stride_out + unused, tl.full((SUB,), float("-inf"), tl.float32))
@@ -226,7 +222,7 @@ def candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, spans
     fp32 multiplies each column's score. -> scores (b, kc + e * sub) fp32 and their columns int64, in that order
     (cols, then each span's columns); a missing or out-of-range column scores -inf with column n. Two kernels (the
     listed columns, the spans), each with its own registers: the gather is memory-bound and needs occupancy (40
-    registers a thread on sm_90; 80 with the scales loaded in it).
+    registers a thread on sm_90; 80 with the scales loaded in it, so they are applied after).
     """
     q, c, cols, spans = q.contiguous(), c.contiguous(), cols.contiguous(), spans.contiguous()
     (b, d), kc, e = q.shape, cols.shape[1], spans.shape[1]
@@ -235,13 +231,12 @@ def candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, spans
     _gather_dot_kernel[(b, triton.cdiv(kc, BLOCK_C))](
         q, c, cols, out_s, out_c, c.shape[0], d, kc, q.stride(0), c.stride(0), cols.stride(0), out_s.stride(0),
         BLOCK_C=BLOCK_C, BLOCK_D=BLOCK_D, WRITE_COLS=True, num_warps=4)
-    if scale is not None:                     # as the kernel would (one fp32 product), without doubling its registers
-        out_s[:, :kc].mul_(scale[cols.clamp(0, c.shape[0] - 1).long()])
     if e:
-        _span_scores_kernel[(b, e)](q, c, scale if scale is not None else out_s, spans, out_s, out_c, c.shape[0], d,
-                                    kc, q.stride(0), c.stride(0), spans.stride(0), out_s.stride(0), SUB=sub,
-                                    SPAN_C=min(sub, BLOCK_C), BLOCK_D=BLOCK_D, SCALED=scale is not None,
-                                    num_warps=4)
+        _span_scores_kernel[(b, e)](q, c, spans, out_s, out_c, c.shape[0], d, kc, q.stride(0), c.stride(0),
+                                    spans.stride(0), out_s.stride(0), SUB=sub, SPAN_C=min(sub, BLOCK_C),
+                                    BLOCK_D=BLOCK_D, num_warps=4)
+    if scale is not None:                       # one fp32 product each, after: loaded in a kernel, 2x its registers
+        out_s.mul_(scale[out_c.clamp(max=c.shape[0] - 1)])                # -inf (no column) stays -inf
     return out_s, out_c
 
 
