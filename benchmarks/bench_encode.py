@@ -41,14 +41,14 @@ def forward_only(model, texts: list[str], dev, dtype: str) -> float:
     from spacekit.batching import batches
     from spacekit.encode import _on_device, default_batch_tokens, embed_batch, tokenize
 
-    net = _on_device(model, dev, backend.dtype(dtype, dev))
+    placed = _on_device(model, dev, backend.dtype(dtype, dev))
     ready = list(batches(lambda block: tokenize(model, block), texts, model.tokenizer.pad_token_id or 0, dev,
                          default_batch_tokens(dev)))
 
     def run():
         with torch.inference_mode():
             for b in ready:
-                embed_batch(model, net, b)
+                embed_batch(model, placed, b)
 
     run()
     seconds, _ = _sync_time(run, dev)

@@ -270,7 +270,7 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     if not texts:
         return np.zeros((0, model.dim), np.float32)
     dev = backend.device(device)
-    net = _on_device(model, dev, backend.dtype(dtype, dev))
+    placed = _on_device(model, dev, backend.dtype(dtype, dev))
     pad_id = model.tokenizer.pad_token_id or 0
     out = np.empty((len(texts), model.dim), np.float32)
     held, held_bytes = [], 0
@@ -278,7 +278,7 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     with _progress(len(texts), progress) as advance, torch.inference_mode():
         for b in batches(lambda block: encodings(model, block), texts, pad_id, dev,
                          batch_tokens or default_batch_tokens(dev), to_ids=token_ids):
-            vec = embed_batch(model, net, b)                                 # no sync: the GPU runs ahead
+            vec = embed_batch(model, placed, b)                              # no sync: the GPU runs ahead
             held.append((b.rows, vec))
             held_bytes += vec.numel() * 4
             if held_bytes >= HOLD_BYTES:
@@ -291,11 +291,19 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
     return out
 
 
-def embed_batch(model: Model, net: torch.nn.Module, b: Batch) -> torch.Tensor:
+def embed_batch(model: Model, placed: Placed, b: Batch) -> torch.Tensor:
     """One forward pass -> (b, dim) pooled (and normalised when the model says so) vectors on the device."""
-    hidden = net(input_ids=b.ids, attention_mask=b.mask if b.padded else None).last_hidden_state
+    mask = None if not b.padded else _full_mask(b.mask) if placed.full_mask else b.mask
+    hidden = placed.net(input_ids=b.ids, attention_mask=mask).last_hidden_state
     vec = pool(hidden.float(), b.mask, model.config.pooling)
     return torch.nn.functional.normalize(vec, p=2, dim=1) if model.config.normalize else vec
+
+
+def _full_mask(mask: torch.Tensor) -> torch.Tensor:
+    """(b, t) 0/1 padding mask -> the (b, 1, t, t) boolean mask transformers builds for SDPA from it, built here
+    without its "is anything padded?" test, which reads a device value (a wait for the GPU on every batch)."""
+    b, t = mask.shape
+    return mask.bool()[:, None, None, :].expand(b, 1, t, t)
 
 
 def _copy_out(held: list[tuple[np.ndarray, torch.Tensor]], out: np.ndarray) -> None:
@@ -307,14 +315,41 @@ def _copy_out(held: list[tuple[np.ndarray, torch.Tensor]], out: np.ndarray) -> N
         held.clear()
 
 
-def _on_device(model: Model, dev: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+@dataclass(frozen=True)
+class Placed:
+    """The network on a device in a dtype, and whether it takes the full (b, 1, t, t) mask (see _full_mask)."""
+
+    net: torch.nn.Module
+    full_mask: bool
+
+
+def _on_device(model: Model, dev: torch.device, dtype: torch.dtype) -> Placed:
     """The network on dev in dtype; fp16/bf16 run on a converted copy, so the fp32 weights stay exact."""
     key = (str(dev), dtype)
     if key not in model._on:
         model._on.clear()
         net = model.net if dtype == torch.float32 else copy.deepcopy(model.net)
-        model._on[key] = net.to(dev, dtype)
+        net = net.to(dev, dtype)
+        model._on[key] = Placed(net, _takes_full_mask(net, dev))
     return model._on[key]
+
+
+def _takes_full_mask(net: torch.nn.Module, dev: torch.device) -> bool:
+    """Whether the network, given _full_mask(m) instead of m, gives the same hidden states on a small padded batch
+    (transformers >= 5 passes a 4-d mask through as it is; older versions or other attention code may not)."""
+    vocab = int(net.get_input_embeddings().num_embeddings)
+    ids = (torch.arange(16, device=dev).reshape(2, 8) * 7 + 1) % vocab
+    mask = torch.ones(2, 8, dtype=torch.int64, device=dev)
+    mask[1, 5:] = 0
+    try:
+        with torch.inference_mode():
+            given = net(input_ids=ids, attention_mask=mask).last_hidden_state
+            full = net(input_ids=ids, attention_mask=_full_mask(mask)).last_hidden_state
+    except Exception:  # noqa: BLE001 - a model that rejects the 4-d mask keeps the 2-d one
+        return False
+    real = mask.bool()
+    return given.shape == full.shape and bool(torch.allclose(given[real].float(), full[real].float(),
+                                                               rtol=1e-3, atol=1e-3))
 
 
 class _progress:

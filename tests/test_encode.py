@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_tiny_model, sts_sentences
 
-from spacekit.batching import token_budget_batches
-from spacekit.encode import encode, load_model
+from spacekit.batching import Batch, token_budget_batches
+from spacekit.encode import Placed, _on_device, embed_batch, encode, load_model, tokenize
 from spacekit.errors import InputError
 
 
@@ -79,3 +79,36 @@ def test_not_a_model_is_a_clear_error(tmp_path):
         load_model(tmp_path)
     with pytest.raises(InputError, match="unknown built-in"):
         load_model("builtin:nope")
+
+
+def test_padded_batches_read_no_device_values(minilm_path, monkeypatch):
+    """A forward pass never turns a tensor into a Python value (on a GPU each such read waits for the device, so
+    the host could not queue batches ahead): the padding mask is handed over in the 4-d form transformers would
+    build, skipping its "is anything padded?" check; the vectors equal those of the 2-d mask."""
+    import torch
+    import transformers
+
+    if int(transformers.__version__.split(".")[0]) < 5:
+        pytest.skip("transformers < 5 builds the 4-d mask itself (the 2-d mask is used)")
+    model = load_model(minilm_path)
+    placed = _on_device(model, torch.device("cpu"), torch.float32)
+    assert placed.full_mask
+    texts = ["a short one", "a rather longer sentence, with a few more tokens in it", "mid length text"]
+    ids = tokenize(model, texts)
+    width = max(map(len, ids))
+    ids_t = torch.tensor([row + [0] * (width - len(row)) for row in ids])
+    mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids])
+    batch = Batch(np.arange(3), ids_t, mask, padded=True)
+
+    def device_read(*args, **kwargs):
+        raise AssertionError("a device value was read during the forward pass")
+
+    with monkeypatch.context() as m:
+        for name in ("__bool__", "item", "tolist"):
+            m.setattr(torch.Tensor, name, device_read)
+        with torch.inference_mode():
+            ours = embed_batch(model, placed, batch)
+    with torch.inference_mode():
+        given = embed_batch(model, Placed(placed.net, full_mask=False), batch)
+    assert torch.allclose(ours, given, atol=1e-6)
+    assert not torch.allclose(ours[0], given[1], atol=1e-2)  # the rows differ: the comparison can fail

@@ -211,6 +211,29 @@ def test_gpu_fp16_encoding_within_cosine_of_fp32(monkeypatch):
         assert cos.min() >= (0.99999 if dtype == "fp32" else 0.9999 if dtype == "fp16" else 0.999), (dtype, cos.min())
 
 
+def test_gpu_encoder_forward_never_waits_for_the_device():
+    """Padded fp16 batches go through the network without a device-to-host read (each would be a wait for the GPU
+    on every batch, so the host could not queue forward passes ahead)."""
+    from spacekit.batching import batches
+    from spacekit.encode import _on_device, embed_batch, load_model, tokenize
+
+    model = load_model("builtin:minilm")
+    placed = _on_device(model, torch.device("cuda"), torch.float16)
+    assert placed.full_mask
+    texts = [json.loads(x)["text"] for x in (data_path("scifact") / "corpus.jsonl").open()][:300]
+    ready = list(batches(lambda block: tokenize(model, block), texts, 0, torch.device("cuda"), 8192))
+    assert any(b.padded for b in ready)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        with torch.inference_mode():
+            for b in ready:
+                embed_batch(model, placed, b)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+
+
 def test_gpu_geometry_equals_cpu():
     from spacekit.ops import geometry
 
