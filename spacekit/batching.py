@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 BLOCK = 8192  # texts tokenised (and length-sorted) together
-FIRST_BLOCK = 1024  # a smaller first block: the GPU starts sooner
+FIRST_BLOCK = 1024  # a smaller first block: the GPU starts sooner; the last blocks shrink down to it
 GPU_WIDTH_MULTIPLE = 16  # on a GPU batch widths are multiples of 16: few distinct shapes, each set up once
 
 
@@ -57,6 +57,24 @@ def collate(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, batch: n
     return np.where(mask, flat[pos], pad_id).astype(np.int64), mask.astype(np.int64)
 
 
+def block_spans(n: int) -> list[tuple[int, int]]:
+    """(start, end) of the tokenised blocks: FIRST_BLOCK texts, then BLOCK at a time, and what is left after the
+    last whole BLOCK in halves down to FIRST_BLOCK — on a GPU nothing overlaps the last block's collation and
+    forward passes, so it is kept small."""
+    first = min(n, FIRST_BLOCK, BLOCK)
+    sizes, left = [first] if first else [], n - first
+    while left > BLOCK:
+        sizes.append(BLOCK)
+        left -= BLOCK
+    while left > FIRST_BLOCK:
+        sizes.append(-(-left // 2))
+        left -= sizes[-1]
+    if left:
+        sizes.append(left)
+    ends = list(itertools.accumulate(sizes))
+    return list(zip([0, *ends], ends, strict=False))
+
+
 def _round_up(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
@@ -81,8 +99,7 @@ def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool, to_ids=None,
     """Batches on the host; for a GPU in pinned memory, widths rounded up to GPU_WIDTH_MULTIPLE. ahead (default:
     gpu, when to_ids is given): tokenize the next block on its own thread meanwhile."""
     multiple = GPU_WIDTH_MULTIPLE if gpu else 1
-    starts = [0, *range(min(FIRST_BLOCK, BLOCK), len(texts), BLOCK)]
-    spans = list(zip(starts, [*starts[1:], len(texts)], strict=True))
+    spans = block_spans(len(texts))
     blocks = (tokenize(texts[b0:b1]) for b0, b1 in spans)
     if to_ids is not None and (gpu if ahead is None else ahead):
         blocks = _ahead(blocks, depth=1)

@@ -8,7 +8,7 @@ import torch
 from conftest import data_path
 
 from spacekit import batching
-from spacekit.batching import _ahead, batches, collate, token_budget_batches
+from spacekit.batching import _ahead, batches, block_spans, collate, token_budget_batches
 
 
 def test_collate_pads_each_row_to_the_longest():
@@ -39,6 +39,18 @@ def test_batches_cover_every_text_once_across_blocks(monkeypatch):
         assert b.padded == bool((b.mask == 0).any())
         seen.extend(b.rows.tolist())
     assert sorted(seen) == list(range(len(texts)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 1024, 1025, 20000, 1024 + 3 * 8192, 100_000])
+def test_block_spans_tile_the_texts_first_and_last_blocks_small(n):
+    spans = block_spans(n)
+    ends = [0, *(b for _, b in spans)]
+    assert [a for a, _ in spans] == ends[:-1] and ends[-1] == n                  # contiguous, all n texts
+    sizes = [b - a for a, b in spans]
+    assert all(0 < s <= batching.BLOCK for s in sizes)
+    assert not sizes or sizes[0] <= batching.FIRST_BLOCK and sizes[-1] <= batching.FIRST_BLOCK
+    if n == 20000:                                              # 1,024 + 2 x 8,192, then 2,592 halved
+        assert sizes == [1024, 8192, 8192, 1296, 648, 648]
 
 
 def test_tokenizing_a_block_ahead_gives_the_same_batches(monkeypatch):
