@@ -338,9 +338,9 @@ def _takes_full_mask(net: torch.nn.Module, dev: torch.device) -> bool:
     """Whether the network, given _full_mask(m) instead of m, gives the same hidden states on a small padded batch
     (transformers >= 5 passes a 4-d mask through as it is; older versions or other attention code may not)."""
     vocab = int(net.get_input_embeddings().num_embeddings)
-    ids = (torch.arange(16, device=dev).reshape(2, 8) * 7 + 1) % vocab
-    mask = torch.ones(2, 8, dtype=torch.int64, device=dev)
-    mask[1, 5:] = 0
+    ids = (torch.arange(32, device=dev).reshape(2, 16) * 7 + 1) % vocab   # 16 wide, like the GPU's batches
+    mask = torch.ones(2, 16, dtype=torch.int64, device=dev)
+    mask[1, 9:] = 0
     try:
         with torch.inference_mode():
             given = net(input_ids=ids, attention_mask=mask).last_hidden_state
