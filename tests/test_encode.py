@@ -112,3 +112,26 @@ def test_padded_batches_read_no_device_values(minilm_path, monkeypatch):
         given = embed_batch(model, Placed(placed.net, full_mask=False), batch)
     assert torch.allclose(ours, given, atol=1e-6)
     assert not torch.allclose(ours[0], given[1], atol=1e-2)  # the rows differ: the comparison can fail
+
+
+def test_attention_runs_without_cudnn(minilm_path, monkeypatch):
+    """Every attention call of a forward pass runs with cuDNN's SDPA kernel switched off (on Hopper it would build
+    a plan per new batch shape), and only then: the switch is restored afterwards."""
+    import torch
+
+    model = load_model(minilm_path)
+    placed = _on_device(model, torch.device("cpu"), torch.float32)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    cudnn_on = []
+
+    def spy(*args, **kwargs):
+        cudnn_on.append(torch.backends.cuda.cudnn_sdp_enabled())
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    ids = torch.tensor(tokenize(model, ["one text to embed", "and another"])[:1])
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    with torch.inference_mode():
+        embed_batch(model, placed, Batch(np.arange(1), ids, torch.ones_like(ids), padded=False))
+    assert len(cudnn_on) == model.net.config.num_hidden_layers and not any(cudnn_on)
+    assert torch.backends.cuda.cudnn_sdp_enabled() == before
