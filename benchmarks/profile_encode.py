@@ -1,11 +1,14 @@
 """Where the time of encode() goes: a timeline of the pipeline's stages and of the GPU, pass by pass.
 
     python benchmarks/profile_encode.py [--n 20000] [--device auto] [--dtype fp16] [--passes 2]
+                                        [--cudnn-attention] [--mask-2d]
 
 Each stage is timed where it runs (tokenize: the Rust tokenizer; ids: its output to id lists; collate; pin: the
 copy into pinned memory; launch: the main thread queuing one forward pass) and, on a GPU, each forward pass
 between two CUDA events. Per pass it prints the wall time, each stage's busy seconds, how long the GPU was busy
 and idle, and the longest idle stretches with what the host did meanwhile; JSON to benchmarks/results/.
+--cudnn-attention lets torch pick cuDNN's attention again, --mask-2d hands transformers the 2-d padding mask (its
+per-batch device read): each undoes one of encode's choices, for a comparison run in a fresh process.
 """
 
 from __future__ import annotations
@@ -105,8 +108,16 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--dtype", default=None, help="default fp32 on CPU, fp16 on GPU")
     p.add_argument("--passes", type=int, default=2, help="passes over the same texts (the first pays one-off costs)")
+    p.add_argument("--cudnn-attention", action="store_true", help="allow cuDNN's attention (torch's own order)")
+    p.add_argument("--mask-2d", action="store_true", help="the 2-d padding mask, as transformers takes it")
     p.add_argument("--out", default=None, help="results folder")
     args = p.parse_args()
+    variant = "+".join(name for name, on in [("cudnn-attention", args.cudnn_attention), ("mask-2d", args.mask_2d)]
+                       if on) or "default"
+    if args.cudnn_attention:
+        encoding.ATTENTION_KERNELS = [torch.nn.attention.SDPBackend.CUDNN_ATTENTION, *encoding.ATTENTION_KERNELS]
+    if args.mask_2d:
+        encoding._takes_full_mask = lambda net, dev: False
     dev = backend.device(args.device)
     n = args.n or (600 if dev.type == "cpu" else 20000)
     dtype = args.dtype or ("fp32" if dev.type == "cpu" else "fp16")
@@ -126,17 +137,18 @@ def main() -> None:
         encoding.encode(model, texts, device=str(dev), dtype=dtype, progress=False)
         wall = time.perf_counter() - line.t0
         rows.append({"pass": i + 1, "n": n, "per_s": n / wall, **line.summary(wall)})
-    print(f"device: {device_name(dev)}; {dtype}; {n} SciFact documents; {os.cpu_count()} CPUs")
+    print(f"device: {device_name(dev)}; {dtype}; {n} SciFact documents; {os.cpu_count()} CPUs; {variant}")
     print_table(rows, ["pass", "per_s", "wall_s", "batches", "tokenize_s", "ids_s", "collate_s", "pin_s", "launch_s",
                        "gpu_busy_s", "gpu_idle_s", "first_forward_at_s"])
     for r in rows:
         print(f"pass {r['pass']}: longest GPU idle stretches (ms, with host stage ms in them)")
         for g in r["idle_stretches"]:
             print(f"  {g['ms']:8.1f} ms from {g['from_s']:.3f} s: {g['host']}")
-    env = {"cpus": os.cpu_count(), "rayon_threads": os.environ.get("RAYON_NUM_THREADS"),
+    env = {"variant": variant, "cpus": os.cpu_count(), "rayon_threads": os.environ.get("RAYON_NUM_THREADS"),
            "torch_threads": torch.get_num_threads(), "dtype": dtype,
            "transformers": __import__("transformers").__version__, "tokenizers": __import__("tokenizers").__version__}
-    print("wrote", write_results("encode-profile", dev, {**env, "rows": rows}, args.out))
+    name = "encode-profile" + ("" if variant == "default" else "-" + variant)
+    print("wrote", write_results(name, dev, {**env, "rows": rows}, args.out))
 
 
 if __name__ == "__main__":

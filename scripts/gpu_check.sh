@@ -26,7 +26,10 @@ if [ -s "$OUT_DIR/kernel_config.txt" ]; then export SPACEKIT_TOPK_KERNEL_CONFIG=
 step timeout 110 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 10 --dtypes fp16,fp32,tf32 \
   --peers torch,st --repeat 3
 [ "${SKIP_ENCODE:-0}" = 1 ] || step timeout 160 python3 benchmarks/bench_encode.py --n 20000 --dtypes fp16,fp32
-[ "${SKIP_ENCODE:-0}" = 1 ] || step timeout 60 python3 benchmarks/profile_encode.py --n 20000 --dtype fp16
+# where encoding's time goes, and two of its choices undone, each in a fresh process (first passes compared)
+for variant in "" --cudnn-attention --mask-2d; do
+  [ "${SKIP_ENCODE:-0}" = 1 ] || step timeout 60 python3 benchmarks/profile_encode.py --n 20000 --dtype fp16 $variant
+done
 [ "${SKIP_GEOMETRY:-0}" = 1 ] || step timeout 120 python3 benchmarks/bench_geometry.py --dtype fp16 --knn-n 1000000
 step timeout 40 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 384 --k 10 --dtypes fp16 --peers torch
 step timeout 60 python3 benchmarks/bench_topk.py --nq 10000 --n 1000000 --d 768 --k 100,1000 --dtypes fp16 \
