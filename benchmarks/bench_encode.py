@@ -39,7 +39,8 @@ def _sync_time(fn, dev) -> float:
 def forward_only(model, texts: list[str], dev, dtype: str) -> float:
     """Seconds for the forward passes alone: every batch tokenised, collated and on the device beforehand."""
     from spacekit.batching import batches
-    from spacekit.encode import _on_device, default_batch_tokens, embed_batch, tokenize
+    from spacekit.encode import _on_device, default_batch_tokens, embed_batch
+    from spacekit.tokenizer import tokenize
 
     placed = _on_device(model, dev, backend.dtype(dtype, dev))
     ready = list(batches(lambda block: tokenize(model, block), texts, model.tokenizer.pad_token_id or 0, dev,
@@ -59,7 +60,8 @@ def host_pipeline(model, texts: list[str], dev) -> float:
     """Texts per second through tokenisation and collation alone, the tokenizer a block ahead as on a GPU (the
     CPU-side ceiling of the pipeline; no forward passes, no pinned memory)."""
     from spacekit.batching import _host_batches
-    from spacekit.encode import default_batch_tokens, encodings, token_ids
+    from spacekit.encode import default_batch_tokens
+    from spacekit.tokenizer import encodings, token_ids
 
     t0 = time.perf_counter()
     for _ in _host_batches(lambda block: encodings(model, block), texts, model.tokenizer.pad_token_id or 0,
@@ -84,7 +86,7 @@ def main() -> None:
 
     st = SentenceTransformer(str(model.path), device=str(dev))
     rows = []
-    from spacekit.encode import tokenize
+    from spacekit.tokenizer import tokenize
 
     tokenize(model, texts[:64])
     t0 = time.perf_counter()

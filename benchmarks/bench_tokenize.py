@@ -19,7 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, device_name, print_table, write_results  # noqa: E402
 
-from spacekit.encode import _fast_tokenizer, load_model, tokenize  # noqa: E402
+from spacekit.encode import load_model  # noqa: E402
+from spacekit.tokenizer import _fast_tokenizer, tokenize  # noqa: E402
 
 
 def best_rate(fn, n: int, repeat: int = 3) -> float:

@@ -24,6 +24,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from spacekit import backend
 from spacekit.batching import Batch, batches
 from spacekit.errors import InputError
+from spacekit.tokenizer import encodings, token_ids
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download: a missing model is a clear error
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
@@ -165,88 +166,6 @@ def _fingerprint(path: Path, config: ModelConfig) -> str:
 def default_batch_tokens(dev: torch.device) -> int:
     """Tokens per forward batch: small on the CPU (cache-friendly), large on a GPU (fills the chip)."""
     return 1024 if dev.type == "cpu" else 65536
-
-
-def tokenize(model: Model, texts: list[str]) -> list[list[int]]:
-    """Token ids per text, truncated to max_seq_length, specials included (sentence-transformers' input)."""
-    return token_ids(encodings(model, texts))
-
-
-def encodings(model: Model, texts: list[str]) -> list:
-    """The tokenizer's output per text: Rust encodings (token_ids reads their ids; their length is the token
-    count), or token id lists from a slow tokenizer."""
-    cfg = model.config
-    prepared = [cfg.prefix + str(t).strip() for t in texts]
-    if cfg.lower_case:
-        prepared = [t.lower() for t in prepared]
-    fast = _fast_tokenizer(model)
-    if fast is None:
-        out = model.tokenizer(prepared, truncation=True, max_length=cfg.max_seq_length, padding=False,
-                              return_attention_mask=False, return_token_type_ids=False)
-        return out["input_ids"]
-    run = getattr(fast, "encode_batch_fast", fast.encode_batch)            # _fast: no character offsets
-    if not model._fast["cut_heads"]:
-        return run(prepared, add_special_tokens=True)
-    return _tokenize_heads(run, prepared, cfg.max_seq_length)
-
-
-def token_ids(encoded: list) -> list[list[int]]:
-    """Token id lists from encodings()' output (the part that holds the GIL: one Python list per text)."""
-    return encoded if not encoded or isinstance(encoded[0], list) else [e.ids for e in encoded]
-
-
-HEAD_CHARS_PER_TOKEN = 6  # a long text is tokenised from its first max_seq_length x 6 characters (SciFact: ~4.7)
-
-
-def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
-    """Truncated encodings from the head of each long text, cut at a space: tokens never span a space and the
-    normaliser works character by character (checked in _fast_tokenizer), so when the head alone fills max_len
-    tokens they are the whole text's first tokens. A head that falls short is tokenised again in full."""
-    limit = HEAD_CHARS_PER_TOKEN * max_len
-    heads = [t if len(t) <= limit or (cut := t.find(" ", limit)) < 0 else t[:cut] for t in texts]
-    out = run(heads, add_special_tokens=True)
-    short = [i for i, (h, t, x) in enumerate(zip(heads, texts, out, strict=True))
-             if len(h) < len(t) and len(x) < max_len]
-    for i, e in zip(short, run([texts[i] for i in short], add_special_tokens=True), strict=True):
-        out[i] = e
-    return out
-
-
-def _fast_tokenizer(model: Model):
-    """A private copy of the model's Rust tokenizer set to truncate at max_seq_length (None for slow ones); notes
-    whether long texts may be tokenised from their heads (pre-tokeniser splits at spaces, character-wise
-    normaliser, truncation on the right)."""
-    if "tokenizer" not in model._fast:
-        backend_tok = getattr(model.tokenizer, "backend_tokenizer", None) if model.tokenizer.is_fast else None
-        cut_heads = False
-        if backend_tok is not None:
-            from tokenizers import Tokenizer
-
-            spec = backend_tok.to_str()
-            backend_tok = Tokenizer.from_str(spec)
-            backend_tok.no_padding()
-            backend_tok.enable_truncation(max_length=model.config.max_seq_length)
-            cut_heads = _splits_at_spaces(json.loads(spec))
-        model._fast["tokenizer"], model._fast["cut_heads"] = backend_tok, cut_heads
-    return model._fast["tokenizer"]
-
-
-_SPACE_SPLITTING = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
-_FURTHER_SPLITTING = {"Punctuation", "Digits"}  # pre-tokenisers that only cut pre-tokens further
-_CHARACTER_WISE = {"BertNormalizer", "Lowercase", "StripAccents", "NFC", "NFD", "NFKC", "NFKD"}
-
-
-def _splits_at_spaces(spec: dict) -> bool:
-    """A tokenizer.json whose pre-tokeniser always splits at a space, whose normaliser maps characters one by one
-    and whose added tokens hold no space (BERT-style: MiniLM, MPNet, BGE, E5, GTE): a text cut at a space then
-    tokenises to a prefix of the whole text's tokens."""
-    pre, norm = spec.get("pre_tokenizer") or {}, spec.get("normalizer")
-    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
-    kinds = {p.get("type") for p in steps}
-    norms = [] if norm is None else norm.get("normalizers", []) if norm.get("type") == "Sequence" else [norm]
-    return (bool(kinds & _SPACE_SPLITTING) and kinds <= _SPACE_SPLITTING | _FURTHER_SPLITTING
-            and all(n.get("type") in _CHARACTER_WISE for n in norms)
-            and not any(" " in t.get("content", "") for t in spec.get("added_tokens", [])))
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:

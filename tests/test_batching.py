@@ -1,4 +1,4 @@
-"""Batching: collation, block-wise length sorting, the worker-thread prefetch, and the direct Rust tokenizer."""
+"""Batching: collation, block-wise length sorting, block spans and the worker-thread prefetch."""
 
 import json
 
@@ -57,7 +57,8 @@ def test_tokenizing_a_block_ahead_gives_the_same_batches(monkeypatch):
     """On a GPU the tokenizer's first stage runs a block ahead on its own thread and id lists are read later: the
     batches must be exactly those of tokenising in place."""
     from spacekit.batching import _host_batches
-    from spacekit.encode import encodings, load_model, token_ids
+    from spacekit.encode import load_model
+    from spacekit.tokenizer import encodings, token_ids
 
     monkeypatch.setattr(batching, "BLOCK", 64)
     monkeypatch.setattr(batching, "FIRST_BLOCK", 16)
@@ -102,74 +103,6 @@ def test_ahead_stops_its_worker_when_the_consumer_leaves():
 
     time.sleep(0.3)
     assert len(produced) == count                               # the worker stopped
-
-
-def test_direct_rust_tokenizer_equals_the_transformers_call(tiny_model):
-    from spacekit.encode import load_model, tokenize
-
-    model = load_model(tiny_model)
-    texts = ["hello world", "", "a " * 600, "  padded  text ", "ünïcode çafé"]
-    ref = model.tokenizer([t.strip() for t in texts], truncation=True,
-                          max_length=model.config.max_seq_length)["input_ids"]
-    assert tokenize(model, texts) == ref
-    assert max(len(ids) for ids in ref) == model.config.max_seq_length   # truncation was exercised
-
-
-def _heads_equal_whole(model, texts: list[str], monkeypatch) -> list[list[int]]:
-    from spacekit import encode
-
-    monkeypatch.setitem(model._fast, "cut_heads", False)
-    whole = encode.tokenize(model, texts)
-    monkeypatch.setitem(model._fast, "cut_heads", True)
-    assert encode.tokenize(model, texts) == whole
-    return whole
-
-
-def test_long_texts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model, monkeypatch):
-    from spacekit import encode
-
-    model = encode.load_model(tiny_model)                          # max_seq_length 64: heads of 6 x 64 characters
-    encode._fast_tokenizer(model)
-    assert model._fast["cut_heads"]                                # BERT pre-tokeniser and normaliser
-    limit = encode.HEAD_CHARS_PER_TOKEN * model.config.max_seq_length
-    assert limit == 384                                            # the last text is built around it: a head cut
-    texts = ["électro-magnétique " * 40,                           # cut mid-text at a space
-             "x" * (limit + 50) + " tail words",                   # one long word: the head falls short, redone
-             "a" * limit + " " + "b " * 300,                       # a space exactly at the limit
-             "https://example.org/" + "x" * 3000,                  # no space after the limit: not cut
-             "1234567890 " * 30 + "word " * 200,                   # digits: many characters per token
-             "short text",
-             "market " * 45 + "the " * 11 + "electroencephalographically " + "x " * 100]   # at 384: mid-word
-    whole = _heads_equal_whole(model, texts, monkeypatch)
-    assert [len(ids) for ids in whole] == [64, 5, 64, 11, 64, 4, 64]         # over-long words: one [UNK]
-
-
-def test_real_abstracts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model, monkeypatch):
-    import json
-
-    from spacekit import encode
-
-    lines = list(data_path("scifact", "corpus.jsonl").open(encoding="utf-8"))[:600]
-    abstracts = [json.loads(x)["text"] for x in lines]
-    texts = [" ".join(abstracts[i:i + 3]) for i in range(0, 600, 3)]             # ~4,500 characters each
-    model = encode.load_model(tiny_model)
-    whole = _heads_equal_whole(model, abstracts + texts, monkeypatch)
-    assert sum(len(ids) == model.config.max_seq_length for ids in whole) > 700   # truncation throughout
-
-
-def test_only_space_splitting_tokenizers_are_tokenised_from_heads():
-    from spacekit.encode import _splits_at_spaces
-
-    bert = {"pre_tokenizer": {"type": "BertPreTokenizer"}, "normalizer": {"type": "BertNormalizer"}}
-    assert _splits_at_spaces(bert)
-    assert _splits_at_spaces({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-        {"type": "WhitespaceSplit"}, {"type": "Digits"}]}, "normalizer": None})
-    assert not _splits_at_spaces({"pre_tokenizer": {"type": "ByteLevel"}, "normalizer": None})
-    assert not _splits_at_spaces({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-        {"type": "Metaspace"}, {"type": "Whitespace"}]}, "normalizer": None})
-    assert not _splits_at_spaces({**bert, "normalizer": {"type": "Replace"}})
-    assert not _splits_at_spaces({**bert, "added_tokens": [{"content": "new york"}]})
-    assert not _splits_at_spaces({"pre_tokenizer": None, "normalizer": None})
 
 
 def test_gpu_batches_round_their_width_up_to_a_multiple_within_the_token_budget():

@@ -7,8 +7,9 @@ import pytest
 from conftest import make_tiny_model, sts_sentences
 
 from spacekit.batching import Batch, token_budget_batches
-from spacekit.encode import Placed, _on_device, embed_batch, encode, load_model, tokenize
+from spacekit.encode import Placed, _on_device, embed_batch, encode, load_model
 from spacekit.errors import InputError
+from spacekit.tokenizer import tokenize
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -215,7 +215,8 @@ def test_gpu_encoder_forward_never_waits_for_the_device():
     """Padded fp16 batches go through the network without a device-to-host read (each would be a wait for the GPU
     on every batch, so the host could not queue forward passes ahead)."""
     from spacekit.batching import batches
-    from spacekit.encode import _on_device, embed_batch, load_model, tokenize
+    from spacekit.encode import _on_device, embed_batch, load_model
+    from spacekit.tokenizer import tokenize
 
     model = load_model("builtin:minilm")
     placed = _on_device(model, torch.device("cuda"), torch.float16)
