@@ -2,12 +2,13 @@
 
 A private copy of the tokenizer truncates at max_seq_length; long texts are tokenised from their heads where that
 gives the same ids (space-splitting pre-tokeniser, character-wise normaliser); plain-ASCII texts skip BERT's
-normaliser, whose only effect on them is lower-casing. Slow (Python) tokenizers are called as they are.
+normaliser, whose only effect on their ids is lower-casing. Slow (Python) tokenizers are called as they are.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,10 +32,42 @@ def encodings(model: Model, texts: list[str]) -> list:
         out = model.tokenizer(prepared, truncation=True, max_length=cfg.max_seq_length, padding=False,
                               return_attention_mask=False, return_token_type_ids=False)
         return out["input_ids"]
-    run = getattr(fast, "encode_batch_fast", fast.encode_batch)            # _fast: no character offsets
+    run = _runner(fast, model._fast["plain"])
     if not model._fast["cut_heads"]:
-        return run(prepared, add_special_tokens=True)
+        return run(prepared)
     return _tokenize_heads(run, prepared, cfg.max_seq_length)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # ASCII control characters but tab, newline, return
+
+
+def plain_ascii(text: str) -> bool:
+    """ASCII without control characters other than tab, newline and carriage return."""
+    return text.isascii() and not _CONTROL.search(text)
+
+
+def _runner(full, plain):
+    """texts -> Rust encodings (specials added, no character offsets where the library can skip them): plain-ASCII
+    texts through `plain` when there is one, the others through `full`."""
+    def run_with(tok):
+        encode_batch = getattr(tok, "encode_batch_fast", tok.encode_batch)
+        return lambda texts: encode_batch(texts, add_special_tokens=True)
+
+    run_full = run_with(full)
+    if plain is None:
+        return run_full
+    run_plain = run_with(plain)
+
+    def run(texts: list[str]) -> list:
+        light = [plain_ascii(t) for t in texts]
+        out: list = [None] * len(texts)
+        for flag, through in ((True, run_plain), (False, run_full)):
+            rows = [i for i, f in enumerate(light) if f is flag]
+            if rows:
+                for i, e in zip(rows, through([texts[i] for i in rows]), strict=True):
+                    out[i] = e
+        return out
+    return run
 
 
 def token_ids(encoded: list) -> list[list[int]]:
@@ -51,10 +84,10 @@ def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
     tokens they are the whole text's first tokens. A head that falls short is tokenised again in full."""
     limit = HEAD_CHARS_PER_TOKEN * max_len
     heads = [t if len(t) <= limit or (cut := t.find(" ", limit)) < 0 else t[:cut] for t in texts]
-    out = run(heads, add_special_tokens=True)
+    out = run(heads)
     short = [i for i, (h, t, x) in enumerate(zip(heads, texts, out, strict=True))
              if len(h) < len(t) and len(x) < max_len]
-    for i, e in zip(short, run([texts[i] for i in short], add_special_tokens=True), strict=True):
+    for i, e in zip(short, run([texts[i] for i in short]), strict=True):
         out[i] = e
     return out
 
@@ -62,20 +95,39 @@ def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
 def _fast_tokenizer(model: Model):
     """A private copy of the model's Rust tokenizer set to truncate at max_seq_length (None for slow ones); notes
     whether long texts may be tokenised from their heads (pre-tokeniser splits at spaces, character-wise
-    normaliser, truncation on the right)."""
+    normaliser, truncation on the right) and keeps a second copy for plain-ASCII texts (see _plain_copy)."""
     if "tokenizer" not in model._fast:
         backend_tok = getattr(model.tokenizer, "backend_tokenizer", None) if model.tokenizer.is_fast else None
-        cut_heads = False
+        cut_heads, plain = False, None
         if backend_tok is not None:
-            from tokenizers import Tokenizer
-
-            spec = backend_tok.to_str()
-            backend_tok = Tokenizer.from_str(spec)
-            backend_tok.no_padding()
-            backend_tok.enable_truncation(max_length=model.config.max_seq_length)
-            cut_heads = _splits_at_spaces(json.loads(spec))
-        model._fast["tokenizer"], model._fast["cut_heads"] = backend_tok, cut_heads
+            spec = json.loads(backend_tok.to_str())
+            backend_tok = _truncating(spec, model.config.max_seq_length)
+            cut_heads = _splits_at_spaces(spec)
+            plain = _plain_copy(spec, model.config.max_seq_length)
+        model._fast.update(tokenizer=backend_tok, cut_heads=cut_heads, plain=plain)
     return model._fast["tokenizer"]
+
+
+def _truncating(spec: dict, max_len: int):
+    """A Rust tokenizer from its JSON spec, truncating at max_len, no padding."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(json.dumps(spec))
+    tok.no_padding()
+    tok.enable_truncation(max_length=max_len)
+    return tok
+
+
+def _plain_copy(spec: dict, max_len: int):
+    """For a BERT normaliser: a copy that only lower-cases (or, uncased off, leaves the text alone), ~1.3x faster.
+    On plain-ASCII text (plain_ascii) the BERT normaliser removes no control character (there are none), finds no
+    Chinese character and no accent, and turns tab, newline and return into spaces, where the pre-tokeniser splits
+    either way: lower-casing is all it does to the ids. None for any other normaliser."""
+    norm = spec.get("normalizer") or {}
+    if norm.get("type") != "BertNormalizer":
+        return None
+    return _truncating({**spec, "normalizer": {"type": "Lowercase"} if norm.get("lowercase", True) else None},
+                       max_len)
 
 
 _SPACE_SPLITTING = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}

@@ -63,3 +63,50 @@ def test_only_space_splitting_tokenizers_are_tokenised_from_heads():
     assert not _splits_at_spaces({**bert, "normalizer": {"type": "Replace"}})
     assert not _splits_at_spaces({**bert, "added_tokens": [{"content": "new york"}]})
     assert not _splits_at_spaces({"pre_tokenizer": None, "normalizer": None})
+
+
+def _plain_equals_full(model, texts: list[str], monkeypatch) -> list[list[int]]:
+    """Ids with plain-ASCII texts through the lower-casing copy equal those of the full tokenizer alone."""
+    tokenizer._fast_tokenizer(model)
+    assert model._fast["plain"] is not None                        # BERT normaliser: the copy exists
+    routed = tokenize(model, texts)
+    monkeypatch.setitem(model._fast, "plain", None)
+    assert tokenize(model, texts) == routed
+    return routed
+
+
+def test_plain_ascii_texts_through_the_lowercasing_copy_equal_the_full_tokenizer(minilm_path, monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    alphabet = list("abcXYZ019 .,;:!?'\"()[]{}<>/\\-_=+*&^%$#@~`|\t\n\r")
+    pieces = ["[SEP]", "[MASK]", "[cls]", "[unused3]", "don't", "U.S.A.", "e-mail", "ÉCOLE", "naïve", "\x00", "\x0b",
+              "\x7f", "日本", "\u00a0", "\ufffd"]
+    fuzz = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 60)))) for _ in range(400)]
+    fuzz += [" ".join(rng.choice(pieces + ["word", "Word", "WORD"], size=8)) for _ in range(200)]
+    sts = [line.split("\t")[5] for line in data_path("stsbenchmark", "sts-dev.csv").open(encoding="utf-8")]
+    banking = data_path("banking77", "train.csv").read_text(encoding="utf-8").splitlines()[1:3000]
+    lines = list(data_path("scifact", "corpus.jsonl").open(encoding="utf-8"))[:1500]
+    scifact = [json.loads(x)["title"] + " " + json.loads(x)["text"] for x in lines]
+    texts = fuzz + sts + banking + scifact
+    light = [tokenizer.plain_ascii(t.strip()) for t in texts]
+    assert 0.3 < np.mean(light) < 0.95                            # both routes taken, on every source
+    model = load_model(minilm_path)
+    _plain_equals_full(model, texts, monkeypatch)
+
+
+def test_plain_ascii_excludes_control_and_non_ascii_characters():
+    assert tokenizer.plain_ascii("Tabs\tnew\nlines\r and (punctuation)! ~`{}")
+    assert tokenizer.plain_ascii("")
+    for text in ["nul\x00", "vertical\x0btab", "form\x0cfeed", "escape\x1b", "delete\x7f", "café", "no\u00a0break"]:
+        assert not tokenizer.plain_ascii(text), repr(text)
+
+
+def test_plain_copy_only_for_the_bert_normaliser():
+    bert = {"normalizer": {"type": "BertNormalizer", "lowercase": True}, "pre_tokenizer": None,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}, "unk_token": "[UNK]"}}
+    assert tokenizer._plain_copy(bert, 16).normalizer is not None                  # lower-cases
+    cased = {**bert, "normalizer": {"type": "BertNormalizer", "lowercase": False}}
+    assert tokenizer._plain_copy(cased, 16).normalizer is None
+    assert tokenizer._plain_copy({**bert, "normalizer": {"type": "NFKC"}}, 16) is None
+    assert tokenizer._plain_copy({**bert, "normalizer": None}, 16) is None
