@@ -1,9 +1,11 @@
-"""Tokenisation speed: long texts from their heads (spacekit's default for BERT-style tokenizers) vs whole texts.
+"""Tokenisation speed: spacekit's two shortcuts for BERT-style tokenizers vs the tokenizer as the model ships it.
 
     python benchmarks/bench_tokenize.py [--n 3000]
 
-SciFact documents as they are (~1,500 characters) and three abstracts joined (~4,200 characters; 1,727 texts),
-all-MiniLM-L6-v2's tokenizer, max_seq_length 256; the ids are checked equal before the times are reported (best of 3).
+The shortcuts: long texts tokenised from their heads, plain-ASCII texts through a copy that only lower-cases.
+SciFact documents as they are (~1,500 characters), three abstracts joined (~4,200 characters; 1,727 texts) and
+STS-B sentences (short); all-MiniLM-L6-v2's tokenizer, max_seq_length 256; the ids of every variant are checked
+equal before the times are reported (best of 3).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DATA, device_name, print_table, write_results  # noqa: E402
 
 from spacekit.encode import load_model  # noqa: E402
-from spacekit.tokenizer import _fast_tokenizer, tokenize  # noqa: E402
+from spacekit.tokenizer import _fast_tokenizer, plain_ascii, tokenize  # noqa: E402
 
 
 def best_rate(fn, n: int, repeat: int = 3) -> float:
@@ -42,22 +44,25 @@ def main() -> None:
     docs = [(r["title"] + " " + r["text"]).strip() for r in rows][:args.n]
     abstracts = [r["text"] for r in rows]
     joined = [" ".join(abstracts[i:i + 3]) for i in range(0, len(abstracts) - 2, 3)][:args.n]
+    sts = [line.split("\t")[5] for line in (DATA / "stsbenchmark" / "sts-train.csv").open(encoding="utf-8")]
     model = load_model("builtin:minilm")
     _fast_tokenizer(model)
+    plain = model._fast["plain"]
+    variants = {"whole_per_s": (False, None), "heads_per_s": (True, None), "spacekit_per_s": (True, plain)}
     table = []
-    for name, texts in [("scifact documents", docs), ("3 abstracts joined", joined)]:
-        rates = {}
-        for heads in (False, True):
-            model._fast["cut_heads"] = heads
-            rates[heads] = best_rate(lambda t=texts: tokenize(model, t), len(texts))
-        model._fast["cut_heads"] = False
-        whole = tokenize(model, texts)
-        model._fast["cut_heads"] = True
-        assert tokenize(model, texts) == whole, name
+    for name, texts in [("scifact documents", docs), ("3 abstracts joined", joined), ("sts-b sentences", sts[:args.n])]:
+        rates, ids = {}, {}
+        for key, (heads, light) in variants.items():
+            model._fast.update(cut_heads=heads, plain=light)
+            ids[key] = tokenize(model, texts)
+            rates[key] = best_rate(lambda t=texts: tokenize(model, t), len(texts))
+        assert ids["heads_per_s"] == ids["whole_per_s"] and ids["spacekit_per_s"] == ids["whole_per_s"], name
         table.append({"texts": name, "n": len(texts), "mean_chars": sum(map(len, texts)) / len(texts),
-                      "whole_per_s": rates[False], "heads_per_s": rates[True], "speedup": rates[True] / rates[False]})
+                      "plain_ascii_share": sum(map(plain_ascii, texts)) / len(texts), **rates,
+                      "speedup": rates["spacekit_per_s"] / rates["whole_per_s"]})
     print(f"device: {device_name(torch.device('cpu'))}; tokenizer of all-MiniLM-L6-v2, max_seq_length 256")
-    print_table(table, ["texts", "n", "mean_chars", "whole_per_s", "heads_per_s", "speedup"])
+    print_table(table, ["texts", "n", "mean_chars", "plain_ascii_share", "whole_per_s", "heads_per_s",
+                        "spacekit_per_s", "speedup"])
     print("wrote", write_results("tokenize", torch.device("cpu"), {"rows": table}, args.out))
 
 
