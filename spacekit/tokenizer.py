@@ -1,8 +1,9 @@
 """Texts -> token ids through the model's Rust tokenizer, as sentence-transformers tokenises them, faster.
 
 A private copy of the tokenizer truncates at max_seq_length; long texts are tokenised from their heads where that
-gives the same ids (space-splitting pre-tokeniser, character-wise normaliser); plain-ASCII texts skip BERT's
-normaliser, whose only effect on their ids is lower-casing. Slow (Python) tokenizers are called as they are.
+gives the same ids (space-splitting pre-tokeniser, character-wise normaliser); plain-ASCII texts go through a
+copy with a lighter normaliser and pre-tokeniser that give them the same ids. Slow (Python) tokenizers are called
+as they are.
 """
 
 from __future__ import annotations
@@ -118,16 +119,26 @@ def _truncating(spec: dict, max_len: int):
     return tok
 
 
+_ASCII_PRE_TOKENS = r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]"  # runs of letters and digits; each punctuation mark alone
+
+
 def _plain_copy(spec: dict, max_len: int):
-    """For a BERT normaliser: a copy that only lower-cases (or, uncased off, leaves the text alone), ~1.3x faster.
-    On plain-ASCII text (plain_ascii) the BERT normaliser removes no control character (there are none), finds no
-    Chinese character and no accent, and turns tab, newline and return into spaces, where the pre-tokeniser splits
-    either way: lower-casing is all it does to the ids. None for any other normaliser."""
+    """For a BERT normaliser: a copy for plain-ASCII texts (plain_ascii) that gives the same ids ~1.7x faster.
+    On such text the BERT normaliser removes no control character (there are none), finds no Chinese character and
+    no accent, and turns tab, newline and return into spaces, where the pre-tokeniser splits either way: the copy
+    only lower-cases (or, for a cased model, leaves the text alone). The BERT pre-tokeniser, if that is the one,
+    splits at whitespace and around each punctuation mark; every plain-ASCII character is a letter, a digit, a
+    punctuation mark or whitespace, so keeping the matches of _ASCII_PRE_TOKENS gives the same pieces with one
+    regex pass. None for any other normaliser."""
     norm = spec.get("normalizer") or {}
     if norm.get("type") != "BertNormalizer":
         return None
-    return _truncating({**spec, "normalizer": {"type": "Lowercase"} if norm.get("lowercase", True) else None},
-                       max_len)
+    tok = _truncating({**spec, "normalizer": {"type": "Lowercase"} if norm.get("lowercase", True) else None}, max_len)
+    if (spec.get("pre_tokenizer") or {}).get("type") == "BertPreTokenizer":
+        from tokenizers import Regex, pre_tokenizers
+
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex(_ASCII_PRE_TOKENS), "removed", invert=True)
+    return tok
 
 
 _SPACE_SPLITTING = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
