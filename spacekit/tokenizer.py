@@ -104,7 +104,10 @@ def _fast_tokenizer(model: Model):
             spec = json.loads(backend_tok.to_str())
             backend_tok = _truncating(spec, model.config.max_seq_length)
             cut_heads = _splits_at_spaces(spec)
-            plain = _plain_copy(spec, model.config.max_seq_length)
+            try:
+                plain = _plain_copy(spec, model.config.max_seq_length)
+            except Exception:  # noqa: BLE001 - a tokenizers version without these parts: every text takes the full one
+                plain = None
         model._fast.update(tokenizer=backend_tok, cut_heads=cut_heads, plain=plain)
     return model._fast["tokenizer"]
 
