@@ -1,8 +1,9 @@
 """Texts -> token ids through the model's Rust tokenizer, as sentence-transformers tokenises them, faster.
 
 A private copy of the tokenizer truncates at max_seq_length; long texts are tokenised from their heads where that
-gives the same ids (space-splitting pre-tokeniser, character-wise normaliser); plain-ASCII texts go through a
-copy with a lighter normaliser and pre-tokeniser that give them the same ids. Slow (Python) tokenizers are called
+gives the same ids (space-splitting pre-tokeniser, character-wise normaliser); plain texts (ASCII and a few
+typographic, Greek and math characters) go through a copy with a lighter normaliser and pre-tokeniser that give
+them the same ids. Slow (Python) tokenizers are called
 as they are.
 """
 
@@ -39,31 +40,39 @@ def encodings(model: Model, texts: list[str]) -> list:
     return _tokenize_heads(run, prepared, cfg.max_seq_length)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # ASCII control characters but tab, newline, return
+# Plain text: printable ASCII, tab, newline, return, and these characters, which BERT's normaliser leaves as they
+# are but for lower-casing (no decomposition, no accent, not a control or Chinese character; tested), split as its
+# pre-tokeniser splits them: Unicode punctuation alone, the others inside words.
+PLAIN_PUNCTUATION = "–—‐‑‒―‘’‚‛“”„‟…·•′″‹›«»¡¿§¶†‡‰"
+PLAIN_WORD_CHARACTERS = "αβγδεζηθικλμνξοπρστυφχψωΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩµ±×÷−∼≈≤≥°€£¥©®™"
+_NOT_PLAIN = re.compile(rf"[^\t\n\r\x20-\x7e{PLAIN_PUNCTUATION}{PLAIN_WORD_CHARACTERS}]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# what the pre-tokeniser keeps of plain text: runs of word characters, and each punctuation mark alone
+_PLAIN_PIECES = rf"[A-Za-z0-9{PLAIN_WORD_CHARACTERS}]+|[!-/:-@\[-`{{-~{PLAIN_PUNCTUATION}]"
 
 
-def plain_ascii(text: str) -> bool:
-    """ASCII without control characters other than tab, newline and carriage return."""
-    return text.isascii() and not _CONTROL.search(text)
+def plain(text: str) -> bool:
+    """Only printable ASCII, tab, newline, return, PLAIN_PUNCTUATION and PLAIN_WORD_CHARACTERS."""
+    return not (_ASCII_CONTROL if text.isascii() else _NOT_PLAIN).search(text)
 
 
-def _runner(full, plain):
-    """texts -> Rust encodings (specials added, no character offsets where the library can skip them): plain-ASCII
-    texts through `plain` when there is one, the others through `full`."""
+def _runner(full, light):
+    """texts -> Rust encodings (specials added, no character offsets where the library can skip them): plain texts
+    through `light` when there is one, the others through `full`."""
     def run_with(tok):
         encode_batch = getattr(tok, "encode_batch_fast", tok.encode_batch)
         return lambda texts: encode_batch(texts, add_special_tokens=True)
 
     run_full = run_with(full)
-    if plain is None:
+    if light is None:
         return run_full
-    run_plain = run_with(plain)
+    run_light = run_with(light)
 
     def run(texts: list[str]) -> list:
-        light = [plain_ascii(t) for t in texts]
+        is_plain = [plain(t) for t in texts]
         out: list = [None] * len(texts)
-        for flag, through in ((True, run_plain), (False, run_full)):
-            rows = [i for i, f in enumerate(light) if f is flag]
+        for flag, through in ((True, run_light), (False, run_full)):
+            rows = [i for i, f in enumerate(is_plain) if f is flag]
             if rows:
                 for i, e in zip(rows, through([texts[i] for i in rows]), strict=True):
                     out[i] = e
@@ -96,7 +105,7 @@ def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
 def _fast_tokenizer(model: Model):
     """A private copy of the model's Rust tokenizer set to truncate at max_seq_length (None for slow ones); notes
     whether long texts may be tokenised from their heads (pre-tokeniser splits at spaces, character-wise
-    normaliser, truncation on the right) and keeps a second copy for plain-ASCII texts (see _plain_copy)."""
+    normaliser, truncation on the right) and keeps a second copy for plain texts (see _plain_copy)."""
     if "tokenizer" not in model._fast:
         backend_tok = getattr(model.tokenizer, "backend_tokenizer", None) if model.tokenizer.is_fast else None
         cut_heads, plain = False, None
@@ -122,17 +131,14 @@ def _truncating(spec: dict, max_len: int):
     return tok
 
 
-_ASCII_PRE_TOKENS = r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]"  # runs of letters and digits; each punctuation mark alone
-
-
 def _plain_copy(spec: dict, max_len: int):
-    """For a BERT normaliser: a copy for plain-ASCII texts (plain_ascii) that gives the same ids ~1.7x faster.
-    On such text the BERT normaliser removes no control character (there are none), finds no Chinese character and
+    """For a BERT normaliser: a copy for plain texts (see plain) that gives them the same ids ~1.7x faster. On
+    plain text the BERT normaliser removes no control character (there are none), finds no Chinese character and
     no accent, and turns tab, newline and return into spaces, where the pre-tokeniser splits either way: the copy
     only lower-cases (or, for a cased model, leaves the text alone). The BERT pre-tokeniser, if that is the one,
-    splits at whitespace and around each punctuation mark; every plain-ASCII character is a letter, a digit, a
-    punctuation mark or whitespace, so keeping the matches of _ASCII_PRE_TOKENS gives the same pieces with one
-    regex pass. None for any other normaliser."""
+    splits at whitespace and around each punctuation mark; every plain character is whitespace, a punctuation mark
+    or a word character, so keeping the matches of _PLAIN_PIECES gives the same pieces in one regex pass. None for
+    any other normaliser."""
     norm = spec.get("normalizer") or {}
     if norm.get("type") != "BertNormalizer":
         return None
@@ -140,7 +146,7 @@ def _plain_copy(spec: dict, max_len: int):
     if (spec.get("pre_tokenizer") or {}).get("type") == "BertPreTokenizer":
         from tokenizers import Regex, pre_tokenizers
 
-        tok.pre_tokenizer = pre_tokenizers.Split(Regex(_ASCII_PRE_TOKENS), "removed", invert=True)
+        tok.pre_tokenizer = pre_tokenizers.Split(Regex(_PLAIN_PIECES), "removed", invert=True)
     return tok
 
 

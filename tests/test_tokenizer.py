@@ -1,4 +1,4 @@
-"""The tokenizer: ids equal to the model's own tokenizer's, for heads of long texts and plain-ASCII texts too."""
+"""The tokenizer: ids equal to the model's own tokenizer's, for heads of long texts and plain texts too."""
 
 import json
 import string
@@ -67,7 +67,7 @@ def test_only_space_splitting_tokenizers_are_tokenised_from_heads():
 
 
 def _plain_equals_full(model, texts: list[str], monkeypatch) -> list[list[int]]:
-    """Ids with plain-ASCII texts through the lower-casing copy equal those of the full tokenizer alone."""
+    """Ids with plain texts through the light copy equal those of the full tokenizer alone."""
     tokenizer._fast_tokenizer(model)
     assert model._fast["plain"] is not None                        # BERT normaliser: the copy exists
     routed = tokenize(model, texts)
@@ -76,31 +76,53 @@ def _plain_equals_full(model, texts: list[str], monkeypatch) -> list[list[int]]:
     return routed
 
 
-def test_plain_ascii_texts_through_the_lowercasing_copy_equal_the_full_tokenizer(minilm_path, monkeypatch):
+def _fuzz(seed: int = 7) -> list[str]:
+    """Random strings over every plain character, and words mixed with specials, accents, controls, CJK."""
     import numpy as np
 
-    rng = np.random.default_rng(7)
-    alphabet = list(string.ascii_letters + string.digits + string.punctuation + " " * 8 + "\t\n\r")
+    rng = np.random.default_rng(seed)
+    extra = tokenizer.PLAIN_PUNCTUATION + tokenizer.PLAIN_WORD_CHARACTERS
+    alphabet = list(string.ascii_letters + string.digits + string.punctuation + " " * 8 + "\t\n\r" + extra)
     pieces = ["[SEP]", "[MASK]", "[cls]", "[unused3]", "don't", "U.S.A.", "e-mail", "ÉCOLE", "naïve", "\x00", "\x0b",
-              "\x7f", "日本", "\u00a0", "\ufffd"]
-    fuzz = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 80)))) for _ in range(1000)]
-    fuzz += [" ".join(rng.choice(pieces + ["word", "Word", "WORD"], size=8)) for _ in range(200)]
+              "\x7f", "日本", "\u00a0", "\ufffd", "≠", "ΐ", "Å", "ﬁ", "½", "\u200b", "x²"]
+    fuzz = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 80)))) for _ in range(2000)]
+    return fuzz + [" ".join(rng.choice(pieces + ["word", "Word", "WORD", *extra], size=8)) for _ in range(400)]
+
+
+def test_plain_texts_through_the_light_copy_equal_the_full_tokenizer(minilm_path, monkeypatch):
+    import numpy as np
+
     sts = [line.split("\t")[5] for line in data_path("stsbenchmark", "sts-dev.csv").open(encoding="utf-8")]
     banking = data_path("banking77", "train.csv").read_text(encoding="utf-8").splitlines()[1:3000]
     lines = list(data_path("scifact", "corpus.jsonl").open(encoding="utf-8"))[:1500]
     scifact = [json.loads(x)["title"] + " " + json.loads(x)["text"] for x in lines]
-    texts = fuzz + sts + banking + scifact
-    light = [tokenizer.plain_ascii(t.strip()) for t in texts]
-    assert 0.3 < np.mean(light) < 0.95                            # both routes taken, on every source
+    texts = _fuzz() + sts + banking + scifact
+    is_plain = [tokenizer.plain(t.strip()) for t in texts]
+    assert 0.3 < np.mean(is_plain) < 0.99                          # both routes taken
+    assert any(p and not t.isascii() for p, t in zip(is_plain, texts, strict=True))   # the listed characters too
     model = load_model(minilm_path)
     _plain_equals_full(model, texts, monkeypatch)
 
 
-def test_plain_ascii_excludes_control_and_non_ascii_characters():
-    assert tokenizer.plain_ascii("Tabs\tnew\nlines\r and (punctuation)! ~`{}")
-    assert tokenizer.plain_ascii("")
-    for text in ["nul\x00", "vertical\x0btab", "form\x0cfeed", "escape\x1b", "delete\x7f", "café", "no\u00a0break"]:
-        assert not tokenizer.plain_ascii(text), repr(text)
+def test_plain_characters_are_left_alone_by_the_bert_normaliser():
+    """Each listed character: no decomposition (so no accent to strip), not a control, format, space or mark; the
+    punctuation list is Unicode punctuation (isolated by BERT's pre-tokeniser) and the word list is not."""
+    import unicodedata
+
+    for chars, punctuation in [(tokenizer.PLAIN_PUNCTUATION, True), (tokenizer.PLAIN_WORD_CHARACTERS, False)]:
+        for c in chars:
+            cat = unicodedata.category(c)
+            assert unicodedata.normalize("NFD", c) == c and cat[0] not in "CZM", (c, cat)
+            assert cat.startswith("P") == punctuation, (c, cat)
+            assert not 0x4E00 <= ord(c) <= 0x9FFF                                  # not a Chinese character
+
+
+def test_plain_excludes_controls_and_unlisted_characters():
+    assert tokenizer.plain("Tabs\tnew\nlines\r and (punctuation)! ~`{}")
+    assert tokenizer.plain("") and tokenizer.plain("β-cells – “quoted” ≥ 5 µm ± 2°")
+    for text in ["nul\x00", "vertical\x0btab", "form\x0cfeed", "escape\x1b", "delete\x7f", "café", "no\u00a0break",
+                 "β\x00", "≠", "日本", "zero\u200bwidth"]:
+        assert not tokenizer.plain(text), repr(text)
 
 
 def test_plain_copy_only_for_the_bert_normaliser():
