@@ -3,8 +3,7 @@
 A private copy of the tokenizer truncates at max_seq_length; long texts are tokenised from their heads where that
 gives the same ids (space-splitting pre-tokeniser, character-wise normaliser); plain texts (ASCII and a few
 typographic, Greek and math characters) go through a copy with a lighter normaliser and pre-tokeniser that give
-them the same ids. Slow (Python) tokenizers are called
-as they are.
+them the same ids. Slow (Python) tokenizers are called as they are.
 """
 
 from __future__ import annotations
