@@ -2,7 +2,8 @@
 
 Follows sentence-transformers: texts are stripped (and lower-cased when sentence_bert_config.json says so),
 truncated to max_seq_length, pooled as 1_Pooling/config.json says, and L2-normalised when modules.json has a
-Normalize module. Batching (length-sorted, token budget, prefetched on a GPU) lives in spacekit.batching.
+Normalize module. Tokenisation lives in spacekit.tokenizer, batching (length-sorted, token budget, prefetched on a
+GPU) in spacekit.batching.
 """
 
 from __future__ import annotations
