@@ -45,14 +45,13 @@ def encodings(model: Model, texts: list[str]) -> list:
 PLAIN_PUNCTUATION = "–—‐‑‒―‘’‚‛“”„‟…·•′″‹›«»¡¿§¶†‡‰"
 PLAIN_WORD_CHARACTERS = "αβγδεζηθικλμνξοπρστυφχψωΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩµ±×÷−∼≈≤≥°€£¥©®™"
 _NOT_PLAIN = re.compile(rf"[^\t\n\r\x20-\x7e{PLAIN_PUNCTUATION}{PLAIN_WORD_CHARACTERS}]")
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # what the pre-tokeniser keeps of plain text: runs of word characters, and each punctuation mark alone
 _PLAIN_PIECES = rf"[A-Za-z0-9{PLAIN_WORD_CHARACTERS}]+|[!-/:-@\[-`{{-~{PLAIN_PUNCTUATION}]"
 
 
 def plain(text: str) -> bool:
     """Only printable ASCII, tab, newline, return, PLAIN_PUNCTUATION and PLAIN_WORD_CHARACTERS."""
-    return not (_ASCII_CONTROL if text.isascii() else _NOT_PLAIN).search(text)
+    return not _NOT_PLAIN.search(text)
 
 
 def _runner(full, light):
