@@ -19,12 +19,14 @@ def test_direct_rust_tokenizer_equals_the_transformers_call(tiny_model):
     assert max(len(ids) for ids in ref) == model.config.max_seq_length   # truncation was exercised
 
 
-def _heads_equal_whole(model, texts: list[str], monkeypatch) -> list[list[int]]:
-    monkeypatch.setitem(model._fast, "cut_heads", False)
-    whole = tokenizer.tokenize(model, texts)
-    monkeypatch.setitem(model._fast, "cut_heads", True)
-    assert tokenizer.tokenize(model, texts) == whole
-    return whole
+def _same_ids_without(shortcut: str, model, texts: list[str], monkeypatch) -> list[list[int]]:
+    """Ids with the tokenizer's shortcut `shortcut` ("cut_heads" or "plain") equal those without it."""
+    tokenizer._fast_tokenizer(model)
+    assert model._fast[shortcut]                                   # the shortcut applies to this tokenizer
+    with_it = tokenize(model, texts)
+    monkeypatch.setitem(model._fast, shortcut, None)
+    assert tokenize(model, texts) == with_it
+    return with_it
 
 
 def test_long_texts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model, monkeypatch):
@@ -40,7 +42,7 @@ def test_long_texts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model,
              "1234567890 " * 30 + "word " * 200,                   # digits: many characters per token
              "short text",
              "market " * 45 + "the " * 11 + "electroencephalographically " + "x " * 100]   # at 384: mid-word
-    whole = _heads_equal_whole(model, texts, monkeypatch)
+    whole = _same_ids_without("cut_heads", model, texts, monkeypatch)
     assert [len(ids) for ids in whole] == [64, 5, 64, 11, 64, 4, 64]         # over-long words: one [UNK]
 
 
@@ -49,7 +51,7 @@ def test_real_abstracts_tokenised_from_their_heads_equal_the_whole_texts(tiny_mo
     abstracts = [json.loads(x)["text"] for x in lines]
     texts = [" ".join(abstracts[i:i + 3]) for i in range(0, 600, 3)]             # ~4,500 characters each
     model = load_model(tiny_model)
-    whole = _heads_equal_whole(model, abstracts + texts, monkeypatch)
+    whole = _same_ids_without("cut_heads", model, abstracts + texts, monkeypatch)
     assert sum(len(ids) == model.config.max_seq_length for ids in whole) > 700   # truncation throughout
 
 
@@ -64,16 +66,6 @@ def test_only_space_splitting_tokenizers_are_tokenised_from_heads():
     assert not _splits_at_spaces({**bert, "normalizer": {"type": "Replace"}})
     assert not _splits_at_spaces({**bert, "added_tokens": [{"content": "new york"}]})
     assert not _splits_at_spaces({"pre_tokenizer": None, "normalizer": None})
-
-
-def _plain_equals_full(model, texts: list[str], monkeypatch) -> list[list[int]]:
-    """Ids with plain texts through the light copy equal those of the full tokenizer alone."""
-    tokenizer._fast_tokenizer(model)
-    assert model._fast["plain"] is not None                        # BERT normaliser: the copy exists
-    routed = tokenize(model, texts)
-    monkeypatch.setitem(model._fast, "plain", None)
-    assert tokenize(model, texts) == routed
-    return routed
 
 
 def _fuzz(seed: int = 7) -> list[str]:
@@ -101,7 +93,7 @@ def test_plain_texts_through_the_light_copy_equal_the_full_tokenizer(minilm_path
     assert 0.3 < np.mean(is_plain) < 0.99                          # both routes taken
     assert any(p and not t.isascii() for p, t in zip(is_plain, texts, strict=True))   # the listed characters too
     model = load_model(minilm_path)
-    _plain_equals_full(model, texts, monkeypatch)
+    _same_ids_without("plain", model, texts, monkeypatch)
 
 
 def test_plain_characters_are_left_alone_by_the_bert_normaliser():
