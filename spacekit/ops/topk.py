@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -300,27 +301,39 @@ def _reduced_precision_topk(q: torch.Tensor, tile: _Tile, k: int, mode: str, lim
     cand_s, cand = _select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
     del approx
     ceiling = cand_s[:, -1].float() if extra < nc else torch.full_like(q[:, 0], -math.inf)
-    return _rescore(q, tile, cand.sort(dim=1).values, None, ceiling, k, mode, limit)
-
-
-def _rescore(q: torch.Tensor, tile: _Tile, cols: torch.Tensor, valid: torch.Tensor | None,
-             ceiling: torch.Tensor, k: int, mode: str, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact fp32 top-k among candidate columns (ascending per row, so the tie rule holds), proven complete:
-    ceiling (b,) is the highest reduced-precision score a non-candidate column can have; a row where
-    ceiling + rounding bound reaches its k-th exact score is redone over the whole tile in fp32."""
-    b = q.shape[0]
-    c = tile.exact
-    exact = _candidate_scores(q, c, cols, limit)
+    exact = _candidate_scores(q, tile.exact, cand, limit)
     if tile.scale is not None:
-        exact.mul_(tile.scale[cols.clamp(max=c.shape[0] - 1)])
-    if valid is not None:
-        exact.masked_fill_(~valid, -math.inf)
-    s, pos = _topk_lower_index(exact, k)
-    idx = cols.gather(1, pos)
-    rows = torch.nonzero(ceiling + _rounding_bound(q, tile, mode) >= s[:, -1]).flatten()
-    if rows.numel():
-        log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", rows.numel(), b)
-        s[rows], idx[rows] = _exact_rows(q[rows], tile, k, limit)
+        exact.mul_(tile.scale[cand])
+    return _settle(q, tile, k, exact, cand, ceiling + _rounding_bound(q, tile, mode), limit)
+
+
+def _settle(q: torch.Tensor, tile: _Tile, k: int, cand_s: torch.Tensor, cand_c: torch.Tensor, ceiling: torch.Tensor,
+            limit: backend.Budget, more: torch.Tensor | None = None,
+            widen: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact fp32 top-k among each row's candidates (exact scores cand_s at distinct columns cand_c, in any order;
+    missing ones -inf), proven complete with one wait for the device: ceiling (b,) is the highest exact score a
+    column outside the candidates can have, and rows reaching their k-th score redo over the whole tile in fp32;
+    rows flagged in `more` (their candidates are incomplete) are settled by widen(rows); rows with equal scores in
+    their top k + 1 are ordered by lower column."""
+    vals, pos = torch.topk(cand_s, k + 1, dim=1)                          # sorted; the (k+1)-th shows a cut tie
+    s, idx = vals[:, :k], cand_c.gather(1, pos[:, :k])
+    code = (ceiling >= s[:, -1]).to(torch.int8) * 4 + (vals[:, 1:] == vals[:, :-1]).any(1).to(torch.int8)
+    if more is not None:
+        code += more.to(torch.int8) * 2
+    flagged = torch.nonzero(code).flatten()                               # the one wait
+    if not flagged.numel():
+        return s, idx
+    kind = code[flagged]                                                  # redo first, then more, then ties only
+    ties, wide, exact = flagged[kind == 1], flagged[(kind == 2) | (kind == 3)], flagged[kind >= 4]
+    if ties.numel():
+        s[ties], idx[ties] = _lower_column_first(cand_s[ties], cand_c[ties], k)
+    if wide.numel():
+        s[wide], idx[wide] = widen(wide)
+    if exact.numel():
+        log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", exact.numel(),
+                  q.shape[0])
+        s[exact], idx[exact] = _exact_rows(q[exact], tile, k, limit)
     return s, idx
 
 
@@ -432,10 +445,9 @@ def _rescore_chunks(q: torch.Tensor, tile: _Tile, k: int, cols: torch.Tensor, ch
                     expand: torch.Tensor, ceiling: torch.Tensor, sub: int, slots: int,
                     limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact fp32 top-k among each row's candidate columns `cols` (-1: none) and every column of its expanded
-    chunks (chunk[expand]), the first `slots` of them in this pass: nothing waits for the GPU until the rows to
-    finish otherwise are known. ceiling (b,): the highest exact score a column outside the candidates can have;
-    rows reaching it redo in fp32, rows with more expanded chunks than slots take a pass with enough, rows with
-    equal scores in their top k + 1 are ordered by lower column among their candidates."""
+    chunks (chunk[expand]), the first `slots` of them in this pass, settled by _settle (ceiling (b,): the highest
+    exact score a column outside the candidates can have); rows with more expanded chunks than slots take a pass
+    with enough."""
     from spacekit.kernels.topk_triton import candidate_scores
 
     b = q.shape[0]
@@ -443,30 +455,16 @@ def _rescore_chunks(q: torch.Tensor, tile: _Tile, k: int, cols: torch.Tensor, ch
     slot = torch.where(expand & (rank < slots), rank, slots)              # slot `slots`: the bin for the rest
     spans = torch.full((b, slots + 1), -1, dtype=torch.long, device=q.device).scatter_(1, slot, chunk)[:, :slots]
     cand_s, cand_c = candidate_scores(q, tile.exact, cols, spans, sub, tile.scale)
-    vals, pos = torch.topk(cand_s, k + 1, dim=1)                          # sorted; the (k+1)-th shows a cut tie
-    s, idx = vals[:, :k], cand_c.gather(1, pos[:, :k])
-    redo = ceiling >= s[:, -1]
-    more = rank[:, -1] >= slots
-    tie = (vals[:, 1:] == vals[:, :-1]).any(1)
-    code = redo.to(torch.int8) * 4 + more.to(torch.int8) * 2 + tie.to(torch.int8)
-    flagged = torch.nonzero(code).flatten()                               # the one wait
-    if not flagged.numel():
-        return s, idx
-    kind = code[flagged]                                                  # redo first, then more, then ties only
-    ties, wide, exact = flagged[kind == 1], flagged[(kind == 2) | (kind == 3)], flagged[kind >= 4]
-    if ties.numel():
-        s[ties], idx[ties] = _lower_column_first(cand_s[ties], cand_c[ties], k)
-    if wide.numel():
-        n_exp = int(expand[wide].sum(1).max())
+
+    def widen(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows with more expanded chunks than slots: a pass with slots for all of them, in budget-sized parts."""
+        n_exp = int(expand[rows].sum(1).max())
         per = max(1, limit.rows(2 * 12 * (cols.shape[1] + n_exp * sub)))
-        for lo in range(0, wide.numel(), per):
-            part = wide[lo:lo + per]
-            s[part], idx[part] = _rescore_chunks(q[part], tile, k, cols[part], chunk[part], expand[part],
-                                                 ceiling[part], sub, n_exp, limit)
-    if exact.numel():
-        log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", exact.numel(), b)
-        s[exact], idx[exact] = _exact_rows(q[exact], tile, k, limit)
-    return s, idx
+        parts = [_rescore_chunks(q[r], tile, k, cols[r], chunk[r], expand[r], ceiling[r], sub, n_exp, limit)
+                 for r in rows.split(per)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    return _settle(q, tile, k, cand_s, cand_c, ceiling, limit, rank[:, -1] >= slots, widen)
 
 
 def _lower_column_first(cand_s: torch.Tensor, cand_c: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
