@@ -110,6 +110,23 @@ def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
     torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
 
 
+def test_reduced_precision_candidates_keep_the_tie_rule():
+    """Equal scores straddling the k-th place or inside the top k (duplicate corpus rows) come out lower index
+    first after re-scoring, in bf16 and fp16, and rows too close to call still end at the fp32 result."""
+    from spacekit.backend import Budget
+    from spacekit.ops.topk import _reduced_precision_topk, _select, _Tile
+
+    g = torch.Generator().manual_seed(5)
+    base = torch.randint(-2, 3, (40, 16), generator=g).float()
+    c = base[torch.randint(0, 40, (2000,), generator=g)]                       # every row repeated ~50 times
+    q = torch.randint(-2, 3, (30, 16), generator=g).float()
+    ref_s, ref_i = _select(q @ c.T, 10)
+    for mode, low in [("bf16", torch.bfloat16), ("fp16", torch.float16)]:
+        s, i = _reduced_precision_topk(q, _Tile(c, c.to(low), c.norm(dim=1).max()), 10, mode, Budget(1 << 26))
+        assert torch.equal(i, ref_i), mode
+        assert torch.equal(s, ref_s), mode
+
+
 def test_rows_given_in_fp16_are_searched_as_their_fp32_values(monkeypatch):
     """The GPU's native route keeps fp16 corpus rows as given (cosine through per-row scales); its tile must give
     the fp32 result on every torch path too (a kernel that fails to build falls back to them)."""
