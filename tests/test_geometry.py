@@ -50,6 +50,45 @@ def test_alignment_anisotropy_effective_rank_cka_equal_direct_formulas():
         pytest.approx(1.0, abs=1e-9)  # invariant to rotations
 
 
+@pytest.mark.parametrize("budget", ["2K", "20K", None])
+def test_tiled_geometry_equals_the_whole_matrix_formulas(budget):
+    """Alignment, anisotropy, effective rank and CKA summed tile by tile (a 2K budget: a few rows a tile) equal
+    the formulas on the whole float64 matrix, for a space with a large common direction (centring matters) and
+    for fewer rows than dimensions (rank-deficient: the tall-skinny QR must keep only the true singular values)."""
+    g = torch.Generator().manual_seed(9)
+    cone = torch.nn.functional.normalize(torch.randn(500, 12, generator=g, dtype=torch.float64) + 3, dim=1)
+    drifted = cone @ torch.randn(12, 7, generator=g, dtype=torch.float64) + 0.1 * torch.randn(500, 7, generator=g,
+                                                                                          dtype=torch.float64)
+    few = torch.randn(5, 40, generator=g, dtype=torch.float64)
+    for x, y in [(cone, drifted), (few, few[:, :9] * 2 + 1)]:
+        n = x.shape[0]
+        xf, yf = x.float(), y.float()                                      # float32 in, as from encode
+        x64, y64 = xf.double(), yf.double()
+        assert geometry.alignment(xf, xf.flip(0), budget=budget) == pytest.approx(
+            float((x64 - x64.flip(0)).norm(dim=1).square().mean()), rel=1e-12)
+        u = torch.nn.functional.normalize(x64, dim=1)
+        assert geometry.anisotropy(xf, budget=budget) == pytest.approx(
+            float((u @ u.T)[~torch.eye(n, dtype=torch.bool)].mean()), rel=1e-9, abs=1e-12)
+        sv = np.linalg.svd(x64.numpy(), compute_uv=False)
+        p = sv / sv.sum()
+        assert geometry.effective_rank(xf, budget=budget) == pytest.approx(float(np.exp(-(p * np.log(p)).sum())),
+                                                                           rel=1e-9)
+        h = torch.eye(n, dtype=torch.float64) - 1.0 / n
+        ka, kb = h @ (x64 @ x64.T) @ h, h @ (y64 @ y64.T) @ h
+        assert geometry.linear_cka(xf, yf, budget=budget) == pytest.approx(
+            float((ka * kb).sum() / (ka.norm() * kb.norm())), rel=1e-9)
+
+
+def test_geometry_rejects_too_few_rows():
+    empty = torch.zeros(0, 4)
+    with pytest.raises(InputError, match="at least 1 pair"):
+        geometry.alignment(empty, empty)
+    with pytest.raises(InputError, match="at least 1 vector"):
+        geometry.effective_rank(empty)
+    with pytest.raises(InputError, match="at least 2 items"):
+        geometry.linear_cka(torch.ones(1, 4), torch.ones(1, 3))
+
+
 def test_knn_overlap_is_jaccard_of_neighbour_sets():
     a = _unit(400, 8, 4)
     b = torch.nn.functional.normalize(a + 0.3 * _unit(400, 8, 5), dim=1)

@@ -8,6 +8,7 @@ used as given (normalise first for the paper's unit-sphere setting).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -18,12 +19,15 @@ from spacekit.ops.similarity import as_tensor, normalize, scores
 from spacekit.ops.topk import topk
 
 
-def alignment(x, y, alpha: float = 2.0) -> float:
-    """mean_i ||x_i - y_i||_2^alpha over positive pairs (x_i, y_i)."""
-    x, y = as_tensor(x, "x").double(), as_tensor(y, "y").double()
+def alignment(x, y, alpha: float = 2.0, *, device=None, budget: int | str | None = None) -> float:
+    """mean_i ||x_i - y_i||_2^alpha over positive pairs (x_i, y_i), in float64, tile by tile on the device."""
+    x, y = as_tensor(x, "x"), as_tensor(y, "y")
     if x.shape != y.shape:
         raise InputError(f"alignment: shapes differ {tuple(x.shape)} vs {tuple(y.shape)}")
-    return float((x - y).norm(dim=1).pow(alpha).mean())
+    if x.shape[0] < 1:
+        raise InputError("alignment needs at least 1 pair, got 0")
+    total = sum((tx - ty).norm(dim=1).pow(alpha).sum() for tx, ty in _float64_tiles((x, y), device, budget))
+    return float(total / x.shape[0])
 
 
 def uniformity(x, t: float = 2.0, *, device=None, budget: int | str | None = None,
@@ -89,32 +93,64 @@ def uniformity_sampled(x, t: float = 2.0, *, pairs: int = 1_000_000, seed: int =
     return math.log(mean), math.log(max(mean - 1.96 * se, 1e-300)), math.log(mean + 1.96 * se)
 
 
-def anisotropy(x) -> float:
-    """Mean cosine similarity over all pairs i != j (0 for an isotropic space, near 1 for a cone)."""
-    u = normalize(as_tensor(x, "x").double())
-    n = u.shape[0]
+def anisotropy(x, *, device=None, budget: int | str | None = None) -> float:
+    """Mean cosine similarity over all pairs i != j (0 for an isotropic space, near 1 for a cone): from the sum of
+    the unit rows, |sum u|^2 = n + sum_{i != j} cos(i, j), in float64, tile by tile on the device."""
+    x = as_tensor(x, "x")
+    n = x.shape[0]
     if n < 2:
         raise InputError(f"anisotropy needs at least 2 vectors, got {n}")
-    s = u.sum(0)
-    return float((s @ s - (u * u).sum()) / (n * (n - 1)))
+    s, self_pairs = 0, 0
+    for (t,) in _float64_tiles((x,), device, budget):
+        u = normalize(t)
+        s, self_pairs = s + u.sum(0), self_pairs + (u * u).sum()            # zero rows add 0 to both
+    return float((s @ s - self_pairs) / (n * (n - 1)))
 
 
-def effective_rank(x) -> float:
-    """exp of the entropy of the normalised singular values (Roy & Vetterli 2007)."""
-    s = torch.linalg.svdvals(as_tensor(x, "x").double())
+def effective_rank(x, *, device=None, budget: int | str | None = None) -> float:
+    """exp of the entropy of the normalised singular values (Roy & Vetterli 2007). The singular values are those
+    of the R factor of x's QR decomposition, built tile by tile (R of [R; next tile]: tall-skinny QR), so memory
+    stays at a tile plus d x d, in float64 on the device."""
+    x = as_tensor(x, "x")
+    if x.shape[0] < 1:
+        raise InputError("effective_rank needs at least 1 vector, got 0")
+    r = None
+    for (t,) in _float64_tiles((x,), device, budget):
+        r = torch.linalg.qr(t if r is None else torch.cat([r, t]), mode="r").R
+    s = torch.linalg.svdvals(r)
     p = s / s.sum()
     p = p[p > 0]
     return float(torch.exp(-(p * p.log()).sum()))
 
 
-def linear_cka(a, b) -> float:
-    """Linear CKA (Kornblith et al. 2019) between two representations of the same n items."""
-    a, b = as_tensor(a, "a").double(), as_tensor(b, "b").double()
+def linear_cka(a, b, *, device=None, budget: int | str | None = None) -> float:
+    """Linear CKA (Kornblith et al. 2019) between two representations of the same n items:
+    ||B^T A||_F^2 / (||A^T A||_F ||B^T B||_F) over centred columns, the d x d products summed tile by tile in
+    float64 on the device (n in the millions in bounded memory)."""
+    a, b = as_tensor(a, "a"), as_tensor(b, "b")
     if a.shape[0] != b.shape[0]:
         raise InputError(f"linear_cka: row counts differ ({a.shape[0]} vs {b.shape[0]})")
-    a, b = a - a.mean(0), b - b.mean(0)
-    cross = (b.T @ a).square().sum()                                         # ||B^T A||_F^2, (d_b, d_a) product
-    return float(cross / ((a.T @ a).norm() * (b.T @ b).norm()))
+    if a.shape[0] < 2:
+        raise InputError(f"linear_cka needs at least 2 items, got {a.shape[0]}")
+    mean_a, mean_b = 0, 0
+    for ta, tb in _float64_tiles((a, b), device, budget):
+        mean_a, mean_b = mean_a + ta.sum(0), mean_b + tb.sum(0)
+    mean_a, mean_b = mean_a / a.shape[0], mean_b / b.shape[0]
+    aa, ba, bb = 0, 0, 0
+    for ta, tb in _float64_tiles((a, b), device, budget):
+        ta, tb = ta - mean_a, tb - mean_b
+        aa, ba, bb = aa + ta.T @ ta, ba + tb.T @ ta, bb + tb.T @ tb
+    return float(ba.square().sum() / (aa.norm() * bb.norm()))
+
+
+def _float64_tiles(arrays: tuple[torch.Tensor, ...], device, budget: int | str | None) -> Iterator[tuple]:
+    """The same rows of each array, as float64 tiles on the device, each tile within the memory budget (room for
+    two more copies of it: the caller's temporaries)."""
+    dev = backend.device(device)
+    n = arrays[0].shape[0]
+    rows = backend.budget(dev, budget).rows(3 * 8 * sum(x.shape[1] for x in arrays), at_most=n)
+    for lo in range(0, n, rows):
+        yield tuple(x[lo:lo + rows].to(dev, torch.float64) for x in arrays)
 
 
 def knn_overlap(a, b, k: int = 10, *, metric: str = "cosine", device=None) -> torch.Tensor:
