@@ -204,8 +204,9 @@ def _drift(models: tuple[Model, Model], geometry: list, results: dict, config: C
     if len(texts) <= config.knn_k + 1:
         return {"n": len(texts), "note": "too few texts for drift"}, {}
     xb, xa = (config.opts.embed(m, texts, texts) for m in models)
-    overlap = geo.knn_overlap(xb, xa, k=config.knn_k, device=config.opts.device).numpy()
-    shape = {name: {"before": fn(xb), "after": fn(xa)} for name, fn in
+    dev = config.opts.device
+    overlap = geo.knn_overlap(xb, xa, k=config.knn_k, device=dev).numpy()
+    shape = {name: {"before": fn(xb, device=dev), "after": fn(xa, device=dev)} for name, fn in
              [("uniformity", geo.uniformity), ("anisotropy", geo.anisotropy), ("effective_rank", geo.effective_rank)]}
     for b, a in geometry:
         if "alignment" in b.metrics:
@@ -216,7 +217,7 @@ def _drift(models: tuple[Model, Model], geometry: list, results: dict, config: C
         "mean": float(overlap.mean()), "median": float(np.median(overlap)),
         "p10": float(np.quantile(overlap, 0.1)), "p90": float(np.quantile(overlap, 0.9)),
         "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist()},
-        "linear_cka": geo.linear_cka(xb, xa), "geometry": shape}
+        "linear_cka": geo.linear_cka(xb, xa, device=dev), "geometry": shape}
     return drift, {"texts": texts, "before": xb, "after": xa, "overlap": overlap}
 
 

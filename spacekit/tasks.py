@@ -214,13 +214,14 @@ class GeometryTask:
 
         texts = read_texts(self.data, text_field=self.text_field)
         x = opts.embed(model, texts.ids, texts.texts)
-        metrics = {"uniformity": geometry.uniformity(x, device=opts.device), "anisotropy": geometry.anisotropy(x),
-                   "effective_rank": geometry.effective_rank(x)}
+        dev = opts.device
+        metrics = {"uniformity": geometry.uniformity(x, device=dev), "anisotropy": geometry.anisotropy(x, device=dev),
+                   "effective_rank": geometry.effective_rank(x, device=dev)}
         item_ids, per_item = texts.ids, {}
         if self.pairs:  # per-item values are then per positive pair
             pairs = _read_pairs(self.pairs)
             a, b = _unique_embed(opts, model, pairs.sentence1, pairs.sentence2)
-            metrics["alignment"] = geometry.alignment(a, b)
+            metrics["alignment"] = geometry.alignment(a, b, device=dev)
             item_ids, per_item = pairs.ids, {"alignment": np.linalg.norm(a.astype(np.float64) - b, axis=1) ** 2}
         return TaskResult(self.kind, self.name or Path(self.data).name, str(self.data), model.spec, metrics,
                           item_ids, per_item, {"vectors": x, "text_ids": texts.ids, "n_texts": len(texts.ids),

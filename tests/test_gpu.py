@@ -247,6 +247,20 @@ def test_gpu_geometry_equals_cpu():
     assert (a - b).abs().max() <= 0.1 and abs(float(a.mean() - b.mean())) < 1e-3
 
 
+def test_gpu_tiled_space_statistics_equal_cpu_float64():
+    """Alignment, anisotropy, effective rank and CKA on the device, in many tiles, equal the CPU's float64."""
+    from spacekit.ops import geometry
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.nn.functional.normalize(torch.randn(30_000, 384, generator=g) + 0.5, dim=1)
+    y = x @ torch.randn(384, 256, generator=g) + 0.2 * torch.randn(30_000, 256, generator=g)
+    for name, fn in [("alignment", lambda **kw: geometry.alignment(x, x.roll(1, 0), **kw)),
+                     ("anisotropy", lambda **kw: geometry.anisotropy(x, **kw)),
+                     ("effective_rank", lambda **kw: geometry.effective_rank(x, **kw)),
+                     ("linear_cka", lambda **kw: geometry.linear_cka(x, y, **kw))]:
+        assert fn(device="cuda", budget="8M") == pytest.approx(fn(device="cpu"), rel=1e-9), name
+
+
 def test_gpu_kmeans_matches_cpu_quality():
     from sklearn.metrics import adjusted_rand_score
 
