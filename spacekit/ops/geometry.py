@@ -18,6 +18,8 @@ from spacekit.errors import InputError
 from spacekit.ops.similarity import as_tensor, normalize, scores
 from spacekit.ops.topk import topk
 
+TILE_ELEMENTS = 1 << 28  # float64 values per tile at most (2 GiB)
+
 
 def alignment(x, y, alpha: float = 2.0, *, device=None, budget: int | str | None = None) -> float:
     """mean_i ||x_i - y_i||_2^alpha over positive pairs (x_i, y_i), in float64, tile by tile on the device."""
@@ -145,10 +147,11 @@ def linear_cka(a, b, *, device=None, budget: int | str | None = None) -> float:
 
 def _float64_tiles(arrays: tuple[torch.Tensor, ...], device, budget: int | str | None) -> Iterator[tuple]:
     """The same rows of each array, as float64 tiles on the device, each tile within the memory budget (room for
-    two more copies of it: the caller's temporaries)."""
+    two more copies of it: the caller's temporaries) and under TILE_ELEMENTS values (LAPACK / cuSOLVER index
+    with 32-bit integers)."""
     dev = backend.device(device)
-    n = arrays[0].shape[0]
-    rows = backend.budget(dev, budget).rows(3 * 8 * sum(x.shape[1] for x in arrays), at_most=n)
+    n, width = arrays[0].shape[0], sum(x.shape[1] for x in arrays)
+    rows = backend.budget(dev, budget).rows(3 * 8 * width, at_most=min(n, max(1, TILE_ELEMENTS // width)))
     for lo in range(0, n, rows):
         yield tuple(x[lo:lo + rows].to(dev, torch.float64) for x in arrays)
 

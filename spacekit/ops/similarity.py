@@ -14,7 +14,8 @@ METRICS = ("cosine", "dot")
 
 
 def as_tensor(x, name: str = "input") -> torch.Tensor:
-    """numpy array or tensor -> 2-D float tensor (no copy when already one), checked finite."""
+    """numpy array or tensor -> 2-D float tensor (no copy when already one). Finiteness is checked where vectors
+    enter (store imports), not here: that would be a pass over every input."""
     t = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
     if not isinstance(t, torch.Tensor):
         raise InputError(f"{name}: expected a numpy array or torch tensor, got {type(x).__name__}")
