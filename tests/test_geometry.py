@@ -79,6 +79,15 @@ def test_tiled_geometry_equals_the_whole_matrix_formulas(budget):
             float((ka * kb).sum() / (ka.norm() * kb.norm())), rel=1e-9)
 
 
+def test_tiles_stay_under_the_element_cap(monkeypatch):
+    """However large the budget, a float64 tile holds at most TILE_ELEMENTS values (32-bit solver indices)."""
+    monkeypatch.setattr(geometry, "TILE_ELEMENTS", 1000)
+    a, b = torch.randn(777, 30), torch.randn(777, 20)
+    tiles = list(geometry._float64_tiles((a, b), "cpu", "1G"))
+    assert all(ta.numel() + tb.numel() <= 1000 for ta, tb in tiles) and len(tiles) == 39
+    assert torch.equal(torch.cat([ta for ta, _ in tiles]), a.double())
+
+
 def test_geometry_rejects_too_few_rows():
     empty = torch.zeros(0, 4)
     with pytest.raises(InputError, match="at least 1 pair"):
