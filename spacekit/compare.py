@@ -110,17 +110,17 @@ def _paired(kind: str, name: str, before: TaskResult, after: TaskResult, config:
             seed: int, keep: np.ndarray | None = None) -> stats.PairedTest:
     """The paired test of one metric (optionally on a subset of items)."""
     sel = slice(None) if keep is None else keep
+    common = {"resamples": config.resamples, "seed": seed, "device": config.opts.device}
     if kind == "retrieval":
-        return stats.compare_metric(before.per_item[name][sel], after.per_item[name][sel], "mean",
-                                    resamples=config.resamples, seed=seed)
+        return stats.compare_metric(before.per_item[name][sel], after.per_item[name][sel], "mean", **common)
     if kind == "classification":
         return stats.compare_metric(before.per_item["accuracy"][sel], after.per_item["accuracy"][sel], "mean",
-                                    resamples=config.resamples, seed=seed)
+                                    **common)
     if kind == "sts":
         return stats.compare_metric(before.per_item["similarity"][sel], after.per_item["similarity"][sel], name,
-                                    gold=before.extra["gold"][sel], resamples=config.resamples, seed=seed)
+                                    gold=before.extra["gold"][sel], **common)
     return stats.compare_metric(before.extra["pred"][sel], after.extra["pred"][sel], name,
-                                gold=before.extra["gold"][sel], resamples=config.resamples, seed=seed)
+                                gold=before.extra["gold"][sel], **common)
 
 
 def _correct(tasks: list[dict], alpha: float) -> None:

@@ -9,12 +9,14 @@ weights so that 10,000 resamples run as a few matrix products (numpy or torch, C
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy import stats as sps
+
+from spacekit import backend
 
 RESAMPLES = 10_000
 
@@ -34,13 +36,25 @@ class PairedTest:
     effect_size: float | None = None
 
 
-def bootstrap_weights(n: int, resamples: int = RESAMPLES, seed: int = 0, device=None) -> torch.Tensor:
-    """(resamples, n) float64 counts: how often each item is drawn in each bootstrap resample."""
+def bootstrap_weights(n: int, resamples: int = RESAMPLES, seed: int = 0, device=None,
+                      budget: int | str | None = None) -> Iterator[torch.Tensor]:
+    """(rows, n) float64 blocks of counts, how often each item is drawn in each bootstrap resample, `resamples`
+    rows in all, on the device, each block within the memory budget. The draws come from one seeded CPU stream,
+    so the counts are the same on any device and for any block size."""
     gen = torch.Generator().manual_seed(seed)
-    idx = torch.randint(n, (resamples, n), generator=gen)
-    w = torch.zeros((resamples, n), dtype=torch.float64)
-    w.scatter_add_(1, idx, torch.ones_like(idx, dtype=torch.float64))
-    return w.to(device) if device else w
+    dev = backend.device(device)
+    for rows in _blocks(resamples, n, dev, budget):
+        idx = torch.randint(n, (rows, n), generator=gen).to(dev)
+        yield torch.zeros((rows, n), dtype=torch.float64, device=dev).scatter_add_(
+            1, idx, torch.ones_like(idx, dtype=torch.float64))
+
+
+def _blocks(resamples: int, n: int, dev: torch.device, budget: int | str | None) -> Iterator[int]:
+    """Resample rows per block: a row of n items takes ~6 float64 values per item (draws, counts and the
+    statistics' temporaries)."""
+    per = backend.budget(dev, budget).rows(6 * 8 * n, at_most=resamples)
+    for lo in range(0, resamples, per):
+        yield min(per, resamples - lo)
 
 
 def weighted_mean(values: np.ndarray, w: torch.Tensor) -> torch.Tensor:
@@ -113,27 +127,34 @@ def _contingency_score(c: torch.Tensor, metric: str) -> torch.Tensor:
 
 
 def paired_bootstrap(before, after, statistic=None, *, resamples: int = RESAMPLES, seed: int = 0,
-                     confidence: float = 0.95) -> tuple[float, float, torch.Tensor]:
-    """Percentile CI of statistic(after) - statistic(before), resampling items jointly -> (low, high, deltas)."""
+                     confidence: float = 0.95, device=None,
+                     budget: int | str | None = None) -> tuple[float, float, torch.Tensor]:
+    """Percentile CI of statistic(after) - statistic(before), resampling items jointly -> (low, high, deltas);
+    the resamples run block by block on the device."""
     statistic = statistic or weighted_mean
-    w = bootstrap_weights(len(before), resamples, seed)
-    deltas = statistic(after, w) - statistic(before, w)                         # (R,)
+    deltas = torch.cat([statistic(after, w) - statistic(before, w)                 # (R,) in all
+                        for w in bootstrap_weights(len(before), resamples, seed, device, budget)]).cpu()
     deltas = deltas[torch.isfinite(deltas)]
     alpha = (1 - confidence) / 2
     low, high = torch.quantile(deltas, torch.tensor([alpha, 1 - alpha], dtype=deltas.dtype))
     return float(low), float(high), deltas
 
 
-def sign_flip_test(before: np.ndarray, after: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0) -> float:
-    """Two-sided paired randomization test of mean(after - before) = 0 by random sign flips of the differences."""
+def sign_flip_test(before: np.ndarray, after: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
+                   device=None, budget: int | str | None = None) -> float:
+    """Two-sided paired randomization test of mean(after - before) = 0 by random sign flips of the differences
+    (signs drawn from one seeded CPU stream, applied block by block on the device)."""
     d = torch.as_tensor(np.asarray(after, np.float64) - np.asarray(before, np.float64))
     observed = abs(float(d.mean()))
     if observed == 0:
         return 1.0
     gen = torch.Generator().manual_seed(seed)
-    signs = torch.randint(0, 2, (resamples, len(d)), generator=gen, dtype=torch.float64) * 2 - 1
-    null = (signs @ d).abs() / len(d)
-    return float((1 + (null >= observed - 1e-12).sum()) / (resamples + 1))
+    dev = backend.device(device)
+    d_dev, hits = d.to(dev), 0
+    for rows in _blocks(resamples, len(d), dev, budget):
+        signs = torch.randint(0, 2, (rows, len(d)), generator=gen, dtype=torch.float64).to(dev) * 2 - 1
+        hits += int(((signs @ d_dev).abs() / len(d) >= observed - 1e-12).sum())
+    return (1 + hits) / (resamples + 1)
 
 
 def paired_t(before: np.ndarray, after: np.ndarray) -> tuple[float | None, float | None]:
@@ -175,16 +196,17 @@ def verdict(delta: float, p_adjusted: float | None, ci_low: float, ci_high: floa
     return "improved" if better else "regressed"
 
 
-def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESAMPLES, seed: int = 0) -> PairedTest:
+def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESAMPLES, seed: int = 0,
+                   device=None) -> PairedTest:
     """One metric, paired: kind 'mean' (per-item values), 'spearman'/'pearson' (per-pair similarities with
-    gold), or 'v_measure'/'nmi'/'ari' (per-item cluster labels with gold)."""
+    gold), or 'v_measure'/'nmi'/'ari' (per-item cluster labels with gold). Resamples run on the device."""
     if kind == "mean":
         b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
-        low, high, _ = paired_bootstrap(b, a, resamples=resamples, seed=seed)
+        low, high, _ = paired_bootstrap(b, a, resamples=resamples, seed=seed, device=device)
         t_p, effect = paired_t(b, a)
         return PairedTest(float(b.mean()), float(a.mean()), float(a.mean() - b.mean()), low, high,
-                          sign_flip_test(b, a, resamples=resamples, seed=seed + 1), "sign-flip randomization",
-                          t_p, effect)
+                          sign_flip_test(b, a, resamples=resamples, seed=seed + 1, device=device),
+                          "sign-flip randomization", t_p, effect)
     if kind in ("spearman", "pearson"):
         statistic = spearman_statistic(gold) if kind == "spearman" else pearson_statistic(gold)
     elif kind in ("v_measure", "nmi", "ari"):
@@ -193,7 +215,7 @@ def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESA
         raise ValueError(f"no paired statistic for {kind!r}")
     ones = torch.ones((1, len(before)), dtype=torch.float64)
     vb, va = float(statistic(before, ones)[0]), float(statistic(after, ones)[0])
-    low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed)
+    low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed, device=device)
     if kind in ("spearman", "pearson"):
         p = _swap_p(before, after, statistic, min(resamples, 2000), seed + 1)
         test = "paired swap permutation"
