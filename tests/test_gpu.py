@@ -261,6 +261,27 @@ def test_gpu_tiled_space_statistics_equal_cpu_float64():
         assert fn(device="cuda", budget="8M") == pytest.approx(fn(device="cpu"), rel=1e-9), name
 
 
+def test_gpu_paired_statistics_equal_cpu():
+    """Bootstrap intervals (mean, Spearman, V-measure) and sign-flip p-values on the device, in blocks, equal the
+    CPU's: the same seeded draws, sums in another order."""
+    import numpy as np
+
+    from spacekit import stats
+
+    rng = np.random.default_rng(3)
+    a = rng.random(2000)
+    b = np.clip(a + rng.normal(0.01, 0.1, 2000), 0, 1)
+    gold = np.round(rng.random(2000) * 5)
+    labels_a, labels_b = rng.integers(0, 6, 2000), rng.integers(0, 6, 2000)
+    for x, y, statistic in [(a, b, None), (a, b, stats.spearman_statistic(gold)),
+                            (labels_a, labels_b, stats.clustering_statistic(gold, "v"))]:
+        cpu = stats.paired_bootstrap(x, y, statistic, seed=1, device="cpu")
+        gpu = stats.paired_bootstrap(x, y, statistic, seed=1, device="cuda", budget="16M")
+        assert (gpu[0], gpu[1]) == pytest.approx((cpu[0], cpu[1]), rel=1e-9, abs=1e-12)
+    assert stats.sign_flip_test(a, b, seed=2, device="cuda", budget="16M") == stats.sign_flip_test(a, b, seed=2,
+                                                                                                   device="cpu")
+
+
 def test_gpu_kmeans_matches_cpu_quality():
     from sklearn.metrics import adjusted_rand_score
 
