@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One prepared GPU run: a kernel tile sweep, the GPU tests, then the GPU benchmarks; JSON + tables to RESULTS_DIR.
 #   scripts/gpu_check.sh [RESULTS_DIR]      (default benchmarks/results/; pass $OUT on the device machine)
-# About 7-8 minutes on an H100 (measured, run 5: 5 min without the geometry step; estimated since: the three
-# encode profiles ~40 s, the geometry step ~60 s with its float64 statistics, bench_stats ~30 s), most important
-# first. Runs from the repository root with PYTHONPATH=. (no install needed). SKIP_TESTS=1 / SKIP_ENCODE=1 / SKIP_GEOMETRY=1 leave
-# steps out for a rerun. It writes ~10 files; the device tool brings back only 8 from $OUT, so bundle them there:
+# About 7-8 minutes on an H100 (measured, run 5: 5 min without the geometry step; estimated since: the three encode
+# profiles ~40 s, the geometry step ~60 s with its float64 statistics, bench_stats ~30 s), most important first.
+# Runs from the repository root with PYTHONPATH=. (no install needed). SKIP_TESTS=1 / SKIP_ENCODE=1 /
+# SKIP_GEOMETRY=1 leave steps out for a rerun. It writes ~10 files; the device tool brings back only 8 from $OUT, so
+# bundle them there:
 #   scripts/gpu_check.sh $OUT > $OUT/run.log 2>&1; cd $OUT && tar czf results.tgz --exclude=run.log * && ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
