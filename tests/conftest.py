@@ -93,3 +93,18 @@ def sts_sentences(split: str = "dev") -> list[str]:
         f = line.split("\t")
         out += [f[5], f[6]]
     return list(dict.fromkeys(out))
+
+
+def paired_statistic_cases(n: int, seed: int) -> list[tuple]:
+    """(before, after, statistic) for each kind of paired bootstrap: per-item values (mean), similarities against
+    gold with ties (Spearman), cluster labels against gold (V-measure)."""
+    import numpy as np
+
+    from spacekit import stats
+
+    rng = np.random.default_rng(seed)
+    a = rng.random(n)
+    b = np.clip(a + rng.normal(0.02, 0.1, n), 0, 1)
+    gold = np.round(rng.random(n) * 5)
+    return [(a, b, None), (a, b, stats.spearman_statistic(gold)),
+            (rng.integers(0, 5, n), rng.integers(0, 5, n), stats.clustering_statistic(gold, "v"))]

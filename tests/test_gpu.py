@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import data_path
+from conftest import data_path, paired_statistic_cases
 
 from spacekit.ops import topk
 
@@ -264,20 +264,14 @@ def test_gpu_tiled_space_statistics_equal_cpu_float64():
 def test_gpu_paired_statistics_equal_cpu():
     """Bootstrap intervals (mean, Spearman, V-measure) and sign-flip p-values on the device, in blocks, equal the
     CPU's: the same seeded draws, sums in another order."""
-    import numpy as np
-
     from spacekit import stats
 
-    rng = np.random.default_rng(3)
-    a = rng.random(2000)
-    b = np.clip(a + rng.normal(0.01, 0.1, 2000), 0, 1)
-    gold = np.round(rng.random(2000) * 5)
-    labels_a, labels_b = rng.integers(0, 6, 2000), rng.integers(0, 6, 2000)
-    for x, y, statistic in [(a, b, None), (a, b, stats.spearman_statistic(gold)),
-                            (labels_a, labels_b, stats.clustering_statistic(gold, "v"))]:
+    cases = paired_statistic_cases(2000, seed=3)
+    for x, y, statistic in cases:
         cpu = stats.paired_bootstrap(x, y, statistic, seed=1, device="cpu")
         gpu = stats.paired_bootstrap(x, y, statistic, seed=1, device="cuda", budget="16M")
         assert (gpu[0], gpu[1]) == pytest.approx((cpu[0], cpu[1]), rel=1e-9, abs=1e-12)
+    a, b, _ = cases[0]
     assert stats.sign_flip_test(a, b, seed=2, device="cuda", budget="16M") == stats.sign_flip_test(a, b, seed=2,
                                                                                                    device="cpu")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import paired_statistic_cases
 from scipy import stats as sps
 from sklearn.metrics import adjusted_rand_score, v_measure_score
 
@@ -100,18 +101,14 @@ def test_compare_metric_kinds_and_verdicts():
 def test_resamples_in_blocks_give_the_same_results():
     """A small memory budget cuts the resamples into many blocks; the draws come from one seeded stream, so every
     interval, delta and p-value is the one a single block gives (mean, Spearman, V-measure; sign flips)."""
-    rng = np.random.default_rng(8)
-    a = rng.random(300)
-    b = np.clip(a + rng.normal(0.03, 0.15, 300), 0, 1)
-    gold = np.round(rng.random(300) * 5)
-    labels_a, labels_b = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
-    for x, y, statistic in [(a, b, None), (a, b, stats.spearman_statistic(gold)),
-                            (labels_a, labels_b, stats.clustering_statistic(gold, "v"))]:
+    cases = paired_statistic_cases(300, seed=8)
+    for x, y, statistic in cases:
         whole = stats.paired_bootstrap(x, y, statistic, resamples=3000, seed=4, device="cpu")
         blocks = stats.paired_bootstrap(x, y, statistic, resamples=3000, seed=4, device="cpu", budget="64K")
         assert (whole[0], whole[1]) == pytest.approx((blocks[0], blocks[1]), rel=1e-12)
         torch.testing.assert_close(whole[2], blocks[2], rtol=1e-12, atol=0)
     counts = list(stats.bootstrap_weights(300, 3000, seed=4, device="cpu", budget="64K"))
     assert len(counts) > 10 and torch.equal(torch.cat(counts).sum(1), torch.full((3000,), 300.0, dtype=torch.float64))
+    a, b, _ = cases[0]
     assert stats.sign_flip_test(a, b, resamples=3000, seed=2, device="cpu") == \
         stats.sign_flip_test(a, b, resamples=3000, seed=2, device="cpu", budget="64K")
