@@ -217,7 +217,7 @@ def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESA
     vb, va = float(statistic(before, ones)[0]), float(statistic(after, ones)[0])
     low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed, device=device)
     if kind in ("spearman", "pearson"):
-        p = _swap_p(before, after, statistic, min(resamples, 2000), seed + 1)
+        p = _swap_p(before, after, kind, gold, min(resamples, 2000), seed + 1, device)
         test = "paired swap permutation"
     else:  # cluster labels of two models are not exchangeable per item: bootstrap p-value
         p = float(min(1.0, 2 * min((deltas <= 0).double().mean(), (deltas >= 0).double().mean()) + 1 / len(deltas)))
@@ -226,20 +226,44 @@ def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESA
     return PairedTest(vb, va, va - vb, low, high, p, test)
 
 
-def _swap_p(before, after, statistic, resamples: int, seed: int) -> float:
-    """Swap permutation p-value, each permutation's statistic evaluated with unit weights."""
+def _swap_p(before, after, kind: str, gold, resamples: int, seed: int, device=None,
+            budget: int | str | None = None) -> float:
+    """Swap permutation p-value of the Spearman / Pearson delta against gold: each permutation swaps before and
+    after for a random half of the pairs (numpy's stream from seed), evaluated for many permutations at once, block
+    by block on the device."""
     b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
-    ones = torch.ones((1, len(b)), dtype=torch.float64)
-    observed = abs(float(statistic(a, ones)[0] - statistic(b, ones)[0]))
+    dev = backend.device(device)
+    g = torch.as_tensor(np.asarray(gold, np.float64), device=dev)
+    target = _row_ranks(g[None])[0] if kind == "spearman" else g
+
+    def correlation(x: torch.Tensor) -> torch.Tensor:                           # (R, n) -> (R,)
+        x = _row_ranks(x) if kind == "spearman" else x
+        return weighted_pearson(x, target, torch.ones_like(x))
+
+    tb, ta = torch.as_tensor(b, device=dev), torch.as_tensor(a, device=dev)
+    observed = abs(float(correlation(ta[None])[0] - correlation(tb[None])[0]))
     if observed == 0:
         return 1.0
     rng = np.random.default_rng(seed)
     hits = 0
-    for _ in range(resamples):
-        swap = rng.random(len(b)) < 0.5
-        diff = float(statistic(np.where(swap, b, a), ones)[0] - statistic(np.where(swap, a, b), ones)[0])
-        hits += abs(diff) >= observed - 1e-12
+    for rows in _blocks(resamples, len(b), dev, budget):
+        swap = torch.as_tensor(rng.random((rows, len(b))) < 0.5, device=dev)
+        diff = correlation(torch.where(swap, tb, ta)) - correlation(torch.where(swap, ta, tb))
+        hits += int((diff.abs() >= observed - 1e-12).sum())
     return (1 + hits) / (resamples + 1)
+
+
+def _row_ranks(x: torch.Tensor) -> torch.Tensor:
+    """(R, n) -> ranks 1..n within each row, equal values sharing their average rank (scipy.stats.rankdata)."""
+    v, order = x.sort(dim=1)
+    pos = torch.arange(x.shape[1], device=x.device, dtype=torch.float64).expand_as(v)
+    starts = torch.ones_like(v, dtype=torch.bool)
+    starts[:, 1:] = v[:, 1:] != v[:, :-1]                                      # a new value begins here
+    ends = torch.ones_like(starts)
+    ends[:, :-1] = starts[:, 1:]
+    first = torch.where(starts, pos, 0).cummax(1).values                      # where each one's run of equals starts
+    last = torch.where(ends, pos, x.shape[1]).flip(1).cummin(1).values.flip(1)  # ... and ends
+    return torch.empty_like(pos).scatter_(1, order, (first + last) / 2 + 1)
 
 
 __all__ = ["PairedTest", "compare_metric", "holm", "verdict", "paired_bootstrap", "sign_flip_test", "paired_t",

@@ -112,3 +112,29 @@ def test_resamples_in_blocks_give_the_same_results():
     a, b, _ = cases[0]
     assert stats.sign_flip_test(a, b, resamples=3000, seed=2, device="cpu") == \
         stats.sign_flip_test(a, b, resamples=3000, seed=2, device="cpu", budget="64K")
+
+
+@pytest.mark.parametrize("kind", ["spearman", "pearson"])
+def test_swap_permutation_p_equals_a_scipy_loop(kind):
+    """The permutations run at once (block by block) give the p-value of a plain loop over the same swaps, each
+    correlation from scipy (Spearman with ties in gold and in the similarities)."""
+    rng = np.random.default_rng(6)
+    gold = np.round(rng.random(400) * 5)
+    before = np.round(gold + rng.normal(0, 2, 400), 1)                            # rounded: ties in the ranks
+    after = np.round(gold + rng.normal(0, 1.9, 400), 1)
+    corr = (lambda x: sps.spearmanr(x, gold).statistic) if kind == "spearman" else \
+        (lambda x: sps.pearsonr(x, gold).statistic)
+    observed = abs(corr(after) - corr(before))
+    swaps = np.random.default_rng(11).random((500, 400)) < 0.5
+    hits = sum(abs(corr(np.where(s, before, after)) - corr(np.where(s, after, before))) >= observed - 1e-12
+               for s in swaps)
+    ref = (1 + hits) / 501
+    assert 0.05 < ref < 0.95                                                      # a p-value with room both ways
+    assert stats._swap_p(before, after, kind, gold, 500, 11, device="cpu") == ref
+    assert stats._swap_p(before, after, kind, gold, 500, 11, device="cpu", budget="64K") == ref
+
+
+def test_row_ranks_equal_scipy_rankdata():
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 6, (30, 50)).astype(np.float64)                              # many ties per row
+    np.testing.assert_array_equal(stats._row_ranks(torch.as_tensor(x)).numpy(), sps.rankdata(x, axis=1))
