@@ -131,3 +131,15 @@ def test_geometry_bad_input():
         geometry.knn_overlap(torch.randn(5, 4), torch.randn(5, 4), k=5)
     with pytest.raises(InputError):
         geometry.alignment(torch.randn(5, 4), torch.randn(4, 4))
+
+
+def test_the_library_api_names_the_geometry_functions():
+    """spacekit.ops.alignment / uniformity / knn_overlap / linear_cka / effective_rank / anisotropy, as DESIGN.md
+    lists them, are the geometry functions (floats, per-item tensor for knn_overlap)."""
+    from spacekit import ops
+
+    a, b = _unit(60, 8, 6), _unit(60, 8, 7)
+    assert ops.alignment(a, b) == geometry.alignment(a, b) and ops.uniformity(a) == geometry.uniformity(a)
+    assert ops.linear_cka(a, b) == geometry.linear_cka(a, b) and ops.anisotropy(a) == geometry.anisotropy(a)
+    assert isinstance(ops.effective_rank(a), float) and ops.effective_rank(a) == geometry.effective_rank(a)
+    assert torch.equal(ops.knn_overlap(a, b, 5), geometry.knn_overlap(a, b, 5))

@@ -1,5 +1,6 @@
 """Pure tensor functions (no file I/O): similarity, top-k search, geometry."""
 
+from spacekit.ops.geometry import alignment, anisotropy, effective_rank, knn_overlap, linear_cka, uniformity
 from spacekit.ops.topk import topk
 
-__all__ = ["topk"]
+__all__ = ["topk", "alignment", "uniformity", "knn_overlap", "linear_cka", "effective_rank", "anisotropy"]
