@@ -19,6 +19,9 @@ from scipy import stats as sps
 from spacekit import backend
 
 RESAMPLES = 10_000
+# on the CPU, blocks of resamples whose temporaries stay near the caches: 2-4x faster than one large block (measured
+# on the 2-core dev machine: fresh multi-MB temporaries cost page faults)
+CPU_BLOCK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,11 @@ def bootstrap_weights(n: int, resamples: int = RESAMPLES, seed: int = 0, device=
 
 def _blocks(resamples: int, n: int, dev: torch.device, budget: int | str | None) -> Iterator[int]:
     """Resample rows per block: a row of n items takes ~6 float64 values per item (draws, counts and the
-    statistics' temporaries)."""
-    per = backend.budget(dev, budget).rows(6 * 8 * n, at_most=resamples)
+    statistics' temporaries); on the CPU at most CPU_BLOCK_BYTES a block."""
+    limit = backend.budget(dev, budget)
+    if dev.type == "cpu":
+        limit = backend.Budget(min(limit.bytes, CPU_BLOCK_BYTES))
+    per = limit.rows(6 * 8 * n, at_most=resamples)
     for lo in range(0, resamples, per):
         yield min(per, resamples - lo)
 

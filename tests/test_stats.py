@@ -98,9 +98,10 @@ def test_compare_metric_kinds_and_verdicts():
     assert sts.after == pytest.approx(sps.spearmanr(gold + rng.normal(0, 0.2, 300), gold).statistic, abs=0.2)
 
 
-def test_resamples_in_blocks_give_the_same_results():
+def test_resamples_in_blocks_give_the_same_results(monkeypatch):
     """A small memory budget cuts the resamples into many blocks; the draws come from one seeded stream, so every
     interval, delta and p-value is the one a single block gives (mean, Spearman, V-measure; sign flips)."""
+    monkeypatch.setattr(stats, "CPU_BLOCK_BYTES", 1 << 40)                       # no CPU cap: one block by default
     cases = paired_statistic_cases(300, seed=8)
     for x, y, statistic in cases:
         whole = stats.paired_bootstrap(x, y, statistic, resamples=3000, seed=4, device="cpu")
