@@ -138,8 +138,10 @@ def paired_bootstrap(before, after, statistic=None, *, resamples: int = RESAMPLE
     """Percentile CI of statistic(after) - statistic(before), resampling items jointly -> (low, high, deltas);
     the resamples run block by block on the device."""
     statistic = statistic or weighted_mean
-    deltas = torch.cat([statistic(after, w) - statistic(before, w)                 # (R,) in all
-                        for w in bootstrap_weights(len(before), resamples, seed, device, budget)]).cpu()
+    deltas, done = torch.empty(resamples, dtype=torch.float64), 0
+    for w in bootstrap_weights(len(before), resamples, seed, device, budget):
+        deltas[done:done + w.shape[0]] = statistic(after, w) - statistic(before, w)
+        done += w.shape[0]
     deltas = deltas[torch.isfinite(deltas)]
     alpha = (1 - confidence) / 2
     low, high = torch.quantile(deltas, torch.tensor([alpha, 1 - alpha], dtype=deltas.dtype))
