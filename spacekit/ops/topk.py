@@ -340,7 +340,9 @@ def _settle(q: torch.Tensor, tile: _Tile, k: int, cand_s: torch.Tensor, cand_c: 
 def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
     """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
     on CUDA, else gathered rows times q, slice by slice into one reused buffer (on the CPU ~4 MB: it stays in
-    cache and costs no page faults; on a GPU as much as the budget allows)."""
+    cache and costs no page faults; on a GPU as much as the budget allows), each the fp32 rounding of a float64
+    dot product: the same value whatever the shape of the product (a float32 batched product rounds differently
+    for different numbers of candidates, and equal rows in two corpus tiles then came in the wrong order)."""
     if _kernels_usable(c.device):
         try:
             from spacekit.kernels.topk_triton import gather_dot
@@ -354,11 +356,10 @@ def _candidate_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limi
     row_bytes = 4 * kc * d
     rows_per = max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else limit.rows(row_bytes, at_most=b) // 4)
     gathered = torch.empty((min(rows_per, b) * kc, d), dtype=c.dtype, device=q.device)
-    with _tf32(False):
-        for lo in range(0, b, rows_per):
-            r = min(rows_per, b - lo)
-            rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=gathered[:r * kc])
-            exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d).float(), q[lo:lo + r].unsqueeze(2)).squeeze(2)
+    for lo in range(0, b, rows_per):
+        r = min(rows_per, b - lo)
+        rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=gathered[:r * kc])
+        exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d).double(), q[lo:lo + r].double().unsqueeze(2)).squeeze(2)
     return exact
 
 
@@ -475,10 +476,15 @@ def _lower_column_first(cand_s: torch.Tensor, cand_c: torch.Tensor, k: int) -> t
 
 
 def _exact_rows(q: torch.Tensor, tile: _Tile, k: int, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
-    """fp32 top-k of q's rows over the whole tile, in slices whose score rows fit the budget."""
-    per = max(1, limit.rows(8 * tile.exact.shape[0]))
+    """fp32 top-k of q's rows over the whole tile, in slices whose score rows fit the budget; the scores are
+    rounded from float64 products, as _candidate_scores' are, so a redone row agrees with the other tiles."""
+    c = tile.exact
+    per = max(1, limit.rows(4 * c.shape[0] + 8 * min(c.shape[0], EXACT_BLOCK)))
     parts = []
-    with _tf32(False):
-        for lo in range(0, q.shape[0], per):
-            parts.append(_select(_exact_scores(q[lo:lo + per], tile), k))
+    for lo in range(0, q.shape[0], per):
+        q64 = q[lo:lo + per].double()
+        s = torch.empty((q64.shape[0], c.shape[0]), device=q.device)
+        for c0 in range(0, c.shape[0], EXACT_BLOCK):
+            s[:, c0:c0 + EXACT_BLOCK] = q64 @ c[c0:c0 + EXACT_BLOCK].double().T
+        parts.append(_select(s if tile.scale is None else s.mul_(tile.scale), k))
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
