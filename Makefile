@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := true
 
-.PHONY: demo test lint bench gpu-check clean
+.PHONY: demo test test-fast lint types layers check smoke ci bench gpu-check clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,11 +18,27 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/spacekit demo -o demo-report
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed                    # everything, the real model on real data included
 	$(PY) -m pytest -q
 
+test-fast: $(VENV)/.installed               # while working: the slow real-model tests deselected
+	$(PY) -m pytest -q -m "not slow"
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check spacekit kernels tests benchmarks
+	$(VENV)/bin/ruff check spacekit kernels tests benchmarks scripts
+
+types: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+layers: $(VENV)/.installed                  # the layer contract in pyproject.toml
+	$(VENV)/bin/lint-imports
+
+check: lint types layers
+
+smoke:                                      # a fresh venv with a plain `pip install .` runs the README's tour
+	scripts/smoke_plain_install.sh
+
+ci: check test smoke
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_encode.py
@@ -32,4 +48,4 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/kernel_resources.py
 
 clean:
-	rm -rf $(VENV) demo-report .pytest_cache
+	rm -rf $(VENV) demo-report .pytest_cache .ci-cache

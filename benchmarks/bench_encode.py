@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, device_name, print_table, write_results  # noqa: E402
+from _common import DATA, device_name, print_table, write_results
 
-from spacekit import backend  # noqa: E402
-from spacekit.encode import encode, load_model  # noqa: E402
+from spacekit import backend
+from spacekit.embed import encode, load_model
 
 
 def scifact_texts(n: int) -> list[str]:
@@ -38,13 +38,11 @@ def _sync_time(fn, dev) -> float:
 
 def forward_only(model, texts: list[str], dev, dtype: str) -> float:
     """Seconds for the forward passes alone: every batch tokenised, collated and on the device beforehand."""
-    from spacekit.batching import batches
-    from spacekit.encode import _on_device, default_batch_tokens, embed_batch
-    from spacekit.tokenizer import tokenize
+    from spacekit.embed.batching import batches
+    from spacekit.embed.encoder import default_batch_tokens, embed_batch, on_device
 
-    placed = _on_device(model, dev, backend.dtype(dtype, dev))
-    ready = list(batches(lambda block: tokenize(model, block), texts, model.tokenizer.pad_token_id or 0, dev,
-                         default_batch_tokens(dev)))
+    placed = on_device(model, dev, backend.dtype(dtype, dev))
+    ready = list(batches(model.tokenizer.ids, texts, model.tokenizer.pad_id, dev, default_batch_tokens(dev)))
 
     def run():
         with torch.inference_mode():
@@ -59,13 +57,13 @@ def forward_only(model, texts: list[str], dev, dtype: str) -> float:
 def host_pipeline(model, texts: list[str], dev) -> float:
     """Texts per second through tokenisation and collation alone, the tokenizer a block ahead as on a GPU (the
     CPU-side ceiling of the pipeline; no forward passes, no pinned memory)."""
-    from spacekit.batching import _host_batches
-    from spacekit.encode import default_batch_tokens
-    from spacekit.tokenizer import encodings, token_ids
+    from spacekit.embed.batching import _host_batches
+    from spacekit.embed.encoder import default_batch_tokens
+    from spacekit.embed.tokenizer import token_ids
 
     t0 = time.perf_counter()
-    for _ in _host_batches(lambda block: encodings(model, block), texts, model.tokenizer.pad_token_id or 0,
-                           default_batch_tokens(dev), gpu=False, to_ids=token_ids, ahead=True):
+    for _ in _host_batches(model.tokenizer.encodings, texts, model.tokenizer.pad_id, default_batch_tokens(dev),
+                           gpu=False, to_ids=token_ids, ahead=True):
         pass
     return len(texts) / (time.perf_counter() - t0)
 
@@ -86,11 +84,9 @@ def main() -> None:
 
     st = SentenceTransformer(str(model.path), device=str(dev))
     rows = []
-    from spacekit.tokenizer import tokenize
-
-    tokenize(model, texts[:64])
+    model.tokenizer.ids(texts[:64])
     t0 = time.perf_counter()
-    tokenize(model, texts)
+    model.tokenizer.ids(texts)
     tokenize_per_s = n / (time.perf_counter() - t0)                   # tokeniser and id lists, one after the other
     host_per_s = host_pipeline(model, texts, dev)                     # ... overlapped, and collated: the ceiling
     for name in dtypes:

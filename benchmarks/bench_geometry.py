@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_name, print_table, timed, write_results  # noqa: E402
+from _common import device_name, print_table, timed, write_results
 
-from spacekit import backend  # noqa: E402
-from spacekit.ops import geometry  # noqa: E402
+from spacekit import backend
+from spacekit.ops import geometry
 
 
 def noisy(x: torch.Tensor) -> torch.Tensor:

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_name, print_table, timed, write_results  # noqa: E402
+from _common import device_name, print_table, timed, write_results
 
-from spacekit import backend  # noqa: E402
+from spacekit import backend
 
 CONFIGS = ["128,256,64,3,8,0", "128,256,64,4,8,0", "128,128,32,4,8,0",   # pointer loads (the last: no spills, ptxas)
            "128,256,64,3,8,1", "128,256,64,4,8,1", "128,128,64,4,8,1", "256,128,64,3,8,1"]  # persistent, TMA

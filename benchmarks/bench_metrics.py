@@ -17,9 +17,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results  # noqa: E402
+from _common import print_table, write_results
 
-from spacekit.metrics.retrieval import Judgements, RankedRun, evaluate  # noqa: E402
+from spacekit.metrics.retrieval import Judgements, evaluate
+from spacekit.ranked_run import RankedRun
 
 METRICS = ["ndcg@10", "recall@100", "mrr"]
 

@@ -20,9 +20,9 @@ import numpy as np
 from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_name, print_table, write_results  # noqa: E402
+from _common import device_name, print_table, write_results
 
-from spacekit import backend, stats  # noqa: E402
+from spacekit import backend, stats
 
 
 def seconds(fn) -> tuple[float, object]:

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATA, device_name, print_table, write_results  # noqa: E402
+from _common import DATA, device_name, print_table, write_results
 
-from spacekit.encode import load_model  # noqa: E402
-from spacekit.tokenizer import _fast_tokenizer, plain, tokenize  # noqa: E402
+from spacekit.embed import load_model
+from spacekit.embed.tokenizer import plain
 
 
 def best_rate(fn, n: int, repeat: int = 3) -> float:
@@ -47,17 +47,18 @@ def main() -> None:
     joined = [" ".join(abstracts[i:i + 3]) for i in range(0, len(abstracts) - 2, 3)][:args.n]
     sts = [line.split("\t")[5] for line in (DATA / "stsbenchmark" / "sts-train.csv").open(encoding="utf-8")]
     model = load_model("builtin:minilm")
-    _fast_tokenizer(model)
-    light_copy = model._fast["plain"]
+    shortcuts = model.tokenizer.shortcuts
+    light_copy = shortcuts.plain
     variants = {"whole_per_s": (False, None), "heads_per_s": (True, None), "spacekit_per_s": (True, light_copy)}
     table = []
     for name, texts in [("scifact documents", docs), ("3 abstracts joined", joined), ("sts-b sentences", sts[:args.n])]:
         rates, ids = {}, {}
         for key, (heads, light) in variants.items():
-            model._fast.update(cut_heads=heads, plain=light)
-            ids[key] = tokenize(model, texts)
-            rates[key] = best_rate(lambda t=texts: tokenize(model, t), len(texts))
-        assert ids["heads_per_s"] == ids["whole_per_s"] and ids["spacekit_per_s"] == ids["whole_per_s"], name
+            shortcuts.cut_heads, shortcuts.plain = heads, light
+            ids[key] = model.tokenizer.ids(texts)
+            rates[key] = best_rate(lambda t=texts: model.tokenizer.ids(t), len(texts))
+        assert ids["heads_per_s"] == ids["whole_per_s"], name
+        assert ids["spacekit_per_s"] == ids["whole_per_s"], name
         table.append({"texts": name, "n": len(texts), "mean_chars": sum(map(len, texts)) / len(texts),
                       "plain_share": sum(map(plain, texts)) / len(texts), **rates,
                       "speedup": rates["spacekit_per_s"] / rates["whole_per_s"]})

@@ -17,15 +17,15 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # before numpy loads, as `import spacekit` does in the CLI
-import torch  # noqa: E402
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # before numpy loads, as the spacekit CLI sets it
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_name, print_table, timed, write_results  # noqa: E402
+from _common import device_name, print_table, timed, write_results
 
-from spacekit import backend, kernels  # noqa: E402
-from spacekit.ops import topk  # noqa: E402
-from spacekit.ops.similarity import cpu_blas, cpu_candidates  # noqa: E402
+from spacekit import backend, kernels
+from spacekit.ops import topk
+from spacekit.ops.similarity import cpu_blas, cpu_candidates
 
 TORCH_DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

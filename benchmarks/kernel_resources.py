@@ -40,7 +40,7 @@ def resources(capability: int, fn, signature: dict, constexprs: dict, options: d
         arch = "sm_90a" if capability == 90 else f"sm_{capability}"
         info = subprocess.run([str(ptxas), f"-arch={arch}", "-v", str(ptx), "-o", os.devnull],
                               capture_output=True, text=True, check=True).stderr
-    number = lambda pattern: int(m.group(1)) if (m := re.search(pattern, info)) else None  # noqa: E731
+    number = lambda pattern: int(m.group(1)) if (m := re.search(pattern, info)) else None
     return {"registers": number(r"Used (\d+) registers"), "spill_store_bytes": number(r"(\d+) bytes spill stores"),
             "shared_bytes": compiled.metadata.shared, "warps": options["num_warps"]}
 

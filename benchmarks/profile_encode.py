@@ -22,12 +22,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_name, print_table, write_results  # noqa: E402
-from bench_encode import scifact_texts  # noqa: E402
+from _common import device_name, print_table, write_results
+from bench_encode import scifact_texts
 
-import spacekit.batching as batching  # noqa: E402
-import spacekit.encode as encoding  # noqa: E402
-from spacekit import backend  # noqa: E402
+import spacekit.embed.batching as batching
+import spacekit.embed.encoder as encoding
+from spacekit import backend
+from spacekit.embed import load_model
 
 
 class Timeline:
@@ -117,16 +118,16 @@ def main() -> None:
     if args.cudnn_attention:
         encoding.ATTENTION_KERNELS = [torch.nn.attention.SDPBackend.CUDNN_ATTENTION, *encoding.ATTENTION_KERNELS]
     if args.mask_2d:
-        encoding._takes_full_mask = lambda net, dev: False
+        encoding._takes_full_mask = lambda net, dev: False     # read by on_device when it places the network
     dev = backend.device(args.device)
     n = args.n or (600 if dev.type == "cpu" else 20000)
     dtype = args.dtype or ("fp32" if dev.type == "cpu" else "fp16")
     texts = scifact_texts(n)
-    model = encoding.load_model("builtin:minilm")
-    encoding.encode(model, texts[:64], device=str(dev), dtype=dtype, progress=False)   # as bench_encode's warm-up
+    model = load_model("builtin:minilm")
+    model.encode(texts[:64], device=str(dev), dtype=dtype, progress=False)   # as bench_encode's warm-up
 
     line = Timeline(dev)
-    encoding.encodings = line.traced("tokenize", encoding.encodings)
+    model.tokenizer.encodings = line.traced("tokenize", model.tokenizer.encodings)
     encoding.token_ids = line.traced("ids", encoding.token_ids)
     encoding.embed_batch = line.forward(encoding.embed_batch)
     batching.collate = line.traced("collate", batching.collate)
@@ -134,7 +135,7 @@ def main() -> None:
     rows = []
     for i in range(args.passes):
         line.start()
-        encoding.encode(model, texts, device=str(dev), dtype=dtype, progress=False)
+        model.encode(texts, device=str(dev), dtype=dtype, progress=False)
         wall = time.perf_counter() - line.t0
         rows.append({"pass": i + 1, "n": n, "per_s": n / wall, **line.summary(wall)})
     print(f"device: {device_name(dev)}; {dtype}; {n} SciFact documents; {os.cpu_count()} CPUs; {variant}")

@@ -11,6 +11,7 @@ cudaMemGetInfo takes here. --trace writes the timeline for chrome://tracing or u
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections import Counter
 
@@ -25,7 +26,7 @@ def idle_stretches(prof, top: int = 6) -> list[str]:
     events = prof.events()
     gpu = sorted((e for e in events if e.device_type == DeviceType.CUDA), key=lambda e: e.time_range.start)
     cpu = [e for e in events if e.device_type == DeviceType.CPU]
-    gaps = [(b.time_range.start - a.time_range.end, a, b) for a, b in zip(gpu, gpu[1:], strict=False)]
+    gaps = [(b.time_range.start - a.time_range.end, a, b) for a, b in itertools.pairwise(gpu)]
     lines = []
     for idle, a, b in sorted(gaps, key=lambda g: -g[0])[:top]:
         ops = [e for e in cpu if a.time_range.end <= e.time_range.start < b.time_range.start]

@@ -112,7 +112,7 @@ def chunk_top2(q: torch.Tensor, c: torch.Tensor, sub: int,
     if block_n % sub:
         raise ValueError(f"chunk width {sub} must divide the kernel's column block {block_n}")
     scaled = scale is not None
-    scale = scale.contiguous() if scaled else best                      # any pointer when not read
+    scale = scale.contiguous() if scale is not None else best           # any pointer when not read
     tiles = (triton.cdiv(b, block_m), triton.cdiv(n, block_n))
     q, c = (q.contiguous(), c.contiguous()) if tma else (q, c)
     descriptor = _tensor_descriptor() if tma and not fp32 else None
@@ -134,7 +134,7 @@ def max_chunk(fp32: bool, device: torch.device | None = None) -> int:
     return kernel_config(fp32, device)[1]
 
 
-def kernel_config(fp32: bool, device: torch.device | None = None) -> tuple[int, int, int, int, int, int]:
+def kernel_config(fp32: bool, device: torch.device | None = None) -> tuple[int, ...]:
     """(BLOCK_M, BLOCK_N, BLOCK_K, num_stages, num_warps, tma) for the chunk top-2 kernel; tma = 1: the persistent
     kernel with TMA loads, the default for fp16/bf16 on Hopper and later (compute capability 9+)."""
     override = os.environ.get("SPACEKIT_TOPK_KERNEL_CONFIG")

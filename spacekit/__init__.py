@@ -1,12 +1,12 @@
-"""spacekit: did fine-tuning improve this embedding model? Evidence from paired before/after evaluation."""
+"""spacekit: did fine-tuning improve this embedding model? Evidence from paired before/after evaluation.
 
-import os
+Layers, each importing only those below it (tests/test_layers.py enforces it):
+    cli -> report, demo -> compare -> tasks -> metrics | ops | embed | io | stats -> ranked_run | backend | files
+    | kernels -> errors
+Importing spacekit changes no environment variable or global state; the CLI sets its process defaults itself.
+"""
 
 __version__ = "0.1.0"
-# OpenBLAS (numpy's BLAS, which spacekit's CPU top-k uses where it is faster) lets its idle threads spin for ~0.1 s
-# after each product, halving the speed of the selection that follows on a small machine. A short spin costs the
-# products nothing. Takes effect when spacekit is imported before numpy/torch (the CLI always is).
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def _source_tree_kernels() -> None:
@@ -21,6 +21,8 @@ def _source_tree_kernels() -> None:
     if (folder / "__init__.py").is_file():
         spec = importlib.util.spec_from_file_location("spacekit.kernels", folder / "__init__.py",
                                                       submodule_search_locations=[str(folder)])
+        if spec is None or spec.loader is None:
+            return
         module = importlib.util.module_from_spec(spec)
         sys.modules["spacekit.kernels"] = module
         spec.loader.exec_module(module)
@@ -31,7 +33,7 @@ _source_tree_kernels()
 
 
 def load_model(spec, **kwargs):
-    """Load a model folder, `builtin:minilm`, or `store:DIR` (see spacekit.encode.load_model)."""
-    from spacekit.encode import load_model as _load
+    """Load a model folder, `builtin:minilm`, or `store:DIR` (see spacekit.embed.load_model)."""
+    from spacekit.embed import load_model as _load
 
     return _load(spec, **kwargs)

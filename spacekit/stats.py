@@ -96,7 +96,7 @@ def spearman_statistic(gold: np.ndarray) -> Callable[[np.ndarray, torch.Tensor],
 def pearson_statistic(gold: np.ndarray) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
     """Statistic(sim, w) -> (R,) Pearson of sim against gold under each weight row."""
     def stat(sim: np.ndarray, w: torch.Tensor) -> torch.Tensor:
-        t = lambda a: torch.as_tensor(np.asarray(a, np.float64), device=w.device)  # noqa: E731
+        t = lambda a: torch.as_tensor(np.asarray(a, np.float64), device=w.device)
         return weighted_pearson(t(sim), t(gold), w)
     return stat
 
@@ -118,11 +118,11 @@ def _contingency_score(c: torch.Tensor, metric: str) -> torch.Tensor:
     n = c.sum((1, 2))
     a, b = c.sum(2), c.sum(1)                                   # (R, kg), (R, kp)
     if metric == "ari":
-        comb = lambda x: x * (x - 1) / 2  # noqa: E731
+        comb = lambda x: x * (x - 1) / 2
         index, sa, sb = comb(c).sum((1, 2)), comb(a).sum(1), comb(b).sum(1)
         expected = sa * sb / comb(n)
         return (index - expected) / ((sa + sb) / 2 - expected)
-    xlogx = lambda x: torch.where(x > 0, x * torch.log(torch.where(x > 0, x, 1)), 0)  # noqa: E731
+    xlogx = lambda x: torch.where(x > 0, x * torch.log(torch.where(x > 0, x, 1)), 0)
     h_gold = (n * torch.log(n) - xlogx(a).sum(1)) / n
     h_pred = (n * torch.log(n) - xlogx(b).sum(1)) / n
     mi = (xlogx(c).sum((1, 2)) - xlogx(a).sum(1) - xlogx(b).sum(1) + n * torch.log(n)) / n
@@ -204,10 +204,15 @@ def verdict(delta: float, p_adjusted: float | None, ci_low: float, ci_high: floa
     return "improved" if better else "regressed"
 
 
-def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESAMPLES, seed: int = 0,
-                   device=None) -> PairedTest:
+Statistic = Callable[[np.ndarray, torch.Tensor], torch.Tensor]
+
+
+def compare_metric(before, after, kind: str | Callable[[np.ndarray], Statistic], *, gold=None,
+                   resamples: int = RESAMPLES, seed: int = 0, device=None) -> PairedTest:
     """One metric, paired: kind 'mean' (per-item values), 'spearman'/'pearson' (per-pair similarities with
-    gold), or 'v_measure'/'nmi'/'ari' (per-item cluster labels with gold). Resamples run on the device."""
+    gold), 'v_measure'/'nmi'/'ari' (per-item cluster labels with gold), or a task kind's own statistic: a function
+    gold -> statistic(values, w) giving (R,) values under weight rows w (tested by the bootstrap, like clustering).
+    Resamples run on the device."""
     if kind == "mean":
         b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
         low, high, _ = paired_bootstrap(b, a, resamples=resamples, seed=seed, device=device)
@@ -215,7 +220,9 @@ def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESA
         return PairedTest(float(b.mean()), float(a.mean()), float(a.mean() - b.mean()), low, high,
                           sign_flip_test(b, a, resamples=resamples, seed=seed + 1, device=device),
                           "sign-flip randomization", t_p, effect)
-    if kind in ("spearman", "pearson"):
+    if callable(kind):
+        statistic = kind(np.asarray(gold))
+    elif kind in ("spearman", "pearson"):
         statistic = spearman_statistic(gold) if kind == "spearman" else pearson_statistic(gold)
     elif kind in ("v_measure", "nmi", "ari"):
         statistic = clustering_statistic(np.asarray(gold), "ari" if kind == "ari" else "v")
@@ -225,10 +232,11 @@ def compare_metric(before, after, kind: str, *, gold=None, resamples: int = RESA
     vb, va = float(statistic(before, ones)[0]), float(statistic(after, ones)[0])
     low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed, device=device)
     if kind in ("spearman", "pearson"):
-        p = _swap_p(before, after, kind, gold, min(resamples, 2000), seed + 1, device)
+        p = _swap_p(before, after, str(kind), gold, min(resamples, 2000), seed + 1, device)
         test = "paired swap permutation"
-    else:  # cluster labels of two models are not exchangeable per item: bootstrap p-value
-        p = float(min(1.0, 2 * min((deltas <= 0).double().mean(), (deltas >= 0).double().mean()) + 1 / len(deltas)))
+    else:  # cluster labels of two models are not exchangeable per item (and a kind's own statistic): bootstrap p
+        below, above = float((deltas <= 0).double().mean()), float((deltas >= 0).double().mean())
+        p = min(1.0, 2 * min(below, above) + 1 / len(deltas))
         p = 1.0 if va == vb else p
         test = "bootstrap"
     return PairedTest(vb, va, va - vb, low, high, p, test)
@@ -274,5 +282,13 @@ def _row_ranks(x: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(pos).scatter_(1, order, (first + last) / 2 + 1)
 
 
-__all__ = ["PairedTest", "compare_metric", "holm", "verdict", "paired_bootstrap", "sign_flip_test", "paired_t",
-           "mcnemar"]
+__all__ = [
+    "PairedTest",
+    "compare_metric",
+    "holm",
+    "mcnemar",
+    "paired_bootstrap",
+    "paired_t",
+    "sign_flip_test",
+    "verdict",
+]

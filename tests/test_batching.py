@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import data_path
 
-from spacekit import batching
-from spacekit.batching import _ahead, batches, block_spans, collate, token_budget_batches
+from spacekit.embed import batching
+from spacekit.embed.batching import _ahead, batches, block_spans, collate, token_budget_batches
 
 
 def test_collate_pads_each_row_to_the_longest():
@@ -35,7 +35,9 @@ def test_batches_cover_every_text_once_across_blocks(monkeypatch):
         assert b.ids.shape[0] * b.ids.shape[1] <= 64 or b.ids.shape[0] == 1
         for row, ids, mask in zip(b.rows, b.ids.tolist(), b.mask.tolist(), strict=True):
             n = len(texts[row].split())
-            assert ids[:n] == [n] * n and all(t == -1 for t in ids[n:]) and sum(mask) == n
+            assert ids[:n] == [n] * n
+            assert all(t == -1 for t in ids[n:])
+            assert sum(mask) == n
         assert b.padded == bool((b.mask == 0).any())
         seen.extend(b.rows.tolist())
     assert sorted(seen) == list(range(len(texts)))
@@ -45,10 +47,11 @@ def test_batches_cover_every_text_once_across_blocks(monkeypatch):
 def test_block_spans_tile_the_texts_first_and_last_blocks_small(n):
     spans = block_spans(n)
     ends = [0, *(b for _, b in spans)]
-    assert [a for a, _ in spans] == ends[:-1] and ends[-1] == n                  # contiguous, all n texts
+    assert [a for a, _ in spans] == ends[:-1]
+    assert ends[-1] == n
     sizes = [b - a for a, b in spans]
     assert all(0 < s <= batching.BLOCK for s in sizes)
-    assert not sizes or sizes[0] <= batching.FIRST_BLOCK and sizes[-1] <= batching.FIRST_BLOCK
+    assert not sizes or (sizes[0] <= batching.FIRST_BLOCK and sizes[-1] <= batching.FIRST_BLOCK)
     if n == 20000:                                              # 1,024 + 2 x 8,192, then 2,592 halved
         assert sizes == [1024, 8192, 8192, 1296, 648, 648]
 
@@ -56,21 +59,23 @@ def test_block_spans_tile_the_texts_first_and_last_blocks_small(n):
 def test_tokenizing_a_block_ahead_gives_the_same_batches(monkeypatch):
     """On a GPU the tokenizer's first stage runs a block ahead on its own thread and id lists are read later: the
     batches must be exactly those of tokenising in place."""
-    from spacekit.batching import _host_batches
-    from spacekit.encode import load_model
-    from spacekit.tokenizer import encodings, token_ids
+    from spacekit.embed import load_model
+    from spacekit.embed.batching import _host_batches
+    from spacekit.embed.tokenizer import token_ids
 
     monkeypatch.setattr(batching, "BLOCK", 64)
     monkeypatch.setattr(batching, "FIRST_BLOCK", 16)
     model = load_model("builtin:minilm")
     lines = (data_path("scifact") / "corpus.jsonl").open(encoding="utf-8")
     texts = [json.loads(next(lines))["text"] for _ in range(300)]            # long abstracts: heads cut too
-    staged = list(_host_batches(lambda b: encodings(model, b), texts, 0, 4096, gpu=False, to_ids=token_ids,
+    staged = list(_host_batches(model.tokenizer.encodings, texts, 0, 4096, gpu=False, to_ids=token_ids,
                                 ahead=True))
-    plain = list(_host_batches(lambda b: token_ids(encodings(model, b)), texts, 0, 4096, gpu=False))
+    plain = list(_host_batches(model.tokenizer.ids, texts, 0, 4096, gpu=False))
     assert len(staged) == len(plain) > 16
     for a, b in zip(staged, plain, strict=True):
-        assert np.array_equal(a.rows, b.rows) and torch.equal(a.ids, b.ids) and torch.equal(a.mask, b.mask)
+        assert np.array_equal(a.rows, b.rows)
+        assert torch.equal(a.ids, b.ids)
+        assert torch.equal(a.mask, b.mask)
 
 
 def test_ahead_keeps_order_and_reraises_worker_errors():
@@ -113,7 +118,8 @@ def test_gpu_batches_round_their_width_up_to_a_multiple_within_the_token_budget(
     assert sorted(np.concatenate(cut).tolist()) == list(range(len(lengths)))
     for b in cut:
         ids, mask = collate(flat, offsets, lengths, b, pad_id=-1, multiple=16)
-        assert ids.shape[1] % 16 == 0 and ids.shape[1] - lengths[b].max() < 16
+        assert ids.shape[1] % 16 == 0
+        assert ids.shape[1] - lengths[b].max() < 16
         assert ids.size <= 512 or len(b) == 1
         assert mask.sum(1).tolist() == lengths[b].tolist()
         assert all(ids[i, :n].tolist() == flat[offsets[j]:offsets[j] + n].tolist()

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from spacekit.cli import main
-from spacekit.demo_data import write_demo_data
+from spacekit.demo.data import write_demo_data
 
 LABELLED_SUITE = """
 [[task]]
@@ -58,11 +58,15 @@ def test_model_against_itself_changes_nothing(demo, tmp_path):
     assert kinds == {"retrieval", "sts", "classification", "clustering"}
     for task in report["tasks"]:
         for name, m in task["metrics"].items():
-            assert m["delta"] == 0 and m["before"] == m["after"], (task["name"], name)
-            assert m["verdict"] == "no significant change" and m["p_value"] == 1.0
-    assert report["drift"]["knn_overlap"]["mean"] == 1.0 and report["drift"]["linear_cka"] == pytest.approx(1.0)
+            assert m["delta"] == 0, (task["name"], name)
+            assert m["before"] == m["after"], (task["name"], name)
+            assert m["verdict"] == "no significant change"
+            assert m["p_value"] == 1.0
+    assert report["drift"]["knn_overlap"]["mean"] == 1.0
+    assert report["drift"]["linear_cka"] == pytest.approx(1.0)
     assert json.loads((tmp_path / "r" / "report.json").read_text())["verdict"] == report["verdict"]
-    assert (tmp_path / "r" / "index.html").exists() and (tmp_path / "r" / "report.md").exists()
+    assert (tmp_path / "r" / "index.html").exists()
+    assert (tmp_path / "r" / "report.md").exists()
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +94,11 @@ def test_damaged_copy_regresses_and_fails_the_run(demo, tmp_path, damaged_model)
     assert "improved" not in main_verdicts.values()
     retrieval = next(t for t in report["tasks"] if t["kind"] == "retrieval")
     m = retrieval["metrics"]["ndcg@10"]
-    assert m["delta"] < 0 and m["ci_high"] < 0 and m["p_adjusted"] < 0.05
-    assert retrieval["most_regressed"] and retrieval["win_tie_loss"]["loss"] > retrieval["win_tie_loss"]["win"]
+    assert m["delta"] < 0
+    assert m["ci_high"] < 0
+    assert m["p_adjusted"] < 0.05
+    assert retrieval["most_regressed"]
+    assert retrieval["win_tie_loss"]["loss"] > retrieval["win_tie_loss"]["win"]
     assert report["verdict"] in {"regressed", "mixed"}
     # without the flag a regression still exits 0
     assert _compare(demo, "builtin:minilm", str(damaged_model), tmp_path / "r2").exit_code == 0
@@ -108,7 +115,8 @@ def test_leakage_catches_verbatim_and_paraphrased_queries(demo, tmp_path):
     result = _compare(demo, "builtin:minilm", "builtin:minilm", tmp_path / "r", "--train", str(train))
     assert result.exit_code == 0, result.output
     leak = json.loads(result.stdout)["leakage"]["tasks"]["support-retrieval"]
-    assert leak["exact"] >= 4 and leak["near"] >= 3, leak
+    assert leak["exact"] >= 4, leak
+    assert leak["near"] >= 3, leak
     assert {e["text"] for e in leak["examples"] if e["kind"] == "exact"} <= set(verbatim)
     assert leak["without_leaked"]["n"] == 160 - leak["total"]
     retrieval = next(t for t in json.loads(result.stdout)["tasks"] if t["kind"] == "retrieval")
@@ -127,11 +135,14 @@ def test_html_report_renders_in_headless_chromium(demo, tmp_path):
              f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
-    assert 'id="summary"' in dom and "support-retrieval" in dom and "data:image/png;base64," in dom
+    assert 'id="summary"' in dom
+    assert "support-retrieval" in dom
+    assert "data:image/png;base64," in dom
     shot = tmp_path / "shot.png"
     subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
                    capture_output=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 20_000
+    assert shot.exists()
+    assert shot.stat().st_size > 20_000
     from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("L"))

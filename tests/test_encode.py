@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from conftest import make_tiny_model, sts_sentences
 
-from spacekit.batching import Batch, token_budget_batches
-from spacekit.encode import Placed, _on_device, embed_batch, encode, load_model
+from spacekit.embed import encode, load_model
+from spacekit.embed.batching import Batch, token_budget_batches
+from spacekit.embed.encoder import Placed, embed_batch, on_device
 from spacekit.errors import InputError
-from spacekit.tokenizer import tokenize
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -29,7 +29,7 @@ def test_builtin_minilm_equals_sentence_transformers_on_sts_dev(minilm_path):
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)  # the model's Normalize module
 
 
-@pytest.mark.parametrize("pooling,normalize", [("mean", False), ("cls", True), ("max", False)])
+@pytest.mark.parametrize(("pooling", "normalize"), [("mean", False), ("cls", True), ("max", False)])
 def test_pooling_modes_equal_sentence_transformers(tmp_path, minilm_path, pooling, normalize):
     from sentence_transformers import SentenceTransformer
 
@@ -48,7 +48,8 @@ def test_plain_transformers_folder_defaults_to_mean_pooling(tmp_path, minilm_pat
 
     folder = make_tiny_model(tmp_path, minilm_path, st_layout=False)
     model = load_model(folder)
-    assert model.config.pooling == "mean" and not model.config.normalize
+    assert model.config.pooling == "mean"
+    assert not model.config.normalize
     texts = ["one text", "another, longer text here"]
     tok = transformers.AutoTokenizer.from_pretrained(folder)
     net = transformers.AutoModel.from_pretrained(folder).eval()
@@ -92,10 +93,10 @@ def test_padded_batches_read_no_device_values(minilm_path, monkeypatch):
     if int(transformers.__version__.split(".")[0]) < 5:
         pytest.skip("transformers < 5 builds the 4-d mask itself (the 2-d mask is used)")
     model = load_model(minilm_path)
-    placed = _on_device(model, torch.device("cpu"), torch.float32)
+    placed = on_device(model, torch.device("cpu"), torch.float32)
     assert placed.full_mask
     texts = ["a short one", "a rather longer sentence, with a few more tokens in it", "mid length text"]
-    ids = tokenize(model, texts)
+    ids = model.tokenizer.ids(texts)
     width = max(map(len, ids))
     ids_t = torch.tensor([row + [0] * (width - len(row)) for row in ids])
     mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in ids])
@@ -121,7 +122,7 @@ def test_attention_runs_without_cudnn(minilm_path, monkeypatch):
     import torch
 
     model = load_model(minilm_path)
-    placed = _on_device(model, torch.device("cpu"), torch.float32)
+    placed = on_device(model, torch.device("cpu"), torch.float32)
     sdpa = torch.nn.functional.scaled_dot_product_attention
     cudnn_on = []
 
@@ -130,9 +131,10 @@ def test_attention_runs_without_cudnn(minilm_path, monkeypatch):
         return sdpa(*args, **kwargs)
 
     monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
-    ids = torch.tensor(tokenize(model, ["one text to embed", "and another"])[:1])
+    ids = torch.tensor(model.tokenizer.ids(["one text to embed", "and another"])[:1])
     before = torch.backends.cuda.cudnn_sdp_enabled()
     with torch.inference_mode():
         embed_batch(model, placed, Batch(np.arange(1), ids, torch.ones_like(ids), padded=False))
-    assert len(cudnn_on) == model.net.config.num_hidden_layers and not any(cudnn_on)
+    assert len(cudnn_on) == model.net.config.num_hidden_layers
+    assert not any(cudnn_on)
     assert torch.backends.cuda.cudnn_sdp_enabled() == before

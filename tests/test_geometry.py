@@ -16,7 +16,7 @@ def _unit(n: int, d: int, seed: int) -> torch.Tensor:
     return torch.nn.functional.normalize(torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
 
 
-@pytest.mark.parametrize("n,budget", [(50, None), (1500, "64K"), (777, "8K")])
+@pytest.mark.parametrize(("n", "budget"), [(50, None), (1500, "64K"), (777, "8K")])
 def test_uniformity_equals_pdist_reference(n, budget):
     x = _unit(n, 24, n)
     ref = float(torch.log(torch.exp(-2.0 * torch.pdist(x).square()).mean()))
@@ -28,7 +28,9 @@ def test_uniformity_sampled_ci_covers_exact():
     x = _unit(600, 16, 1)
     exact = geometry.uniformity(x)
     est, lo, hi = geometry.uniformity_sampled(x, pairs=200_000)
-    assert lo <= exact <= hi and hi - lo < 0.05 and abs(est - exact) < 0.02
+    assert lo <= exact <= hi
+    assert hi - lo < 0.05
+    assert abs(est - exact) < 0.02
 
 
 def test_alignment_anisotropy_effective_rank_cka_equal_direct_formulas():
@@ -84,7 +86,8 @@ def test_tiles_stay_under_the_element_cap(monkeypatch):
     monkeypatch.setattr(geometry, "TILE_ELEMENTS", 1000)
     a, b = torch.randn(777, 30), torch.randn(777, 20)
     tiles = list(geometry._float64_tiles((a, b), "cpu", "1G"))
-    assert all(ta.numel() + tb.numel() <= 1000 for ta, tb in tiles) and len(tiles) == 39
+    assert all(ta.numel() + tb.numel() <= 1000 for ta, tb in tiles)
+    assert len(tiles) == 39
     assert torch.equal(torch.cat([ta for ta, _ in tiles]), a.double())
 
 
@@ -121,7 +124,8 @@ def test_kmeans_recovers_separated_blobs_and_is_deterministic():
 
     assert adjusted_rand_score(gold, labels) == 1.0
     again, inertia2 = kmeans(x, 6, seed=1)
-    assert torch.equal(labels, again) and inertia == inertia2
+    assert torch.equal(labels, again)
+    assert inertia == inertia2
 
 
 def test_geometry_bad_input():
@@ -139,7 +143,10 @@ def test_the_library_api_names_the_geometry_functions():
     from spacekit import ops
 
     a, b = _unit(60, 8, 6), _unit(60, 8, 7)
-    assert ops.alignment(a, b) == geometry.alignment(a, b) and ops.uniformity(a) == geometry.uniformity(a)
-    assert ops.linear_cka(a, b) == geometry.linear_cka(a, b) and ops.anisotropy(a) == geometry.anisotropy(a)
-    assert isinstance(ops.effective_rank(a), float) and ops.effective_rank(a) == geometry.effective_rank(a)
+    assert ops.alignment(a, b) == geometry.alignment(a, b)
+    assert ops.uniformity(a) == geometry.uniformity(a)
+    assert ops.linear_cka(a, b) == geometry.linear_cka(a, b)
+    assert ops.anisotropy(a) == geometry.anisotropy(a)
+    assert isinstance(ops.effective_rank(a), float)
+    assert ops.effective_rank(a) == geometry.effective_rank(a)
     assert torch.equal(ops.knn_overlap(a, b, 5), geometry.knn_overlap(a, b, 5))

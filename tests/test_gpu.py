@@ -14,6 +14,12 @@ from spacekit.ops import topk
 pytestmark = pytest.mark.gpu
 
 
+@pytest.fixture(autouse=True)
+def _strict_kernels(monkeypatch):
+    """A kernel that fails here fails the test (no silent fallback to the torch path)."""
+    monkeypatch.setenv("SPACEKIT_STRICT_KERNELS", "1")
+
+
 def _exact_check(q: torch.Tensor, c: torch.Tensor, idx: torch.Tensor, scores: torch.Tensor, k: int):
     qn = torch.nn.functional.normalize(q.double().cpu(), dim=1)
     cn = torch.nn.functional.normalize(c.double().cpu(), dim=1)
@@ -21,6 +27,15 @@ def _exact_check(q: torch.Tensor, c: torch.Tensor, idx: torch.Tensor, scores: to
     best = torch.topk(ref, k, dim=1).values                        # sorted: the k best values, ties or not
     torch.testing.assert_close(ref.gather(1, idx), best, atol=1e-6, rtol=0)
     torch.testing.assert_close(scores.double(), best, atol=1e-6, rtol=0)
+
+
+def _dot_check(q: torch.Tensor, c: torch.Tensor, idx: torch.Tensor, k: int):
+    """The returned ids carry the float64 top-k dot scores rank by rank, to the cosine check's 1e-6 in units of the
+    sum of |q_i c_i| an fp32 dot product rounds against (near-ties within fp32 rounding may come in either order)."""
+    ref = q.double() @ c.double().T
+    best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
+    scale = (q.double().abs() @ c.double().abs().T).max(dim=1, keepdim=True).values
+    assert ((ref.gather(1, idx) - best).abs() <= 1e-6 * scale).all()
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "tf32", "fp16", "bf16"])
@@ -56,9 +71,8 @@ def test_gpu_topk_ties_by_lower_index():
 
 
 def test_gpu_topk_on_scifact_embeddings_equals_cpu():
-    from spacekit.encode import load_model
+    from spacekit.embed import EncodeOptions, load_model
     from spacekit.ops import topk
-    from spacekit.tasks import EncodeOptions
 
     folder = data_path("scifact")
     docs = [json.loads(x) for x in (folder / "corpus.jsonl").open()]
@@ -72,7 +86,7 @@ def test_gpu_topk_on_scifact_embeddings_equals_cpu():
         _exact_check(q, c, i_gpu, s_gpu, k)
 
 
-@pytest.mark.parametrize("dtype,config", [("fp32", ""), ("fp16", ""), ("bf16", ""), ("fp16", "128,256,64,4,8,0"),
+@pytest.mark.parametrize(("dtype", "config"), [("fp32", ""), ("fp16", ""), ("bf16", ""), ("fp16", "128,256,64,4,8,0"),
                                           ("bf16", "128,128,64,3,8,1")])
 def test_gpu_chunk_top2_kernel_equals_torch(dtype, config, monkeypatch):
     from spacekit.kernels.topk_triton import chunk_top2
@@ -111,8 +125,10 @@ def test_gpu_unit_rows_kernel_equals_normalize(d):
     ref = torch.nn.functional.normalize(x, dim=1)
     for dtype, tol in [(torch.float16, 1e-3), (torch.bfloat16, 8e-3)]:
         low, scale = unit_rows(x, dtype)
-        assert low.dtype == dtype and (low.float() - ref).abs().max() < tol
-        assert (x * scale[:, None] - ref).abs().max() < 1e-6 and not low[7].any()
+        assert low.dtype == dtype
+        assert (low.float() - ref).abs().max() < tol
+        assert (x * scale[:, None] - ref).abs().max() < 1e-6
+        assert not low[7].any()
 
 
 def test_gpu_gather_dot_kernel_equals_float64():
@@ -125,7 +141,8 @@ def test_gpu_gather_dot_kernel_equals_float64():
     ref = (c.double()[cols.clamp(max=199_999)] @ q.double().unsqueeze(2)).squeeze(2)
     got = gather_dot(q, c, cols).double()
     pad = cols == 200_000
-    assert torch.isinf(got[pad]).all() and (got - ref)[~pad].abs().max() < 1e-4   # |score| ~ 30: fp32 sums
+    assert torch.isinf(got[pad]).all()
+    assert (got - ref)[~pad].abs().max() < 1e-4
 
 
 def test_gpu_candidate_scores_kernel_equals_float64():
@@ -145,7 +162,8 @@ def test_gpu_candidate_scores_kernel_equals_float64():
     ok = want < 100_003
     rows = c.double()[want.clamp(max=100_002)]
     ref = (rows @ q.double().unsqueeze(2)).squeeze(2) * scale.double()[want.clamp(max=100_002)]
-    assert torch.isinf(s[~ok]).all() and (s.double() - ref)[ok].abs().max() < 1e-5
+    assert torch.isinf(s[~ok]).all()
+    assert (s.double() - ref)[ok].abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("metric", ["cosine", "dot"])
@@ -161,12 +179,7 @@ def test_gpu_corpus_given_in_fp16_is_searched_as_its_fp32_values(metric):
             if metric == "cosine":
                 _exact_check(q, c.float(), idx, scores, k)
             else:
-                ref = q.double() @ c.double().T
-                best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
-                # the cosine check's 1e-6, in units of the sum of |q_i c_i| an fp32 dot product rounds against
-                # (about 600 here; |score| up to ~120): near-ties within fp32 rounding may come in either order
-                scale = (q.double().abs() @ c.double().abs().T).max(dim=1, keepdim=True).values
-                assert ((ref.gather(1, idx) - best).abs() <= 1e-6 * scale).all()
+                _dot_check(q, c.float(), idx, k)                              # |score| up to ~120
 
 
 @pytest.mark.parametrize("k", [10, 100, 1000])
@@ -175,10 +188,11 @@ def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch
     full. The kernel must run (a spy counts it) and agree with float64 and with the torch path's scores."""
     import importlib
 
-    tk = importlib.import_module("spacekit.ops.topk")
+    tk = importlib.import_module("spacekit.ops.topk_fused")
+    guard = importlib.import_module("spacekit.ops.kernel_guard")
     calls = []
-    real = tk._kernel_topk
-    monkeypatch.setattr(tk, "_kernel_topk", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = tk.kernel_topk
+    monkeypatch.setattr(tk, "kernel_topk", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     g = torch.Generator().manual_seed(k)
     groups = torch.randn(5000, 128, generator=g).repeat_interleave(20, dim=0)
     c = groups + 0.05 * torch.randn(groups.shape, generator=g)
@@ -188,10 +202,9 @@ def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch
         _exact_check(q, c, idx, scores, k)
     for dtype in ("fp32", "tf32"):                                    # dot scores: tf32 products in the kernel
         scores, idx = topk(q, c, k, metric="dot", device="cuda", dtype=dtype)
-        ref = q.double() @ c.double().T
-        best = torch.sort(ref, dim=1, descending=True, stable=True).values[:, :k]
-        torch.testing.assert_close(ref.gather(1, idx), best, atol=1e-4, rtol=0)   # |score| ~ 130: fp32 sums
-    assert calls and not tk._KERNEL_BROKEN
+        _dot_check(q, c, idx, k)                                              # |score| ~ 130: fp32 sums
+    assert calls
+    assert not guard.BROKEN
     s_kernel, _ = topk(q, c, k, device="cuda", dtype="fp16")
     monkeypatch.setenv("SPACEKIT_KERNELS", "0")
     s_torch, i_torch = topk(q, c, k, device="cuda", dtype="fp16")
@@ -201,7 +214,7 @@ def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch
 
 def test_gpu_fp16_encoding_within_cosine_of_fp32(monkeypatch):
     from spacekit import batching
-    from spacekit.encode import encode, load_model
+    from spacekit.embed import encode, load_model
 
     monkeypatch.setattr(batching, "BLOCK", 300)                 # several tokenised blocks through the prefetch thread
 
@@ -217,15 +230,15 @@ def test_gpu_fp16_encoding_within_cosine_of_fp32(monkeypatch):
 def test_gpu_encoder_forward_never_waits_for_the_device():
     """Padded fp16 batches go through the network without a device-to-host read (each would be a wait for the GPU
     on every batch, so the host could not queue forward passes ahead)."""
-    from spacekit.batching import batches
-    from spacekit.encode import _on_device, embed_batch, load_model
-    from spacekit.tokenizer import tokenize
+    from spacekit.embed import load_model
+    from spacekit.embed.batching import batches
+    from spacekit.embed.encoder import embed_batch, on_device
 
     model = load_model("builtin:minilm")
-    placed = _on_device(model, torch.device("cuda"), torch.float16)
+    placed = on_device(model, torch.device("cuda"), torch.float16)
     assert placed.full_mask
     texts = [json.loads(x)["text"] for x in (data_path("scifact") / "corpus.jsonl").open()][:300]
-    ready = list(batches(lambda block: tokenize(model, block), texts, 0, torch.device("cuda"), 8192))
+    ready = list(batches(model.tokenizer.ids, texts, 0, torch.device("cuda"), 8192))
     assert any(b.padded for b in ready)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
@@ -247,7 +260,8 @@ def test_gpu_geometry_equals_cpu():
     y = torch.nn.functional.normalize(x + 0.1 * torch.randn_like(x), dim=1)
     a = geometry.knn_overlap(x.float(), y.float(), k=10, device="cuda")
     b = geometry.knn_overlap(x.float(), y.float(), k=10, device="cpu")
-    assert (a - b).abs().max() <= 0.1 and abs(float(a.mean() - b.mean())) < 1e-3
+    assert (a - b).abs().max() <= 0.1
+    assert abs(float(a.mean() - b.mean())) < 1e-3
 
 
 def test_gpu_tiled_space_statistics_equal_cpu_float64():

@@ -61,7 +61,7 @@ def test_random_delimited_text(tmp_path, lines):
             assert str(path) in str(e)
 
 
-@pytest.mark.parametrize("content,suffix,message", [
+@pytest.mark.parametrize(("content", "suffix", "message"), [
     ("", ".jsonl", "empty file"),
     ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n', ".jsonl", ":2: duplicate id 'a'"),
     ('{"id": "a", "text": "x"}\n{"id": "b"\n', ".jsonl", ":2: malformed JSON"),
@@ -77,8 +77,10 @@ def test_cli_embed_bad_input_is_one_line_exit_2(tmp_path, tiny_model, content, s
     out = tmp_path / "store"
     result = CliRunner().invoke(main, ["embed", str(tiny_model), str(path), "-o", str(out)])
     assert result.exit_code == 2, result.output
-    assert message in result.stderr and str(path) in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert message in result.stderr
+    assert str(path) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
     assert not out.exists()
 
 
@@ -86,15 +88,17 @@ def test_cli_embed_missing_model_and_missing_input(tmp_path, tiny_model):
     src = tmp_path / "in.csv"
     src.write_text("id,text\na,x\n")
     r = CliRunner().invoke(main, ["embed", str(tmp_path / "no-model"), str(src), "-o", str(tmp_path / "s")])
-    assert r.exit_code == 2 and "model not found" in r.stderr
+    assert r.exit_code == 2
+    assert "model not found" in r.stderr
     r = CliRunner().invoke(main, ["embed", str(tiny_model), str(tmp_path / "none.csv"), "-o", str(tmp_path / "s")])
-    assert r.exit_code == 2 and "no such file" in r.stderr
+    assert r.exit_code == 2
+    assert "no such file" in r.stderr
     assert not (tmp_path / "s").exists()
 
 
 def test_cli_embed_beir_corpus_uses_title_and_text(tmp_path, tiny_model):
-    from spacekit.encode import encode, load_model
-    from spacekit.store import open_store
+    from spacekit.embed import encode, load_model
+    from spacekit.embed.store import open_store
 
     src = tmp_path / "corpus.jsonl"
     src.write_text(json.dumps({"_id": "d1", "title": "Heart", "text": "attack risk"}) + "\n")

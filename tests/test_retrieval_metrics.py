@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from spacekit.errors import InputError
-from spacekit.io.trec import ranked_from_dict
-from spacekit.metrics.retrieval import RankedRun, evaluate, parse_metric
+from spacekit.metrics.retrieval import evaluate, parse_metric
+from spacekit.ranked_run import RankedRun
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
 KS = [1, 3, 5, 10, 100, 1000]
@@ -24,7 +24,7 @@ def _random_case(seed: int, nq: int = 2500, ndoc: int = 3000):
         judged = rng.choice(ndoc, size=rng.integers(1, 12), replace=False)
         qrels[qid] = {doc_ids[j]: int(rng.choice([0, 0, 1, 2, 3])) for j in judged}
         if q % 17 == 0:
-            qrels[qid] = {d: 0 for d in qrels[qid]}               # judged, none relevant
+            qrels[qid] = dict.fromkeys(qrels[qid], 0)               # judged, none relevant
         if q % 23 == 0:
             continue                                              # in qrels, not in the run
         depth = int(rng.integers(1, 150))
@@ -39,7 +39,7 @@ def _random_case(seed: int, nq: int = 2500, ndoc: int = 3000):
 
 def _ranked(run: dict, doc_ids: np.ndarray) -> RankedRun:
     """The run as arrays (spacekit.io's converter), in file order: evaluate() must sort it itself."""
-    return ranked_from_dict(run)
+    return RankedRun.from_dict(run)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,8 @@ def test_uncut_map_and_ndcg_and_reciprocal_rank_match_pytrec_eval(case):
 def test_all_queries_counts_missing_queries_as_zero_like_trec_eval_c(case):
     qrels, run, doc_ids = case
     ours = evaluate(qrels, _ranked(run, doc_ids), ["ndcg@10", "recall@100"], all_queries=True)
-    assert ours.skipped == 0 and len(ours.query_ids) == len(qrels)
+    assert ours.skipped == 0
+    assert len(ours.query_ids) == len(qrels)
     ref = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
     total = sum(m["ndcg_cut_10"] for m in ref.values())
     assert ours.means()["ndcg@10"] == pytest.approx(total / len(qrels), abs=1e-12)

@@ -23,7 +23,9 @@ def test_scifact_reproduces_mteb_published_numbers(tmp_path):
                                        "--json", "--device", "cpu", "--run-out", str(run_file)])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["task"] == "retrieval" and out["n"] == 300 and out["skipped_queries"] == 0
+    assert out["task"] == "retrieval"
+    assert out["n"] == 300
+    assert out["skipped_queries"] == 0
     for name, want in MTEB_SCIFACT.items():
         assert out["metrics"][name] == pytest.approx(want, abs=5e-5), name
     # the run written to disk scores the same through `eval run` (the trec_eval path)
@@ -32,20 +34,17 @@ def test_scifact_reproduces_mteb_published_numbers(tmp_path):
     for name in MTEB_SCIFACT:
         assert json.loads(again.stdout)["metrics"][name] == pytest.approx(out["metrics"][name], abs=1e-12)
     # a second evaluation of the same model encodes nothing: every embedding comes from the cache
-    import spacekit.encode as enc
+    import spacekit.embed.encoder as enc
 
     calls = []
-    original = enc.encode
-    enc.encode = lambda *a, **k: calls.append(1) or original(*a, **k)
+    original = enc.encode_texts
+    enc.encode_texts = lambda *a, **k: calls.append(1) or original(*a, **k)
     try:
-        import spacekit.cache as cache_mod
-
-        cache_mod.encode = enc.encode
         second = CliRunner().invoke(main, ["eval", "retrieval", "builtin:minilm", str(folder), "--json"])
     finally:
-        enc.encode = original
-        cache_mod.encode = original
-    assert second.exit_code == 0 and calls == []
+        enc.encode_texts = original
+    assert second.exit_code == 0
+    assert calls == []
     assert json.loads(second.stdout)["metrics"] == out["metrics"]
 
 
@@ -68,15 +67,18 @@ def test_tiny_beir_folder_evaluates_and_writes_a_trec_run(tmp_path, tiny_model):
                                   "--run-out", str(run_file)])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["n"] == 2 and set(out["metrics"]) >= {"ndcg@1", "ndcg@5", "recall@5", "mrr@5", "hit@1"}
+    assert out["n"] == 2
+    assert set(out["metrics"]) >= {"ndcg@1", "ndcg@5", "recall@5", "mrr@5", "hit@1"}
     lines = run_file.read_text().splitlines()
-    assert len(lines) == 2 * 6 and lines[0].split()[1] == "Q0" and lines[0].split()[3] == "1"
+    assert len(lines) == 2 * 6
+    assert lines[0].split()[1] == "Q0"
+    assert lines[0].split()[3] == "1"
     assert out["metrics"]["recall@5"] == pytest.approx(
         sum(("d1" in [x.split()[2] for x in lines if x.startswith("q0 ")][:5],
              "d2" in [x.split()[2] for x in lines if x.startswith("q1 ")][:5])) / 2)
 
 
-@pytest.mark.parametrize("qrels,message", [
+@pytest.mark.parametrize(("qrels", "message"), [
     ("query-id\tcorpus-id\tscore\nq0\td1\t1\nq9\td2\t1\n", "test.tsv:3: query id 'q9' is not in queries.jsonl"),
     ("query-id\tcorpus-id\tscore\nq0\td77\t1\n", "test.tsv:2: document id 'd77' is not in corpus.jsonl"),
     ("query-id\tcorpus-id\tscore\nq0\td1\n", "test.tsv:2: expected 'qid 0 docid rel'"),
@@ -86,19 +88,22 @@ def test_tiny_beir_folder_evaluates_and_writes_a_trec_run(tmp_path, tiny_model):
 def test_bad_qrels_are_one_line_exit_2(tmp_path, tiny_model, qrels, message):
     folder = _beir(tmp_path, CORPUS, QUERIES, qrels)
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder)])
-    assert r.exit_code == 2 and message in r.stderr, r.output
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr, r.output
     assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_duplicate_corpus_id_and_missing_files(tmp_path, tiny_model):
     folder = _beir(tmp_path, CORPUS + json.dumps({"_id": "d0", "text": "again"}) + "\n", QUERIES, "q0\t0\td1\t1\n")
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder)])
-    assert r.exit_code == 2 and "corpus.jsonl:7: duplicate id 'd0'" in r.stderr
+    assert r.exit_code == 2
+    assert "corpus.jsonl:7: duplicate id 'd0'" in r.stderr
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder), "--split", "dev"])
-    assert r.exit_code == 2 and "qrels/dev.tsv: missing" in r.stderr
+    assert r.exit_code == 2
+    assert "qrels/dev.tsv: missing" in r.stderr
 
 
-@pytest.mark.parametrize("run,message", [
+@pytest.mark.parametrize(("run", "message"), [
     ("q0 Q0 d1 1 0.5\n", "run.txt:1: expected 'qid Q0 docid rank score tag'"),
     ("q0 Q0 d1 1 0.5 t\nq0 Q0 d1 2 0.4 t\n", "run.txt:2: document 'd1' appears twice"),
     ("q0 Q0 d1 1 high t\n", "run.txt:1: score must be a number"),
@@ -108,7 +113,8 @@ def test_bad_runs_are_one_line_exit_2(tmp_path, run, message):
     (tmp_path / "qrels.txt").write_text("q0 0 d1 1\n")
     (tmp_path / "run.txt").write_text(run)
     r = CliRunner().invoke(main, ["eval", "run", str(tmp_path / "qrels.txt"), str(tmp_path / "run.txt")])
-    assert r.exit_code == 2 and message in r.stderr, r.output
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr, r.output
 
 
 def test_eval_run_matches_pytrec_eval_on_a_trec_file(tmp_path):
@@ -121,7 +127,8 @@ def test_eval_run_matches_pytrec_eval_on_a_trec_file(tmp_path):
                                   "--k", "1,2,10"])
     out = json.loads(r.stdout)
     ref = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.1,2,10", "map_cut.2", "P.1"}).evaluate(run)
-    assert out["n"] == 2 and out["skipped_queries"] == 1
+    assert out["n"] == 2
+    assert out["skipped_queries"] == 1
     for ours, theirs in [("ndcg@1", "ndcg_cut_1"), ("ndcg@2", "ndcg_cut_2"), ("ndcg@10", "ndcg_cut_10"),
                          ("map@2", "map_cut_2"), ("precision@1", "P_1")]:
         assert out["metrics"][ours] == pytest.approx(sum(m[theirs] for m in ref.values()) / 2, abs=1e-12)

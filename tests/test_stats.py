@@ -30,7 +30,8 @@ def test_bootstrap_ci_matches_scipy_paired_bootstrap():
     ref = sps.bootstrap((a, b), lambda x, y, axis=-1: np.mean(y, axis=axis) - np.mean(x, axis=axis), paired=True,
                         n_resamples=20_000, method="percentile", rng=np.random.default_rng(5)).confidence_interval
     width = ref.high - ref.low
-    assert abs(low - ref.low) < 0.03 * width and abs(high - ref.high) < 0.03 * width  # Monte-Carlo error
+    assert abs(low - ref.low) < 0.03 * width
+    assert abs(high - ref.high) < 0.03 * width
 
 
 def test_weighted_statistics_equal_scipy_and_sklearn_on_a_resample():
@@ -71,7 +72,8 @@ def test_sign_flip_detects_a_real_shift_and_identical_inputs_give_one():
 def test_holm_matches_the_textbook_procedure():
     p = [0.01, 0.04, 0.03, 0.005, None]
     # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone max: 0.02, 0.03, 0.06, 0.06
-    assert stats.holm(p)[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02]) and stats.holm(p)[4] is None
+    assert stats.holm(p)[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm(p)[4] is None
 
 
 def test_mcnemar_equals_exact_binomial():
@@ -86,15 +88,20 @@ def test_compare_metric_kinds_and_verdicts():
     rng = np.random.default_rng(7)
     a = rng.random(300)
     same = stats.compare_metric(a, a, "mean")
-    assert same.delta == 0 and same.p_value == 1.0
+    assert same.delta == 0
+    assert same.p_value == 1.0
     assert stats.verdict(same.delta, 1.0, same.ci_low, same.ci_high, 0.05) == "no significant change"
     worse = stats.compare_metric(a, a - 0.1 + rng.normal(0, 0.05, 300), "mean")
-    assert worse.delta < 0 and worse.ci_high < 0 and worse.p_value < 0.001
+    assert worse.delta < 0
+    assert worse.ci_high < 0
+    assert worse.p_value < 0.001
     assert stats.verdict(worse.delta, worse.p_value, worse.ci_low, worse.ci_high, 0.05) == "regressed"
     gold = rng.random(300)
     sts = stats.compare_metric(gold + rng.normal(0, 0.5, 300), gold + rng.normal(0, 0.2, 300), "spearman", gold=gold,
                                resamples=2000)
-    assert sts.delta > 0 and sts.p_value < 0.01 and sts.ci_low > 0
+    assert sts.delta > 0
+    assert sts.p_value < 0.01
+    assert sts.ci_low > 0
     assert sts.after == pytest.approx(sps.spearmanr(gold + rng.normal(0, 0.2, 300), gold).statistic, abs=0.2)
 
 
@@ -109,7 +116,8 @@ def test_resamples_in_blocks_give_the_same_results(monkeypatch):
         assert (whole[0], whole[1]) == pytest.approx((blocks[0], blocks[1]), rel=1e-12)
         torch.testing.assert_close(whole[2], blocks[2], rtol=1e-12, atol=0)
     counts = list(stats.bootstrap_weights(300, 3000, seed=4, device="cpu", budget="64K"))
-    assert len(counts) > 10 and torch.equal(torch.cat(counts).sum(1), torch.full((3000,), 300.0, dtype=torch.float64))
+    assert len(counts) > 10
+    assert torch.equal(torch.cat(counts).sum(1), torch.full((3000,), 300.0, dtype=torch.float64))
     a, b, _ = cases[0]
     assert stats.sign_flip_test(a, b, resamples=3000, seed=2, device="cpu") == \
         stats.sign_flip_test(a, b, resamples=3000, seed=2, device="cpu", budget="64K")

@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from conftest import sts_sentences
 
 from spacekit.cli import main
+from spacekit.embed.store import open_store, write_store
 from spacekit.errors import StoreError
-from spacekit.store import open_store, write_store
 
 KEY = {"model_fingerprint": "m", "input_fingerprint": "i"}
 
@@ -41,7 +41,8 @@ def test_store_reads_back_with_pyarrow_and_pandas(tmp_path):
     assert df["id"].tolist() == ids
     assert np.array_equal(np.stack(df["embedding"].to_numpy()), vec)
     got_ids, got = open_store(tmp_path / "s").load()
-    assert got_ids == ids and np.array_equal(got, vec)
+    assert got_ids == ids
+    assert np.array_equal(got, vec)
 
 
 def test_float16_store_and_tiles(tmp_path):
@@ -51,7 +52,8 @@ def test_float16_store_and_tiles(tmp_path):
     assert pq.read_table(tmp_path / "s" / "part-00000.parquet").schema.field("embedding").type == \
         pa.list_(pa.float16(), 8)
     tiles = list(store.tiles(5))
-    assert [t.shape[0] for _, t in tiles] == [5, 5, 5, 5, 3] and [s for s, _ in tiles] == [0, 5, 10, 15, 20]
+    assert [t.shape[0] for _, t in tiles] == [5, 5, 5, 5, 3]
+    assert [s for s, _ in tiles] == [0, 5, 10, 15, 20]
     assert np.allclose(np.concatenate([t.numpy() for _, t in tiles]), vec, atol=2e-3)
 
 
@@ -68,7 +70,7 @@ def test_tampered_shard_is_detected_and_recomputed_on_resume(tmp_path):
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="part-00001.parquet: corrupt shard"):
+    with pytest.raises(StoreError, match=r"part-00001\.parquet: corrupt shard"):
         open_store(tmp_path / "s").load()
     calls.clear()
     store = write_store(tmp_path / "s", ids, embed, dim=8, key=KEY, shard_rows=10)
@@ -110,7 +112,8 @@ def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = json.loads(manifest.read_text())
-    assert not killed_at["complete"] and 3 <= len(killed_at["shards"]) < 16, "the kill did not land mid-run"
+    assert not killed_at["complete"], "the kill did not land mid-run"
+    assert 3 <= len(killed_at["shards"]) < 16, "the kill did not land mid-run"
     subprocess.run([*cmd, str(tmp_path / "killed")], check=True, capture_output=True)
     subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True)
     ids_a, a = open_store(tmp_path / "killed").load()
@@ -127,13 +130,15 @@ def test_cli_embed_refuses_other_model_into_same_store(tmp_path, tiny_model):
     assert ok.exit_code == 0, ok.output
     bad = runner.invoke(main, ["embed", str(tiny_model), str(src), "-o", str(tmp_path / "s")])
     assert bad.exit_code == 2
-    assert "different cache key" in bad.stderr and "Traceback" not in bad.output
+    assert "different cache key" in bad.stderr
+    assert "Traceback" not in bad.output
     again = runner.invoke(main, ["embed", str(tiny_model), str(src), "-o", str(tmp_path / "s"), "--overwrite"])
-    assert again.exit_code == 0 and open_store(tmp_path / "s").dim == 32
+    assert again.exit_code == 0
+    assert open_store(tmp_path / "s").dim == 32
 
 
 def test_store_model_reads_vectors_by_id(tmp_path):
-    from spacekit.encode import encode, load_model
+    from spacekit.embed import encode, load_model
 
     ids, vec = _vectors(6)
     write_store(tmp_path / "s", ids, lambda lo, hi: vec[lo:hi], dim=8, key=KEY)

@@ -32,7 +32,8 @@ def test_sts_test_equals_sentence_transformers_evaluator(minilm_path):
         s1.append(f[5]), s2.append(f[6]), gold.append(float(f[4]))
     evaluator = EmbeddingSimilarityEvaluator(s1, s2, gold, main_similarity="cosine", name="sts")
     ref = evaluator(SentenceTransformer(str(minilm_path), device="cpu"))
-    assert out["task"] == "sts" and out["n"] == 1379
+    assert out["task"] == "sts"
+    assert out["n"] == 1379
     assert out["metrics"]["spearman"] == pytest.approx(ref["sts_spearman_cosine"], abs=1e-6)
     assert out["metrics"]["pearson"] == pytest.approx(ref["sts_pearson_cosine"], abs=1e-6)
 
@@ -59,7 +60,8 @@ def test_mteb_training_subsets_equal_independent_reimplementation():
     labels = rng.choice([f"l{i}" for i in range(13)], size=700)
     ours = training_subsets(labels, ClassificationProtocol())
     ref = _mteb_reference_subsets(labels)
-    assert len(ours) == 10 and [o.tolist() for o in ours] == ref
+    assert len(ours) == 10
+    assert [o.tolist() for o in ours] == ref
     assert len({tuple(o.tolist()) for o in ours}) == 10  # the permutation carries over: subsets differ
     assert all(np.unique(labels[o], return_counts=True)[1].max() == 8 for o in ours)
 
@@ -69,17 +71,19 @@ def test_banking77_classification_follows_the_mteb_protocol_and_full():
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
 
-    from spacekit.encode import load_model
+    from spacekit.embed import EncodeOptions, load_model
     from spacekit.io.labelled import read_labelled
     from spacekit.metrics.classification import linear_probe
-    from spacekit.tasks import ClassificationTask, EncodeOptions
+    from spacekit.tasks.classification import ClassificationTask
 
     train_path, test_path = data_path("banking77", "train.csv"), data_path("banking77", "test.csv")
     out = _cli_json(["eval", "classification", "builtin:minilm", "--train", str(train_path), "--test",
                      str(test_path), "--device", "cpu"])
     full = _cli_json(["eval", "classification", "builtin:minilm", "--train", str(train_path), "--test",
                       str(test_path), "--protocol", "full"])
-    assert out["n"] == 3080 and out["protocol"] == "mteb" and full["protocol"] == "full"
+    assert out["n"] == 3080
+    assert out["protocol"] == "mteb"
+    assert full["protocol"] == "full"
     assert 0.3 < out["metrics"]["accuracy"] < full["metrics"]["accuracy"] < 0.95
     result = ClassificationTask(train_path, test_path).run(load_model("builtin:minilm"), EncodeOptions())
     assert out["metrics"]["accuracy"] == pytest.approx(result.per_item["accuracy"].mean(), abs=1e-12)
@@ -104,13 +108,16 @@ def test_banking77_clustering_v_measure_is_stable_for_a_seed():
     path = data_path("banking77", "test.csv")
     first = _cli_json(["eval", "clustering", "builtin:minilm", str(path), "--seed", "7"])
     second = _cli_json(["eval", "clustering", "builtin:minilm", str(path), "--seed", "7"])
-    assert first["metrics"] == second["metrics"] and first["k"] == 77 and first["n"] == 3080
+    assert first["metrics"] == second["metrics"]
+    assert first["k"] == 77
+    assert first["n"] == 3080
     assert 0.6 < first["metrics"]["v_measure"] < 0.95
 
 
 def test_probes_builtin_and_geometry_with_pairs(tmp_path, minilm_path):
     out = _cli_json(["eval", "probes", "builtin:minilm"])
-    assert out["task"] == "probes" and out["groups"]["cardiology"]["passed"]
+    assert out["task"] == "probes"
+    assert out["groups"]["cardiology"]["passed"]
     assert out["metrics"]["mean_close_cosine"] > out["metrics"]["mean_far_cosine"]
     texts = tmp_path / "texts.jsonl"
     texts.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(
@@ -118,11 +125,13 @@ def test_probes_builtin_and_geometry_with_pairs(tmp_path, minilm_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("sentence1\tsentence2\na cat\ta kitten\nthe market dropped\tstocks fell\n")
     geo = _cli_json(["geometry", "builtin:minilm", str(texts), "--pairs", str(pairs)])
-    assert set(geo["metrics"]) == {"uniformity", "anisotropy", "effective_rank", "alignment"} and geo["n"] == 2
-    assert 0 < geo["metrics"]["alignment"] < 2 and geo["metrics"]["uniformity"] < 0
+    assert set(geo["metrics"]) == {"uniformity", "anisotropy", "effective_rank", "alignment"}
+    assert geo["n"] == 2
+    assert 0 < geo["metrics"]["alignment"] < 2
+    assert geo["metrics"]["uniformity"] < 0
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(("args", "message"), [
     (["eval", "sts", "builtin:minilm", "{d}/s.tsv"], "s.tsv:2: field 'score' must be a number"),
     (["eval", "clustering", "builtin:minilm", "{d}/l.csv"], "l.csv:2: missing field 'text'"),
     (["eval", "probes", "builtin:minilm", "{d}/p.tsv"], "p.tsv:2: expect must be 'close' or 'far'"),
@@ -136,5 +145,6 @@ def test_task_commands_bad_input_one_line_exit_2(tmp_path, args, message):
     (tmp_path / "ok.csv").write_text("text,label\nhello,a\nbye,b\n")
     (tmp_path / "unseen.csv").write_text("text,label\nhello,a\nbye,c\n")
     r = CliRunner().invoke(main, [a.format(d=tmp_path) for a in args])
-    assert r.exit_code == 2 and message in r.stderr, r.output
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr, r.output
     assert len(r.stderr.strip().splitlines()) == 1

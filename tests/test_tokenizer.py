@@ -5,34 +5,32 @@ import string
 
 from conftest import data_path
 
-from spacekit import tokenizer
-from spacekit.encode import load_model
-from spacekit.tokenizer import _splits_at_spaces, tokenize
+from spacekit.embed import load_model, tokenizer
+from spacekit.embed.tokenizer import _splits_at_spaces
 
 
 def test_direct_rust_tokenizer_equals_the_transformers_call(tiny_model):
     model = load_model(tiny_model)
     texts = ["hello world", "", "a " * 600, "  padded  text ", "ünïcode çafé"]
-    ref = model.tokenizer([t.strip() for t in texts], truncation=True,
-                          max_length=model.config.max_seq_length)["input_ids"]
-    assert tokenize(model, texts) == ref
+    ref = model.tokenizer.hf([t.strip() for t in texts], truncation=True,
+                             max_length=model.config.max_seq_length)["input_ids"]
+    assert model.tokenizer.ids(texts) == ref
     assert max(len(ids) for ids in ref) == model.config.max_seq_length   # truncation was exercised
 
 
 def _same_ids_without(shortcut: str, model, texts: list[str], monkeypatch) -> list[list[int]]:
     """Ids with the tokenizer's shortcut `shortcut` ("cut_heads" or "plain") equal those without it."""
-    tokenizer._fast_tokenizer(model)
-    assert model._fast[shortcut]                                   # the shortcut applies to this tokenizer
-    with_it = tokenize(model, texts)
-    monkeypatch.setitem(model._fast, shortcut, None)
-    assert tokenize(model, texts) == with_it
+    shortcuts = model.tokenizer.shortcuts
+    assert getattr(shortcuts, shortcut)                            # the shortcut applies to this tokenizer
+    with_it = model.tokenizer.ids(texts)
+    monkeypatch.setattr(shortcuts, shortcut, None)
+    assert model.tokenizer.ids(texts) == with_it
     return with_it
 
 
 def test_long_texts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model, monkeypatch):
     model = load_model(tiny_model)                                 # max_seq_length 64: heads of 6 x 64 characters
-    tokenizer._fast_tokenizer(model)
-    assert model._fast["cut_heads"]                                # BERT pre-tokeniser and normaliser
+    assert model.tokenizer.shortcuts.cut_heads                     # BERT pre-tokeniser and normaliser
     limit = tokenizer.HEAD_CHARS_PER_TOKEN * model.config.max_seq_length
     assert limit == 384                                            # the last text is built around it: a head cut
     texts = ["électro-magnétique " * 40,                           # cut mid-text at a space
@@ -78,7 +76,7 @@ def _fuzz(seed: int = 7) -> list[str]:
     pieces = ["[SEP]", "[MASK]", "[cls]", "[unused3]", "don't", "U.S.A.", "e-mail", "ÉCOLE", "naïve", "\x00", "\x0b",
               "\x7f", "日本", "\u00a0", "\ufffd", "≠", "ΐ", "Å", "ﬁ", "½", "\u200b", "x²"]
     fuzz = ["".join(rng.choice(alphabet, size=int(rng.integers(0, 80)))) for _ in range(2000)]
-    return fuzz + [" ".join(rng.choice(pieces + ["word", "Word", "WORD", *extra], size=8)) for _ in range(400)]
+    return fuzz + [" ".join(rng.choice([*pieces, "word", "Word", "WORD", *extra], size=8)) for _ in range(400)]
 
 
 def test_plain_texts_through_the_light_copy_equal_the_full_tokenizer(minilm_path, monkeypatch):
@@ -104,14 +102,16 @@ def test_plain_characters_are_left_alone_by_the_bert_normaliser():
     for chars, punctuation in [(tokenizer.PLAIN_PUNCTUATION, True), (tokenizer.PLAIN_WORD_CHARACTERS, False)]:
         for c in chars:
             cat = unicodedata.category(c)
-            assert unicodedata.normalize("NFD", c) == c and cat[0] not in "CZM", (c, cat)
+            assert unicodedata.normalize("NFD", c) == c, (c, cat)
+            assert cat[0] not in "CZM", (c, cat)
             assert cat.startswith("P") == punctuation, (c, cat)
             assert not 0x4E00 <= ord(c) <= 0x9FFF                                  # not a Chinese character
 
 
 def test_plain_excludes_controls_and_unlisted_characters():
     assert tokenizer.plain("Tabs\tnew\nlines\r and (punctuation)! ~`{}")
-    assert tokenizer.plain("") and tokenizer.plain("β-cells – “quoted” ≥ 5 µm ± 2°")
+    assert tokenizer.plain("")
+    assert tokenizer.plain("β-cells – “quoted” ≥ 5 µm ± 2°")
     for text in ["nul\x00", "vertical\x0btab", "form\x0cfeed", "escape\x1b", "delete\x7f", "café", "no\u00a0break",
                  "β\x00", "≠", "日本", "zero\u200bwidth"]:
         assert not tokenizer.plain(text), repr(text)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from spacekit.embed.store import open_store, write_store
 from spacekit.errors import InputError
 from spacekit.ops import topk
-from spacekit.store import open_store, write_store
 
 
 def _reference(q: torch.Tensor, c: torch.Tensor, metric: str) -> torch.Tensor:
@@ -40,7 +40,7 @@ def cpu_candidates(request, monkeypatch):
     return request.param
 
 
-@pytest.mark.parametrize("nq,n,d,k", [(37, 1000, 16, 10), (100, 5000, 32, 100), (50, 3001, 8, 1),
+@pytest.mark.parametrize(("nq", "n", "d", "k"), [(37, 1000, 16, 10), (100, 5000, 32, 100), (50, 3001, 8, 1),
                                       (20, 700, 8, 1000), (64, 20000, 24, 10), (3, 5, 4, 10)])
 @pytest.mark.parametrize("metric", ["cosine", "dot"])
 def test_topk_equals_float64_brute_force(nq, n, d, k, metric, cpu_candidates):
@@ -92,20 +92,23 @@ def test_store_corpus_streamed_shard_by_shard_under_a_tiny_budget(tmp_path):
     tiles = store.tiles
     store.tiles = lambda rows, **kw: (seen.append(rows), tiles(rows, **kw))[1]
     scores, idx = topk(q, store, 25, budget="64K")
-    assert seen and seen[0] * 16 * 4 < 5000 * 16 * 4 / 4  # the corpus came in tiles well under its size
+    assert seen
+    assert seen[0] * 16 * 4 < 5000 * 16 * 4 / 4
     _assert_exact(q, c, 25, "cosine", scores, idx)
 
 
 def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
     from spacekit.backend import Budget
-    from spacekit.ops.topk import _reduced_precision_topk, _select, _Tile
+    from spacekit.ops.topk_select import select
+    from spacekit.ops.topk_tile import CorpusTile
+    from spacekit.ops.topk_torch import reduced_precision_topk
 
     g = torch.Generator().manual_seed(7)
     q = torch.nn.functional.normalize(torch.randn(64, 32, generator=g), dim=1)
     c = torch.nn.functional.normalize(torch.randn(3000, 32, generator=g), dim=1)
-    s32, i32 = _select(q @ c.T, 10)
-    tile = _Tile(c, c.bfloat16(), c.norm(dim=1).max())                          # bf16 runs on the CPU
-    s16, i16 = _reduced_precision_topk(q, tile, 10, "bf16", Budget(1 << 26))
+    s32, i32 = select(q @ c.T, 10)
+    tile = CorpusTile(c, c.bfloat16(), c.norm(dim=1).max())                          # bf16 runs on the CPU
+    s16, i16 = reduced_precision_topk(q, tile, 10, "bf16", Budget(1 << 26))
     assert torch.equal(i16, i32)
     torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
 
@@ -114,15 +117,17 @@ def test_reduced_precision_candidates_keep_the_tie_rule():
     """Equal scores straddling the k-th place or inside the top k (duplicate corpus rows) come out lower index
     first after re-scoring, in bf16 and fp16, and rows too close to call still end at the fp32 result."""
     from spacekit.backend import Budget
-    from spacekit.ops.topk import _reduced_precision_topk, _select, _Tile
+    from spacekit.ops.topk_select import select
+    from spacekit.ops.topk_tile import CorpusTile
+    from spacekit.ops.topk_torch import reduced_precision_topk
 
     g = torch.Generator().manual_seed(5)
     base = torch.randint(-2, 3, (40, 16), generator=g).float()
     c = base[torch.randint(0, 40, (2000,), generator=g)]                       # every row repeated ~50 times
     q = torch.randint(-2, 3, (30, 16), generator=g).float()
-    ref_s, ref_i = _select(q @ c.T, 10)
+    ref_s, ref_i = select(q @ c.T, 10)
     for mode, low in [("bf16", torch.bfloat16), ("fp16", torch.float16)]:
-        s, i = _reduced_precision_topk(q, _Tile(c, c.to(low), c.norm(dim=1).max()), 10, mode, Budget(1 << 26))
+        s, i = reduced_precision_topk(q, CorpusTile(c, c.to(low), c.norm(dim=1).max()), 10, mode, Budget(1 << 26))
         assert torch.equal(i, ref_i), mode
         assert torch.equal(s, ref_s), mode
 
@@ -130,37 +135,38 @@ def test_reduced_precision_candidates_keep_the_tie_rule():
 def test_rows_given_in_fp16_are_searched_as_their_fp32_values(monkeypatch):
     """The GPU's native route keeps fp16 corpus rows as given (cosine through per-row scales); its tile must give
     the fp32 result on every torch path too (a kernel that fails to build falls back to them)."""
-    import importlib
-
     from spacekit.backend import Budget
-    from spacekit.ops.topk import _exact_rows, _reduced_precision_topk, _select, _Tile
+    from spacekit.ops import topk_tile
+    from spacekit.ops.topk_select import select
+    from spacekit.ops.topk_settle import exact_rows
+    from spacekit.ops.topk_tile import CorpusTile
+    from spacekit.ops.topk_torch import reduced_precision_topk
 
-    tk = importlib.import_module("spacekit.ops.topk")
-    monkeypatch.setattr(tk, "EXACT_BLOCK", 1000)                                 # fp32 conversion block by block
+    monkeypatch.setattr(topk_tile, "EXACT_BLOCK", 1000)                          # fp32 conversion block by block
     g = torch.Generator().manual_seed(11)
     q = torch.nn.functional.normalize(torch.randn(40, 24, generator=g), dim=1)
     raw = (torch.randn(3000, 24, generator=g) * 2).half()
     scale = 1 / raw.float().norm(dim=1)
-    for tile, ref in [(_Tile(raw, raw, 1 + 1e-5, scale, scale), (q @ raw.float().T) * scale),
-                      (_Tile(raw, raw, raw.float().norm(dim=1).max()), q @ raw.float().T)]:
-        ref_s, ref_i = _select(ref, 10)
-        for s, i in [_reduced_precision_topk(q, tile, 10, "fp16", Budget(1 << 26)),
-                     _exact_rows(q, tile, 10, Budget(1 << 16))]:
+    for tile, ref in [(CorpusTile(raw, raw, 1 + 1e-5, scale, scale), (q @ raw.float().T) * scale),
+                      (CorpusTile(raw, raw, raw.float().norm(dim=1).max()), q @ raw.float().T)]:
+        ref_s, ref_i = select(ref, 10)
+        for s, i in [reduced_precision_topk(q, tile, 10, "fp16", Budget(1 << 26)),
+                     exact_rows(q, tile, 10, Budget(1 << 16))]:
             assert torch.equal(i, ref_i)
             torch.testing.assert_close(s, ref_s, atol=1e-6, rtol=1e-6)                # dot scores up to ~6
     s, i = topk(q, raw, 10)                                                     # CPU: fp32 copies, same result
-    assert torch.equal(i, _select((q @ raw.float().T) * scale, 10)[1])
+    assert torch.equal(i, select((q @ raw.float().T) * scale, 10)[1])
 
 
 def test_select_without_the_tie_rule_gives_topk_values():
-    """The fused path picks its best chunks by _select(..., ties=False), through chunk maxima first: the values
+    """The fused path picks its best chunks by select(..., ties=False), through chunk maxima first: the values
     must be torch.topk's, ties included, and each column must hold its value."""
-    from spacekit.ops.topk import _select
+    from spacekit.ops.topk_select import select
 
     g = torch.Generator().manual_seed(3)
     for m, n in [(7813, 43), (7810, 43), (4001, 11), (300, 43)]:             # ragged tails; too short to chunk
         for best in [torch.randn(50, m, generator=g), torch.randint(0, 40, (50, m), generator=g).float()]:
-            vals, cols = _select(best, n, ties=False)                       # (integers: many equal values)
+            vals, cols = select(best, n, ties=False)                       # (integers: many equal values)
             assert torch.equal(vals, torch.topk(best, n, dim=1).values)
             assert torch.equal(best.gather(1, cols), vals)
             assert all(len(set(r)) == n for r in cols.tolist())
@@ -188,13 +194,15 @@ def test_fused_kernel_path_in_the_triton_interpreter():
         import importlib
         import torch
         from spacekit import backend
-        tk = importlib.import_module("spacekit.ops.topk")          # the module (topk is also the function)
-        from spacekit.ops.topk import _kernel_topk, _select, _Tile
+        from spacekit.ops import topk_fused, topk_settle, topk_torch
+        from spacekit.ops.topk_fused import kernel_topk
+        from spacekit.ops.topk_select import select
+        from spacekit.ops.topk_tile import CorpusTile
         from spacekit.kernels.topk_triton import candidate_scores, chunk_top2, gather_dot, unit_rows
         redone, passes = [], []
-        exact_rows, rescore_chunks = tk._exact_rows, tk._rescore_chunks
-        tk._exact_rows = lambda q, *a: redone.append(q.shape[0]) or exact_rows(q, *a)          # the fp32 fallback
-        tk._rescore_chunks = lambda q, *a: passes.append(q.shape[0]) or rescore_chunks(q, *a)  # first + later passes
+        exact_rows, rescore_chunks = topk_settle.exact_rows, topk_fused.rescore_chunks
+        topk_settle.exact_rows = lambda q, *a: redone.append(q.shape[0]) or exact_rows(q, *a)   # the fp32 fallback
+        topk_fused.rescore_chunks = lambda q, *a: passes.append(q.shape[0]) or rescore_chunks(q, *a)  # every pass
         g = torch.Generator().manual_seed(0)
         low = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
         budget = backend.Budget(1 << 26)
@@ -202,8 +210,8 @@ def test_fused_kernel_path_in_the_triton_interpreter():
 
         def check(q, tile, k, mode, ref_scores):
             redone.clear(), passes.clear()
-            s, i = _kernel_topk(q, tile, k, mode, budget)
-            rs, ri = _select(ref_scores, k)
+            s, i = kernel_topk(q, tile, k, mode, budget)
+            rs, ri = select(ref_scores, k)
             tol = 1e-6 * max(1.0, float(rs.abs().max()))             # fp32 sums in another order: near-twins swap
             assert (s - rs).abs().max() < tol, (q.shape, tile.exact.shape, k, mode)
             swapped = i != ri
@@ -215,12 +223,12 @@ def test_fused_kernel_path_in_the_triton_interpreter():
 
         def native(c, cosine=True):                                # fp16/bf16 rows searched as given
             _, scale = unit_rows(c, None)
-            return _Tile(c, c, 1 + 1e-5, scale, scale) if cosine else _Tile(c, c, c.float().norm(dim=1).max())
+            return CorpusTile(c, c, 1 + 1e-5, scale, scale) if cosine else CorpusTile(c, c, c.float().norm(dim=1).max())
 
         for b, n, d, k, mode in [(37, 6000, 32, 10, "fp16"), (20, 5001, 64, 5, "fp32"), (9, 7000, 16, 100, "bf16"),
                                  (5, 4500, 8, 1, "fp16"), (3, 10_000, 8, 300, "fp16")]:
             q, c = unit(b, d), unit(n, d)
-            check(q, _Tile(c, c.to(low[mode]), c.norm(dim=1).max()), k, mode, q @ c.T)
+            check(q, CorpusTile(c, c.to(low[mode]), c.norm(dim=1).max()), k, mode, q @ c.T)
             if mode != "bf16":                          # fp16/tf32 margins decide ~all rows of random data
                 assert sum(redone) <= 1, (b, n, d, k, mode, redone)   # (bf16's bound, 3 * 2^-8, often cannot)
             if k <= 10:                                 # few of the top k share a chunk: one pass does every row
@@ -233,22 +241,22 @@ def test_fused_kernel_path_in_the_triton_interpreter():
         groups = torch.randn(700, 16, generator=g).repeat_interleave(8, dim=0)    # neighbours share a chunk
         clustered = torch.nn.functional.normalize(groups + 0.01 * torch.randn(5600, 16, generator=g), dim=1)
         q = unit(11, 16)
-        check(q, _Tile(clustered, clustered.half(), 1.0), 20, "fp16", q @ clustered.T)
+        check(q, CorpusTile(clustered, clustered.half(), 1.0), 20, "fp16", q @ clustered.T)
         assert passes == [11, 11], passes               # ~20 expanded chunks a row: more than the 8 slots
-        check(q, _Tile(clustered * 3, (clustered * 3).bfloat16(), 3.0), 7, "bf16", q @ (clustered * 3).T)
+        check(q, CorpusTile(clustered * 3, (clustered * 3).bfloat16(), 3.0), 7, "bf16", q @ (clustered * 3).T)
         for slots in (0, 1):                            # too few slots: those rows take a second pass
-            tk._expansion_slots = lambda sub: slots
-            check(q, _Tile(clustered, clustered.half(), 1.0), 8, "fp16", q @ clustered.T)
+            topk_fused.expansion_slots = lambda sub: slots
+            check(q, CorpusTile(clustered, clustered.half(), 1.0), 8, "fp16", q @ clustered.T)
             assert len(passes) == 2 and 0 < passes[1] <= 11, passes
             c16 = clustered.half()
             check(q, native(c16), 8, "fp16", (q @ c16.float().T) / c16.float().norm(dim=1))
-        tk._expansion_slots = lambda sub: max(2, 512 // sub)
+        topk_fused.expansion_slots = lambda sub: max(2, 512 // sub)
         base = torch.randn(3000, 16, generator=g)
         twins = torch.cat([base[:1500].repeat_interleave(2, dim=0), base])        # twins in one chunk and apart
         c = torch.nn.functional.normalize(twins, dim=1)                           # exact twins: lower index first
         q = unit(7, 16)
-        for tile in [_Tile(c, c.half(), 1.0), native(twins.half())]:
-            s, i = _kernel_topk(q, tile, 6, "fp16", budget)
+        for tile in [CorpusTile(c, c.half(), 1.0), native(twins.half())]:
+            s, i = kernel_topk(q, tile, 6, "fp16", budget)
             exact = q @ tile.exact.float().T * (tile.scale if tile.scale is not None else 1)
             assert torch.equal(i, torch.sort(exact, dim=1, descending=True, stable=True).indices[:, :6])
 
@@ -285,11 +293,11 @@ def test_fused_kernel_path_in_the_triton_interpreter():
         assert (low16.float() - torch.nn.functional.normalize(raw, dim=1)).abs().max() < 1e-3
         assert unit_rows(raw.half(), None)[0] is None
         assert (unit_rows(raw.half(), None)[1] - 1 / raw.half().float().norm(dim=1).clamp(min=1e-12)).abs().max() < 1e-6
-        scaled = _Tile(raw, low16, torch.tensor(1 + 1e-5), scale)
+        scaled = CorpusTile(raw, low16, torch.tensor(1 + 1e-5), scale)
         qn = unit(23, 48)
-        ref_s, ref_i = _select(qn @ torch.nn.functional.normalize(raw, dim=1).T, 10)
-        for s, i in [_kernel_topk(qn, scaled, 10, "fp16", budget),
-                     tk._reduced_precision_topk(qn, scaled, 10, "fp16", budget)]:
+        ref_s, ref_i = select(qn @ torch.nn.functional.normalize(raw, dim=1).T, 10)
+        for s, i in [kernel_topk(qn, scaled, 10, "fp16", budget),
+                     topk_torch.reduced_precision_topk(qn, scaled, 10, "fp16", budget)]:
             assert torch.equal(i, ref_i) and (s - ref_s).abs().max() < 1e-6
 
         q32, c16 = unit(13, 200), unit(900, 200).half()
@@ -313,34 +321,59 @@ def test_fused_kernel_path_in_the_triton_interpreter():
     """)
     env = {**__import__("os").environ, "TRITON_INTERPRET": "1"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 def test_a_kernel_that_fails_to_build_falls_back_to_the_torch_path(monkeypatch, caplog):
-    import importlib
-
     from spacekit import backend
-
-    tk = importlib.import_module("spacekit.ops.topk")  # the module (spacekit.ops.topk is also the function's name)
+    from spacekit.ops import kernel_guard, topk_fused, topk_torch
+    from spacekit.ops.topk import SearchPlan, tile_topk
+    from spacekit.ops.topk_select import select
+    from spacekit.ops.topk_tile import CorpusTile
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler here")
 
-    monkeypatch.setattr(tk, "_kernel_topk", broken)
-    monkeypatch.setattr(tk, "_KERNEL_BROKEN", [])
+    monkeypatch.setattr(topk_fused, "kernel_topk", broken)
+    monkeypatch.setattr(kernel_guard, "BROKEN", [])
+    monkeypatch.delenv("SPACEKIT_STRICT_KERNELS", raising=False)
     g = torch.Generator().manual_seed(11)
     q, c = torch.randn(8, 16, generator=g), torch.randn(500, 16, generator=g)
-    s, i = tk._tile_topk(q, tk._Tile(c, c, None), 5, None, True, backend.Budget(1 << 20))
-    assert torch.equal(i, tk._select(q @ c.T, 5)[1]) and tk._KERNEL_BROKEN == [True]
+    plan = SearchPlan("fused", None, False, 500, 300, 8, backend.Budget(1 << 20))     # 62 chunks of 8 columns
+    _, i = tile_topk(q, CorpusTile(c, c, None), 5, plan)
+    assert torch.equal(i, select(q @ c.T, 5)[1])
+    assert kernel_guard.BROKEN == ["fused top-k"]
     assert "using the torch path" in caplog.text
     # a query tile sized for the fused path (no score tile) is cut into slices whose score tile fits the budget
     q = torch.randn(300, 16, generator=g)
     slices = []
-    real = tk._torch_topk
-    monkeypatch.setattr(tk, "_torch_topk", lambda qt, *a: slices.append(qt.shape[0]) or real(qt, *a))
-    s, i = tk._tile_topk(q, tk._Tile(c, c, None), 5, None, True, backend.Budget(100_000))
-    assert len(slices) > 1 and max(slices) * 500 * 4 * 2 <= 100_000 and sum(slices) == 300
-    assert torch.equal(i, tk._select(q @ c.T, 5)[1])
+    real = topk_torch.torch_topk
+    monkeypatch.setattr(topk_torch, "torch_topk", lambda qt, *a: slices.append(qt.shape[0]) or real(qt, *a))
+    _s, i = tile_topk(q, CorpusTile(c, c, None), 5, SearchPlan("fused", None, False, 500, 300, 8,
+                                                              backend.Budget(100_000)))
+    assert len(slices) > 1
+    assert max(slices) * 500 * 4 * 2 <= 100_000
+    assert sum(slices) == 300
+    assert torch.equal(i, select(q @ c.T, 5)[1])
+
+
+def test_a_kernel_failure_is_raised_when_kernels_are_strict(monkeypatch):
+    """SPACEKIT_STRICT_KERNELS=1 (the GPU tests set it): a failing kernel fails loud instead of falling back."""
+    from spacekit.ops import kernel_guard
+
+    monkeypatch.setattr(kernel_guard, "BROKEN", [])
+    monkeypatch.setenv("SPACEKIT_STRICT_KERNELS", "1")
+
+    def kernel():
+        raise RuntimeError("no compiler here")
+
+    with pytest.raises(RuntimeError, match="no compiler here"):
+        kernel_guard.with_kernel("fused top-k", kernel, lambda: "fallback")
+    assert kernel_guard.BROKEN == []
+    monkeypatch.setenv("SPACEKIT_STRICT_KERNELS", "0")
+    assert kernel_guard.with_kernel("fused top-k", kernel, lambda: "fallback") == "fallback"
+    assert kernel_guard.BROKEN == ["fused top-k"]
 
 
 @pytest.mark.parametrize("blas", ["torch", "numpy"])
@@ -353,9 +386,10 @@ def test_cpu_scores_through_either_blas_into_a_reused_buffer(blas, monkeypatch):
     buf = torch.full((50 * 120,), float("nan"))
     out = similarity.scores(a, b, out=buf)
     torch.testing.assert_close(out, a @ b.T, atol=1e-5, rtol=0)
-    assert out.data_ptr() == buf.data_ptr() and out.shape == (37, 101)
+    assert out.data_ptr() == buf.data_ptr()
+    assert out.shape == (37, 101)
     torch.testing.assert_close(similarity.scores(a[:5], b[:7], out=buf), a[:5] @ b[:7].T, atol=1e-5, rtol=0)
-    s, i = topk(a, b, 4)
+    _s, i = topk(a, b, 4)
     assert torch.equal(i, torch.sort(torch.nn.functional.normalize(a, dim=1) @ torch.nn.functional.normalize(
         b, dim=1).T, dim=1, descending=True, stable=True).indices[:, :4])
 
@@ -363,19 +397,22 @@ def test_cpu_scores_through_either_blas_into_a_reused_buffer(blas, monkeypatch):
 def test_candidate_precision_and_fused_tile_sizes(monkeypatch):
     from spacekit.backend import Budget
     from spacekit.ops import similarity
-    from spacekit.ops.topk import _candidate_precision, _tile_sizes
+    from spacekit.ops.topk import candidate_precision, tile_sizes
 
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    assert _candidate_precision("fp32", "cosine", cuda) == "fp16" == _candidate_precision(None, "cosine", cuda)
-    assert _candidate_precision("tf32", "cosine", cuda) == "fp16"
-    assert _candidate_precision("bf16", "cosine", cuda) == "bf16"
-    assert _candidate_precision("fp32", "dot", cuda) is None and _candidate_precision("tf32", "dot", cuda) == "tf32"
+    assert candidate_precision("fp32", "cosine", cuda) == "fp16" == candidate_precision(None, "cosine", cuda)
+    assert candidate_precision("tf32", "cosine", cuda) == "fp16"
+    assert candidate_precision("bf16", "cosine", cuda) == "bf16"
+    assert candidate_precision("fp32", "dot", cuda) is None
+    assert candidate_precision("tf32", "dot", cuda) == "tf32"
     for choice, expected in [("bf16", "bf16"), ("fp32", None)]:                    # the CPU: as cpu_candidates()
         monkeypatch.setenv("SPACEKIT_CPU_CANDIDATES", choice)
         monkeypatch.setattr(similarity, "_BLAS", {})
-        assert _candidate_precision("fp16", "cosine", cpu) == expected == _candidate_precision(None, "dot", cpu)
+        assert candidate_precision("fp16", "cosine", cpu) == expected == candidate_precision(None, "dot", cpu)
     limit = Budget(1 << 30)
-    c_rows, q_rows = _tile_sizes(limit, 10_000, 1_000_000, 768, fused_sub=128)
-    assert c_rows * 20 * 768 <= limit.bytes and q_rows * 48 * (c_rows // 128 + 1) <= limit.bytes
-    assert c_rows % 32 == 0 and q_rows >= 1
-    assert _tile_sizes(limit, 10, 100, 8, fused_sub=16) == (100, 10)                # everything in one tile
+    c_rows, q_rows = tile_sizes(limit, 10_000, 1_000_000, 768, fused_sub=128)
+    assert c_rows * 20 * 768 <= limit.bytes
+    assert q_rows * 48 * (c_rows // 128 + 1) <= limit.bytes
+    assert c_rows % 32 == 0
+    assert q_rows >= 1
+    assert tile_sizes(limit, 10, 100, 8, fused_sub=16) == (100, 10)                # everything in one tile

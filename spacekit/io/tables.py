@@ -13,7 +13,7 @@ from spacekit.errors import InputError
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
            ".txt": "tsv", ".parquet": "parquet"}
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # csv's default (128 KiB) is too small for long documents
 
 
 def file_format(path: Path) -> str:
@@ -67,6 +67,14 @@ def _jsonl_rows(path: Path, f) -> Iterator[tuple[int, dict]]:
 
 
 def _delimited_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
+    previous = csv.field_size_limit(FIELD_LIMIT)                        # csv's limit is global: restored after
+    try:
+        yield from _csv_rows(path, f, delimiter)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
     reader = csv.reader(f, delimiter=delimiter)
     try:
         header = next(reader, None)

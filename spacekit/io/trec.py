@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-import numpy as np
-
 from spacekit.errors import InputError
+from spacekit.files import atomic_open
 from spacekit.io.tables import existing_file
-from spacekit.metrics.retrieval import RankedRun
+from spacekit.ranked_run import RankedRun
 
 Qrels = dict[str, dict[str, int]]
 
@@ -77,29 +75,13 @@ def read_run(path: str | Path) -> RankedRun:
         docs[docid] = value
     if not per_query:
         raise InputError(f"{path}: no results")
-    return ranked_from_dict(per_query)
-
-
-def ranked_from_dict(run: dict[str, dict[str, float]]) -> RankedRun:
-    """{qid: {docid: score}} -> RankedRun."""
-    doc_ids = list(dict.fromkeys(d for docs in run.values() for d in docs))
-    code = {d: i for i, d in enumerate(doc_ids)}
-    depth = max(len(v) for v in run.values())
-    codes = np.full((len(run), depth), -1, np.int64)
-    scores = np.full((len(run), depth), -np.inf)
-    for r, docs in enumerate(run.values()):
-        codes[r, :len(docs)] = [code[d] for d in docs]
-        scores[r, :len(docs)] = list(docs.values())
-    return RankedRun(list(run), np.array(doc_ids, dtype=object), codes, scores, ordered=False)
+    return RankedRun.from_dict(per_query)
 
 
 def write_run(path: str | Path, run: RankedRun, tag: str = "spacekit") -> None:
     """Write a TREC run (rank by score descending as given), atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    with atomic_open(path, "w") as f:
         for r, qid in enumerate(run.query_ids):
             for rank, (c, s) in enumerate(zip(run.codes[r], run.scores[r], strict=True), start=1):
                 if c >= 0:
                     f.write(f"{qid} Q0 {run.doc_ids[c]} {rank} {float(s)!r} {tag}\n")
-    os.replace(tmp, path)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spacekit.errors import InputError
+from spacekit.ranked_run import RankedRun
 
 KINDS = ("ndcg", "recall", "precision", "map", "mrr", "hit")
 _NAME = re.compile(r"^(ndcg|recall|precision|map|mrr|hit)(?:@(\d+))?$")
@@ -27,17 +28,6 @@ def parse_metric(name: str) -> tuple[str, int | None]:
     if not m or (m.group(2) is not None and int(m.group(2)) < 1):
         raise InputError(f"unknown retrieval metric {name!r} (use {'|'.join(KINDS)} with an optional @k, k >= 1)")
     return m.group(1), int(m.group(2)) if m.group(2) else None
-
-
-@dataclass(frozen=True)
-class RankedRun:
-    """A run as arrays: per query row, corpus codes (-1 = padding) and scores; codes index doc_ids."""
-
-    query_ids: list[str]
-    doc_ids: np.ndarray          # (ndoc,) str
-    codes: np.ndarray            # (nq, depth) int64
-    scores: np.ndarray           # (nq, depth) float
-    ordered: bool = False        # rows already by score descending (ties may still need the id rule)
 
 
 @dataclass(frozen=True)
@@ -128,7 +118,7 @@ def _string_rank(ids: np.ndarray) -> np.ndarray:
 def _trec_order(codes: np.ndarray, scores: np.ndarray, doc_ids: np.ndarray, ordered: bool):
     """Rows sorted by score descending, then doc id descending (trec_eval); padding (-1) last."""
     if ordered:  # only rows with an equal neighbour can be out of trec order
-        rows = np.flatnonzero((scores[:, 1:] == scores[:, :-1]).any(1)) if scores.shape[1] > 1 else []
+        rows = np.flatnonzero((scores[:, 1:] == scores[:, :-1]).any(1)) if scores.shape[1] > 1 else np.zeros(0, int)
     else:
         rows = np.arange(len(codes))
     if len(rows) == 0:

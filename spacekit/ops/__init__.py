@@ -3,4 +3,4 @@
 from spacekit.ops.geometry import alignment, anisotropy, effective_rank, knn_overlap, linear_cka, uniformity
 from spacekit.ops.topk import topk
 
-__all__ = ["topk", "alignment", "uniformity", "knn_overlap", "linear_cka", "effective_rank", "anisotropy"]
+__all__ = ["alignment", "anisotropy", "effective_rank", "knn_overlap", "linear_cka", "topk", "uniformity"]

@@ -26,10 +26,9 @@ def faiss_topk(queries, corpus, k: int, *, metric: str = "cosine") -> tuple[torc
     for _, tile in corpus_tiles(corpus, 65536, torch.device("cpu")):
         index.add(np.ascontiguousarray((normalize(tile) if metric == "cosine" else tile).numpy()))
     q = normalize(q) if metric == "cosine" else q
-    scores, idx = index.search(np.ascontiguousarray(q.numpy()), min(k, index.ntotal))
-    scores, idx = torch.from_numpy(scores), torch.from_numpy(idx).long()
-    order = np.lexsort((idx.numpy(), -scores.numpy()), axis=1)            # score desc, then lower index
-    order = torch.from_numpy(order)
+    found_scores, found = index.search(np.ascontiguousarray(q.numpy()), min(k, index.ntotal))   # (nq, k) each
+    order = torch.from_numpy(np.lexsort((found, -found_scores), axis=1))  # score desc, then lower index
+    scores, idx = torch.from_numpy(found_scores), torch.from_numpy(found).long()
     return scores.gather(1, order), idx.gather(1, order)
 
 

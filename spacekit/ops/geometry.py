@@ -41,7 +41,7 @@ def uniformity(x, t: float = 2.0, *, device=None, budget: int | str | None = Non
     """
     dev = backend.device(device)
     x = as_tensor(x, "x").to(dev, dtype)
-    n, d = x.shape
+    n, _d = x.shape
     if n < 2:
         raise InputError(f"uniformity needs at least 2 vectors, got {n}")
     sq = x.float().square().sum(1)                                           # (n,)
@@ -102,7 +102,7 @@ def anisotropy(x, *, device=None, budget: int | str | None = None) -> float:
     n = x.shape[0]
     if n < 2:
         raise InputError(f"anisotropy needs at least 2 vectors, got {n}")
-    s, self_pairs = 0, 0
+    s, self_pairs = _zero(), _zero()
     for (t,) in _float64_tiles((x,), device, budget):
         u = normalize(t)
         s, self_pairs = s + u.sum(0), self_pairs + (u * u).sum()            # zero rows add 0 to both
@@ -134,15 +134,20 @@ def linear_cka(a, b, *, device=None, budget: int | str | None = None) -> float:
         raise InputError(f"linear_cka: row counts differ ({a.shape[0]} vs {b.shape[0]})")
     if a.shape[0] < 2:
         raise InputError(f"linear_cka needs at least 2 items, got {a.shape[0]}")
-    mean_a, mean_b = 0, 0
+    mean_a, mean_b = _zero(), _zero()
     for ta, tb in _float64_tiles((a, b), device, budget):
         mean_a, mean_b = mean_a + ta.sum(0), mean_b + tb.sum(0)
     mean_a, mean_b = mean_a / a.shape[0], mean_b / b.shape[0]
-    aa, ba, bb = 0, 0, 0
+    aa, ba, bb = _zero(), _zero(), _zero()
     for ta, tb in _float64_tiles((a, b), device, budget):
         ta, tb = ta - mean_a, tb - mean_b
         aa, ba, bb = aa + ta.T @ ta, ba + tb.T @ ta, bb + tb.T @ tb
     return float(ba.square().sum() / (aa.norm() * bb.norm()))
+
+
+def _zero() -> torch.Tensor:
+    """A float64 zero to sum tiles into (a 0-d CPU tensor: adding a device tile moves the sum there)."""
+    return torch.zeros((), dtype=torch.float64)
 
 
 def _float64_tiles(arrays: tuple[torch.Tensor, ...], device, budget: int | str | None) -> Iterator[tuple]:

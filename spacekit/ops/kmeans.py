@@ -14,14 +14,17 @@ def kmeans(x, k: int, *, n_init: int = 5, max_iter: int = 100, tol: float = 1e-6
     """Cluster rows of x into k groups -> (labels (n,) int64 on the CPU, inertia of the best restart)."""
     dev = backend.device(device)
     x = as_tensor(x, "x").to(dev, torch.float32)
-    n, d = x.shape
+    n, _d = x.shape
     if not 1 <= k <= n:
         raise InputError(f"k-means: k must be in 1..{n}, got {k}")
+    if n_init < 1 or max_iter < 1:
+        raise InputError(f"k-means: n_init and max_iter must be >= 1, got {n_init} and {max_iter}")
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    best_labels, best_inertia = None, float("inf")
+    runs = []                                                               # (inertia, labels) per restart
     for _ in range(n_init):
         centers = _kmeans_pp(x, k, gen)                                    # (k, d)
-        prev = float("inf")
+        prev = total = float("inf")
+        labels = torch.zeros(n, dtype=torch.long, device=dev)
         for _ in range(max_iter):
             dist = torch.cdist(x, centers).square()                         # (n, k)
             inertia, labels = dist.min(dim=1)
@@ -32,8 +35,8 @@ def kmeans(x, k: int, *, n_init: int = 5, max_iter: int = 100, tol: float = 1e-6
             if prev - total <= tol * max(prev, 1e-12):
                 break
             prev = total
-        if total < best_inertia:
-            best_labels, best_inertia = labels, total
+        runs.append((total, labels))
+    best_inertia, best_labels = min(runs, key=lambda run: run[0])             # the first of the lowest
     return best_labels.cpu(), best_inertia
 
 

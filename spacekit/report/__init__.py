@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from spacekit.compare import Comparison
+from spacekit.files import atomic_write
 
 
 def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
@@ -20,9 +20,9 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
     plots = make_plots(comparison, out)
     comparison.report["plots"] = {name: path.name for name, path in plots.items()}
     files = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "index.html"}
-    _atomic(files["json"], json.dumps(comparison.report, indent=1, allow_nan=False, default=_plain))
-    _atomic(files["markdown"], render_markdown(comparison.report))
-    _atomic(files["html"], render_html(comparison.report, plots))
+    atomic_write(files["json"], json.dumps(comparison.report, indent=1, allow_nan=False, default=_plain))
+    atomic_write(files["markdown"], render_markdown(comparison.report))
+    atomic_write(files["html"], render_html(comparison.report, plots))
     return {**files, **plots}
 
 
@@ -33,9 +33,3 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

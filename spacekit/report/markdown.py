@@ -60,7 +60,7 @@ def render_markdown(report: dict) -> str:
 def _ranks(item: dict) -> str:
     if "rank_before" not in item:
         return ""
-    show = lambda r: str(r) if r else ">depth"  # noqa: E731
+    show = lambda r: str(r) if r else ">depth"
     return f" (first relevant rank {show(item['rank_before'])} → {show(item['rank_after'])})"
 
 
@@ -68,4 +68,4 @@ def _n_tests(report: dict) -> int:
     return sum(len(t["metrics"]) for t in report["tasks"])
 
 
-__all__ = ["render_markdown", "pval"]
+__all__ = ["pval", "render_markdown"]

@@ -1,4 +1,8 @@
-"""Plots (matplotlib, PNG): joint 2-D projection before/after, per-item delta histograms, probe cosines."""
+"""Plots (matplotlib, PNG): joint 2-D projection before/after, per-item delta histograms, probe cosines.
+
+Figures are made with matplotlib's object interface (no pyplot, no backend switch: drawing changes no global
+state); every label that holds data text is escaped for matplotlib's mathtext.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,6 @@ from spacekit.compare import Comparison
 
 def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
     """Write every plot that has data; returns name -> path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     paths = {}
     vec = comparison.plot_data.get("vectors") or {}
     if "before" in vec:
@@ -23,6 +24,11 @@ def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
     if comparison.report["probes"]:
         paths["probes"] = _probes(comparison.report["probes"][0], out / "probes.png")
     return paths
+
+
+def plain_label(text: str) -> str:
+    """Data text as a literal matplotlib label: a '$' would start mathtext (and an unbalanced one raise)."""
+    return text.replace("$", r"\$")
 
 
 def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -49,7 +55,7 @@ def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
 
 def _projection(vec: dict, path: Path, seed: int) -> Path:
     """One projection fitted jointly on both models' vectors, so the two panels share coordinates."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     n_show = min(400, len(vec["before"]))
     keep = np.random.default_rng(seed).choice(len(vec["before"]), n_show, replace=False)
@@ -58,7 +64,8 @@ def _projection(vec: dict, path: Path, seed: int) -> Path:
     if n_probe:
         parts += [vec["probe_before"], vec["probe_after"]]
     xy, method = project_2d(np.concatenate(parts).astype(np.float32), seed)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5), sharex=True, sharey=True)
+    fig = Figure(figsize=(11, 5))
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for panel, (ax, title) in enumerate(zip(axes, ["before", "after"], strict=True)):
         pts = xy[panel * n_show:(panel + 1) * n_show]
         ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.45, color="#4c72b0", label="evaluation texts")
@@ -73,33 +80,33 @@ def _projection(vec: dict, path: Path, seed: int) -> Path:
     axes[0].legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def _deltas(tasks: list[dict], path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False)
+    fig = Figure(figsize=(4 * len(tasks), 3.2))
+    axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, t in zip(axes[0], tasks, strict=True):
         d = np.asarray(t["delta_histogram"], float)
         ax.hist(d, bins=30, color="#55a868")
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(f"{t['name']}: per-item Δ {t['main_metric']}", fontsize=9)
+        ax.set_title(plain_label(f"{t['name']}: per-item Δ {t['main_metric']}"), fontsize=9)
         ax.set_yscale("log")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
 def _probes(probes: dict, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     pairs = probes["pairs"]
-    labels = [f"{p['group']}: {p['text_a'][:22]} ⟷ {p['text_b'][:22]} ({p['expect']})" for p in pairs]
+    labels = [plain_label(f"{p['group']}: {p['text_a'][:22]} ⟷ {p['text_b'][:22]} ({p['expect']})") for p in pairs]
     y = np.arange(len(pairs))
-    fig, ax = plt.subplots(figsize=(10, 0.32 * len(pairs) + 1.2))
+    fig = Figure(figsize=(10, 0.32 * len(pairs) + 1.2))
+    ax = fig.subplots()
     ax.barh(y - 0.2, [p["before"] for p in pairs], 0.4, label="before", color="#8c8c8c")
     ax.barh(y + 0.2, [p["after"] for p in pairs], 0.4, label="after", color="#4c72b0")
     ax.set_yticks(y, labels, fontsize=7)
@@ -108,5 +115,4 @@ def _probes(probes: dict, path: Path) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path

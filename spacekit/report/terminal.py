@@ -16,10 +16,11 @@ def print_summary(report: dict, out_dir: str | None = None) -> None:
     if not console.is_terminal:
         console = Console(stderr=True, width=150)  # logs and CI: wide enough for the whole table
     table = Table(title=f"{report['before']} → {report['after']}", title_justify="left")
-    for col, justify in [("task", "left"), ("tag", "left"), ("metric", "left"), ("before", "right"),
-                         ("after", "right"), ("Δ", "right"), ("95% CI", "right"), ("p adj.", "right"),
-                         ("verdict", "left")]:
-        table.add_column(col, justify=justify)
+    for col in ("task", "tag", "metric"):
+        table.add_column(col, justify="left")
+    for col in ("before", "after", "Δ", "95% CI", "p adj."):
+        table.add_column(col, justify="right")
+    table.add_column("verdict", justify="left")
     for r in summary_rows(report):
         table.add_row(r["task"], r["tag"], r["metric"] + (" *" if r["main"] else ""), r["before"], r["after"],
                       r["delta"], r["ci"], r["p_adj"], f"{r['arrow']} {r['verdict']}", style=STYLE[r["verdict"]])

@@ -10,33 +10,59 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from spacekit.encode import Model
+from dataclasses import dataclass
 
 
-def tokenize(model: Model, texts: list[str]) -> list[list[int]]:
-    """Token ids per text, truncated to max_seq_length, specials included (sentence-transformers' input)."""
-    return token_ids(encodings(model, texts))
+@dataclass
+class Shortcuts:
+    """The private copies of a Rust tokenizer that Tokenizer makes once: `rust` truncates at max_seq_length (None
+    for a slow tokenizer), `cut_heads` says whether long texts may be tokenised from their heads, `plain` is the
+    lighter copy for plain texts (None when the tokenizer is not BERT-style)."""
+
+    rust: object | None
+    cut_heads: bool = False
+    plain: object | None = None
 
 
-def encodings(model: Model, texts: list[str]) -> list:
-    """The tokenizer's output per text: Rust encodings (token_ids reads their ids; their length is the token
-    count), or token id lists from a slow tokenizer."""
-    cfg = model.config
-    prepared = [cfg.prefix + str(t).strip() for t in texts]
-    if cfg.lower_case:
-        prepared = [t.lower() for t in prepared]
-    fast = _fast_tokenizer(model)
-    if fast is None:
-        out = model.tokenizer(prepared, truncation=True, max_length=cfg.max_seq_length, padding=False,
-                              return_attention_mask=False, return_token_type_ids=False)
-        return out["input_ids"]
-    run = _runner(fast, model._fast["plain"])
-    if not model._fast["cut_heads"]:
-        return run(prepared)
-    return _tokenize_heads(run, prepared, cfg.max_seq_length)
+class Tokenizer:
+    """A model's tokenizer as sentence-transformers applies it (prefix, strip, lower-case when configured, truncate
+    at max_seq_length, specials added), through faster private copies where they give the same ids."""
+
+    def __init__(self, hf, max_seq_length: int, lower_case: bool = False, prefix: str = ""):
+        self.hf, self.max_seq_length, self.lower_case, self.prefix = hf, max_seq_length, lower_case, prefix
+        self._shortcuts: Shortcuts | None = None
+
+    @property
+    def pad_id(self) -> int:
+        """The id padding positions get (0 when the tokenizer has none)."""
+        return self.hf.pad_token_id or 0
+
+    @property
+    def shortcuts(self) -> Shortcuts:
+        """The private copies, made on first use."""
+        if self._shortcuts is None:
+            self._shortcuts = _shortcuts(self.hf, self.max_seq_length)
+        return self._shortcuts
+
+    def ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids per text, truncated to max_seq_length, specials included (sentence-transformers' input)."""
+        return token_ids(self.encodings(texts))
+
+    def encodings(self, texts: list[str]) -> list:
+        """The tokenizer's output per text: Rust encodings (token_ids reads their ids; their length is the token
+        count), or token id lists from a slow tokenizer."""
+        prepared = [self.prefix + str(t).strip() for t in texts]
+        if self.lower_case:
+            prepared = [t.lower() for t in prepared]
+        cuts = self.shortcuts
+        if cuts.rust is None:
+            out = self.hf(prepared, truncation=True, max_length=self.max_seq_length, padding=False,
+                          return_attention_mask=False, return_token_type_ids=False)
+            return out["input_ids"]
+        run = _runner(cuts.rust, cuts.plain)
+        if not cuts.cut_heads:
+            return run(prepared)
+        return _tokenize_heads(run, prepared, self.max_seq_length)
 
 
 # Plain text: printable ASCII, tab, newline, return, and these characters, which BERT's normaliser leaves as they
@@ -88,7 +114,7 @@ HEAD_CHARS_PER_TOKEN = 6  # a long text is tokenised from its first max_seq_leng
 
 def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
     """Truncated encodings from the head of each long text, cut at a space: tokens never span a space and the
-    normaliser works character by character (checked in _fast_tokenizer), so when the head alone fills max_len
+    normaliser works character by character (checked in _shortcuts), so when the head alone fills max_len
     tokens they are the whole text's first tokens. A head that falls short is tokenised again in full."""
     limit = HEAD_CHARS_PER_TOKEN * max_len
     heads = [t if len(t) <= limit or (cut := t.find(" ", limit)) < 0 else t[:cut] for t in texts]
@@ -100,23 +126,19 @@ def _tokenize_heads(run, texts: list[str], max_len: int) -> list:
     return out
 
 
-def _fast_tokenizer(model: Model):
-    """A private copy of the model's Rust tokenizer set to truncate at max_seq_length (None for slow ones); notes
-    whether long texts may be tokenised from their heads (pre-tokeniser splits at spaces, character-wise
-    normaliser, truncation on the right) and keeps a second copy for plain texts (see _plain_copy)."""
-    if "tokenizer" not in model._fast:
-        backend_tok = getattr(model.tokenizer, "backend_tokenizer", None) if model.tokenizer.is_fast else None
-        cut_heads, plain = False, None
-        if backend_tok is not None:
-            spec = json.loads(backend_tok.to_str())
-            backend_tok = _truncating(spec, model.config.max_seq_length)
-            cut_heads = _splits_at_spaces(spec)
-            try:
-                plain = _plain_copy(spec, model.config.max_seq_length)
-            except Exception:  # noqa: BLE001 - a tokenizers version without these parts: every text takes the full one
-                plain = None
-        model._fast.update(tokenizer=backend_tok, cut_heads=cut_heads, plain=plain)
-    return model._fast["tokenizer"]
+def _shortcuts(hf, max_len: int) -> Shortcuts:
+    """A private copy of the Rust tokenizer set to truncate at max_len (None for slow ones); whether long texts may
+    be tokenised from their heads (pre-tokeniser splits at spaces, character-wise normaliser, truncation on the
+    right); and a second copy for plain texts (see _plain_copy)."""
+    rust = getattr(hf, "backend_tokenizer", None) if hf.is_fast else None
+    if rust is None:
+        return Shortcuts(None)
+    spec = json.loads(rust.to_str())
+    try:
+        plain_copy = _plain_copy(spec, max_len)
+    except Exception:
+        plain_copy = None
+    return Shortcuts(_truncating(spec, max_len), _splits_at_spaces(spec), plain_copy)
 
 
 def _truncating(spec: dict, max_len: int):

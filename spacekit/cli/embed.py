@@ -1,39 +1,28 @@
-"""Command line: thin Click commands that parse, call the library, and print (JSON on stdout, logs on stderr)."""
+"""`spacekit embed` (texts -> a Parquet store) and `spacekit cache ls|clear`."""
 
 from __future__ import annotations
 
-import logging
-import sys
-
 import click
 
-from spacekit.cli_common import Cli, device_options, encode_args
+from spacekit.cli.common import device_options, encode_args
+from spacekit.embed.store import NP_DTYPES, SHARD_ROWS
 
 
-@click.group(cls=Cli)
-@click.version_option(package_name="spacekit")
-@click.option("-v", "--verbose", is_flag=True, help="log progress to stderr")
-def main(verbose: bool) -> None:
-    """spacekit: did fine-tuning improve this embedding model?"""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(message)s")
-
-
-@main.command()
+@click.command("embed")
 @click.argument("model")
 @click.argument("input_file", metavar="INPUT")
 @click.option("-o", "--out", "out", required=True, type=click.Path(), help="store folder to write")
 @click.option("--id-field", default=None, help="id column (default: id, or _id for BEIR)")
 @click.option("--text-field", default="text", show_default=True, help="text column")
-@click.option("--shard-rows", type=int, default=50_000, show_default=True, help="rows per Parquet shard")
-@click.option("--store-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
+@click.option("--shard-rows", type=int, default=SHARD_ROWS, show_default=True, help="rows per Parquet shard")
+@click.option("--store-dtype", type=click.Choice(list(NP_DTYPES)), default="float32", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace a store made with a different cache key")
 @device_options
 def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype, overwrite, device, dtype,
           batch_tokens) -> None:
     """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT."""
-    from spacekit.cache import embed_to_store
-    from spacekit.encode import load_model
+    from spacekit.embed import load_model
+    from spacekit.embed.cache import embed_to_store
     from spacekit.io.texts import read_texts
 
     texts = read_texts(input_file, id_field=id_field, text_field=text_field)
@@ -45,7 +34,7 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
                f"{len(store.manifest['shards'])} shards", err=True)
 
 
-@main.group()
+@click.group("cache")
 def cache() -> None:
     """Manage the embedding cache."""
 
@@ -54,7 +43,7 @@ def cache() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 def cache_ls(cache_dir) -> None:
     """List cached stores."""
-    from spacekit.cache import cache_root, list_cache
+    from spacekit.embed.cache import cache_root, list_cache
 
     rows = list_cache(cache_dir)
     for r in rows:
@@ -67,20 +56,9 @@ def cache_ls(cache_dir) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 def cache_clear(cache_dir) -> None:
     """Remove every cached store."""
-    from spacekit.cache import clear_cache
+    from spacekit.embed.cache import clear_cache
 
     click.echo(f"removed {clear_cache(cache_dir)} stores", err=True)
 
 
-def _register_subcommands() -> None:
-    from spacekit import cli_compare, cli_eval
-
-    main.add_command(cli_eval.eval_group)
-    for cmd in [*cli_eval.TOP_LEVEL, cli_compare.compare_cmd, cli_compare.demo_cmd]:
-        main.add_command(cmd)
-
-
-_register_subcommands()
-
-if __name__ == "__main__":
-    main()
+COMMANDS = [embed, cache]

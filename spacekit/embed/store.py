@@ -9,39 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import torch
 
 from spacekit.errors import StoreError
+from spacekit.files import atomic_open, atomic_write, file_digest
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "spacekit-store/1"
 MANIFEST = "manifest.json"
 NP_DTYPES = {"float32": np.float32, "float16": np.float16}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+SHARD_ROWS = 50_000  # rows per Parquet shard
 
 
 def key_diff(a: dict, b: dict) -> list[str]:
@@ -58,10 +45,12 @@ class Store:
 
     @property
     def dim(self) -> int:
+        """Vector dimension."""
         return int(self.manifest["dim"])
 
     @property
     def count(self) -> int:
+        """Number of vectors."""
         return int(self.manifest["count"])
 
     def fingerprint(self) -> str:
@@ -70,7 +59,7 @@ class Store:
 
     def _read_shard(self, shard: dict) -> tuple[list[str], np.ndarray]:
         file = self.path / shard["file"]
-        if not file.is_file() or _sha256(file) != shard["sha256"]:
+        if not file.is_file() or file_digest(file) != shard["sha256"]:
             raise StoreError(f"{file}: corrupt shard (sha256 differs from {MANIFEST}); re-run embed to rebuild it")
         table = pq.read_table(file)
         emb = table.column("embedding").combine_chunks()
@@ -83,8 +72,12 @@ class Store:
             yield self._read_shard(shard)
 
     def tiles(self, rows: int, device: torch.device | str = "cpu",
-              dtype: torch.dtype = torch.float32) -> Iterator[tuple[int, torch.Tensor]]:
-        """(start row, (<=rows, dim) tensor) tiles streamed shard by shard; memory ~ one shard + one tile."""
+              dtype: torch.dtype | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+        """(start row, (<=rows, dim) tensor) tiles streamed shard by shard (dtype: float32 by default); memory ~
+        one shard + one tile."""
+        import torch
+
+        dtype = dtype or torch.float32
         start, carry = 0, []
         for _ids, vec in self.shards():
             carry.append(torch.from_numpy(vec))
@@ -156,14 +149,14 @@ def _valid_prefix(path: Path, manifest: dict) -> list[dict]:
     good = []
     for shard in manifest["shards"]:
         file = path / shard["file"]
-        if not file.is_file() or _sha256(file) != shard["sha256"]:
+        if not file.is_file() or file_digest(file) != shard["sha256"]:
             break
         good.append(shard)
     return good
 
 
 def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np.ndarray], *, dim: int,
-                key: dict, shard_rows: int = 50_000, dtype: str = "float32", overwrite: bool = False) -> Store:
+                key: dict, shard_rows: int = SHARD_ROWS, dtype: str = "float32", overwrite: bool = False) -> Store:
     """Write (or resume, or reuse) a store of len(ids) vectors; embed(lo, hi) returns rows lo:hi."""
     path = Path(path)
     if dtype not in NP_DTYPES:
@@ -179,7 +172,7 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np
     manifest["shards"] = _valid_prefix(path, manifest)
     manifest["complete"] = False
     path.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path / MANIFEST, json.dumps(manifest, indent=1).encode())
+    atomic_write(path / MANIFEST, json.dumps(manifest, indent=1).encode())
     try:
         lo = sum(s["rows"] for s in manifest["shards"])
         while lo < len(ids):
@@ -191,14 +184,14 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np
                 bad = ids[lo + int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
                 raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
             manifest["shards"].append(_write_shard(path, len(manifest["shards"]), ids[lo:hi], vec, dtype))
-            _atomic_write(path / MANIFEST, json.dumps(manifest, indent=1).encode())
+            atomic_write(path / MANIFEST, json.dumps(manifest, indent=1).encode())
             lo = hi
     except BaseException as e:
         if created and not isinstance(e, KeyboardInterrupt):
             shutil.rmtree(path, ignore_errors=True)  # nothing half-written from a failed new store
         raise
     manifest["complete"] = True
-    _atomic_write(path / MANIFEST, json.dumps(manifest, indent=1).encode())
+    atomic_write(path / MANIFEST, json.dumps(manifest, indent=1).encode())
     return Store(path, manifest)
 
 
@@ -229,10 +222,6 @@ def _write_shard(path: Path, index: int, ids: list[str], vec: np.ndarray, dtype:
     flat = pa.array(vec.astype(NP_DTYPES[dtype], copy=False).reshape(-1))
     table = pa.table({"id": pa.array(ids, pa.string()),
                       "embedding": pa.FixedSizeListArray.from_arrays(flat, vec.shape[1])})
-    tmp = path / f".{name}.tmp"
-    pq.write_table(table, tmp)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    digest = _sha256(tmp)
-    os.replace(tmp, path / name)
-    return {"file": name, "rows": len(ids), "sha256": digest}
+    with atomic_open(path / name, "wb") as f:
+        pq.write_table(table, f)
+    return {"file": name, "rows": len(ids), "sha256": file_digest(path / name)}

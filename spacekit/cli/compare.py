@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from spacekit.cli_common import cache_options, device_options, emit_json, encode_options
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options
+from spacekit.compare.config import CompareConfig
+
+if TYPE_CHECKING:
+    from spacekit.compare import Comparison
 
 
 def _run_compare(before: str, after: str, suite_path, out_dir, train, alpha, seed, resamples, leak_threshold,
-                 opts) -> object:
-    from spacekit.compare import CompareConfig, compare
+                 opts) -> Comparison:
+    from spacekit.compare import compare, read_suite
     from spacekit.report import write_report
     from spacekit.report.terminal import print_summary
-    from spacekit.suite import read_suite
 
     suite = read_suite(suite_path)
     config = CompareConfig(alpha=alpha, seed=seed, resamples=resamples, train=train, leak_threshold=leak_threshold,
@@ -28,10 +32,12 @@ def _run_compare(before: str, after: str, suite_path, out_dir, train, alpha, see
 
 def compare_options(f):
     """Options shared by compare and demo."""
-    f = click.option("--alpha", type=float, default=0.05, show_default=True, help="significance level")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True, help="resampling seed")(f)
-    f = click.option("--resamples", type=int, default=10_000, show_default=True, help="bootstrap resamples")(f)
-    f = click.option("--leak-threshold", type=float, default=0.95, show_default=True,
+    f = click.option("--alpha", type=float, default=CompareConfig.alpha, show_default=True,
+                     help="significance level")(f)
+    f = click.option("--seed", type=int, default=CompareConfig.seed, show_default=True, help="resampling seed")(f)
+    f = click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
+                     help="bootstrap resamples")(f)
+    f = click.option("--leak-threshold", type=float, default=CompareConfig.leak_threshold, show_default=True,
                      help="cosine (before model) at which an evaluation text counts as a near-duplicate")(f)
     return f
 
@@ -61,24 +67,21 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
 @click.command("demo")
 @click.option("-o", "--out", "out_dir", default="demo-report", show_default=True, type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, default=3, show_default=True, help="fine-tuning epochs")
+@click.option("--after", default=None, help="compare against this model instead of fine-tuning one (no demo extra)")
 @compare_options
 @device_options
 @cache_options
-def demo_cmd(out_dir, epochs, alpha, seed, resamples, leak_threshold, **opts) -> None:
+def demo_cmd(out_dir, epochs, after, alpha, seed, resamples, leak_threshold, **opts) -> None:
     """The main job end to end on built-in data: fine-tune builtin:minilm, then compare before vs after."""
-    import hashlib
-
-    from spacekit.demo_data import write_demo_data
-    from spacekit.encode import load_model
-    from spacekit.finetune import finetune, read_pairs
+    from spacekit.demo.data import write_demo_data
+    from spacekit.demo.finetune import finetuned_demo_model
 
     out = Path(out_dir)
     paths = write_demo_data(out / "data")
-    digest = hashlib.sha256(paths["train"].read_bytes()).hexdigest()[:16]
-    model_dir = out / f"model-finetuned-{digest}"
-    if not (model_dir / "modules.json").exists():
-        click.echo(f"fine-tuning builtin:minilm on {paths['train']} ({epochs} epochs, CPU) ...", err=True)
-        base = load_model("builtin:minilm").path
-        finetune(base, read_pairs(paths["train"]), model_dir, epochs=epochs)
-    _run_compare("builtin:minilm", str(model_dir), paths["suite"], out, paths["train"], alpha, seed, resamples,
+    if after is None:
+        after = str(finetuned_demo_model(paths["train"], out, epochs))
+    _run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], alpha, seed, resamples,
                  leak_threshold, encode_options(**opts))
+
+
+COMMANDS = [compare_cmd, demo_cmd]

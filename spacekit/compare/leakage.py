@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from spacekit.errors import InputError
-from spacekit.io.tables import existing_file, read_rows
+from spacekit.compare.config import CompareConfig
+from spacekit.compare.paired import paired_test
+from spacekit.embed import Model
+from spacekit.tasks import Task, TaskResult
 
 
 def normalise(text: str) -> str:
@@ -27,16 +30,10 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(normalise(text).encode()).hexdigest()
 
 
-def read_training_texts(path: str | Path) -> list[str]:
-    """Every text in a training file: all string fields of JSONL/CSV/TSV rows (texts or pairs), or .txt lines."""
-    path = existing_file(path)
-    if path.suffix.lower() == ".txt":
-        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    else:
-        texts = [v for _, row in read_rows(path) for v in row.values() if isinstance(v, str) and v.strip()]
-    if not texts:
-        raise InputError(f"{path}: no training texts")
-    return list(dict.fromkeys(texts))
+def is_trained(train_texts: list[str]) -> Callable[[str], bool]:
+    """text -> whether the training texts hold it (after normalisation)."""
+    hashes = {text_hash(t) for t in train_texts}
+    return lambda text: text_hash(text) in hashes
 
 
 @dataclass
@@ -58,9 +55,11 @@ class TaskLeakage:
 
     @property
     def ids(self) -> set[str]:
+        """Ids of the leaked items."""
         return {leak.item_id for leak in self.items}
 
     def counts(self) -> dict[str, int]:
+        """Items leaked exactly, near (and not exactly), and in all."""
         exact = {leak.item_id for leak in self.items if leak.kind == "exact"}
         return {"exact": len(exact), "near": len(self.ids - exact), "total": len(self.ids)}
 
@@ -90,4 +89,33 @@ def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_v
             if cos >= threshold:
                 out.items.append(Leak(item_id, t, match, "near", cos))
                 break
+    return out
+
+
+def leakage_section(before_model: Model, tasks: list[Task], results: dict[str, tuple[TaskResult, TaskResult]],
+                    entries: dict[str, dict], tested: dict[str, list[str]], train_texts: list[str],
+                    config: CompareConfig) -> dict:
+    """Leaked items per task (under the before model) and the tested metrics recomputed without them; a tested
+    task's entry gets the counts and the recomputed metrics too."""
+    train_vecs = config.opts.embed(before_model, train_texts, train_texts)
+    out: dict[str, Any] = {"train": str(config.train), "train_texts": len(train_texts),
+                           "threshold": config.leak_threshold, "tasks": {}}
+    for task in tasks:
+        before, after = results[task.name]
+        if not before.item_texts:
+            continue
+        texts = list(dict.fromkeys(t for ts in before.item_texts.values() for t in ts))
+        vecs = dict(zip(texts, config.opts.embed(before_model, texts, texts), strict=True))
+        leaks = find_leaks(train_texts, before.item_texts, train_vecs, vecs, config.leak_threshold)
+        info: dict[str, Any] = {**leaks.counts(), "examples": [vars(x) for x in leaks.items[:config.examples]]}
+        if task.name in entries and leaks.ids and len(leaks.ids) < before.n - 1:
+            keep = np.array([i not in leaks.ids for i in before.item_ids])
+            clean = {}
+            for name in tested[task.name]:
+                test = paired_test(task, name, before, after, config, config.seed + 7, keep)
+                clean[name] = {"before": test.before, "after": test.after, "delta": test.delta,
+                               "ci_low": test.ci_low, "ci_high": test.ci_high, "p_value": test.p_value}
+            info["without_leaked"] = {"n": int(keep.sum()), "metrics": clean}
+            entries[task.name]["leakage"] = {k: v for k, v in info.items() if k != "examples"}
+        out["tasks"][task.name] = info
     return out

@@ -1,13 +1,12 @@
 """Fine-tune a sentence-transformers model on (anchor, positive) pairs with MultipleNegativesRankingLoss.
 
-Used by the demo (and scripts/finetune.py). Needs the `demo` extra: sentence-transformers, datasets, accelerate.
+Used by the demo. Needs the `demo` extra: sentence-transformers, datasets, accelerate.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from spacekit.errors import InputError
@@ -15,29 +14,12 @@ from spacekit.errors import InputError
 log = logging.getLogger("spacekit")
 
 
-def read_pairs(path: str | Path) -> list[tuple[str, str]]:
-    """(anchor, positive) pairs from a JSONL file with anchor/positive (or query/positive, sentence1/sentence2)."""
-    from spacekit.io.tables import read_rows
-
-    path = Path(path)
-    pairs = []
-    for lineno, row in read_rows(path):
-        keys = next((k for k in [("anchor", "positive"), ("query", "positive"), ("sentence1", "sentence2"),
-                                 ("text_a", "text_b")] if k[0] in row and k[1] in row), None)
-        if keys is None:
-            raise InputError(f"{path}:{lineno}: expected anchor and positive fields")
-        pairs.append((str(row[keys[0]]), str(row[keys[1]])))
-    if len(pairs) < 2:
-        raise InputError(f"{path}: need at least 2 training pairs")
-    return pairs
-
-
 def finetune(base: str | Path, pairs: list[tuple[str, str]], out: str | Path, *, epochs: int = 3,
              batch_size: int = 32, learning_rate: float = 5e-5, seed: int = 42) -> Path:
     """Train on the pairs (in-batch negatives) and save a sentence-transformers folder at `out`."""
     try:
         from datasets import Dataset
-        from sentence_transformers import (
+        from sentence_transformers import (  # type: ignore[attr-defined]  # losses: a lazily loaded submodule
             SentenceTransformer,
             SentenceTransformerTrainer,
             SentenceTransformerTrainingArguments,
@@ -45,8 +27,8 @@ def finetune(base: str | Path, pairs: list[tuple[str, str]], out: str | Path, *,
         )
         from sentence_transformers.training_args import BatchSamplers
     except ImportError as e:
-        raise InputError(f"fine-tuning needs the demo extra (pip install 'spacekit[demo]'): {e}") from None
-    os.environ.setdefault("WANDB_DISABLED", "true")
+        raise InputError(f"fine-tuning needs the demo extra (pip install 'spacekit[demo]'; or `spacekit demo "
+                         f"--after MODEL` compares against a model you have): {e}") from None
     model = SentenceTransformer(str(base), device="cpu")
     data = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
     out = Path(out)
@@ -61,3 +43,19 @@ def finetune(base: str | Path, pairs: list[tuple[str, str]], out: str | Path, *,
     (out / "spacekit_finetune.json").write_text(json.dumps({"base": str(base), "pairs": len(pairs),
                                                              "epochs": epochs, "seed": seed}))
     return out
+
+
+def finetuned_demo_model(train: Path, out: Path, epochs: int) -> Path:
+    """builtin:minilm fine-tuned on the demo's training pairs, kept under `out` by the training file's hash (made
+    once; later demos reuse it)."""
+    from spacekit.embed.model import model_folder
+    from spacekit.files import file_digest
+    from spacekit.io.pairs import read_pairs
+
+    model_dir = out / f"model-finetuned-{file_digest(train)[:16]}"
+    if not (model_dir / "modules.json").exists():
+        log.warning("fine-tuning builtin:minilm on %s (%d epochs, CPU) ...", train, epochs)
+        pairs = read_pairs(train, minimum=2)
+        finetune(model_folder("builtin:minilm"), list(zip(pairs.first, pairs.second, strict=True)), model_dir,
+                 epochs=epochs)
+    return model_dir

@@ -1,14 +1,17 @@
-"""`spacekit eval ...` commands (thin: parse, call the library, print a table or JSON)."""
+"""`spacekit eval retrieval|run|sts|classification|clustering|probes` and `spacekit geometry` (thin: parse, call the
+library, print a table or JSON)."""
 
 from __future__ import annotations
 
 import click
 
-from spacekit.cli_common import cache_options, device_options, emit_json, encode_options, print_metrics
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, print_metrics
 from spacekit.errors import InputError
+from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
+from spacekit.tasks.clustering import ClusteringTask
+from spacekit.tasks.retrieval import DEFAULT_KS, RetrievalTask
 
 eval_group = click.Group("eval", help="Evaluate one model on one task.")
-TOP_LEVEL: list[click.Command] = []
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
@@ -34,10 +37,11 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None) -> None:
 @click.argument("model")
 @click.argument("beir_dir", type=click.Path())
 @click.option("--split", default="test", show_default=True)
-@click.option("--k", "ks", default="1,3,5,10,100,1000", show_default=True, help="cut-offs for every metric")
-@click.option("--depth", type=int, default=1000, show_default=True, help="results retrieved per query")
-@click.option("--similarity", type=click.Choice(["cosine", "dot"]), default="cosine", show_default=True)
-@click.option("--backend", type=click.Choice(["spacekit", "faiss"]), default="spacekit", show_default=True,
+@click.option("--k", "ks", default=",".join(map(str, DEFAULT_KS)), show_default=True, help="cut-offs for every metric")
+@click.option("--depth", type=int, default=RetrievalTask.depth, show_default=True, help="results retrieved per query")
+@click.option("--similarity", type=click.Choice(["cosine", "dot"]), default=RetrievalTask.similarity,
+              show_default=True)
+@click.option("--backend", type=click.Choice(["spacekit", "faiss"]), default=RetrievalTask.backend, show_default=True,
               help="exact search engine (faiss: optional, a flat index, on GPUs when faiss has them)")
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
 @click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
@@ -47,35 +51,36 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None) -> None:
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, backend, all_queries, run_out, as_json,
                    **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics."""
-    from spacekit.encode import load_model
+    from spacekit.embed import load_model
     from spacekit.io.trec import write_run
-    from spacekit.tasks import RetrievalTask, retrieval_metric_names
+    from spacekit.tasks.retrieval import retrieval_metric_names
 
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
                          backend=backend)
     result = task.run(load_model(model), encode_options(**opts))
     if run_out:
-        write_run(run_out, result.extra["run"])
+        write_run(run_out, result.run)
     show(result, as_json, [f"ndcg@{k}" for k in parse_ks(ks)])
 
 
 @eval_group.command("run")
 @click.argument("qrels", type=click.Path())
 @click.argument("run", type=click.Path())
-@click.option("--k", "ks", default="1,3,5,10,100,1000", show_default=True)
+@click.option("--k", "ks", default=",".join(map(str, DEFAULT_KS)), show_default=True)
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
 @click.option("--json", "as_json", is_flag=True)
 def eval_run(qrels, run, ks, all_queries, as_json) -> None:
     """Score an existing TREC run against qrels, like trec_eval."""
     from spacekit.io.trec import read_qrels, read_run
     from spacekit.metrics.retrieval import evaluate
-    from spacekit.tasks import TaskResult, retrieval_metric_names
+    from spacekit.tasks.retrieval import RetrievalResult, retrieval_metric_names
 
     judged, _ = read_qrels(qrels)
     ranked = read_run(run)
     scores = evaluate(judged, ranked, retrieval_metric_names(parse_ks(ks)), all_queries=all_queries)
-    result = TaskResult("run", str(run), str(qrels), "-", scores.means(), scores.query_ids, scores.per_query,
-                        {"skipped_queries": scores.skipped})
+    result = RetrievalResult(kind="run", name=str(run), dataset=str(qrels), model="-", metrics=scores.means(),
+                             item_ids=scores.query_ids, per_item=scores.per_query, run=ranked,
+                             first_relevant_rank=scores.first_relevant_rank, skipped_queries=scores.skipped)
     show(result, as_json)
 
 
@@ -87,17 +92,31 @@ def eval_run(qrels, run, ks, all_queries, as_json) -> None:
 @cache_options
 def eval_sts(model, file, as_json, **opts) -> None:
     """STS: Spearman and Pearson of cosine similarity against gold scores."""
-    from spacekit.encode import load_model
-    from spacekit.tasks import StsTask
+    from spacekit.embed import load_model
+    from spacekit.tasks.sts import StsTask
 
     show(StsTask(file).run(load_model(model), encode_options(**opts)), as_json, ["spearman"])
+
+
+@eval_group.command("pair-classification")
+@click.argument("model")
+@click.argument("file", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+@device_options
+@cache_options
+def eval_pair_classification(model, file, as_json, **opts) -> None:
+    """Pair classification (sentence1, sentence2, label 0/1): AP, best-threshold accuracy and F1 of the cosine."""
+    from spacekit.embed import load_model
+    from spacekit.tasks.pair_classification import PairClassificationTask
+
+    show(PairClassificationTask(file).run(load_model(model), encode_options(**opts)), as_json, ["ap"])
 
 
 @eval_group.command("classification")
 @click.argument("model")
 @click.option("--train", "train", required=True, type=click.Path())
 @click.option("--test", "test", required=True, type=click.Path())
-@click.option("--protocol", type=click.Choice(["mteb", "full"]), default="mteb", show_default=True,
+@click.option("--protocol", type=click.Choice(PROTOCOLS), default=ClassificationTask.protocol, show_default=True,
               help="mteb: 8 examples per label, 10 experiments; full: the whole train set")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default=None, help="default: label, else category")
@@ -106,8 +125,7 @@ def eval_sts(model, file, as_json, **opts) -> None:
 @cache_options
 def eval_classification(model, train, test, protocol, text_field, label_field, as_json, **opts) -> None:
     """Classification by a logistic-regression probe on the embeddings."""
-    from spacekit.encode import load_model
-    from spacekit.tasks import ClassificationTask
+    from spacekit.embed import load_model
 
     task = ClassificationTask(train, test, protocol, text_field, label_field)
     show(task.run(load_model(model), encode_options(**opts)), as_json, ["accuracy"])
@@ -118,14 +136,13 @@ def eval_classification(model, train, test, protocol, text_field, label_field, a
 @click.argument("file", type=click.Path())
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default=None, help="default: label, else category")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=int, default=ClusteringTask.seed, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
 def eval_clustering(model, file, text_field, label_field, seed, as_json, **opts) -> None:
     """Clustering: k-means with k = number of labels; V-measure, NMI, ARI."""
-    from spacekit.encode import load_model
-    from spacekit.tasks import ClusteringTask
+    from spacekit.embed import load_model
 
     task = ClusteringTask(file, text_field, label_field, seed)
     show(task.run(load_model(model), encode_options(**opts)), as_json, ["v_measure"])
@@ -139,15 +156,15 @@ def eval_clustering(model, file, text_field, label_field, seed, as_json, **opts)
 @cache_options
 def eval_probes(model, file, as_json, **opts) -> None:
     """Pair probes (text_a, text_b, expect=close|far, group); FILE defaults to the built-in set."""
-    from spacekit.encode import load_model
-    from spacekit.tasks import ProbesTask
+    from spacekit.embed import load_model
+    from spacekit.tasks.probes import ProbesTask
 
     result = ProbesTask(file).run(load_model(model), encode_options(**opts))
     if as_json:
-        emit_json({**result.as_json(), "groups": result.extra["groups"]})
+        emit_json({**result.as_json(), "groups": result.groups})
     else:
         show(result, False, ["groups_passed"])
-        for name, g in result.extra["groups"].items():
+        for name, g in result.groups.items():
             click.echo(f"  {'PASS' if g['passed'] else 'FAIL'}  {name}: margin {g['margin']:+.4f}")
 
 
@@ -161,10 +178,10 @@ def eval_probes(model, file, as_json, **opts) -> None:
 @cache_options
 def geometry_cmd(model, file, pairs, text_field, as_json, **opts) -> None:
     """Geometry of the space: uniformity, anisotropy, effective rank, alignment (with --pairs)."""
-    from spacekit.encode import load_model
-    from spacekit.tasks import GeometryTask
+    from spacekit.embed import load_model
+    from spacekit.tasks.geometry import GeometryTask
 
     show(GeometryTask(file, pairs, text_field).run(load_model(model), encode_options(**opts)), as_json)
 
 
-TOP_LEVEL.append(geometry_cmd)
+COMMANDS = [eval_group, geometry_cmd]

@@ -15,6 +15,7 @@ class BadInput(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:
+        """One line on stderr: 'error: ' and the message."""
         click.echo(f"error: {self.message}", err=True)
 
 
@@ -22,6 +23,7 @@ class Cli(click.Group):
     """Maps spacekit's InputError to exit code 2 for every subcommand (one place)."""
 
     def invoke(self, ctx):
+        """Run the subcommand; an InputError becomes BadInput."""
         try:
             return super().invoke(ctx)
         except InputError as e:
@@ -58,7 +60,7 @@ def encode_args(device: str, dtype: str, batch_tokens: int | None) -> dict:
 
 def encode_options(device: str, dtype: str, batch_tokens: int | None, cache_dir: str | None, no_cache: bool):
     """EncodeOptions from the shared CLI options."""
-    from spacekit.tasks import EncodeOptions
+    from spacekit.embed.options import EncodeOptions
 
     return EncodeOptions(**encode_args(device, dtype, batch_tokens), cache_dir=cache_dir, use_cache=not no_cache)
 

@@ -100,7 +100,7 @@ def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool, to_ids=None,
     gpu, when to_ids is given): tokenize the next block on its own thread meanwhile."""
     multiple = GPU_WIDTH_MULTIPLE if gpu else 1
     spans = block_spans(len(texts))
-    blocks = (tokenize(texts[b0:b1]) for b0, b1 in spans)
+    blocks: Iterator[list] = (tokenize(texts[b0:b1]) for b0, b1 in spans)
     if to_ids is not None and (gpu if ahead is None else ahead):
         blocks = _ahead(blocks, depth=1)
     for (b0, _), block in zip(spans, blocks, strict=True):

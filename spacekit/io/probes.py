@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from spacekit.errors import InputError
 from spacekit.io.tables import field, read_rows
 
@@ -70,16 +68,3 @@ def read_probes(path: str | Path) -> Probes:
     if not ids:
         raise InputError(f"{path}: no probe pairs")
     return Probes(ids, a, b, e, g)
-
-
-def group_verdicts(probes: Probes, cosine: np.ndarray) -> dict[str, dict]:
-    """Per group: min close cosine, max far cosine, margin, and whether every close pair beats every far one."""
-    out = {}
-    for name in dict.fromkeys(probes.group):
-        rows = [i for i, g in enumerate(probes.group) if g == name]
-        close = [cosine[i] for i in rows if probes.expect[i] == "close"]
-        far = [cosine[i] for i in rows if probes.expect[i] == "far"]
-        margin = (min(close) - max(far)) if close and far else float("nan")
-        out[name] = {"min_close": float(min(close)) if close else None, "max_far": float(max(far)) if far else None,
-                     "margin": float(margin), "passed": bool(close and far and margin > 0)}
-    return out

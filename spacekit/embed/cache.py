@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from spacekit import __version__
-from spacekit.encode import Model, encode
-from spacekit.store import Store, open_store, read_manifest, write_store
+from spacekit.embed.model import Model
+from spacekit.embed.store import SHARD_ROWS, Store, read_manifest, write_store
 
 
 def input_fingerprint(ids: list[str], texts: list[str]) -> str:
@@ -30,11 +30,11 @@ def store_key(model: Model, ids: list[str], texts: list[str]) -> dict:
             "spacekit_version": __version__}
 
 
-def embed_to_store(model: Model, ids: list[str], texts: list[str], out: str | Path, *, shard_rows: int = 50_000,
+def embed_to_store(model: Model, ids: list[str], texts: list[str], out: str | Path, *, shard_rows: int = SHARD_ROWS,
                    overwrite: bool = False, store_dtype: str = "float32", **encode_args) -> Store:
     """Embed texts into the store at `out`, resuming or reusing what is there under the same key."""
     def embed(lo: int, hi: int) -> np.ndarray:
-        return encode(model, texts[lo:hi], ids=ids[lo:hi], **encode_args)
+        return model.encode(texts[lo:hi], ids=ids[lo:hi], **encode_args)
 
     return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts), shard_rows=shard_rows,
                        dtype=store_dtype, overwrite=overwrite)
@@ -48,8 +48,8 @@ def cache_root(override: str | Path | None = None) -> Path:
 def embeddings(model: Model, ids: list[str], texts: list[str], *, cache_dir: str | Path | None = None,
                use_cache: bool = True, **encode_args) -> np.ndarray:
     """(n, dim) float32 vectors for the texts, read from the cache when this model embedded them before."""
-    if model.store is not None or not use_cache:
-        return encode(model, texts, ids=ids, **encode_args)
+    if not (model.cacheable and use_cache):
+        return model.encode(texts, ids=ids, **encode_args)
     key = store_key(model, ids, texts)
     name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     store = embed_to_store(model, ids, texts, cache_root(cache_dir) / name, overwrite=True, **encode_args)
@@ -79,5 +79,3 @@ def clear_cache(cache_dir: str | Path | None = None) -> int:
         shutil.rmtree(cache_root(cache_dir) / r["name"])
     return len(rows)
 
-
-__all__ = ["embed_to_store", "embeddings", "list_cache", "clear_cache", "open_store", "store_key"]

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# What a user gets from a plain install: a fresh venv, `pip install torch==2.13.0 && pip install .` (no extras), then
+# every command the README's tour shows, on tiny data: embed, each eval, geometry, compare (report.json and an
+# index.html with its plots), and the demo's comparison step. Any failure or traceback fails the script.
+#   scripts/smoke_plain_install.sh [WORK_DIR]      (default .ci-cache/smoke; the venv is kept there between runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="${1:-.ci-cache/smoke}"
+VENV="$WORK/venv"
+PYTHON="${PYTHON:-python3}"
+export HF_HUB_OFFLINE=1 SPACEKIT_CACHE="$WORK/cache"
+rm -rf "$WORK/run" && mkdir -p "$WORK/run"
+test -x "$VENV/bin/python" || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -c "import torch" 2>/dev/null || "$VENV/bin/python" -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q .                             # a local folder is always reinstalled
+for extra in datasets faiss umap ray; do                 # the plain install has none of the extras
+  if "$VENV/bin/python" -c "import $extra" 2>/dev/null; then echo "smoke: $extra is installed"; exit 1; fi
+done
+SK="$VENV/bin/spacekit"
+RUN="$WORK/run"
+# tiny data: the demo's support articles (retrieval), its STS pairs, labelled and paired texts made from them
+"$VENV/bin/python" - "$RUN" <<'EOF'
+import json, sys
+from pathlib import Path
+from spacekit.demo.data import write_demo_data
+run = Path(sys.argv[1])
+paths = write_demo_data(run / "data")
+corpus = [json.loads(x) for x in (paths["beir"] / "corpus.jsonl").read_text().splitlines()]
+rows = [{"id": c["_id"], "text": c["text"], "label": c["_id"].split("-")[2]} for c in corpus]
+(run / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+product = lambda r: int(r["id"].split("-")[1])                     # train on some products, test on the others
+(run / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if product(r) < 7))
+(run / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows if product(r) >= 7))
+pairs = [{"sentence1": a["text"], "sentence2": b["text"], "label": int(a["label"] == b["label"])}
+         for a, b in zip(rows[:60], rows[16:46] + rows[42:72])]             # the same issue, then another one
+(run / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
+(run / "suite.toml").write_text(f"""
+[[task]]
+name = "support"
+kind = "retrieval"
+data = "{paths['beir']}"
+[[task]]
+name = "general-sts"
+kind = "sts"
+data = "{run / 'data' / 'general-sts.tsv'}"
+tag = "holdout"
+""")
+EOF
+D="$RUN/data"
+"$SK" embed builtin:minilm "$RUN/texts.jsonl" -o "$RUN/store"
+"$SK" eval retrieval builtin:minilm "$D/support" --json > "$RUN/retrieval.json"
+"$SK" eval sts builtin:minilm "$D/general-sts.tsv" --json > "$RUN/sts.json"
+"$SK" eval classification builtin:minilm --train "$RUN/train.jsonl" --test "$RUN/test.jsonl" --json > /dev/null
+"$SK" eval clustering builtin:minilm "$RUN/texts.jsonl" --json > /dev/null
+"$SK" eval pair-classification builtin:minilm "$RUN/pairs.jsonl" --json > /dev/null
+"$SK" eval probes builtin:minilm --json > /dev/null
+"$SK" geometry builtin:minilm "$RUN/texts.jsonl" --json > /dev/null
+"$SK" compare builtin:minilm builtin:minilm --suite "$RUN/suite.toml" -o "$RUN/report" --resamples 500 2> "$RUN/compare.log"
+"$SK" demo -o "$RUN/demo" --after builtin:minilm --resamples 500 2> "$RUN/demo.log"
+"$VENV/bin/python" - "$RUN" <<'EOF'
+import json, sys
+from pathlib import Path
+run = Path(sys.argv[1])
+for folder in ("report", "demo"):
+    report = json.loads((run / folder / "report.json").read_text())
+    assert report["verdict"] == "no significant change", (folder, report["verdict"])
+    assert {"projection", "deltas"} <= set(report["plots"]), (folder, report["plots"])
+    page = (run / folder / "index.html").read_text()
+    assert page.count("data:image/png;base64,") >= 2, folder
+assert json.loads((run / "retrieval.json").read_text())["metrics"]["ndcg@10"] > 0.3
+print("smoke: plain install ran embed, every eval, geometry, compare and the demo's comparison step")
+EOF

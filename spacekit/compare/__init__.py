@@ -1,0 +1,27 @@
+"""Before/after comparison: the suite (suite.py), both models through every task (run.py), paired statistics per
+metric with the Holm correction (paired.py), per-item analysis (analysis.py), leakage (leakage.py) and drift
+(drift.py) -> one Comparison. Layer: above tasks; below report and cli.
+
+The names below load on first use, so that the CLI can read CompareConfig's defaults without importing the
+statistics and models behind them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacekit.compare.config import CompareConfig
+    from spacekit.compare.run import Comparison, compare
+    from spacekit.compare.suite import TaskSpec, read_suite
+
+_WHERE = {"CompareConfig": "config", "Comparison": "run", "compare": "run", "TaskSpec": "suite", "read_suite": "suite"}
+__all__ = ["CompareConfig", "Comparison", "TaskSpec", "compare", "read_suite"]
+
+
+def __getattr__(name: str):
+    """Load a public name from its module on first use."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'spacekit.compare' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"spacekit.compare.{_WHERE[name]}"), name)

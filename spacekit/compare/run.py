@@ -1,0 +1,85 @@
+"""Before/after orchestration: run every suite task for both models, test every metric, and build one report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from spacekit import __version__
+from spacekit.compare.analysis import overfitting
+from spacekit.compare.config import CompareConfig
+from spacekit.compare.drift import drift_section
+from spacekit.compare.paired import correct, overall, task_entry
+from spacekit.compare.suite import TaskSpec
+from spacekit.embed import load_model
+from spacekit.errors import InputError
+from spacekit.tasks import TaskResult, kinds
+
+
+@dataclass
+class Comparison:
+    """The report object (JSON-ready) plus in-memory data the plots need."""
+
+    report: dict
+    plot_data: dict
+
+    @property
+    def verdict(self) -> str:
+        """The report's verdict."""
+        return self.report["verdict"]
+
+    def has_regression(self) -> bool:
+        """True when any corrected test found a significant regression."""
+        return any(m["verdict"] == "regressed" for t in self.report["tasks"] for m in t["metrics"].values())
+
+
+def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfig | None = None) -> Comparison:
+    """Run the suite for both models and compare them: tested kinds get paired tests, observed kinds (probes,
+    geometry) their report sections; then leakage, drift and the verdict."""
+    from spacekit.compare.leakage import is_trained, leakage_section
+    from spacekit.io.training import read_training_texts
+
+    config = config or CompareConfig()
+    if not 0 < config.alpha < 1:
+        raise InputError(f"--alpha must be between 0 and 1, got {config.alpha}")
+    models = load_model(before), load_model(after)
+    planned = [(spec, spec.build()) for spec in suite]
+    results = {spec.name: (task.run(models[0], config.opts), task.run(models[1], config.opts))
+               for spec, task in planned}
+    entries = {spec.name: task_entry(task, spec.tag, spec.metrics, *results[spec.name], config)
+               for spec, task in planned if task.default_metrics}          # the tested kinds
+    tasks = [task for _, task in planned]
+    correct(list(entries.values()), {t.name: t for t in tasks}, config.alpha)
+    train_texts = read_training_texts(config.train) if config.train is not None else None
+    leakage = None
+    if train_texts:
+        tested = {spec.name: spec.metrics for spec, _ in planned if spec.name in entries}
+        leakage = leakage_section(models[0], tasks, results, entries, tested, train_texts, config)
+    drift, vectors = drift_section(models, tasks, results, config)
+    trained = is_trained(train_texts or [])
+    sections: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
+    for task in tasks:                                                     # the observed kinds
+        if task.section:
+            sections[task.section].append(task.observe(*results[task.name], trained))
+    vectors.update(_joined_pairs(models, [before for before, _ in results.values()], config))
+    tested_entries = list(entries.values())
+    report = {
+        "spacekit_version": __version__, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "before": before, "after": after, "alpha": config.alpha, "seed": config.seed,
+        "resamples": config.resamples, "correction": "holm", "verdict": overall(tested_entries),
+        "tasks": tested_entries, "overfitting": overfitting(tested_entries), "leakage": leakage, "drift": drift,
+        **sections,
+    }
+    return Comparison(report, {"vectors": vectors, "tasks": results})
+
+
+def _joined_pairs(models, results: list[TaskResult], config: CompareConfig) -> dict:
+    """The texts of the pairs the projection plot joins (probes), embedded by both models."""
+    pairs = [p for r in results for p in (r.joined_pairs or [])]
+    if not pairs:
+        return {}
+    texts = list(dict.fromkeys(t for pair in pairs for t in pair))
+    row = {t: i for i, t in enumerate(texts)}
+    before, after = (config.opts.embed(m, texts, texts) for m in models)
+    return {"probe_texts": texts, "probe_pairs": [(row[a], row[b]) for a, b in pairs], "probe_before": before,
+            "probe_after": after}

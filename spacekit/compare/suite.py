@@ -1,0 +1,89 @@
+"""Suites: a TOML list of tasks (kind, data, split, tag, metrics) that `compare` runs for both models."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spacekit.errors import InputError
+from spacekit.tasks import Task, task_class
+
+TAGS = ("in-domain", "holdout")
+RESERVED = {"name", "kind", "tag", "metrics"}
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One suite entry: what to run and how to judge it."""
+
+    name: str
+    kind: str
+    tag: str
+    metrics: list[str]
+    options: dict = field(default_factory=dict)
+
+    @property
+    def main_metric(self) -> str | None:
+        """The first metric: the one the task's verdict rests on."""
+        return self.metrics[0] if self.metrics else None
+
+    def build(self) -> Task:
+        """The task object this spec describes."""
+        return task_class(self.kind).from_suite(self.name, self.metrics, self.options)
+
+
+def read_suite(path: str | Path) -> list[TaskSpec]:
+    """Parse a suite file; relative data paths are relative to the suite file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such suite file")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: not valid TOML ({e})") from None
+    entries = doc.get("task")
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{path}: no [[task]] tables")
+    specs = [_spec(path, i, entry) for i, entry in enumerate(entries, start=1)]
+    names = [s.name for s in specs]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise InputError(f"{path}: task name {dup!r} is used twice (names must be unique)")
+    return specs
+
+
+def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
+    where = f"{path}: task {i}"
+    if not isinstance(entry, dict):
+        raise InputError(f"{where}: expected a table")
+    if "kind" not in entry:
+        raise InputError(f"{where}: missing 'kind'")
+    try:
+        cls = task_class(str(entry["kind"]))
+    except InputError as e:
+        raise InputError(f"{where}: {e}") from None
+    name = str(entry.get("name") or f"{cls.kind}-{i}")
+    where = f"{where} ({name})"
+    tag = entry.get("tag", "in-domain")
+    if tag not in TAGS:
+        raise InputError(f"{where}: tag must be in-domain or holdout, got {tag!r}")
+    metrics = entry.get("metrics", list(cls.default_metrics))
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        raise InputError(f"{where}: metrics must be a list of names")
+    metrics = [m.lower() for m in metrics]
+    if cls.default_metrics and not metrics:
+        raise InputError(f"{where}: metrics must name at least one metric (the first is the main metric)")
+    for m in metrics:
+        try:
+            cls.metric_spec(m)
+        except InputError as e:
+            raise InputError(f"{where}: {e}") from None
+    options = {k: v for k, v in entry.items() if k not in RESERVED}
+    for key in cls.required:
+        if key not in options:
+            raise InputError(f"{where}: missing {key!r}")
+    for key in cls.paths:
+        if key in options and options[key] != "builtin":
+            options[key] = str((path.parent / str(options[key])).resolve())
+    return TaskSpec(name, cls.kind, tag, metrics, options)

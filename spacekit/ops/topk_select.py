@@ -1,0 +1,74 @@
+"""Exact top-k selection from score tiles, with the tie rule: equal scores come by lower column first.
+
+The chunk-max pre-selection keeps selection exact: the top k chunks of CHUNK columns by their maximum hold the top
+k entries (each entry above the k-th value lies in a chunk whose max is above it).
+"""
+
+from __future__ import annotations
+
+import torch
+
+CHUNK = 32  # columns per chunk for the chunk-max pre-selection
+
+
+def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k per row of a score tile, lower column first among ties (any order among ties: ties=False).
+
+    The columns are cut into m chunks of CHUNK: on a GPU chunk j holds the columns j, j + m, j + 2m, ... (the max
+    is then a reduction over an outer dimension, read at full bandwidth), on the CPU the contiguous columns
+    j * CHUNK ... (cache lines read once). Any partition keeps the pre-selection exact; only a tie among chunk
+    maxima at the cut could drop a lower-index twin, so those rows (rare) are redone over the whole row.
+    """
+    b, nc = scores.shape
+    m = nc // CHUNK
+    if m < 4 * k:  # pre-selection would not pay: top-k over the whole row
+        return topk_lower_index(scores, k) if ties else torch.topk(scores, k, dim=1)
+    strided = scores.device.type != "cpu"
+    body = scores[:, :m * CHUNK]
+    maxima = body.view(b, CHUNK, m).amax(dim=1) if strided else body.view(b, m, CHUNK).amax(dim=2)   # (b, m)
+    top_max, chunk = torch.topk(maxima, k + 1, dim=1)                      # (b, k + 1); the extra one sees ties
+    chunk = chunk[:, :k].sort(dim=1).values
+    offsets = torch.arange(CHUNK, device=scores.device)
+    if strided:
+        cols = (offsets.view(1, CHUNK, 1) * m + chunk.unsqueeze(1)).view(b, -1)     # (b, CHUNK * k), ascending
+    else:
+        cols = (chunk.unsqueeze(2) * CHUNK + offsets.view(1, 1, CHUNK)).view(b, -1)
+    if nc > m * CHUNK:                                                     # the ragged tail always competes
+        tail = torch.arange(m * CHUNK, nc, device=scores.device).expand(b, -1)
+        cols = torch.cat([cols, tail], dim=1)
+    if not ties:
+        vals, pos = torch.topk(scores.gather(1, cols), k, dim=1)
+        return vals, cols.gather(1, pos)
+    vals, pos = topk_lower_index(scores.gather(1, cols), k)
+    idx = cols.gather(1, pos)
+    rows = torch.nonzero(top_max[:, k] == top_max[:, k - 1]).flatten()   # a tie at the cut among maxima
+    if rows.numel():
+        vals[rows], idx[rows] = topk_lower_index(scores[rows], k)
+    return vals, idx
+
+
+def topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.topk, then a stable sort for the rows where a tie straddles the cut or the order (rare)."""
+    extra = x.shape[1] > k
+    vals, idx = torch.topk(x, k + extra, dim=1, sorted=True)               # the (k+1)-th shows a straddling tie
+    inner_tie = (vals[:, 1:] == vals[:, :-1]).any(1)                       # ties inside (or at the cut)
+    vals, idx = vals[:, :k], idx[:, :k]
+    rows = torch.nonzero(inner_tie).flatten()
+    if rows.numel():
+        s_vals, s_idx = torch.sort(x[rows], dim=1, descending=True, stable=True)
+        vals[rows], idx[rows] = s_vals[:, :k], s_idx[:, :k]
+    return vals, idx
+
+
+def lower_column_first(cand_s: torch.Tensor, cand_c: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k of candidate scores with equal scores by lower column (columns distinct per row)."""
+    order = cand_c.argsort(dim=1)
+    s, pos = torch.sort(cand_s.gather(1, order), dim=1, descending=True, stable=True)
+    return s[:, :k], cand_c.gather(1, order.gather(1, pos[:, :k]))
+
+
+def merge(s1, i1, s2, i2, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge two (score desc, index asc) lists; all of i1 < all of i2, so a stable sort keeps the tie rule."""
+    s, i = torch.cat([s1, s2], dim=1), torch.cat([i1, i2], dim=1)
+    s, order = torch.sort(s, dim=1, descending=True, stable=True)
+    return s[:, :k], i.gather(1, order)[:, :k]

@@ -1,0 +1,133 @@
+"""fp32 re-scoring and the proof that a top-k picked from reduced-precision scores is the fp32 exact search.
+
+Candidates are re-scored in fp32 (each score the fp32 rounding of a float64 dot product, or a kernel's fp32 sum).
+A column outside the candidates cannot beat the `ceiling` its route proves (its reduced-precision score plus
+rounding_bound); rows whose k-th exact score does not clear the ceiling are redone over the whole tile, and rows
+with equal scores are ordered by lower column: so the result never depends on the candidate precision.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+
+import torch
+
+from spacekit import backend
+from spacekit.ops import topk_tile
+from spacekit.ops.kernel_guard import kernels_usable, with_kernel
+from spacekit.ops.topk_select import lower_column_first, select
+from spacekit.ops.topk_tile import CorpusTile
+
+log = logging.getLogger("spacekit")
+# unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
+UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11, "fp32": 2.0**-11}  # fp32: tf32 products
+
+
+def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand_c: torch.Tensor, ceiling: torch.Tensor,
+            limit: backend.Budget, more: torch.Tensor | None = None,
+            widen: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact fp32 top-k among each row's candidates (exact scores cand_s at distinct columns cand_c, in any order;
+    missing ones -inf), proven complete with one wait for the device: ceiling (b,) is the highest exact score a
+    column outside the candidates can have, and rows reaching their k-th score redo over the whole tile in fp32;
+    rows flagged in `more` (their candidates are incomplete) are settled by widen(rows); rows with equal scores in
+    their top k + 1 are ordered by lower column."""
+    vals, pos = torch.topk(cand_s, k + 1, dim=1)                          # sorted; the (k+1)-th shows a cut tie
+    s, idx = vals[:, :k], cand_c.gather(1, pos[:, :k])
+    code = (ceiling >= s[:, -1]).to(torch.int8) * 4 + (vals[:, 1:] == vals[:, :-1]).any(1).to(torch.int8)
+    if more is not None:
+        code += more.to(torch.int8) * 2
+    flagged = torch.nonzero(code).flatten()                               # the one wait
+    if not flagged.numel():
+        return s, idx
+    kind = code[flagged]                                                  # redo first, then more, then ties only
+    ties, wide, exact = flagged[kind == 1], flagged[(kind == 2) | (kind == 3)], flagged[kind >= 4]
+    if ties.numel():
+        s[ties], idx[ties] = lower_column_first(cand_s[ties], cand_c[ties], k)
+    if wide.numel():
+        if widen is None:
+            raise ValueError("rows flagged in `more` need a widen callback")
+        s[wide], idx[wide] = widen(wide)
+    if exact.numel():
+        log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", exact.numel(),
+                  q.shape[0])
+        s[exact], idx[exact] = exact_rows(q[exact], tile, k, limit)
+    return s, idx
+
+
+def gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
+    """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
+    on CUDA, else gathered rows times q, slice by slice into one reused buffer (on the CPU ~4 MB: it stays in
+    cache and costs no page faults; on a GPU as much as the budget allows), each the fp32 rounding of a float64
+    dot product: the same value whatever the shape of the product (a float32 batched product rounds differently
+    for different numbers of candidates, and equal rows in two corpus tiles then came in the wrong order)."""
+    if kernels_usable(c.device):
+        return with_kernel("gather-dot", lambda: _kernel_gathered_scores(q, c, cols),
+                           lambda: _gathered_scores(q, c, cols, limit))
+    return _gathered_scores(q, c, cols, limit)
+
+
+def _kernel_gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """gathered_scores by the fused gather-dot kernel."""
+    from spacekit.kernels.topk_triton import gather_dot
+
+    return gather_dot(q, c, cols)
+
+
+def _gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
+    """gathered_scores in torch."""
+    (b, d), kc = q.shape, cols.shape[1]
+    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
+    cols_c = cols.clamp(max=c.shape[0] - 1)
+    row_bytes = 4 * kc * d
+    rows_per = max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else limit.rows(row_bytes, at_most=b) // 4)
+    gathered = torch.empty((min(rows_per, b) * kc, d), dtype=c.dtype, device=q.device)
+    for lo in range(0, b, rows_per):
+        r = min(rows_per, b - lo)
+        rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=gathered[:r * kc])
+        exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d).double(), q[lo:lo + r].double().unsqueeze(2)).squeeze(2)
+    return exact
+
+
+def rounding_bound(q: torch.Tensor, tile: CorpusTile, mode: str) -> torch.Tensor:
+    """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row: inputs and
+    output rounded (3u |q| |c|), fp32 accumulation of d terms (d 2^-23 |q| |c|, twice the first-order bound, + 1e-6),
+    and for fp16 the absolute error of subnormal inputs (at most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by
+    Cauchy-Schwarz)."""
+    qn = q.norm(dim=1)
+    bound = (3 * UNIT_ROUNDOFF[mode] + q.shape[1] * 2.0**-23) * qn * tile.max_norm + 1e-6
+    if mode == "fp16":
+        bound = bound + 2.0**-25 * math.sqrt(q.shape[1]) * (qn + tile.max_norm)
+    return bound
+
+
+def exact_rows(q: torch.Tensor, tile: CorpusTile, k: int, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+    """fp32 top-k of q's rows over the whole tile, in slices whose score rows fit the budget; the scores are
+    rounded from float64 products, as gathered_scores' are, so a redone row agrees with the other tiles."""
+    c = tile.exact
+    block = topk_tile.EXACT_BLOCK
+    per = max(1, limit.rows(4 * c.shape[0] + 8 * min(c.shape[0], block)))
+    parts = []
+    for lo in range(0, q.shape[0], per):
+        q64 = q[lo:lo + per].double()
+        s = torch.empty((q64.shape[0], c.shape[0]), device=q.device)
+        for c0 in range(0, c.shape[0], block):
+            s[:, c0:c0 + block] = q64 @ c[c0:c0 + block].double().T
+        parts.append(select(s if tile.scale is None else s.mul_(tile.scale), k))
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+class tf32:
+    """Context: TF32 matmuls on or off (restored after)."""
+
+    def __init__(self, on: bool):
+        self.on = on
+
+    def __enter__(self):
+        self.prev = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = self.on
+
+    def __exit__(self, *exc):
+        torch.backends.cuda.matmul.allow_tf32 = self.prev

@@ -1,0 +1,93 @@
+"""One corpus tile as top-k needs it: the rows exact scores come from, the reduced-precision rows candidates come
+from, and the scales and norm bound that tie the two together; and its fp32 scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from spacekit.ops.kernel_guard import kernels_usable, with_kernel
+from spacekit.ops.similarity import normalize, scores
+
+EXACT_BLOCK = 65536  # fp16/bf16 corpus rows converted to fp32 at a time for an exact pass
+UNIT_NORM = 1 + 1e-5  # the norm bound of unit rows (a float: no copy to the device)
+
+
+@dataclass
+class CorpusTile:
+    """One corpus tile: the rows exact scores are computed from (fp32, or fp16/bf16 rows given as such, read as
+    their fp32 values), scaled by `scale` when set (exact scores are exact @ q * scale); the rows the candidates
+    are scored on in the reduced dtype, scaled by `low_scale` when set; and their largest scaled norm (for the
+    rounding bound)."""
+
+    exact: torch.Tensor
+    low: torch.Tensor
+    max_norm: torch.Tensor | float | None
+    scale: torch.Tensor | None = None
+    low_scale: torch.Tensor | None = None
+
+
+def corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> CorpusTile:
+    """The tile's copies, made once. On CUDA with fp16/bf16 candidates: rows given in that dtype are used as they
+    are (cosine: one read for the scales 1 / |row|, applied to both scores); fp32 cosine rows get one kernel that
+    writes the unit rows in the reduced dtype and the scales (no normalised fp32 copy). bounded: the rounding bound
+    will be needed (reduced-precision candidates), so the largest norm is kept."""
+    if c.dtype == low != torch.float32:                                    # the native route (topk planned it)
+        return with_kernel("unit-rows", lambda: _native_tile(c, metric, bounded),
+                           lambda: corpus_tile(c.float(), metric, low, bounded))
+    if metric == "cosine" and low != torch.float32 and kernels_usable(c.device):
+        return with_kernel("unit-rows", lambda: _unit_rows_tile(c, low), lambda: _torch_tile(c, metric, low, bounded))
+    return _torch_tile(c, metric, low, bounded)
+
+
+def _native_tile(c: torch.Tensor, metric: str, bounded: bool) -> CorpusTile:
+    """fp16/bf16 rows as given, with their scales 1 / |row| from one kernel (cosine: applied to both scores)."""
+    from spacekit.kernels.topk_triton import unit_rows
+
+    _, scale = unit_rows(c, None)
+    if metric == "cosine":
+        return CorpusTile(c, c, UNIT_NORM, scale, scale)
+    return CorpusTile(c, c, (1 / scale).max() * UNIT_NORM if bounded else None)
+
+
+def _unit_rows_tile(c: torch.Tensor, low: torch.dtype) -> CorpusTile:
+    """fp32 cosine rows: one kernel writes their unit rows in the reduced dtype and the scales."""
+    from spacekit.kernels.topk_triton import unit_rows
+
+    c_low, scale = unit_rows(c, low)
+    return CorpusTile(c, c_low, UNIT_NORM, scale)
+
+
+def _torch_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> CorpusTile:
+    """Normalised fp32 rows (cosine) and their copy in the reduced dtype."""
+    if metric == "cosine":
+        c = normalize(c)
+    max_norm = (UNIT_NORM if metric == "cosine" else c.norm(dim=1).max()) if bounded else None
+    return CorpusTile(c, c.to(low), max_norm)
+
+
+@dataclass
+class Scratch:
+    """Flat score buffers reused by every tile on the CPU, where a fresh multi-MB result costs page faults that can
+    halve a product's speed: fp32 scores, and the bf16 products when candidates come from bf16."""
+
+    scores: torch.Tensor
+    low: torch.Tensor | None = None
+
+    @classmethod
+    def on_cpu(cls, elements: int, low: torch.dtype | None) -> Scratch:
+        """Buffers of `elements` fp32 scores (and as many `low` products)."""
+        return cls(torch.empty(elements), torch.empty(elements, dtype=low) if low is not None else None)
+
+
+def exact_scores(q: torch.Tensor, tile: CorpusTile, scratch: Scratch | None = None) -> torch.Tensor:
+    """fp32 scores of q against every row of the tile (fp16/bf16 rows: converted block by block, no fp32 copy)."""
+    c = tile.exact
+    if c.dtype == torch.float32:
+        out = scores(q, c, out=scratch.scores if scratch else None)
+    else:
+        out = torch.empty((q.shape[0], c.shape[0]), device=q.device)
+        for lo in range(0, c.shape[0], EXACT_BLOCK):
+            out[:, lo:lo + EXACT_BLOCK] = q @ c[lo:lo + EXACT_BLOCK].float().T
+    return out if tile.scale is None else out.mul_(tile.scale)

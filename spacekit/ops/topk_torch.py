@@ -1,0 +1,68 @@
+"""The torch route of top-k: a score tile per query slice, fp32 throughout or reduced-precision candidates
+re-scored in fp32 (topk_settle proves the result exact)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from spacekit import backend
+from spacekit.ops.topk_select import CHUNK, select
+from spacekit.ops.topk_settle import gathered_scores, rounding_bound, settle, tf32
+from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
+
+
+def torch_slices(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
+                 scratch: Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch_topk over query slices whose score tile fits the budget (a query tile sized for the fused route has
+    no score tile in its budget, and the fused kernel may fall back to this)."""
+    rows = score_rows(limit, tile.exact.shape[0])
+    parts = [torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, scratch) for lo in range(0, qt.shape[0], rows)]
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+def score_rows(limit: backend.Budget, n: int) -> int:
+    """Query rows whose (rows, n) score tile and chunk maxima fit the budget (twice: the selection's temporaries)."""
+    return limit.rows(4 * (n + n // CHUNK) * 2, at_least=1, at_most=4096)
+
+
+def torch_topk(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
+               scratch: Scratch | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32."""
+    n = tile.exact.shape[0]
+    if reduced is None or k >= n:
+        with tf32(False):                                                 # exact fp32, whatever the global flag
+            return select(exact_scores(qt, tile, scratch), min(k, n))
+    return reduced_precision_topk(qt, tile, k, reduced, limit, scratch)
+
+
+def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, limit: backend.Budget,
+                           scratch: Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
+
+    q: (b, d) fp32; tile.low: the corpus tile in the reduced dtype (fp32 for tf32). |fp32 score - reduced
+    score| <= rounding_bound (both inputs rounded, the output rounded, fp32 accumulation). A corpus row outside the
+    candidates has a reduced score <= the last candidate's, so its fp32 score is at most that plus the bound: the
+    row is exact when that stays below the k-th fp32 score.
+    """
+    nc = tile.exact.shape[0]
+    extra = min(nc, max(2 * k, k + (64 if mode == "bf16" else 32)))         # bf16's bound is 8x fp16's
+    with tf32(mode == "tf32"):
+        if scratch is None or scratch.low is None:
+            approx = q.to(tile.low.dtype) @ tile.low.T                     # (b, nc): fp16/bf16, or tf32 inputs
+            if tile.low_scale is not None:                                 # rows given in fp16/bf16: scaled in fp32
+                approx = approx.float().mul_(tile.low_scale)
+        else:                                                              # the CPU: bf16 products, reduced in fp32
+            shape, size = (q.shape[0], nc), q.shape[0] * nc                # (its bf16 reductions are ~8x slower)
+            products = torch.matmul(q.to(tile.low.dtype), tile.low.T, out=scratch.low[:size].view(shape))
+            approx = scratch.scores[:size].view(shape).copy_(products)
+    cand_s, cand = select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
+    del approx
+    ceiling = cand_s[:, -1].float() if extra < nc else torch.full_like(q[:, 0], -math.inf)
+    exact = gathered_scores(q, tile.exact, cand, limit)
+    if tile.scale is not None:
+        exact.mul_(tile.scale[cand])
+    return settle(q, tile, k, exact, cand, ceiling + rounding_bound(q, tile, mode), limit)

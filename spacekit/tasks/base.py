@@ -1,0 +1,146 @@
+"""The task contract: what every kind of task declares, how it runs, what it returns, and how compare tests it.
+
+A kind is one file in spacekit/tasks/ holding a Task class (registered with @register) and its TaskResult
+subclass. compare reads only what this file declares: the kind's metrics and how each is tested (MetricSpec), the
+result's per-item values (paired_inputs), and the hooks for kinds that are observed rather than tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+
+import numpy as np
+
+from spacekit.errors import InputError
+
+if TYPE_CHECKING:
+    from spacekit.embed import EncodeOptions, Model
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How compare tests one metric: the paired statistic it resamples (stats.compare_metric's kind: a name, or a
+    function gold -> statistic(values, weights) of the kind's own) and its direction."""
+
+    statistic: str | Callable[[np.ndarray], Callable]
+    higher_is_better: bool = True
+
+
+@dataclass(kw_only=True)
+class TaskResult:
+    """Aggregate metrics plus the per-item values behind them (what the paired statistics resample).
+
+    item_texts: per item, the texts it was built from (leakage checks and examples); space_texts: texts that
+    describe the space itself (a geometry task's), preferred for drift; joined_pairs: text pairs the projection plot
+    joins by a line (probes).
+    """
+
+    kind: str
+    name: str
+    dataset: str
+    model: str
+    metrics: dict[str, float]
+    item_ids: list[str]
+    per_item: dict[str, np.ndarray]
+    item_texts: dict[str, list[str]] = field(default_factory=dict)
+    space_texts: list[str] | None = None
+    joined_pairs: list[tuple[str, str]] | None = None
+
+    @property
+    def n(self) -> int:
+        """Number of items."""
+        return len(self.item_ids)
+
+    def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """(per-item values, gold or None) that the metric's paired statistic resamples."""
+        return self.per_item[metric], None
+
+    def quality(self, main_metric: str) -> np.ndarray:
+        """One higher-is-better number per item that moves with the main metric (win/tie/loss, examples)."""
+        return self.per_item[main_metric]
+
+    def summary(self) -> dict:
+        """Scalars the --json output adds after the metrics (split, protocol, k, ...)."""
+        return {}
+
+    def item_facts(self, i: int) -> dict:
+        """Facts about item i that the report shows beside its change (retrieval: the first relevant rank)."""
+        return {}
+
+    def as_json(self) -> dict:
+        """The DESIGN.md shape: {task, model, dataset, n, metrics, ...summary}."""
+        return {"task": self.kind, "model": self.model, "dataset": self.dataset, "n": self.n,
+                "metrics": {k: float(v) for k, v in self.metrics.items()}, **self.summary()}
+
+
+R = TypeVar("R", bound=TaskResult)
+
+
+class Task(Protocol[R]):
+    """One kind of evaluation: built from a suite table (or the CLI), run on one model; R: its result type.
+
+    Class attributes: kind (its name in suites), default_metrics (the first is the main metric; empty: compare
+    observes the kind instead of testing it), paths (suite keys holding file paths, resolved against the suite file),
+    required (suite keys that must be given), section (the report section an observed kind fills).
+    """
+
+    kind: ClassVar[str]
+    default_metrics: ClassVar[tuple[str, ...]] = ()
+    paths: ClassVar[tuple[str, ...]] = ("data",)
+    required: ClassVar[tuple[str, ...]] = ("data",)
+    section: ClassVar[str | None] = None
+    name: str
+
+    @classmethod
+    def metric_spec(cls, metric: str) -> MetricSpec:
+        """How compare tests `metric` for this kind; an InputError when it cannot be tested."""
+        raise InputError(f"metric {metric!r} cannot be compared for {cls.kind} (use none)")
+
+    @classmethod
+    def from_suite(cls, name: str, metrics: list[str], options: dict) -> Task[R]:
+        """The task a suite table describes (options: its keys besides name, kind, tag and metrics)."""
+        ...
+
+    def run(self, model: Model, opts: EncodeOptions) -> R:
+        """Evaluate one model."""
+        ...
+
+    def report_extras(self, before: R, after: R) -> dict:
+        """Keys compare adds to a tested task's entry (after the per-item analysis)."""
+        return {}
+
+    def observe(self, before: R, after: R, trained: Callable[[str], bool]) -> dict | None:
+        """An observed kind's entry in its report section (trained(text): whether the training data holds it)."""
+        return None
+
+    def space_changes(self, before: R, after: R) -> dict[str, dict]:
+        """Rows this task adds to the drift section's geometry table: {label: {"before", "after"}}."""
+        return {}
+
+
+def require_metric(kind: str, metric: str, allowed: tuple[str, ...]) -> None:
+    """An InputError unless compare can test `metric` for this kind (one of `allowed`)."""
+    if metric not in allowed:
+        raise InputError(f"metric {metric!r} cannot be compared for {kind} (use {', '.join(allowed)})")
+
+
+def pair_cosines(opts: EncodeOptions, model: Model, first: list[str], second: list[str]) -> np.ndarray:
+    """(n,) float64 cosine of each pair (first[i], second[i]), each distinct text embedded once."""
+    from spacekit.ops.similarity import pairwise_cosine
+
+    a, b = opts.embed_unique(model, first, second)
+    return pairwise_cosine(a, b).numpy()
+
+
+def task_name(name: str, data: object) -> str:
+    """The task's name, else its data file's name."""
+    from pathlib import Path
+
+    return name or Path(str(data)).name
+
+
+def texts_per_item(ids: list[str], *columns: list[str]) -> dict[str, list[str]]:
+    """{item id: [its text in each column]}."""
+    return {i: list(texts) for i, *texts in zip(ids, *columns, strict=True)}

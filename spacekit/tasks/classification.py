@@ -1,0 +1,88 @@
+"""Classification: a logistic-regression probe on the embeddings (MTEB's protocol by default, or the full train
+set), per test item the fraction of experiments that classify it right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from spacekit.embed import EncodeOptions, Model
+from spacekit.errors import InputError
+from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
+from spacekit.tasks.registry import register
+
+PROTOCOLS = ("mteb", "full")
+
+
+@dataclass(kw_only=True)
+class ClassificationResult(TaskResult):
+    """Per test item: the fraction of experiments right (per_item["accuracy"])."""
+
+    protocol: str
+
+    def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Accuracy is the mean of the per-item fractions."""
+        return self.per_item["accuracy"], None
+
+    def quality(self, main_metric: str) -> np.ndarray:
+        """The per-item fraction of experiments right."""
+        return self.per_item["accuracy"]
+
+    def summary(self) -> dict:
+        """The protocol (mteb | full)."""
+        return {"protocol": self.protocol}
+
+
+@register
+@dataclass
+class ClassificationTask(Task[ClassificationResult]):
+    """Logistic-regression probe on the embeddings (MTEB protocol by default, or the full train set)."""
+
+    train: str | Path
+    test: str | Path
+    protocol: str = "mteb"
+    text_field: str = "text"
+    label_field: str | None = None
+    name: str = ""
+    kind: ClassVar[str] = "classification"
+    default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
+    paths: ClassVar[tuple[str, ...]] = ("train", "test")
+    required: ClassVar[tuple[str, ...]] = ("train", "test")
+
+    @classmethod
+    def metric_spec(cls, metric: str) -> MetricSpec:
+        """Accuracy: a mean over test items."""
+        require_metric(cls.kind, metric, ("accuracy",))
+        return MetricSpec("mean")
+
+    @classmethod
+    def from_suite(cls, name: str, metrics: list[str], options: dict) -> ClassificationTask:
+        """train, test, protocol, text_field, label_field from the suite table."""
+        return cls(options["train"], options["test"], options.get("protocol", "mteb"),
+                   options.get("text_field", "text"), options.get("label_field"), name=name)
+
+    def run(self, model: Model, opts: EncodeOptions) -> ClassificationResult:
+        """Accuracy and macro-F1 over the experiments; per test item the fraction right."""
+        from spacekit.io.labelled import read_labelled
+        from spacekit.metrics.classification import ClassificationProtocol, linear_probe
+
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"classification protocol must be mteb or full, got {self.protocol!r}")
+        train = read_labelled(self.train, text_field=self.text_field, label_field=self.label_field)
+        test = read_labelled(self.test, text_field=self.text_field, label_field=self.label_field)
+        x_train, x_test = opts.embed_unique(model, train.texts, test.texts)
+        protocol = ClassificationProtocol(full=self.protocol == "full")
+        metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)
+        return ClassificationResult(kind=self.kind, name=task_name(self.name, self.test), dataset=str(self.test),
+                                    model=model.spec, metrics=metrics, item_ids=test.ids,
+                                    per_item={"accuracy": correct}, protocol=self.protocol,
+                                    item_texts=texts_per_item(test.ids, test.texts))
+
+    def report_extras(self, before: ClassificationResult, after: ClassificationResult) -> dict:
+        """McNemar's exact test on the items each model gets right in most experiments."""
+        from spacekit import stats
+
+        return {"mcnemar_p": stats.mcnemar(before.per_item["accuracy"] >= 0.5, after.per_item["accuracy"] >= 0.5)}

@@ -1,0 +1,72 @@
+"""Geometry: the shape of the space over a set of texts (uniformity, anisotropy, effective rank), and alignment
+over positive pairs. compare observes it: its texts are the ones drift is measured on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from spacekit.embed import EncodeOptions, Model
+from spacekit.tasks.base import Task, TaskResult, task_name
+from spacekit.tasks.registry import register
+
+
+@dataclass(kw_only=True)
+class GeometryResult(TaskResult):
+    """Metrics of the space and its vectors; per positive pair the squared distance (per_item["alignment"])."""
+
+    vectors: np.ndarray
+    text_ids: list[str]
+
+    def summary(self) -> dict:
+        """How many texts the space was measured on."""
+        return {"n_texts": len(self.text_ids)}
+
+
+@register
+@dataclass
+class GeometryTask(Task[GeometryResult]):
+    """Shape of the space over a set of texts: uniformity, anisotropy, effective rank (+ alignment on pairs)."""
+
+    data: str | Path
+    pairs: str | Path | None = None
+    text_field: str = "text"
+    name: str = ""
+    kind: ClassVar[str] = "geometry"
+    paths: ClassVar[tuple[str, ...]] = ("data", "pairs")
+
+    @classmethod
+    def from_suite(cls, name: str, metrics: list[str], options: dict) -> GeometryTask:
+        """data, pairs, text_field from the suite table."""
+        return cls(options["data"], options.get("pairs"), options.get("text_field", "text"), name=name)
+
+    def run(self, model: Model, opts: EncodeOptions) -> GeometryResult:
+        """Metrics of the space; with pairs, alignment and its per-pair values."""
+        from spacekit.io.pairs import read_pairs
+        from spacekit.io.texts import read_texts
+        from spacekit.ops import geometry
+
+        texts = read_texts(self.data, text_field=self.text_field)
+        x = opts.embed(model, texts.ids, texts.texts)
+        dev = opts.device
+        metrics = {"uniformity": geometry.uniformity(x, device=dev), "anisotropy": geometry.anisotropy(x, device=dev),
+                   "effective_rank": geometry.effective_rank(x, device=dev)}
+        item_ids, per_item = texts.ids, {}
+        if self.pairs:  # per-item values are then per positive pair
+            pairs = read_pairs(self.pairs)
+            a, b = opts.embed_unique(model, pairs.first, pairs.second)
+            metrics["alignment"] = geometry.alignment(a, b, device=dev)
+            item_ids, per_item = pairs.ids, {"alignment": np.linalg.norm(a.astype(np.float64) - b, axis=1) ** 2}
+        return GeometryResult(kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data),
+                              model=model.spec, metrics=metrics, item_ids=item_ids, per_item=per_item,
+                              space_texts=texts.texts, vectors=x, text_ids=texts.ids)
+
+    def space_changes(self, before: GeometryResult, after: GeometryResult) -> dict[str, dict]:
+        """Alignment before and after (the drift section recomputes the other statistics on its own texts)."""
+        if "alignment" not in before.metrics:
+            return {}
+        return {f"alignment ({before.name})": {"before": before.metrics["alignment"],
+                                               "after": after.metrics["alignment"]}}

@@ -1,0 +1,74 @@
+"""Pair classification (MTEB's PairClassification): are the two texts of a pair duplicates? The cosine of each pair
+against its 0/1 label: average precision (the main metric, as MTEB's), and the best threshold's accuracy and F1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from spacekit.embed import EncodeOptions, Model
+from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
+from spacekit.tasks.registry import register
+
+METRICS = ("ap", "accuracy", "f1")
+
+
+def _statistic(metric: str):
+    """gold labels -> statistic(similarities, weights): the metric on each weighted resample."""
+    def for_labels(labels: np.ndarray):
+        from spacekit.metrics.pair_classification import weighted_pair_scores
+
+        return lambda sim, w: weighted_pair_scores(sim, labels, w)[metric]
+    return for_labels
+
+
+@dataclass(kw_only=True)
+class PairClassificationResult(TaskResult):
+    """Per pair: the cosine (per_item["similarity"]) and the 0/1 label."""
+
+    labels: np.ndarray
+
+    def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Similarities against the labels: the metric is recomputed on each resample."""
+        return self.per_item["similarity"], self.labels
+
+    def quality(self, main_metric: str) -> np.ndarray:
+        """The cosine of a duplicate pair, the negated cosine of a non-duplicate: higher is better either way."""
+        return np.where(self.labels == 1, 1.0, -1.0) * self.per_item["similarity"]
+
+
+@register
+@dataclass
+class PairClassificationTask(Task[PairClassificationResult]):
+    """Cosine of each pair against its 0/1 label: AP, best-threshold accuracy and F1 (MTEB's cos_sim scores)."""
+
+    data: str | Path
+    name: str = ""
+    kind: ClassVar[str] = "pair_classification"
+    default_metrics: ClassVar[tuple[str, ...]] = METRICS
+
+    @classmethod
+    def metric_spec(cls, metric: str) -> MetricSpec:
+        """AP, accuracy or F1, recomputed on each bootstrap resample."""
+        require_metric(cls.kind, metric, METRICS)
+        return MetricSpec(_statistic(metric))
+
+    @classmethod
+    def from_suite(cls, name: str, metrics: list[str], options: dict) -> PairClassificationTask:
+        """data from the suite table."""
+        return cls(options["data"], name=name)
+
+    def run(self, model: Model, opts: EncodeOptions) -> PairClassificationResult:
+        """Per pair: the cosine and the label."""
+        from spacekit.io.pairs import read_labelled_pairs
+        from spacekit.metrics.pair_classification import pair_scores
+
+        pairs = read_labelled_pairs(self.data)
+        sim = pair_cosines(opts, model, pairs.first, pairs.second)                # (n,)
+        return PairClassificationResult(
+            kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data), model=model.spec,
+            metrics=pair_scores(sim, pairs.labels), item_ids=pairs.ids, per_item={"similarity": sim},
+            labels=pairs.labels, item_texts=texts_per_item(pairs.ids, pairs.first, pairs.second))

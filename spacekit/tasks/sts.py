@@ -1,0 +1,66 @@
+"""STS: cosine similarity of each sentence pair against gold scores, Spearman and Pearson (scipy's definitions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from scipy.stats import rankdata
+
+from spacekit.embed import EncodeOptions, Model
+from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
+from spacekit.tasks.registry import register
+
+METRICS = ("spearman", "pearson")
+
+
+@dataclass(kw_only=True)
+class StsResult(TaskResult):
+    """Per pair: the cosine (per_item["similarity"]) and the gold score."""
+
+    gold: np.ndarray
+
+    def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Similarities against gold: the correlation is recomputed on each resample."""
+        return self.per_item["similarity"], self.gold
+
+    def quality(self, main_metric: str) -> np.ndarray:
+        """How far each pair's similarity rank is from its gold rank (negated: higher is better)."""
+        sim = self.per_item["similarity"]
+        return -np.abs(rankdata(sim) - rankdata(self.gold)) / len(sim)
+
+
+@register
+@dataclass
+class StsTask(Task[StsResult]):
+    """Cosine similarity of each pair against gold scores: Spearman and Pearson."""
+
+    data: str | Path
+    name: str = ""
+    kind: ClassVar[str] = "sts"
+    default_metrics: ClassVar[tuple[str, ...]] = METRICS
+
+    @classmethod
+    def metric_spec(cls, metric: str) -> MetricSpec:
+        """Spearman or Pearson, recomputed on each paired resample."""
+        require_metric(cls.kind, metric, METRICS)
+        return MetricSpec(metric)
+
+    @classmethod
+    def from_suite(cls, name: str, metrics: list[str], options: dict) -> StsTask:
+        """data from the suite table."""
+        return cls(options["data"], name=name)
+
+    def run(self, model: Model, opts: EncodeOptions) -> StsResult:
+        """Per pair: the cosine and the gold score."""
+        from spacekit.io.sts import read_sts
+        from spacekit.metrics.sts import correlations
+
+        pairs = read_sts(self.data)
+        sim = pair_cosines(opts, model, pairs.sentence1, pairs.sentence2)         # (n,)
+        return StsResult(kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data),
+                         model=model.spec, metrics=correlations(sim, pairs.score), item_ids=pairs.ids,
+                         per_item={"similarity": sim}, gold=pairs.score,
+                         item_texts=texts_per_item(pairs.ids, pairs.sentence1, pairs.sentence2))

@@ -1,0 +1,90 @@
+"""The rules of the tree, as tests: layers point one way, importing changes nothing, small files, documented public
+names, kinds registered by their file alone."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = sorted((ROOT / "spacekit").rglob("*.py")) + sorted((ROOT / "kernels").rglob("*.py"))
+MAX_LINES = 400
+
+
+def test_layers_point_one_way():
+    """import-linter's layers contract (pyproject.toml): cli -> report | demo -> compare -> tasks -> metrics | ops |
+    embed | io | stats -> ranked_run | backend | files -> errors."""
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    if lint_imports is None:
+        pytest.fail("lint-imports (import-linter, a dev dependency) is not installed")
+    out = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "Contracts: 1 kept, 0 broken." in out.stdout
+
+
+def test_kernels_import_nothing_of_spacekit():
+    """kernels/ (shipped as spacekit.kernels, outside import-linter's view) is the lowest layer."""
+    for path in (ROOT / "kernels").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("spacekit"), f"{path}:{node.lineno}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("spacekit") for a in node.names), f"{path}:{node.lineno}"
+
+
+def test_importing_spacekit_changes_no_environment_variable():
+    code = ("import os; b = dict(os.environ); import spacekit, spacekit.ops, spacekit.tasks, spacekit.compare, "
+            "spacekit.cli, spacekit.report; spacekit.tasks.kinds(); assert dict(os.environ) == b, "
+            "sorted(set(os.environ.items()) ^ set(b.items()))")
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM",
+                                                             "OPENBLAS_THREAD_TIMEOUT"}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_the_cli_sets_its_process_defaults():
+    code = ("import os; from click.testing import CliRunner; from spacekit.cli import main; "
+            "r = CliRunner().invoke(main, ['cache', 'ls', '--cache-dir', 'none-such']); assert r.exit_code == 0; "
+            "print(os.environ['HF_HUB_OFFLINE'], os.environ['OPENBLAS_THREAD_TIMEOUT'])")
+    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "OPENBLAS_THREAD_TIMEOUT"}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "4"]
+
+
+def test_no_source_file_over_400_lines():
+    long = {str(p.relative_to(ROOT)): n for p in SOURCES if (n := len(p.read_text(encoding="utf-8").splitlines()))
+            > MAX_LINES}
+    assert not long, long
+
+
+def test_public_names_have_docstrings():
+    """Every module, public class, and public function or method (not nested helpers) says what it does."""
+    missing = []
+    for path in SOURCES:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if not ast.get_docstring(tree):
+            missing.append(f"{path.relative_to(ROOT)}: module")
+        scopes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+        for node in [*tree.body, *(n for c in scopes for n in c.body)]:
+            if (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                    and not node.name.startswith("_") and not ast.get_docstring(node)):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not missing, missing
+
+
+def test_a_kind_is_registered_by_its_file_alone():
+    """Every module in spacekit/tasks/ but the contract and the registry holds exactly one registered kind."""
+    from spacekit.tasks import kinds
+
+    modules = {p.stem for p in (ROOT / "spacekit" / "tasks").glob("*.py")} - {"__init__", "base", "registry"}
+    found = kinds()
+    assert {cls.__module__.rsplit(".", 1)[1] for cls in found.values()} == modules
+    assert set(found) == {"retrieval", "sts", "classification", "clustering", "pair_classification", "probes",
+                          "geometry"}
