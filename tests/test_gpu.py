@@ -213,8 +213,7 @@ def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch
 
 
 def test_gpu_fp16_encoding_within_cosine_of_fp32(monkeypatch):
-    from spacekit.embed import batching
-    from spacekit.embed import encode, load_model
+    from spacekit.embed import batching, encode, load_model
 
     monkeypatch.setattr(batching, "BLOCK", 300)                 # several tokenised blocks through the prefetch thread
 

@@ -15,10 +15,9 @@ from collections.abc import Callable
 import torch
 
 from spacekit import backend
-from spacekit.ops import topk_tile
 from spacekit.ops.kernel_guard import kernels_usable, with_kernel
 from spacekit.ops.topk_select import lower_column_first, select
-from spacekit.ops.topk_tile import CorpusTile
+from spacekit.ops.topk_tile import CorpusTile, exact_scores
 
 log = logging.getLogger("spacekit")
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
@@ -104,18 +103,17 @@ def rounding_bound(q: torch.Tensor, tile: CorpusTile, mode: str) -> torch.Tensor
 
 
 def exact_rows(q: torch.Tensor, tile: CorpusTile, k: int, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
-    """fp32 top-k of q's rows over the whole tile, in slices whose score rows fit the budget; the scores are
-    rounded from float64 products, as gathered_scores' are, so a redone row agrees with the other tiles."""
-    c = tile.exact
-    block = topk_tile.EXACT_BLOCK
-    per = max(1, limit.rows(4 * c.shape[0] + 8 * min(c.shape[0], block)))
+    """fp32 top-k of q's rows over the whole tile (fp32 products, tf32 off), in slices whose score rows fit the
+    budget; the k picked columns are then re-scored by gathered_scores, so a redone row's scores are those every
+    other row and tile gets (equal rows tie exactly, lower column first)."""
+    per = max(1, limit.rows(8 * tile.exact.shape[0]))
     parts = []
     for lo in range(0, q.shape[0], per):
-        q64 = q[lo:lo + per].double()
-        s = torch.empty((q64.shape[0], c.shape[0]), device=q.device)
-        for c0 in range(0, c.shape[0], block):
-            s[:, c0:c0 + block] = q64 @ c[c0:c0 + block].double().T
-        parts.append(select(s if tile.scale is None else s.mul_(tile.scale), k))
+        rows = q[lo:lo + per]
+        with tf32(False):
+            _, cols = select(exact_scores(rows, tile), k)                        # (rows, k)
+        s = gathered_scores(rows, tile.exact, cols, limit)
+        parts.append(lower_column_first(s if tile.scale is None else s.mul_(tile.scale[cols]), cols, k))
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
