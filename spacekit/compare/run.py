@@ -59,9 +59,10 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
     trained = is_trained(train_texts or [])
     sections: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
     for task in tasks:                                                     # the observed kinds
-        if task.section:
-            sections[task.section].append(task.observe(*results[task.name], trained))
-    vectors.update(_joined_pairs(models, [before for before, _ in results.values()], config))
+        observed = task.observe(*results[task.name], trained) if task.section else None
+        if task.section and observed is not None:
+            sections[task.section].append(observed)
+    vectors.update(_joined_pairs(models, [pair[0] for pair in results.values()], config))
     tested_entries = list(entries.values())
     report = {
         "spacekit_version": __version__, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
