@@ -24,7 +24,7 @@ RUN="$WORK/run"
 import json, sys
 from pathlib import Path
 from spacekit.demo.data import write_demo_data
-run = Path(sys.argv[1])
+run = Path(sys.argv[1]).resolve()
 paths = write_demo_data(run / "data")
 corpus = [json.loads(x) for x in (paths["beir"] / "corpus.jsonl").read_text().splitlines()]
 rows = [{"id": c["_id"], "text": c["text"], "label": c["_id"].split("-")[2]} for c in corpus]
@@ -56,8 +56,8 @@ D="$RUN/data"
 "$SK" eval pair-classification builtin:minilm "$RUN/pairs.jsonl" --json > /dev/null
 "$SK" eval probes builtin:minilm --json > /dev/null
 "$SK" geometry builtin:minilm "$RUN/texts.jsonl" --json > /dev/null
-"$SK" compare builtin:minilm builtin:minilm --suite "$RUN/suite.toml" -o "$RUN/report" --resamples 500 2> "$RUN/compare.log"
-"$SK" demo -o "$RUN/demo" --after builtin:minilm --resamples 500 2> "$RUN/demo.log"
+"$SK" compare builtin:minilm builtin:minilm --suite "$RUN/suite.toml" -o "$RUN/report" --resamples 500
+"$SK" demo -o "$RUN/demo" --after builtin:minilm --resamples 500
 "$VENV/bin/python" - "$RUN" <<'EOF'
 import json, sys
 from pathlib import Path
