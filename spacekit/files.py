@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +14,12 @@ from typing import IO
 
 def file_digest(*paths: str | Path) -> str:
     """sha256 hex digest over the bytes of the files, in order."""
-    h = hashlib.sha256()
+    h, buffer = hashlib.sha256(), bytearray(1 << 20)                     # one reused 1 MiB buffer
+    view = memoryview(buffer)
     for path in paths:
         with open(path, "rb") as f:
-            while chunk := f.read(1 << 22):
-                h.update(chunk)
+            while size := f.readinto(buffer):
+                h.update(view[:size])
     return h.hexdigest()
 
 
@@ -32,6 +34,7 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        _crash_test_hook()
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -43,3 +46,16 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
     """Write bytes or text (UTF-8) to `path` atomically."""
     with atomic_open(path, "wb" if isinstance(data, bytes) else "w") as f:
         f.write(data)
+
+
+_RENAMES = [0]
+
+
+def _crash_test_hook() -> None:
+    """SPACEKIT_TEST_KILL_BEFORE_RENAME=N (for the crash tests only): SIGKILL this process just before its Nth
+    atomic rename, the temp file written and synced, its name not yet taken."""
+    target = os.environ.get("SPACEKIT_TEST_KILL_BEFORE_RENAME")
+    if target:
+        _RENAMES[0] += 1
+        if _RENAMES[0] == int(target):
+            os.kill(os.getpid(), signal.SIGKILL)

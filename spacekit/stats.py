@@ -184,8 +184,8 @@ def mcnemar(correct_before: np.ndarray, correct_after: np.ndarray) -> float:
 
 
 def holm(p_values: list[float | None]) -> list[float | None]:
-    """Holm–Bonferroni adjusted p-values (monotone, capped at 1); None stays None."""
-    present = [(p, i) for i, p in enumerate(p_values) if p is not None]
+    """Holm–Bonferroni adjusted p-values (monotone, capped at 1); None (and NaN: an undefined test) stays None."""
+    present = [(p, i) for i, p in enumerate(p_values) if p is not None and np.isfinite(p)]
     m = len(present)
     out: list[float | None] = [None] * len(p_values)
     running = 0.0
@@ -197,8 +197,11 @@ def holm(p_values: list[float | None]) -> list[float | None]:
 
 def verdict(delta: float, p_adjusted: float | None, ci_low: float, ci_high: float, alpha: float,
             higher_is_better: bool = True) -> str:
-    """'improved' | 'regressed' | 'no significant change' from the corrected p-value and the CI."""
-    if p_adjusted is None or p_adjusted >= alpha or (ci_low <= 0 <= ci_high) or delta == 0:
+    """'improved' | 'regressed' | 'no significant change' from the corrected p-value and the CI; an undefined
+    (None or NaN) value never supports a change."""
+    if p_adjusted is None or not all(np.isfinite([delta, p_adjusted, ci_low, ci_high])):
+        return "no significant change"
+    if p_adjusted >= alpha or (ci_low <= 0 <= ci_high) or delta == 0:
         return "no significant change"
     better = delta > 0 if higher_is_better else delta < 0
     return "improved" if better else "regressed"

@@ -77,6 +77,9 @@ def test_not_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="model not found"):
         load_model(tmp_path / "missing")
     (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(InputError, match="no tokenizer files"):
+        load_model(tmp_path)
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n")
     with pytest.raises(InputError, match="not a loadable model"):
         load_model(tmp_path)
     with pytest.raises(InputError, match="unknown built-in"):

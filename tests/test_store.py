@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from conftest import sts_sentences
 
 from spacekit.cli import main
-from spacekit.embed.store import open_store, write_store
+from spacekit.embed.store import open_store
+from spacekit.embed.store_write import write_store
 from spacekit.errors import StoreError
 
 KEY = {"model_fingerprint": "m", "input_fingerprint": "i"}

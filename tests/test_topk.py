@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from spacekit.embed.store import open_store, write_store
+from spacekit.embed.store import open_store
+from spacekit.embed.store_write import write_store
 from spacekit.errors import InputError
 from spacekit.ops import topk
 

@@ -16,6 +16,7 @@ import click
 
 from spacekit.cli import compare, embed, eval
 from spacekit.cli.common import Cli
+from spacekit.report.escape import plain
 
 # Set for the process by the CLI (a library caller decides for itself; README, "Environment"):
 PROCESS_DEFAULTS = {
@@ -34,8 +35,17 @@ def main(verbose: bool) -> None:
     """spacekit: did fine-tuning improve this embedding model?"""
     for name, value in PROCESS_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlainFormatter("%(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+
+
+class _PlainFormatter(logging.Formatter):
+    """Log lines carry data strings (paths, ids): their control characters are escaped, never sent."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record's line, control characters escaped."""
+        return plain(super().format(record))
 
 
 for module in (embed, eval, compare):

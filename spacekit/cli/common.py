@@ -7,6 +7,7 @@ import json
 import click
 
 from spacekit.errors import InputError
+from spacekit.report.escape import plain
 
 
 class BadInput(click.ClickException):
@@ -16,7 +17,7 @@ class BadInput(click.ClickException):
 
     def show(self, file=None) -> None:
         """One line on stderr: 'error: ' and the message."""
-        click.echo(f"error: {self.message}", err=True)
+        click.echo(f"error: {plain(self.message).replace(chr(10), ' ')}", err=True)   # one line, nothing sent raw
 
 
 class Cli(click.Group):
@@ -31,8 +32,10 @@ class Cli(click.Group):
 
 
 def emit_json(obj: dict) -> None:
-    """One JSON object on stdout."""
-    click.echo(json.dumps(obj, indent=1, allow_nan=False))
+    """One JSON object on stdout (undefined values as null)."""
+    from spacekit.report.format import json_ready
+
+    click.echo(json.dumps(json_ready(obj), indent=1, allow_nan=False))
 
 
 def device_options(f):
@@ -66,19 +69,20 @@ def encode_options(device: str, dtype: str, batch_tokens: int | None, cache_dir:
 
 
 def print_metrics(obj: dict, highlight: list[str] | None = None) -> None:
-    """A small rich table of metrics (values unrounded in JSON; 5 decimals here)."""
+    """A small rich table of metrics (values unrounded in JSON; 5 decimals here); data strings as plain Text."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
-    console.print(f"{obj['task']} · {obj['model']} · {obj['dataset']} · n={obj['n']}", soft_wrap=True)
+    console.print(Text(plain(f"{obj['task']} · {obj['model']} · {obj['dataset']} · n={obj['n']}")), soft_wrap=True)
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in obj["metrics"].items():
         style = "bold" if highlight and name in highlight else None
-        table.add_row(name, f"{value:.5f}", style=style)
+        table.add_row(Text(plain(name)), f"{value:.5f}", style=style)
     console.print(table)
     extras = {k: v for k, v in obj.items() if k not in {"task", "model", "dataset", "n", "metrics"}}
     if extras:
-        console.print(", ".join(f"{k}: {v}" for k, v in extras.items()))
+        console.print(Text(plain(", ".join(f"{k}: {v}" for k, v in extras.items()))))

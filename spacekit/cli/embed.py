@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from spacekit.cli.common import device_options, encode_args
-from spacekit.embed.store import NP_DTYPES, SHARD_ROWS
+from spacekit.cli.common import device_options, encode_args, plain
+from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 
 
 @click.command("embed")
@@ -30,7 +30,7 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
     m = load_model(model)
     store = embed_to_store(m, texts.ids, texts.texts, out, shard_rows=shard_rows, overwrite=overwrite,
                            store_dtype=store_dtype, **args)
-    click.echo(f"{store.path}: {store.count} embeddings, dim {store.dim}, "
+    click.echo(f"{plain(store.path)}: {store.count} embeddings, dim {store.dim}, "
                f"{len(store.manifest['shards'])} shards", err=True)
 
 
@@ -49,7 +49,7 @@ def cache_ls(cache_dir) -> None:
     for r in rows:
         click.echo(f"{r['name']}  {r['count']:>9,} x {r['dim']:<5} {r['bytes'] / 1e6:8.1f} MB  model {r['model']}"
                    + ("" if r["complete"] else "  (incomplete)"))
-    click.echo(f"{len(rows)} stores in {cache_root(cache_dir)}", err=True)
+    click.echo(f"{len(rows)} stores in {plain(cache_root(cache_dir))}", err=True)
 
 
 @cache.command("clear")
@@ -61,4 +61,25 @@ def cache_clear(cache_dir) -> None:
     click.echo(f"removed {clear_cache(cache_dir)} stores", err=True)
 
 
-COMMANDS = [embed, cache]
+@click.group("store")
+def store() -> None:
+    """Check embedding stores."""
+
+
+@store.command("verify")
+@click.argument("folder", type=click.Path())
+def store_verify(folder) -> None:
+    """Check every shard of a store (file, sha256, schema, rows, finite vectors, unique ids): one line per problem,
+    exit 2 when there is any."""
+    from spacekit.embed.store import open_store, verify_store
+
+    problems = verify_store(folder)
+    for line in problems:
+        click.echo(f"error: {plain(line)}", err=True)
+    if problems:
+        raise click.exceptions.Exit(2)
+    st = open_store(folder)
+    click.echo(f"{plain(folder)}: ok ({st.count} vectors, dim {st.dim}, {len(st.manifest['shards'])} shards)")
+
+
+COMMANDS = [embed, cache, store]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, print_metrics
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, plain, print_metrics
 from spacekit.errors import InputError
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
 from spacekit.tasks.clustering import ClusteringTask
-from spacekit.tasks.retrieval import DEFAULT_KS, RetrievalTask
+from spacekit.tasks.retrieval import DEFAULT_KS, RetrievalTask, retrieval_metric_names
 
 eval_group = click.Group("eval", help="Evaluate one model on one task.")
 
@@ -25,12 +25,13 @@ def parse_ks(text: str) -> tuple[int, ...]:
     return ks
 
 
-def show(result, as_json: bool, main_metrics: list[str] | None = None) -> None:
-    """Print a TaskResult as JSON (stdout) or a small table."""
+def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: dict | None = None) -> None:
+    """Print a TaskResult (and extra scalars after it) as JSON (stdout) or a small table."""
+    obj = {**result.as_json(), **(extra or {})}
     if as_json:
-        emit_json(result.as_json())
+        emit_json(obj)
     else:
-        print_metrics(result.as_json(), main_metrics)
+        print_metrics(obj, main_metrics)
 
 
 @eval_group.command("retrieval")
@@ -53,7 +54,6 @@ def eval_retrieval(model, beir_dir, split, ks, depth, similarity, backend, all_q
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics."""
     from spacekit.embed import load_model
     from spacekit.io.trec import write_run
-    from spacekit.tasks.retrieval import retrieval_metric_names
 
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
                          backend=backend)
@@ -72,16 +72,14 @@ def eval_retrieval(model, beir_dir, split, ks, depth, similarity, backend, all_q
 def eval_run(qrels, run, ks, all_queries, as_json) -> None:
     """Score an existing TREC run against qrels, like trec_eval."""
     from spacekit.io.trec import read_qrels, read_run
-    from spacekit.metrics.retrieval import evaluate
-    from spacekit.tasks.retrieval import RetrievalResult, retrieval_metric_names
+    from spacekit.metrics.retrieval import evaluate_ragged
+    from spacekit.tasks.base import TaskResult
 
     judged, _ = read_qrels(qrels)
-    ranked = read_run(run)
-    scores = evaluate(judged, ranked, retrieval_metric_names(parse_ks(ks)), all_queries=all_queries)
-    result = RetrievalResult(kind="run", name=str(run), dataset=str(qrels), model="-", metrics=scores.means(),
-                             item_ids=scores.query_ids, per_item=scores.per_query, run=ranked,
-                             first_relevant_rank=scores.first_relevant_rank, skipped_queries=scores.skipped)
-    show(result, as_json)
+    scores = evaluate_ragged(judged, read_run(run), retrieval_metric_names(parse_ks(ks)), all_queries=all_queries)
+    result = TaskResult(kind="run", name=str(run), dataset=str(qrels), model="-", metrics=scores.means(),
+                        item_ids=scores.query_ids, per_item=scores.per_query)
+    show(result, as_json, extra={"skipped_queries": scores.skipped})
 
 
 @eval_group.command("sts")
@@ -165,7 +163,8 @@ def eval_probes(model, file, as_json, **opts) -> None:
     else:
         show(result, False, ["groups_passed"])
         for name, g in result.groups.items():
-            click.echo(f"  {'PASS' if g['passed'] else 'FAIL'}  {name}: margin {g['margin']:+.4f}")
+            margin = "–" if g["margin"] is None else f"{g['margin']:+.4f}"
+            click.echo(f"  {'PASS' if g['passed'] else 'FAIL'}  {plain(name)}: margin {margin}")
 
 
 @click.command("geometry")

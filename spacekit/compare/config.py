@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from spacekit.embed.options import EncodeOptions
+from spacekit.errors import InputError
 
 
 @dataclass
@@ -21,3 +23,15 @@ class CompareConfig:
     drift_sample: int = 2000         # texts the drift section is measured on, at most
     knn_k: int = 10                  # neighbours compared per text for drift
     opts: EncodeOptions = field(default_factory=EncodeOptions)
+
+    def check(self) -> None:
+        """An InputError naming the first setting out of its range (as the CLI option it comes from)."""
+        bad = [("--alpha", self.alpha, "between 0 and 1", lambda v: 0 < v < 1),
+               ("--resamples", self.resamples, "an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+               ("--leak-threshold", self.leak_threshold, "between -1 and 1", lambda v: -1 <= v <= 1),
+               ("examples", self.examples, "an integer >= 0", lambda v: isinstance(v, int) and v >= 0),
+               ("drift_sample", self.drift_sample, "an integer >= 2", lambda v: isinstance(v, int) and v >= 2),
+               ("knn_k", self.knn_k, "an integer >= 1", lambda v: isinstance(v, int) and v >= 1)]
+        for name, value, want, ok in bad:
+            if (isinstance(value, float) and not math.isfinite(value)) or not ok(value):
+                raise InputError(f"{name} must be {want}, got {value!r}")

@@ -12,7 +12,6 @@ from spacekit.compare.drift import drift_section
 from spacekit.compare.paired import correct, overall, task_entry
 from spacekit.compare.suite import TaskSpec
 from spacekit.embed import load_model
-from spacekit.errors import InputError
 from spacekit.tasks import TaskResult, kinds
 
 
@@ -40,8 +39,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
     from spacekit.io.training import read_training_texts
 
     config = config or CompareConfig()
-    if not 0 < config.alpha < 1:
-        raise InputError(f"--alpha must be between 0 and 1, got {config.alpha}")
+    config.check()
     models = load_model(before), load_model(after)
     planned = [(spec, spec.build()) for spec in suite]
     results = {spec.name: (task.run(models[0], config.opts), task.run(models[1], config.opts))

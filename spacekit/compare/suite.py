@@ -80,10 +80,22 @@ def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
         except InputError as e:
             raise InputError(f"{where}: {e}") from None
     options = {k: v for k, v in entry.items() if k not in RESERVED}
+    for key, value in options.items():
+        want = cls.options.get(key)
+        if want is None:
+            raise InputError(f"{where}: unknown key {key!r} for {cls.kind} (it takes "
+                             f"{', '.join([*sorted(RESERVED), *cls.options])})")
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise InputError(f"{where}: {key} must be {'an integer' if want is int else 'a string'}, got {value!r}")
     for key in cls.required:
         if key not in options:
             raise InputError(f"{where}: missing {key!r}")
     for key in cls.paths:
         if key in options and options[key] != "builtin":
             options[key] = str((path.parent / str(options[key])).resolve())
-    return TaskSpec(name, cls.kind, tag, metrics, options)
+    spec = TaskSpec(name, cls.kind, tag, metrics, options)
+    try:
+        spec.build()                                                      # its settings checked now, located
+    except InputError as e:
+        raise InputError(f"{where}: {e}") from None
+    return spec

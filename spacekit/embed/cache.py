@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from spacekit import __version__
+from spacekit.embed.manifest import SHARD_ROWS, read_manifest
 from spacekit.embed.model import Model
-from spacekit.embed.store import SHARD_ROWS, Store, read_manifest, write_store
+from spacekit.embed.store import Store
+from spacekit.embed.store_write import remove_store_files, store_lock, write_store
+from spacekit.errors import StoreError
+
+log = logging.getLogger("spacekit")
 
 
 def input_fingerprint(ids: list[str], texts: list[str]) -> str:
@@ -51,31 +56,44 @@ def embeddings(model: Model, ids: list[str], texts: list[str], *, cache_dir: str
     if not (model.cacheable and use_cache):
         return model.encode(texts, ids=ids, **encode_args)
     key = store_key(model, ids, texts)
-    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    store = embed_to_store(model, ids, texts, cache_root(cache_dir) / name, overwrite=True, **encode_args)
+    store = embed_to_store(model, ids, texts, cache_root(cache_dir) / cache_name(key), overwrite=True,
+                           **encode_args)
     _, vec = store.load()
     return vec
 
 
+def cache_name(key: dict) -> str:
+    """The folder name the cache gives the store of a key (so a folder the cache made names its own key)."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def list_cache(cache_dir: str | Path | None = None) -> list[dict]:
-    """One dict per cached store: name, count, dim, bytes, model fingerprint, complete."""
+    """One dict per store the cache made: name, count, dim, bytes, model fingerprint, complete. Entries that are
+    not such stores (links, other folders, a broken manifest) are skipped, each with a warning."""
     root = cache_root(cache_dir)
     rows = []
     for d in sorted(root.iterdir()) if root.is_dir() else []:
-        manifest = read_manifest(d) if d.is_dir() else None
-        if manifest is None:
+        if d.name.startswith(".") and d.name.endswith(".lock"):
             continue
-        size = sum(f.stat().st_size for f in d.iterdir())
+        try:
+            manifest = read_manifest(d) if d.is_dir() and not d.is_symlink() else None
+        except StoreError as e:
+            log.warning("cache: skipping %s", e)
+            continue
+        if manifest is None or cache_name(manifest["key"]) != d.name:
+            log.warning("cache: skipping %s (not a store the cache made)", d)
+            continue
+        size = sum(f.stat().st_size for f in d.iterdir() if f.is_file() and not f.is_symlink())
         rows.append({"name": d.name, "count": manifest["count"], "dim": manifest["dim"], "bytes": size,
-                     "model": manifest["key"].get("model_fingerprint", "")[:12],
-                     "complete": bool(manifest.get("complete"))})
+                     "model": manifest["key"].get("model_fingerprint", "")[:12], "complete": manifest["complete"]})
     return rows
 
 
 def clear_cache(cache_dir: str | Path | None = None) -> int:
-    """Remove every cached store; returns how many."""
+    """Remove every store the cache made (only its files; never through a link); returns how many."""
+    root = cache_root(cache_dir)
     rows = list_cache(cache_dir)
     for r in rows:
-        shutil.rmtree(cache_root(cache_dir) / r["name"])
+        with store_lock(root / r["name"]):
+            remove_store_files(root / r["name"], remove_folder=True)
     return len(rows)
-

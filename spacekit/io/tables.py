@@ -36,6 +36,18 @@ def existing_file(path: str | Path) -> Path:
     return path
 
 
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its line break) for every non-blank line of a UTF-8 text file (a BOM is
+    skipped); text that is not UTF-8 is an InputError naming the file and byte."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            for lineno, line in enumerate(f, start=1):
+                if line.strip():
+                    yield lineno, line.rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
 def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     """Yield (line number, row dict) for every data row; header-based for CSV/TSV."""
     path = existing_file(path)
@@ -44,7 +56,7 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
         yield from _parquet_rows(path)
         return
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:                # a BOM is skipped
             if fmt == "jsonl":
                 yield from _jsonl_rows(path, f)
             else:
@@ -75,7 +87,8 @@ def _delimited_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]
 
 
 def _csv_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
-    reader = csv.reader(f, delimiter=delimiter)
+    # CSV has quoting; TSV has none (a field starting with a quote is text, not the start of a quoted field)
+    reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE)
     try:
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):

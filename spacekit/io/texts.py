@@ -31,8 +31,11 @@ def read_texts(path: str | Path, *, id_field: str | None = None, text_field: str
         key = id_field or ("_id" if "_id" in row else "id")
         doc_id = field(path, lineno, row, key)
         text = field(path, lineno, row, text_field)
-        if text_field == "text" and row.get("title"):
-            text = (str(row["title"]) + " " + text).strip()  # BEIR/MTEB document text
+        title = row.get("title") if text_field == "text" else None
+        if title is not None and not isinstance(title, str):
+            raise InputError(f"{path}:{lineno}: field 'title' must be text, got {type(title).__name__}")
+        if title:
+            text = (title + " " + text).strip()                         # BEIR/MTEB document text
         if doc_id in seen:
             raise InputError(f"{path}:{lineno}: duplicate id {doc_id!r} (first at line {seen[doc_id]})")
         seen[doc_id] = lineno

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spacekit.errors import InputError
-from spacekit.io.tables import existing_file, read_rows
+from spacekit.io.tables import existing_file, read_rows, text_lines
 
 
 def read_training_texts(path: str | Path) -> list[str]:
@@ -13,7 +13,7 @@ def read_training_texts(path: str | Path) -> list[str]:
     lines, in file order."""
     path = existing_file(path)
     if path.suffix.lower() == ".txt":
-        texts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = [line.strip() for _, line in text_lines(path)]
     else:
         texts = [v for _, row in read_rows(path) for v in row.values() if isinstance(v, str) and v.strip()]
     if not texts:

@@ -7,20 +7,10 @@ from pathlib import Path
 
 from spacekit.errors import InputError
 from spacekit.files import atomic_open
-from spacekit.io.tables import existing_file
+from spacekit.io.tables import existing_file, text_lines
 from spacekit.ranked_run import RankedRun
 
 Qrels = dict[str, dict[str, int]]
-
-
-def _lines(path: Path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, start=1):
-                if line.strip():
-                    yield lineno, line
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def read_qrels(path: str | Path) -> tuple[Qrels, dict[tuple[str, str], int]]:
@@ -28,22 +18,24 @@ def read_qrels(path: str | Path) -> tuple[Qrels, dict[tuple[str, str], int]]:
     path = existing_file(path)
     qrels: Qrels = {}
     where: dict[tuple[str, str], int] = {}
-    for lineno, line in _lines(path):
+    beir = False                                                          # a header says: BEIR's three columns
+    for lineno, line in text_lines(path):
         fields = line.split("\t") if "\t" in line else line.split()
         fields = [f.strip() for f in fields]
-        if lineno == 1 and fields[:2] == ["query-id", "corpus-id"]:
-            continue  # BEIR header
-        if len(fields) == 3:
+        if not where and not beir and fields[:2] == ["query-id", "corpus-id"]:
+            beir = True
+            continue
+        if len(fields) == 3 or (beir and len(fields) != 3):
+            if len(fields) != 3:
+                raise InputError(f"{path}:{lineno}: expected 'qid 0 docid rel' or 'query-id corpus-id score', got "
+                                 f"{len(fields)} fields (under a 'query-id corpus-id score' header: 3)")
             qid, docid, rel = fields
         elif len(fields) == 4:
             qid, _, docid, rel = fields
         else:
             raise InputError(f"{path}:{lineno}: expected 'qid 0 docid rel' or 'query-id corpus-id score', "
                              f"got {len(fields)} fields")
-        try:
-            value = int(float(rel))
-        except ValueError:
-            raise InputError(f"{path}:{lineno}: relevance must be an integer, got {rel!r}") from None
+        value = _relevance(path, lineno, rel)
         if (qid, docid) in where:
             raise InputError(f"{path}:{lineno}: duplicate judgement for query {qid!r}, doc {docid!r} "
                              f"(first at line {where[qid, docid]})")
@@ -54,11 +46,23 @@ def read_qrels(path: str | Path) -> tuple[Qrels, dict[tuple[str, str], int]]:
     return qrels, where
 
 
-def read_run(path: str | Path) -> RankedRun:
-    """A TREC run file as a RankedRun (rows in file order of first appearance; any order within a query)."""
+def _relevance(path: Path, lineno: int, text: str) -> int:
+    """A relevance grade: an integer (written as one, or as a float with no fraction)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value != int(value):
+        raise InputError(f"{path}:{lineno}: relevance must be an integer, got {text!r}")
+    return int(value)
+
+
+def read_run(path: str | Path) -> dict[str, dict[str, float]]:
+    """A TREC run file as {qid: {docid: score}} (queries in file order of first appearance; any order within a
+    query): ragged, so memory follows the file's size (metrics.retrieval.evaluate_ragged scores it)."""
     path = existing_file(path)
     per_query: dict[str, dict[str, float]] = {}
-    for lineno, line in _lines(path):
+    for lineno, line in text_lines(path):
         fields = line.split()
         if len(fields) != 6:
             raise InputError(f"{path}:{lineno}: expected 'qid Q0 docid rank score tag', got {len(fields)} fields")
@@ -75,11 +79,17 @@ def read_run(path: str | Path) -> RankedRun:
         docs[docid] = value
     if not per_query:
         raise InputError(f"{path}: no results")
-    return RankedRun.from_dict(per_query)
+    return per_query
 
 
 def write_run(path: str | Path, run: RankedRun, tag: str = "spacekit") -> None:
-    """Write a TREC run (rank by score descending as given), atomically."""
+    """Write a TREC run (rank by score descending as given), atomically; an id TREC's whitespace-separated format
+    cannot hold (empty, or with whitespace) is refused before anything is written."""
+    for kind, ids in (("query", run.query_ids), ("document", run.doc_ids)):
+        bad = next((i for i in ids if not str(i) or any(c.isspace() for c in str(i))), None)
+        if bad is not None:
+            raise InputError(f"{path}: {kind} id {str(bad)!r} is empty or holds whitespace: a TREC run cannot "
+                             f"hold it")
     with atomic_open(path, "w") as f:
         for r, qid in enumerate(run.query_ids):
             for rank, (c, s) in enumerate(zip(run.codes[r], run.scores[r], strict=True), start=1):

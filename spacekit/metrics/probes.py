@@ -13,7 +13,7 @@ def group_verdicts(group: list[str], expect: list[str], cosine: np.ndarray) -> d
         rows = [i for i, g in enumerate(group) if g == name]
         close = [cosine[i] for i in rows if expect[i] == "close"]
         far = [cosine[i] for i in rows if expect[i] == "far"]
-        margin = (min(close) - max(far)) if close and far else float("nan")
+        margin = float(min(close) - max(far)) if close and far else None   # undefined without both kinds
         out[name] = {"min_close": float(min(close)) if close else None, "max_far": float(max(far)) if far else None,
-                     "margin": float(margin), "passed": bool(close and far and margin > 0)}
+                     "margin": margin, "passed": margin is not None and margin > 0}
     return out

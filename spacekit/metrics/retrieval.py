@@ -107,6 +107,37 @@ def evaluate(qrels: dict[str, dict[str, int]] | Judgements, run: RankedRun, metr
     return RetrievalScores(evaluated, per_query, 0 if all_queries else len(missing), first)
 
 
+def evaluate_ragged(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], metrics: list[str], *,
+                    all_queries: bool = False, max_cells: int = 1 << 22) -> RetrievalScores:
+    """evaluate() over a run given as {qid: {docid: score}}, in groups of queries of similar depth, each group
+    padded only to its own deepest query (at most max_cells ranked entries): memory follows the run's size, not
+    queries x its deepest query. Queries come back in the run's order (then qrels queries it lacks, with
+    all_queries, scoring 0 on every metric)."""
+    for m in metrics:
+        parse_metric(m)
+    parts: list[RetrievalScores] = []
+    group: list[str] = []
+    for qid in sorted((q for q in run if q in qrels), key=lambda q: len(run[q])):
+        if group and (len(group) + 1) * len(run[qid]) > max_cells:
+            parts.append(evaluate({q: qrels[q] for q in group}, RankedRun.from_dict({q: run[q] for q in group}),
+                                  metrics))
+            group = []
+        group.append(qid)
+    if group:
+        parts.append(evaluate({q: qrels[q] for q in group}, RankedRun.from_dict({q: run[q] for q in group}),
+                              metrics))
+    row = {q: (p, i) for p in parts for i, q in enumerate(p.query_ids)}
+    order = [q for q in run if q in row]
+    missing = [q for q in qrels if q not in run]
+    per_query = {m: np.array([row[q][0].per_query[m][row[q][1]] for q in order] + [0.0] * (len(missing) *
+                                                                                           all_queries))
+                 for m in metrics}
+    first = np.array([row[q][0].first_relevant_rank[row[q][1]] for q in order] + [0] * (len(missing) *
+                                                                                         all_queries), np.int64)
+    return RetrievalScores(order + (missing if all_queries else []), per_query, 0 if all_queries else len(missing),
+                           first)
+
+
 def _string_rank(ids: np.ndarray) -> np.ndarray:
     """Rank of each id in string order (code point order = strcmp order on UTF-8)."""
     order = np.argsort(np.asarray(ids, dtype=str), kind="stable")

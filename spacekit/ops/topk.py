@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from spacekit import backend
+from spacekit.errors import InputError
 from spacekit.ops import topk_fused as fused
 from spacekit.ops.kernel_guard import broken, kernels_usable, with_kernel
 from spacekit.ops.similarity import (
@@ -30,7 +31,7 @@ from spacekit.ops.similarity import (
     normalize,
 )
 from spacekit.ops.topk_select import CHUNK, merge
-from spacekit.ops.topk_tile import CorpusTile, Scratch, corpus_tile
+from spacekit.ops.topk_tile import CorpusTile, Scratch, all_finite, corpus_tile
 from spacekit.ops.topk_torch import score_rows, torch_slices
 
 log = logging.getLogger("spacekit")
@@ -50,6 +51,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     backend.dtype(dtype, dev)                                               # validates the name
     q = as_tensor(queries, "queries").to(dev, torch.float32)                # (nq, d)
     n = check_search(q, corpus, k)
+    _check_finite(q, "queries")
     k = min(k, n)
     q = normalize(q) if metric == "cosine" else q
     plan = plan_search(q.shape[0], n, q.shape[1], k, metric, dev, dtype, budget, corpus_dtype(corpus))
@@ -58,8 +60,10 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     best_i = torch.full((q.shape[0], k), -1, dtype=torch.long, device=dev)
     scratch = Scratch.on_cpu(plan.query_rows * plan.corpus_rows, plan.low if plan.candidates else None) \
         if dev.type == "cpu" else None
+    finite = torch.ones((), dtype=torch.bool, device=dev)                  # every corpus row so far
     for start, c in corpus_tiles(corpus, plan.corpus_rows, dev, dtype=plan.read_dtype):
         tile = corpus_tile(c, metric, plan.low, bounded=plan.candidates is not None or plan.route == "fused")
+        finite &= all_finite(tile)
         for lo in range(0, q.shape[0], plan.query_rows):
             rows = slice(lo, lo + plan.query_rows)
             s, i = tile_topk(q[rows], tile, k, plan, scratch)              # (rows, k) each, tile-local columns
@@ -67,7 +71,16 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
                 best_s[rows], best_i[rows] = s, i
             else:
                 best_s[rows], best_i[rows] = merge(best_s[rows], best_i[rows], s, i + start, k)
+    if not bool(finite):                                                   # read with the results: no extra wait
+        _check_finite(as_tensor(corpus, "corpus"), "corpus")
     return best_s.cpu(), best_i.cpu()
+
+
+def _check_finite(x: torch.Tensor, name: str) -> None:
+    """An InputError naming the first row of x with a NaN or inf value (NaN would rank first for every query)."""
+    bad = ~torch.isfinite(x).all(dim=1)
+    if bool(bad.any()):
+        raise InputError(f"{name}: row {int(bad.nonzero()[0])} has NaN or inf values")
 
 
 @dataclass(frozen=True)

@@ -91,3 +91,12 @@ def exact_scores(q: torch.Tensor, tile: CorpusTile, scratch: Scratch | None = No
         for lo in range(0, c.shape[0], EXACT_BLOCK):
             out[:, lo:lo + EXACT_BLOCK] = q @ c[lo:lo + EXACT_BLOCK].float().T
     return out if tile.scale is None else out.mul_(tile.scale)
+
+
+def all_finite(tile: CorpusTile) -> torch.Tensor:
+    """0-d bool on the device: whether every row of the tile is finite (read off the n row scales 1 / |row| when
+    the tile has them: a row with NaN has a NaN scale, one with inf a zero scale; else a pass over the rows). No
+    wait for the device."""
+    if tile.scale is not None:
+        return (torch.isfinite(tile.scale) & (tile.scale > 0)).all()
+    return torch.isfinite(tile.exact).all()

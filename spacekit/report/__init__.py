@@ -7,6 +7,7 @@ from pathlib import Path
 
 from spacekit.compare import Comparison
 from spacekit.files import atomic_write
+from spacekit.report.format import json_ready
 
 
 def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
@@ -20,16 +21,8 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
     plots = make_plots(comparison, out)
     comparison.report["plots"] = {name: path.name for name, path in plots.items()}
     files = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "index.html"}
-    atomic_write(files["json"], json.dumps(comparison.report, indent=1, allow_nan=False, default=_plain))
+    comparison.report = json_ready(comparison.report)                     # undefined values as null, everywhere
+    atomic_write(files["json"], json.dumps(comparison.report, indent=1, allow_nan=False))
     atomic_write(files["markdown"], render_markdown(comparison.report))
     atomic_write(files["html"], render_html(comparison.report, plots))
     return {**files, **plots}
-
-
-def _plain(value):
-    """JSON fallback for numpy scalars and NaN-free floats."""
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -32,3 +32,21 @@ def summary_rows(report: dict) -> list[dict]:
                          "delta": signed(m["delta"]), "ci": f"[{signed(m['ci_low'])}, {signed(m['ci_high'])}]",
                          "p_adj": pval(m["p_adjusted"]), "verdict": m["verdict"], "arrow": ARROWS[m["verdict"]]})
     return rows
+
+
+def json_ready(value):
+    """A report or result object for JSON: numpy scalars as Python numbers, and undefined values (NaN, inf: a
+    correlation over constant values, say) as None, so the JSON is strict and readers see null."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from spacekit.report.escape import md
 from spacekit.report.format import num, pval, signed, summary_rows
 
 
 def render_markdown(report: dict) -> str:
-    """The whole report as one Markdown document."""
+    """The whole report as one Markdown document; every data string (names, paths, texts, ids) escaped by md()."""
     lines = [f"# spacekit comparison: **{report['verdict']}**", "",
-             f"before `{report['before']}` → after `{report['after']}`; alpha {report['alpha']}, "
+             f"before {md(report['before'])} → after {md(report['after'])}; alpha {report['alpha']}, "
              f"{report['resamples']:,} bootstrap resamples, Holm–Bonferroni over all {_n_tests(report)} tests.", "",
              "| task | tag | metric | before | after | Δ | 95% CI | p (adj.) | verdict |",
              "|---|---|---|---:|---:|---:|---|---:|---|"]
     for r in summary_rows(report):
-        metric = f"**{r['metric']}**" if r["main"] else r["metric"]
-        lines.append(f"| {r['task']} | {r['tag']} | {metric} | {r['before']} | {r['after']} | {r['delta']} | "
+        metric = f"**{md(r['metric'])}**" if r["main"] else md(r["metric"])
+        lines.append(f"| {md(r['task'])} | {md(r['tag'])} | {metric} | {r['before']} | {r['after']} | {r['delta']} | "
                      f"{r['ci']} | {r['p_adj']} | {r['arrow']} {r['verdict']} |")
     of = report["overfitting"]
     lines += ["", "## Overfitting", "", f"{of['note']} (in-domain: {of['in-domain']['improved']} improved, "
@@ -22,7 +23,7 @@ def render_markdown(report: dict) -> str:
               f"{of['holdout']['regressed']} regressed)."]
     if report.get("leakage"):
         lk = report["leakage"]
-        lines += ["", "## Leakage", "", f"{lk['train_texts']:,} training texts from `{lk['train']}`; near-duplicate "
+        lines += ["", "## Leakage", "", f"{lk['train_texts']:,} training texts from {md(lk['train'])}; near-duplicate "
                   f"threshold cosine ≥ {lk['threshold']} under the before model.", "",
                   "| task | exact | near | without leaked items (main metric Δ) |", "|---|---:|---:|---|"]
         for name, info in lk["tasks"].items():
@@ -30,30 +31,30 @@ def render_markdown(report: dict) -> str:
             text = "–"
             if clean:
                 main = next(iter(clean["metrics"]))
-                text = f"{main}: {signed(clean['metrics'][main]['delta'])} on n={clean['n']}"
-            lines.append(f"| {name} | {info['exact']} | {info['near']} | {text} |")
+                text = f"{md(main)}: {signed(clean['metrics'][main]['delta'])} on n={clean['n']}"
+            lines.append(f"| {md(name)} | {info['exact']} | {info['near']} | {text} |")
     drift = report["drift"]
     if "knn_overlap" in drift:
         lines += ["", "## Space drift", "", f"kNN overlap (k={drift['k']}, n={drift['n']}): mean "
                   f"{num(drift['knn_overlap']['mean'])}, median {num(drift['knn_overlap']['median'])}; "
                   f"linear CKA {num(drift['linear_cka'])}.", "", "| geometry | before | after | Δ |",
                   "|---|---:|---:|---:|"]
-        lines += [f"| {k} | {num(v['before'])} | {num(v['after'])} | {signed(v['delta'])} |"
+        lines += [f"| {md(k)} | {num(v['before'])} | {num(v['after'])} | {signed(v['delta'])} |"
                   for k, v in drift["geometry"].items()]
     for p in report["probes"]:
-        lines += ["", f"## Probes ({p['name']})", "", "| group | pair | expect | before | after | trained on |",
+        lines += ["", f"## Probes ({md(p['name'])})", "", "| group | pair | expect | before | after | trained on |",
                   "|---|---|---|---:|---:|---|"]
-        lines += [f"| {x['group']} | {x['text_a']} ⟷ {x['text_b']} | {x['expect']} | {num(x['before'])} | "
-                  f"{num(x['after'])} | {'yes' if x['trained_on'] else ''} |" for x in p["pairs"]]
+        lines += [f"| {md(x['group'])} | {md(x['text_a'])} ⟷ {md(x['text_b'])} | {md(x['expect'])} | "
+                  f"{num(x['before'])} | {num(x['after'])} | {'yes' if x['trained_on'] else ''} |" for x in p["pairs"]]
     for t in report["tasks"]:
-        lines += ["", f"## {t['name']} ({t['kind']}, {t['tag']}, n={t['n']})", "",
-                  f"win / tie / loss on {t['main_metric']}: {t['win_tie_loss']['win']} / {t['win_tie_loss']['tie']}"
+        lines += ["", f"## {md(t['name'])} ({md(t['kind'])}, {md(t['tag'])}, n={t['n']})", "",
+                  f"win / tie / loss on {md(t['main_metric'])}: {t['win_tie_loss']['win']} / {t['win_tie_loss']['tie']}"
                   f" / {t['win_tie_loss']['loss']}"
                   + (f"; McNemar p {pval(t['mcnemar_p'])}" if "mcnemar_p" in t else "")]
         for title, key in [("Most improved", "most_improved"), ("Most regressed", "most_regressed")]:
             if t[key]:
                 lines += ["", f"{title}:", ""]
-                lines += [f"- {signed(x['delta'])} `{x['id']}` {x['text'][:160]}" + _ranks(x) for x in t[key]]
+                lines += [f"- {signed(x['delta'])} {md(x['id'])} {md(x['text'][:160])}" + _ranks(x) for x in t[key]]
     return "\n".join(lines) + "\n"
 
 

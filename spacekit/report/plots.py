@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from spacekit.compare import Comparison
+from spacekit.report.escape import plot_label
 
 
 def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
@@ -24,11 +25,6 @@ def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
     if comparison.report["probes"]:
         paths["probes"] = _probes(comparison.report["probes"][0], out / "probes.png")
     return paths
-
-
-def plain_label(text: str) -> str:
-    """Data text as a literal matplotlib label: a '$' would start mathtext (and an unbalanced one raise)."""
-    return text.replace("$", r"\$")
 
 
 def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -89,10 +85,11 @@ def _deltas(tasks: list[dict], path: Path) -> Path:
     fig = Figure(figsize=(4 * len(tasks), 3.2))
     axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, t in zip(axes[0], tasks, strict=True):
-        d = np.asarray(t["delta_histogram"], float)
+        d = np.asarray([v for v in t["delta_histogram"] if v is not None], float)
+        d = d[np.isfinite(d)]                                            # undefined per-item changes are left out
         ax.hist(d, bins=30, color="#55a868")
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(plain_label(f"{t['name']}: per-item Δ {t['main_metric']}"), fontsize=9)
+        ax.set_title(plot_label(f"{t['name']}: per-item Δ {t['main_metric']}"), fontsize=9)
         ax.set_yscale("log")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -103,7 +100,7 @@ def _probes(probes: dict, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     pairs = probes["pairs"]
-    labels = [plain_label(f"{p['group']}: {p['text_a'][:22]} ⟷ {p['text_b'][:22]} ({p['expect']})") for p in pairs]
+    labels = [plot_label(f"{p['group']}: {p['text_a'][:22]} ⟷ {p['text_b'][:22]} ({p['expect']})") for p in pairs]
     y = np.arange(len(pairs))
     fig = Figure(figsize=(10, 0.32 * len(pairs) + 1.2))
     ax = fig.subplots()

@@ -82,12 +82,14 @@ class Task(Protocol[R]):
     """One kind of evaluation: built from a suite table (or the CLI), run on one model; R: its result type.
 
     Class attributes: kind (its name in suites), default_metrics (the first is the main metric; empty: compare
-    observes the kind instead of testing it), paths (suite keys holding file paths, resolved against the suite file),
-    required (suite keys that must be given), section (the report section an observed kind fills).
+    observes the kind instead of testing it), options (the suite keys it takes besides name, kind, tag and
+    metrics, with their types: any other key is an error), paths (those holding file paths, resolved against the
+    suite file), required (those that must be given), section (the report section an observed kind fills).
     """
 
     kind: ClassVar[str]
     default_metrics: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, type]] = {"data": str}
     paths: ClassVar[tuple[str, ...]] = ("data",)
     required: ClassVar[tuple[str, ...]] = ("data",)
     section: ClassVar[str | None] = None

@@ -48,9 +48,15 @@ class ClassificationTask(Task[ClassificationResult]):
     label_field: str | None = None
     name: str = ""
     kind: ClassVar[str] = "classification"
+    options: ClassVar[dict[str, type]] = {"train": str, "test": str, "protocol": str, "text_field": str,
+                                                   "label_field": str}
     default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
     paths: ClassVar[tuple[str, ...]] = ("train", "test")
     required: ClassVar[tuple[str, ...]] = ("train", "test")
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"classification protocol must be mteb or full, got {self.protocol!r}")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
@@ -69,10 +75,11 @@ class ClassificationTask(Task[ClassificationResult]):
         from spacekit.io.labelled import read_labelled
         from spacekit.metrics.classification import ClassificationProtocol, linear_probe
 
-        if self.protocol not in PROTOCOLS:
-            raise InputError(f"classification protocol must be mteb or full, got {self.protocol!r}")
         train = read_labelled(self.train, text_field=self.text_field, label_field=self.label_field)
         test = read_labelled(self.test, text_field=self.text_field, label_field=self.label_field)
+        unseen = sorted(set(test.labels) - set(train.labels))
+        if unseen:
+            raise InputError(f"{self.test}: test labels absent from train ({self.train}): {unseen[:5]}")
         x_train, x_test = opts.embed_unique(model, train.texts, test.texts)
         protocol = ClassificationProtocol(full=self.protocol == "full")
         metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)

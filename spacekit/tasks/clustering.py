@@ -50,6 +50,7 @@ class ClusteringTask(Task[ClusteringResult]):
     n_init: int = 5
     name: str = ""
     kind: ClassVar[str] = "clustering"
+    options: ClassVar[dict[str, type]] = {"data": str, "text_field": str, "label_field": str, "seed": int}
     default_metrics: ClassVar[tuple[str, ...]] = ("v_measure", "ari")
 
     @classmethod
@@ -62,7 +63,7 @@ class ClusteringTask(Task[ClusteringResult]):
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> ClusteringTask:
         """data, text_field, label_field, seed from the suite table."""
         return cls(options["data"], options.get("text_field", "text"), options.get("label_field"),
-                   int(options.get("seed", 42)), name=name)
+                   options.get("seed", 42), name=name)
 
     def run(self, model: Model, opts: EncodeOptions) -> ClusteringResult:
         """Cluster the texts; per item its cluster and purity."""

@@ -36,6 +36,7 @@ class GeometryTask(Task[GeometryResult]):
     text_field: str = "text"
     name: str = ""
     kind: ClassVar[str] = "geometry"
+    options: ClassVar[dict[str, type]] = {"data": str, "pairs": str, "text_field": str}
     paths: ClassVar[tuple[str, ...]] = ("data", "pairs")
 
     @classmethod

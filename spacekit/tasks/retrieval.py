@@ -56,7 +56,16 @@ class RetrievalTask(Task[RetrievalResult]):
     name: str = ""
     backend: str = "spacekit"  # or "faiss": an exact faiss flat index (optional dependency)
     kind: ClassVar[str] = "retrieval"
+    options: ClassVar[dict[str, type]] = {"data": str, "split": str, "backend": str, "depth": int}
     default_metrics: ClassVar[tuple[str, ...]] = REPORTED
+
+    def __post_init__(self) -> None:
+        if self.depth < 1:
+            raise InputError(f"retrieval depth must be >= 1, got {self.depth}")
+        if self.backend not in ("spacekit", "faiss"):
+            raise InputError(f"search backend must be 'spacekit' or 'faiss', got {self.backend!r}")
+        if self.similarity not in ("cosine", "dot"):
+            raise InputError(f"similarity must be 'cosine' or 'dot', got {self.similarity!r}")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
@@ -68,7 +77,7 @@ class RetrievalTask(Task[RetrievalResult]):
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> RetrievalTask:
         """data, split, backend, depth from the suite table."""
         return cls(options["data"], options.get("split", "test"), sorted(set(metrics) | set(REPORTED)),
-                   int(options.get("depth", 1000)), name=name, backend=options.get("backend", "spacekit"))
+                   options.get("depth", 1000), name=name, backend=options.get("backend", "spacekit"))
 
     def run(self, model: Model, opts: EncodeOptions) -> RetrievalResult:
         """Evaluate `model`: the ranked run, per-query metrics and texts."""
@@ -76,10 +85,6 @@ class RetrievalTask(Task[RetrievalResult]):
         from spacekit.metrics.retrieval import Judgements, evaluate
         from spacekit.ops import topk
 
-        if self.depth < 1:
-            raise InputError(f"retrieval depth must be >= 1, got {self.depth}")
-        if self.backend not in ("spacekit", "faiss"):
-            raise InputError(f"search backend must be 'spacekit' or 'faiss', got {self.backend!r}")
         data = read_beir(self.data, self.split)
         docs = opts.embed(model, data.corpus.ids, data.corpus.texts)      # (n, d)
         queries = opts.embed(model, data.queries.ids, data.queries.texts)  # (nq, d)

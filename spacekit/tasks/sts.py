@@ -10,6 +10,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from spacekit.embed import EncodeOptions, Model
+from spacekit.errors import InputError
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -60,6 +61,9 @@ class StsTask(Task[StsResult]):
 
         pairs = read_sts(self.data)
         sim = pair_cosines(opts, model, pairs.sentence1, pairs.sentence2)         # (n,)
+        if np.ptp(sim) <= 1e-9:                                          # equal but for rounding: no ranking
+            raise InputError(f"{self.data}: the model gives every pair the same cosine ({sim[0]:.6f}): Spearman "
+                             f"and Pearson are undefined")
         return StsResult(kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data),
                          model=model.spec, metrics=correlations(sim, pairs.score), item_ids=pairs.ids,
                          per_item={"similarity": sim}, gold=pairs.score,

@@ -1,0 +1,185 @@
+"""Writing a store: new, resumed from its last whole shard, or reused; one writer at a time.
+
+Every file goes through a uniquely named temp file created exclusively beside it and is renamed over its name
+(files.atomic_open), so a crash leaves whole files only and a link planted in the folder is never written through.
+The manifest is rewritten after each shard and marked complete last. A lock file beside the folder
+(`.NAME.lock`, flock) makes a second writer of the same store wait, then reuse or resume what the first wrote.
+spacekit deletes only files it makes in a store folder (manifest.json, part-NNNNN.parquet, their temp files), and
+only in a folder that is provably a store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from spacekit.embed.manifest import (
+    MANIFEST,
+    NP_DTYPES,
+    SHARD_ROWS,
+    is_store_file,
+    key_diff,
+    new_manifest,
+    read_manifest,
+    shard_name,
+)
+from spacekit.embed.store import Store, open_shard
+from spacekit.errors import StoreError
+from spacekit.files import atomic_open, atomic_write, file_digest
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock (one writer at a time is then the user's to ensure)
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("spacekit")
+ROW_GROUP = 8192  # rows per Parquet row group: a reader holds one group at a time (Store.tiles)
+
+
+def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np.ndarray], *, dim: int,
+                key: dict, shard_rows: int = SHARD_ROWS, dtype: str = "float32", overwrite: bool = False) -> Store:
+    """Write (or resume, or reuse) a store of len(ids) vectors; embed(lo, hi) returns rows lo:hi."""
+    path = Path(path)
+    if dtype not in NP_DTYPES:
+        raise StoreError(f"store dtype must be float32 or float16, got {dtype!r}")
+    if shard_rows < 1:
+        raise StoreError(f"shard rows must be >= 1, got {shard_rows}")
+    with store_lock(path):
+        _remove_temp_files(path)                                          # a dead writer's (we hold the lock)
+        manifest = _prepare(path, key, overwrite)
+        created = manifest is None
+        if manifest is None or (manifest["count"], manifest["dim"], manifest["dtype"]) != (len(ids), dim, dtype):
+            manifest = new_manifest(dim, dtype, len(ids), key)
+        good = _whole_prefix(path, manifest)
+        if manifest["complete"] and len(good) == len(manifest["shards"]):
+            return Store(path, manifest)                                  # same key, intact: nothing to do
+        manifest.update(shards=good, complete=False)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            _write_rows(path, manifest, ids, embed, shard_rows)
+        except BaseException as e:
+            if created and not isinstance(e, KeyboardInterrupt):
+                remove_store_files(path, remove_folder=True)               # nothing half-written from a new store
+            raise
+        manifest["complete"] = True
+        atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
+        _remove_stale_shards(path, manifest)
+        return Store(path, manifest)
+
+
+def _write_rows(path: Path, manifest: dict, ids: list[str], embed: Callable[[int, int], np.ndarray],
+                shard_rows: int) -> None:
+    """Embed and write every row after the manifest's whole shards, a shard at a time, the manifest after each."""
+    atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
+    dim, lo = manifest["dim"], sum(s["rows"] for s in manifest["shards"])
+    while lo < len(ids):
+        hi = min(lo + shard_rows, len(ids))
+        vec = np.asarray(embed(lo, hi))
+        if vec.shape != (hi - lo, dim):
+            raise StoreError(f"{path}: rows {lo}:{hi} came back with shape {vec.shape}, expected {(hi - lo, dim)}")
+        if not np.isfinite(vec).all():
+            bad = ids[lo + int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
+            raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
+        manifest["shards"].append(_write_shard(path, len(manifest["shards"]), ids[lo:hi], vec, manifest["dtype"]))
+        atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
+        lo = hi
+
+
+@contextlib.contextmanager
+def store_lock(path: Path) -> Iterator[None]:
+    """Hold the store's lock file (beside the folder); a second writer waits here until the first is done."""
+    if fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def _whole_prefix(path: Path, manifest: dict) -> list[dict]:
+    """The leading shards that are still whole (file, sha256, schema, rows); the first that is not is reported on
+    stderr, and it and the shards after it are recomputed."""
+    good: list[dict] = []
+    for shard in manifest["shards"]:
+        try:
+            open_shard(path, manifest, shard)
+        except StoreError as e:
+            log.warning("%s: recomputing from row %d", e, sum(s["rows"] for s in good))
+            break
+        good.append(shard)
+    return good
+
+
+def _prepare(path: Path, key: dict, overwrite: bool) -> dict | None:
+    """The manifest to resume from (same key), or None for a fresh store. A different key is refused unless
+    overwrite; a folder that is not a store, or holds files besides a store's, is never deleted."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise StoreError(f"{path}: exists and is not a folder")
+    if not path.exists():
+        return None
+    manifest = read_manifest(path)
+    others = sorted(p.name for p in path.iterdir() if not is_store_file(p.name))
+    if manifest is None:
+        if others:
+            raise StoreError(f"{path}: folder is not empty and is not a spacekit store (it holds {others[0]!r}); "
+                             f"spacekit deletes only its own stores: choose an empty or new folder")
+        return None
+    if manifest["key"] != key:
+        diff = ", ".join(key_diff(manifest["key"], key))
+        if not overwrite:
+            raise StoreError(f"{path}: store was made with a different cache key ({diff} differ); use --overwrite")
+        if others:
+            raise StoreError(f"{path}: --overwrite: the store folder also holds {others[0]!r}, which spacekit "
+                             f"did not make; move it away first")
+        remove_store_files(path)
+        return None
+    return manifest
+
+
+def remove_store_files(path: Path, remove_folder: bool = False) -> None:
+    """Delete the files spacekit makes in a store folder (never a link's target, never another file); with
+    remove_folder, the folder too when nothing else is left in it."""
+    if path.is_symlink() or not path.is_dir():
+        return
+    for file in path.iterdir():
+        if is_store_file(file.name) and (file.is_symlink() or file.is_file()):
+            file.unlink(missing_ok=True)
+    if remove_folder and not any(path.iterdir()):
+        path.rmdir()
+
+
+def _remove_temp_files(path: Path) -> None:
+    """Temp files spacekit made in a store folder and never renamed (a writer killed mid-file)."""
+    if path.is_dir() and not path.is_symlink():
+        for file in path.iterdir():
+            if file.name.startswith(".") and file.name.endswith(".tmp") and is_store_file(file.name):
+                file.unlink(missing_ok=True)
+
+
+def _remove_stale_shards(path: Path, manifest: dict) -> None:
+    """Shard files the manifest no longer lists (left by an earlier, larger store under the same name)."""
+    listed = {s["file"] for s in manifest["shards"]}
+    for file in path.glob("part-*.parquet"):
+        if is_store_file(file.name) and file.name not in listed:
+            file.unlink(missing_ok=True)
+
+
+def _write_shard(path: Path, index: int, ids: list[str], vec: np.ndarray, dtype: str) -> dict:
+    name = shard_name(index)
+    flat = pa.array(vec.astype(NP_DTYPES[dtype], copy=False).reshape(-1))
+    table = pa.table({"id": pa.array(ids, pa.string()),
+                      "embedding": pa.FixedSizeListArray.from_arrays(flat, vec.shape[1])})
+    with atomic_open(path / name, "wb") as f:
+        pq.write_table(table, f, row_group_size=ROW_GROUP)
+    return {"file": name, "rows": len(ids), "sha256": file_digest(path / name)}
