@@ -255,3 +255,26 @@ def test_texts_with_quotes_tabs_or_nothing_are_handled(tmp_path, text):
         assert got is None                                          # three fields under a two-column header
     else:
         assert got.texts[0] == text
+
+
+@FUZZ
+@given(corpus=messy_bytes, queries=messy_bytes, qrels=messy_bytes, valid=st.booleans())
+def test_beir_folders_are_read_or_refused_by_file(tmp_path, corpus, queries, qrels, valid):
+    from spacekit.io.beir import read_beir
+
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    if valid:                                                        # a valid folder, but for the damaged qrels
+        corpus = b'{"_id": "d1", "title": "t", "text": "one"}\n{"_id": "d2", "text": "two"}\n'
+        queries = b'{"_id": "q1", "text": "a query"}\n'
+    (folder / "corpus.jsonl").write_bytes(corpus)
+    (folder / "queries.jsonl").write_bytes(queries)
+    (folder / "qrels" / "test.tsv").write_bytes(qrels)
+    try:
+        data = read_beir(folder, "test")
+    except InputError as e:
+        assert str(folder) in str(e)
+        assert "\n" not in str(e)
+        return
+    assert set(data.queries.ids) == set(data.qrels)
+    assert all(d in set(data.corpus.ids) for docs in data.qrels.values() for d in docs)
