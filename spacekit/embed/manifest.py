@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -21,7 +21,6 @@ FORMAT = "spacekit-store/1"
 MANIFEST = "manifest.json"
 NP_DTYPES = {"float32": np.float32, "float16": np.float16}
 SHARD_ROWS = 50_000  # rows per Parquet shard
-_SHARD = re.compile(r"part-(\d{5})\.parquet")
 _OURS = re.compile(r"(manifest\.json|part-\d{5}\.parquet|\.(manifest\.json|part-\d{5}\.parquet)\..+\.tmp)")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -52,16 +51,21 @@ def read_manifest(path: Path) -> dict | None:
     file = path / MANIFEST
     if not file.exists() and not file.is_symlink():
         return None
-    if file.is_symlink() or not file.is_file():
-        raise StoreError(f"{file}: not a regular file (a store's files are never links)")
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise StoreError(f"{file}: not valid JSON ({e})") from None
+    manifest = load_manifest_json(file)
     problems = manifest_problems(manifest)
     if problems:
         raise StoreError(f"{file}: {problems[0]}")
     return manifest
+
+
+def load_manifest_json(file: Path) -> Any:
+    """A manifest file's JSON, unchecked; a link, a non-file or invalid JSON is a StoreError naming it."""
+    if file.is_symlink() or not file.is_file():
+        raise StoreError(f"{file}: not a regular file (a store's files are never links)")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise StoreError(f"{file}: not valid JSON ({e})") from None
 
 
 def manifest_problems(m: object) -> list[str]:

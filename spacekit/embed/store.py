@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spacekit.embed.manifest import MANIFEST, NP_DTYPES, manifest_problems, read_manifest
+from spacekit.embed.manifest import MANIFEST, NP_DTYPES, load_manifest_json, manifest_problems, read_manifest
 from spacekit.errors import StoreError
 from spacekit.files import file_digest
 
@@ -52,17 +51,16 @@ class Store:
 
     def shards(self) -> Iterator[tuple[list[str], np.ndarray]]:
         """(ids, (rows, dim) array) per shard, in order, each checked; an id seen twice is an error."""
-        seen: dict[str, int] = {}
-        for i, shard in enumerate(self.manifest["shards"]):
+        seen: set[str] = set()
+        for shard in self.manifest["shards"]:
             file = open_shard(self.path, self.manifest, shard)
             with _reading(self.path / shard["file"]):
                 table = file.read()
                 ids = table.column("id").to_pylist()
             for item in ids:
-                if seen.setdefault(item, i) != i or item is None:
+                if item in seen or item is None:
                     raise StoreError(f"{self.path / shard['file']}: id {item!r} appears twice in the store")
-            if len(set(ids)) != len(ids):
-                raise StoreError(f"{self.path / shard['file']}: an id appears twice in the shard")
+                seen.add(item)
             yield ids, _vectors(table.column("embedding").combine_chunks(), self.dim, self.path / shard["file"], ids)
 
     def tiles(self, rows: int, device: torch.device | str = "cpu",
@@ -192,12 +190,12 @@ def verify_store(path: str | Path) -> list[str]:
     shard (file, sha256, schema, rows, finite vectors), ids unique, and completeness."""
     path = Path(path)
     file = path / MANIFEST
-    if not file.is_file() or file.is_symlink():
+    if not file.exists() and not file.is_symlink():
         return [f"{path}: not a spacekit store (no {MANIFEST})"]
     try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return [f"{file}: not valid JSON ({e})"]
+        manifest = load_manifest_json(file)
+    except StoreError as e:
+        return [str(e)]
     problems = [f"{file}: {p}" for p in manifest_problems(manifest)]
     if problems:
         return problems
