@@ -71,7 +71,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
                 best_s[rows], best_i[rows] = s, i
             else:
                 best_s[rows], best_i[rows] = merge(best_s[rows], best_i[rows], s, i + start, k)
-    if not bool(finite):                                                   # read with the results: no extra wait
+    if not bool(finite) and not hasattr(corpus, "manifest"):  # a store's rows were checked as they were read
         _check_finite(as_tensor(corpus, "corpus"), "corpus")
     return best_s.cpu(), best_i.cpu()
 
@@ -103,7 +103,7 @@ class SearchPlan:
     @property
     def low(self) -> torch.dtype:
         """The dtype candidates are scored in (fp32 for tf32 products and for fp32 throughout)."""
-        return LOW_DTYPES.get(self.candidates or "", torch.float32)
+        return low_dtype(self.candidates)
 
     @property
     def read_dtype(self) -> torch.dtype:
@@ -116,12 +116,17 @@ def plan_search(nq: int, n: int, d: int, k: int, metric: str, dev: torch.device,
     """The route, candidate precision and tile sizes of one call (stored: the dtype the corpus holds)."""
     limit = backend.budget(dev, budget)
     reduced = candidate_precision(dtype, metric, dev)
-    low = LOW_DTYPES.get(reduced or "", torch.float32)
+    low = low_dtype(reduced)
     use_fused = k <= fused.KERNEL_MAX_K and kernels_usable(dev)
     chunk = fused.kernel_chunk(k, low, dev) if use_fused else 0
     c_rows, q_rows = tile_sizes(limit, nq, n, d, cpu=dev.type == "cpu", fused_sub=chunk, k=k)
     native = use_fused and low != torch.float32 and stored == low
     return SearchPlan("fused" if use_fused else "torch", reduced, native, c_rows, q_rows, chunk, limit)
+
+
+def low_dtype(candidates: str | None) -> torch.dtype:
+    """The dtype candidates in this precision are scored in: fp16/bf16, else fp32 (tf32 products, fp32)."""
+    return LOW_DTYPES.get(candidates or "", torch.float32)
 
 
 def tile_topk(qt: torch.Tensor, tile: CorpusTile, k: int, plan: SearchPlan,
