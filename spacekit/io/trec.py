@@ -25,10 +25,10 @@ def read_qrels(path: str | Path) -> tuple[Qrels, dict[tuple[str, str], int]]:
         if not where and not beir and fields[:2] == ["query-id", "corpus-id"]:
             beir = True
             continue
-        if len(fields) == 3 or (beir and len(fields) != 3):
-            if len(fields) != 3:
-                raise InputError(f"{path}:{lineno}: expected 'qid 0 docid rel' or 'query-id corpus-id score', got "
-                                 f"{len(fields)} fields (under a 'query-id corpus-id score' header: 3)")
+        if beir and len(fields) != 3:
+            raise InputError(f"{path}:{lineno}: expected 'qid 0 docid rel' or 'query-id corpus-id score', got "
+                             f"{len(fields)} fields (under a 'query-id corpus-id score' header: 3)")
+        if len(fields) == 3:
             qid, docid, rel = fields
         elif len(fields) == 4:
             qid, _, docid, rel = fields
