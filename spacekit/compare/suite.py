@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,10 +61,8 @@ def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
         raise InputError(f"{where}: expected a table")
     if "kind" not in entry:
         raise InputError(f"{where}: missing 'kind'")
-    try:
+    with _located(where):
         cls = task_class(str(entry["kind"]))
-    except InputError as e:
-        raise InputError(f"{where}: {e}") from None
     name = str(entry.get("name") or f"{cls.kind}-{i}")
     where = f"{where} ({name})"
     tag = entry.get("tag", "in-domain")
@@ -74,11 +74,9 @@ def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
     metrics = [m.lower() for m in metrics]
     if cls.default_metrics and not metrics:
         raise InputError(f"{where}: metrics must name at least one metric (the first is the main metric)")
-    for m in metrics:
-        try:
+    with _located(where):
+        for m in metrics:
             cls.metric_spec(m)
-        except InputError as e:
-            raise InputError(f"{where}: {e}") from None
     options = {k: v for k, v in entry.items() if k not in RESERVED}
     for key, value in options.items():
         want = cls.options.get(key)
@@ -94,8 +92,15 @@ def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
         if key in options and options[key] != "builtin":
             options[key] = str((path.parent / str(options[key])).resolve())
     spec = TaskSpec(name, cls.kind, tag, metrics, options)
+    with _located(where):
+        spec.build()                                                      # its settings checked now
+    return spec
+
+
+@contextlib.contextmanager
+def _located(where: str) -> Iterator[None]:
+    """An InputError raised inside, prefixed with the suite file and task it comes from."""
     try:
-        spec.build()                                                      # its settings checked now, located
+        yield
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
-    return spec
