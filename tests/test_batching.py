@@ -21,6 +21,13 @@ def test_collate_pads_each_row_to_the_longest():
     assert mask.tolist() == [[1, 1, 0], [1, 0, 0], [1, 1, 1]]
 
 
+def test_collate_pads_on_the_left_for_a_left_padding_tokenizer():
+    flat, offsets, lengths = np.array([5, 6, 7, 8, 9, 10]), np.array([0, 3, 4]), np.array([3, 1, 2])
+    ids, mask = collate(flat, offsets, lengths, np.array([2, 1, 0]), pad_id=0, multiple=4, left=True)
+    assert ids.tolist() == [[0, 0, 9, 10], [0, 0, 0, 8], [0, 5, 6, 7]]
+    assert mask.tolist() == [[0, 0, 1, 1], [0, 0, 0, 1], [0, 1, 1, 1]]
+
+
 def test_batches_cover_every_text_once_across_blocks(monkeypatch):
     monkeypatch.setattr(batching, "BLOCK", 7)                  # several blocks, a ragged last one
     monkeypatch.setattr(batching, "FIRST_BLOCK", 3)            # and a smaller first one

@@ -80,6 +80,9 @@ def test_not_a_model_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no tokenizer files"):
         load_model(tmp_path)
     (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    with pytest.raises(InputError, match="no max length"):                # no length anywhere: not guessed
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text('{"max_position_embeddings": 512}')
     with pytest.raises(InputError, match="not a loadable model"):
         load_model(tmp_path)
     with pytest.raises(InputError, match="unknown built-in"):
@@ -114,7 +117,7 @@ def test_padded_batches_read_no_device_values(minilm_path, monkeypatch):
         with torch.inference_mode():
             ours = embed_batch(model, placed, batch)
     with torch.inference_mode():
-        given = embed_batch(model, Placed(placed.net, full_mask=False), batch)
+        given = embed_batch(model, Placed(placed.net, full_mask=False, head=placed.head), batch)
     assert torch.allclose(ours, given, atol=1e-6)
     assert not torch.allclose(ours[0], given[1], atol=1e-2)  # the rows differ: the comparison can fail
 

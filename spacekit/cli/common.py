@@ -61,11 +61,39 @@ def encode_args(device: str, dtype: str, batch_tokens: int | None) -> dict:
     return {"device": device, "dtype": dtype, "batch_tokens": batch_tokens}
 
 
-def encode_options(device: str, dtype: str, batch_tokens: int | None, cache_dir: str | None, no_cache: bool):
-    """EncodeOptions from the shared CLI options."""
-    from spacekit.embed.options import EncodeOptions
+def prompt_options(roles: bool = False):
+    """--prompt / --prompt-name, and with roles (retrieval, compare) --query-prompt[-name] and
+    --document-prompt[-name]; --trust-remote-code. Without them each model's own prompts apply."""
+    def add(f):
+        f = click.option("--trust-remote-code", is_flag=True,
+                         help="run code a model folder carries (auto_map); refused otherwise")(f)
+        sides = [("query_", "queries"), ("document_", "documents")] if roles else []
+        for prefix, what in [*sides, ("", "texts" if not roles else "other texts")]:
+            flag = prefix.replace("_", "-")
+            f = click.option(f"--{flag}prompt-name", f"{prefix}prompt_name", default=None,
+                             help=f"encode {what} with this prompt of the model's")(f)
+            f = click.option(f"--{flag}prompt", f"{prefix}prompt", default=None,
+                             help=f"encode {what} after this text")(f)
+        return f
+    return add
 
-    return EncodeOptions(**encode_args(device, dtype, batch_tokens), cache_dir=cache_dir, use_cache=not no_cache)
+
+def encode_options(device: str, dtype: str, batch_tokens: int | None, cache_dir: str | None = None,
+                   no_cache: bool = False, **prompts):
+    """EncodeOptions from the shared CLI options (prompt options included; --trust-remote-code is not one)."""
+    from spacekit.embed.options import EncodeOptions
+    from spacekit.embed.prompts import PromptChoice
+
+    prompts.pop("trust_remote_code", None)
+    return EncodeOptions(**encode_args(device, dtype, batch_tokens), cache_dir=cache_dir, use_cache=not no_cache,
+                         prompts=PromptChoice.from_options(prompts))
+
+
+def model_and_options(model: str, **opts):
+    """(the model MODEL names, its EncodeOptions) from the shared CLI options."""
+    from spacekit.embed import load_model
+
+    return load_model(model, trust_remote_code=opts.get("trust_remote_code", False)), encode_options(**opts)
 
 
 def print_metrics(obj: dict, highlight: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, prompt_options
 from spacekit.compare.config import CompareConfig
 
 if TYPE_CHECKING:
@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
 
 def _run_compare(before: str, after: str, suite_path, out_dir, train, alpha, seed, resamples, leak_threshold,
-                 opts) -> Comparison:
+                 opts, trust_remote_code: bool = False) -> Comparison:
     from spacekit.compare import compare, read_suite
     from spacekit.report import write_report
     from spacekit.report.terminal import print_summary
 
     suite = read_suite(suite_path)
     config = CompareConfig(alpha=alpha, seed=seed, resamples=resamples, train=train, leak_threshold=leak_threshold,
-                           opts=opts)
+                           opts=opts, trust_remote_code=trust_remote_code)
     comparison = compare(before, after, suite, config)
     write_report(comparison, out_dir)
     print_summary(comparison.report, str(out_dir))
@@ -53,11 +53,13 @@ def compare_options(f):
 @compare_options
 @device_options
 @cache_options
+@prompt_options(roles=True)
 def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, alpha, seed, resamples,
                 leak_threshold, **opts) -> None:
-    """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report."""
+    """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
+    to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
     comparison = _run_compare(before, after, suite_path, out_dir, train, alpha, seed, resamples, leak_threshold,
-                              encode_options(**opts))
+                              encode_options(**opts), opts["trust_remote_code"])
     if as_json:
         emit_json(comparison.report)
     if fail_on_regression and comparison.has_regression():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from spacekit.cli.common import device_options, encode_args, plain
+from spacekit.cli.common import device_options, encode_args, plain, prompt_options
 from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 
 
@@ -18,18 +18,22 @@ from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 @click.option("--store-dtype", type=click.Choice(list(NP_DTYPES)), default="float32", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace a store made with a different cache key")
 @device_options
+@prompt_options()
 def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype, overwrite, device, dtype,
-          batch_tokens) -> None:
-    """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT."""
+          batch_tokens, trust_remote_code, prompt, prompt_name) -> None:
+    """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT, each text after
+    the prompt given (else the model's default prompt)."""
     from spacekit.embed import load_model
     from spacekit.embed.cache import embed_to_store
+    from spacekit.embed.prompts import PromptChoice
     from spacekit.io.texts import read_texts
 
     texts = read_texts(input_file, id_field=id_field, text_field=text_field)
     args = encode_args(device, dtype, batch_tokens)
-    m = load_model(model)
-    store = embed_to_store(m, texts.ids, texts.texts, out, shard_rows=shard_rows, overwrite=overwrite,
-                           store_dtype=store_dtype, **args)
+    m = load_model(model, trust_remote_code=trust_remote_code)
+    chosen = m.prompt_for(None, PromptChoice.from_options({"prompt": prompt, "prompt_name": prompt_name}))
+    store = embed_to_store(m, texts.ids, texts.texts, out, prompt=chosen, shard_rows=shard_rows,
+                           overwrite=overwrite, store_dtype=store_dtype, **args)
     click.echo(f"{plain(store.path)}: {store.count} embeddings, dim {store.dim}, "
                f"{len(store.manifest['shards'])} shards", err=True)
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, plain, print_metrics
+from spacekit.cli.common import (
+    cache_options,
+    device_options,
+    emit_json,
+    model_and_options,
+    plain,
+    print_metrics,
+    prompt_options,
+)
 from spacekit.errors import InputError
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
 from spacekit.tasks.clustering import ClusteringTask
@@ -40,8 +48,12 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: di
 @click.option("--split", default="test", show_default=True)
 @click.option("--k", "ks", default=",".join(map(str, DEFAULT_KS)), show_default=True, help="cut-offs for every metric")
 @click.option("--depth", type=int, default=RetrievalTask.depth, show_default=True, help="results retrieved per query")
-@click.option("--similarity", type=click.Choice(["cosine", "dot"]), default=RetrievalTask.similarity,
-              show_default=True)
+@click.option("--similarity", type=click.Choice(["model", "cosine", "dot"]), default=RetrievalTask.similarity,
+              show_default=True, help="model: the model's own similarity_fn_name")
+@click.option("--dims", default=None, help="also score the vectors truncated to these dimensions: 256,128,64")
+@click.option("--quantize", default=None, help="also score quantised vectors: int8,uint8,binary,ubinary")
+@click.option("--rescore", type=int, default=0, show_default=True,
+              help="quantised search: re-score the top k x N candidates with float queries (0: no)")
 @click.option("--backend", type=click.Choice(["spacekit", "faiss"]), default=RetrievalTask.backend, show_default=True,
               help="exact search engine (faiss: optional, a flat index, on GPUs when faiss has them)")
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
@@ -49,15 +61,17 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: di
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @device_options
 @cache_options
-def eval_retrieval(model, beir_dir, split, ks, depth, similarity, backend, all_queries, run_out, as_json,
-                   **opts) -> None:
-    """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics."""
-    from spacekit.embed import load_model
+@prompt_options(roles=True)
+def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
+                   run_out, as_json, **opts) -> None:
+    """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     from spacekit.io.trec import write_run
+    from spacekit.tasks.axes import parse_dims, parse_precisions
 
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
-                         backend=backend)
-    result = task.run(load_model(model), encode_options(**opts))
+                         backend=backend, dims=parse_dims(dims) if dims else (),
+                         quantize=parse_precisions(quantize) if quantize else (), rescore=rescore)
+    result = task.run(*model_and_options(model, **opts))
     if run_out:
         write_run(run_out, result.run)
     show(result, as_json, [f"ndcg@{k}" for k in parse_ks(ks)])
@@ -88,12 +102,12 @@ def eval_run(qrels, run, ks, all_queries, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
+@prompt_options()
 def eval_sts(model, file, as_json, **opts) -> None:
     """STS: Spearman and Pearson of cosine similarity against gold scores."""
-    from spacekit.embed import load_model
     from spacekit.tasks.sts import StsTask
 
-    show(StsTask(file).run(load_model(model), encode_options(**opts)), as_json, ["spearman"])
+    show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ["spearman"])
 
 
 @eval_group.command("pair-classification")
@@ -102,12 +116,12 @@ def eval_sts(model, file, as_json, **opts) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
+@prompt_options()
 def eval_pair_classification(model, file, as_json, **opts) -> None:
     """Pair classification (sentence1, sentence2, label 0/1): AP, best-threshold accuracy and F1 of the cosine."""
-    from spacekit.embed import load_model
     from spacekit.tasks.pair_classification import PairClassificationTask
 
-    show(PairClassificationTask(file).run(load_model(model), encode_options(**opts)), as_json, ["ap"])
+    show(PairClassificationTask(file).run(*model_and_options(model, **opts)), as_json, ["ap"])
 
 
 @eval_group.command("classification")
@@ -121,12 +135,11 @@ def eval_pair_classification(model, file, as_json, **opts) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
+@prompt_options()
 def eval_classification(model, train, test, protocol, text_field, label_field, as_json, **opts) -> None:
     """Classification by a logistic-regression probe on the embeddings."""
-    from spacekit.embed import load_model
-
     task = ClassificationTask(train, test, protocol, text_field, label_field)
-    show(task.run(load_model(model), encode_options(**opts)), as_json, ["accuracy"])
+    show(task.run(*model_and_options(model, **opts)), as_json, ["accuracy"])
 
 
 @eval_group.command("clustering")
@@ -138,12 +151,11 @@ def eval_classification(model, train, test, protocol, text_field, label_field, a
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
+@prompt_options()
 def eval_clustering(model, file, text_field, label_field, seed, as_json, **opts) -> None:
     """Clustering: k-means with k = number of labels; V-measure, NMI, ARI."""
-    from spacekit.embed import load_model
-
     task = ClusteringTask(file, text_field, label_field, seed)
-    show(task.run(load_model(model), encode_options(**opts)), as_json, ["v_measure"])
+    show(task.run(*model_and_options(model, **opts)), as_json, ["v_measure"])
 
 
 @eval_group.command("probes")
@@ -152,12 +164,12 @@ def eval_clustering(model, file, text_field, label_field, seed, as_json, **opts)
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
+@prompt_options()
 def eval_probes(model, file, as_json, **opts) -> None:
     """Pair probes (text_a, text_b, expect=close|far, group); FILE defaults to the built-in set."""
-    from spacekit.embed import load_model
     from spacekit.tasks.probes import ProbesTask
 
-    result = ProbesTask(file).run(load_model(model), encode_options(**opts))
+    result = ProbesTask(file).run(*model_and_options(model, **opts))
     if as_json:
         emit_json({**result.as_json(), "groups": result.groups})
     else:
@@ -175,12 +187,12 @@ def eval_probes(model, file, as_json, **opts) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
+@prompt_options()
 def geometry_cmd(model, file, pairs, text_field, as_json, **opts) -> None:
     """Geometry of the space: uniformity, anisotropy, effective rank, alignment (with --pairs)."""
-    from spacekit.embed import load_model
     from spacekit.tasks.geometry import GeometryTask
 
-    show(GeometryTask(file, pairs, text_field).run(load_model(model), encode_options(**opts)), as_json)
+    show(GeometryTask(file, pairs, text_field).run(*model_and_options(model, **opts)), as_json)
 
 
 COMMANDS = [eval_group, geometry_cmd]

@@ -22,6 +22,7 @@ class CompareConfig:
     examples: int = 5                # most improved / regressed items shown per task
     drift_sample: int = 2000         # texts the drift section is measured on, at most
     knn_k: int = 10                  # neighbours compared per text for drift
+    trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     opts: EncodeOptions = field(default_factory=EncodeOptions)
 
     def check(self) -> None:

@@ -9,6 +9,7 @@ from spacekit import __version__
 from spacekit.compare.analysis import overfitting
 from spacekit.compare.config import CompareConfig
 from spacekit.compare.drift import drift_section
+from spacekit.compare.models import models_section
 from spacekit.compare.paired import correct, overall, task_entry
 from spacekit.compare.suite import TaskSpec
 from spacekit.embed import load_model
@@ -40,9 +41,11 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
 
     config = config or CompareConfig()
     config.check()
-    models = load_model(before), load_model(after)
+    models = (load_model(before, trust_remote_code=config.trust_remote_code),
+              load_model(after, trust_remote_code=config.trust_remote_code))
     planned = [(spec, spec.build()) for spec in suite]
-    results = {spec.name: (task.run(models[0], config.opts), task.run(models[1], config.opts))
+    results = {spec.name: (task.run(models[0], config.opts.with_prompts(spec.prompts[0])),
+                           task.run(models[1], config.opts.with_prompts(spec.prompts[1])))
                for spec, task in planned}
     entries = {spec.name: task_entry(task, spec.tag, spec.metrics, *results[spec.name], config)
                for spec, task in planned if task.default_metrics}          # the tested kinds
@@ -66,6 +69,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         "spacekit_version": __version__, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "before": before, "after": after, "alpha": config.alpha, "seed": config.seed,
         "resamples": config.resamples, "correction": "holm", "verdict": overall(tested_entries),
+        "models": models_section(models, planned, config),
         "tasks": tested_entries, "overfitting": overfitting(tested_entries), "leakage": leakage, "drift": drift,
         **sections,
     }

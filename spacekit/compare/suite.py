@@ -1,4 +1,5 @@
-"""Suites: a TOML list of tasks (kind, data, split, tag, metrics) that `compare` runs for both models."""
+"""Suites: a TOML list of tasks (kind, data, split, tag, metrics, prompts) that `compare` runs for both models, and
+optional [before] / [after] tables of prompts for one model."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spacekit.embed.prompts import PROMPT_KEYS, PromptChoice
 from spacekit.errors import InputError
 from spacekit.tasks import Task, task_class
 
 TAGS = ("in-domain", "holdout")
-RESERVED = {"name", "kind", "tag", "metrics"}
+RESERVED = {"name", "kind", "tag", "metrics", *PROMPT_KEYS}
+MODELS = ("before", "after")
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class TaskSpec:
     tag: str
     metrics: list[str]
     options: dict = field(default_factory=dict)
+    prompts: tuple[PromptChoice, PromptChoice] = (PromptChoice(), PromptChoice())  # (before, after) models
 
     @property
     def main_metric(self) -> str | None:
@@ -47,7 +51,11 @@ def read_suite(path: str | Path) -> list[TaskSpec]:
     entries = doc.get("task")
     if not isinstance(entries, list) or not entries:
         raise InputError(f"{path}: no [[task]] tables")
-    specs = [_spec(path, i, entry) for i, entry in enumerate(entries, start=1)]
+    unknown = sorted(set(doc) - {"task", *MODELS})
+    if unknown:
+        raise InputError(f"{path}: unknown table {unknown[0]!r} (a suite has [[task]], [before] and [after])")
+    per_model = tuple(_prompts(f"{path}: [{m}]", doc.get(m, {}), set(PROMPT_KEYS)) for m in MODELS)
+    specs = [_spec(path, i, entry, per_model) for i, entry in enumerate(entries, start=1)]
     names = [s.name for s in specs]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
@@ -55,7 +63,20 @@ def read_suite(path: str | Path) -> list[TaskSpec]:
     return specs
 
 
-def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
+def _prompts(where: str, table: object, allowed: set[str]) -> PromptChoice:
+    """The prompt keys of a table (prompt, prompt_name, query_prompt, ...), each a string."""
+    if not isinstance(table, dict):
+        raise InputError(f"{where}: expected a table")
+    for key, value in table.items():
+        if key not in allowed:
+            raise InputError(f"{where}: unknown key {key!r} (prompt keys: {', '.join(PROMPT_KEYS)})")
+        if key in PROMPT_KEYS and not isinstance(value, str):
+            raise InputError(f"{where}: {key} must be a string, got {value!r}")
+    with _located(where):
+        return PromptChoice.from_options(table)
+
+
+def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] = ()) -> TaskSpec:
     where = f"{path}: task {i}"
     if not isinstance(entry, dict):
         raise InputError(f"{where}: expected a table")
@@ -84,14 +105,17 @@ def _spec(path: Path, i: int, entry: dict) -> TaskSpec:
             raise InputError(f"{where}: unknown key {key!r} for {cls.kind} (it takes "
                              f"{', '.join([*sorted(RESERVED), *cls.options])})")
         if not isinstance(value, want) or isinstance(value, bool):
-            raise InputError(f"{where}: {key} must be {'an integer' if want is int else 'a string'}, got {value!r}")
+            kind = {int: "an integer", str: "a string", list: "a list"}.get(want, want.__name__)
+            raise InputError(f"{where}: {key} must be {kind}, got {value!r}")
+    task_prompts = _prompts(where, {k: v for k, v in entry.items() if k in PROMPT_KEYS}, set(PROMPT_KEYS))
+    prompts = tuple(task_prompts.over(m) for m in per_model or (PromptChoice(), PromptChoice()))
     for key in cls.required:
         if key not in options:
             raise InputError(f"{where}: missing {key!r}")
     for key in cls.paths:
         if key in options and options[key] != "builtin":
             options[key] = str((path.parent / str(options[key])).resolve())
-    spec = TaskSpec(name, cls.kind, tag, metrics, options)
+    spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]))
     with _located(where):
         spec.build()                                                      # its settings checked now
     return spec

@@ -46,14 +46,15 @@ def token_budget_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int 
 
 
 def collate(flat: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, batch: np.ndarray,
-            pad_id: int, multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+            pad_id: int, multiple: int = 1, left: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(ids, mask) int64 arrays of shape (len(batch), longest rounded up to `multiple`) from concatenated token
-    ids, vectorised."""
+    ids, vectorised; padding on the left when `left` (the tokenizer's padding_side)."""
     lens = lengths[batch]
     width = _round_up(int(lens.max()), multiple)
     cols = np.arange(width)
-    mask = cols[None, :] < lens[:, None]
-    pos = np.minimum(offsets[batch][:, None] + cols[None, :], len(flat) - 1)
+    start = (width - lens)[:, None] if left else np.zeros((len(batch), 1), np.int64)
+    mask = (cols[None, :] >= start) & (cols[None, :] < start + lens[:, None])
+    pos = np.clip(offsets[batch][:, None] + cols[None, :] - start, 0, len(flat) - 1)
     return np.where(mask, flat[pos], pad_id).astype(np.int64), mask.astype(np.int64)
 
 
@@ -80,13 +81,14 @@ def _round_up(n: int, multiple: int) -> int:
 
 
 def batches(tokenize: Callable[[list[str]], list], texts: list[str], pad_id: int, dev: torch.device,
-            batch_tokens: int, to_ids: Callable[[list], list[list[int]]] | None = None) -> Iterator[Batch]:
+            batch_tokens: int, to_ids: Callable[[list], list[list[int]]] | None = None,
+            left: bool = False) -> Iterator[Batch]:
     """Batches covering every text once; on CUDA prepared on a worker thread, a few batches ahead.
 
     tokenize(block) gives each text's token ids, or with to_ids an intermediate (the fast tokenizer's encodings)
     that to_ids turns into ids: on CUDA tokenize then runs on a thread of its own a block ahead, so its Rust part
     (which releases the GIL) overlaps the id lists and collation of the block before."""
-    host = _host_batches(tokenize, texts, pad_id, batch_tokens, gpu=dev.type == "cuda", to_ids=to_ids)
+    host = _host_batches(tokenize, texts, pad_id, batch_tokens, gpu=dev.type == "cuda", to_ids=to_ids, left=left)
     if dev.type != "cuda":
         yield from host
         return
@@ -95,7 +97,7 @@ def batches(tokenize: Callable[[list[str]], list], texts: list[str], pad_id: int
 
 
 def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool, to_ids=None,
-                  ahead: bool | None = None) -> Iterator[Batch]:
+                  ahead: bool | None = None, left: bool = False) -> Iterator[Batch]:
     """Batches on the host; for a GPU in pinned memory, widths rounded up to GPU_WIDTH_MULTIPLE. ahead (default:
     gpu, when to_ids is given): tokenize the next block on its own thread meanwhile."""
     multiple = GPU_WIDTH_MULTIPLE if gpu else 1
@@ -109,7 +111,7 @@ def _host_batches(tokenize, texts, pad_id, batch_tokens, gpu: bool, to_ids=None,
         flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum()))
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         for batch in token_budget_batches(lengths, batch_tokens, multiple=multiple):
-            ids_np, mask_np = collate(flat, offsets, lengths, batch, pad_id, multiple)
+            ids_np, mask_np = collate(flat, offsets, lengths, batch, pad_id, multiple, left)
             ids_t, mask_t = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
             if gpu:
                 ids_t, mask_t = ids_t.pin_memory(), mask_t.pin_memory()

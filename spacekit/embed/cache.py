@@ -29,20 +29,22 @@ def input_fingerprint(ids: list[str], texts: list[str]) -> str:
     return h.hexdigest()
 
 
-def store_key(model: Model, ids: list[str], texts: list[str]) -> dict:
-    """The full cache key of a store: model half + input fingerprint + spacekit version."""
-    return {**model.cache_key(), "input_fingerprint": input_fingerprint(ids, texts),
+def store_key(model: Model, ids: list[str], texts: list[str], prompt: str = "") -> dict:
+    """The full cache key of a store: model half (with the prompt) + input fingerprint + spacekit version."""
+    return {**model.cache_key(prompt), "input_fingerprint": input_fingerprint(ids, texts),
             "spacekit_version": __version__}
 
 
-def embed_to_store(model: Model, ids: list[str], texts: list[str], out: str | Path, *, shard_rows: int = SHARD_ROWS,
-                   overwrite: bool = False, store_dtype: str = "float32", **encode_args) -> Store:
-    """Embed texts into the store at `out`, resuming or reusing what is there under the same key."""
+def embed_to_store(model: Model, ids: list[str], texts: list[str], out: str | Path, *, prompt: str = "",
+                   shard_rows: int = SHARD_ROWS, overwrite: bool = False, store_dtype: str = "float32",
+                   **encode_args) -> Store:
+    """Embed texts (after the prompt) into the store at `out`, resuming or reusing what is there under the same
+    key."""
     def embed(lo: int, hi: int) -> np.ndarray:
-        return model.encode(texts[lo:hi], ids=ids[lo:hi], **encode_args)
+        return model.encode(texts[lo:hi], ids=ids[lo:hi], prompt=prompt, **encode_args)
 
-    return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts), shard_rows=shard_rows,
-                       dtype=store_dtype, overwrite=overwrite)
+    return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt),
+                       shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite)
 
 
 def cache_root(override: str | Path | None = None) -> Path:
@@ -50,14 +52,15 @@ def cache_root(override: str | Path | None = None) -> Path:
     return Path(override or os.environ.get("SPACEKIT_CACHE") or Path.home() / ".cache" / "spacekit")
 
 
-def embeddings(model: Model, ids: list[str], texts: list[str], *, cache_dir: str | Path | None = None,
-               use_cache: bool = True, **encode_args) -> np.ndarray:
-    """(n, dim) float32 vectors for the texts, read from the cache when this model embedded them before."""
+def embeddings(model: Model, ids: list[str], texts: list[str], *, prompt: str = "",
+               cache_dir: str | Path | None = None, use_cache: bool = True, **encode_args) -> np.ndarray:
+    """(n, dim) float32 vectors for the texts after the prompt, read from the cache when this model embedded them
+    so before."""
     if not (model.cacheable and use_cache):
-        return model.encode(texts, ids=ids, **encode_args)
-    key = store_key(model, ids, texts)
-    store = embed_to_store(model, ids, texts, cache_root(cache_dir) / cache_name(key), overwrite=True,
-                           **encode_args)
+        return model.encode(texts, ids=ids, prompt=prompt, **encode_args)
+    key = store_key(model, ids, texts, prompt)
+    store = embed_to_store(model, ids, texts, cache_root(cache_dir) / cache_name(key), prompt=prompt,
+                           overwrite=True, **encode_args)
     _, vec = store.load()
     return vec
 

@@ -9,6 +9,7 @@ plans.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from spacekit import backend
 from spacekit.embed.batching import Batch, batches
+from spacekit.embed.head import pool
 from spacekit.embed.progress import progress_bar
 from spacekit.embed.tokenizer import token_ids
 
@@ -36,35 +38,22 @@ def default_batch_tokens(dev: torch.device) -> int:
     return 1024 if dev.type == "cpu" else 65536
 
 
-def pool(hidden: torch.Tensor, mask: torch.Tensor, mode: str) -> torch.Tensor:
-    """(b, t, d) hidden states + (b, t) mask -> (b, d), as sentence-transformers' Pooling module."""
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    if mode == "cls":
-        return hidden[:, 0]
-    if mode == "max":
-        return hidden.masked_fill(m == 0, -1e9).max(dim=1).values
-    if mode == "last":
-        last = mask.sum(1).long() - 1
-        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    summed = (hidden * m).sum(1)
-    count = m.sum(1).clamp(min=1e-9)
-    return summed / (count.sqrt() if mode == "mean_sqrt_len" else count)
-
-
-def encode_texts(model: TransformerModel, texts: list[str], *, device: str | None = None, dtype: str | None = None,
-                 batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
-    """Embed texts -> (n, dim) float32 numpy array, in input order."""
+def encode_texts(model: TransformerModel, texts: list[str], *, prompt: str = "", device: str | None = None,
+                 dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+    """Embed texts, each after the prompt -> (n, dim) float32 numpy array, in input order."""
     if not texts:
         return np.zeros((0, model.dim), np.float32)
     dev = backend.device(device)
     placed = on_device(model, dev, backend.dtype(dtype, dev))
+    left_out = 0 if model.config.include_prompt else model.tokenizer.prompt_length(prompt)
     out = np.empty((len(texts), model.dim), np.float32)
     held, held_bytes = [], 0
     start = time.perf_counter()
     with progress_bar(len(texts), progress) as advance, torch.inference_mode():
-        for b in batches(model.tokenizer.encodings, texts, model.tokenizer.pad_id, dev,
-                         batch_tokens or default_batch_tokens(dev), to_ids=token_ids):
-            vec = embed_batch(model, placed, b)                              # no sync: the GPU runs ahead
+        for b in batches(functools.partial(model.tokenizer.encodings, prompt=prompt), texts,
+                         model.tokenizer.pad_id, dev, batch_tokens or default_batch_tokens(dev), to_ids=token_ids,
+                         left=model.config.padding_side == "left"):
+            vec = embed_batch(model, placed, b, left_out)                    # no sync: the GPU runs ahead
             held.append((b.rows, vec))
             held_bytes += vec.numel() * 4
             if held_bytes >= HOLD_BYTES:
@@ -77,12 +66,12 @@ def encode_texts(model: TransformerModel, texts: list[str], *, device: str | Non
     return out
 
 
-def embed_batch(model: TransformerModel, placed: Placed, b: Batch) -> torch.Tensor:
-    """One forward pass -> (b, dim) pooled (and normalised when the model says so) vectors on the device."""
+def embed_batch(model: TransformerModel, placed: Placed, b: Batch, prompt_length: int = 0) -> torch.Tensor:
+    """One forward pass -> (b, dim) vectors on the device: pooled (the first prompt_length tokens left out when
+    given), then the model's modules after pooling (Dense, LayerNorm, Normalize)."""
     mask = None if not b.padded else _full_mask(b.mask) if placed.full_mask else b.mask
     hidden = _forward(placed.net, b.ids, mask)
-    vec = pool(hidden.float(), b.mask, model.config.pooling)
-    return torch.nn.functional.normalize(vec, p=2, dim=1) if model.config.normalize else vec
+    return placed.head(pool(hidden.float(), b.mask, model.config.pooling, prompt_length))
 
 
 def _forward(net: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -111,10 +100,12 @@ def _copy_out(held: list[tuple[np.ndarray, torch.Tensor]], out: np.ndarray) -> N
 
 @dataclass(frozen=True)
 class Placed:
-    """The network on a device in a dtype, and whether it takes the full (b, 1, t, t) mask (see _full_mask)."""
+    """The network on a device in a dtype, whether it takes the full (b, 1, t, t) mask (see _full_mask), and the
+    modules after pooling (float32)."""
 
     net: torch.nn.Module
     full_mask: bool
+    head: torch.nn.Module
 
 
 def on_device(model: TransformerModel, dev: torch.device, dtype: torch.dtype) -> Placed:
@@ -125,7 +116,7 @@ def on_device(model: TransformerModel, dev: torch.device, dtype: torch.dtype) ->
         model.placements.clear()
         net: torch.nn.Module = model.net if dtype == torch.float32 else copy.deepcopy(model.net)
         net = net.to(dev, dtype)
-        model.placements[key] = Placed(net, _takes_full_mask(net, dev))
+        model.placements[key] = Placed(net, _takes_full_mask(net, dev), model.head.to(dev))
     return model.placements[key]
 
 

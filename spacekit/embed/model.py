@@ -2,9 +2,10 @@
 `builtin:minilm`, or `store:DIR` (precomputed vectors). Both kinds answer the same interface: spec, fingerprint,
 dim, cache_key(), encode(texts, ids=...) and `cacheable` (whether the embedding cache may keep their vectors).
 
-Follows sentence-transformers: texts are stripped (and lower-cased when sentence_bert_config.json says so),
-truncated to max_seq_length, pooled as 1_Pooling/config.json says, and L2-normalised when modules.json has a
-Normalize module.
+Follows sentence-transformers 6 (spacekit.embed.st_config): a text is put after its prompt (lower-cased when
+sentence_bert_config.json says so), truncated to max_seq_length, pooled as the Pooling module says, then passed
+through the Dense / LayerNorm / Normalize modules modules.json lists. Code in a model folder (auto_map) runs only
+with trust_remote_code.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 
-from spacekit.embed.st_config import ModelConfig, read_st_config
+from spacekit.embed.prompts import PromptChoice, resolve_prompt
+from spacekit.embed.st_config import ModelConfig, read_object, read_st_config
 from spacekit.embed.tokenizer import Tokenizer
 from spacekit.errors import InputError
 from spacekit.files import file_digest
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel
 
     from spacekit.embed.store import Store
@@ -42,11 +45,19 @@ class Model(Protocol):
     dim: int
     cacheable: ClassVar[bool]
 
-    def cache_key(self) -> dict:
-        """The model half of a store's cache key."""
+    def cache_key(self, prompt: str = "") -> dict:
+        """The model half of a store's cache key (the prompt applied included)."""
         ...
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, device: str | None = None,
+    def prompt_for(self, role: str | None, choice: PromptChoice | None = None) -> str:
+        """The prompt texts of this role are encoded with (spacekit.embed.prompts)."""
+        ...
+
+    def describe(self) -> dict:
+        """What a report shows about the model (max length, pooling, similarity, prompts; a store's folder)."""
+        ...
+
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
                dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
         """(n, dim) float32 vectors, in input order."""
         ...
@@ -63,19 +74,30 @@ class TransformerModel:
     path: Path
     tokenizer: Tokenizer
     net: PreTrainedModel
+    head: torch.nn.Module                            # the modules after pooling (spacekit.embed.head.Head)
     placements: dict = field(default_factory=dict)  # the network on a device in a dtype (encoder.on_device)
     cacheable: ClassVar[bool] = True
 
-    def cache_key(self) -> dict:
-        """The model half of a store's cache key: the weights' fingerprint and every setting that shapes a vector."""
-        return {"model_fingerprint": self.fingerprint, **self.config.__dict__}
+    def cache_key(self, prompt: str = "") -> dict:
+        """The model half of a store's cache key: the weights' fingerprint, every setting that shapes a vector, and
+        the prompt applied."""
+        return {"model_fingerprint": self.fingerprint, **self.config.vector_settings(), "prompt": prompt}
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, device: str | None = None,
+    def prompt_for(self, role: str | None, choice: PromptChoice | None = None) -> str:
+        """The prompt texts of this role are encoded with: the choice made, else the model's own."""
+        return resolve_prompt(self.config, role, choice)
+
+    def describe(self) -> dict:
+        """Max length, pooling, modules after pooling, similarity and prompts."""
+        return {"dim": self.dim, **self.config.description()}
+
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
                dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
-        """(n, dim) float32 vectors, in input order (ids are not needed: the texts are encoded)."""
+        """(n, dim) float32 vectors of the texts after the prompt, in input order (ids are not needed)."""
         from spacekit.embed.encoder import encode_texts
 
-        return encode_texts(self, texts, device=device, dtype=dtype, batch_tokens=batch_tokens, progress=progress)
+        return encode_texts(self, texts, prompt=prompt, device=device, dtype=dtype, batch_tokens=batch_tokens,
+                            progress=progress)
 
 
 @dataclass
@@ -89,11 +111,19 @@ class StoreModel:
     config: ModelConfig = field(default_factory=ModelConfig)
     cacheable: ClassVar[bool] = False  # the store is its own cache
 
-    def cache_key(self) -> dict:
+    def cache_key(self, prompt: str = "") -> dict:
         """The model half of a store's cache key (the store's model fingerprint, default settings)."""
-        return {"model_fingerprint": self.fingerprint, **self.config.__dict__}
+        return {"model_fingerprint": self.fingerprint, **self.config.vector_settings(), "prompt": prompt}
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, device: str | None = None,
+    def prompt_for(self, role: str | None, choice: PromptChoice | None = None) -> str:
+        """No prompt: the stored vectors are what they are."""
+        return ""
+
+    def describe(self) -> dict:
+        """The store's folder and dimension (how its vectors were made is not known here)."""
+        return {"dim": self.dim, "store": str(self.store.path)}
+
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
                dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
         """The stored vectors of `ids` (the texts themselves when no ids are given); unknown ids are an error."""
         return self.store.lookup(ids if ids is not None else texts)
@@ -104,8 +134,9 @@ def encode(model: Model, texts: list[str], **kwargs) -> np.ndarray:
     return model.encode(texts, **kwargs)
 
 
-def load_model(spec: str | os.PathLike, *, prefix: str = "") -> TransformerModel | StoreModel:
-    """Load MODEL as the CLI names it: a folder, `builtin:minilm`, or `store:DIR`."""
+def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> TransformerModel | StoreModel:
+    """Load MODEL as the CLI names it: a folder, `builtin:minilm`, or `store:DIR`. A folder whose network or
+    tokenizer is code of its own (auto_map) is refused unless trust_remote_code."""
     spec = str(spec)
     if spec.startswith("store:"):
         from spacekit.embed.store import open_store
@@ -113,15 +144,19 @@ def load_model(spec: str | os.PathLike, *, prefix: str = "") -> TransformerModel
         st = open_store(spec.removeprefix("store:"))
         return StoreModel(spec, st.manifest["key"].get("model_fingerprint", st.fingerprint()), st.dim, st)
     path = model_folder(spec)
-    config = read_st_config(path, prefix)
     if not any((path / name).is_file() for name in VOCABULARY_FILES):
         raise InputError(f"{path}: no tokenizer files (one of {', '.join(VOCABULARY_FILES)}); a model folder needs "
                          f"its tokenizer")
-    hf_tokenizer, net = _load_transformer(path)
+    config = read_st_config(path)
+    _check_remote_code(path, trust_remote_code)
+    from spacekit.embed.head import Head
+
+    head = Head(path, config)
+    hf_tokenizer, net = _load_transformer(path, trust_remote_code)
     _check_vocabulary(path, len(hf_tokenizer), int(net.get_input_embeddings().num_embeddings))
-    dim = int(getattr(net.config, "hidden_size", 0) or net.get_input_embeddings().embedding_dim)
-    tokenizer = Tokenizer(hf_tokenizer, config.max_seq_length, config.lower_case, config.prefix)
-    return TransformerModel(spec, config, _fingerprint(path), dim, path, tokenizer, net)
+    hidden = int(getattr(net.config, "hidden_size", 0) or net.get_input_embeddings().embedding_dim)
+    tokenizer = Tokenizer(hf_tokenizer, config.max_seq_length, config.lower_case)
+    return TransformerModel(spec, config, _fingerprint(path), head.dim(hidden), path, tokenizer, net, head)
 
 
 def model_folder(spec: str) -> Path:
@@ -139,15 +174,26 @@ def model_folder(spec: str) -> Path:
     return path
 
 
-def _load_transformer(path: Path):
+def _check_remote_code(path: Path, trusted: bool) -> None:
+    """A folder whose config.json or tokenizer_config.json maps its classes to code in the folder (auto_map) runs
+    that code when loaded: refused unless trusted."""
+    for name in ("config.json", "tokenizer_config.json"):
+        file = path / name
+        if file.is_file() and read_object(file).get("auto_map") and not trusted:
+            raise InputError(f"{file}: the model's classes are code in its folder (auto_map); spacekit runs it only "
+                             f"with --trust-remote-code")
+
+
+def _load_transformer(path: Path, trust_remote_code: bool = False):
     """(Hugging Face tokenizer, network in eval mode) from a folder, offline; a broken folder is an InputError."""
     import transformers
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    trust = {"trust_remote_code": True} if trust_remote_code else {}
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
-        net = transformers.AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa")
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, **trust)
+        net = transformers.AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa", **trust)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a broken folder
         raise InputError(f"{path}: not a loadable model ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     return tokenizer, net.eval()

@@ -1,9 +1,11 @@
-"""How a task turns texts into vectors: device, precision, batch size and the cache."""
+"""How a task turns texts into vectors: device, precision, batch size, prompts and the cache."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from spacekit.embed.prompts import PromptChoice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -13,25 +15,34 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    """Device, precision, tokens per batch, and the embedding cache (the CLI's --device/--dtype/--batch-tokens,
-    --cache-dir/--no-cache)."""
+    """Device, precision, tokens per batch, the user's prompts, and the embedding cache (the CLI's
+    --device/--dtype/--batch-tokens, --prompt..., --cache-dir/--no-cache)."""
 
     device: str | None = None
     dtype: str | None = None
     batch_tokens: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
+    prompts: PromptChoice = field(default_factory=PromptChoice)
 
-    def embed(self, model: Model, ids: list[str], texts: list[str]) -> np.ndarray:
-        """(n, d) float32 vectors through the per-model cache."""
+    def embed(self, model: Model, ids: list[str], texts: list[str], role: str | None = None) -> np.ndarray:
+        """(n, d) float32 vectors through the per-model cache, each text after its role's prompt ("query",
+        "document", or None for any other text)."""
         from spacekit.embed.cache import embeddings
 
-        return embeddings(model, ids, texts, cache_dir=self.cache_dir, use_cache=self.use_cache,
-                          device=self.device, dtype=self.dtype, batch_tokens=self.batch_tokens)
+        return embeddings(model, ids, texts, prompt=model.prompt_for(role, self.prompts), cache_dir=self.cache_dir,
+                          use_cache=self.use_cache, device=self.device, dtype=self.dtype,
+                          batch_tokens=self.batch_tokens)
 
-    def embed_unique(self, model: Model, *texts_lists: list[str]) -> list[np.ndarray]:
+    def embed_unique(self, model: Model, *texts_lists: list[str], role: str | None = None) -> list[np.ndarray]:
         """Embed each distinct text once (its id: the text itself) and return one (n, d) array per list."""
         unique = list(dict.fromkeys(t for texts in texts_lists for t in texts))
-        vec = self.embed(model, unique, unique)
+        vec = self.embed(model, unique, unique, role)
         row = {t: i for i, t in enumerate(unique)}
         return [vec[[row[t] for t in texts]] for texts in texts_lists]
+
+    def with_prompts(self, choice: PromptChoice) -> EncodeOptions:
+        """These options with `choice` over the prompts chosen so far."""
+        from dataclasses import replace
+
+        return replace(self, prompts=choice.over(self.prompts))

@@ -25,11 +25,12 @@ class Shortcuts:
 
 
 class Tokenizer:
-    """A model's tokenizer as sentence-transformers applies it (prefix, strip, lower-case when configured, truncate
-    at max_seq_length, specials added), through faster private copies where they give the same ids."""
+    """A model's tokenizer as sentence-transformers applies it (prompt prepended, lower-cased when configured,
+    truncated at max_seq_length, specials added; texts are not stripped, as in sentence-transformers 6), through
+    faster private copies where they give the same ids."""
 
-    def __init__(self, hf, max_seq_length: int, lower_case: bool = False, prefix: str = ""):
-        self.hf, self.max_seq_length, self.lower_case, self.prefix = hf, max_seq_length, lower_case, prefix
+    def __init__(self, hf, max_seq_length: int, lower_case: bool = False):
+        self.hf, self.max_seq_length, self.lower_case = hf, max_seq_length, lower_case
         self._shortcuts: Shortcuts | None = None
 
     @property
@@ -44,14 +45,22 @@ class Tokenizer:
             self._shortcuts = _shortcuts(self.hf, self.max_seq_length)
         return self._shortcuts
 
-    def ids(self, texts: list[str]) -> list[list[int]]:
+    def ids(self, texts: list[str], prompt: str = "") -> list[list[int]]:
         """Token ids per text, truncated to max_seq_length, specials included (sentence-transformers' input)."""
-        return token_ids(self.encodings(texts))
+        return token_ids(self.encodings(texts, prompt))
 
-    def encodings(self, texts: list[str]) -> list:
+    def prompt_length(self, prompt: str) -> int:
+        """The prompt's tokens as sentence-transformers counts them for include_prompt=false: the prompt tokenised
+        alone, specials included, less a trailing special token."""
+        if not prompt:
+            return 0
+        ids = self.ids([prompt])[0]
+        return len(ids) - (1 if ids and ids[-1] in set(self.hf.all_special_ids) else 0)
+
+    def encodings(self, texts: list[str], prompt: str = "") -> list:
         """The tokenizer's output per text: Rust encodings (token_ids reads their ids; their length is the token
         count), or token id lists from a slow tokenizer."""
-        prepared = [self.prefix + str(t).strip() for t in texts]
+        prepared = [prompt + str(t) for t in texts]
         if self.lower_case:
             prepared = [t.lower() for t in prepared]
         cuts = self.shortcuts
@@ -134,24 +143,25 @@ def _shortcuts(hf, max_len: int) -> Shortcuts:
     if rust is None:
         return Shortcuts(None)
     spec = json.loads(rust.to_str())
+    side = getattr(hf, "truncation_side", "right")
     try:
-        plain_copy = _plain_copy(spec, max_len)
+        plain_copy = _plain_copy(spec, max_len, side)
     except Exception:
         plain_copy = None
-    return Shortcuts(_truncating(spec, max_len), _splits_at_spaces(spec), plain_copy)
+    return Shortcuts(_truncating(spec, max_len, side), side == "right" and _splits_at_spaces(spec), plain_copy)
 
 
-def _truncating(spec: dict, max_len: int):
-    """A Rust tokenizer from its JSON spec, truncating at max_len, no padding."""
+def _truncating(spec: dict, max_len: int, side: str = "right"):
+    """A Rust tokenizer from its JSON spec, truncating at max_len on the tokenizer's side, no padding."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_str(json.dumps(spec))
     tok.no_padding()
-    tok.enable_truncation(max_length=max_len)
+    tok.enable_truncation(max_length=max_len, direction=side)
     return tok
 
 
-def _plain_copy(spec: dict, max_len: int):
+def _plain_copy(spec: dict, max_len: int, side: str = "right"):
     """For a BERT normaliser: a copy for plain texts (see plain) that gives them the same ids ~1.7x faster. On
     plain text the BERT normaliser removes no control character (there are none), finds no Chinese character and
     no accent, and turns tab, newline and return into spaces, where the pre-tokeniser splits either way: the copy
@@ -162,7 +172,8 @@ def _plain_copy(spec: dict, max_len: int):
     norm = spec.get("normalizer") or {}
     if norm.get("type") != "BertNormalizer":
         return None
-    tok = _truncating({**spec, "normalizer": {"type": "Lowercase"} if norm.get("lowercase", True) else None}, max_len)
+    tok = _truncating({**spec, "normalizer": {"type": "Lowercase"} if norm.get("lowercase", True) else None}, max_len,
+                      side)
     if (spec.get("pre_tokenizer") or {}).get("type") == "BertPreTokenizer":
         from tokenizers import Regex, pre_tokenizers
 

@@ -84,10 +84,12 @@ class Task(Protocol[R]):
     Class attributes: kind (its name in suites), default_metrics (the first is the main metric; empty: compare
     observes the kind instead of testing it), options (the suite keys it takes besides name, kind, tag and
     metrics, with their types: any other key is an error), paths (those holding file paths, resolved against the
-    suite file), required (those that must be given), section (the report section an observed kind fills).
+    suite file), required (those that must be given), section (the report section an observed kind fills), roles
+    (the prompt roles its texts are encoded in: "query" / "document" for retrieval, None for any other text).
     """
 
     kind: ClassVar[str]
+    roles: ClassVar[tuple[str | None, ...]] = (None,)
     default_metrics: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, type]] = {"data": str}
     paths: ClassVar[tuple[str, ...]] = ("data",)

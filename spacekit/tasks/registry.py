@@ -12,7 +12,7 @@ from spacekit.tasks.base import Task
 
 T = TypeVar("T", bound=Task)
 _KINDS: dict[str, type[Task]] = {}
-_INFRASTRUCTURE = {"base", "registry"}
+_INFRASTRUCTURE = {"base", "registry", "axes"}
 
 
 def register(cls: type[T]) -> type[T]:

@@ -12,6 +12,7 @@ from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
+from spacekit.tasks.axes import Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -32,14 +33,16 @@ class RetrievalResult(TaskResult):
     first_relevant_rank: np.ndarray
     skipped_queries: int
     split: str | None = None
+    similarity: str = "cosine"
 
     def item_facts(self, i: int) -> dict:
         """The first relevant document's rank, None when it is beyond the retrieved depth."""
         return {"rank": int(self.first_relevant_rank[i]) or None}
 
     def summary(self) -> dict:
-        """split (when searched) and how many qrels queries the run skipped."""
-        return {**({"split": self.split} if self.split is not None else {}), "skipped_queries": self.skipped_queries}
+        """split (when searched), the similarity searched with, and how many qrels queries the run skipped."""
+        return {**({"split": self.split} if self.split is not None else {}), "similarity": self.similarity,
+                "skipped_queries": self.skipped_queries}
 
 
 @register
@@ -51,12 +54,19 @@ class RetrievalTask(Task[RetrievalResult]):
     split: str = "test"
     metrics: list[str] = field(default_factory=lambda: retrieval_metric_names())
     depth: int = 1000
-    similarity: str = "cosine"
+    similarity: str = "model"  # the model's own (config_sentence_transformers.json), or cosine / dot
     all_queries: bool = False
     name: str = ""
     backend: str = "spacekit"  # or "faiss": an exact faiss flat index (optional dependency)
+    dims: tuple[int, ...] = ()          # Matryoshka dimensions also scored (spacekit.tasks.axes)
+    quantize: tuple[str, ...] = ()      # precisions also scored: int8, uint8, binary, ubinary
+    rescore: int = 0                    # quantised search: re-score the top k x rescore in float (0: no)
+    axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
+    scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
-    options: ClassVar[dict[str, type]] = {"data": str, "split": str, "backend": str, "depth": int}
+    roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
+    options: ClassVar[dict[str, type]] = {"data": str, "split": str, "backend": str, "depth": int, "dims": list,
+                                          "quantize": list, "rescore": int, "similarity": str}
     default_metrics: ClassVar[tuple[str, ...]] = REPORTED
 
     def __post_init__(self) -> None:
@@ -64,20 +74,32 @@ class RetrievalTask(Task[RetrievalResult]):
             raise InputError(f"retrieval depth must be >= 1, got {self.depth}")
         if self.backend not in ("spacekit", "faiss"):
             raise InputError(f"search backend must be 'spacekit' or 'faiss', got {self.backend!r}")
-        if self.similarity not in ("cosine", "dot"):
-            raise InputError(f"similarity must be 'cosine' or 'dot', got {self.similarity!r}")
+        if self.similarity not in ("model", "cosine", "dot"):
+            raise InputError(f"similarity must be 'model', 'cosine' or 'dot', got {self.similarity!r}")
+        if self.rescore < 0:
+            raise InputError(f"rescore must be >= 0, got {self.rescore}")
+        self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
+        tags = {v.tag for v in self.scored_variants}
+        for m in self.metrics:
+            if base_metric(m)[1] and base_metric(m)[1] not in tags:
+                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize)")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
-        """Every trec_eval metric is a mean over queries."""
-        parse_metric(metric)
+        """Every trec_eval metric is a mean over queries (so is each under a dimension / precision)."""
+        parse_metric(base_metric(metric)[0])
         return MetricSpec("mean")
 
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> RetrievalTask:
-        """data, split, backend, depth from the suite table."""
-        return cls(options["data"], options.get("split", "test"), sorted(set(metrics) | set(REPORTED)),
-                   options.get("depth", 1000), name=name, backend=options.get("backend", "spacekit"))
+        """data, split, backend, depth, dims, quantize, rescore from the suite table; variants are scored on the
+        listed metrics and REPORTED."""
+        plain = sorted({base_metric(m)[0] for m in metrics} | set(REPORTED))
+        return cls(options["data"], options.get("split", "test"), [*plain, *[m for m in metrics if "/" in m]],
+                   options.get("depth", 1000), name=name, backend=options.get("backend", "spacekit"),
+                   dims=tuple(options.get("dims", ())), quantize=tuple(options.get("quantize", ())),
+                   rescore=options.get("rescore", 0), axis_metrics=tuple(plain),
+                   similarity=options.get("similarity", "model"))
 
     def run(self, model: Model, opts: EncodeOptions) -> RetrievalResult:
         """Evaluate `model`: the ranked run, per-query metrics and texts."""
@@ -86,25 +108,68 @@ class RetrievalTask(Task[RetrievalResult]):
         from spacekit.ops import topk
 
         data = read_beir(self.data, self.split)
-        docs = opts.embed(model, data.corpus.ids, data.corpus.texts)      # (n, d)
-        queries = opts.embed(model, data.queries.ids, data.queries.texts)  # (nq, d)
+        docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")      # (n, d)
+        queries = opts.embed(model, data.queries.ids, data.queries.texts, "query")    # (nq, d)
+        similarity = self.similarity_for(model)
         if self.backend == "faiss":
             from spacekit.ops.faiss_search import faiss_topk
 
-            scores, idx = faiss_topk(queries, docs, self.depth, metric=self.similarity)
+            scores, idx = faiss_topk(queries, docs, self.depth, metric=similarity)
         else:
-            scores, idx = topk(queries, docs, self.depth, metric=self.similarity, device=opts.device)
-        run = RankedRun(data.queries.ids, np.array(data.corpus.ids, dtype=object), idx.numpy(),
-                        scores.numpy().astype(np.float64), ordered=True)
+            scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.device)
+        doc_ids = np.array(data.corpus.ids, dtype=object)
+        run = RankedRun(data.queries.ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
-        result = evaluate(judged, run, self.metrics, all_queries=self.all_queries)
+        plain = [m for m in self.metrics if "/" not in m]
+        result = evaluate(judged, run, plain, all_queries=self.all_queries)
+        metrics, per_item = result.means(), dict(result.per_query)
+        for v in self.scored_variants:
+            scores_v, idx_v = search_variant(queries, docs, v, self._variant_depth(), similarity, self.rescore,
+                                             opts.device)
+            scored = evaluate(judged, RankedRun(data.queries.ids, doc_ids, idx_v, scores_v, ordered=True),
+                              list(self.axis_metrics), all_queries=self.all_queries)
+            assert scored.query_ids == result.query_ids
+            metrics.update({v.metric(m): x for m, x in scored.means().items()})
+            per_item.update({v.metric(m): x for m, x in scored.per_query.items()})
         return RetrievalResult(
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
-            metrics=result.means(), item_ids=result.query_ids, per_item=result.per_query,
+            metrics=metrics, item_ids=result.query_ids, per_item=per_item,
             item_texts=texts_per_item(data.queries.ids, data.queries.texts), run=run,
-            first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split)
+            first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
+            similarity=similarity)
+
+    def similarity_for(self, model: Model) -> str:
+        """The similarity searched with: the task's, or with "model" the model's own (cosine or dot)."""
+        if self.similarity != "model":
+            return self.similarity
+        own = getattr(getattr(model, "config", None), "similarity", "cosine")
+        if own not in ("cosine", "dot"):
+            raise InputError(f"{model.spec}: the model's similarity {own!r} is not searchable yet (spacekit searches "
+                             f"by cosine or dot; pass --similarity)")
+        return own
+
+    def _variant_depth(self) -> int:
+        """Results a variant retrieves: the deepest cut-off its metrics need (the task's depth for map)."""
+        cuts = [parse_metric(m)[1] for m in self.axis_metrics]
+        return self.depth if None in cuts else min(self.depth, max(c for c in cuts if c is not None))
 
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
 
+
+
+def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int, similarity: str, rescore: int,
+                   device: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, indices) of one variant's exact search: the vectors truncated (re-normalised) to v.dim, then
+    searched in float32 by the similarity, or quantised (spacekit.ops.quantize)."""
+    from spacekit import backend
+    from spacekit.ops import topk
+    from spacekit.ops.quantize import quantized_topk, truncate
+
+    if v.dim is not None:
+        queries, docs = truncate(queries, v.dim), truncate(docs, v.dim)
+    if v.precision == "float32":
+        scores, idx = topk(queries, docs, depth, metric=similarity, device=device)
+        return scores.numpy().astype(np.float64), idx.numpy()
+    return quantized_topk(queries, docs, depth, v.precision, rescore=rescore, device=backend.device(device))

@@ -1,0 +1,66 @@
+"""The Matryoshka and precision axes a task can be scored along besides the full vectors: each (dimension,
+precision) variant is scored from the one encoding, its metrics named `<metric>/<dim>d`, `<metric>/<precision>`
+or `<metric>/<dim>d/<precision>` (ndcg@10/256d/int8), and compare tests each like any other metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spacekit.errors import InputError
+from spacekit.ops.quantize import PRECISIONS, check_precision
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One scoring of the vectors: truncated to dim (None: all of them) and in a precision."""
+
+    dim: int | None = None
+    precision: str = "float32"
+
+    @property
+    def tag(self) -> str:
+        """'256d', 'int8', '256d/int8' ('' for the full float vectors)."""
+        return "/".join(([f"{self.dim}d"] if self.dim else []) + ([self.precision] * (self.precision != "float32")))
+
+    def metric(self, name: str) -> str:
+        """The metric's name under this variant."""
+        return f"{name}/{self.tag}" if self.tag else name
+
+
+def variants(dims: tuple[int, ...], precisions: tuple[str, ...]) -> list[Variant]:
+    """Every (dim, precision) pair of the axes but the full float vectors: the full dimension first, then each
+    dim; float32 first, then each precision."""
+    for d in dims:
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise InputError(f"dims must be positive integers, got {d!r}")
+    for p in precisions:
+        check_precision(p)
+    cuts = [None, *dict.fromkeys(dims)]
+    kinds = ["float32", *[p for p in dict.fromkeys(precisions) if p != "float32"]]
+    return [Variant(d, p) for d in cuts for p in kinds if (d, p) != (None, "float32")]
+
+
+def base_metric(name: str) -> tuple[str, str]:
+    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); a plain metric -> (name, '')."""
+    base, _, tag = name.partition("/")
+    for part in tag.split("/") if tag else []:
+        if not (part in PRECISIONS[1:] or (part.endswith("d") and part[:-1].isdigit() and int(part[:-1]) > 0)):
+            raise InputError(f"metric {name!r}: {part!r} is not a dimension (256d) or a precision "
+                             f"({', '.join(PRECISIONS[1:])})")
+    return base, tag
+
+
+def parse_dims(text: str) -> tuple[int, ...]:
+    """'768,256,64' -> (768, 256, 64)."""
+    try:
+        dims = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"--dims must be a comma-separated list of integers, got {text!r}") from None
+    if not dims or min(dims) < 1:
+        raise InputError(f"--dims values must be >= 1, got {text!r}")
+    return dims
+
+
+def parse_precisions(text: str) -> tuple[str, ...]:
+    """'int8,binary' -> ('int8', 'binary'), each a precision."""
+    return tuple(check_precision(x.strip()) for x in text.split(",") if x.strip())
