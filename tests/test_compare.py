@@ -158,3 +158,46 @@ def test_demo_fine_tunes_and_improves_in_domain(tmp_path):
     assert retrieval["metrics"]["ndcg@10"]["verdict"] == "improved"
     assert report["leakage"]["tasks"]["support-retrieval"]["exact"] >= 3
     assert {"projection", "deltas", "probes"} <= set(report["plots"])
+
+
+def test_models_that_differ_in_prompts_and_similarity_are_compared_per_dimension_and_precision(demo, tmp_path,
+                                                                                               minilm_path):
+    """The after model carries E5-style prompts and a dot similarity; the suite gives it its own query prompt and
+    scores the retrieval at 128 dimensions and in int8 too: every variant gets its paired test, and the report
+    says which prompts each model used and where the models differ."""
+    after = tmp_path / "after"
+    shutil.copytree(minilm_path, after)
+    (after / "config_sentence_transformers.json").write_text(json.dumps(
+        {"prompts": {"query": "query: ", "document": "passage: "}, "similarity_fn_name": "dot"}))
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[after]
+query_prompt = "question: "
+
+[[task]]
+name = "support"
+kind = "retrieval"
+data = "{demo['beir']}"
+metrics = ["ndcg@10", "ndcg@10/128d/int8"]
+dims = [128]
+quantize = ["int8"]
+""")
+    result = CliRunner().invoke(main, ["compare", "builtin:minilm", str(after), "--suite", str(suite), "-o",
+                                       str(tmp_path / "r"), "--json", "--resamples", "500"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    task = report["tasks"][0]
+    assert {"ndcg@10", "ndcg@10/int8", "ndcg@10/128d", "ndcg@10/128d/int8"} <= set(task["metrics"])
+    for m in task["metrics"].values():
+        assert m["ci_low"] <= m["delta"] <= m["ci_high"]
+    models = report["models"]
+    assert models["before"]["prompts_used"]["support"] == {"query": "", "document": ""}
+    assert models["after"]["prompts_used"]["support"] == {"query": "question: ", "document": "passage: "}
+    assert {d["setting"] for d in models["differences"]} == {"similarity", "prompt (support, query)",
+                                                             "prompt (support, document)"}
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "## Models" in text
+    assert "'question: '" in text
+    assert "similarity" in text
+    # the after model's vectors really were prompted: its query prompt moved the main metric
+    assert task["metrics"]["ndcg@10"]["delta"] != 0

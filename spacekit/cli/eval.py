@@ -14,7 +14,7 @@ from spacekit.cli.common import (
     print_metrics,
     prompt_options,
 )
-from spacekit.errors import InputError
+from spacekit.tasks.axes import parse_positive_ints, parse_precisions
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
 from spacekit.tasks.clustering import ClusteringTask
 from spacekit.tasks.retrieval import DEFAULT_KS, RetrievalTask, retrieval_metric_names
@@ -24,13 +24,7 @@ eval_group = click.Group("eval", help="Evaluate one model on one task.")
 
 def parse_ks(text: str) -> tuple[int, ...]:
     """'1,3,10' -> (1, 3, 10), each >= 1."""
-    try:
-        ks = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise InputError(f"--k must be a comma-separated list of integers, got {text!r}") from None
-    if not ks or min(ks) < 1:
-        raise InputError(f"--k values must be >= 1, got {text!r}")
-    return ks
+    return parse_positive_ints(text, "--k")
 
 
 def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: dict | None = None) -> None:
@@ -66,10 +60,9 @@ def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize
                    run_out, as_json, **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     from spacekit.io.trec import write_run
-    from spacekit.tasks.axes import parse_dims, parse_precisions
 
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
-                         backend=backend, dims=parse_dims(dims) if dims else (),
+                         backend=backend, dims=parse_positive_ints(dims) if dims else (),
                          quantize=parse_precisions(quantize) if quantize else (), rescore=rescore)
     result = task.run(*model_and_options(model, **opts))
     if run_out:

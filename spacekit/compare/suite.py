@@ -117,8 +117,9 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
             options[key] = str((path.parent / str(options[key])).resolve())
     spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]))
     with _located(where):
-        spec.build()                                                      # its settings checked now
-    return spec
+        task = spec.build()                                               # its settings checked now
+    extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]
+    return TaskSpec(name, cls.kind, tag, metrics + extra, options, spec.prompts) if extra else spec
 
 
 @contextlib.contextmanager

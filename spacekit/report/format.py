@@ -34,6 +34,26 @@ def summary_rows(report: dict) -> list[dict]:
     return rows
 
 
+MODEL_SETTINGS = ("dim", "max_seq_length", "pooling", "include_prompt", "head", "similarity", "store")
+
+
+def model_rows(report: dict) -> list[tuple[str, str, str, bool]]:
+    """(setting, before, after, differs) per model setting, then per prompt used ("prompt: task (role)"), the
+    prompts shown as Python literals so an empty one reads ''."""
+    models = report.get("models")
+    if not models:
+        return []
+    before, after = models["before"], models["after"]
+    show = lambda v: "–" if v is None else ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+    rows = [(key, show(before.get(key)), show(after.get(key)), before.get(key) != after.get(key))
+            for key in MODEL_SETTINGS if key in before or key in after]
+    for task, roles in before["prompts_used"].items():
+        for role, text in roles.items():
+            other = after["prompts_used"][task][role]
+            rows.append((f"prompt: {task} ({role})", repr(text), repr(other), text != other))
+    return rows
+
+
 def json_ready(value):
     """A report or result object for JSON: numpy scalars as Python numbers, and undefined values (NaN, inf: a
     correlation over constant values, say) as None, so the JSON is strict and readers see null."""

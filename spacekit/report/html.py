@@ -6,7 +6,7 @@ import base64
 import html
 from pathlib import Path
 
-from spacekit.report.format import num, pval, signed, summary_rows
+from spacekit.report.format import model_rows, num, pval, signed, summary_rows
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;
@@ -33,6 +33,17 @@ def render_html(report: dict, plots: dict[str, Path]) -> str:
                    f"<td>{r['delta']}</td><td>{r['ci']}</td><td>{r['p_adj']}</td>"
                    f"<td class='l {r['verdict'].split()[0]}'>{r['arrow']} {e(r['verdict'])}</td></tr>")
     out.append("</table>")
+    rows = model_rows(report)
+    if rows:
+        differ = [r[0] for r in rows if r[3]]
+        out.append("<h2>Models</h2><p>" + (f"The two models differ in: <b>{e(', '.join(differ))}</b>; the comparison "
+                                            "measures these differences too." if differ else
+                                            "The two models share every setting below.") + "</p>")
+        out.append("<table id='models'><tr><th class='l'>setting</th><th class='l'>before</th>"
+                   "<th class='l'>after</th><th></th></tr>")
+        out += [f"<tr><td>{e(k)}</td><td class='l'>{e(b)}</td><td class='l'>{e(a)}</td><td>{'≠' if d else ''}</td>"
+                "</tr>" for k, b, a, d in rows]
+        out.append("</table>")
     of = report["overfitting"]
     out.append(f"<h2>Overfitting</h2><p>{e(of['note'])}.</p>")
     if "projection" in plots:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spacekit.report.escape import md
-from spacekit.report.format import num, pval, signed, summary_rows
+from spacekit.report.format import model_rows, num, pval, signed, summary_rows
 
 
 def render_markdown(report: dict) -> str:
@@ -17,6 +17,14 @@ def render_markdown(report: dict) -> str:
         metric = f"**{md(r['metric'])}**" if r["main"] else md(r["metric"])
         lines.append(f"| {md(r['task'])} | {md(r['tag'])} | {metric} | {r['before']} | {r['after']} | {r['delta']} | "
                      f"{r['ci']} | {r['p_adj']} | {r['arrow']} {r['verdict']} |")
+    rows = model_rows(report)
+    if rows:
+        differ = [r[0] for r in rows if r[3]]
+        lines += ["", "## Models", "", (f"The two models differ in: {md(', '.join(differ))} (marked ≠); the "
+                                        f"comparison measures these differences too." if differ else
+                                        "The two models share every setting below."), "",
+                  "| setting | before | after | |", "|---|---|---|---|"]
+        lines += [f"| {md(k)} | {md(b)} | {md(a)} | {'≠' if d else ''} |" for k, b, a, d in rows]
     of = report["overfitting"]
     lines += ["", "## Overfitting", "", f"{of['note']} (in-domain: {of['in-domain']['improved']} improved, "
               f"{of['in-domain']['regressed']} regressed; holdout: {of['holdout']['improved']} improved, "

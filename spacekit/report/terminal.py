@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spacekit.report.escape import plain
-from spacekit.report.format import num, summary_rows
+from spacekit.report.format import model_rows, num, summary_rows
 
 STYLE = {"improved": "green", "regressed": "red", "no significant change": "dim"}
 
@@ -29,6 +29,9 @@ def print_summary(report: dict, out_dir: str | None = None) -> None:
                  r["ci"], r["p_adj"], f"{r['arrow']} {r['verdict']}"]
         table.add_row(*(Text(plain(c)) for c in cells), style=STYLE[r["verdict"]])
     console.print(table)
+    for setting, before, after, differs in model_rows(report):
+        if differs:
+            console.print(Text(plain(f"models differ: {setting}: {before} → {after}"), style="yellow"))
     of = report["overfitting"]
     console.print(Text(f"overfitting: {of['note']}"))
     if report.get("leakage"):

@@ -50,15 +50,15 @@ def base_metric(name: str) -> tuple[str, str]:
     return base, tag
 
 
-def parse_dims(text: str) -> tuple[int, ...]:
-    """'768,256,64' -> (768, 256, 64)."""
+def parse_positive_ints(text: str, option: str = "--dims") -> tuple[int, ...]:
+    """'768,256,64' -> (768, 256, 64), each >= 1 (option: the CLI option named in an error)."""
     try:
-        dims = tuple(int(x) for x in text.split(",") if x.strip())
+        values = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise InputError(f"--dims must be a comma-separated list of integers, got {text!r}") from None
-    if not dims or min(dims) < 1:
-        raise InputError(f"--dims values must be >= 1, got {text!r}")
-    return dims
+        raise InputError(f"{option} must be a comma-separated list of integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise InputError(f"{option} values must be >= 1, got {text!r}")
+    return values
 
 
 def parse_precisions(text: str) -> tuple[str, ...]:

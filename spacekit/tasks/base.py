@@ -111,6 +111,11 @@ class Task(Protocol[R]):
         """Evaluate one model."""
         ...
 
+    def variant_metrics(self, metric: str) -> list[str]:
+        """The metric under each dimension / precision the task also scores (spacekit.tasks.axes); compare tests
+        the main metric's variants too."""
+        return []
+
     def report_extras(self, before: R, after: R) -> dict:
         """Keys compare adds to a tested task's entry (after the per-item analysis)."""
         return {}

@@ -148,6 +148,10 @@ class RetrievalTask(Task[RetrievalResult]):
                              f"by cosine or dot; pass --similarity)")
         return own
 
+    def variant_metrics(self, metric: str) -> list[str]:
+        """The metric under each variant the task scores."""
+        return [v.metric(base_metric(metric)[0]) for v in self.scored_variants]
+
     def _variant_depth(self) -> int:
         """Results a variant retrieves: the deepest cut-off its metrics need (the task's depth for map)."""
         cuts = [parse_metric(m)[1] for m in self.axis_metrics]
