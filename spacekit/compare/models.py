@@ -8,7 +8,7 @@ from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
 from spacekit.tasks import Task
 
-COMPARED = ("dim", "max_seq_length", "pooling", "include_prompt", "head", "similarity")
+SETTINGS = ("dim", "max_seq_length", "pooling", "include_prompt", "head", "similarity", "store")
 
 
 def models_section(models: tuple[Model, Model], planned: list[tuple[TaskSpec, Task]], config: CompareConfig) -> dict:
@@ -18,11 +18,15 @@ def models_section(models: tuple[Model, Model], planned: list[tuple[TaskSpec, Ta
         used = {spec.name: {str(role or "text"): model.prompt_for(role, spec.prompts[i].over(config.opts.prompts))
                             for role in task.roles} for spec, task in planned}
         out[which] = {**model.describe(), "prompts_used": used}
-    out["differences"] = [{"setting": key, "before": out["before"][key], "after": out["after"][key]}
-                          for key in COMPARED if key in out["before"] and key in out["after"]
-                          and out["before"][key] != out["after"][key]]
-    out["differences"] += [{"setting": f"prompt ({task}, {role})", "before": text,
-                            "after": out["after"]["prompts_used"][task][role]}
-                           for task, roles in out["before"]["prompts_used"].items() for role, text in roles.items()
-                           if out["after"]["prompts_used"][task][role] != text]
+    out["differences"] = [{"setting": s, "before": b, "after": a} for s, b, a in setting_rows(out) if b != a]
     return out
+
+
+def setting_rows(models: dict) -> list[tuple[str, object, object]]:
+    """(setting, before, after) for every setting either model has (None where one has none), then each prompt
+    used, as "prompt (task, role)"."""
+    before, after = models["before"], models["after"]
+    rows = [(key, before.get(key), after.get(key)) for key in SETTINGS if key in before or key in after]
+    rows += [(f"prompt ({task}, {role})", text, after["prompts_used"][task][role])
+             for task, roles in before["prompts_used"].items() for role, text in roles.items()]
+    return rows

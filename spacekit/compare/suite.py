@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from spacekit.embed.prompts import PROMPT_KEYS, PromptChoice
@@ -54,7 +54,7 @@ def read_suite(path: str | Path) -> list[TaskSpec]:
     unknown = sorted(set(doc) - {"task", *MODELS})
     if unknown:
         raise InputError(f"{path}: unknown table {unknown[0]!r} (a suite has [[task]], [before] and [after])")
-    per_model = tuple(_prompts(f"{path}: [{m}]", doc.get(m, {}), set(PROMPT_KEYS)) for m in MODELS)
+    per_model = tuple(_prompts(f"{path}: [{m}]", doc.get(m, {})) for m in MODELS)
     specs = [_spec(path, i, entry, per_model) for i, entry in enumerate(entries, start=1)]
     names = [s.name for s in specs]
     dup = next((n for n in names if names.count(n) > 1), None)
@@ -63,14 +63,14 @@ def read_suite(path: str | Path) -> list[TaskSpec]:
     return specs
 
 
-def _prompts(where: str, table: object, allowed: set[str]) -> PromptChoice:
-    """The prompt keys of a table (prompt, prompt_name, query_prompt, ...), each a string."""
+def _prompts(where: str, table: object) -> PromptChoice:
+    """The prompt keys of a table (prompt, prompt_name, query_prompt, ...), each a string; no other key."""
     if not isinstance(table, dict):
         raise InputError(f"{where}: expected a table")
     for key, value in table.items():
-        if key not in allowed:
+        if key not in PROMPT_KEYS:
             raise InputError(f"{where}: unknown key {key!r} (prompt keys: {', '.join(PROMPT_KEYS)})")
-        if key in PROMPT_KEYS and not isinstance(value, str):
+        if not isinstance(value, str):
             raise InputError(f"{where}: {key} must be a string, got {value!r}")
     with _located(where):
         return PromptChoice.from_options(table)
@@ -107,7 +107,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
         if not isinstance(value, want) or isinstance(value, bool):
             kind = {int: "an integer", str: "a string", list: "a list"}.get(want, want.__name__)
             raise InputError(f"{where}: {key} must be {kind}, got {value!r}")
-    task_prompts = _prompts(where, {k: v for k, v in entry.items() if k in PROMPT_KEYS}, set(PROMPT_KEYS))
+    task_prompts = _prompts(where, {k: v for k, v in entry.items() if k in PROMPT_KEYS})
     prompts = tuple(task_prompts.over(m) for m in per_model or (PromptChoice(), PromptChoice()))
     for key in cls.required:
         if key not in options:
@@ -119,7 +119,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     with _located(where):
         task = spec.build()                                               # its settings checked now
     extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]
-    return TaskSpec(name, cls.kind, tag, metrics + extra, options, spec.prompts) if extra else spec
+    return replace(spec, metrics=metrics + extra)
 
 
 @contextlib.contextmanager

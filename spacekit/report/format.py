@@ -34,24 +34,19 @@ def summary_rows(report: dict) -> list[dict]:
     return rows
 
 
-MODEL_SETTINGS = ("dim", "max_seq_length", "pooling", "include_prompt", "head", "similarity", "store")
-
-
 def model_rows(report: dict) -> list[tuple[str, str, str, bool]]:
-    """(setting, before, after, differs) per model setting, then per prompt used ("prompt: task (role)"), the
-    prompts shown as Python literals so an empty one reads ''."""
-    models = report.get("models")
-    if not models:
+    """(setting, before, after, differs) per row of the models section (compare.models.setting_rows), shown as
+    text; prompts as Python literals, so an empty one reads ''."""
+    from spacekit.compare.models import setting_rows
+
+    if not report.get("models"):
         return []
-    before, after = models["before"], models["after"]
-    show = lambda v: "–" if v is None else ", ".join(map(str, v)) if isinstance(v, list) else str(v)
-    rows = [(key, show(before.get(key)), show(after.get(key)), before.get(key) != after.get(key))
-            for key in MODEL_SETTINGS if key in before or key in after]
-    for task, roles in before["prompts_used"].items():
-        for role, text in roles.items():
-            other = after["prompts_used"][task][role]
-            rows.append((f"prompt: {task} ({role})", repr(text), repr(other), text != other))
-    return rows
+
+    def show(setting: str, v) -> str:
+        if setting.startswith("prompt ("):
+            return repr(v)
+        return "–" if v is None else ", ".join(map(str, v)) if isinstance(v, list) else str(v)
+    return [(s, show(s, b), show(s, a), b != a) for s, b, a in setting_rows(report["models"])]
 
 
 def json_ready(value):

@@ -81,7 +81,7 @@ class RetrievalTask(Task[RetrievalResult]):
         self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
         tags = {v.tag for v in self.scored_variants}
         for m in self.metrics:
-            if base_metric(m)[1] and base_metric(m)[1] not in tags:
+            if base_metric(m)[1] not in {"", *tags}:
                 raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize)")
 
     @classmethod
@@ -95,7 +95,7 @@ class RetrievalTask(Task[RetrievalResult]):
         """data, split, backend, depth, dims, quantize, rescore from the suite table; variants are scored on the
         listed metrics and REPORTED."""
         plain = sorted({base_metric(m)[0] for m in metrics} | set(REPORTED))
-        return cls(options["data"], options.get("split", "test"), [*plain, *[m for m in metrics if "/" in m]],
+        return cls(options["data"], options.get("split", "test"), [*plain, *[m for m in metrics if base_metric(m)[1]]],
                    options.get("depth", 1000), name=name, backend=options.get("backend", "spacekit"),
                    dims=tuple(options.get("dims", ())), quantize=tuple(options.get("quantize", ())),
                    rescore=options.get("rescore", 0), axis_metrics=tuple(plain),
@@ -120,7 +120,7 @@ class RetrievalTask(Task[RetrievalResult]):
         doc_ids = np.array(data.corpus.ids, dtype=object)
         run = RankedRun(data.queries.ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
-        plain = [m for m in self.metrics if "/" not in m]
+        plain = [m for m in self.metrics if not base_metric(m)[1]]
         result = evaluate(judged, run, plain, all_queries=self.all_queries)
         metrics, per_item = result.means(), dict(result.per_query)
         for v in self.scored_variants:
@@ -160,7 +160,6 @@ class RetrievalTask(Task[RetrievalResult]):
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
-
 
 
 def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int, similarity: str, rescore: int,
