@@ -1,4 +1,5 @@
-"""Paired statistics for before/after comparisons: bootstrap CIs, randomization and t tests, Holm correction.
+"""Paired statistics for before/after comparisons: bootstrap CIs, randomization and t tests (the
+correction over a family and the verdicts: spacekit.practical).
 
 Every test is paired over the same items (queries, pairs, test texts). Statistics are computed from resampling
 weights so that 10,000 resamples run as a few matrix products (numpy or torch, CPU or GPU):
@@ -17,6 +18,7 @@ import torch
 from scipy import stats as sps
 
 from spacekit import backend
+from spacekit.practical import tost_bootstrap, tost_paired
 
 RESAMPLES = 10_000
 # on the CPU, blocks of resamples whose temporaries stay near the caches: 2-4x faster than one large block (measured
@@ -37,6 +39,8 @@ class PairedTest:
     test: str
     t_p_value: float | None = None
     effect_size: float | None = None
+    sd: float | None = None          # per-item sd of the differences (resampled kinds: the bootstrap SE x sqrt(n))
+    tost_p: float | None = None      # TOST p-value that the change lies inside +-margin (None: no margin given)
 
 
 def bootstrap_weights(n: int, resamples: int = RESAMPLES, seed: int = 0, device=None,
@@ -183,46 +187,24 @@ def mcnemar(correct_before: np.ndarray, correct_after: np.ndarray) -> float:
     return float(sps.binomtest(min(b, c), b + c, 0.5).pvalue)
 
 
-def holm(p_values: list[float | None]) -> list[float | None]:
-    """Holm–Bonferroni adjusted p-values (monotone, capped at 1); None (and NaN: an undefined test) stays None."""
-    present = [(p, i) for i, p in enumerate(p_values) if p is not None and np.isfinite(p)]
-    m = len(present)
-    out: list[float | None] = [None] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(sorted(present)):
-        running = max(running, min(1.0, (m - rank) * p))
-        out[i] = running
-    return out
-
-
-def verdict(delta: float, p_adjusted: float | None, ci_low: float, ci_high: float, alpha: float,
-            higher_is_better: bool = True) -> str:
-    """'improved' | 'regressed' | 'no significant change' from the corrected p-value and the CI; an undefined
-    (None or NaN) value never supports a change."""
-    if p_adjusted is None or not all(np.isfinite([delta, p_adjusted, ci_low, ci_high])):
-        return "no significant change"
-    if p_adjusted >= alpha or (ci_low <= 0 <= ci_high) or delta == 0:
-        return "no significant change"
-    better = delta > 0 if higher_is_better else delta < 0
-    return "improved" if better else "regressed"
-
-
 Statistic = Callable[[np.ndarray, torch.Tensor], torch.Tensor]
 
 
 def compare_metric(before, after, kind: str | Callable[[np.ndarray], Statistic], *, gold=None,
-                   resamples: int = RESAMPLES, seed: int = 0, device=None) -> PairedTest:
+                   resamples: int = RESAMPLES, seed: int = 0, device=None, margin: float = 0.0) -> PairedTest:
     """One metric, paired: kind 'mean' (per-item values), 'spearman'/'pearson' (per-pair similarities with
     gold), 'v_measure'/'nmi'/'ari' (per-item cluster labels with gold), or a task kind's own statistic: a function
     gold -> statistic(values, w) giving (R,) values under weight rows w (tested by the bootstrap, like clustering).
-    Resamples run on the device."""
+    Resamples run on the device. With a margin > 0, also the TOST p-value that the change lies inside +-margin
+    (paired t for means, the bootstrap distribution otherwise: spacekit.practical)."""
     if kind == "mean":
         b, a = np.asarray(before, np.float64), np.asarray(after, np.float64)
         low, high, _ = paired_bootstrap(b, a, resamples=resamples, seed=seed, device=device)
         t_p, effect = paired_t(b, a)
         return PairedTest(float(b.mean()), float(a.mean()), float(a.mean() - b.mean()), low, high,
                           sign_flip_test(b, a, resamples=resamples, seed=seed + 1, device=device),
-                          "sign-flip randomization", t_p, effect)
+                          "sign-flip randomization", t_p, effect, float(np.std(a - b, ddof=1)) if len(b) > 1 else None,
+                          tost_paired(b, a, margin) if margin > 0 else None)
     if callable(kind):
         statistic = kind(np.asarray(gold))
     elif kind in ("spearman", "pearson"):
@@ -242,7 +224,9 @@ def compare_metric(before, after, kind: str | Callable[[np.ndarray], Statistic],
         p = min(1.0, 2 * min(below, above) + 1 / len(deltas))
         p = 1.0 if va == vb else p
         test = "bootstrap"
-    return PairedTest(vb, va, va - vb, low, high, p, test)
+    sd = float(deltas.std()) * np.sqrt(len(before)) if len(deltas) > 1 else None
+    return PairedTest(vb, va, va - vb, low, high, p, test, sd=sd,
+                      tost_p=tost_bootstrap(deltas.numpy(), margin) if margin > 0 else None)
 
 
 def _swap_p(before, after, kind: str, gold, resamples: int, seed: int, device=None,
@@ -288,10 +272,8 @@ def _row_ranks(x: torch.Tensor) -> torch.Tensor:
 __all__ = [
     "PairedTest",
     "compare_metric",
-    "holm",
     "mcnemar",
     "paired_bootstrap",
     "paired_t",
     "sign_flip_test",
-    "verdict",
 ]

@@ -114,12 +114,27 @@ def test_a_title_that_is_not_text_is_refused(tmp_path):
     ("depth = 0", "retrieval depth must be >= 1"),
     ('backend = "annoy"', "search backend must be"),
     ("metrics = []", "metrics must name at least one metric"),
+    ("min_effect = -0.1", "min_effect *: the margin must be a number >= 0, got -0.1"),
+    ('min_effect = { "ndcg@10" = "big" }', "min_effect ndcg@10: the margin must be a number >= 0, got 'big'"),
 ])
 def test_suite_keys_are_checked(tmp_path, entry, message):
     suite = tmp_path / "suite.toml"
     suite.write_text(f'[[task]]\nname = "t"\nkind = "retrieval"\ndata = "x"\n{entry}\n')
     _one_line_exit_2(_run("compare", "builtin:minilm", "builtin:minilm", "--suite", suite, "-o", tmp_path / "o"),
                      f"suite.toml: task 1 (t): {message}")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--min-effect", "ndcg@10=-0.1"], "--min-effect: 'ndcg@10=-0.1' is not METRIC=MARGIN with a margin >= 0"),
+    (["--min-effect", "ndcg@10"], "--min-effect: 'ndcg@10' is not METRIC=MARGIN"),
+    (["--correction", "sidak"], "--correction must be one of holm, bonferroni, bh, none, got 'sidak'"),
+])
+def test_verdict_options_are_checked(tmp_path, option, message):
+    suite = tmp_path / "suite.toml"
+    suite.write_text('[[task]]\nkind = "probes"\n')
+    _one_line_exit_2(_run("compare", "builtin:minilm", "builtin:minilm", "--suite", suite, "-o", tmp_path / "o",
+                          *option), message)
     assert not (tmp_path / "o").exists()
 
 

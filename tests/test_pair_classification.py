@@ -116,9 +116,10 @@ def test_compare_tests_pair_classification(stsb_pairs, tmp_path):
     assert task["kind"] == "pair_classification"
     assert task["main_metric"] == "ap"
     assert set(task["metrics"]) == {"ap", "accuracy", "f1"}
-    for m in task["metrics"].values():
+    for name, m in task["metrics"].items():
         assert m["delta"] == 0
-        assert m["verdict"] == "no significant change"
+        assert m["verdict"] == "equivalent"                             # every resample's change is 0: inside
+        assert m["family"] == ("main" if name == "ap" else "secondary")
         assert m["test"] == "bootstrap"
 
 

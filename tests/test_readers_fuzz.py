@@ -55,13 +55,13 @@ def test_every_reader_on_messy_bytes(tmp_path, data, name):
     from spacekit.io.pairs import read_labelled_pairs, read_pairs
     from spacekit.io.probes import read_probes
     from spacekit.io.sts import read_sts
-    from spacekit.io.training import read_training_texts
+    from spacekit.io.training import read_training
     from spacekit.io.trec import read_qrels, read_run
 
     path = tmp_path / name
     path.write_bytes(data)
     readers = {"qrels": read_qrels, "run": read_run, "s": read_sts, "l": read_labelled, "p": read_pairs,
-               "train": read_training_texts, "pairs": read_labelled_pairs, "probes": read_probes}
+               "train": read_training, "pairs": read_labelled_pairs, "probes": read_probes}
     _clean(readers[name.split(".")[0]], path)
 
 

@@ -10,6 +10,7 @@ from scipy import stats as sps
 from sklearn.metrics import adjusted_rand_score, v_measure_score
 
 from spacekit import stats
+from spacekit.practical import decide
 
 
 def test_paired_t_equals_scipy_ttest_rel():
@@ -69,13 +70,6 @@ def test_sign_flip_detects_a_real_shift_and_identical_inputs_give_one():
     assert stats.sign_flip_test(a, a) == 1.0
 
 
-def test_holm_matches_the_textbook_procedure():
-    p = [0.01, 0.04, 0.03, 0.005, None]
-    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone max: 0.02, 0.03, 0.06, 0.06
-    assert stats.holm(p)[:4] == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert stats.holm(p)[4] is None
-
-
 def test_mcnemar_equals_exact_binomial():
     before = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 1] * 10, bool)
     after = before.copy()
@@ -90,12 +84,12 @@ def test_compare_metric_kinds_and_verdicts():
     same = stats.compare_metric(a, a, "mean")
     assert same.delta == 0
     assert same.p_value == 1.0
-    assert stats.verdict(same.delta, 1.0, same.ci_low, same.ci_high, 0.05) == "no significant change"
+    assert decide(same.delta, same.ci_low, same.ci_high, 1.0, None, 0.0, 0.05) == "no significant change"
     worse = stats.compare_metric(a, a - 0.1 + rng.normal(0, 0.05, 300), "mean")
     assert worse.delta < 0
     assert worse.ci_high < 0
     assert worse.p_value < 0.001
-    assert stats.verdict(worse.delta, worse.p_value, worse.ci_low, worse.ci_high, 0.05) == "regressed"
+    assert decide(worse.delta, worse.ci_low, worse.ci_high, worse.p_value, None, 0.01, 0.05) == "regressed"
     gold = rng.random(300)
     sts = stats.compare_metric(gold + rng.normal(0, 0.5, 300), gold + rng.normal(0, 0.2, 300), "spearman", gold=gold,
                                resamples=2000)

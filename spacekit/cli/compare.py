@@ -10,30 +10,48 @@ import click
 
 from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, prompt_options
 from spacekit.compare.config import CompareConfig
+from spacekit.errors import InputError
+from spacekit.practical import CORRECTIONS
+
+SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold")  # compare_options' own
 
 if TYPE_CHECKING:
     from spacekit.compare import Comparison
 
 
-def _run_compare(before: str, after: str, suite_path, out_dir, train, alpha, seed, resamples, leak_threshold,
-                 opts, trust_remote_code: bool = False) -> Comparison:
+def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
+                 trust_remote_code: bool = False) -> Comparison:
     from spacekit.compare import compare, read_suite
     from spacekit.report import write_report
     from spacekit.report.terminal import print_summary
 
     suite = read_suite(suite_path)
-    config = CompareConfig(alpha=alpha, seed=seed, resamples=resamples, train=train, leak_threshold=leak_threshold,
-                           opts=opts, trust_remote_code=trust_remote_code)
+    config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code)
     comparison = compare(before, after, suite, config)
     write_report(comparison, out_dir)
     print_summary(comparison.report, str(out_dir))
     return comparison
 
 
+def _margins(ctx, param, value: str | None) -> dict[str, float]:
+    from spacekit.practical import parse_min_effect
+
+    try:
+        return parse_min_effect(value or "")
+    except ValueError as e:
+        raise InputError(f"--min-effect: {e}") from None
+
+
 def compare_options(f):
-    """Options shared by compare and demo."""
+    """Options shared by compare and demo (collected into one `settings` dict: CompareConfig's fields)."""
     f = click.option("--alpha", type=float, default=CompareConfig.alpha, show_default=True,
                      help="significance level")(f)
+    f = click.option("--correction", default=CompareConfig.correction, show_default=True,
+                     help=f"correction over each family of tests (main metrics; secondary): "
+                          f"{' | '.join(CORRECTIONS)}")(f)
+    f = click.option("--min-effect", "min_effect", callback=_margins, default=None, metavar="METRIC=MARGIN,...",
+                     help="smallest change that matters per metric or family (ndcg@10=0.01,spearman=0.005; a bare "
+                          "number: every metric); default 0.01, correlations 0.005")(f)
     f = click.option("--seed", type=int, default=CompareConfig.seed, show_default=True, help="resampling seed")(f)
     f = click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
                      help="bootstrap resamples")(f)
@@ -48,18 +66,18 @@ def compare_options(f):
 @click.option("--suite", "suite_path", required=True, type=click.Path(), help="suite TOML")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="report folder")
 @click.option("--train", type=click.Path(), default=None, help="fine-tuning data, to check for leakage")
-@click.option("--fail-on-regression", is_flag=True, help="exit 1 when a corrected test finds a regression")
+@click.option("--fail-on-regression", is_flag=True, help="exit 1 when a main metric regressed (the verdict's rule)")
 @click.option("--json", "as_json", is_flag=True, help="print report.json's object on stdout")
 @compare_options
 @device_options
 @cache_options
 @prompt_options(roles=True)
-def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, alpha, seed, resamples,
-                leak_threshold, **opts) -> None:
+def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
-    comparison = _run_compare(before, after, suite_path, out_dir, train, alpha, seed, resamples, leak_threshold,
-                              encode_options(**opts), opts["trust_remote_code"])
+    settings = {k: opts.pop(k) for k in SETTINGS}
+    comparison = _run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
+                              opts["trust_remote_code"])
     if as_json:
         emit_json(comparison.report)
     if fail_on_regression and comparison.has_regression():
@@ -73,7 +91,7 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
 @compare_options
 @device_options
 @cache_options
-def demo_cmd(out_dir, epochs, after, alpha, seed, resamples, leak_threshold, **opts) -> None:
+def demo_cmd(out_dir, epochs, after, **opts) -> None:
     """The main job end to end on built-in data: fine-tune builtin:minilm, then compare before vs after."""
     from spacekit.demo.data import write_demo_data
     from spacekit.demo.finetune import finetuned_demo_model
@@ -82,8 +100,8 @@ def demo_cmd(out_dir, epochs, after, alpha, seed, resamples, leak_threshold, **o
     paths = write_demo_data(out / "data")
     if after is None:
         after = str(finetuned_demo_model(paths["train"], out, epochs))
-    _run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], alpha, seed, resamples,
-                 leak_threshold, encode_options(**opts))
+    settings = {k: opts.pop(k) for k in SETTINGS}
+    _run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, encode_options(**opts))
 
 
 COMMANDS = [compare_cmd, demo_cmd]

@@ -1,5 +1,4 @@
-"""Per-item analysis of a before/after pair of task results (win/tie/loss, the most changed items), and the
-in-domain vs holdout summary."""
+"""Per-item analysis of a before/after pair of task results: win/tie/loss and the most changed items."""
 
 from __future__ import annotations
 
@@ -30,22 +29,16 @@ def item_changes(before: TaskResult, after: TaskResult, main_metric: str, top: i
     order = np.argsort(delta, kind="stable")
     out["most_improved"] = [row(i) for i in order[::-1][:top] if delta[i] > TIE]
     out["most_regressed"] = [row(i) for i in order[:top] if delta[i] < -TIE]
-    out["delta_histogram"] = delta.tolist() if len(delta) <= 5000 else np.histogram(delta, 50)[0].tolist()
+    out["delta_histogram"] = delta_histogram(delta)
     return out
 
 
-def overfitting(tasks: list[dict]) -> dict:
-    """In-domain vs holdout: the verdicts of each tag's main metrics, and the over-specialisation flag."""
-    summary: dict[str, Any] = {}
-    for tag in ("in-domain", "holdout"):
-        entries = [t for t in tasks if t["tag"] == tag and t["main_metric"]]
-        verdicts = [t["metrics"][t["main_metric"]]["verdict"] for t in entries]
-        summary[tag] = {"tasks": len(entries), "improved": verdicts.count("improved"),
-                        "regressed": verdicts.count("regressed"),
-                        "mean_delta": float(np.mean([t["metrics"][t["main_metric"]]["delta"] for t in entries]))
-                        if entries else None}
-    flag = summary["in-domain"]["improved"] > 0 and summary["holdout"]["regressed"] > 0
-    summary["over_specialised"] = flag
-    summary["note"] = ("in-domain improved while holdout regressed significantly: the model over-specialised"
-                       if flag else "no sign of over-specialisation")
-    return summary
+def delta_histogram(delta: np.ndarray, bins: int = 30) -> dict:
+    """The per-item changes as a histogram with the zero bin split off: {n, ties (|delta| <= TIE, counted, not
+    binned), undefined, counts, edges (symmetric about 0, over the changed items)}."""
+    finite = delta[np.isfinite(delta)]
+    changed = finite[np.abs(finite) > TIE]
+    reach = float(np.abs(changed).max()) if len(changed) else 1.0
+    counts, edges = np.histogram(changed, bins=bins, range=(-reach, reach))
+    return {"n": len(delta), "ties": int(len(finite) - len(changed)), "undefined": int(len(delta) - len(finite)),
+            "counts": counts.tolist(), "edges": edges.tolist()}

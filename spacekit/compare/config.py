@@ -8,13 +8,17 @@ from pathlib import Path
 
 from spacekit.embed.options import EncodeOptions
 from spacekit.errors import InputError
+from spacekit.practical import CORRECTIONS
 
 
 @dataclass
 class CompareConfig:
-    """Significance level, resampling, leakage and drift settings, and how texts are encoded."""
+    """Significance level, the correction and margins the verdict uses, resampling, leakage and drift settings, and
+    how texts are encoded."""
 
     alpha: float = 0.05
+    correction: str = "holm"         # over each family: the main metrics (the verdict), the secondary metrics
+    min_effect: dict[str, float] = field(default_factory=dict)  # metric (or family, or "*") -> margin (practical)
     seed: int = 0
     resamples: int = 10_000          # bootstrap resamples per metric (stats.RESAMPLES, the functions' default)
     train: str | Path | None = None  # fine-tuning data, for the leakage check
@@ -36,3 +40,8 @@ class CompareConfig:
         for name, value, want, ok in bad:
             if (isinstance(value, float) and not math.isfinite(value)) or not ok(value):
                 raise InputError(f"{name} must be {want}, got {value!r}")
+        if self.correction not in CORRECTIONS:
+            raise InputError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {self.correction!r}")
+        for metric, margin in self.min_effect.items():
+            if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
+                raise InputError(f"--min-effect {metric}: the margin must be a number >= 0, got {margin!r}")

@@ -10,18 +10,28 @@ from spacekit.embed import Model
 from spacekit.tasks import Task, TaskResult
 
 
-def drift_texts(results: list[tuple[TaskResult, TaskResult]], limit: int, seed: int) -> list[str]:
-    """The texts drift is measured on: the space texts of the tasks that have them (geometry), else every item
-    text; at most `limit`, a seeded sample in order."""
-    space = [b.space_texts for b, _ in results if b.space_texts is not None]
-    if space:
-        texts = list(dict.fromkeys(t for ts in space for t in ts))
-    else:
-        texts = list(dict.fromkeys(t for b, _ in results for ts in b.item_texts.values() for t in ts))
-    if len(texts) > limit:
-        keep = np.sort(np.random.default_rng(seed).choice(len(texts), limit, replace=False))
-        texts = [texts[i] for i in keep]
-    return texts
+def drift_texts(results: list[tuple[TaskResult, TaskResult]], limit: int, seed: int) -> tuple[list[str], list[str]]:
+    """(texts, the task each comes from) that drift is measured on: the space texts of the tasks that have them
+    (geometry), else every item text; at most `limit`, a seeded sample stratified by task (each task gets an equal
+    share, a small task's unused share going to the others), in order."""
+    space = [(b.name, b.space_texts) for b, _ in results if b.space_texts is not None]
+    per_task = space or [(b.name, [t for ts in b.item_texts.values() for t in ts]) for b, _ in results]
+    owner: dict[str, str] = {}
+    for name, texts in per_task:
+        for t in texts:
+            owner.setdefault(t, name)
+    groups: dict[str, list[str]] = {}
+    for t, name in owner.items():
+        groups.setdefault(name, []).append(t)
+    rng, left = np.random.default_rng(seed), limit
+    chosen: set[str] = set()
+    for i, texts in enumerate(sorted(groups.values(), key=len)):
+        share = left // (len(groups) - i)
+        picked = texts if len(texts) <= share else [texts[j] for j in rng.choice(len(texts), share, replace=False)]
+        chosen.update(picked)
+        left -= len(picked)
+    texts = [t for t in owner if t in chosen]
+    return texts, [owner[t] for t in texts]
 
 
 def drift_section(models: tuple[Model, Model], tasks: list[Task],
@@ -29,7 +39,7 @@ def drift_section(models: tuple[Model, Model], tasks: list[Task],
     """(the report's drift section, the vectors the projection plot needs)."""
     from spacekit.ops import geometry as geo
 
-    texts = drift_texts(list(results.values()), config.drift_sample, config.seed)
+    texts, groups = drift_texts(list(results.values()), config.drift_sample, config.seed)
     if len(texts) <= config.knn_k + 1:
         return {"n": len(texts), "note": "too few texts for drift"}, {}
     xb, xa = (config.opts.embed(m, texts, texts) for m in models)
@@ -46,4 +56,4 @@ def drift_section(models: tuple[Model, Model], tasks: list[Task],
         "p10": float(np.quantile(overlap, 0.1)), "p90": float(np.quantile(overlap, 0.9)),
         "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist()},
         "linear_cka": geo.linear_cka(xb, xa, device=dev), "geometry": shape}
-    return drift, {"texts": texts, "before": xb, "after": xa, "overlap": overlap}
+    return drift, {"texts": texts, "groups": groups, "before": xb, "after": xa, "overlap": overlap}

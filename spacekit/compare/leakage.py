@@ -1,4 +1,5 @@
-"""Leakage between fine-tuning data and evaluation data: exact (normalised text) and near-duplicate matches.
+"""Leakage between fine-tuning data and evaluation data: exact (normalised text) and near-duplicate matches, and
+how much of a retrieval test's relevant documents were training positives.
 
 Exact: lower-cased, whitespace-collapsed text equal (a sha1 of it). Near: cosine >= threshold between an
 evaluation text and its nearest training text under the *before* model (found with ops.topk).
@@ -15,9 +16,13 @@ from typing import Any
 import numpy as np
 
 from spacekit.compare.config import CompareConfig
-from spacekit.compare.paired import paired_test
+from spacekit.compare.paired import metric_cells
+from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
+from spacekit.io.training import TrainingData
 from spacekit.tasks import Task, TaskResult
+
+LEAK_PAIRS = 10  # near-duplicate pairs shown per task, those nearest the threshold first (where judgement is needed)
 
 
 def normalise(text: str) -> str:
@@ -92,30 +97,44 @@ def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_v
     return out
 
 
-def leakage_section(before_model: Model, tasks: list[Task], results: dict[str, tuple[TaskResult, TaskResult]],
-                    entries: dict[str, dict], tested: dict[str, list[str]], train_texts: list[str],
-                    config: CompareConfig) -> dict:
-    """Leaked items per task (under the before model) and the tested metrics recomputed without them; a tested
-    task's entry gets the counts and the recomputed metrics too."""
+def trained_targets(item_targets: dict[str, list[str]], positives: list[str]) -> set[str]:
+    """Ids of the items one of whose targets (a retrieval query's relevant documents) is a training positive, as
+    normalised text: not leakage by itself, but how much of the test the training touched."""
+    trained = is_trained(positives)
+    return {item for item, texts in item_targets.items() if any(trained(t) for t in texts)}
+
+
+def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
+                    results: dict[str, tuple[TaskResult, TaskResult]], entries: dict[str, dict],
+                    training: TrainingData, config: CompareConfig) -> dict:
+    """Leaked items per task (under the before model), shown as pairs with their cosine; a tested task with leaked
+    items gets its leak-free re-score (entry["leak_free"]: what the verdict judges it by); a task whose items have
+    targets gets the count of items whose targets were training positives and a "new documents only" re-score."""
+    train_texts = training.texts
     train_vecs = config.opts.embed(before_model, train_texts, train_texts)
     out: dict[str, Any] = {"train": str(config.train), "train_texts": len(train_texts),
-                           "threshold": config.leak_threshold, "tasks": {}}
-    for task in tasks:
+                           "read_as": training.describe(), "threshold": config.leak_threshold, "tasks": {}}
+    for spec, task in planned:
         before, after = results[task.name]
         if not before.item_texts:
             continue
         texts = list(dict.fromkeys(t for ts in before.item_texts.values() for t in ts))
         vecs = dict(zip(texts, config.opts.embed(before_model, texts, texts), strict=True))
         leaks = find_leaks(train_texts, before.item_texts, train_vecs, vecs, config.leak_threshold)
-        info: dict[str, Any] = {**leaks.counts(), "examples": [vars(x) for x in leaks.items[:config.examples]]}
-        if task.name in entries and leaks.ids and len(leaks.ids) < before.n - 1:
-            keep = np.array([i not in leaks.ids for i in before.item_ids])
-            clean = {}
-            for name in tested[task.name]:
-                test = paired_test(task, name, before, after, config, config.seed + 7, keep)
-                clean[name] = {"before": test.before, "after": test.after, "delta": test.delta,
-                               "ci_low": test.ci_low, "ci_high": test.ci_high, "p_value": test.p_value}
-            info["without_leaked"] = {"n": int(keep.sum()), "metrics": clean}
-            entries[task.name]["leakage"] = {k: v for k, v in info.items() if k != "examples"}
+        pairs = sorted(leaks.items, key=lambda x: (x.kind == "exact", x.cosine))[:LEAK_PAIRS]
+        info: dict[str, Any] = {**leaks.counts(), "n": before.n, "pairs": [vars(x) for x in pairs]}
+        entry = entries.get(task.name)
+        keep = np.array([i not in leaks.ids for i in before.item_ids])
+        if entry is not None and leaks.ids and keep.sum() >= 2:
+            entry["leak_free"] = {"n": int(keep.sum()), "leaked": int((~keep).sum()),
+                                  "metrics": metric_cells(task, spec, before, after, config, keep)}
+        if entry is not None and before.item_targets is not None and training.positives:
+            touched = trained_targets(before.item_targets, training.positives)
+            fresh = keep & np.array([i not in touched for i in before.item_ids])
+            view: dict[str, Any] = {"touched": int((keep & ~fresh).sum()), "of": int(keep.sum())}
+            if fresh.sum() >= 2:
+                view["new_documents_only"] = {"n": int(fresh.sum()), "metrics": metric_cells(
+                    task, spec, before, after, config, fresh, metrics=[spec.metrics[0]])}
+            entry["trained_documents"] = info["trained_documents"] = view
         out["tasks"][task.name] = info
     return out

@@ -1,18 +1,23 @@
-"""Paired tests of each metric between the two models, the Holm correction over them, and the verdicts."""
+"""Paired tests of each metric between the two models, on all items or on a subset of them (without leaked items,
+new documents only), each with the margin the verdict will judge it by."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from spacekit import stats
 from spacekit.compare.analysis import item_changes
 from spacekit.compare.config import CompareConfig
+from spacekit.compare.suite import TaskSpec
 from spacekit.errors import InputError
+from spacekit.practical import margin_for
 from spacekit.tasks import Task, TaskResult
 
 
 def paired_test(task: Task, metric: str, before: TaskResult, after: TaskResult, config: CompareConfig, seed: int,
-                keep: np.ndarray | None = None) -> stats.PairedTest:
+                keep: np.ndarray | None = None, margin: float = 0.0) -> stats.PairedTest:
     """The paired test of one metric (optionally on a subset of items), as the task's kind declares it."""
     sel = slice(None) if keep is None else keep
     spec = task.metric_spec(metric)
@@ -20,48 +25,48 @@ def paired_test(task: Task, metric: str, before: TaskResult, after: TaskResult, 
     values_a, _ = after.paired_inputs(metric)
     return stats.compare_metric(values_b[sel], values_a[sel], spec.statistic,
                                 gold=None if gold is None else gold[sel], resamples=config.resamples, seed=seed,
-                                device=config.opts.device)
+                                device=config.opts.device, margin=margin)
 
 
-def task_entry(task: Task, tag: str, metrics: list[str], before: TaskResult, after: TaskResult,
-               config: CompareConfig) -> dict:
+def margins(spec: TaskSpec, config: CompareConfig) -> Callable[[str], float]:
+    """metric -> its margin: the task's min_effect, then --min-effect, then the documented default."""
+    chosen = {**config.min_effect, **spec.min_effect}
+    return lambda metric: margin_for(metric, chosen)
+
+
+def metric_cells(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, config: CompareConfig,
+               keep: np.ndarray | None = None, metrics: list[str] | None = None) -> dict[str, dict]:
+    """{metric: its test as a report cell} for the spec's metrics (or `metrics`), on all items or on `keep`; the
+    correction and the verdict are filled in later, per family (compare.verdict)."""
+    margin_of = margins(spec, config)
+    cells = {}
+    for name in metrics or spec.metrics:
+        seed = config.seed + 101 * spec.metrics.index(name) + (0 if keep is None else 7)
+        test = paired_test(task, name, before, after, config, seed, keep, margin_of(name))
+        cells[name] = as_cell(test, margin_of(name), task.metric_spec(name).higher_is_better)
+    return cells
+
+
+def as_cell(t: stats.PairedTest, margin: float, higher_is_better: bool = True) -> dict:
+    """A paired test as the report's cell of one metric; p_adjusted, verdict and needed_n are filled in per family
+    (compare.verdict.judge)."""
+    return {"before": t.before, "after": t.after, "delta": t.delta, "ci_low": t.ci_low, "ci_high": t.ci_high,
+            "p_value": t.p_value, "p_adjusted": None, "verdict": None, "margin": margin, "tost_p": t.tost_p,
+            "tost_adjusted": None, "sd": t.sd, "needed_n": None, "test": t.test, "t_test_p": t.t_p_value,
+            "effect_size_dz": t.effect_size, "higher_is_better": higher_is_better}
+
+
+def task_entry(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, config: CompareConfig) -> dict:
     """A tested task's report entry: each metric's paired test, the per-item analysis and the kind's extras."""
     if before.item_ids != after.item_ids:
         raise InputError(f"task {task.name}: the two models were evaluated on different items")
-    if not metrics:
+    if not spec.metrics:
         raise InputError(f"task {task.name}: no metric to compare (the first one is the main metric)")
-    tested = {}
-    for i, name in enumerate(metrics):
-        test = paired_test(task, name, before, after, config, seed=config.seed + 101 * i)
-        tested[name] = {"before": test.before, "after": test.after, "delta": test.delta, "ci_low": test.ci_low,
-                        "ci_high": test.ci_high, "p_value": test.p_value, "p_adjusted": None, "verdict": None,
-                        "test": test.test, "t_test_p": test.t_p_value, "effect_size_dz": test.effect_size}
-    main = metrics[0]
-    entry = {"name": task.name, "kind": task.kind, "tag": tag, "dataset": before.dataset, "n": before.n,
-             "main_metric": main, "metrics": tested, "all_metrics": {"before": before.metrics, "after": after.metrics}}
+    main = spec.metrics[0]
+    entry = {"name": task.name, "kind": task.kind, "tag": spec.tag, "dataset": before.dataset, "n": before.n,
+             "main_metric": main, "metrics": metric_cells(task, spec, before, after, config),
+             "all_metrics": {"before": before.metrics, "after": after.metrics},
+             "item_meaning": type(before).item_meaning.format(metric=main)}
     entry.update(item_changes(before, after, main, config.examples))
     entry.update(task.report_extras(before, after))
     return entry
-
-
-def correct(tasks: list[dict], specs: dict[str, Task], alpha: float) -> None:
-    """Holm–Bonferroni over every tested metric in the report, then each metric's verdict (in place)."""
-    cells = [m for t in tasks for m in t["metrics"].values()]
-    for cell, p_adj in zip(cells, stats.holm([c["p_value"] for c in cells]), strict=True):
-        cell["p_adjusted"] = p_adj
-    for t in tasks:
-        for name, m in t["metrics"].items():
-            better = specs[t["name"]].metric_spec(name).higher_is_better
-            m["verdict"] = stats.verdict(m["delta"], m["p_adjusted"], m["ci_low"], m["ci_high"], alpha, better)
-
-
-def overall(tasks: list[dict]) -> str:
-    """The report's verdict from each task's main metric: improved, regressed, mixed or no significant change."""
-    verdicts = {t["metrics"][t["main_metric"]]["verdict"] for t in tasks if t["main_metric"]}
-    if "improved" in verdicts and "regressed" in verdicts:
-        return "mixed"
-    if "improved" in verdicts:
-        return "improved"
-    if "regressed" in verdicts:
-        return "regressed"
-    return "no significant change"

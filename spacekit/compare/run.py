@@ -6,12 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from spacekit import __version__
-from spacekit.compare.analysis import overfitting
 from spacekit.compare.config import CompareConfig
 from spacekit.compare.drift import drift_section
 from spacekit.compare.models import models_section
-from spacekit.compare.paired import correct, overall, task_entry
-from spacekit.compare.suite import TaskSpec
+from spacekit.compare.paired import task_entry
+from spacekit.compare.suite import TaskSpec, located
+from spacekit.compare.verdict import headline, judge, overfitting
 from spacekit.embed import load_model
 from spacekit.tasks import TaskResult, kinds
 
@@ -29,48 +29,50 @@ class Comparison:
         return self.report["verdict"]
 
     def has_regression(self) -> bool:
-        """True when any corrected test found a significant regression."""
-        return any(m["verdict"] == "regressed" for t in self.report["tasks"] for m in t["metrics"].values())
+        """True when a main metric regressed by the verdict's rule (secondary metrics never decide)."""
+        return any(r["verdict"] == "regressed" for r in self.report["headline"]["rows"])
 
 
 def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfig | None = None) -> Comparison:
     """Run the suite for both models and compare them: tested kinds get paired tests, observed kinds (probes,
-    geometry) their report sections; then leakage, drift and the verdict."""
+    geometry) their report sections; then leakage, drift and the verdict. Every input (training data, each task's
+    files, both models) is read before anything is encoded."""
     from spacekit.compare.leakage import is_trained, leakage_section
-    from spacekit.io.training import read_training_texts
+    from spacekit.io.training import read_training
 
     config = config or CompareConfig()
     config.check()
+    training = read_training(config.train) if config.train is not None else None
+    planned = [(spec, spec.build()) for spec in suite]
+    for spec, task in planned:
+        with located(f"task {spec.name}"):
+            task.inputs()
     models = (load_model(before, trust_remote_code=config.trust_remote_code),
               load_model(after, trust_remote_code=config.trust_remote_code))
-    planned = [(spec, spec.build()) for spec in suite]
     results = {spec.name: (task.run(models[0], config.opts.with_prompts(spec.prompts[0])),
                            task.run(models[1], config.opts.with_prompts(spec.prompts[1])))
                for spec, task in planned}
-    entries = {spec.name: task_entry(task, spec.tag, spec.metrics, *results[spec.name], config)
+    entries = {spec.name: task_entry(task, spec, *results[spec.name], config)
                for spec, task in planned if task.default_metrics}          # the tested kinds
     tasks = [task for _, task in planned]
-    correct(list(entries.values()), {t.name: t for t in tasks}, config.alpha)
-    train_texts = read_training_texts(config.train) if config.train is not None else None
-    leakage = None
-    if train_texts:
-        tested = {spec.name: spec.metrics for spec, _ in planned if spec.name in entries}
-        leakage = leakage_section(models[0], tasks, results, entries, tested, train_texts, config)
+    leakage = leakage_section(models[0], planned, results, entries, training, config) if training else None
+    tested_entries = list(entries.values())
+    judge(tested_entries, config)
+    head = headline(tested_entries, config)
     drift, vectors = drift_section(models, tasks, results, config)
-    trained = is_trained(train_texts or [])
+    trained = is_trained(training.texts if training else [])
     sections: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
     for task in tasks:                                                     # the observed kinds
         observed = task.observe(*results[task.name], trained) if task.section else None
         if task.section and observed is not None:
             sections[task.section].append(observed)
     vectors.update(_joined_pairs(models, [pair[0] for pair in results.values()], config))
-    tested_entries = list(entries.values())
     report = {
         "spacekit_version": __version__, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "before": before, "after": after, "alpha": config.alpha, "seed": config.seed,
-        "resamples": config.resamples, "correction": "holm", "verdict": overall(tested_entries),
-        "models": models_section(models, planned, config),
-        "tasks": tested_entries, "overfitting": overfitting(tested_entries), "leakage": leakage, "drift": drift,
+        "resamples": config.resamples, "correction": config.correction, "verdict": head["verdict"],
+        "headline": head, "models": models_section(models, planned, config),
+        "tasks": tested_entries, "overfitting": overfitting(head["rows"]), "leakage": leakage, "drift": drift,
         **sections,
     }
     return Comparison(report, {"vectors": vectors, "tasks": results})

@@ -7,6 +7,7 @@ import contextlib
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from math import inf
 from pathlib import Path
 
 from spacekit.embed.prompts import PROMPT_KEYS, PromptChoice
@@ -14,7 +15,7 @@ from spacekit.errors import InputError
 from spacekit.tasks import Task, task_class
 
 TAGS = ("in-domain", "holdout")
-RESERVED = {"name", "kind", "tag", "metrics", *PROMPT_KEYS}
+RESERVED = {"name", "kind", "tag", "metrics", "min_effect", *PROMPT_KEYS}
 MODELS = ("before", "after")
 
 
@@ -28,6 +29,7 @@ class TaskSpec:
     metrics: list[str]
     options: dict = field(default_factory=dict)
     prompts: tuple[PromptChoice, PromptChoice] = (PromptChoice(), PromptChoice())  # (before, after) models
+    min_effect: dict[str, float] = field(default_factory=dict)  # this task's margins (over --min-effect's)
 
     @property
     def main_metric(self) -> str | None:
@@ -72,7 +74,7 @@ def _prompts(where: str, table: object) -> PromptChoice:
             raise InputError(f"{where}: unknown key {key!r} (prompt keys: {', '.join(PROMPT_KEYS)})")
         if not isinstance(value, str):
             raise InputError(f"{where}: {key} must be a string, got {value!r}")
-    with _located(where):
+    with located(where):
         return PromptChoice.from_options(table)
 
 
@@ -82,7 +84,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
         raise InputError(f"{where}: expected a table")
     if "kind" not in entry:
         raise InputError(f"{where}: missing 'kind'")
-    with _located(where):
+    with located(where):
         cls = task_class(str(entry["kind"]))
     name = str(entry.get("name") or f"{cls.kind}-{i}")
     where = f"{where} ({name})"
@@ -95,7 +97,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     metrics = [m.lower() for m in metrics]
     if cls.default_metrics and not metrics:
         raise InputError(f"{where}: metrics must name at least one metric (the first is the main metric)")
-    with _located(where):
+    with located(where):
         for m in metrics:
             cls.metric_spec(m)
     options = {k: v for k, v in entry.items() if k not in RESERVED}
@@ -115,15 +117,27 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     for key in cls.paths:
         if key in options and options[key] != "builtin":
             options[key] = str((path.parent / str(options[key])).resolve())
-    spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]))
-    with _located(where):
+    spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]),
+                    _min_effect(where, entry.get("min_effect", {})))
+    with located(where):
         task = spec.build()                                               # its settings checked now
     extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]
     return replace(spec, metrics=metrics + extra)
 
 
+def _min_effect(where: str, value: object) -> dict[str, float]:
+    """min_effect = 0.02 (every metric of the task) or a table {metric = margin}, margins >= 0."""
+    table = value if isinstance(value, dict) else {"*": value}
+    out = {}
+    for metric, margin in table.items():
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0 or margin == inf:
+            raise InputError(f"{where}: min_effect {metric}: the margin must be a number >= 0, got {margin!r}")
+        out[str(metric).lower()] = float(margin)
+    return out
+
+
 @contextlib.contextmanager
-def _located(where: str) -> Iterator[None]:
+def located(where: str) -> Iterator[None]:
     """An InputError raised inside, prefixed with the suite file and task it comes from."""
     try:
         yield

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-ARROWS = {"improved": "▲", "regressed": "▼", "no significant change": "·"}
+ARROWS = {"improved": "▲", "regressed": "▼", "negligible change": "≈", "equivalent": "=", "inconclusive": "?",
+          "no significant change": "·"}
+VERDICT_ORDER = ("improved", "regressed", "negligible change", "equivalent", "inconclusive", "no significant change")
 
 
 def num(x, digits: int = 4) -> str:
@@ -22,15 +24,74 @@ def pval(p) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4g}"
 
 
-def summary_rows(report: dict) -> list[dict]:
-    """One row per task x tested metric, in report order."""
+def interval(cell: dict) -> str:
+    """'[+0.0050, +0.0420]'."""
+    return f"[{signed(cell['ci_low'])}, {signed(cell['ci_high'])}]"
+
+
+def verdict_text(cell: dict) -> str:
+    """The verdict, with the items needed to decide when it is inconclusive."""
+    needed = cell.get("needed_n")
+    return cell["verdict"] + (f" (needs n≈{needed:,})" if needed else "")
+
+
+def summary_rows(report: dict, family: str = "main") -> list[dict]:
+    """One row per tested task's main metric (family "main": what the verdict judges) or per secondary metric, each
+    on the items the verdict judges it by (leak-free when leakage was found: its basis says so)."""
+    from spacekit.compare.verdict import basis
+
     rows = []
     for t in report["tasks"]:
-        for name, m in t["metrics"].items():
-            rows.append({"task": t["name"], "kind": t["kind"], "tag": t["tag"], "metric": name,
-                         "main": name == t["main_metric"], "before": num(m["before"]), "after": num(m["after"]),
-                         "delta": signed(m["delta"]), "ci": f"[{signed(m['ci_low'])}, {signed(m['ci_high'])}]",
-                         "p_adj": pval(m["p_adjusted"]), "verdict": m["verdict"], "arrow": ARROWS[m["verdict"]]})
+        cells, based_on = basis(t)
+        for name, m in cells.items():
+            if (name == t["main_metric"]) != (family == "main"):
+                continue
+            rows.append({"task": t["name"], "tag": t["tag"], "metric": name, "basis": based_on,
+                         "before": num(m["before"]), "after": num(m["after"]), "delta": signed(m["delta"]),
+                         "ci": interval(m), "p_adj": pval(m["p_adjusted"]), "margin": f"{m['margin']:g}",
+                         "verdict": m["verdict"], "verdict_text": verdict_text(m), "arrow": ARROWS[m["verdict"]]})
+    return rows
+
+
+def headline_parts(report: dict) -> list[str]:
+    """The rows behind the verdict, grouped by their verdict: 'improved on scifact ndcg@10 +0.0228 [+0.0050,
+    +0.0420] (leak-free, n=211)', 'negligible change on stsb spearman -0.0030 [...]'."""
+    rows = report["headline"]["rows"]
+    parts = []
+    for verdict in VERDICT_ORDER:
+        mine = [r for r in rows if r["verdict"] == verdict]
+        if mine:
+            parts.append(f"{verdict} on " + "; ".join(
+                f"{r['task']} {r['metric']} {signed(r['delta'])} {interval(r)}"
+                + "".join(f" ({x})" for x in (r["basis"], r["needed_n"] and f"needs n≈{r['needed_n']:,}") if x)
+                for r in mine))
+    return parts
+
+
+def leakage_rows(report: dict) -> list[dict]:
+    """Per task of the leakage section, as text: its items, exact and near leaks, the main metric's change on all
+    items and without the leaked ones (with the verdict that uses it), and for retrieval how many remaining queries
+    had a relevant document among the training positives, with the change on the others (new documents only)."""
+    entries = {t["name"]: t for t in report["tasks"]}
+    rows = []
+    for name, info in report["leakage"]["tasks"].items():
+        row = {"task": name, "n": str(info["n"]), "exact": str(info["exact"]), "near": str(info["near"]),
+               "all": "–", "leak_free": "–", "touched": "–", "new_documents": "–"}
+        t = entries.get(name)
+        if t is not None:
+            main = t["main_metric"]
+            change = lambda c: f"{signed(c['delta'])} {interval(c)}"
+            row["all"] = f"{main} {change(t['metrics'][main])}"
+            if t.get("leak_free"):
+                clean = t["leak_free"]["metrics"][main]
+                row["leak_free"] = f"{change(clean)} on n={t['leak_free']['n']}: {verdict_text(clean)}"
+            seen = t.get("trained_documents")
+            if seen:
+                row["touched"] = f"{seen['touched']} of {seen['of']}"
+                fresh = seen.get("new_documents_only")
+                if fresh:
+                    row["new_documents"] = f"{change(fresh['metrics'][main])} on n={fresh['n']}"
+        rows.append(row)
     return rows
 
 

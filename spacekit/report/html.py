@@ -1,4 +1,5 @@
-"""index.html: a self-contained page (inline CSS and images) that opens offline."""
+"""index.html: a self-contained page (inline CSS and images) that opens offline and reads on its own: the verdict
+with the rows behind it and its rule, then every section with a line saying what it shows."""
 
 from __future__ import annotations
 
@@ -6,100 +7,150 @@ import base64
 import html
 from pathlib import Path
 
-from spacekit.report.format import model_rows, num, pval, signed, summary_rows
+from spacekit.report.format import headline_parts, leakage_rows, model_rows, num, pval, signed, summary_rows
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;
-text-align:right}td:first-child,th:first-child,td.l,th.l{text-align:left}.improved{color:#1a7f37}
-.regressed{color:#cf222e}.banner{font-size:1.4rem;padding:.8rem 1rem;border-radius:6px;background:#f3f4f6}
-.main{font-weight:600}img{max-width:100%;border:1px solid #eee}.muted{color:#666;font-size:.9rem}"""
+text-align:right;vertical-align:top}td:first-child,th:first-child,td.l,th.l{text-align:left}.improved{color:#1a7f37}
+.regressed{color:#cf222e}.inconclusive{color:#9a6700}.banner{font-size:1.4rem;padding:.8rem 1rem;border-radius:6px;
+background:#f3f4f6}.banner ul{font-size:1rem;margin:.4rem 0}img{max-width:100%;border:1px solid #eee}
+.muted{color:#666;font-size:.9rem}.nw{white-space:nowrap}"""
+e = html.escape
 
 
 def render_html(report: dict, plots: dict[str, Path]) -> str:
-    """The report page; images are embedded as base64 PNG."""
-    e = html.escape
+    """The report page; images are embedded as base64 PNG; every data string escaped."""
+    head = report["headline"]
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>spacekit: {e(report['verdict'])}</title>",
            f"<style>{CSS}</style></head><body>",
-           f"<div class='banner'>Verdict: <b>{e(report['verdict'])}</b></div>",
-           f"<p class='muted'>before <code>{e(report['before'])}</code> → after <code>{e(report['after'])}</code>;"
-           f" alpha {report['alpha']}, {report['resamples']:,} paired bootstrap resamples, Holm–Bonferroni "
-           f"correction; created {e(report['created'])} by spacekit {e(report['spacekit_version'])}.</p>",
-           "<h2>Summary</h2><table id='summary'><tr><th>task</th><th class='l'>tag</th><th class='l'>metric</th>"
-           "<th>before</th><th>after</th><th>Δ</th><th>95% CI</th><th>p (adj.)</th><th class='l'>verdict</th></tr>"]
-    for r in summary_rows(report):
-        cls = "main" if r["main"] else ""
-        out.append(f"<tr class='{cls}'><td>{e(r['task'])}</td><td class='l'>{e(r['tag'])}</td>"
-                   f"<td class='l'>{e(r['metric'])}</td><td>{r['before']}</td><td>{r['after']}</td>"
-                   f"<td>{r['delta']}</td><td>{r['ci']}</td><td>{r['p_adj']}</td>"
-                   f"<td class='l {r['verdict'].split()[0]}'>{r['arrow']} {e(r['verdict'])}</td></tr>")
-    out.append("</table>")
-    rows = model_rows(report)
-    if rows:
-        differ = [r[0] for r in rows if r[3]]
-        out.append("<h2>Models</h2><p>" + (f"The two models differ in: <b>{e(', '.join(differ))}</b>; the comparison "
-                                            "measures these differences too." if differ else
-                                            "The two models share every setting below.") + "</p>")
-        out.append("<table id='models'><tr><th class='l'>setting</th><th class='l'>before</th>"
-                   "<th class='l'>after</th><th></th></tr>")
-        out += [f"<tr><td>{e(k)}</td><td class='l'>{e(b)}</td><td class='l'>{e(a)}</td><td>{'≠' if d else ''}</td>"
-                "</tr>" for k, b, a, d in rows]
-        out.append("</table>")
-    of = report["overfitting"]
-    out.append(f"<h2>Overfitting</h2><p>{e(of['note'])}.</p>")
-    if "projection" in plots:
-        out.append(f"<h2>Projection</h2>{_img(plots['projection'], 'joint projection before/after')}")
+           f"<div class='banner'>Verdict: <b>{e(report['verdict'])}</b><ul>"
+           + "".join(f"<li>{e(p)}</li>" for p in headline_parts(report)) + "</ul>"
+           f"<div class='muted'>Rule: {e(head['rule'])}.</div></div>",
+           f"<p class='muted'>before <code>{e(report['before'])}</code> → after <code>{e(report['after'])}</code>; "
+           f"{report['resamples']:,} paired bootstrap resamples; created {e(report['created'])} by spacekit "
+           f"{e(report['spacekit_version'])}.</p>",
+           "<h2>Main metrics (the verdict)</h2>", _summary(report, "main", "summary")]
+    if summary_rows(report, "secondary"):
+        out += ["<h2>Secondary metrics</h2><p class='muted'>Corrected as a family of their own; they never decide "
+                "the verdict.</p>", _summary(report, "secondary")]
+    out.append(_models(report))
+    out.append(f"<h2>Overfitting</h2><p>{e(report['overfitting']['note'])}</p>")
     if report.get("leakage"):
-        lk = report["leakage"]
-        out.append(f"<h2>Leakage</h2><p>{lk['train_texts']:,} training texts; near-duplicate threshold cosine ≥ "
-                   f"{lk['threshold']}.</p><table><tr><th>task</th><th>exact</th><th>near</th>"
-                   "<th class='l'>example</th></tr>")
-        for name, info in lk["tasks"].items():
-            ex = info["examples"][0] if info["examples"] else None
-            example = f"{e(ex['text'][:90])} ≈ {e(ex['match'][:90])} ({ex['kind']})" if ex else ""
-            out.append(f"<tr><td>{e(name)}</td><td>{info['exact']}</td><td>{info['near']}</td>"
-                       f"<td class='l'>{example}</td></tr>")
-        out.append("</table>")
-    drift = report["drift"]
-    if "knn_overlap" in drift:
-        out.append(f"<h2>Space drift</h2><p>kNN overlap (k={drift['k']}, n={drift['n']}): mean "
-                   f"{num(drift['knn_overlap']['mean'])}, median {num(drift['knn_overlap']['median'])}; linear CKA "
-                   f"{num(drift['linear_cka'])}.</p><table><tr><th>geometry</th><th>before</th><th>after</th>"
-                   "<th>Δ</th></tr>")
-        out += [f"<tr><td>{e(k)}</td><td>{num(v['before'])}</td><td>{num(v['after'])}</td><td>{signed(v['delta'])}"
-                "</td></tr>" for k, v in drift["geometry"].items()]
-        out.append("</table>")
+        out.append(_leakage(report))
+    if "projection" in plots:
+        out.append("<h2>Projection</h2><p class='muted'>A sample of each task's texts under both models, one "
+                   "projection fitted on both at once (the panels share coordinates); colour: task; lines: the probe "
+                   f"pairs whose cosine moved most.</p>{_img(plots['projection'], 'joint projection before/after')}")
+    out.append(_drift(report["drift"]))
     if "deltas" in plots:
-        out.append(f"<h2>Per-item changes</h2>{_img(plots['deltas'], 'per-item delta histograms')}")
-    for t in report["tasks"]:
-        out.append(_examples(t))
+        out.append("<h2>Per-item changes</h2><p class='muted'>Per task, the change of each item (what an item is: "
+                   "below); items that did not change are counted in each panel's title, not drawn.</p>"
+                   f"{_img(plots['deltas'], 'per-item delta histograms')}")
+    out += [_examples(t) for t in report["tasks"]]
     if report["probes"]:
-        p = report["probes"][0]
-        out.append(f"<h2>Probes</h2><p>groups passed: {num(p['groups_passed']['before'], 2)} → "
-                   f"{num(p['groups_passed']['after'], 2)}; pairs seen in training are marked †.</p>")
-        if "probes" in plots:
-            out.append(_img(plots["probes"], "probe cosines before/after"))
+        out.append(_probes(report["probes"][0], plots))
     out.append("</body></html>")
     return "\n".join(out)
 
 
+def _summary(report: dict, family: str, table_id: str = "secondary") -> str:
+    rows = [f"<table id='{table_id}'><tr><th>task</th><th class='l'>tag</th><th class='l'>metric</th>"
+            "<th>before</th><th>after</th><th>Δ</th><th>95% CI</th><th>p (adj.)</th><th>margin</th>"
+            "<th class='l'>verdict</th></tr>"]
+    for r in summary_rows(report, family):
+        basis = f"<br><span class='muted'>{e(r['basis'])}</span>" if r["basis"] else ""
+        rows.append(f"<tr><td>{e(r['task'])}{basis}</td><td class='l'>{e(r['tag'])}</td>"
+                    f"<td class='l'>{e(r['metric'])}</td><td>{r['before']}</td><td>{r['after']}</td>"
+                    f"<td>{r['delta']}</td><td class='nw'>{r['ci']}</td><td>{r['p_adj']}</td><td>{r['margin']}</td>"
+                    f"<td class='l {r['verdict'].split()[0]}'>{r['arrow']} {e(r['verdict_text'])}</td></tr>")
+    return "".join(rows) + "</table>"
+
+
+def _models(report: dict) -> str:
+    rows = model_rows(report)
+    if not rows:
+        return ""
+    differ = [r[0] for r in rows if r[3]]
+    out = ["<h2>Models</h2><p>" + (f"The two models differ in: <b>{e(', '.join(differ))}</b>; the comparison "
+                                   "measures these differences too." if differ else
+                                   "The two models share every setting below.") + "</p>",
+           "<table id='models'><tr><th class='l'>setting</th><th class='l'>before</th><th class='l'>after</th>"
+           "<th></th></tr>"]
+    out += [f"<tr><td>{e(k)}</td><td class='l'>{e(b)}</td><td class='l'>{e(a)}</td><td>{'≠' if d else ''}</td></tr>"
+            for k, b, a, d in rows]
+    return "".join(out) + "</table>"
+
+
+def _leakage(report: dict) -> str:
+    lk = report["leakage"]
+    out = [f"<h2>Leakage</h2><p>{e(lk['train'])}: {e(lk['read_as'])}. An evaluation item leaks when one of its "
+           f"texts equals a training text (normalised) or lies at cosine ≥ {lk['threshold']} from one under the "
+           "before model. The verdict judges a task with leaked items <b>without them</b>; for retrieval, the queries "
+           "left whose relevant document was a training positive are counted (not leakage by itself: how much of "
+           "the test the training touched), with the change on the rest (new documents only).</p>",
+           "<table><tr><th>task</th><th>items</th><th>exact</th><th>near</th><th class='l'>all items</th>"
+           "<th class='l'>without leaked items</th><th>relevant doc trained on</th>"
+           "<th class='l'>new documents only</th></tr>"]
+    out += [f"<tr><td>{e(r['task'])}</td><td>{r['n']}</td><td>{r['exact']}</td><td>{r['near']}</td>"
+            f"<td class='l'>{e(r['all'])}</td><td class='l'>{e(r['leak_free'])}</td><td>{r['touched']}</td>"
+            f"<td class='l'>{e(r['new_documents'])}</td></tr>" for r in leakage_rows(report)]
+    out.append("</table>")
+    for name, info in lk["tasks"].items():
+        if info["pairs"]:
+            out.append(f"<h3>{e(name)}: leaked items and their training match</h3><p class='muted'>Nearest the "
+                       "threshold first, so the judgement call is in view.</p><table><tr><th>cosine</th>"
+                       "<th class='l'>evaluation text</th><th class='l'>training text</th></tr>")
+            out += [f"<tr><td>{x['cosine']:.3f}<br><span class='muted'>{x['kind']}</span></td>"
+                    f"<td class='l'>{e(x['text'])}</td><td class='l'>{e(x['match'])}</td></tr>" for x in info["pairs"]]
+            out.append("</table>")
+    return "".join(out)
+
+
+def _drift(drift: dict) -> str:
+    if "knn_overlap" not in drift:
+        return ""
+    out = [f"<h2>Space drift</h2><p>How much each text's neighbourhood changed: kNN overlap (k={drift['k']}, "
+           f"n={drift['n']}): mean {num(drift['knn_overlap']['mean'])}, median {num(drift['knn_overlap']['median'])}; "
+           f"linear CKA {num(drift['linear_cka'])}.</p><table><tr><th>geometry</th><th>before</th><th>after</th>"
+           "<th>Δ</th></tr>"]
+    out += [f"<tr><td>{e(k)}</td><td>{num(v['before'])}</td><td>{num(v['after'])}</td><td>{signed(v['delta'])}"
+            "</td></tr>" for k, v in drift["geometry"].items()]
+    return "".join(out) + "</table>"
+
+
 def _examples(t: dict) -> str:
-    e = html.escape
     wtl = t["win_tie_loss"]
     parts = [f"<h3>{e(t['name'])} <span class='muted'>({e(t['kind'])}, n={t['n']}; win/tie/loss "
              f"{wtl['win']}/{wtl['tie']}/{wtl['loss']}" + (f"; McNemar p {pval(t['mcnemar_p'])}" if "mcnemar_p" in t
-                                                          else "") + ")</span></h3>"]
+                                                          else "") + ")</span></h3>",
+             f"<p class='muted'>{e(t['item_meaning'][0].upper() + t['item_meaning'][1:])}.</p>"]
     for title, key in [("most improved", "most_improved"), ("most regressed", "most_regressed")]:
         if not t[key]:
             continue
-        parts.append(f"<table><tr><th class='l'>{title}</th><th>Δ</th><th>rank</th></tr>")
+        ranked = any("rank_before" in x for x in t[key])
+        parts.append(f"<table><tr><th class='l'>{title}</th><th>Δ</th>" + ("<th>rank</th>" if ranked else "")
+                     + "</tr>")
         for x in t[key]:
-            rank = f"{x.get('rank_before') or '>'} → {x.get('rank_after') or '>'}" if "rank_before" in x else ""
-            parts.append(f"<tr><td class='l'>{e(x['text'][:140])}</td><td>{signed(x['delta'])}</td>"
-                         f"<td>{rank}</td></tr>")
+            rank = f"<td class='nw'>{x.get('rank_before') or '>'} → {x.get('rank_after') or '>'}</td>" if ranked else ""
+            parts.append(f"<tr><td class='l'>{e(x['text'][:300])}</td><td>{signed(x['delta'])}</td>{rank}</tr>")
         parts.append("</table>")
     return "".join(parts)
 
 
+def _probes(p: dict, plots: dict[str, Path]) -> str:
+    out = [f"<h2>Probes</h2><p>Your own pairs: each group passes when every close pair beats every far one. Groups "
+           f"passed: {num(p['groups_passed']['before'], 2)} → {num(p['groups_passed']['after'], 2)}; pairs seen in "
+           "training are marked †.</p>"]
+    if "probes" in plots:
+        out.append(_img(plots["probes"], "probe cosines before/after"))
+    out.append("<table><tr><th class='l'>group</th><th class='l'>pair</th><th class='l'>expect</th><th>before</th>"
+               "<th>after</th></tr>")
+    out += [f"<tr><td>{e(x['group'])}</td><td class='l'>{e(x['text_a'])} ⟷ {e(x['text_b'])}"
+            f"{' †' if x['trained_on'] else ''}</td><td class='l'>{e(x['expect'])}</td><td>{num(x['before'])}</td>"
+            f"<td>{num(x['after'])}</td></tr>" for x in p["pairs"]]
+    return "".join(out) + "</table>"
+
+
 def _img(path: Path, alt: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode()
-    return f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{data}'>"
+    return f"<img alt='{e(alt)}' src='data:image/png;base64,{data}'>"

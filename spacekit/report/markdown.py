@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from spacekit.report.escape import md
-from spacekit.report.format import model_rows, num, pval, signed, summary_rows
+from spacekit.report.format import headline_parts, leakage_rows, model_rows, num, pval, signed, summary_rows
 
 
 def render_markdown(report: dict) -> str:
     """The whole report as one Markdown document; every data string (names, paths, texts, ids) escaped by md()."""
-    lines = [f"# spacekit comparison: **{report['verdict']}**", "",
-             f"before {md(report['before'])} → after {md(report['after'])}; alpha {report['alpha']}, "
-             f"{report['resamples']:,} bootstrap resamples, Holm–Bonferroni over all {_n_tests(report)} tests.", "",
-             "| task | tag | metric | before | after | Δ | 95% CI | p (adj.) | verdict |",
-             "|---|---|---|---:|---:|---:|---|---:|---|"]
-    for r in summary_rows(report):
-        metric = f"**{md(r['metric'])}**" if r["main"] else md(r["metric"])
-        lines.append(f"| {md(r['task'])} | {md(r['tag'])} | {metric} | {r['before']} | {r['after']} | {r['delta']} | "
-                     f"{r['ci']} | {r['p_adj']} | {r['arrow']} {r['verdict']} |")
+    lines = [f"# spacekit comparison: **{report['verdict']}**", ""]
+    lines += [f"- {md(part)}" for part in headline_parts(report)]
+    lines += ["", f"Rule: {md(report['headline']['rule'])}. before {md(report['before'])} → after "
+              f"{md(report['after'])}; {report['resamples']:,} paired bootstrap resamples.", "",
+              "## Main metrics (the verdict)", ""]
+    lines += _summary(report, "main")
+    secondary = _summary(report, "secondary")
+    if secondary:
+        lines += ["", "## Secondary metrics", "", "Corrected as a family of their own; they never decide the verdict.",
+                  "", *secondary]
     rows = model_rows(report)
     if rows:
         differ = [r[0] for r in rows if r[3]]
@@ -25,22 +26,9 @@ def render_markdown(report: dict) -> str:
                                         "The two models share every setting below."), "",
                   "| setting | before | after | |", "|---|---|---|---|"]
         lines += [f"| {md(k)} | {md(b)} | {md(a)} | {'≠' if d else ''} |" for k, b, a, d in rows]
-    of = report["overfitting"]
-    lines += ["", "## Overfitting", "", f"{of['note']} (in-domain: {of['in-domain']['improved']} improved, "
-              f"{of['in-domain']['regressed']} regressed; holdout: {of['holdout']['improved']} improved, "
-              f"{of['holdout']['regressed']} regressed)."]
+    lines += ["", "## Overfitting", "", md(report["overfitting"]["note"])]
     if report.get("leakage"):
-        lk = report["leakage"]
-        lines += ["", "## Leakage", "", f"{lk['train_texts']:,} training texts from {md(lk['train'])}; near-duplicate "
-                  f"threshold cosine ≥ {lk['threshold']} under the before model.", "",
-                  "| task | exact | near | without leaked items (main metric Δ) |", "|---|---:|---:|---|"]
-        for name, info in lk["tasks"].items():
-            clean = info.get("without_leaked")
-            text = "–"
-            if clean:
-                main = next(iter(clean["metrics"]))
-                text = f"{md(main)}: {signed(clean['metrics'][main]['delta'])} on n={clean['n']}"
-            lines.append(f"| {md(name)} | {info['exact']} | {info['near']} | {text} |")
+        lines += _leakage(report)
     drift = report["drift"]
     if "knn_overlap" in drift:
         lines += ["", "## Space drift", "", f"kNN overlap (k={drift['k']}, n={drift['n']}): mean "
@@ -56,6 +44,7 @@ def render_markdown(report: dict) -> str:
                   f"{num(x['before'])} | {num(x['after'])} | {'yes' if x['trained_on'] else ''} |" for x in p["pairs"]]
     for t in report["tasks"]:
         lines += ["", f"## {md(t['name'])} ({md(t['kind'])}, {md(t['tag'])}, n={t['n']})", "",
+                  f"{md(t['item_meaning'][0].upper() + t['item_meaning'][1:])}.", "",
                   f"win / tie / loss on {md(t['main_metric'])}: {t['win_tie_loss']['win']} / {t['win_tie_loss']['tie']}"
                   f" / {t['win_tie_loss']['loss']}"
                   + (f"; McNemar p {pval(t['mcnemar_p'])}" if "mcnemar_p" in t else "")]
@@ -73,8 +62,34 @@ def _ranks(item: dict) -> str:
     return f" (first relevant rank {show(item['rank_before'])} → {show(item['rank_after'])})"
 
 
-def _n_tests(report: dict) -> int:
-    return sum(len(t["metrics"]) for t in report["tasks"])
+def _summary(report: dict, family: str) -> list[str]:
+    rows = summary_rows(report, family)
+    if not rows:
+        return []
+    out = ["| task | tag | metric | before | after | Δ | 95% CI | p (adj.) | margin | verdict |",
+           "|---|---|---|---:|---:|---:|---|---:|---:|---|"]
+    for r in rows:
+        task = md(r["task"]) + (f" ({md(r['basis'])})" if r["basis"] else "")
+        out.append(f"| {task} | {md(r['tag'])} | {md(r['metric'])} | {r['before']} | {r['after']} | {r['delta']} | "
+                   f"{r['ci']} | {r['p_adj']} | {r['margin']} | {r['arrow']} {md(r['verdict_text'])} |")
+    return out
+
+
+def _leakage(report: dict) -> list[str]:
+    lk = report["leakage"]
+    out = ["", "## Leakage", "", f"{md(lk['train'])}: {md(lk['read_as'])}. An evaluation item leaks when one of its "
+           f"texts equals a training text (normalised) or lies at cosine ≥ {lk['threshold']} from one under the "
+           f"before model; the verdict judges a task with leaked items without them.", "",
+           "| task | items | exact | near | all items | without leaked items | relevant doc trained on | new "
+           "documents only |", "|---|---:|---:|---:|---|---|---|---|"]
+    out += [f"| {md(r['task'])} | {r['n']} | {r['exact']} | {r['near']} | {md(r['all'])} | {md(r['leak_free'])} | "
+            f"{r['touched']} | {md(r['new_documents'])} |" for r in leakage_rows(report)]
+    for name, info in lk["tasks"].items():
+        if info["pairs"]:
+            out += ["", f"{md(name)}: leaked items beside their training match, nearest the threshold first:", ""]
+            out += [f"- {x['cosine']:.3f} ({x['kind']}): {md(x['text'][:200])} ≈ {md(x['match'][:200])}"
+                    for x in info["pairs"]]
+    return out
 
 
 __all__ = ["pval", "render_markdown"]

@@ -13,6 +13,11 @@ import numpy as np
 from spacekit.compare import Comparison
 from spacekit.report.escape import plot_label
 
+PROJECTED = 600     # texts drawn in the projection, shared equally among the tasks
+PROBE_MOVE = 0.05   # a probe pair is drawn when its cosine moved at least this much
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974",
+           "#64b5cd")
+
 
 def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
     """Write every plot that has data; returns name -> path."""
@@ -50,59 +55,88 @@ def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
 
 
 def _projection(vec: dict, path: Path, seed: int) -> Path:
-    """One projection fitted jointly on both models' vectors, so the two panels share coordinates."""
+    """One projection fitted jointly on both models' vectors (the two panels share coordinates), on a sample
+    stratified by task and coloured by it; the probe pairs whose cosine moved most are drawn joined."""
     from matplotlib.figure import Figure
 
-    n_show = min(400, len(vec["before"]))
-    keep = np.random.default_rng(seed).choice(len(vec["before"]), n_show, replace=False)
+    groups = np.asarray(vec.get("groups") or ["texts"] * len(vec["before"]), dtype=object)
+    names = list(dict.fromkeys(groups))
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.permutation(np.flatnonzero(groups == g))[:PROJECTED // len(names)] for g in names])
     parts = [vec["before"][keep], vec["after"][keep]]
-    n_probe = len(vec.get("probe_texts", []))
-    if n_probe:
-        parts += [vec["probe_before"], vec["probe_after"]]
+    moved = _moved_probe_pairs(vec)
+    probe_rows = sorted({i for pair in moved for i in pair})
+    if probe_rows:
+        parts += [vec["probe_before"][probe_rows], vec["probe_after"][probe_rows]]
     xy, method = project_2d(np.concatenate(parts).astype(np.float32), seed)
-    fig = Figure(figsize=(11, 5))
+    n, m = len(keep), len(probe_rows)
+    at = {row: j for j, row in enumerate(probe_rows)}
+    fig = Figure(figsize=(12, 5.5), layout="constrained")
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     for panel, (ax, title) in enumerate(zip(axes, ["before", "after"], strict=True)):
-        pts = xy[panel * n_show:(panel + 1) * n_show]
-        ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.45, color="#4c72b0", label="evaluation texts")
-        if n_probe:
-            base = 2 * n_show + panel * n_probe
-            probe = xy[base:base + n_probe]
-            for ia, ib in vec["probe_pairs"]:  # each probe pair joined by a line
-                ax.plot(probe[[ia, ib], 0], probe[[ia, ib], 1], color="#dd8452", lw=1)
-            ax.scatter(probe[:, 0], probe[:, 1], s=14, color="#dd8452", label="probe texts (pairs joined)")
+        pts = xy[panel * n:(panel + 1) * n]
+        for c, g in enumerate(names):
+            sel = groups[keep] == g
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=6, alpha=0.5, label=plot_label(_wrap(str(g), 30)),
+                       color=PALETTE[c % len(PALETTE)])
+        if m:
+            probe = xy[2 * n + panel * m:2 * n + (panel + 1) * m]
+            for ia, ib in moved:
+                ax.plot(probe[[at[ia], at[ib]], 0], probe[[at[ia], at[ib]], 1], color="black", lw=1)
+            ax.scatter(probe[:, 0], probe[:, 1], s=16, color="black",
+                       label=f"probe pairs that moved most (|Δcos| ≥ {PROBE_MOVE})")
         ax.set_title(f"{title} ({method}, fitted jointly)")
         ax.set_xticks([]), ax.set_yticks([])
-    axes[0].legend(loc="best", fontsize=8)
-    fig.tight_layout()
+    axes[0].legend(loc="best", fontsize=7, markerscale=2)
     fig.savefig(path, dpi=90)
     return path
+
+
+def _moved_probe_pairs(vec: dict, at_most: int = 8) -> list[tuple[int, int]]:
+    """The probe pairs (row indices) whose cosine changed by at least PROBE_MOVE, the largest changes first."""
+    if not vec.get("probe_pairs"):
+        return []
+    cos = lambda x, a, b: float(x[a] @ x[b] / (np.linalg.norm(x[a]) * np.linalg.norm(x[b]) + 1e-12))
+    change = [(abs(cos(vec["probe_after"], a, b) - cos(vec["probe_before"], a, b)), (a, b)) for a, b in
+              vec["probe_pairs"]]
+    return [pair for d, pair in sorted(change, key=lambda x: -x[0]) if d >= PROBE_MOVE][:at_most]
 
 
 def _deltas(tasks: list[dict], path: Path) -> Path:
+    """Per task, the histogram of the items that changed (the unchanged ones counted in the title: a zero bin
+    holding most items would flatten the rest)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(4 * len(tasks), 3.2))
+    fig = Figure(figsize=(4 * len(tasks), 3.4), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, t in zip(axes[0], tasks, strict=True):
-        d = np.asarray([v for v in t["delta_histogram"] if v is not None], float)
-        d = d[np.isfinite(d)]                                            # undefined per-item changes are left out
-        ax.hist(d, bins=30, color="#55a868")
+        h = t["delta_histogram"]
+        edges, counts = np.asarray(h["edges"]), np.asarray(h["counts"])
+        ax.stairs(counts, edges, fill=True, color="#55a868")
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(plot_label(f"{t['name']}: per-item Δ {t['main_metric']}"), fontsize=9)
-        ax.set_yscale("log")
-    fig.tight_layout()
+        ax.set_xlabel(plot_label(f"Δ {t['main_metric']} per item (+: better after)"), fontsize=8)
+        ax.set_ylabel("items", fontsize=8)
+        ax.set_title(plot_label(f"{_wrap(t['name'], 40)}\n{h['ties']} of {h['n']} unchanged (not drawn)"), fontsize=9)
     fig.savefig(path, dpi=90)
     return path
 
 
+def _wrap(text: str, width: int) -> str:
+    """Text broken into lines of at most `width` characters (never cut)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False)) or text
+
+
 def _probes(probes: dict, path: Path) -> Path:
+    """Before / after cosine of every probe pair; labels wrapped, never cut."""
     from matplotlib.figure import Figure
 
     pairs = probes["pairs"]
-    labels = [plot_label(f"{p['group']}: {p['text_a'][:22]} ⟷ {p['text_b'][:22]} ({p['expect']})") for p in pairs]
+    labels = [plot_label(_wrap(f"{p['group']}: {p['text_a']} ⟷ {p['text_b']} ({p['expect']})", 60)) for p in pairs]
+    lines = sum(label.count("\n") + 1 for label in labels)
     y = np.arange(len(pairs))
-    fig = Figure(figsize=(10, 0.32 * len(pairs) + 1.2))
+    fig = Figure(figsize=(12, 0.22 * lines + 0.12 * len(pairs) + 1.2), layout="constrained")
     ax = fig.subplots()
     ax.barh(y - 0.2, [p["before"] for p in pairs], 0.4, label="before", color="#8c8c8c")
     ax.barh(y + 0.2, [p["after"] for p in pairs], 0.4, label="after", color="#4c72b0")
@@ -110,6 +144,5 @@ def _probes(probes: dict, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("cosine")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=90)
     return path

@@ -3,43 +3,88 @@
 from __future__ import annotations
 
 from spacekit.report.escape import plain
-from spacekit.report.format import model_rows, num, summary_rows
+from spacekit.report.format import headline_parts, model_rows, num, summary_rows
 
-STYLE = {"improved": "green", "regressed": "red", "no significant change": "dim"}
+TABLE_WIDTH = 110  # narrower consoles get the rows stacked instead of a table
+STYLE = {"improved": "green", "regressed": "red", "negligible change": "", "equivalent": "", "inconclusive": "yellow",
+         "no significant change": "dim"}
 
 
-def print_summary(report: dict, out_dir: str | None = None) -> None:
-    """A table of every tested metric with ▲/▼, the CI and the corrected p-value, then the verdict. Data strings
-    go out as plain Text (never rich markup), their control characters escaped."""
+def print_summary(report: dict, out_dir: str | None = None, width: int | None = None) -> None:
+    """The main metrics (what the verdict judges), then the secondary ones, each row with ▲/▼/≈/=/?, the CI and
+    the corrected p-value; then models, overfitting, leakage, drift and the verdict with the rows behind it. Below
+    TABLE_WIDTH columns the rows are stacked, two lines each, so the summary reads at 80 columns (never cut). Data
+    strings go out as plain Text (never rich markup), their control characters escaped."""
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        console = Console(stderr=True, width=150)  # logs and CI: wide enough for the whole table
-    table = Table(title=Text(plain(f"{report['before']} → {report['after']}")), title_justify="left")
-    for col in ("task", "tag", "metric"):
-        table.add_column(col, justify="left")
-    for col in ("before", "after", "Δ", "95% CI", "p adj."):
-        table.add_column(col, justify="right")
-    table.add_column("verdict", justify="left")
-    for r in summary_rows(report):
-        cells = [r["task"], r["tag"], r["metric"] + (" *" if r["main"] else ""), r["before"], r["after"], r["delta"],
-                 r["ci"], r["p_adj"], f"{r['arrow']} {r['verdict']}"]
-        table.add_row(*(Text(plain(c)) for c in cells), style=STYLE[r["verdict"]])
-    console.print(table)
+    console = Console(stderr=True, width=width)
+    if width is None and not console.is_terminal:
+        console = Console(stderr=True, width=120)  # logs and CI: wide enough for the whole table
+    for family in ("main", "secondary"):
+        if summary_rows(report, family):
+            if console.width >= TABLE_WIDTH:
+                console.print(_table(report, family))
+            else:
+                _stacked(console, report, family)
     for setting, before, after, differs in model_rows(report):
         if differs:
             console.print(Text(plain(f"models differ: {setting}: {before} → {after}"), style="yellow"))
-    of = report["overfitting"]
-    console.print(Text(f"overfitting: {of['note']}"))
+    console.print(Text(plain(f"overfitting: {report['overfitting']['note']}")))
     if report.get("leakage"):
-        total = sum(t["total"] for t in report["leakage"]["tasks"].values())
-        console.print(f"leakage: {total} evaluation items overlap the training data")
+        tasks = report["leakage"]["tasks"]
+        total = sum(t["total"] for t in tasks.values())
+        touched = sum(t["trained_documents"]["touched"] for t in tasks.values() if "trained_documents" in t)
+        console.print(Text(f"leakage: {total} evaluation items overlap the training data"
+                           + (" (verdict judged without them)" if total else "")
+                           + (f"; {touched} more have a relevant document that was a training positive"
+                              if touched else "")))
     if "knn_overlap" in report["drift"]:
         d = report["drift"]
         overlap, cka = num(d["knn_overlap"]["mean"], 3), num(d["linear_cka"], 3)
         console.print(f"drift: kNN overlap mean {overlap}, linear CKA {cka}")
-    where = f"  (report: {plain(out_dir)}/index.html)" if out_dir else ""
-    console.print(Text(f"verdict: {report['verdict']}", style="bold"), Text(where))
+    console.print(Text(f"verdict: {report['verdict']}", style="bold"))
+    for part in headline_parts(report):
+        console.print(Text(plain(f"  {part}")))
+    console.print(Text(plain(f"  rule: {report['headline']['rule']}"), style="dim"))
+    if out_dir:
+        console.print(Text(plain(f"report: {out_dir}/index.html")))
+
+
+def _title(report: dict, family: str) -> str:
+    return (plain(f"{report['before']} → {report['after']}") if family == "main" else
+            "secondary metrics (corrected on their own; they do not decide the verdict)")
+
+
+def _stacked(console, report: dict, family: str) -> None:
+    """A narrow terminal: each row as a heading line and a numbers line, wrapped at words (never cut)."""
+    from rich.text import Text
+
+    console.print(Text(_title(report, family), style="bold"))
+    for r in summary_rows(report, family):
+        basis = f" ({r['basis']})" if r["basis"] else ""
+        console.print(Text(plain(f"{r['task']}{basis} · {r['metric']} · {r['tag']}")))
+        console.print(Text(plain(f"  {r['before']} → {r['after']}  Δ {r['delta']} {r['ci']}  p adj. {r['p_adj']}  "
+                                 f"{r['arrow']} {r['verdict_text']}"), style=STYLE[r["verdict"]]))
+
+
+def _table(report: dict, family: str):
+    """The summary table of one family; text columns fold rather than being cut."""
+    from rich.table import Table
+    from rich.text import Text
+
+    title = _title(report, family)
+    table = Table(title=Text(title), title_justify="left", pad_edge=False)
+    for col in ("task", "metric"):
+        table.add_column(col, justify="left", overflow="fold", min_width=6)
+    for col in ("before", "after", "Δ"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", min_width=9)
+    table.add_column("p adj.", justify="right", no_wrap=True)
+    table.add_column("verdict", justify="left", overflow="fold", min_width=10)
+    for r in summary_rows(report, family):
+        task = r["task"] + (f" ({r['basis']})" if r["basis"] else "")
+        cells = [task, r["metric"], r["before"], r["after"], r["delta"], r["ci"], r["p_adj"],
+                 f"{r['arrow']} {r['verdict_text']}"]
+        table.add_row(*(Text(plain(c)) for c in cells), style=STYLE[r["verdict"]])
+    return table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,10 +32,14 @@ class MetricSpec:
 class TaskResult:
     """Aggregate metrics plus the per-item values behind them (what the paired statistics resample).
 
-    item_texts: per item, the texts it was built from (leakage checks and examples); space_texts: texts that
-    describe the space itself (a geometry task's), preferred for drift; joined_pairs: text pairs the projection plot
-    joins by a line (probes).
+    item_texts: per item, the texts it was built from (leakage checks and examples); item_targets: per item, the
+    texts it must find (retrieval: its relevant documents), checked against the training positives; space_texts:
+    texts that describe the space itself (a geometry task's), preferred for drift; joined_pairs: text pairs the
+    projection plot joins by a line (probes). item_meaning: what one item is and what its per-item change measures
+    (the report says it beside the most changed items; "{metric}" stands for the main metric).
     """
+
+    item_meaning: ClassVar[str] = "an item is one evaluation item; Δ is the change in its {metric}"
 
     kind: str
     name: str
@@ -45,6 +49,7 @@ class TaskResult:
     item_ids: list[str]
     per_item: dict[str, np.ndarray]
     item_texts: dict[str, list[str]] = field(default_factory=dict)
+    item_targets: dict[str, list[str]] | None = None
     space_texts: list[str] | None = None
     joined_pairs: list[tuple[str, str]] | None = None
 
@@ -110,6 +115,17 @@ class Task(Protocol[R]):
     def run(self, model: Model, opts: EncodeOptions) -> R:
         """Evaluate one model."""
         ...
+
+    def read_inputs(self) -> Any:
+        """Read and validate the task's input files (an InputError names the first problem)."""
+        return None
+
+    def inputs(self) -> Any:
+        """The task's inputs, read once: compare reads every task's before it encodes anything, so a bad file
+        fails in seconds, and run() uses what was read."""
+        if "_inputs" not in self.__dict__:
+            self.__dict__["_inputs"] = self.read_inputs()
+        return self.__dict__["_inputs"]
 
     def variant_metrics(self, metric: str) -> list[str]:
         """The metric under each dimension / precision the task also scores (spacekit.tasks.axes); compare tests

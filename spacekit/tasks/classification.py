@@ -11,6 +11,7 @@ import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
+from spacekit.io.labelled import Labelled
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -22,6 +23,8 @@ class ClassificationResult(TaskResult):
     """Per test item: the fraction of experiments right (per_item["accuracy"])."""
 
     protocol: str
+    item_meaning: ClassVar[str] = ("an item is a test text; Δ is the change in the share of the probe's experiments "
+                                   "that label it right (+1: now always right, -1: now always wrong)")
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Accuracy is the mean of the per-item fractions."""
@@ -70,16 +73,22 @@ class ClassificationTask(Task[ClassificationResult]):
         return cls(options["train"], options["test"], options.get("protocol", "mteb"),
                    options.get("text_field", "text"), options.get("label_field"), name=name)
 
-    def run(self, model: Model, opts: EncodeOptions) -> ClassificationResult:
-        """Accuracy and macro-F1 over the experiments; per test item the fraction right."""
+    def read_inputs(self) -> tuple[Labelled, Labelled]:
+        """(train, test); every test label must occur in train."""
         from spacekit.io.labelled import read_labelled
-        from spacekit.metrics.classification import ClassificationProtocol, linear_probe
 
         train = read_labelled(self.train, text_field=self.text_field, label_field=self.label_field)
         test = read_labelled(self.test, text_field=self.text_field, label_field=self.label_field)
         unseen = sorted(set(test.labels) - set(train.labels))
         if unseen:
             raise InputError(f"{self.test}: test labels absent from train ({self.train}): {unseen[:5]}")
+        return train, test
+
+    def run(self, model: Model, opts: EncodeOptions) -> ClassificationResult:
+        """Accuracy and macro-F1 over the experiments; per test item the fraction right."""
+        from spacekit.metrics.classification import ClassificationProtocol, linear_probe
+
+        train, test = self.inputs()
         x_train, x_test = opts.embed_unique(model, train.texts, test.texts)
         protocol = ClassificationProtocol(full=self.protocol == "full")
         metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)

@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
+from spacekit.io.labelled import Labelled
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -24,6 +25,8 @@ class ClusteringResult(TaskResult):
     seed: int
     pred: np.ndarray
     gold: np.ndarray
+    item_meaning: ClassVar[str] = ("an item is a text; Δ is the change in whether the majority label of its cluster "
+                                   "is its own (+1: now clustered with its label, -1: no longer)")
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Cluster labels against gold: the score is recomputed from each resample's contingency table."""
@@ -65,13 +68,18 @@ class ClusteringTask(Task[ClusteringResult]):
         return cls(options["data"], options.get("text_field", "text"), options.get("label_field"),
                    options.get("seed", 42), name=name)
 
+    def read_inputs(self) -> Labelled:
+        """The labelled texts."""
+        from spacekit.io.labelled import read_labelled
+
+        return read_labelled(self.data, text_field=self.text_field, label_field=self.label_field)
+
     def run(self, model: Model, opts: EncodeOptions) -> ClusteringResult:
         """Cluster the texts; per item its cluster and purity."""
-        from spacekit.io.labelled import read_labelled
         from spacekit.metrics.clustering import cluster_scores
         from spacekit.ops.kmeans import kmeans
 
-        data = read_labelled(self.data, text_field=self.text_field, label_field=self.label_field)
+        data = self.inputs()
         (x,) = opts.embed_unique(model, data.texts)
         gold = np.unique(np.array(data.labels), return_inverse=True)[1]
         labels, _ = kmeans(x, int(gold.max()) + 1, n_init=self.n_init, seed=self.seed, device=opts.device)

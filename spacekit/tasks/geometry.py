@@ -10,6 +10,8 @@ from typing import ClassVar
 import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
+from spacekit.io.pairs import TextPairs
+from spacekit.io.texts import Texts
 from spacekit.tasks.base import Task, TaskResult, task_name
 from spacekit.tasks.registry import register
 
@@ -44,20 +46,24 @@ class GeometryTask(Task[GeometryResult]):
         """data, pairs, text_field from the suite table."""
         return cls(options["data"], options.get("pairs"), options.get("text_field", "text"), name=name)
 
-    def run(self, model: Model, opts: EncodeOptions) -> GeometryResult:
-        """Metrics of the space; with pairs, alignment and its per-pair values."""
+    def read_inputs(self) -> tuple[Texts, TextPairs | None]:
+        """The texts, and the pairs when given."""
         from spacekit.io.pairs import read_pairs
         from spacekit.io.texts import read_texts
+
+        return read_texts(self.data, text_field=self.text_field), read_pairs(self.pairs) if self.pairs else None
+
+    def run(self, model: Model, opts: EncodeOptions) -> GeometryResult:
+        """Metrics of the space; with pairs, alignment and its per-pair values."""
         from spacekit.ops import geometry
 
-        texts = read_texts(self.data, text_field=self.text_field)
+        texts, pairs = self.inputs()
         x = opts.embed(model, texts.ids, texts.texts)
         dev = opts.device
         metrics = {"uniformity": geometry.uniformity(x, device=dev), "anisotropy": geometry.anisotropy(x, device=dev),
                    "effective_rank": geometry.effective_rank(x, device=dev)}
         item_ids, per_item = texts.ids, {}
-        if self.pairs:  # per-item values are then per positive pair
-            pairs = read_pairs(self.pairs)
+        if pairs is not None:  # per-item values are then per positive pair
             a, b = opts.embed_unique(model, pairs.first, pairs.second)
             metrics["alignment"] = geometry.alignment(a, b, device=dev)
             item_ids, per_item = pairs.ids, {"alignment": np.linalg.norm(a.astype(np.float64) - b, axis=1) ** 2}

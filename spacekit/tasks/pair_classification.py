@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
+from spacekit.io.pairs import LabelledPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -30,6 +31,8 @@ class PairClassificationResult(TaskResult):
     """Per pair: the cosine (per_item["similarity"]) and the 0/1 label."""
 
     labels: np.ndarray
+    item_meaning: ClassVar[str] = ("an item is a pair; Δ is the change in its cosine, signed by its label (+: a "
+                                   "duplicate pair closer, or a non-duplicate pair further apart)")
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Similarities against the labels: the metric is recomputed on each resample."""
@@ -61,12 +64,17 @@ class PairClassificationTask(Task[PairClassificationResult]):
         """data from the suite table."""
         return cls(options["data"], name=name)
 
+    def read_inputs(self) -> LabelledPairs:
+        """The labelled pairs."""
+        from spacekit.io.pairs import read_labelled_pairs
+
+        return read_labelled_pairs(self.data)
+
     def run(self, model: Model, opts: EncodeOptions) -> PairClassificationResult:
         """Per pair: the cosine and the label."""
-        from spacekit.io.pairs import read_labelled_pairs
         from spacekit.metrics.pair_classification import pair_scores
 
-        pairs = read_labelled_pairs(self.data)
+        pairs = self.inputs()
         sim = pair_cosines(opts, model, pairs.first, pairs.second)                # (n,)
         return PairClassificationResult(
             kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data), model=model.spec,

@@ -40,12 +40,17 @@ class ProbesTask(Task[ProbesResult]):
         """data (default: the built-in probes) from the suite table."""
         return cls(options.get("data", "builtin"), name=name)
 
+    def read_inputs(self) -> Probes:
+        """The probe pairs."""
+        from spacekit.io.probes import read_probes
+
+        return read_probes(self.data)
+
     def run(self, model: Model, opts: EncodeOptions) -> ProbesResult:
         """Per pair cosine; per-group verdicts."""
-        from spacekit.io.probes import read_probes
         from spacekit.metrics.probes import group_verdicts
 
-        probes = read_probes(self.data)
+        probes = self.inputs()
         cos = pair_cosines(opts, model, probes.text_a, probes.text_b)             # (n,)
         groups = group_verdicts(probes.group, probes.expect, cos)
         close = np.array([e == "close" for e in probes.expect])

@@ -10,6 +10,7 @@ import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
+from spacekit.io.beir import BeirData
 from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
 from spacekit.tasks.axes import Variant, base_metric, variants
@@ -34,6 +35,8 @@ class RetrievalResult(TaskResult):
     skipped_queries: int
     split: str | None = None
     similarity: str = "cosine"
+    item_meaning: ClassVar[str] = ("an item is a query; Δ is the change in its {metric}; rank is the rank of its first "
+                                   "relevant document (> when beyond the depth searched)")
 
     def item_facts(self, i: int) -> dict:
         """The first relevant document's rank, None when it is beyond the retrieved depth."""
@@ -101,13 +104,18 @@ class RetrievalTask(Task[RetrievalResult]):
                    rescore=options.get("rescore", 0), axis_metrics=tuple(plain),
                    similarity=options.get("similarity", "model"))
 
+    def read_inputs(self) -> BeirData:
+        """The BEIR folder's corpus, queries and qrels of the split."""
+        from spacekit.io.beir import read_beir
+
+        return read_beir(self.data, self.split)
+
     def run(self, model: Model, opts: EncodeOptions) -> RetrievalResult:
         """Evaluate `model`: the ranked run, per-query metrics and texts."""
-        from spacekit.io.beir import read_beir
         from spacekit.metrics.retrieval import Judgements, evaluate
         from spacekit.ops import topk
 
-        data = read_beir(self.data, self.split)
+        data = self.inputs()
         docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")      # (n, d)
         queries = opts.embed(model, data.queries.ids, data.queries.texts, "query")    # (nq, d)
         similarity = self.similarity_for(model)
@@ -134,7 +142,8 @@ class RetrievalTask(Task[RetrievalResult]):
         return RetrievalResult(
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
-            item_texts=texts_per_item(data.queries.ids, data.queries.texts), run=run,
+            item_texts=texts_per_item(data.queries.ids, data.queries.texts), item_targets=relevant_texts(data),
+            run=run,
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
             similarity=similarity)
 
@@ -160,6 +169,12 @@ class RetrievalTask(Task[RetrievalResult]):
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
+
+
+def relevant_texts(data: BeirData) -> dict[str, list[str]]:
+    """{query id: the texts of its relevant documents (grade > 0)}."""
+    text = dict(zip(data.corpus.ids, data.corpus.texts, strict=True))
+    return {q: [text[d] for d, grade in docs.items() if grade > 0] for q, docs in data.qrels.items()}
 
 
 def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int, similarity: str, rescore: int,

@@ -11,6 +11,7 @@ from scipy.stats import rankdata
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
+from spacekit.io.sts import StsPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -22,6 +23,8 @@ class StsResult(TaskResult):
     """Per pair: the cosine (per_item["similarity"]) and the gold score."""
 
     gold: np.ndarray
+    item_meaning: ClassVar[str] = ("an item is a sentence pair; Δ is the change in how close the rank of its cosine "
+                                   "lies to the rank of its gold score (as a share of n; +: closer)")
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Similarities against gold: the correlation is recomputed on each resample."""
@@ -54,12 +57,17 @@ class StsTask(Task[StsResult]):
         """data from the suite table."""
         return cls(options["data"], name=name)
 
+    def read_inputs(self) -> StsPairs:
+        """The scored sentence pairs."""
+        from spacekit.io.sts import read_sts
+
+        return read_sts(self.data)
+
     def run(self, model: Model, opts: EncodeOptions) -> StsResult:
         """Per pair: the cosine and the gold score."""
-        from spacekit.io.sts import read_sts
         from spacekit.metrics.sts import correlations
 
-        pairs = read_sts(self.data)
+        pairs = self.inputs()
         sim = pair_cosines(opts, model, pairs.sentence1, pairs.sentence2)         # (n,)
         if np.ptp(sim) <= 1e-9:                                          # equal but for rounding: no ranking
             raise InputError(f"{self.data}: the model gives every pair the same cosine ({sim[0]:.6f}): Spearman "
