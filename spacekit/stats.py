@@ -106,10 +106,13 @@ def pearson_statistic(gold: np.ndarray) -> Callable[[np.ndarray, torch.Tensor], 
 
 
 def clustering_statistic(gold: np.ndarray, metric: str) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
-    """Statistic(pred_labels, w) -> (R,) V-measure / NMI (arithmetic) / ARI from weighted contingency tables."""
+    """Statistic(pred_labels, w) -> (R,) V-measure / NMI (arithmetic) / ARI from weighted contingency tables; with
+    the labels of several clustering runs, pred (runs, n) -> (R, runs), one column per run."""
     gold_codes = np.unique(gold, return_inverse=True)[1]
 
     def stat(pred: np.ndarray, w: torch.Tensor) -> torch.Tensor:
+        if np.ndim(pred) == 2:
+            return torch.stack([stat(p, w) for p in pred], dim=1)
         pred_codes = np.unique(pred, return_inverse=True)[1]
         kg, kp = int(gold_codes.max()) + 1, int(pred_codes.max()) + 1
         cell = torch.as_tensor(gold_codes * kp + pred_codes, device=w.device)
@@ -140,16 +143,29 @@ def paired_bootstrap(before, after, statistic=None, *, resamples: int = RESAMPLE
                      confidence: float = 0.95, device=None,
                      budget: int | str | None = None) -> tuple[float, float, torch.Tensor]:
     """Percentile CI of statistic(after) - statistic(before), resampling items jointly -> (low, high, deltas);
-    the resamples run block by block on the device."""
+    the resamples run block by block on the device. A statistic of several runs (values (runs, n) -> (R, runs):
+    clustering) is averaged over a resample of each model's runs too, so the CI holds the runs' spread."""
     statistic = statistic or weighted_mean
     deltas, done = torch.empty(resamples, dtype=torch.float64), 0
-    for w in bootstrap_weights(len(before), resamples, seed, device, budget):
-        deltas[done:done + w.shape[0]] = statistic(after, w) - statistic(before, w)
+    runs = torch.Generator().manual_seed(seed + 2)
+    for w in bootstrap_weights(np.shape(before)[-1], resamples, seed, device, budget):
+        deltas[done:done + w.shape[0]] = (_over_runs(statistic(after, w), runs)
+                                          - _over_runs(statistic(before, w), runs)).cpu()
         done += w.shape[0]
     deltas = deltas[torch.isfinite(deltas)]
     alpha = (1 - confidence) / 2
     low, high = torch.quantile(deltas, torch.tensor([alpha, 1 - alpha], dtype=deltas.dtype))
     return float(low), float(high), deltas
+
+
+def _over_runs(values: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """(R,) as given; (R, runs) -> the mean over the runs (gen: over a resample of them, drawn per row)."""
+    if values.ndim == 1:
+        return values
+    if gen is None:
+        return values.mean(1)
+    pick = torch.randint(values.shape[1], values.shape, generator=gen).to(values.device)
+    return values.gather(1, pick).mean(1)
 
 
 def sign_flip_test(before: np.ndarray, after: np.ndarray, *, resamples: int = RESAMPLES, seed: int = 0,
@@ -213,8 +229,9 @@ def compare_metric(before, after, kind: str | Callable[[np.ndarray], Statistic],
         statistic = clustering_statistic(np.asarray(gold), "ari" if kind == "ari" else "v")
     else:
         raise ValueError(f"no paired statistic for {kind!r}")
-    ones = torch.ones((1, len(before)), dtype=torch.float64)
-    vb, va = float(statistic(before, ones)[0]), float(statistic(after, ones)[0])
+    n = np.shape(before)[-1]
+    ones = torch.ones((1, n), dtype=torch.float64)
+    vb, va = float(_over_runs(statistic(before, ones))[0]), float(_over_runs(statistic(after, ones))[0])
     low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed, device=device)
     if kind in ("spearman", "pearson"):
         p = _swap_p(before, after, str(kind), gold, min(resamples, 2000), seed + 1, device)
@@ -224,7 +241,7 @@ def compare_metric(before, after, kind: str | Callable[[np.ndarray], Statistic],
         p = min(1.0, 2 * min(below, above) + 1 / len(deltas))
         p = 1.0 if va == vb else p
         test = "bootstrap"
-    sd = float(deltas.std()) * np.sqrt(len(before)) if len(deltas) > 1 else None
+    sd = float(deltas.std()) * np.sqrt(n) if len(deltas) > 1 else None
     return PairedTest(vb, va, va - vb, low, high, p, test, sd=sd,
                       tost_p=tost_bootstrap(deltas.numpy(), margin) if margin > 0 else None)
 

@@ -123,6 +123,12 @@ def test_leakage_catches_verbatim_and_paraphrased_queries(demo, tmp_path):
     retrieval = next(t for t in json.loads(result.stdout)["tasks"] if t["kind"] == "retrieval")
     assert retrieval["leak_free"]["n"] == 160 - leak["total"]
     assert retrieval["leak_free"]["leaked"] == leak["total"]
+    row = next(r for r in json.loads(result.stdout)["headline"]["rows"] if r["task"] == "support-retrieval")
+    assert row["basis"] == f"leak-free, n={160 - leak['total']}"             # the verdict judges the leak-free items
+    assert row["delta"] == retrieval["leak_free"]["metrics"]["ndcg@10"]["delta"]
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "without leaked items" in page
+    assert page.count("<td class='l'>ndcg@10 ") == 1                        # the all-items change, shown beside
 
 
 def test_html_report_renders_in_headless_chromium(demo, tmp_path):

@@ -141,3 +141,24 @@ def test_row_ranks_equal_scipy_rankdata():
     rng = np.random.default_rng(4)
     x = rng.integers(0, 6, (30, 50)).astype(np.float64)                              # many ties per row
     np.testing.assert_array_equal(stats._row_ranks(torch.as_tensor(x)).numpy(), sps.rankdata(x, axis=1))
+
+
+def test_clustering_runs_are_averaged_and_their_spread_enters_the_interval():
+    """Several k-means runs per model: the point estimate is the mean of scikit-learn's V-measure over runs; the
+    bootstrap resamples runs as well as items, so runs that disagree widen the interval; identical runs change
+    nothing."""
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 6, 400)
+    noisy = lambda p: np.where(rng.random(400) < p, rng.integers(0, 6, 400), gold)
+    before = np.stack([noisy(0.5) for _ in range(5)])
+    after = np.stack([noisy(q) for q in (0.3, 0.45, 0.6, 0.35, 0.55)])              # runs that disagree
+    t = stats.compare_metric(before, after, "v_measure", gold=gold, resamples=2000)
+    assert t.before == pytest.approx(np.mean([v_measure_score(gold, p) for p in before]), rel=1e-10)
+    assert t.after == pytest.approx(np.mean([v_measure_score(gold, p) for p in after]), rel=1e-10)
+    runs_fixed = lambda v, w: stats.clustering_statistic(gold, "v")(v, w).mean(1)      # items resampled, runs not
+    low, high, _ = stats.paired_bootstrap(before, after, runs_fixed, resamples=2000)
+    assert t.ci_high - t.ci_low > 1.2 * (high - low)
+    one = stats.compare_metric(before[0], after[0], "v_measure", gold=gold, resamples=2000)
+    same = stats.compare_metric(np.stack([before[0]] * 3), np.stack([after[0]] * 3), "v_measure", gold=gold,
+                                resamples=2000)
+    assert (same.delta, same.ci_low, same.ci_high) == pytest.approx((one.delta, one.ci_low, one.ci_high))

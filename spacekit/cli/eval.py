@@ -140,14 +140,16 @@ def eval_classification(model, train, test, protocol, text_field, label_field, a
 @click.argument("file", type=click.Path())
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default=None, help="default: label, else category")
-@click.option("--seed", type=int, default=ClusteringTask.seed, show_default=True)
+@click.option("--seed", type=int, default=ClusteringTask.seed, show_default=True, help="the first run's seed")
+@click.option("--runs", type=int, default=ClusteringTask.runs, show_default=True,
+              help="k-means runs (seeds SEED, SEED+1, ...): the metrics are their means")
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
 @prompt_options()
-def eval_clustering(model, file, text_field, label_field, seed, as_json, **opts) -> None:
-    """Clustering: k-means with k = number of labels; V-measure, NMI, ARI."""
-    task = ClusteringTask(file, text_field, label_field, seed)
+def eval_clustering(model, file, text_field, label_field, seed, runs, as_json, **opts) -> None:
+    """Clustering: k-means with k = number of labels; V-measure, NMI, ARI (means over runs)."""
+    task = ClusteringTask(file, text_field, label_field, seed, runs=runs)
     show(task.run(*model_and_options(model, **opts)), as_json, ["v_measure"])
 
 

@@ -23,7 +23,7 @@ def paired_test(task: Task, metric: str, before: TaskResult, after: TaskResult, 
     spec = task.metric_spec(metric)
     values_b, gold = before.paired_inputs(metric)
     values_a, _ = after.paired_inputs(metric)
-    return stats.compare_metric(values_b[sel], values_a[sel], spec.statistic,
+    return stats.compare_metric(values_b[..., sel], values_a[..., sel], spec.statistic,
                                 gold=None if gold is None else gold[sel], resamples=config.resamples, seed=seed,
                                 device=config.opts.device, margin=margin)
 
