@@ -1,6 +1,7 @@
 """Fine-tune a sentence-transformers model on (anchor, positive) pairs with MultipleNegativesRankingLoss.
 
-Used by the demo. Needs the `demo` extra: sentence-transformers, datasets, accelerate.
+The demo's step, and a helper for your own pairs (README, "Fine-tuning with the demo's helper"). Needs the `demo`
+extra: sentence-transformers, datasets, accelerate.
 """
 
 from __future__ import annotations
@@ -19,16 +20,24 @@ def finetune(base: str | Path, pairs: list[tuple[str, str]], out: str | Path, *,
     """Train on the pairs (in-batch negatives) and save a sentence-transformers folder at `out`."""
     try:
         from datasets import Dataset
-        from sentence_transformers import (  # type: ignore[attr-defined]  # losses: a lazily loaded submodule
-            SentenceTransformer,
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise InputError(f"fine-tuning needs the demo extra (pip install 'spacekit[demo]'; or `spacekit demo "
+                         f"--after MODEL` compares against a model you have): {e}") from None
+    try:                                   # sentence-transformers 6 moved these; 3.x-5.x have the older paths
+        from sentence_transformers.sentence_transformer import (
             SentenceTransformerTrainer,
             SentenceTransformerTrainingArguments,
             losses,
         )
-        from sentence_transformers.training_args import BatchSamplers
-    except ImportError as e:
-        raise InputError(f"fine-tuning needs the demo extra (pip install 'spacekit[demo]'; or `spacekit demo "
-                         f"--after MODEL` compares against a model you have): {e}") from None
+        from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    except ImportError:
+        from sentence_transformers import (  # type: ignore[attr-defined,no-redef]  # losses: a lazy submodule
+            SentenceTransformerTrainer,
+            SentenceTransformerTrainingArguments,
+            losses,
+        )
+        from sentence_transformers.training_args import BatchSamplers  # type: ignore[no-redef]
     model = SentenceTransformer(str(base), device="cpu")
     data = Dataset.from_dict({"anchor": [a for a, _ in pairs], "positive": [p for _, p in pairs]})
     out = Path(out)
