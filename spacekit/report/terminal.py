@@ -74,7 +74,7 @@ def _table(report: dict, family: str):
     from rich.text import Text
 
     title = _title(report, family)
-    table = Table(title=Text(title), title_justify="left", pad_edge=False)
+    table = Table(title=Text(title), title_justify="left")
     for col in ("task", "metric"):
         table.add_column(col, justify="left", overflow="fold", min_width=6)
     for col in ("before", "after", "Δ"):
