@@ -168,3 +168,16 @@ def test_the_terminal_summary_reads_at_80_columns(capsys):
     assert "verdict: improved" in out
     assert any(line.strip().startswith("improved on scifact ndcg@10 +0.0230") for line in lines)
     assert "secondary metrics" in out
+
+
+def test_a_task_whose_items_all_leaked_is_judged_undecided_never_on_the_leaked_items():
+    from spacekit.compare.paired import undecided_cells
+
+    entry = _entry("scifact", "in-domain", **{"ndcg@10": _cell("ndcg@10", 0.05, 0.1, 300)})
+    entry["leak_free"] = {"n": 1, "leaked": 299, "metrics": undecided_cells(entry["metrics"])}
+    judge([entry], CompareConfig())
+    row = headline([entry], CompareConfig())["rows"][0]
+    assert row["verdict"] == "inconclusive"
+    assert row["basis"] == "leak-free, n=1"
+    assert np.isnan(row["delta"])
+    assert row["needed_n"] is None

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from spacekit.compare.config import CompareConfig
-from spacekit.compare.paired import metric_cells
+from spacekit.compare.paired import metric_cells, undecided_cells
 from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
 from spacekit.io.training import TrainingData
@@ -125,9 +125,10 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
         info: dict[str, Any] = {**leaks.counts(), "n": before.n, "pairs": [vars(x) for x in pairs]}
         entry = entries.get(task.name)
         keep = np.array([i not in leaks.ids for i in before.item_ids])
-        if entry is not None and leaks.ids and keep.sum() >= 2:
+        if entry is not None and leaks.ids:                   # too few left to test: judged undecided, never on all
             entry["leak_free"] = {"n": int(keep.sum()), "leaked": int((~keep).sum()),
-                                  "metrics": metric_cells(task, spec, before, after, config, keep)}
+                                  "metrics": metric_cells(task, spec, before, after, config, keep)
+                                  if keep.sum() >= 2 else undecided_cells(entry["metrics"])}
         if entry is not None and before.item_targets is not None and training.positives:
             touched = trained_targets(before.item_targets, training.positives)
             fresh = keep & np.array([i not in touched for i in before.item_ids])

@@ -56,6 +56,12 @@ def as_cell(t: stats.PairedTest, margin: float, higher_is_better: bool = True) -
             "effect_size_dz": t.effect_size, "higher_is_better": higher_is_better}
 
 
+def undecided_cells(cells: dict[str, dict]) -> dict[str, dict]:
+    """The cells with every number undefined (what is left to test is too small): judged inconclusive."""
+    gone = dict.fromkeys(("before", "after", "delta", "ci_low", "ci_high", "p_value", "tost_p", "sd"), float("nan"))
+    return {name: {**cell, **gone} for name, cell in cells.items()}
+
+
 def task_entry(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, config: CompareConfig) -> dict:
     """A tested task's report entry: each metric's paired test, the per-item analysis and the kind's extras."""
     if before.item_ids != after.item_ids:

@@ -72,6 +72,10 @@ def overall(verdicts: list[str]) -> str:
     return "no significant change"
 
 
+def _signed(x: float) -> str:
+    return f"{x:+.4f}" if np.isfinite(x) else "undefined"
+
+
 def overfitting(rows: list[dict]) -> dict:
     """In-domain vs holdout from the headline's rows: every holdout change is named (a drop inside its margin too),
     and the conclusion follows the rule in README ("Conventions")."""
@@ -80,8 +84,8 @@ def overfitting(rows: list[dict]) -> dict:
         mine = [r for r in rows if r["tag"] == tag]
         summary[tag] = {"tasks": len(mine), "improved": sum(r["verdict"] == "improved" for r in mine),
                         "regressed": sum(r["verdict"] == "regressed" for r in mine),
-                        "mean_delta": float(np.mean([r["delta"] for r in mine])) if mine else None,
-                        "changes": ", ".join(f"{r['task']} {r['metric']} {r['delta']:+.4f} ({r['verdict']})"
+                        "mean_delta": float(np.nanmean([r["delta"] for r in mine])) if mine else None,
+                        "changes": ", ".join(f"{r['task']} {r['metric']} {_signed(r['delta'])} ({r['verdict']})"
                                              for r in mine) or "no task"}
     holdout = [r for r in rows if r["tag"] == "holdout"]
     worse = lambda r: (r["delta"] < 0) == r["higher_is_better"] and r["delta"] != 0
