@@ -64,7 +64,8 @@ from pathlib import Path
 run = Path(sys.argv[1])
 for folder in ("report", "demo"):
     report = json.loads((run / folder / "report.json").read_text())
-    assert report["verdict"] == "no significant change", (folder, report["verdict"])
+    assert report["verdict"] == "no meaningful change", (folder, report["verdict"])   # a model against itself
+    assert {r["verdict"] for r in report["headline"]["rows"]} == {"equivalent"}, (folder, report["headline"])
     assert {"projection", "deltas"} <= set(report["plots"]), (folder, report["plots"])
     page = (run / folder / "index.html").read_text()
     assert page.count("data:image/png;base64,") >= 2, folder
