@@ -13,7 +13,7 @@ from spacekit.compare.config import CompareConfig
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
 
-SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold")  # compare_options' own
+SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "quiet")  # compare_options' own
 
 if TYPE_CHECKING:
     from spacekit.compare import Comparison
@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
                  trust_remote_code: bool = False) -> Comparison:
     from spacekit.compare import compare, read_suite
+    from spacekit.embed.progress import quiet
     from spacekit.report import write_report
     from spacekit.report.terminal import print_summary
 
+    quiet(settings.pop("quiet"))
     suite = read_suite(suite_path)
     config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code)
     comparison = compare(before, after, suite, config)
@@ -55,6 +57,7 @@ def compare_options(f):
     f = click.option("--seed", type=int, default=CompareConfig.seed, show_default=True, help="resampling seed")(f)
     f = click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
                      help="bootstrap resamples")(f)
+    f = click.option("--quiet", is_flag=True, help="no progress lines or bars on stderr")(f)
     f = click.option("--leak-threshold", type=float, default=CompareConfig.leak_threshold, show_default=True,
                      help="cosine (before model) at which an evaluation text counts as a near-duplicate")(f)
     return f

@@ -13,6 +13,7 @@ from spacekit.compare.paired import task_entry
 from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import headline, judge, overfitting
 from spacekit.embed import load_model
+from spacekit.embed.progress import stage
 from spacekit.tasks import TaskResult, kinds
 
 
@@ -42,24 +43,34 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
 
     config = config or CompareConfig()
     config.check()
-    training = read_training(config.train) if config.train is not None else None
-    planned = [(spec, spec.build()) for spec in suite]
+    with stage("reading every input (training data, task files, models)"):
+        training = read_training(config.train) if config.train is not None else None
+        planned = [(spec, spec.build()) for spec in suite]
+        for spec, task in planned:
+            with located(f"task {spec.name}"):
+                task.inputs()
+        models = (load_model(before, trust_remote_code=config.trust_remote_code),
+                  load_model(after, trust_remote_code=config.trust_remote_code))
+    results: dict[str, tuple[TaskResult, TaskResult]] = {}
     for spec, task in planned:
-        with located(f"task {spec.name}"):
-            task.inputs()
-    models = (load_model(before, trust_remote_code=config.trust_remote_code),
-              load_model(after, trust_remote_code=config.trust_remote_code))
-    results = {spec.name: (task.run(models[0], config.opts.with_prompts(spec.prompts[0])),
-                           task.run(models[1], config.opts.with_prompts(spec.prompts[1])))
-               for spec, task in planned}
-    entries = {spec.name: task_entry(task, spec, *results[spec.name], config)
-               for spec, task in planned if task.default_metrics}          # the tested kinds
+        pair = []
+        for which, model, prompts in zip(("before", "after"), models, spec.prompts, strict=True):
+            with stage(f"task {spec.name} ({task.kind}), {which} model"):
+                pair.append(task.run(model, config.opts.with_prompts(prompts)))
+        results[spec.name] = (pair[0], pair[1])
+    with stage(f"paired tests ({config.resamples:,} resamples per metric)"):
+        entries = {spec.name: task_entry(task, spec, *results[spec.name], config)
+                   for spec, task in planned if task.default_metrics}      # the tested kinds
     tasks = [task for _, task in planned]
-    leakage = leakage_section(models[0], planned, results, entries, training, config) if training else None
+    leakage = None
+    if training:
+        with stage("leakage: training texts against every task's items"):
+            leakage = leakage_section(models[0], planned, results, entries, training, config)
     tested_entries = list(entries.values())
     judge(tested_entries, config)
     head = headline(tested_entries, config)
-    drift, vectors = drift_section(models, tasks, results, config)
+    with stage("drift: neighbourhoods and geometry of both spaces"):
+        drift, vectors = drift_section(models, tasks, results, config)
     trained = is_trained(training.texts if training else [])
     sections: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
     for task in tasks:                                                     # the observed kinds

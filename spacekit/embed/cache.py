@@ -1,4 +1,5 @@
-"""Embeddings through stores: `embed` into a named store, and the per-(model, input) cache under $SPACEKIT_CACHE."""
+"""Embeddings through stores: `embed` into a named store, and the cache under $SPACEKIT_CACHE (one store per model
+setting, addressed by text: spacekit.embed.text_cache)."""
 
 from __future__ import annotations
 
@@ -54,15 +55,13 @@ def cache_root(override: str | Path | None = None) -> Path:
 
 def embeddings(model: Model, ids: list[str], texts: list[str], *, prompt: str = "",
                cache_dir: str | Path | None = None, use_cache: bool = True, **encode_args) -> np.ndarray:
-    """(n, dim) float32 vectors for the texts after the prompt, read from the cache when this model embedded them
-    so before."""
+    """(n, dim) float32 vectors for the texts after the prompt, each text encoded once per model setting whatever
+    list it came in (the cache; ids matter only to a store: model, which looks its vectors up by id)."""
     if not (model.cacheable and use_cache):
         return model.encode(texts, ids=ids, prompt=prompt, **encode_args)
-    key = store_key(model, ids, texts, prompt)
-    store = embed_to_store(model, ids, texts, cache_root(cache_dir) / cache_name(key), prompt=prompt,
-                           overwrite=True, **encode_args)
-    _, vec = store.load()
-    return vec
+    from spacekit.embed.text_cache import cached_vectors
+
+    return cached_vectors(model, texts, cache_root(cache_dir), prompt=prompt, **encode_args)
 
 
 def cache_name(key: dict) -> str:

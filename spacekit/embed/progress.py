@@ -1,20 +1,108 @@
-"""A rich progress bar (items/s) on stderr when it is a terminal; silent otherwise."""
+"""Progress a person can follow anywhere: a rich bar (items/s) while encoding on a terminal, and for a whole job a
+line per stage plus, while a stage runs, a line every INTERVAL seconds with its counts, rate and ETA — plain text,
+so a log file gets it too (stderr not a terminal: never minutes of silence). `quiet()` turns all of it off."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import time
+from collections.abc import Iterator
+
+from spacekit.terminal_text import plain
+
+INTERVAL = 10.0  # seconds between a running stage's lines
+
+
+class Reporter:
+    """One job's progress on stderr: stage lines and a heartbeat thread for long stages."""
+
+    def __init__(self) -> None:
+        self.quiet = False
+        self.stage_name: str | None = None
+        self.done = self.total = 0
+        self.started = self.counted = self.last_line = 0.0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Announce a stage; while it runs, a line every INTERVAL s; the stage before it resumes after."""
+        outer = self.stage_name
+        with self._lock:
+            self.stage_name, self.done, self.total = name, 0, 0
+            self.started = time.perf_counter()
+        self._line(name)
+        self._ensure_thread()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.stage_name, self.done, self.total = outer, 0, 0
+
+    def count(self, total: int) -> None:
+        """The current stage now works through `total` items (texts to encode)."""
+        with self._lock:
+            self.done, self.total, self.counted = 0, total, time.perf_counter()
+
+    def advance(self, n: int) -> None:
+        """n more items done."""
+        with self._lock:
+            self.done += n
+
+    def _line(self, text: str) -> None:
+        if self.quiet:
+            return
+        print(f"[{time.strftime('%H:%M:%S')}] {plain(text)}", file=sys.stderr, flush=True)
+        self.last_line = time.perf_counter()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._beat, name="spacekit-progress", daemon=True)
+            self._thread.start()
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(0.5)
+            with self._lock:
+                name, done, total, counted = self.stage_name, self.done, self.total, self.counted
+            if name is None or time.perf_counter() - self.last_line < INTERVAL:
+                continue
+            elapsed = time.perf_counter() - self.started
+            if total:
+                rate = done / max(1e-9, time.perf_counter() - counted)
+                eta = f", ETA {(total - done) / rate:,.0f} s" if rate > 0 else ""
+                self._line(f"{name}: {done:,}/{total:,} texts, {rate:,.0f}/s{eta} ({elapsed:,.0f} s in stage)")
+            else:
+                self._line(f"{name}: {elapsed:,.0f} s in stage")
+
+
+REPORTER = Reporter()
+
+
+def stage(name: str) -> contextlib.AbstractContextManager[None]:
+    """REPORTER.stage(name)."""
+    return REPORTER.stage(name)
+
+
+def quiet(value: bool = True) -> None:
+    """Turn every progress line and bar off (--quiet) or on."""
+    REPORTER.quiet = value
 
 
 class progress_bar:
-    """A rich progress bar (items/s) on stderr when it is a terminal; silent otherwise."""
+    """Encoding progress: a rich bar (items/s) on stderr when it is a terminal, and the job's counts (its heartbeat
+    lines) either way."""
 
     def __init__(self, total: int, enabled: bool):
-        self.total, self.enabled = total, enabled and sys.stderr.isatty()
+        self.total = total
+        self.enabled = enabled and not REPORTER.quiet and sys.stderr.isatty()
 
     def __enter__(self):
+        REPORTER.count(self.total)
         if not self.enabled:
-            return lambda n: None
+            return REPORTER.advance
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -26,6 +114,7 @@ class progress_bar:
         t0 = time.perf_counter()
 
         def advance(n: int) -> None:
+            REPORTER.advance(n)
             done = self.bar.tasks[0].completed + n
             self.bar.update(task, advance=n, rate=f"{done / max(1e-9, time.perf_counter() - t0):,.0f} items/s")
         return advance

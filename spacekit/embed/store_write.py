@@ -175,6 +175,40 @@ def _remove_stale_shards(path: Path, manifest: dict) -> None:
             file.unlink(missing_ok=True)
 
 
+def open_growing_store(path: Path, key: dict, dim: int) -> dict:
+    """The manifest of a store that grows by appended shards (the text cache): made when absent; the same key or a
+    StoreError; a shard that fails its check is reported on stderr and dropped (its rows are computed again by the
+    caller). Hold store_lock around it and every append."""
+    _remove_temp_files(path)
+    manifest = _prepare(path, key, overwrite=False) or new_manifest(dim, "float32", 0, key)
+    good = []
+    for shard in manifest["shards"]:
+        try:
+            open_shard(path, manifest, shard)
+            good.append(shard)
+        except StoreError as e:
+            log.warning("%s: its vectors are computed again", e)
+    manifest.update(shards=good, count=sum(s["rows"] for s in good), complete=True)
+    return manifest
+
+
+def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, shard_rows: int = SHARD_ROWS) -> None:
+    """Append rows as new shards (each written whole, then the manifest): a growing store's only write."""
+    if not np.isfinite(vec).all():
+        bad = ids[int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
+        raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
+    path.mkdir(parents=True, exist_ok=True)
+    taken = [int(s["file"][5:10]) for s in manifest["shards"]]
+    for lo in range(0, len(ids), shard_rows):
+        index = max(taken, default=-1) + 1
+        shard = _write_shard(path, index, ids[lo:lo + shard_rows], vec[lo:lo + shard_rows], manifest["dtype"])
+        manifest["shards"].append(shard)
+        taken.append(index)
+        manifest["count"] += shard["rows"]
+        atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
+    _remove_stale_shards(path, manifest)
+
+
 def _write_shard(path: Path, index: int, ids: list[str], vec: np.ndarray, dtype: str) -> dict:
     name = shard_name(index)
     flat = pa.array(vec.astype(NP_DTYPES[dtype], copy=False).reshape(-1))

@@ -12,13 +12,15 @@ from spacekit.report.format import json_ready
 
 def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
     """Write report.json, report.md, index.html and the plot PNGs into out_dir (files replaced atomically)."""
+    from spacekit.embed.progress import stage
     from spacekit.report.html import render_html
     from spacekit.report.markdown import render_markdown
     from spacekit.report.plots import make_plots
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = make_plots(comparison, out)
+    with stage("report: plots and pages"):
+        plots = make_plots(comparison, out)
     comparison.report["plots"] = {name: path.name for name, path in plots.items()}
     files = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "index.html"}
     comparison.report = json_ready(comparison.report)                     # undefined values as null, everywhere

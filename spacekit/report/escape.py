@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab and newline, DEL, C1 controls (ESC starts ANSI/OSC sequences), and the bidi overrides
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from spacekit.terminal_text import plain
+
 # characters that start or end Markdown syntax anywhere in a line: emphasis, code, links and images, tables,
 # strikethrough (and the backslash itself); at the start of a cell or item also headings, quotes and list marks
 _MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 _LEADING = re.compile(r"^(\s*)([#+\-=]|\d+(?=[.)]))")
-
-
-def plain(text: object) -> str:
-    """A data string made safe to print on a terminal: control characters shown as \\xNN / \\uNNNN instead of sent
-    (no ANSI or OSC sequence reaches the terminal). Print it as plain text (rich: Text(...), never markup)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def md(text: object) -> str:
@@ -35,3 +29,6 @@ def md(text: object) -> str:
 def plot_label(text: object) -> str:
     """A data string as a literal matplotlib label: a '$' would start mathtext (and an unbalanced one raise)."""
     return plain(text).replace("$", r"\$")
+
+
+__all__ = ["md", "plain", "plot_label"]

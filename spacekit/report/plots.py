@@ -55,37 +55,43 @@ def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
 
 
 def _projection(vec: dict, path: Path, seed: int) -> Path:
-    """One projection fitted jointly on both models' vectors (the two panels share coordinates), on a sample
-    stratified by task and coloured by it; the probe pairs whose cosine moved most are drawn joined."""
+    """One projection fitted jointly on both models' vectors (the two panels share coordinates; models of different
+    dimensions get one each), on a sample stratified by task and coloured by it; the probe pairs whose cosine moved
+    most are drawn joined."""
     from matplotlib.figure import Figure
 
     groups = np.asarray(vec.get("groups") or ["texts"] * len(vec["before"]), dtype=object)
     names = list(dict.fromkeys(groups))
     rng = np.random.default_rng(seed)
     keep = np.concatenate([rng.permutation(np.flatnonzero(groups == g))[:PROJECTED // len(names)] for g in names])
-    parts = [vec["before"][keep], vec["after"][keep]]
     moved = _moved_probe_pairs(vec)
     probe_rows = sorted({i for pair in moved for i in pair})
-    if probe_rows:
-        parts += [vec["probe_before"][probe_rows], vec["probe_after"][probe_rows]]
-    xy, method = project_2d(np.concatenate(parts).astype(np.float32), seed)
+    panels = [np.concatenate([vec[w][keep], *([vec[f"probe_{w}"][probe_rows]] if probe_rows else [])])
+              .astype(np.float32) for w in ("before", "after")]
     n, m = len(keep), len(probe_rows)
+    joint = panels[0].shape[1] == panels[1].shape[1]
+    if joint:
+        xy, method = project_2d(np.concatenate(panels), seed)
+        coords = [xy[:n + m], xy[n + m:]]
+    else:                                       # models of different dimensions: one projection each
+        (xb, method), (xa, _) = project_2d(panels[0], seed), project_2d(panels[1], seed)
+        coords = [xb, xa]
     at = {row: j for j, row in enumerate(probe_rows)}
     fig = Figure(figsize=(12, 5.5), layout="constrained")
-    axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    axes = fig.subplots(1, 2, sharex=joint, sharey=joint)
     for panel, (ax, title) in enumerate(zip(axes, ["before", "after"], strict=True)):
-        pts = xy[panel * n:(panel + 1) * n]
+        pts = coords[panel][:n]
         for c, g in enumerate(names):
             sel = groups[keep] == g
             ax.scatter(pts[sel, 0], pts[sel, 1], s=6, alpha=0.5, label=plot_label(_wrap(str(g), 30)),
                        color=PALETTE[c % len(PALETTE)])
         if m:
-            probe = xy[2 * n + panel * m:2 * n + (panel + 1) * m]
+            probe = coords[panel][n:]
             for ia, ib in moved:
                 ax.plot(probe[[at[ia], at[ib]], 0], probe[[at[ia], at[ib]], 1], color="black", lw=1)
             ax.scatter(probe[:, 0], probe[:, 1], s=16, color="black",
                        label=f"probe pairs that moved most (|Δcos| ≥ {PROBE_MOVE})")
-        ax.set_title(f"{title} ({method}, fitted jointly)")
+        ax.set_title(f"{title} ({method}, {'fitted jointly' if joint else 'fitted per model: dimensions differ'})")
         ax.set_xticks([]), ax.set_yticks([])
     axes[0].legend(loc="best", fontsize=7, markerscale=2)
     fig.savefig(path, dpi=90)

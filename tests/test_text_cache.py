@@ -1,0 +1,115 @@
+"""The cache is addressed by text: texts shared by tasks, the leakage check, drift and probes are encoded once per
+model setting; a damaged shard is reported and its texts encoded again."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+from click.testing import CliRunner
+
+from spacekit.cli import main
+from spacekit.embed import EncodeOptions, load_model
+from spacekit.embed.model import TransformerModel
+
+
+def _count_encodes(monkeypatch) -> Counter:
+    """(model spec, prompt, text) -> how often the network encoded it."""
+    seen: Counter = Counter()
+    real = TransformerModel.encode
+
+    def counting(self, texts, **kwargs):
+        seen.update((self.spec, kwargs.get("prompt", ""), t) for t in texts)
+        return real(self, texts, **kwargs)
+    monkeypatch.setattr(TransformerModel, "encode", counting)
+    return seen
+
+
+def test_texts_shared_by_tasks_are_encoded_once_per_model(tmp_path, monkeypatch, tiny_model):
+    """Classification and clustering over the same test texts, STS over some of them, the training file, drift
+    and the probes: every (model, prompt, text) reaches the network once in the whole compare."""
+    texts = [f"how do I {verb} my {thing}" for verb in ("reset", "block", "renew", "close")
+             for thing in ("card", "account", "pin", "app", "loan")]
+    labels = [t.split()[3] for t in texts]
+    rows = list(zip(texts, labels, strict=True))
+    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"please {t},{x}\n" for t, x in rows))
+    (tmp_path / "test.csv").write_text("text,label\n" + "".join(f"{t},{x}\n" for t, x in rows))
+    (tmp_path / "sts.tsv").write_text("sentence1\tsentence2\tscore\n" + "".join(
+        f"{texts[i]}\t{texts[i + 1]}\t{i % 5}\n" for i in range(18)))
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps({"anchor": t, "positive": f"about {t}"}) + "\n"
+                                                  for t in texts[:6]))
+    (tmp_path / "suite.toml").write_text("""
+[[task]]
+name = "intent"
+kind = "classification"
+train = "train.csv"
+test = "test.csv"
+[[task]]
+name = "groups"
+kind = "clustering"
+data = "test.csv"
+runs = 2
+[[task]]
+name = "sts"
+kind = "sts"
+data = "sts.tsv"
+tag = "holdout"
+[[task]]
+name = "probes"
+kind = "probes"
+""")
+    seen = _count_encodes(monkeypatch)
+    result = CliRunner().invoke(main, ["compare", "builtin:minilm", str(tiny_model), "--suite",
+                                       str(tmp_path / "suite.toml"), "-o", str(tmp_path / "out"), "--resamples", "200",
+                                       "--train", str(tmp_path / "pairs.jsonl"), "--quiet"])
+    assert result.exit_code == 0, (result.output, __import__("traceback").format_exception(*result.exc_info))
+    twice = [k for k, n in seen.items() if n > 1]
+    assert twice == [], twice[:3]
+    for spec in ("builtin:minilm", str(tiny_model)):
+        mine = {t for s, _, t in seen if s == spec}
+        assert set(texts) <= mine                                     # each test text, once
+        assert {f"please {t}" for t in texts} <= mine
+
+
+def test_a_later_list_encodes_only_its_new_texts_and_a_damaged_shard_is_recomputed(tmp_path, monkeypatch, caplog):
+    model = load_model("builtin:minilm")
+    opts = EncodeOptions(cache_dir=str(tmp_path / "cache"))
+    seen = _count_encodes(monkeypatch)
+    first = opts.embed(model, ["a", "b"], ["one text", "two texts"])
+    both = opts.embed(model, ["x", "y", "z"], ["two texts", "three texts", "one text"])
+    assert sum(seen.values()) == 3                                   # the second list encoded only its new text
+    assert np.array_equal(both[[2, 0]], first)
+    shard = sorted((tmp_path / "cache").rglob("part-00000.parquet"))[0]
+    shard.write_bytes(shard.read_bytes()[:-8] + b"tampered")
+    again = opts.embed(model, ["a", "b"], ["one text", "two texts"])
+    assert "corrupt shard" in caplog.text
+    assert "computed again" in caplog.text
+    assert np.allclose(again, first, atol=1e-6)
+    assert seen[("builtin:minilm", "", "one text")] == 2              # encoded again, once, after the damage
+
+
+def test_a_long_stage_writes_a_plain_line_every_interval(monkeypatch, capfd):
+    """stderr not a terminal (a log file): the stage's name, then a line per interval with counts, rate and ETA;
+    nothing at all when quiet."""
+    import time
+
+    from spacekit.embed import progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0.3)
+    reporter = progress.Reporter()
+    with reporter.stage("task scifact (retrieval), before model"):
+        reporter.count(1000)
+        for _ in range(8):
+            time.sleep(0.2)
+            reporter.advance(50)
+    lines = capfd.readouterr().err.splitlines()
+    assert lines[0].endswith("task scifact (retrieval), before model")
+    beats = [line for line in lines[1:] if "texts," in line]
+    assert len(beats) >= 3, lines
+    assert "/1,000 texts" in beats[-1]
+    assert "/s, ETA" in beats[-1]
+    reporter.quiet = True
+    with reporter.stage("silent"):
+        time.sleep(0.8)
+    assert capfd.readouterr().err == ""
