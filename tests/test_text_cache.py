@@ -113,3 +113,29 @@ def test_a_long_stage_writes_a_plain_line_every_interval(monkeypatch, capfd):
     with reporter.stage("silent"):
         time.sleep(0.8)
     assert capfd.readouterr().err == ""
+
+
+def test_dtype_auto_and_the_precision_in_the_cache_key(tmp_path, monkeypatch):
+    """auto: bf16 only on a CPU with AMX; fp16 on the CPU refused; vectors of each precision cached apart."""
+    import pytest
+    import torch
+
+    from spacekit import backend
+    from spacekit.errors import InputError
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(backend, "cpu_has_amx", lambda: False)
+    assert backend.dtype_name("auto", cpu) == "fp32"
+    monkeypatch.setattr(backend, "cpu_has_amx", lambda: True)
+    assert backend.dtype_name("auto", cpu) == "bf16"
+    assert backend.dtype("bf16", cpu) == torch.bfloat16
+    with pytest.raises(InputError, match="fp16 runs on a GPU only"):
+        backend.dtype("fp16", cpu)
+    model = load_model("builtin:minilm")
+    seen = _count_encodes(monkeypatch)
+    texts = ["a sentence about caching", "another one"]
+    fp32 = EncodeOptions(cache_dir=str(tmp_path), dtype="fp32").embed(model, texts, texts)
+    bf16 = EncodeOptions(cache_dir=str(tmp_path), dtype="bf16").embed(model, texts, texts)
+    assert seen[("builtin:minilm", "", texts[0])] == 2                 # not served fp32 vectors for bf16
+    assert not np.array_equal(fp32, bf16)
+    assert float((fp32 * bf16).sum(1).min()) > 0.999

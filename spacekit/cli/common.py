@@ -41,7 +41,8 @@ def emit_json(obj: dict) -> None:
 def device_options(f):
     """--device / --dtype / --batch-tokens, shared by every command that encodes."""
     f = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]")(f)
-    f = click.option("--dtype", default="fp32", show_default=True, help="fp32 | fp16 | bf16 (GPU only)")(f)
+    f = click.option("--dtype", default="fp32", show_default=True,
+                     help="fp32 | bf16 | fp16 (GPU) | auto: bf16 on a GPU or a CPU with AMX, else fp32")(f)
     f = click.option("--batch-tokens", type=int, default=None, help="tokens per forward batch")(f)
     return f
 
@@ -55,10 +56,17 @@ def cache_options(f):
 
 
 def encode_args(device: str, dtype: str, batch_tokens: int | None) -> dict:
-    """The keyword arguments encode() takes, from the CLI options."""
+    """The keyword arguments encode() takes, from the CLI options; --dtype auto resolved here, and the choice said
+    on stderr."""
+    from spacekit import backend
+
     if batch_tokens is not None and batch_tokens < 1:
         raise InputError(f"--batch-tokens must be >= 1, got {batch_tokens}")
-    return {"device": device, "dtype": dtype, "batch_tokens": batch_tokens}
+    dev = backend.device(device)
+    chosen = backend.dtype_name(dtype, dev)
+    if dtype.lower() == "auto":
+        click.echo(f"--dtype auto: {chosen} on {dev}", err=True)
+    return {"device": device, "dtype": chosen, "batch_tokens": batch_tokens}
 
 
 def prompt_options(roles: bool = False):

@@ -13,7 +13,8 @@ from spacekit.compare.config import CompareConfig
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
 
-SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "quiet")  # compare_options' own
+# compare_options' own: CompareConfig's fields, and how the run reports itself
+SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "quiet", "profile")
 
 if TYPE_CHECKING:
     from spacekit.compare import Comparison
@@ -27,11 +28,17 @@ def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: 
     from spacekit.report.terminal import print_summary
 
     quiet(settings.pop("quiet"))
+    profile = settings.pop("profile")
     suite = read_suite(suite_path)
     config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code)
     comparison = compare(before, after, suite, config)
     write_report(comparison, out_dir)
     print_summary(comparison.report, str(out_dir))
+    if profile:
+        from spacekit.embed.progress import REPORTER
+        from spacekit.report.terminal import print_profile
+
+        print_profile(REPORTER.profile())
     return comparison
 
 
@@ -58,6 +65,7 @@ def compare_options(f):
     f = click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
                      help="bootstrap resamples")(f)
     f = click.option("--quiet", is_flag=True, help="no progress lines or bars on stderr")(f)
+    f = click.option("--profile", is_flag=True, help="print where the time went, stage by stage")(f)
     f = click.option("--leak-threshold", type=float, default=CompareConfig.leak_threshold, show_default=True,
                      help="cosine (before model) at which an evaluation text counts as a near-duplicate")(f)
     return f

@@ -22,7 +22,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from spacekit import backend
 from spacekit.embed.batching import Batch, batches
 from spacekit.embed.head import pool
-from spacekit.embed.progress import progress_bar
+from spacekit.embed.progress import REPORTER, progress_bar
 from spacekit.embed.tokenizer import token_ids
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def encode_texts(model: TransformerModel, texts: list[str], *, prompt: str = "",
                 held_bytes = 0
             advance(len(b.rows))
     _copy_out(held, out)
+    REPORTER.encoded(time.perf_counter() - start)
     log.info("encoded %d texts in %.1fs (%.0f/s) on %s", len(texts), time.perf_counter() - start,
              len(texts) / max(1e-9, time.perf_counter() - start), dev)
     return out

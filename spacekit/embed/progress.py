@@ -25,21 +25,37 @@ class Reporter:
         self.started = self.counted = self.last_line = 0.0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.timings: list[tuple[str, float, float]] = []   # (stage, seconds, of which encoding) per stage run
+        self.encoding = 0.0
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Announce a stage; while it runs, a line every INTERVAL s; the stage before it resumes after."""
-        outer = self.stage_name
+        outer, outer_started, outer_encoding = self.stage_name, self.started, self.encoding
         with self._lock:
             self.stage_name, self.done, self.total = name, 0, 0
-            self.started = time.perf_counter()
+            self.started, self.encoding = time.perf_counter(), 0.0
         self._line(name)
         self._ensure_thread()
         try:
             yield
         finally:
+            seconds, encoding = time.perf_counter() - self.started, self.encoding
+            if outer is None:
+                self.timings.append((name, seconds, encoding))
             with self._lock:
                 self.stage_name, self.done, self.total = outer, 0, 0
+                self.started, self.encoding = outer_started, outer_encoding + encoding
+
+    def encoded(self, seconds: float) -> None:
+        """Time the current stage spent in the encoder."""
+        with self._lock:
+            self.encoding += seconds
+
+    def profile(self) -> list[tuple[str, float, float, float]]:
+        """(stage, seconds, share of the whole, seconds encoding) for the outermost stages run so far."""
+        total = sum(s for _, s, _ in self.timings) or 1.0
+        return [(name, s, s / total, enc) for name, s, enc in self.timings]
 
     def count(self, total: int) -> None:
         """The current stage now works through `total` items (texts to encode)."""

@@ -25,17 +25,20 @@ def text_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def text_cache_key(model: Model, prompt: str) -> dict:
-    """The key of the store that holds this model's vectors of texts after this prompt."""
-    return {**model.cache_key(prompt), "layout": LAYOUT, "spacekit_version": __version__}
+def text_cache_key(model: Model, prompt: str, precision: str = "fp32") -> dict:
+    """The key of the store that holds this model's vectors of texts after this prompt, computed in this
+    precision."""
+    return {**model.cache_key(prompt), "precision": precision, "layout": LAYOUT, "spacekit_version": __version__}
 
 
 def cached_vectors(model: Model, texts: list[str], root: Path, *, prompt: str = "", **encode_args) -> np.ndarray:
     """(n, dim) float32 vectors of the texts after the prompt: read from the model's text cache under root, the
     texts not in it encoded once (in one pass) and added."""
+    from spacekit import backend
     from spacekit.embed.cache import cache_name
 
-    key = text_cache_key(model, prompt)
+    precision = backend.dtype_name(encode_args.get("dtype"), backend.device(encode_args.get("device")))
+    key = text_cache_key(model, prompt, precision)
     path = root / cache_name(key)
     wanted = [text_id(t) for t in texts]
     with store_lock(path):

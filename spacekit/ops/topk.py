@@ -48,7 +48,8 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     """
     check_metric(metric)
     dev = backend.device(device)
-    backend.dtype(dtype, dev)                                               # validates the name
+    if dtype is not None and dtype.lower() not in (*backend.DTYPES, "auto"):
+        raise InputError(f"dtype must be one of auto, {', '.join(backend.DTYPES)}, got {dtype!r}")
     q = as_tensor(queries, "queries").to(dev, torch.float32)                # (nq, d)
     n = check_search(q, corpus, k)
     _check_finite(q, "queries")

@@ -88,3 +88,19 @@ def _table(report: dict, family: str):
                  f"{r['arrow']} {r['verdict_text']}"]
         table.add_row(*(Text(plain(c)) for c in cells), style=STYLE[r["verdict"]])
     return table
+
+
+def print_profile(rows: list[tuple[str, float, float, float]]) -> None:
+    """A table of stages with seconds, share of the whole and the seconds spent encoding (--profile)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="where the time went", title_justify="left")
+    table.add_column("stage", overflow="fold")
+    for col in ("seconds", "share", "encoding s"):
+        table.add_column(col, justify="right")
+    for name, seconds, share, encoding in rows:
+        table.add_row(Text(plain(name)), f"{seconds:,.1f}", f"{share:.0%}", f"{encoding:,.1f}")
+    table.add_row("total", f"{sum(r[1] for r in rows):,.1f}", "", f"{sum(r[3] for r in rows):,.1f}")
+    Console(stderr=True, width=None if Console(stderr=True).is_terminal else 120).print(table)
