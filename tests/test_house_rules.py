@@ -19,7 +19,7 @@ MAX_LINES = 400
 
 def test_layers_point_one_way():
     """import-linter's layers contract (pyproject.toml): cli -> report | demo -> compare -> tasks -> metrics | ops |
-    embed | io | stats -> ranked_run | backend | files -> errors."""
+    embed | io | stats -> ranked_run | backend | files | practical -> errors | terminal_text."""
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     if lint_imports is None:
         pytest.fail("lint-imports (import-linter, a dev dependency) is not installed")
