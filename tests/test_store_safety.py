@@ -340,3 +340,12 @@ def test_kill_between_temp_write_and_rename_then_resume(tmp_path, clean_embed, k
     ids, vec = open_store(tmp_path / "s").load()
     assert ids == clean_ids
     assert np.allclose(vec, clean_vec, atol=1e-6)
+
+
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path):
+    """Reports and stores are readable as any file the user writes (not mkstemp's 0600)."""
+    from spacekit.files import atomic_write
+
+    atomic_write(tmp_path / "a.json", "{}")
+    (tmp_path / "b.json").write_text("{}")
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == (tmp_path / "b.json").stat().st_mode & 0o777
