@@ -115,24 +115,30 @@ def clustering_statistic(gold: np.ndarray, metric: str) -> Callable[[np.ndarray,
             return torch.stack([stat(p, w) for p in pred], dim=1)
         pred_codes = np.unique(pred, return_inverse=True)[1]
         kg, kp = int(gold_codes.max()) + 1, int(pred_codes.max()) + 1
-        cell = torch.as_tensor(gold_codes * kp + pred_codes, device=w.device)
-        table = torch.zeros((w.shape[0], kg * kp), dtype=w.dtype, device=w.device).index_add_(1, cell, w)
-        return _contingency_score(table.view(-1, kg, kp), metric)
+        cells, inverse = np.unique(gold_codes * kp + pred_codes, return_inverse=True)   # the cells that occur
+        dev = w.device
+        c = torch.zeros((w.shape[0], len(cells)), dtype=w.dtype, device=dev).index_add_(
+            1, torch.as_tensor(inverse, device=dev), w)                          # (R, cells), not (R, kg * kp)
+        a = torch.zeros((w.shape[0], kg), dtype=w.dtype, device=dev).index_add_(
+            1, torch.as_tensor(cells // kp, device=dev), c)
+        b = torch.zeros((w.shape[0], kp), dtype=w.dtype, device=dev).index_add_(
+            1, torch.as_tensor(cells % kp, device=dev), c)
+        return _contingency_score(c, a, b, metric)
     return stat
 
 
-def _contingency_score(c: torch.Tensor, metric: str) -> torch.Tensor:
-    n = c.sum((1, 2))
-    a, b = c.sum(2), c.sum(1)                                   # (R, kg), (R, kp)
+def _contingency_score(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, metric: str) -> torch.Tensor:
+    """The score from the occupied cells (R, cells) and the margins a (R, kg), b (R, kp)."""
+    n = c.sum(1)
     if metric == "ari":
         comb = lambda x: x * (x - 1) / 2
-        index, sa, sb = comb(c).sum((1, 2)), comb(a).sum(1), comb(b).sum(1)
+        index, sa, sb = comb(c).sum(1), comb(a).sum(1), comb(b).sum(1)
         expected = sa * sb / comb(n)
         return (index - expected) / ((sa + sb) / 2 - expected)
-    xlogx = lambda x: torch.where(x > 0, x * torch.log(torch.where(x > 0, x, 1)), 0)
+    xlogx = lambda x: torch.special.xlogy(x, x)                           # 0 log 0 = 0, in one kernel
     h_gold = (n * torch.log(n) - xlogx(a).sum(1)) / n
     h_pred = (n * torch.log(n) - xlogx(b).sum(1)) / n
-    mi = (xlogx(c).sum((1, 2)) - xlogx(a).sum(1) - xlogx(b).sum(1) + n * torch.log(n)) / n
+    mi = (xlogx(c).sum(1) - xlogx(a).sum(1) - xlogx(b).sum(1) + n * torch.log(n)) / n
     homogeneity = torch.where(h_gold > 0, mi / h_gold, 1.0)
     completeness = torch.where(h_pred > 0, mi / h_pred, 1.0)
     return torch.where(homogeneity + completeness > 0,
