@@ -43,7 +43,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
 
     config = config or CompareConfig()
     config.check()
-    with stage("reading every input (training data, task files, models)"):
+    with stage("reading every input (training data, task files, models)", announce=False):
         training = read_training(config.train) if config.train is not None else None
         planned = [(spec, spec.build()) for spec in suite]
         for spec, task in planned:

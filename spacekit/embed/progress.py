@@ -29,14 +29,16 @@ class Reporter:
         self.encoding = 0.0
 
     @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Announce a stage; while it runs, a line every INTERVAL s; the stage before it resumes after."""
+    def stage(self, name: str, announce: bool = True) -> Iterator[None]:
+        """Announce a stage; while it runs, a line every INTERVAL s; the stage before it resumes after. A stage not
+        announced (reading the inputs: a bad one must end in one line) is only timed."""
         outer, outer_started, outer_encoding = self.stage_name, self.started, self.encoding
         with self._lock:
-            self.stage_name, self.done, self.total = name, 0, 0
+            self.stage_name, self.done, self.total = (name if announce else None), 0, 0
             self.started, self.encoding = time.perf_counter(), 0.0
-        self._line(name)
-        self._ensure_thread()
+        if announce:
+            self._line(name)
+            self._ensure_thread()
         try:
             yield
         finally:
@@ -97,9 +99,9 @@ class Reporter:
 REPORTER = Reporter()
 
 
-def stage(name: str) -> contextlib.AbstractContextManager[None]:
-    """REPORTER.stage(name)."""
-    return REPORTER.stage(name)
+def stage(name: str, announce: bool = True) -> contextlib.AbstractContextManager[None]:
+    """REPORTER.stage(name, announce)."""
+    return REPORTER.stage(name, announce)
 
 
 def quiet(value: bool = True) -> None:
