@@ -84,9 +84,7 @@ def _write_rows(path: Path, manifest: dict, ids: list[str], embed: Callable[[int
         vec = np.asarray(embed(lo, hi))
         if vec.shape != (hi - lo, dim):
             raise StoreError(f"{path}: rows {lo}:{hi} came back with shape {vec.shape}, expected {(hi - lo, dim)}")
-        if not np.isfinite(vec).all():
-            bad = ids[lo + int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
-            raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
+        _check_finite(path, ids[lo:hi], vec)
         manifest["shards"].append(_write_shard(path, len(manifest["shards"]), ids[lo:hi], vec, manifest["dtype"]))
         atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
         lo = hi
@@ -175,28 +173,29 @@ def _remove_stale_shards(path: Path, manifest: dict) -> None:
             file.unlink(missing_ok=True)
 
 
-def open_growing_store(path: Path, key: dict, dim: int) -> dict:
-    """The manifest of a store that grows by appended shards (the text cache): made when absent; the same key or a
-    StoreError; a shard that fails its check is reported on stderr and dropped (its rows are computed again by the
-    caller). Hold store_lock around it and every append."""
+def open_growing_store(path: Path, key: dict, dim: int) -> tuple[dict, list[str], np.ndarray]:
+    """(manifest, ids, float32 vectors) of a store that grows by appended shards (the text cache), each shard checked
+    and read once: made when absent; the same key or a StoreError; a shard that fails its check is reported on stderr
+    and dropped (its rows are computed again by the caller). Hold store_lock around it and every append."""
     _remove_temp_files(path)
     manifest = _prepare(path, key, overwrite=False) or new_manifest(dim, "float32", 0, key)
-    good = []
+    good, ids, parts = [], [], []
     for shard in manifest["shards"]:
         try:
-            open_shard(path, manifest, shard)
-            good.append(shard)
+            shard_ids, vec = next(Store(path, {**manifest, "shards": [shard]}).shards())
         except StoreError as e:
             log.warning("%s: its vectors are computed again", e)
-    manifest.update(shards=good, count=sum(s["rows"] for s in good), complete=True)
-    return manifest
+            continue
+        good.append(shard)
+        ids += shard_ids
+        parts.append(vec.astype(np.float32, copy=False))
+    manifest.update(shards=good, count=len(ids), complete=True)
+    return manifest, ids, np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
 
 
 def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, shard_rows: int = SHARD_ROWS) -> None:
     """Append rows as new shards (each written whole, then the manifest): a growing store's only write."""
-    if not np.isfinite(vec).all():
-        bad = ids[int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
-        raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
+    _check_finite(path, ids, vec)
     path.mkdir(parents=True, exist_ok=True)
     taken = [int(s["file"][5:10]) for s in manifest["shards"]]
     for lo in range(0, len(ids), shard_rows):
@@ -207,6 +206,13 @@ def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, sha
         manifest["count"] += shard["rows"]
         atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
     _remove_stale_shards(path, manifest)
+
+
+def _check_finite(path: Path, ids: list[str], vec: np.ndarray) -> None:
+    """A StoreError naming the first id whose vector has a NaN or inf value (it would rank first in a search)."""
+    if not np.isfinite(vec).all():
+        bad = ids[int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
+        raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
 
 
 def _write_shard(path: Path, index: int, ids: list[str], vec: np.ndarray, dtype: str) -> dict:

@@ -14,7 +14,6 @@ import numpy as np
 
 from spacekit import __version__
 from spacekit.embed.model import Model
-from spacekit.embed.store import Store
 from spacekit.embed.store_write import append_rows, open_growing_store, store_lock
 
 LAYOUT = "by-text/1"
@@ -42,8 +41,7 @@ def cached_vectors(model: Model, texts: list[str], root: Path, *, prompt: str = 
     path = root / cache_name(key)
     wanted = [text_id(t) for t in texts]
     with store_lock(path):
-        manifest = open_growing_store(path, key, model.dim)
-        ids, vec = Store(path, manifest).load()
+        manifest, ids, vec = open_growing_store(path, key, model.dim)
         row = {i: n for n, i in enumerate(ids)}
         todo = {i: t for i, t in zip(wanted, texts, strict=True) if i not in row}
         if todo:
