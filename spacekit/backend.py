@@ -53,15 +53,21 @@ def dtype_name(name: str | None, dev: torch.device) -> str:
     """The precision a name asks for on dev: fp32 / bf16 / fp16 / tf32 as given, or 'auto': bf16 on a CPU with AMX
     or a GPU that has bf16, fp16 on a GPU without, else fp32. (AVX512-BF16 alone is not enough: on the 2-core dev
     VM, whose CPU has it but no AMX, oneDNN's bf16 matmul runs at half fp32's speed and MiniLM encodes 0.6x as fast.)"""
-    name = (name or "fp32").lower()
+    name = check_dtype_name(name)
     if name == "auto":
         if dev.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return "bf16" if cpu_has_amx() else "fp32"
-    if name not in DTYPES:
-        raise InputError(f"dtype must be one of auto, {', '.join(DTYPES)}, got {name!r}")
     if dev.type == "cpu" and name in ("fp16", "tf32"):
         raise InputError(f"dtype {name} runs on a GPU only; on the CPU use fp32, or bf16 on a CPU with native bf16")
+    return name
+
+
+def check_dtype_name(name: str | None) -> str:
+    """The name, lower-cased (fp32 when None), or an InputError unless it is auto or one of DTYPES."""
+    name = (name or "fp32").lower()
+    if name != "auto" and name not in DTYPES:
+        raise InputError(f"dtype must be one of auto, {', '.join(DTYPES)}, got {name!r}")
     return name
 
 

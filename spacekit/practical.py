@@ -12,6 +12,7 @@ of 0 the rule is the classic one: "improved", "regressed" or "no significant cha
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 import numpy as np
 
@@ -27,6 +28,12 @@ def default_margin(metric: str) -> float:
     return CORRELATION_MARGIN if _family(metric) in ("spearman", "pearson") else DEFAULT_MARGIN
 
 
+def is_margin(value: object) -> TypeGuard[float]:
+    """Whether value can be a margin: a finite number >= 0 (not a bool)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= 0)
+
+
 def parse_min_effect(text: str) -> dict[str, float]:
     """'ndcg@10=0.01,spearman=0.005' (a bare number applies to every metric: key '*') -> {metric: margin}; a
     ValueError naming the part that is not a non-negative number."""
@@ -39,7 +46,7 @@ def parse_min_effect(text: str) -> dict[str, float]:
             margin = float(value)
         except ValueError:
             margin = math.nan
-        if not math.isfinite(margin) or margin < 0 or (not name and "=" in part):
+        if not is_margin(margin) or (not name and "=" in part):
             raise ValueError(f"{part!r} is not METRIC=MARGIN with a margin >= 0")
         out[name.strip().lower() or "*"] = margin
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from spacekit.embed.options import EncodeOptions
 from spacekit.errors import InputError
-from spacekit.practical import CORRECTIONS
+from spacekit.practical import CORRECTIONS, is_margin
 
 
 @dataclass
@@ -43,5 +43,5 @@ class CompareConfig:
         if self.correction not in CORRECTIONS:
             raise InputError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {self.correction!r}")
         for metric, margin in self.min_effect.items():
-            if not (isinstance(margin, (int, float)) and math.isfinite(margin) and margin >= 0):
+            if not is_margin(margin):
                 raise InputError(f"--min-effect {metric}: the margin must be a number >= 0, got {margin!r}")

@@ -7,11 +7,11 @@ import contextlib
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from math import inf
 from pathlib import Path
 
 from spacekit.embed.prompts import PROMPT_KEYS, PromptChoice
 from spacekit.errors import InputError
+from spacekit.practical import is_margin
 from spacekit.tasks import Task, task_class
 
 TAGS = ("in-domain", "holdout")
@@ -130,7 +130,7 @@ def _min_effect(where: str, value: object) -> dict[str, float]:
     table = value if isinstance(value, dict) else {"*": value}
     out = {}
     for metric, margin in table.items():
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0 or margin == inf:
+        if not is_margin(margin):
             raise InputError(f"{where}: min_effect {metric}: the margin must be a number >= 0, got {margin!r}")
         out[str(metric).lower()] = float(margin)
     return out

@@ -48,8 +48,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype:
     """
     check_metric(metric)
     dev = backend.device(device)
-    if dtype is not None and dtype.lower() not in (*backend.DTYPES, "auto"):
-        raise InputError(f"dtype must be one of auto, {', '.join(backend.DTYPES)}, got {dtype!r}")
+    backend.check_dtype_name(dtype)                                         # the search picks its own precision
     q = as_tensor(queries, "queries").to(dev, torch.float32)                # (nq, d)
     n = check_search(q, corpus, k)
     _check_finite(q, "queries")
