@@ -100,12 +100,15 @@ def _projection(vec: dict, path: Path, seed: int) -> Path:
 
 def _moved_probe_pairs(vec: dict, at_most: int = 8) -> list[tuple[int, int]]:
     """The probe pairs (row indices) whose cosine changed by at least PROBE_MOVE, the largest changes first."""
-    if not vec.get("probe_pairs"):
+    from spacekit.ops.similarity import pairwise_cosine
+
+    pairs = vec.get("probe_pairs") or []
+    if not pairs:
         return []
-    cos = lambda x, a, b: float(x[a] @ x[b] / (np.linalg.norm(x[a]) * np.linalg.norm(x[b]) + 1e-12))
-    change = [(abs(cos(vec["probe_after"], a, b) - cos(vec["probe_before"], a, b)), (a, b)) for a, b in
-              vec["probe_pairs"]]
-    return [pair for d, pair in sorted(change, key=lambda x: -x[0]) if d >= PROBE_MOVE][:at_most]
+    first, second = [a for a, _ in pairs], [b for _, b in pairs]
+    moved = (pairwise_cosine(vec["probe_after"][first], vec["probe_after"][second])
+             - pairwise_cosine(vec["probe_before"][first], vec["probe_before"][second])).abs().numpy()
+    return [pairs[i] for i in np.argsort(-moved, kind="stable") if moved[i] >= PROBE_MOVE][:at_most]
 
 
 def _deltas(tasks: list[dict], path: Path) -> Path:
