@@ -107,12 +107,19 @@ def pearson_statistic(gold: np.ndarray) -> Callable[[np.ndarray, torch.Tensor], 
 
 def clustering_statistic(gold: np.ndarray, metric: str) -> Callable[[np.ndarray, torch.Tensor], torch.Tensor]:
     """Statistic(pred_labels, w) -> (R,) V-measure / NMI (arithmetic) / ARI from weighted contingency tables; with
-    the labels of several clustering runs, pred (runs, n) -> (R, runs), one column per run."""
-    gold_codes = np.unique(gold, return_inverse=True)[1]
+    the labels of several clustering runs, pred (runs, n) -> (R, runs), one column per run. A gold of shape
+    (n, 1 + runs) carries each item's multiplicity in each run after its label (MTEB's procedures, where a run
+    clusters one set, or a sample drawn with replacement): the run's weights are w times those multiplicities."""
+    gold = np.asarray(gold)
+    counts = gold[:, 1:].T.astype(np.float64) if gold.ndim == 2 else None
+    gold_codes = np.unique(gold[:, 0] if gold.ndim == 2 else gold, return_inverse=True)[1]
 
     def stat(pred: np.ndarray, w: torch.Tensor) -> torch.Tensor:
         if np.ndim(pred) == 2:
-            return torch.stack([stat(p, w) for p in pred], dim=1)
+            if counts is None:
+                return torch.stack([stat(p, w) for p in pred], dim=1)
+            return torch.stack([stat(p, w * torch.as_tensor(m, dtype=w.dtype, device=w.device))
+                                for p, m in zip(pred, counts, strict=True)], dim=1)
         pred_codes = np.unique(pred, return_inverse=True)[1]
         kg, kp = int(gold_codes.max()) + 1, int(pred_codes.max()) + 1
         cells, inverse = np.unique(gold_codes * kp + pred_codes, return_inverse=True)   # the cells that occur

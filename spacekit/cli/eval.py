@@ -14,8 +14,10 @@ from spacekit.cli.common import (
     print_metrics,
     prompt_options,
 )
+from spacekit.errors import InputError
 from spacekit.tasks.axes import parse_positive_ints, parse_precisions
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
+from spacekit.tasks.clustering import PROTOCOLS as CLUSTERING_PROTOCOLS
 from spacekit.tasks.clustering import ClusteringTask
 from spacekit.tasks.retrieval import DEFAULT_KS, RetrievalTask, retrieval_metric_names
 
@@ -122,34 +124,65 @@ def eval_pair_classification(model, file, as_json, **opts) -> None:
 @click.option("--train", "train", required=True, type=click.Path())
 @click.option("--test", "test", required=True, type=click.Path())
 @click.option("--protocol", type=click.Choice(PROTOCOLS), default=ClassificationTask.protocol, show_default=True,
-              help="mteb: 8 examples per label, 10 experiments; full: the whole train set")
+              help="mteb: a few examples per label, several experiments; full: the whole train set")
+@click.option("--samples-per-label", type=int, default=ClassificationTask.samples_per_label, show_default=True,
+              help="mteb protocol: training examples per label in each experiment (MTEB tasks use 8, 16 or 32)")
+@click.option("--n-experiments", type=int, default=ClassificationTask.n_experiments, show_default=True,
+              help="mteb protocol: experiments (each a fresh sample of the train set); the metrics are their means")
+@click.option("--max-iter", type=int, default=ClassificationTask.max_iter, show_default=True,
+              help="logistic regression's iteration limit (MTEB: 100)")
 @click.option("--text-field", default="text", show_default=True)
 @click.option("--label-field", default=None, help="default: label, else category")
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
 @prompt_options()
-def eval_classification(model, train, test, protocol, text_field, label_field, as_json, **opts) -> None:
+def eval_classification(model, train, test, protocol, samples_per_label, n_experiments, max_iter, text_field,
+                        label_field, as_json, **opts) -> None:
     """Classification by a logistic-regression probe on the embeddings."""
-    task = ClassificationTask(train, test, protocol, text_field, label_field)
+    task = ClassificationTask(train, test, protocol, text_field, label_field, samples_per_label, n_experiments,
+                              max_iter)
     show(task.run(*model_and_options(model, **opts)), as_json, ["accuracy"])
 
 
 @eval_group.command("clustering")
 @click.argument("model")
 @click.argument("file", type=click.Path())
+@click.option("--protocol", type=click.Choice(CLUSTERING_PROTOCOLS), default=ClusteringTask.protocol,
+              show_default=True, help="full: spacekit's k-means over the whole file, RUNS times; mteb-v1 / mteb-v2: "
+              "MTEB's procedures (each set on its own / bootstrap samples), for its published numbers")
 @click.option("--text-field", default="text", show_default=True)
-@click.option("--label-field", default=None, help="default: label, else category")
-@click.option("--seed", type=int, default=ClusteringTask.seed, show_default=True, help="the first run's seed")
+@click.option("--label-field", default=None, help="default: label, else labels, else category")
+@click.option("--set-field", default=None, help="mteb-v1: the column naming each text's set (a file of MTEB's "
+              "layout, one row of lists per set, needs none)")
+@click.option("--seed", type=int, default=ClusteringTask.seed, show_default=True,
+              help="full: the first run's seed; mteb: the random state (MTEB: 42)")
 @click.option("--runs", type=int, default=ClusteringTask.runs, show_default=True,
-              help="k-means runs (seeds SEED, SEED+1, ...): the metrics are their means")
+              help="full: k-means runs (seeds SEED, SEED+1, ...): the metrics are their means")
+@click.option("--max-fraction", type=float, default=None,
+              help=f"mteb-v2: the share of documents embedded (MTEB's default {ClusteringTask.max_fraction})")
+@click.option("--max-documents", type=int, default=None, help="mteb-v2: the number of documents embedded instead")
+@click.option("--all-documents", is_flag=True, help="mteb-v2: embed every document (no first sample)")
+@click.option("--subsets", type=int, default=ClusteringTask.subsets, show_default=True,
+              help="mteb-v2: bootstrap samples")
+@click.option("--subset-size", type=int, default=ClusteringTask.subset_size, show_default=True,
+              help="mteb-v2: documents per sample (drawn with replacement)")
 @click.option("--json", "as_json", is_flag=True)
 @device_options
 @cache_options
 @prompt_options()
-def eval_clustering(model, file, text_field, label_field, seed, runs, as_json, **opts) -> None:
+def eval_clustering(model, file, protocol, text_field, label_field, set_field, seed, runs, max_fraction,
+                    max_documents, all_documents, subsets, subset_size, as_json, **opts) -> None:
     """Clustering: k-means with k = number of labels; V-measure, NMI, ARI (means over runs)."""
-    task = ClusteringTask(file, text_field, label_field, seed, runs=runs)
+    chosen = [name for name, given in (("--max-fraction", max_fraction is not None),
+                                       ("--max-documents", max_documents is not None),
+                                       ("--all-documents", all_documents)) if given]
+    if len(chosen) > 1:
+        raise InputError(f"give one of {', '.join(chosen)}, not several")
+    fraction = max_fraction if max_fraction is not None else (None if chosen else ClusteringTask.max_fraction)
+    task = ClusteringTask(file, text_field, label_field, seed, runs=runs, protocol=protocol, set_field=set_field,
+                          max_fraction=fraction, max_documents=max_documents, subsets=subsets,
+                          subset_size=subset_size)
     show(task.run(*model_and_options(model, **opts)), as_json, ["v_measure"])
 
 

@@ -23,6 +23,8 @@ class ClassificationResult(TaskResult):
     """Per test item: the fraction of experiments right (per_item["accuracy"])."""
 
     protocol: str
+    samples_per_label: int
+    n_experiments: int
     item_meaning: ClassVar[str] = ("an item is a test text; Δ is the change in the share of the probe's experiments "
                                    "that label it right (+1: now always right, -1: now always wrong)")
 
@@ -35,8 +37,11 @@ class ClassificationResult(TaskResult):
         return self.per_item["accuracy"]
 
     def summary(self) -> dict:
-        """The protocol (mteb | full)."""
-        return {"protocol": self.protocol}
+        """The protocol (mteb | full) and, for mteb, its examples per label and experiments."""
+        if self.protocol == "full":
+            return {"protocol": self.protocol}
+        return {"protocol": self.protocol, "samples_per_label": self.samples_per_label,
+                "n_experiments": self.n_experiments}
 
 
 @register
@@ -49,10 +54,14 @@ class ClassificationTask(Task[ClassificationResult]):
     protocol: str = "mteb"
     text_field: str = "text"
     label_field: str | None = None
+    samples_per_label: int = 8      # MTEB's default; several MTEB tasks use 16 or 32 (README's table)
+    n_experiments: int = 10         # MTEB's default
+    max_iter: int = 100             # MTEB's LogisticRegression(max_iter=100)
     name: str = ""
     kind: ClassVar[str] = "classification"
     options: ClassVar[dict[str, type]] = {"train": str, "test": str, "protocol": str, "text_field": str,
-                                                   "label_field": str}
+                                          "label_field": str, "samples_per_label": int, "n_experiments": int,
+                                          "max_iter": int}
     default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
     paths: ClassVar[tuple[str, ...]] = ("train", "test")
     required: ClassVar[tuple[str, ...]] = ("train", "test")
@@ -60,6 +69,9 @@ class ClassificationTask(Task[ClassificationResult]):
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise InputError(f"classification protocol must be mteb or full, got {self.protocol!r}")
+        for knob in ("samples_per_label", "n_experiments", "max_iter"):
+            if getattr(self, knob) < 1:
+                raise InputError(f"classification {knob} must be >= 1, got {getattr(self, knob)}")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
@@ -69,9 +81,10 @@ class ClassificationTask(Task[ClassificationResult]):
 
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> ClassificationTask:
-        """train, test, protocol, text_field, label_field from the suite table."""
+        """train, test, protocol (and its knobs), text_field, label_field from the suite table."""
+        knobs = {k: options[k] for k in ("samples_per_label", "n_experiments", "max_iter") if k in options}
         return cls(options["train"], options["test"], options.get("protocol", "mteb"),
-                   options.get("text_field", "text"), options.get("label_field"), name=name)
+                   options.get("text_field", "text"), options.get("label_field"), name=name, **knobs)
 
     def read_inputs(self) -> tuple[Labelled, Labelled]:
         """(train, test); every test label must occur in train."""
@@ -90,11 +103,13 @@ class ClassificationTask(Task[ClassificationResult]):
 
         train, test = self.inputs()
         x_train, x_test = opts.embed_unique(model, train.texts, test.texts)
-        protocol = ClassificationProtocol(full=self.protocol == "full")
+        protocol = ClassificationProtocol(self.samples_per_label, self.n_experiments, max_iter=self.max_iter,
+                                          full=self.protocol == "full")
         metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)
         return ClassificationResult(kind=self.kind, name=task_name(self.name, self.test), dataset=str(self.test),
                                     model=model.spec, metrics=metrics, item_ids=test.ids,
                                     per_item={"accuracy": correct}, protocol=self.protocol,
+                                    samples_per_label=self.samples_per_label, n_experiments=self.n_experiments,
                                     item_texts=texts_per_item(test.ids, test.texts))
 
     def report_extras(self, before: ClassificationResult, after: ClassificationResult) -> dict:

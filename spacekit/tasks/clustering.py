@@ -1,9 +1,14 @@
 """Clustering: k-means with k = the number of labels, scored by V-measure, NMI and ARI (scikit-learn's), averaged
-over several runs with different seeds (one k-means run's seed moves V-measure by ~0.007 on Banking77: as much as a
-fine-tune's effect; compare's bootstrap resamples the runs as well as the items)."""
+over several runs (one k-means run's seed moves V-measure by ~0.007 on Banking77: as much as a fine-tune's effect;
+compare's bootstrap resamples the runs as well as the items).
+
+Protocols: `full` (default) clusters the whole file `runs` times with spacekit's k-means (GPU when there is one);
+`mteb-v1` and `mteb-v2` follow MTEB's procedures exactly (spacekit.metrics.mteb_clustering): a run is one set, or
+one bootstrap sample, and each item carries its multiplicity in each run."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -12,38 +17,45 @@ import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
-from spacekit.io.labelled import Labelled
+from spacekit.io.labelled import Labelled, read_labelled
+from spacekit.metrics.mteb_clustering import V2_FRACTION, V2_SUBSET_SIZE, V2_SUBSETS, v1_runs, v2_documents, v2_runs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
 METRICS = ("v_measure", "nmi", "ari")
+PROTOCOLS = ("full", "mteb-v1", "mteb-v2")
 
 
 @dataclass(kw_only=True)
 class ClusteringResult(TaskResult):
-    """Per run and item: its cluster (pred, (runs, n)); per item its gold label code and the share of runs in which
-    its cluster's majority label is its own (per_item["purity"]); metrics: the means over runs."""
+    """Per run and item: its cluster (pred, (runs, n)) and, for MTEB's protocols, its multiplicity in the run
+    (counts, (runs, n)); per item its gold label code and the share of runs in which its cluster's majority label is
+    its own (per_item["purity"]); metrics: the means over runs."""
 
     k: int
     seed: int
     runs: int
     pred: np.ndarray
     gold: np.ndarray
+    protocol: str = "full"
+    counts: np.ndarray | None = None
     item_meaning: ClassVar[str] = ("an item is a text; Δ is the change in the share of k-means runs in which the "
                                    "majority label of its cluster is its own (+1: now always clustered with its label)")
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Cluster labels of every run against gold: the score is recomputed from each resample's contingency tables
-        and averaged over a resample of the runs."""
-        return self.pred, self.gold
+        """Cluster labels of every run against gold (with each item's multiplicity per run, for MTEB's protocols):
+        the score is recomputed from each resample's contingency tables and averaged over a resample of the runs."""
+        if self.counts is None:
+            return self.pred, self.gold
+        return self.pred, np.column_stack([self.gold, self.counts.T])
 
     def quality(self, main_metric: str) -> np.ndarray:
         """Purity: the share of runs in which the item's cluster's majority label is its own."""
         return self.per_item["purity"]
 
     def summary(self) -> dict:
-        """k, the first seed and the number of runs."""
-        return {"k": self.k, "seed": self.seed, "runs": self.runs}
+        """The protocol, k, the seed and the number of runs (sets or samples, for MTEB's protocols)."""
+        return {"protocol": self.protocol, "k": self.k, "seed": self.seed, "runs": self.runs}
 
 
 @register
@@ -56,15 +68,31 @@ class ClusteringTask(Task[ClusteringResult]):
     label_field: str | None = None
     seed: int = 42
     n_init: int = 5
-    runs: int = 10         # k-means runs, seeds seed .. seed + runs - 1, each the best of n_init restarts
+    runs: int = 10         # full: k-means runs, seeds seed .. seed + runs - 1, each the best of n_init restarts
     name: str = ""
+    protocol: str = "full"
+    set_field: str | None = None                       # mteb-v1: the column naming each item's set
+    max_fraction: float | None = V2_FRACTION           # mteb-v2: the share of documents embedded ...
+    max_documents: int | None = None                   # ... or their number (set one of the two, or neither: all)
+    subsets: int = V2_SUBSETS                          # mteb-v2: bootstrap samples ...
+    subset_size: int = V2_SUBSET_SIZE                  # ... of this many documents each
     kind: ClassVar[str] = "clustering"
     options: ClassVar[dict[str, type]] = {"data": str, "text_field": str, "label_field": str, "seed": int,
-                                          "runs": int}
+                                          "runs": int, "protocol": str, "set_field": str, "max_fraction": float,
+                                          "max_documents": int, "subsets": int, "subset_size": int}
 
     def __post_init__(self) -> None:
-        if self.runs < 1:
-            raise InputError(f"clustering runs must be >= 1, got {self.runs}")
+        if self.protocol not in PROTOCOLS:
+            raise InputError(f"clustering protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        for knob in ("runs", "subsets", "subset_size"):
+            if getattr(self, knob) < 1:
+                raise InputError(f"clustering {knob} must be >= 1, got {getattr(self, knob)}")
+        if self.max_fraction is not None and self.max_documents is not None:
+            raise InputError("clustering: set max_fraction or max_documents, not both")
+        if self.max_fraction is not None and not 0 < self.max_fraction <= 1:
+            raise InputError(f"clustering max_fraction must be in (0, 1], got {self.max_fraction}")
+        if self.max_documents is not None and self.max_documents < 2:
+            raise InputError(f"clustering max_documents must be >= 2, got {self.max_documents}")
     default_metrics: ClassVar[tuple[str, ...]] = ("v_measure", "ari")
 
     @classmethod
@@ -75,37 +103,62 @@ class ClusteringTask(Task[ClusteringResult]):
 
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> ClusteringTask:
-        """data, text_field, label_field, seed, runs from the suite table."""
+        """data, text_field, label_field, seed, runs, protocol and its knobs from the suite table."""
+        knobs = {k: options[k] for k in ("runs", "protocol", "set_field", "max_fraction", "max_documents",
+                                         "subsets", "subset_size") if k in options}
+        if "max_documents" in knobs and "max_fraction" not in knobs:
+            knobs["max_fraction"] = None
         return cls(options["data"], options.get("text_field", "text"), options.get("label_field"),
-                   options.get("seed", 42), runs=options.get("runs", 10), name=name)
+                   options.get("seed", 42), name=name, **knobs)
 
     def read_inputs(self) -> Labelled:
         """The labelled texts."""
-        from spacekit.io.labelled import read_labelled
-
-        return read_labelled(self.data, text_field=self.text_field, label_field=self.label_field)
+        data = read_labelled(self.data, text_field=self.text_field, label_field=self.label_field,
+                             set_field=self.set_field if self.protocol == "mteb-v1" else None)
+        if self.protocol != "mteb-v1" and data.sets is not None:
+            raise InputError(f"{self.data}: rows of lists (MTEB's sets) need the mteb-v1 protocol; "
+                             f"the {self.protocol} protocol clusters one flat list of texts")
+        return data
 
     def run(self, model: Model, opts: EncodeOptions) -> ClusteringResult:
         """Cluster the texts once per run; the metrics' means over runs, per item its clusters and purity."""
-        from spacekit.metrics.clustering import cluster_scores
+        from spacekit.metrics.clustering import weighted_scores
         from spacekit.ops.kmeans import kmeans
 
-        data = self.inputs()
-        (x,) = opts.embed_unique(model, data.texts)
-        gold = np.unique(np.array(data.labels), return_inverse=True)[1]
+        data, counts = self.inputs(), None
+        ids, texts, labels = data.ids, data.texts, data.labels
+        if self.protocol == "mteb-v2":
+            rng = random.Random(self.seed)                    # MTEB's rng_state: documents first, then samples
+            keep = v2_documents(len(texts), rng, self.max_fraction, self.max_documents)
+            ids, texts, labels = [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep]
+        (x,) = opts.embed_unique(model, texts)
+        gold = np.unique(np.array(labels), return_inverse=True)[1]
         k = int(gold.max()) + 1
-        pred = np.stack([kmeans(x, k, n_init=self.n_init, seed=self.seed + r, device=opts.device)[0].numpy()
-                         for r in range(self.runs)])                                   # (runs, n)
-        scores = [cluster_scores(gold, p) for p in pred]
+        if self.protocol == "full":
+            pred = np.stack([kmeans(x, k, n_init=self.n_init, seed=self.seed + r, device=opts.device)[0].numpy()
+                             for r in range(self.runs)])                                   # (runs, n)
+        elif self.protocol == "mteb-v1":
+            sets = np.array(data.sets if data.sets is not None else ["all"] * len(texts))
+            pred, counts = v1_runs(x, gold, sets, self.seed)
+        else:
+            pred, counts = v2_runs(x, gold, rng, self.subsets, self.subset_size, self.seed)
+        weights = np.ones_like(pred, dtype=np.float64) if counts is None else counts
+        scores = [weighted_scores(gold, p, m) for p, m in zip(pred, weights, strict=True)]
         metrics = {name: float(np.mean([s[name] for s in scores])) for name in scores[0]}
         return ClusteringResult(kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data),
-                                model=model.spec, metrics=metrics, item_ids=data.ids,
-                                per_item={"purity": np.mean([_purity(gold, p) for p in pred], axis=0)}, k=k,
-                                seed=self.seed, runs=self.runs, pred=pred, gold=gold,
-                                item_texts=texts_per_item(data.ids, data.texts))
+                                model=model.spec, metrics=metrics, item_ids=ids,
+                                per_item={"purity": _purity(gold, pred, weights)}, k=k, seed=self.seed,
+                                runs=len(pred), pred=pred, gold=gold, protocol=self.protocol, counts=counts,
+                                item_texts=texts_per_item(ids, texts))
 
 
-def _purity(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """1.0 where the majority label of the item's cluster is its own label."""
-    majority = {c: np.bincount(gold[pred == c]).argmax() for c in np.unique(pred)}
-    return np.array([gold[i] == majority[pred[i]] for i in range(len(gold))], dtype=float)
+def _purity(gold: np.ndarray, pred: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per item, the weighted share of its runs in which the majority label of its cluster is its own label (0 for
+    an item no run holds: an MTEB sample may miss a document)."""
+    hits = np.zeros(len(gold))
+    for p, m in zip(pred, weights, strict=True):
+        table = np.zeros((int(p.max()) + 1, int(gold.max()) + 1))
+        np.add.at(table, (p, gold), m)
+        hits += m * (table.argmax(1)[p] == gold)
+    total = weights.sum(0)
+    return np.divide(hits, total, out=np.zeros(len(gold)), where=total > 0)

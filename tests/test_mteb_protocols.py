@@ -1,0 +1,136 @@
+"""MTEB's protocol knobs against MTEB's own code (the mteb package run on the same vectors, tests/mteb_reference.py):
+classification with 16 examples per label, clustering by MTEB's v1 (sets) and v2 (bootstrap samples) procedures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import mteb_reference  # the dev extra installs mteb, the reference
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import data_path
+
+from spacekit.cli import main
+from spacekit.metrics.classification import ClassificationProtocol, linear_probe
+from spacekit.metrics.clustering import weighted_scores
+from spacekit.metrics.mteb_clustering import v1_runs, v2_documents, v2_runs
+from spacekit.stats import clustering_statistic
+
+
+def _banking77(split: str) -> tuple[list[str], list[str]]:
+    with open(data_path("banking77", f"{split}.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [r["text"] for r in rows], [r["category"] for r in rows]
+
+
+def _vectors(texts: list[str], labels: list[str], noise: float, seed: int = 0) -> dict[str, np.ndarray]:
+    """Unit vectors near a centre per label: a space with some structure, made without a model."""
+    rng = np.random.default_rng(seed)
+    centres = {label: rng.standard_normal(32) for label in sorted(set(labels))}
+    table = {}
+    for text, label in zip(texts, labels, strict=True):
+        v = noise * rng.standard_normal(32) + centres[label]
+        table[text] = (v / np.linalg.norm(v)).astype(np.float32)
+    return table
+
+
+@pytest.mark.slow
+def test_classification_with_16_examples_per_label_equals_mteb():
+    train_texts, train_labels = _banking77("train")
+    test_texts, test_labels = _banking77("test")
+    table = _vectors(train_texts + test_texts, train_labels + test_labels, noise=3.0)
+    codes = {label: i for i, label in enumerate(sorted(set(train_labels)))}
+    train = {"text": train_texts, "label": [codes[x] for x in train_labels]}
+    test = {"text": test_texts, "label": [codes[x] for x in test_labels]}
+    ref = mteb_reference.classification(train, test, table, samples_per_label=16, n_experiments=3)
+    x = lambda texts: np.stack([table[t] for t in texts])
+    ours, _ = linear_probe(x(train_texts), np.array(train["label"]), x(test_texts), np.array(test["label"]),
+                           ClassificationProtocol(samples_per_label=16, n_experiments=3))
+    assert 0.1 < ref["accuracy"] < 0.9                       # neither trivial nor hopeless
+    assert ours["accuracy"] == pytest.approx(ref["accuracy"], abs=1e-12)
+    assert ours["f1_macro"] == pytest.approx(ref["f1"], abs=1e-12)
+    eight, _ = linear_probe(x(train_texts), np.array(train["label"]), x(test_texts), np.array(test["label"]),
+                            ClassificationProtocol(n_experiments=3))
+    assert eight["accuracy"] != pytest.approx(ours["accuracy"], abs=1e-3)   # the knob changes the number
+
+
+def test_clustering_v1_and_v2_equal_mteb():
+    texts, labels = _banking77("test")
+    table = _vectors(texts, labels, noise=2.0)
+    x, gold = np.stack([table[t] for t in texts]), np.unique(labels, return_inverse=True)[1]
+    sets = np.arange(len(texts)) % 4                                           # 4 interleaved sets of 770
+    ref = mteb_reference.clustering_v1([{"sentences": [t for t, s in zip(texts, sets, strict=True) if s == i],
+                                         "labels": [y for y, s in zip(labels, sets, strict=True) if s == i]}
+                                        for i in range(4)], table)
+    pred, counts = v1_runs(x, gold, sets)
+    ours = [weighted_scores(gold, p, m)["v_measure"] for p, m in zip(pred, counts, strict=True)]
+    assert len(ours) == 4
+    assert np.mean(ours) == pytest.approx(ref["v_measure"], abs=1e-12)
+    assert ours == pytest.approx(ref["v_measures"], abs=1e-12)
+    for knobs in ({"max_fraction": 0.5, "subset_size": 1000, "subsets": 10}, {"max_fraction": 0.04},
+                  {"max_fraction": None, "max_documents": 2000, "subset_size": 5000, "subsets": 3}):
+        ref = mteb_reference.clustering_v2(texts, labels, table, **knobs)
+        rng = random.Random(42)
+        keep = v2_documents(len(texts), rng, knobs["max_fraction"], knobs.get("max_documents"))
+        pred, counts = v2_runs(x[keep], gold[keep], rng, knobs.get("subsets", 10), knobs.get("subset_size", 16_384))
+        ours = np.mean([weighted_scores(gold[keep], p, m)["v_measure"] for p, m in zip(pred, counts, strict=True)])
+        assert ours == pytest.approx(ref["v_measure"], abs=1e-12), knobs
+        # compare's statistic (weighted contingency tables) gives the same number at unit bootstrap weights
+        stat = clustering_statistic(np.column_stack([gold[keep], counts.T]), "v")
+        ones = torch.ones((1, len(keep)), dtype=torch.float64)
+        assert float(stat(pred, ones).mean()) == pytest.approx(ours, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_clustering_cli_under_mteb_protocols_equals_mteb_on_real_vectors(tmp_path):
+    from spacekit.embed import EncodeOptions, load_model
+
+    texts, labels = _banking77("test")
+    model = load_model("builtin:minilm")
+    unique = list(dict.fromkeys(texts))
+    table = dict(zip(unique, EncodeOptions().embed(model, unique, unique), strict=True))
+    layout = tmp_path / "banking77-sets.jsonl"                  # MTEB's layout: one row of lists per set
+    with open(layout, "w", encoding="utf-8") as f:
+        for i in range(3):
+            f.write(json.dumps({"sentences": texts[i::3], "labels": labels[i::3]}) + "\n")
+    run = lambda *args: CliRunner().invoke(main, ["eval", "clustering", "builtin:minilm", *args, "--json"])
+    v1 = run(str(layout), "--protocol", "mteb-v1")
+    assert v1.exit_code == 0, v1.output
+    ref = mteb_reference.clustering_v1([{"sentences": texts[i::3], "labels": labels[i::3]} for i in range(3)], table)
+    assert json.loads(v1.stdout)["metrics"]["v_measure"] == pytest.approx(ref["v_measure"], abs=1e-4)
+    assert json.loads(v1.stdout)["runs"] == 3
+    v2 = run(str(data_path("banking77", "test.csv")), "--protocol", "mteb-v2", "--max-fraction", "0.5",
+             "--subset-size", "2000")
+    assert v2.exit_code == 0, v2.output
+    ref = mteb_reference.clustering_v2(texts, labels, table, max_fraction=0.5, subset_size=2000)
+    out = json.loads(v2.stdout)
+    assert out["metrics"]["v_measure"] == pytest.approx(ref["v_measure"], abs=1e-4)
+    assert out["n"] == 1540
+    assert out["protocol"] == "mteb-v2"
+    c16 = CliRunner().invoke(main, ["eval", "classification", "builtin:minilm", "--train",
+                                    str(data_path("banking77", "train.csv")), "--test",
+                                    str(data_path("banking77", "test.csv")), "--samples-per-label", "16",
+                                    "--n-experiments", "2", "--json"])
+    assert c16.exit_code == 0, c16.output
+    assert json.loads(c16.stdout)["samples_per_label"] == 16
+
+
+def test_bad_mteb_layouts_and_knobs_are_one_line_exit_2(tmp_path):
+    bad = tmp_path / "sets.jsonl"
+    bad.write_text(json.dumps({"sentences": ["a", "b", "c"], "labels": ["x", "y"]}) + "\n", encoding="utf-8")
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"sentences": ["a", "b", "c"], "labels": ["x", "y", "x"]}) + "\n", encoding="utf-8")
+    cases = [([str(bad), "--protocol", "mteb-v1"], "sets.jsonl:1: field 'sentences' is a list of 3 texts"),
+             ([str(good)], "need the mteb-v1 protocol"),
+             ([str(good), "--protocol", "mteb-v2", "--max-fraction", "0.5", "--max-documents", "3"],
+              "give one of --max-fraction, --max-documents"),
+             ([str(good), "--protocol", "mteb-v2", "--subsets", "0"], "subsets must be >= 1")]
+    for args, message in cases:
+        result = CliRunner().invoke(main, ["eval", "clustering", "builtin:minilm", *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output
+        assert len(result.output.strip().splitlines()) == 1
