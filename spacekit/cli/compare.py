@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, prompt_options
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, plain, prompt_options
+from spacekit.cli.mteb import languages_option
 from spacekit.compare.config import CompareConfig
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 
 def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
-                 trust_remote_code: bool = False) -> Comparison:
+                 trust_remote_code: bool = False, mteb_out: str | None = None,
+                 languages: list[str] | None = None) -> Comparison:
     from spacekit.compare import compare, read_suite
     from spacekit.embed.progress import quiet
     from spacekit.report import write_report
@@ -33,6 +35,12 @@ def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: 
     config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code)
     comparison = compare(before, after, suite, config)
     write_report(comparison, out_dir)
+    if mteb_out is not None:
+        from spacekit.cli.mteb import write_comparison_results
+
+        written = write_comparison_results(mteb_out, comparison.plot_data["tasks"], {s.name: s for s in suite},
+                                           languages or ["eng-Latn"])
+        click.echo(f"MTEB result files: {len(written)} under {plain(str(mteb_out))}", err=True)
     print_summary(comparison.report, str(out_dir))
     if profile:
         from spacekit.embed.progress import REPORTER
@@ -79,16 +87,24 @@ def compare_options(f):
 @click.option("--train", type=click.Path(), default=None, help="fine-tuning data, to check for leakage")
 @click.option("--fail-on-regression", is_flag=True, help="exit 1 when a main metric regressed (the verdict's rule)")
 @click.option("--json", "as_json", is_flag=True, help="print report.json's object on stdout")
+@click.option("--mteb-out", type=click.Path(file_okay=False), default=None,
+              help="also write MTEB result files: DIR/<model>/no_revision_available/<task>.json, both models")
+@click.option("--reference", type=click.Path(file_okay=False), default=None,
+              help="a folder of MTEB result files (e.g. the base model's published scores): shown beside the "
+                   "before model's numbers, a difference > 1e-4 flagged (suite key mteb_task names the task)")
+@languages_option
 @compare_options
 @device_options
 @cache_options
 @prompt_options(roles=True)
-def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, **opts) -> None:
+def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, mteb_out, reference,
+                mteb_languages, **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
     settings = {k: opts.pop(k) for k in SETTINGS}
+    settings["reference"] = reference
     comparison = _run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
-                              opts["trust_remote_code"])
+                              opts["trust_remote_code"], mteb_out, mteb_languages)
     if as_json:
         emit_json(comparison.report)
     if fail_on_regression and comparison.has_regression():

@@ -14,6 +14,7 @@ from spacekit.cli.common import (
     print_metrics,
     prompt_options,
 )
+from spacekit.cli.mteb import MtebIO, mteb_options, reference_lines
 from spacekit.errors import InputError
 from spacekit.tasks.axes import parse_positive_ints, parse_precisions
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
@@ -29,13 +30,21 @@ def parse_ks(text: str) -> tuple[int, ...]:
     return parse_positive_ints(text, "--k")
 
 
-def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: dict | None = None) -> None:
-    """Print a TaskResult (and extra scalars after it) as JSON (stdout) or a small table."""
+def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: dict | None = None,
+         mteb: MtebIO | None = None) -> None:
+    """Print a TaskResult (and extra scalars after it) as JSON (stdout) or a small table; with MTEB options, write
+    its result file and show the reference beside it."""
     obj = {**result.as_json(), **(extra or {})}
+    rows = mteb.finish(result) if mteb is not None else None
+    if rows is not None:
+        obj["reference"] = [{"metric": r.metric, "spacekit": r.ours, "reference": r.reference,
+                             "difference": r.difference, "flagged": r.flagged} for r in rows]
     if as_json:
         emit_json(obj)
-    else:
-        print_metrics(obj, main_metrics)
+        return
+    print_metrics({k: v for k, v in obj.items() if k != "reference"}, main_metrics)
+    if rows is not None:
+        click.echo("\n".join(["", "beside the MTEB reference:", *reference_lines(rows)]))
 
 
 @eval_group.command("retrieval")
@@ -58,18 +67,20 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: di
 @device_options
 @cache_options
 @prompt_options(roles=True)
+@mteb_options
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
                    run_out, as_json, **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     from spacekit.io.trec import write_run
 
+    mteb = MtebIO.pop(opts)
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
                          backend=backend, dims=parse_positive_ints(dims) if dims else (),
                          quantize=parse_precisions(quantize) if quantize else (), rescore=rescore)
     result = task.run(*model_and_options(model, **opts))
     if run_out:
         write_run(run_out, result.run)
-    show(result, as_json, [f"ndcg@{k}" for k in parse_ks(ks)])
+    show(result, as_json, [f"ndcg@{k}" for k in parse_ks(ks)], mteb=mteb)
 
 
 @eval_group.command("run")
@@ -98,11 +109,13 @@ def eval_run(qrels, run, ks, all_queries, as_json) -> None:
 @device_options
 @cache_options
 @prompt_options()
+@mteb_options
 def eval_sts(model, file, as_json, **opts) -> None:
     """STS: Spearman and Pearson of cosine similarity against gold scores."""
     from spacekit.tasks.sts import StsTask
 
-    show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ["spearman"])
+    mteb = MtebIO.pop(opts)
+    show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ["spearman"], mteb=mteb)
 
 
 @eval_group.command("pair-classification")
@@ -112,11 +125,13 @@ def eval_sts(model, file, as_json, **opts) -> None:
 @device_options
 @cache_options
 @prompt_options()
+@mteb_options
 def eval_pair_classification(model, file, as_json, **opts) -> None:
     """Pair classification (sentence1, sentence2, label 0/1): AP, best-threshold accuracy and F1 of the cosine."""
     from spacekit.tasks.pair_classification import PairClassificationTask
 
-    show(PairClassificationTask(file).run(*model_and_options(model, **opts)), as_json, ["ap"])
+    mteb = MtebIO.pop(opts)
+    show(PairClassificationTask(file).run(*model_and_options(model, **opts)), as_json, ["ap"], mteb=mteb)
 
 
 @eval_group.command("classification")
@@ -137,12 +152,14 @@ def eval_pair_classification(model, file, as_json, **opts) -> None:
 @device_options
 @cache_options
 @prompt_options()
+@mteb_options
 def eval_classification(model, train, test, protocol, samples_per_label, n_experiments, max_iter, text_field,
                         label_field, as_json, **opts) -> None:
     """Classification by a logistic-regression probe on the embeddings."""
+    mteb = MtebIO.pop(opts)
     task = ClassificationTask(train, test, protocol, text_field, label_field, samples_per_label, n_experiments,
                               max_iter)
-    show(task.run(*model_and_options(model, **opts)), as_json, ["accuracy"])
+    show(task.run(*model_and_options(model, **opts)), as_json, ["accuracy"], mteb=mteb)
 
 
 @eval_group.command("clustering")
@@ -171,9 +188,11 @@ def eval_classification(model, train, test, protocol, samples_per_label, n_exper
 @device_options
 @cache_options
 @prompt_options()
+@mteb_options
 def eval_clustering(model, file, protocol, text_field, label_field, set_field, seed, runs, max_fraction,
                     max_documents, all_documents, subsets, subset_size, as_json, **opts) -> None:
     """Clustering: k-means with k = number of labels; V-measure, NMI, ARI (means over runs)."""
+    mteb = MtebIO.pop(opts)
     chosen = [name for name, given in (("--max-fraction", max_fraction is not None),
                                        ("--max-documents", max_documents is not None),
                                        ("--all-documents", all_documents)) if given]
@@ -183,7 +202,7 @@ def eval_clustering(model, file, protocol, text_field, label_field, set_field, s
     task = ClusteringTask(file, text_field, label_field, seed, runs=runs, protocol=protocol, set_field=set_field,
                           max_fraction=fraction, max_documents=max_documents, subsets=subsets,
                           subset_size=subset_size)
-    show(task.run(*model_and_options(model, **opts)), as_json, ["v_measure"])
+    show(task.run(*model_and_options(model, **opts)), as_json, ["v_measure"], mteb=mteb)
 
 
 @eval_group.command("probes")

@@ -27,6 +27,7 @@ class CompareConfig:
     drift_sample: int = 2000         # texts the drift section is measured on, at most
     knn_k: int = 10                  # neighbours compared per text for drift
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
+    reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
     opts: EncodeOptions = field(default_factory=EncodeOptions)
 
     def check(self) -> None:

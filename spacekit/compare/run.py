@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from spacekit import __version__
@@ -10,6 +11,7 @@ from spacekit.compare.config import CompareConfig
 from spacekit.compare.drift import drift_section
 from spacekit.compare.models import models_section
 from spacekit.compare.paired import task_entry
+from spacekit.compare.reference import reference_files, reference_section
 from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import headline, judge, overfitting
 from spacekit.embed import load_model
@@ -49,6 +51,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         for spec, task in planned:
             with located(f"task {spec.name}"):
                 task.inputs()
+        reference = reference_files(config.reference, planned) if config.reference is not None else None
         models = (load_model(before, trust_remote_code=config.trust_remote_code),
                   load_model(after, trust_remote_code=config.trust_remote_code))
     results: dict[str, tuple[TaskResult, TaskResult]] = {}
@@ -56,7 +59,9 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         pair = []
         for which, model, prompts in zip(("before", "after"), models, spec.prompts, strict=True):
             with stage(f"task {spec.name} ({task.kind}), {which} model"):
+                start = time.perf_counter()
                 pair.append(task.run(model, config.opts.with_prompts(prompts)))
+                pair[-1].seconds = time.perf_counter() - start
         results[spec.name] = (pair[0], pair[1])
     with stage(f"paired tests ({config.resamples:,} resamples per metric)"):
         entries = {spec.name: task_entry(task, spec, *results[spec.name], config)
@@ -84,6 +89,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         "resamples": config.resamples, "correction": config.correction, "verdict": head["verdict"],
         "headline": head, "models": models_section(models, planned, config),
         "tasks": tested_entries, "overfitting": overfitting(head["rows"]), "leakage": leakage, "drift": drift,
+        "reference": reference_section(reference, planned, results) if reference is not None else None,
         **sections,
     }
     return Comparison(report, {"vectors": vectors, "tasks": results})

@@ -15,7 +15,7 @@ from spacekit.practical import is_margin
 from spacekit.tasks import Task, task_class
 
 TAGS = ("in-domain", "holdout")
-RESERVED = {"name", "kind", "tag", "metrics", "min_effect", *PROMPT_KEYS}
+RESERVED = {"name", "kind", "tag", "metrics", "min_effect", "mteb_task", *PROMPT_KEYS}
 MODELS = ("before", "after")
 
 
@@ -30,6 +30,12 @@ class TaskSpec:
     options: dict = field(default_factory=dict)
     prompts: tuple[PromptChoice, PromptChoice] = (PromptChoice(), PromptChoice())  # (before, after) models
     min_effect: dict[str, float] = field(default_factory=dict)  # this task's margins (over --min-effect's)
+    mteb_task: str | None = None    # the MTEB task it is (--mteb-out file names, --reference lookups)
+
+    @property
+    def mteb_name(self) -> str:
+        """The task's name in MTEB result files: mteb_task, else the suite name."""
+        return self.mteb_task or self.name
 
     @property
     def main_metric(self) -> str | None:
@@ -106,7 +112,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
         if want is None:
             raise InputError(f"{where}: unknown key {key!r} for {cls.kind} (it takes "
                              f"{', '.join([*sorted(RESERVED), *cls.options])})")
-        if not isinstance(value, want) or isinstance(value, bool):
+        if not isinstance(value, (int, float) if want is float else want) or isinstance(value, bool):
             kind = {int: "an integer", str: "a string", list: "a list"}.get(want, want.__name__)
             raise InputError(f"{where}: {key} must be {kind}, got {value!r}")
     task_prompts = _prompts(where, {k: v for k, v in entry.items() if k in PROMPT_KEYS})
@@ -117,8 +123,11 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     for key in cls.paths:
         if key in options and options[key] != "builtin":
             options[key] = str((path.parent / str(options[key])).resolve())
+    mteb_task = entry.get("mteb_task")
+    if mteb_task is not None and (not isinstance(mteb_task, str) or not mteb_task.strip()):
+        raise InputError(f"{where}: mteb_task must be a task name, got {mteb_task!r}")
     spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]),
-                    _min_effect(where, entry.get("min_effect", {})))
+                    _min_effect(where, entry.get("min_effect", {})), mteb_task)
     with located(where):
         task = spec.build()                                               # its settings checked now
     extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]

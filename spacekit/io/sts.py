@@ -29,8 +29,8 @@ def _is_stsb_distribution(path: Path) -> bool:
 
 
 def read_sts(path: str | Path) -> StsPairs:
-    """Read STS pairs from either format; every error names file:line."""
-    path = existing_file(path)
+    """Read STS pairs from either format (or a dataset folder of the columns); every error names file:line."""
+    path = Path(path) if Path(path).is_dir() else existing_file(path)
     rows = _read_stsb(path) if path.suffix.lower() in {".csv", ".tsv", ".txt"} and _is_stsb_distribution(path) \
         else _read_columns(path)
     if len(rows) < 2:

@@ -1,4 +1,6 @@
-"""Row readers for JSONL, CSV, TSV and Parquet files: (line number, dict) pairs, every error naming file:line."""
+"""Row readers for JSONL (also gzipped), CSV, TSV, Parquet and Arrow files, and for dataset folders (save_to_disk,
+Parquet shards): (line number, dict) pairs, every error naming file:line (a folder's rows are numbered across its
+shards)."""
 
 from __future__ import annotations
 
@@ -11,16 +13,17 @@ from pathlib import Path
 from spacekit.errors import InputError
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
-           ".txt": "tsv", ".parquet": "parquet"}
+           ".txt": "tsv", ".parquet": "parquet", ".arrow": "arrow", ".jsonl.gz": "jsonl.gz", ".json.gz": "jsonl.gz"}
 
 FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # csv's default (128 KiB) is too small for long documents
 
 
 def file_format(path: Path) -> str:
-    """jsonl | csv | tsv | parquet, from the file name."""
-    fmt = FORMATS.get(path.suffix.lower())
+    """jsonl | jsonl.gz | csv | tsv | parquet | arrow, from the file name."""
+    fmt = FORMATS.get("".join(path.suffixes[-2:]).lower()) or FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown file type {path.suffix!r} (use .jsonl, .csv, .tsv or .parquet)")
+        raise InputError(f"{path}: unknown file type {path.suffix!r} (use .jsonl, .jsonl.gz, .csv, .tsv, .parquet, "
+                         f".arrow, or a dataset folder)")
     return fmt
 
 
@@ -49,20 +52,41 @@ def text_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, row dict) for every data row; header-based for CSV/TSV."""
+    """Yield (line number, row dict) for every data row; header-based for CSV/TSV; a dataset folder's rows
+    numbered across its shards."""
+    if Path(path).is_dir():
+        from spacekit.io.dataset_folders import shard_files
+
+        number = 0
+        for shard in shard_files(Path(path)):
+            for _, row in read_rows(shard):                   # a shard's own errors name the shard and its line
+                number += 1
+                yield number, row
+        return
     path = existing_file(path)
     fmt = file_format(path)
-    if fmt == "parquet":
-        yield from _parquet_rows(path)
+    if fmt in ("parquet", "arrow"):
+        yield from _parquet_rows(path) if fmt == "parquet" else _arrow_rows(path)
         return
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:                # a BOM is skipped
-            if fmt == "jsonl":
+        with _open_text(path, fmt) as f:                                      # a BOM is skipped
+            if fmt in ("jsonl", "jsonl.gz"):
                 yield from _jsonl_rows(path, f)
             else:
                 yield from _delimited_rows(path, f, "," if fmt == "csv" else "\t")
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except (OSError, EOFError) as e:                                           # gzip: not gzip, or cut short
+        raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+
+
+def _open_text(path: Path, fmt: str):
+    """The file as UTF-8 text (a BOM skipped), through gzip for .jsonl.gz."""
+    if fmt == "jsonl.gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _jsonl_rows(path: Path, f) -> Iterator[tuple[int, dict]]:
@@ -115,6 +139,22 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
         table = pq.read_table(path)
     except Exception as e:  # pyarrow raises several types for a broken file
         raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from None
+    yield from enumerate(table.to_pylist(), start=1)
+
+
+def _arrow_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """An Arrow IPC file: the stream format save_to_disk writes, or the random-access file format."""
+    import pyarrow as pa
+
+    try:
+        with pa.memory_map(str(path)) as source:
+            try:
+                table = pa.ipc.open_stream(source).read_all()
+            except pa.ArrowInvalid:
+                source.seek(0)
+                table = pa.ipc.open_file(source).read_all()
+    except Exception as e:  # pyarrow raises several types for a broken file
+        raise InputError(f"{path}: not a readable Arrow file ({type(e).__name__}: {e})") from None
     yield from enumerate(table.to_pylist(), start=1)
 
 

@@ -46,6 +46,25 @@ def read_qrels(path: str | Path) -> tuple[Qrels, dict[tuple[str, str], int]]:
     return qrels, where
 
 
+def qrels_from_rows(path: Path, rows) -> tuple[Qrels, dict[tuple[str, str], int]]:
+    """Qrels from table rows with query-id, corpus-id, score (BEIR's columns, as MTEB's Parquet qrels have them)."""
+    from spacekit.io.tables import field
+
+    qrels: Qrels = {}
+    where: dict[tuple[str, str], int] = {}
+    for lineno, row in rows:
+        qid, docid = field(path, lineno, row, "query-id"), field(path, lineno, row, "corpus-id")
+        value = _relevance(path, lineno, field(path, lineno, row, "score"))
+        if (qid, docid) in where:
+            raise InputError(f"{path}:{lineno}: duplicate judgement for query {qid!r}, doc {docid!r} "
+                             f"(first at row {where[qid, docid]})")
+        where[qid, docid] = lineno
+        qrels.setdefault(qid, {})[docid] = value
+    if not qrels:
+        raise InputError(f"{path}: no judgements")
+    return qrels, where
+
+
 def _relevance(path: Path, lineno: int, text: str) -> int:
     """A relevance grade: an integer (written as one, or as a float with no fraction)."""
     try:

