@@ -84,3 +84,14 @@ def clustering_v2(texts: list[str], labels: list, table: dict, *, max_fraction: 
         max_documents_per_cluster = subset_size
 
     return _run(LocalClusteringV2, {"test": {"text": texts, "labels": labels}}, table)
+
+
+def pair_classification(first: list[str], second: list[str], labels: list[int], table: dict) -> dict:
+    """MTEB's AbsTaskPairClassification on one row of lists (its v1 layout): cosine_ap, dot_f1, ..., max_ap."""
+    from mteb.abstasks.pair_classification import AbsTaskPairClassification
+
+    class LocalPairClassification(AbsTaskPairClassification):
+        metadata = _metadata("LocalPairClassification", "PairClassification", "max_ap")
+
+    return _run(LocalPairClassification, {"test": {"sentence1": [first], "sentence2": [second], "labels": [labels]}},
+                table)

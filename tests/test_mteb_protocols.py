@@ -134,3 +134,38 @@ def test_bad_mteb_layouts_and_knobs_are_one_line_exit_2(tmp_path):
         assert result.exit_code == 2, result.output
         assert message in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_pair_classification_under_every_scoring_function_equals_mteb(tmp_path):
+    from spacekit.metrics.pair_classification import pair_scores, scoring_scores
+
+    sts = [line.split("\t") for line in data_path("stsbenchmark", "sts-dev.csv").read_text(encoding="utf-8")
+           .splitlines()]
+    first, second = [f[5] for f in sts], [f[6] for f in sts]
+    labels = [int(float(f[4]) >= 3.0) for f in sts]                       # duplicates: gold similarity >= 3
+    rng = np.random.default_rng(1)
+    table: dict[str, np.ndarray] = {}
+    for a, b, y in zip(first, second, labels, strict=True):            # unnormalised: the four functions differ
+        table.setdefault(a, rng.standard_normal(16) * rng.uniform(0.5, 2.0))
+        if b not in table:
+            table[b] = table[a] * (1.0 if y else -0.2) + rng.standard_normal(16) * 1.5
+    ref = mteb_reference.pair_classification(first, second, labels, {t: v.astype(np.float32)
+                                                                     for t, v in table.items()})
+    a = np.stack([table[t] for t in first]).astype(np.float32)
+    b = np.stack([table[t] for t in second]).astype(np.float32)
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    ours = {**pair_scores(cos, np.array(labels)), **scoring_scores(a, b, np.array(labels), cos)}
+    assert ours["ap"] == pytest.approx(ref["cosine_ap"], abs=1e-6)
+    for name in ("dot", "euclidean", "manhattan"):
+        for metric in ("ap", "accuracy", "f1"):
+            assert ours[f"{name}_{metric}"] == pytest.approx(ref[f"{name}_{metric}"], abs=1e-6), (name, metric)
+    assert ours["max_ap"] == pytest.approx(ref["max_ap"], abs=1e-6)
+    assert len({round(ours[f"{n}_ap"], 4) for n in ("dot", "euclidean", "manhattan")}) == 3   # they do differ
+    layout = tmp_path / "pairs.jsonl"                                     # MTEB's layout: one row of lists
+    layout.write_text(json.dumps({"sentence1": first[:50], "sentence2": second[:50], "labels": labels[:50]}) + "\n")
+    from spacekit.io.pairs import read_labelled_pairs
+
+    read = read_labelled_pairs(layout)
+    assert read.first == first[:50]
+    assert read.labels.tolist() == labels[:50]
+    assert read.ids[3] == "pairs.jsonl:1:3"

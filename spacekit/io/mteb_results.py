@@ -3,8 +3,8 @@ TaskResult: task_name, dataset_revision, mteb_version, scores {split: [{metric k
 languages}]}, evaluation_time), and published MTEB files read back as a reference for spacekit's own numbers.
 
 spacekit's metric names map to MTEB's keys: ndcg@10 -> ndcg_at_10 (every retrieval metric and k alike), STS
-spearman -> cosine_spearman, classification f1_macro -> f1, pair classification ap -> cosine_ap (its main score,
-as MTEB's, is the best over similarity functions: max_ap, here over those spacekit computed).
+spearman -> cosine_spearman, classification f1_macro -> f1, pair classification ap -> cosine_ap (dot_ap, euclidean_ap,
+manhattan_ap and max_ap, the main score, keep their names).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ MAIN_SCORE = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classificati
 _RENAMES = {"sts": {"spearman": "cosine_spearman", "pearson": "cosine_pearson"},
             "classification": {"accuracy": "accuracy", "f1_macro": "f1"},
             "clustering": {"v_measure": "v_measure", "nmi": "nmi", "ari": "ari"},
-            "pair-classification": {"ap": "cosine_ap", "accuracy": "cosine_accuracy", "f1": "cosine_f1"}}
+            "pair-classification": {"ap": "cosine_ap", "accuracy": "cosine_accuracy", "f1": "cosine_f1",
+                                    **{f"{f}_{m}": f"{f}_{m}" for f in ("dot", "euclidean", "manhattan", "max")
+                                       for m in ("ap", "accuracy", "f1")}}}
 
 
 def mteb_key(kind: str, metric: str) -> str | None:
@@ -38,8 +40,6 @@ def mteb_key(kind: str, metric: str) -> str | None:
 def mteb_scores(kind: str, metrics: dict[str, float]) -> dict[str, float]:
     """spacekit's metrics under MTEB's keys, with main_score (omitted when the main metric was not computed)."""
     scores = {key: float(v) for m, v in metrics.items() if (key := mteb_key(kind, m)) is not None}
-    if kind == "pair-classification" and "cosine_ap" in scores:
-        scores["max_ap"] = max(v for k, v in scores.items() if k.endswith("_ap"))
     main = MAIN_SCORE.get(kind)
     if main in scores:
         scores["main_score"] = scores[main]

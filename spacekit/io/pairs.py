@@ -57,9 +57,10 @@ class LabelledPairs(TextPairs):
 
 
 def read_labelled_pairs(path: str | Path) -> LabelledPairs:
-    """Pairs with a 0/1 `label` (or `labels`, MTEB's name) column; every error names file:line."""
+    """Pairs with a 0/1 `label` (or `labels`, MTEB's name) column; every error names file:line. MTEB's layout, one
+    row holding lists (sentence1, sentence2, labels), is read as one pair per position (ids file:line:position)."""
     path = Path(path)
-    rows = list(read_rows(path))
+    rows = _unrolled(path, list(read_rows(path)))
     pairs = _pairs(path, rows, minimum=2)
     labels = []
     for lineno, row in rows:
@@ -70,3 +71,18 @@ def read_labelled_pairs(path: str | Path) -> LabelledPairs:
     if len(set(labels)) < 2:
         raise InputError(f"{path}: need both labels, 0 and 1 (got only {labels[0]})")
     return LabelledPairs(pairs.ids, pairs.first, pairs.second, np.array(labels, np.int64))
+
+
+def _unrolled(path: Path, rows: list[tuple[int, dict]]) -> list[tuple[int | str, dict]]:
+    """Rows of lists (MTEB's pair-classification layout) as one row per position; other rows as they are."""
+    out: list[tuple[int | str, dict]] = []
+    for lineno, row in rows:
+        lists = {k: v for k, v in row.items() if isinstance(v, list)}
+        if not lists:
+            out.append((lineno, row))
+            continue
+        lengths = {len(v) for v in lists.values()}
+        if len(lengths) != 1:
+            raise InputError(f"{path}:{lineno}: the list fields ({', '.join(lists)}) differ in length")
+        out += [(f"{lineno}:{i}", {k: v[i] for k, v in lists.items()}) for i in range(lengths.pop())]
+    return out

@@ -158,7 +158,7 @@ def _arrow_rows(path: Path) -> Iterator[tuple[int, dict]]:
     yield from enumerate(table.to_pylist(), start=1)
 
 
-def field(path: Path, lineno: int, row: dict, name: str, *, kind: type = str):
+def field(path: Path, lineno: int | str, row: dict, name: str, *, kind: type = str):
     """row[name] converted to `kind`, or an InputError naming file:line and the column."""
     if name not in row or row[name] is None:
         raise InputError(f"{path}:{lineno}: missing field {name!r} (columns: {', '.join(map(str, row))})")

@@ -52,6 +52,25 @@ def pair_scores(sim: np.ndarray, labels: np.ndarray) -> dict[str, float]:
             "f1": f1, "f1_threshold": f1_threshold, "precision": precision, "recall": recall}
 
 
+SCORING = ("dot", "euclidean", "manhattan")   # MTEB's other scoring functions, beside the cosine
+
+
+def scoring_scores(a: np.ndarray, b: np.ndarray, labels: np.ndarray, cosine: np.ndarray) -> dict[str, float]:
+    """MTEB's pair metrics under every scoring function: dot_ap, euclidean_f1, ... (the distances ranked small
+    first), and max_ap / max_accuracy / max_f1, the best over them and the cosine (MTEB's main score is max_ap)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    similarity = {"dot": (a * b).sum(1), "euclidean": -np.linalg.norm(a - b, axis=1),
+                  "manhattan": -np.abs(a - b).sum(1)}
+    out: dict[str, float] = {}
+    best = {k: v for k, v in pair_scores(cosine, labels).items() if k in ("ap", "accuracy", "f1")}
+    for name in SCORING:
+        scores = pair_scores(similarity[name], labels)
+        for metric in ("ap", "accuracy", "f1"):
+            out[f"{name}_{metric}"] = scores[metric]
+            best[metric] = max(best[metric], scores[metric])
+    return {**out, **{f"max_{k}": v for k, v in best.items()}}
+
+
 def weighted_pair_scores(sim: np.ndarray, labels: np.ndarray, w: torch.Tensor) -> dict[str, torch.Tensor]:
     """{ap, accuracy, f1}, each (R,), of the multiset in which pair j appears w[r, j] times (w: (R, n) counts).
 

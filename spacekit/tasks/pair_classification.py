@@ -11,7 +11,7 @@ import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.io.pairs import LabelledPairs
-from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
+from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
 METRICS = ("ap", "accuracy", "f1")
@@ -72,11 +72,14 @@ class PairClassificationTask(Task[PairClassificationResult]):
 
     def run(self, model: Model, opts: EncodeOptions) -> PairClassificationResult:
         """Per pair: the cosine and the label."""
-        from spacekit.metrics.pair_classification import pair_scores
+        from spacekit.metrics.pair_classification import pair_scores, scoring_scores
+        from spacekit.ops.similarity import pairwise_cosine
 
         pairs = self.inputs()
-        sim = pair_cosines(opts, model, pairs.first, pairs.second)                # (n,)
+        a, b = opts.embed_unique(model, pairs.first, pairs.second)
+        sim = pairwise_cosine(a, b).numpy()                                        # (n,)
+        metrics = {**pair_scores(sim, pairs.labels), **scoring_scores(a, b, pairs.labels, sim)}
         return PairClassificationResult(
             kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data), model=model.spec,
-            metrics=pair_scores(sim, pairs.labels), item_ids=pairs.ids, per_item={"similarity": sim},
+            metrics=metrics, item_ids=pairs.ids, per_item={"similarity": sim},
             labels=pairs.labels, item_texts=texts_per_item(pairs.ids, pairs.first, pairs.second))
