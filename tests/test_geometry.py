@@ -128,6 +128,24 @@ def test_kmeans_recovers_separated_blobs_and_is_deterministic():
     assert inertia == inertia2
 
 
+def test_kmeans_iterates_lloyd_to_scikit_learns_fixed_point():
+    """From the same k-means++ centres, spacekit's Lloyd iterations end where scikit-learn's KMeans does: same
+    labels, same inertia (overlapping blobs: the seeding alone is far from it, as a k-means that never iterated)."""
+    from sklearn.cluster import KMeans
+
+    from spacekit.ops.kmeans import _kmeans_pp
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(12, 8, generator=g) * 1.5).repeat_interleave(80, 0) + torch.randn(960, 8, generator=g)
+    init = _kmeans_pp(x, 12, torch.Generator().manual_seed(5))
+    seeded = float(torch.cdist(x, init).square().min(1).values.sum())
+    labels, inertia = kmeans(x, 12, n_init=1, seed=5, max_iter=300)
+    ref = KMeans(12, init=init.numpy(), n_init=1, max_iter=300, tol=0, algorithm="lloyd").fit(x.numpy())
+    assert inertia == pytest.approx(ref.inertia_, rel=1e-5)
+    assert inertia < 0.9 * seeded                                   # it moved the centres
+    assert (labels.numpy() == ref.labels_).mean() == 1.0
+
+
 def test_geometry_bad_input():
     with pytest.raises(InputError):
         geometry.uniformity(torch.randn(1, 4))

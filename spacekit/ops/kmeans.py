@@ -32,7 +32,7 @@ def kmeans(x, k: int, *, n_init: int = 5, max_iter: int = 100, tol: float = 1e-6
             sums = torch.zeros_like(centers).index_add_(0, labels, x)
             counts = torch.bincount(labels, minlength=k).unsqueeze(1)
             centers = torch.where(counts > 0, sums / counts.clamp(min=1), centers)  # an empty cluster keeps its center
-            if prev - total <= tol * max(prev, 1e-12):
+            if prev < float("inf") and prev - total <= tol * max(prev, 1e-12):    # never on the first pass
                 break
             prev = total
         runs.append((total, labels))
