@@ -153,17 +153,22 @@ def _contingency_score(c: torch.Tensor, a: torch.Tensor, b: torch.Tensor, metric
 
 
 def paired_bootstrap(before, after, statistic=None, *, resamples: int = RESAMPLES, seed: int = 0,
-                     confidence: float = 0.95, device=None,
-                     budget: int | str | None = None) -> tuple[float, float, torch.Tensor]:
+                     confidence: float = 0.95, device=None, budget: int | str | None = None,
+                     paired_runs: bool = False) -> tuple[float, float, torch.Tensor]:
     """Percentile CI of statistic(after) - statistic(before), resampling items jointly -> (low, high, deltas);
     the resamples run block by block on the device. A statistic of several runs (values (runs, n) -> (R, runs):
-    clustering) is averaged over a resample of each model's runs too, so the CI holds the runs' spread."""
+    clustering) is averaged over a resample of each model's runs too, so the CI holds the runs' spread: drawn
+    apart for the two models when their runs are unrelated (k-means seeds), the same draw for both when run r is
+    the same set or sample of items under both models (paired_runs: MTEB's procedures)."""
     statistic = statistic or weighted_mean
     deltas, done = torch.empty(resamples, dtype=torch.float64), 0
     runs = torch.Generator().manual_seed(seed + 2)
     for w in bootstrap_weights(np.shape(before)[-1], resamples, seed, device, budget):
-        deltas[done:done + w.shape[0]] = (_over_runs(statistic(after, w), runs)
-                                          - _over_runs(statistic(before, w), runs)).cpu()
+        b, a = statistic(before, w), statistic(after, w)
+        if paired_runs and a.ndim == 2:
+            deltas[done:done + w.shape[0]] = _over_runs(a - b, runs).cpu()
+        else:
+            deltas[done:done + w.shape[0]] = (_over_runs(a, runs) - _over_runs(b, runs)).cpu()
         done += w.shape[0]
     deltas = deltas[torch.isfinite(deltas)]
     alpha = (1 - confidence) / 2
@@ -245,7 +250,9 @@ def compare_metric(before, after, kind: str | Callable[[np.ndarray], Statistic],
     n = np.shape(before)[-1]
     ones = torch.ones((1, n), dtype=torch.float64)
     vb, va = float(_over_runs(statistic(before, ones))[0]), float(_over_runs(statistic(after, ones))[0])
-    low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed, device=device)
+    paired_runs = gold is not None and np.ndim(gold) == 2           # runs defined by the items: MTEB's procedures
+    low, high, deltas = paired_bootstrap(before, after, statistic, resamples=resamples, seed=seed, device=device,
+                                         paired_runs=paired_runs)
     if kind in ("spearman", "pearson"):
         p = _swap_p(before, after, str(kind), gold, min(resamples, 2000), seed + 1, device)
         test = "paired swap permutation"

@@ -169,3 +169,43 @@ def test_pair_classification_under_every_scoring_function_equals_mteb(tmp_path):
     assert read.first == first[:50]
     assert read.labels.tolist() == labels[:50]
     assert read.ids[3] == "pairs.jsonl:1:3"
+
+
+def test_compare_runs_clustering_under_mteb_protocols_from_a_suite(tmp_path):
+    texts, labels = _banking77("test")
+    keep = [i for i, y in enumerate(labels) if y in sorted(set(labels))[:12]][:360]        # 12 intents, 360 texts
+    data = tmp_path / "intents.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label", "set"])
+        writer.writerows([texts[i], labels[i], f"s{n % 3}"] for n, i in enumerate(keep))
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f"""
+[[task]]
+name = "v1"
+kind = "clustering"
+data = "{data.name}"
+protocol = "mteb-v1"
+set_field = "set"
+
+[[task]]
+name = "v2"
+kind = "clustering"
+data = "{data.name}"
+protocol = "mteb-v2"
+max_fraction = 1
+subset_size = 300
+subsets = 5
+""")
+    result = CliRunner().invoke(main, ["compare", "builtin:minilm", "builtin:minilm", "--suite", str(suite), "-o",
+                                       str(tmp_path / "r"), "--resamples", "300", "--json"])
+    assert result.exit_code == 0, result.output
+    tasks = {t["name"]: t for t in json.loads(result.stdout)["tasks"]}
+    assert tasks["v1"]["n"] == 360
+    assert tasks["v2"]["n"] == 360
+    for task in tasks.values():
+        m = task["metrics"]["v_measure"]
+        assert m["before"] == m["after"]
+        assert m["delta"] == 0
+        assert 0.3 < m["before"] < 1
+        assert m["verdict"] == "equivalent"
