@@ -76,7 +76,7 @@ def adjust(p_values: list[float | None], method: str) -> list[float | None]:
     if not present:
         return out
     raw = np.array([p_values[i] for i in present], np.float64)
-    if method == "none":
+    if method == "none" or len(raw) == 1:            # a family of one test: every correction leaves its p as it is
         fixed = raw
     else:
         from statsmodels.stats.multitest import multipletests

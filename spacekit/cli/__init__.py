@@ -1,6 +1,7 @@
 """Command line: thin Click commands that parse, call the library, and print (JSON on stdout, logs on stderr).
 
-One module per command group: embed.py (embed, cache), eval.py (eval ..., geometry), compare.py (compare, demo);
+One module per command group: embed.py (embed, cache), eval.py (eval ..., geometry), compare.py (compare, demo),
+ab.py (ab ...);
 common.py holds what they share. Option defaults come from the library's config objects. The entry point sets the
 process defaults a command line wants (offline hub, tokenizer threads, BLAS spin) before any work starts; importing
 spacekit sets none of them.
@@ -14,7 +15,7 @@ import sys
 
 import click
 
-from spacekit.cli import compare, embed, eval
+from spacekit.cli import ab, compare, embed, eval
 from spacekit.cli.common import Cli
 from spacekit.report.escape import plain
 
@@ -48,6 +49,6 @@ class _PlainFormatter(logging.Formatter):
         return plain(super().format(record))
 
 
-for module in (embed, eval, compare):
+for module in (embed, eval, compare, ab):
     for command in module.COMMANDS:
         main.add_command(command)

@@ -1,0 +1,97 @@
+"""`spacekit ab analyze`: an A/B log's metrics per arm, the treatment's change with intervals over randomisation
+units (delta method; CUPED with a pre-period covariate), the sample-ratio check, and a verdict in compare's words.
+
+The verdict rests on the main metric (success@k) alone, corrected as its own family; the secondary metrics are
+corrected together (Holm by default) and shown apart, as compare does. A sample ratio mismatch withholds it. The
+margins default to 0 here (the classic rule: improved / regressed / no significant change); --min-effect sets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from spacekit.ab.outcomes import Outcome, outcomes
+from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
+from spacekit.io.ab_log import Impressions
+from spacekit.practical import adjust, decide
+
+
+@dataclass
+class AbConfig:
+    """The analysis settings (the CLI's options)."""
+
+    alpha: float = 0.05
+    correction: str = "holm"
+    min_effect: dict[str, float] = field(default_factory=dict)    # metric (or "*") -> margin; default 0
+    k: int = 3                                                    # success@k
+    long_click_s: float = 30.0
+    expected_share: float = 0.5                                   # the control arm's share of units by design
+
+
+def analyze(log: Impressions, config: AbConfig | None = None, covariate: dict[str, float] | None = None) -> dict:
+    """The analysis as a JSON-ready dict: arms, units, impressions, the SRM check, one row per metric, the verdict."""
+    config = config or AbConfig()
+    metrics = outcomes(log, config.k, config.long_click_s)
+    sums = [unit_sums(log.units, log.arm, o.numerator, o.denominator) for o in metrics]
+    cov, filled = _covariate(sums[0].ids, covariate)
+    tests = [ratio_test(s, cov) for s in sums]
+    srm = sample_ratio(sums[0].arm, config.expected_share)
+    rows = [_row(o, t, config) for o, t in zip(metrics, tests, strict=True)]
+    for family in (rows[:1], rows[1:]):
+        _judge(family, config)
+    main = rows[0]
+    verdict = (f"withheld: sample ratio mismatch (units {srm.units[0]:,} : {srm.units[1]:,}, p {srm.p_value:.2g} "
+               f"against a {config.expected_share:.0%} control share)" if srm.mismatch else main["verdict"])
+    return {"log": log.path, "control": log.arms[0], "treatment": log.arms[1], "verdict": verdict,
+            "main_metric": main["metric"],
+            "rule": (f"the main metric ({main['metric']}) decides: {config.correction} correction, alpha "
+                     f"{config.alpha}, margin {main['margin']:g}; intervals over units (delta method"
+                     f"{', CUPED' if cov is not None else ''}); a sample ratio mismatch (p < {srm.threshold}) "
+                     f"withholds the verdict"),
+            "units": {log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
+            "impressions": {log.arms[0]: int((log.arm == 0).sum()), log.arms[1]: int((log.arm == 1).sum())},
+            "srm": {"p_value": srm.p_value, "expected_control_share": srm.expected_share,
+                    "mismatch": srm.mismatch},
+            "cuped": None if cov is None else {"units_without_pre_period": filled},
+            "metrics": rows}
+
+
+def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:
+    """The pre-period value per unit in ids' order; a unit without one gets the mean (CUPED stays unbiased)."""
+    if covariate is None:
+        return None, 0
+    values = np.array([covariate.get(u, np.nan) for u in ids], dtype=np.float64)
+    missing = int(np.isnan(values).sum())
+    if missing == len(values):
+        from spacekit.errors import InputError
+
+        raise InputError("--units: no unit of the log has a pre-period value")
+    values[np.isnan(values)] = np.nanmean(values)
+    return values, missing
+
+
+def _row(o: Outcome, t: RatioTest, config: AbConfig) -> dict:
+    margin = next((config.min_effect[key] for key in (o.name, o.name.split("@")[0], "*")
+                   if key in config.min_effect), 0.0)
+    tost = None
+    if margin > 0 and t.se > 0:
+        tost = float(max(stats.norm.sf((t.delta + margin) / t.se), stats.norm.cdf((t.delta - margin) / t.se)))
+    return {"metric": o.name, "meaning": o.meaning, "higher_is_better": o.higher_is_better, "control": t.control,
+            "treatment": t.treatment, "delta": t.delta, "relative": t.relative, "ci_low": t.ci_low,
+            "ci_high": t.ci_high, "se": t.se, "p_value": t.p_value, "tost_p": tost, "margin": margin,
+            "variance_reduction": t.variance_reduction}
+
+
+def _judge(rows: list[dict], config: AbConfig) -> None:
+    """Correct the family's p-values (and TOST p-values) together; each row's verdict by practical.decide."""
+    if not rows:
+        return
+    p_adj = adjust([r["p_value"] for r in rows], config.correction)
+    tost_adj = adjust([r["tost_p"] for r in rows], config.correction)
+    for r, p, tp in zip(rows, p_adj, tost_adj, strict=True):
+        r["p_adjusted"] = p
+        r["verdict"] = decide(r["delta"], r["ci_low"], r["ci_high"], p, tp, r["margin"], config.alpha,
+                              r["higher_is_better"])

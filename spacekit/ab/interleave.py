@@ -1,0 +1,110 @@
+"""Interleaved comparisons: team-draft interleaving (Radlinski, Kurup & Joachims 2008) and balanced interleaving
+(Joachims 2002) of two rankings, and the analysis of an interleaved log: clicks credited to the team whose ranker
+put the clicked document there, a preference per impression, aggregated per unit.
+
+The preference share is (wins of B + ties / 2) / impressions with a click on either team, over units (Chapelle,
+Joachims, Radlinski & Yue 2012); its interval is a t-interval over unit means, and the sign test counts units whose
+clicks favoured one ranker. An A/A run (one ranker twice) comes out at no preference.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from scipy import stats
+
+from spacekit.errors import InputError
+from spacekit.io.ab_log import Impressions
+
+
+def team_draft(ranking_a: list[str], ranking_b: list[str], k: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """(list, teams): each round the team with fewer picks (a coin on a tie) adds its ranker's best document not
+    yet shown; stops at k documents or when both rankers are used up."""
+    out: list[str] = []
+    teams: list[str] = []
+    seen: set[str] = set()
+    picks = {"a": 0, "b": 0}
+    pointers = {"a": 0, "b": 0}
+    rankings = {"a": ranking_a, "b": ranking_b}
+
+    def next_of(team: str) -> str | None:
+        r = rankings[team]
+        while pointers[team] < len(r) and r[pointers[team]] in seen:
+            pointers[team] += 1
+        return r[pointers[team]] if pointers[team] < len(r) else None
+
+    while len(out) < k:
+        left = {t: next_of(t) for t in ("a", "b")}
+        if left["a"] is None and left["b"] is None:
+            break
+        if left["a"] is None or left["b"] is None:
+            team = "a" if left["b"] is None else "b"
+        elif picks["a"] != picks["b"]:
+            team = "a" if picks["a"] < picks["b"] else "b"
+        else:
+            team = "a" if rng.random() < 0.5 else "b"
+        doc = left[team]
+        assert doc is not None
+        out.append(doc)
+        teams.append(team)
+        seen.add(doc)
+        picks[team] += 1
+    return out, teams
+
+
+def balanced(ranking_a: list[str], ranking_b: list[str], k: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    """(list, teams): the two rankings merged alternately from a coin-chosen first ranker, each taking its next
+    document not yet shown; a document's team is the ranker that placed it higher (the first to reach it)."""
+    a_first = rng.random() < 0.5
+    out: list[str] = []
+    teams: list[str] = []
+    ka = kb = 0
+    while len(out) < k and (ka < len(ranking_a) or kb < len(ranking_b)):
+        take_a = kb >= len(ranking_b) or (ka < len(ranking_a) and (ka < kb or (ka == kb and a_first)))
+        doc = ranking_a[ka] if take_a else ranking_b[kb]
+        if take_a:
+            ka += 1
+        else:
+            kb += 1
+        if doc not in out:
+            out.append(doc)
+            teams.append("a" if take_a else "b")
+    return out, teams
+
+
+def credit(log: Impressions) -> np.ndarray:
+    """Per impression: +1 when B's team got more clicks, -1 when A's did, 0 on a tie (including no click)."""
+    if log.teams is None:
+        raise InputError(f"{log.path}: not an interleaved log (no 'team' field)")
+    out = np.zeros(len(log), dtype=np.int8)
+    for i, (shown, clicks, teams) in enumerate(zip(log.shown, log.clicks, log.teams, strict=True)):
+        team_of = dict(zip(shown, teams, strict=True))
+        a = sum(team_of[c] == "a" for c in clicks)
+        b = len(clicks) - a
+        out[i] = (b > a) - (a > b)
+    return out
+
+
+def preference(log: Impressions, confidence: float = 0.95) -> dict:
+    """Win / tie / loss of B against A over impressions, the per-unit preference (mean outcome of a unit's
+    impressions with a click), its t-interval over units, and the sign test over units that prefer one side."""
+    outcome = credit(log)
+    clicked = np.array([len(c) > 0 for c in log.clicks])
+    ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
+    counted = np.bincount(inverse, weights=clicked.astype(float), minlength=len(ids))
+    sums = np.bincount(inverse, weights=outcome.astype(float), minlength=len(ids))
+    has = counted > 0
+    unit_pref = sums[has] / counted[has]                               # in [-1, 1], per unit with a click
+    n = len(unit_pref)
+    mean = float(unit_pref.mean()) if n else float("nan")
+    se = float(unit_pref.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    t = stats.t.ppf(0.5 + confidence / 2, max(n - 1, 1))
+    favour_b, favour_a = int((unit_pref > 0).sum()), int((unit_pref < 0).sum())
+    sign_p = float(stats.binomtest(favour_b, favour_b + favour_a).pvalue) if favour_a + favour_b else 1.0
+    return {"log": log.path, "impressions": len(log), "with_clicks": int(clicked.sum()),
+            "wins_b": int((outcome > 0).sum()), "wins_a": int((outcome < 0).sum()),
+            "ties": int((clicked & (outcome == 0)).sum()), "units": n,
+            "preference_b": mean, "ci_low": mean - t * se, "ci_high": mean + t * se,
+            "share_b": (mean + 1) / 2, "units_favouring_b": favour_b, "units_favouring_a": favour_a,
+            "sign_test_p": sign_p}

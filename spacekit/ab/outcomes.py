@@ -1,0 +1,43 @@
+"""What one impression of a search log says, metric by metric, as a numerator and a denominator (a metric is the
+ratio of their sums over an arm's units): success@k first (the verdict's metric), then the secondary ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spacekit.io.ab_log import Impressions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One metric per impression: numerator / denominator, which direction is better, what it means."""
+
+    name: str
+    numerator: np.ndarray
+    denominator: np.ndarray
+    higher_is_better: bool
+    meaning: str
+
+
+def outcomes(log: Impressions, k: int = 3, long_click_s: float = 30.0) -> list[Outcome]:
+    """success@k (main), mrr (1/rank of the first click, 0 without one), ctr (clicks per shown result), clicks per
+    impression, abandonment (no click), and, when the log has dwell times, long-click rate (a click >= long_click_s)."""
+    ranks = [[shown.index(c) for c in clicks] for shown, clicks in zip(log.shown, log.clicks, strict=True)]
+    ones = np.ones(len(log))
+    clicks = np.array([len(c) for c in log.clicks], dtype=np.float64)
+    out = [Outcome(f"success@{k}", np.array([any(r < k for r in rs) for rs in ranks], dtype=np.float64), ones, True,
+                   f"share of impressions with a click in the top {k}"),
+           Outcome("mrr", np.array([1 / (rs[0] + 1) if rs else 0.0 for rs in ranks]), ones, True,
+                   "mean reciprocal rank of the first click (0 without a click)"),
+           Outcome("ctr", clicks, np.array([len(s) for s in log.shown], dtype=np.float64), True,
+                   "clicks per result shown"),
+           Outcome("clicks", clicks, ones, True, "clicks per impression"),
+           Outcome("abandonment", (clicks == 0).astype(np.float64), ones, False,
+                   "share of impressions without a click")]
+    if log.dwell is not None:
+        long = np.array([any(d >= long_click_s for d in ds) for ds in log.dwell], dtype=np.float64)
+        out.append(Outcome("long_click", long, ones, True,
+                           f"share of impressions with a click of >= {long_click_s:g} s"))
+    return out

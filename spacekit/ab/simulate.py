@@ -1,0 +1,110 @@
+"""Simulated search logs with a known truth, for the tests, the benchmark and the demo (always labelled simulated).
+
+A/B: each unit has its own click propensity (so its impressions are correlated), the treatment adds `lift` to it;
+given a click, its rank follows RANK_GIVEN_CLICK, so the true change of success@3 is lift x P(rank < 3). Rankings:
+documents with 0/1 relevance, each ranker sorting them by relevance x quality + noise; clicks by a position-based
+model (examination falls with rank; a relevant document is clicked more often).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from spacekit.ab.interleave import team_draft
+from spacekit.io.ab_log import Impressions
+
+RANK_GIVEN_CLICK = np.array([0.35, 0.2, 0.13, 0.09, 0.07, 0.05, 0.04, 0.03, 0.02, 0.02])
+EXAMINATION = 1 / (1 + np.arange(10)) ** 0.8                 # position-based model: P(the user looks at rank r)
+
+
+def success_share(k: int = 3) -> float:
+    """P(rank < k | click): the true success@k change is lift times this."""
+    return float(RANK_GIVEN_CLICK[:k].sum())
+
+
+def ab_rows(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: float = 0.6, seed: int = 0,
+            control_share: float = 0.5, pre_period: int = 0) -> tuple[list[dict], dict[str, float]]:
+    """(log rows, {unit: pre-period success rate}); propensities 0.05 + 0.8 x Beta, so lift <= 0.1 stays a
+    probability; `spread` (0..1) sets how much units differ; pre_period > 0 draws that many pre-period impressions
+    per unit for the covariate."""
+    rng = np.random.default_rng(seed)
+    a = 2.0 / max(spread, 1e-3)
+    propensity = 0.05 + 0.8 * rng.beta(a, a, size=units)
+    treated = rng.random(units) >= control_share
+    counts = 1 + rng.poisson(impressions - 1, size=units)
+    rows, pre = [], {}
+    docs = [f"d{i}" for i in range(10)]
+    for u in range(units):
+        p = propensity[u] + (lift if treated[u] else 0.0)
+        clicked = rng.random(counts[u]) < p
+        ranks = rng.choice(10, size=counts[u], p=RANK_GIVEN_CLICK)
+        for i in range(counts[u]):
+            rows.append({"request_id": f"u{u}-{i}", "unit_id": f"u{u}", "arm": "new" if treated[u] else "old",
+                         "query": f"q{i}", "shown": docs, "clicks": [docs[ranks[i]]] if clicked[i] else []})
+        if pre_period:
+            pre_clicks = rng.random(pre_period) < propensity[u]
+            pre_ranks = rng.choice(10, size=pre_period, p=RANK_GIVEN_CLICK)
+            pre[f"u{u}"] = float(np.mean(pre_clicks & (pre_ranks < 3)))
+    return rows, pre
+
+
+def ab_log(units: int, **kwargs) -> tuple[Impressions, dict[str, float]]:
+    """ab_rows as a log (control 'old', treatment 'new'), built directly (the rows are valid by construction;
+    parse_log checks a file's rows)."""
+    rows, pre = ab_rows(units, **kwargs)
+    return Impressions("<simulated>", ("old", "new"), [r["request_id"] for r in rows], [r["unit_id"] for r in rows],
+                       np.array([r["arm"] == "new" for r in rows], dtype=np.int8), [r["query"] for r in rows],
+                       [r["shown"] for r in rows], [r["clicks"] for r in rows]), pre
+
+
+def rankings(queries: int, *, docs: int = 20, relevant: float = 0.2, quality: tuple[float, float] = (1.0, 1.5),
+             seed: int = 0) -> tuple[list[set[str]], list[list[str]], list[list[str]]]:
+    """(relevant docs per query, ranking A, ranking B): each ranker orders by relevance x quality + N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    rel_sets, ra, rb = [], [], []
+    for q in range(queries):
+        ids = [f"q{q}d{i}" for i in range(docs)]
+        rel = rng.random(docs) < relevant
+        rel_sets.append({d for d, r in zip(ids, rel, strict=True) if r})
+        for quality_x, out in zip(quality, (ra, rb), strict=True):
+            score = rel * quality_x + rng.standard_normal(docs)
+            out.append([ids[i] for i in np.argsort(-score, kind="stable")])
+    return rel_sets, ra, rb
+
+
+def clicks_on(shown: list[str], relevant: set[str], rng: np.random.Generator) -> list[str]:
+    """Position-based clicks: rank r is examined with EXAMINATION[r], then clicked with 0.7 if relevant, else 0.05."""
+    out = []
+    for r, doc in enumerate(shown[:len(EXAMINATION)]):
+        if rng.random() < EXAMINATION[r] * (0.7 if doc in relevant else 0.05):
+            out.append(doc)
+    return out
+
+
+def interleaved_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), seed: int = 0,
+                     k: int = 10) -> list[dict]:
+    """Team-draft interleaved impressions, one query per unit, clicks by the position-based model."""
+    rel, ra, rb = rankings(queries, quality=quality, seed=seed)
+    rng, coin = np.random.default_rng(seed + 1), random.Random(seed)
+    rows = []
+    for q in range(queries):
+        shown, teams = team_draft(ra[q], rb[q], k, coin)
+        rows.append({"request_id": f"r{q}", "unit_id": f"u{q}", "query": f"q{q}", "shown": shown, "team": teams,
+                     "clicks": clicks_on(shown, rel[q], rng)})
+    return rows
+
+
+def ab_ranking_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), seed: int = 0,
+                    k: int = 10) -> list[dict]:
+    """The same rankers A/B-tested: each query (unit) sees one ranker's top k, clicks by the same model."""
+    rel, ra, rb = rankings(queries, quality=quality, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    rows = []
+    for q in range(queries):
+        arm = "new" if rng.random() < 0.5 else "old"
+        shown = (rb if arm == "new" else ra)[q][:k]
+        rows.append({"request_id": f"r{q}", "unit_id": f"u{q}", "arm": arm, "query": f"q{q}", "shown": shown,
+                     "clicks": clicks_on(shown, rel[q], rng)})
+    return rows

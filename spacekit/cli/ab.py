@@ -1,0 +1,109 @@
+"""`spacekit ab analyze | interleaved | interleave | plan` (thin: parse, call spacekit.ab, print)."""
+
+from __future__ import annotations
+
+import click
+
+from spacekit.cli.common import emit_json, plain
+from spacekit.errors import InputError
+from spacekit.practical import CORRECTIONS
+
+ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
+
+
+def _margins(ctx, param, value: str | None) -> dict[str, float]:
+    from spacekit.practical import parse_min_effect
+
+    try:
+        return parse_min_effect(value or "")
+    except ValueError as e:
+        raise InputError(f"--min-effect: {e}") from None
+
+
+@ab_group.command("analyze")
+@click.argument("log", type=click.Path())
+@click.option("--units", "units_path", type=click.Path(), default=None,
+              help="per-unit pre-period values (unit_id, pre): CUPED variance reduction")
+@click.option("--covariate", default="pre", show_default=True, help="the units table's pre-period column")
+@click.option("--control", default=None, help="the control arm's name (default: the first in sorted order)")
+@click.option("--k", type=int, default=3, show_default=True, help="success@k: a click in the top k")
+@click.option("--long-click", type=float, default=30.0, show_default=True, help="seconds of dwell for a long click")
+@click.option("--control-share", type=float, default=0.5, show_default=True,
+              help="the control arm's share of units by design (the sample-ratio check)")
+@click.option("--alpha", type=float, default=0.05, show_default=True)
+@click.option("--correction", type=click.Choice(CORRECTIONS), default="holm", show_default=True,
+              help="over the secondary metrics (the main metric is its own family)")
+@click.option("--min-effect", callback=_margins, default=None, metavar="METRIC=MARGIN,...",
+              help="smallest change that matters (default 0: the classic rule)")
+@click.option("--json", "as_json", is_flag=True)
+def analyze_cmd(log, units_path, covariate, control, k, long_click, control_share, alpha, correction, min_effect,
+                as_json) -> None:
+    """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
+    the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
+    from spacekit.ab import AbConfig, analyze
+    from spacekit.io.ab_log import read_log, read_units
+
+    if k < 1 or not 0 < control_share < 1 or not 0 < alpha < 1:
+        raise InputError("--k must be >= 1, --control-share and --alpha between 0 and 1")
+    impressions = read_log(log, control)
+    pre = read_units(units_path, covariate) if units_path else None
+    report = analyze(impressions, AbConfig(alpha, correction, min_effect, k, long_click, control_share), pre)
+    if as_json:
+        emit_json(report)
+    else:
+        _print_ab(report)
+
+
+def _print_ab(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    c, t = report["control"], report["treatment"]
+    console.print(Text(plain(f"{report['log']}: {c} (control) vs {t}; units {report['units'][c]:,} / "
+                             f"{report['units'][t]:,}, impressions {report['impressions'][c]:,} / "
+                             f"{report['impressions'][t]:,}; sample ratio p {report['srm']['p_value']:.3g}")))
+    table = Table()
+    for name in ("metric", plain(c), plain(t), "Δ", "95% CI (units)", "p adj.", "verdict"):
+        table.add_column(name, justify="left" if name in ("metric", "verdict") else "right")
+    for m in report["metrics"]:
+        p = m.get("p_adjusted")
+        table.add_row(Text(m["metric"]), f"{m['control']:.4f}", f"{m['treatment']:.4f}", f"{m['delta']:+.4f}",
+                      f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]", "–" if p is None else f"{p:.3g}",
+                      Text(m["verdict"]))
+    console.print(table)
+    if report["cuped"] is not None:
+        console.print(f"CUPED: variance of {report['main_metric']} reduced by "
+                      f"{report['metrics'][0]['variance_reduction']:.0%}")
+    console.print(Text(plain(f"verdict: {report['verdict']}"), style="bold"))
+    console.print(Text(plain(f"  rule: {report['rule']}"), style="dim"))
+
+
+@ab_group.command("interleaved")
+@click.argument("log", type=click.Path())
+@click.option("--alpha", type=float, default=0.05, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def interleaved_cmd(log, alpha, as_json) -> None:
+    """An interleaved log (a team per shown position): clicks credited per team, the preference over units."""
+    from spacekit.ab import preference
+    from spacekit.io.ab_log import read_log
+
+    out = preference(read_log(log, interleaved=True))
+    decided = out["sign_test_p"] < alpha and not out["ci_low"] <= 0 <= out["ci_high"]
+    out["verdict"] = ("b preferred" if out["preference_b"] > 0 else "a preferred") if decided else \
+        "no preference found"
+    if as_json:
+        emit_json(out)
+        return
+    click.echo(plain(f"{out['log']}: {out['impressions']:,} impressions, {out['with_clicks']:,} with clicks, "
+                     f"{out['units']:,} units"))
+    click.echo(f"wins b / ties / wins a: {out['wins_b']:,} / {out['ties']:,} / {out['wins_a']:,}")
+    click.echo(f"preference for b (per unit, -1..1): {out['preference_b']:+.4f} [{out['ci_low']:+.4f}, "
+               f"{out['ci_high']:+.4f}]; share {out['share_b']:.3f}")
+    click.echo(f"units favouring b / a: {out['units_favouring_b']:,} / {out['units_favouring_a']:,}; sign test p "
+               f"{out['sign_test_p']:.3g}")
+    click.echo(f"verdict: {out['verdict']}")
+
+
+COMMANDS = [ab_group]

@@ -1,0 +1,145 @@
+"""Search logs for online evidence (A/B tests, interleaving), one row per search impression, JSONL or Parquet:
+
+  request_id  unique per impression            unit_id   the randomisation unit (user or session)
+  arm         one of two arm names             ts        when (number or ISO text; optional)
+  query       the query text (and/or query_id)  shown     the document ids shown, in displayed order
+  clicks      the clicked ids, in click order  dwell_s   seconds per click (optional)
+  team        per shown position "a" or "b" (interleaved logs)
+
+A per-unit table (unit_id and a numeric pre-period column) may come beside it for variance reduction. Every
+problem is one InputError naming file:line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spacekit.errors import InputError
+from spacekit.io.tables import field as table_field
+from spacekit.io.tables import read_rows
+
+REQUIRED = ("request_id", "unit_id", "arm", "shown", "clicks")
+
+
+@dataclass
+class Impressions:
+    """A log as columns: per impression its unit, arm (0 = control, 1 = treatment), shown list, clicks, and the
+    optional dwell times and team labels."""
+
+    path: str
+    arms: tuple[str, str]                   # (control, treatment)
+    request_ids: list[str]
+    units: list[str]
+    arm: np.ndarray                         # (n,) 0 or 1
+    queries: list[str]
+    shown: list[list[str]]
+    clicks: list[list[str]]
+    dwell: list[list[float]] | None = None
+    teams: list[list[str]] | None = None
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+
+def read_log(path: str | Path, control: str | None = None, *, interleaved: bool = False) -> Impressions:
+    """Read and check a log file (JSONL or Parquet; see parse_log)."""
+    return parse_log(read_rows(Path(path)), Path(path), control, interleaved=interleaved)
+
+
+def parse_log(numbered_rows, path: Path, control: str | None = None, *, interleaved: bool = False) -> Impressions:
+    """Check (line, row) pairs as a log: the required fields, two arms (control first: --control, else the first
+    name in sorted order) or, interleaved, a team per shown position; clicks among the shown ids; unique request
+    ids."""
+    rows, seen = [], {}
+    for lineno, row in numbered_rows:
+        where = f"{path}:{lineno}"
+        for name in REQUIRED if not interleaved else ("request_id", "unit_id", "shown", "clicks", "team"):
+            if name not in row or row[name] is None:
+                raise InputError(f"{where}: missing field {name!r}")
+        if "query" not in row and "query_id" not in row:
+            raise InputError(f"{where}: missing field 'query' (or 'query_id')")
+        request = table_field(path, lineno, row, "request_id")
+        if request in seen:
+            raise InputError(f"{where}: duplicate request_id {request!r} (first at line {seen[request]})")
+        seen[request] = lineno
+        shown, clicks = _ids(where, row, "shown"), _ids(where, row, "clicks")
+        if len(shown_set := set(shown)) != len(shown):
+            raise InputError(f"{where}: 'shown' lists a document twice")
+        stray = [c for c in clicks if c not in shown_set]
+        if stray:
+            raise InputError(f"{where}: clicked {stray[0]!r}, which is not in 'shown'")
+        rows.append((lineno, row, request, shown, clicks))
+    if not rows:
+        raise InputError(f"{path}: no impressions")
+    arms = _arms(path, rows, control) if not interleaved else ("a", "b")
+    index = {name: i for i, name in enumerate(arms)}
+    out = Impressions(str(path), arms, [r[2] for r in rows], [table_field(path, r[0], r[1], "unit_id") for r in rows],
+                      np.array([index[str(r[1]["arm"])] for r in rows], dtype=np.int8) if not interleaved
+                      else np.zeros(len(rows), dtype=np.int8),
+                      [str(r[1].get("query", r[1].get("query_id"))) for r in rows], [r[3] for r in rows],
+                      [r[4] for r in rows], lines=[r[0] for r in rows])
+    if any("dwell_s" in r[1] and r[1]["dwell_s"] is not None for r in rows):
+        out.dwell = [_dwell(f"{path}:{lineno}", row, clicks) for lineno, row, _, _, clicks in rows]
+    if interleaved:
+        out.teams = [_teams(f"{path}:{lineno}", row, shown) for lineno, row, _, shown, _ in rows]
+    return out
+
+
+def read_units(path: str | Path, column: str = "pre") -> dict[str, float]:
+    """{unit_id: pre-period value} from a table with unit_id and a numeric column."""
+    path = Path(path)
+    out: dict[str, float] = {}
+    for lineno, row in read_rows(path):
+        unit = table_field(path, lineno, row, "unit_id")
+        if unit in out:
+            raise InputError(f"{path}:{lineno}: unit {unit!r} appears twice")
+        out[unit] = table_field(path, lineno, row, column, kind=float)
+    if not out:
+        raise InputError(f"{path}: no units")
+    return out
+
+
+def _ids(where: str, row: dict, name: str) -> list[str]:
+    value = row[name]
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        raise InputError(f"{where}: {name!r} must be a list of document ids")
+    return [str(v) for v in value]
+
+
+def _arms(path: Path, rows: list, control: str | None) -> tuple[str, str]:
+    names = sorted({str(r[1]["arm"]) for r in rows})
+    if len(names) != 2:
+        extra = f"; line {next(r[0] for r in rows if str(r[1]['arm']) == names[2])} has {names[2]!r}" \
+            if len(names) > 2 else ""
+        raise InputError(f"{path}: an A/B log needs exactly two arms, found {len(names)}: "
+                         f"{', '.join(map(repr, names[:5]))}{extra}")
+    if control is not None and control not in names:
+        raise InputError(f"--control {control!r}: unknown arm (the log's arms: {', '.join(map(repr, names))})")
+    first = control or names[0]
+    return first, next(n for n in names if n != first)
+
+
+def _dwell(where: str, row: dict, clicks: list[str]) -> list[float]:
+    value = row.get("dwell_s")
+    if value is None:
+        return [float("nan")] * len(clicks)
+    if not isinstance(value, list) or len(value) != len(clicks):
+        raise InputError(f"{where}: 'dwell_s' must list one number per click ({len(clicks)})")
+    try:
+        out = [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: 'dwell_s' must hold numbers") from None
+    if any(not np.isfinite(v) or v < 0 for v in out):
+        raise InputError(f"{where}: 'dwell_s' values must be finite and >= 0")
+    return out
+
+
+def _teams(where: str, row: dict, shown: list[str]) -> list[str]:
+    value = row["team"]
+    if not isinstance(value, list) or len(value) != len(shown) or any(t not in ("a", "b") for t in value):
+        raise InputError(f"{where}: 'team' must give 'a' or 'b' for each of the {len(shown)} shown positions")
+    return list(value)

@@ -1,0 +1,154 @@
+"""A/B log analysis on simulated logs with a known truth: power, false positives, coverage with repeated units,
+the sample-ratio check, CUPED's variance reduction, and every statistic against an independent computation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from spacekit.ab import AbConfig, analyze
+from spacekit.ab.simulate import ab_log, ab_rows, success_share
+from spacekit.ab.units import ratio_test, sample_ratio, unit_sums
+from spacekit.cli import main
+from spacekit.io.ab_log import parse_log
+
+
+def test_delta_method_equals_a_direct_computation_and_units_are_not_impressions():
+    rng = np.random.default_rng(0)
+    units = [f"u{i}" for i in rng.integers(0, 300, size=3000)]
+    arm_of = {f"u{i}": i % 2 for i in range(300)}
+    arm = np.array([arm_of[u] for u in units], dtype=np.int8)
+    y = rng.random(3000) < np.array([0.05 + 0.9 * (int(u[1:]) % 7) / 6 for u in units])
+    sums = unit_sums(units, arm, y.astype(float), np.ones(3000))
+    test = ratio_test(sums)
+    for g, value in ((0, test.control), (1, test.treatment)):     # the ratio of sums per arm
+        assert value == pytest.approx(y[arm == g].mean(), abs=1e-12)
+    var = 0.0                                                         # Var(sum Y / sum N), by the textbook formula
+    for g in (0, 1):
+        yy, nn = sums.numerator[sums.arm == g], sums.denominator[sums.arm == g]
+        m, k = yy.sum() / nn.sum(), len(yy)
+        cov = np.cov(yy, nn, ddof=1)
+        var += (cov[0, 0] - 2 * m * cov[0, 1] + m * m * cov[1, 1]) / (k * nn.mean() ** 2)
+    assert test.se == pytest.approx(np.sqrt(var), rel=1e-9)
+    naive = ratio_test(unit_sums([str(i) for i in range(3000)], arm, y.astype(float), np.ones(3000)))
+    assert naive.delta == pytest.approx(test.delta, abs=1e-12)
+    assert test.se > 1.2 * naive.se                                  # clustered impressions: a wider interval
+
+
+@pytest.mark.slow
+def test_the_better_arm_wins_and_an_aa_test_keeps_its_false_positive_rate():
+    # success@3 +0.1 x 0.68 = +0.068 against a unit-level SE of ~0.018 (1,000 units, 3 impressions each): power ~0.97
+    wins = [analyze(ab_log(1000, lift=0.1, impressions=3, seed=s)[0])["verdict"] for s in range(200)]
+    assert wins.count("improved") / 200 >= 0.85
+    assert "regressed" not in wins
+    aa = [analyze(ab_log(1000, impressions=3, seed=1000 + s)[0])["verdict"] for s in range(400)]
+    false_positive = sum(v in ("improved", "regressed") for v in aa) / 400
+    assert 0.02 <= false_positive <= 0.08, false_positive
+
+
+@pytest.mark.slow
+def test_repeated_units_widen_the_interval_and_it_covers_the_truth():
+    truth = 0.03 * success_share()
+    covered, wider = 0, 0
+    for s in range(300):
+        log, _ = ab_log(400, lift=0.03, impressions=12, spread=0.9, seed=5000 + s)
+        row = analyze(log)["metrics"][0]
+        covered += row["ci_low"] <= truth <= row["ci_high"]
+        per_impression = ratio_test(unit_sums(log.request_ids, log.arm, *_success(log)))
+        wider += row["se"] > per_impression.se
+    assert 0.92 <= covered / 300 <= 0.98, covered / 300
+    assert wider == 300
+
+
+def _success(log):
+    ranks = [[s.index(c) for c in cl] for s, cl in zip(log.shown, log.clicks, strict=True)]
+    return np.array([any(r < 3 for r in rs) for rs in ranks], dtype=float), np.ones(len(log))
+
+
+def test_sample_ratio_mismatch_withholds_the_verdict():
+    arm = np.r_[np.zeros(52_000, dtype=np.int64), np.ones(48_000, dtype=np.int64)]
+    srm = sample_ratio(arm)
+    assert srm.mismatch
+    from scipy.stats import chisquare
+
+    assert srm.p_value == pytest.approx(chisquare([52_000, 48_000]).pvalue, rel=1e-12)
+    assert not sample_ratio(np.r_[np.zeros(50_100, dtype=np.int64), np.ones(49_900, dtype=np.int64)]).mismatch
+    log, _ = ab_log(10_000, lift=0.08, impressions=1, seed=3, control_share=0.53)
+    report = analyze(log)
+    assert report["srm"]["mismatch"]
+    assert report["verdict"].startswith("withheld: sample ratio mismatch")
+    assert report["metrics"][0]["verdict"] == "improved"               # the row is shown, the verdict withheld
+
+
+@pytest.mark.slow
+def test_cuped_reduces_the_variance_by_one_minus_rho_squared():
+    plain, adjusted, reductions = [], [], []
+    for s in range(150):
+        log, pre = ab_log(600, lift=0.0, impressions=6, spread=0.9, seed=9000 + s, pre_period=30)
+        a, b = analyze(log), analyze(log, covariate=pre)
+        plain.append(a["metrics"][0]["delta"])
+        adjusted.append(b["metrics"][0]["delta"])
+        reductions.append(b["metrics"][0]["variance_reduction"])
+    log, pre = ab_log(20_000, impressions=6, spread=0.9, seed=1, pre_period=30)   # rho from one large sample
+    y, n = _success(log)
+    sums = unit_sums(log.units, log.arm, y, n)
+    rho = np.corrcoef(sums.numerator / sums.denominator, [pre[u] for u in sums.ids])[0, 1]
+    observed = 1 - np.var(adjusted) / np.var(plain)                  # over 150 experiments
+    assert 0.15 < rho ** 2 < 0.9
+    assert observed == pytest.approx(rho ** 2, abs=0.08)
+    assert np.mean(reductions) == pytest.approx(rho ** 2, abs=0.05)
+
+
+def _log_file(tmp_path, rows) -> str:
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_ab_analyze_cli_and_malformed_logs(tmp_path):
+    rows, pre = ab_rows(300, lift=0.05, seed=2, pre_period=10)
+    units = tmp_path / "units.csv"
+    units.write_text("unit_id,pre\n" + "".join(f"{u},{v}\n" for u, v in pre.items()), encoding="utf-8")
+    result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, rows), "--units", str(units),
+                                       "--control", "old", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["control"] == "old"
+    assert [m["metric"] for m in out["metrics"]][:2] == ["success@3", "mrr"]
+    assert out["metrics"][0]["variance_reduction"] > 0
+    good = rows[0]
+    cases = [({**good, "clicks": ["nope"]}, "clicked 'nope', which is not in 'shown'"),
+             ({k: v for k, v in good.items() if k != "unit_id"}, "missing field 'unit_id'"),
+             ({**good, "arm": "third"}, "needs exactly two arms, found 3"),
+             ({**good, "request_id": rows[1]["request_id"]}, "duplicate request_id"),
+             ({**good, "shown": "d1 d2"}, "'shown' must be a list of document ids")]
+    for bad, message in cases:
+        path = _log_file(tmp_path, [bad, *rows[1:]])
+        result = CliRunner().invoke(main, ["ab", "analyze", path])
+        assert result.exit_code == 2, result.output
+        assert message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+    result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, rows), "--control", "nope"])
+    assert result.exit_code == 2
+    assert "--control 'nope': unknown arm" in result.output
+
+
+def test_a_simulated_log_is_a_valid_log():
+    rows, _ = ab_rows(50, seed=7)
+    built, _ = ab_log(50, seed=7)
+    parsed = parse_log(enumerate(rows, start=1), Path("<rows>"), "old")
+    assert parsed.units == built.units
+    assert parsed.clicks == built.clicks
+    assert (parsed.arm == built.arm).all()
+
+
+def test_default_config_is_the_classic_rule():
+    assert AbConfig().min_effect == {}
+    log, _ = ab_log(300, seed=4)
+    report = analyze(log, AbConfig(min_effect={"*": 0.05}))
+    assert report["metrics"][0]["margin"] == 0.05
+    assert report["metrics"][0]["verdict"] in ("equivalent", "inconclusive", "negligible change")
