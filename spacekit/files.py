@@ -70,3 +70,10 @@ def _crash_test_hook() -> None:
         _RENAMES[0] += 1
         if _RENAMES[0] == int(target):
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def safe_file_name(name: str) -> str:
+    """A data name (a task, a model) as one safe path component: runs of other characters become '_'."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "unnamed"

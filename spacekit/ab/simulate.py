@@ -63,7 +63,9 @@ def rankings(queries: int, *, docs: int = 20, relevant: float = 0.2, quality: tu
              seed: int = 0) -> tuple[list[set[str]], list[list[str]], list[list[str]]]:
     """(relevant docs per query, ranking A, ranking B): each ranker orders by relevance x quality + N(0, 1)."""
     rng = np.random.default_rng(seed)
-    rel_sets, ra, rb = [], [], []
+    rel_sets: list[set[str]] = []
+    ra: list[list[str]] = []
+    rb: list[list[str]] = []
     for q in range(queries):
         ids = [f"q{q}d{i}" for i in range(docs)]
         rel = rng.random(docs) < relevant

@@ -1,10 +1,12 @@
-"""`spacekit ab analyze | interleaved | interleave | plan` (thin: parse, call spacekit.ab, print)."""
+"""`spacekit ab analyze | interleaved | interleave | qrels` (thin: parse, call spacekit.ab, print)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from spacekit.cli.common import emit_json, plain
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, plain
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
 
@@ -104,6 +106,78 @@ def interleaved_cmd(log, alpha, as_json) -> None:
     click.echo(f"units favouring b / a: {out['units_favouring_b']:,} / {out['units_favouring_a']:,}; sign test p "
                f"{out['sign_test_p']:.3g}")
     click.echo(f"verdict: {out['verdict']}")
+
+
+@ab_group.command("interleave")
+@click.argument("before")
+@click.argument("after")
+@click.argument("queries", type=click.Path())
+@click.argument("corpus", type=click.Path())
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="the interleaved lists (JSONL: query_id, query, shown, team)")
+@click.option("--k", type=int, default=10, show_default=True, help="results per list")
+@click.option("--method", type=click.Choice(["team-draft", "balanced"]), default="team-draft", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="the coin flips' seed")
+@device_options
+@cache_options
+def interleave_cmd(before, after, queries, corpus, out_path, k, method, seed, **opts) -> None:
+    """Interleave the two models' exact top-k lists for every query, with team labels, for serving; the log that
+    comes back is read by `ab interleaved` (team a = BEFORE, b = AFTER)."""
+    import json
+    import random
+
+    from spacekit.ab import balanced, team_draft
+    from spacekit.embed import load_model
+    from spacekit.files import atomic_write
+    from spacekit.tasks.queries import QueriesTask
+
+    task = QueriesTask(queries, corpus, k)
+    task.inputs()                                                          # bad files fail before any encoding
+    options = encode_options(**opts)
+    tops = [task.run(load_model(spec), options) for spec in (before, after)]
+    mix, coin = team_draft if method == "team-draft" else balanced, random.Random(seed)
+    lines = []
+    for i, qid in enumerate(tops[0].item_ids):
+        shown, teams = mix(tops[0].top[i], tops[1].top[i], k, coin)
+        lines.append(json.dumps({"query_id": qid, "query": tops[0].item_texts[qid][0], "shown": shown,
+                                 "team": teams}, ensure_ascii=False))
+    atomic_write(out_path, "\n".join(lines) + "\n")
+    click.echo(plain(f"{out_path}: {len(lines):,} interleaved lists ({method}, k={k}; team a = {before}, "
+                     f"b = {after})"), err=True)
+
+
+@ab_group.command("qrels")
+@click.argument("sheet", type=click.Path())
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="qrels TSV")
+def qrels_cmd(sheet, out_path) -> None:
+    """A filled-in judging sheet (a queries task's judging-*.csv) as BEIR qrels: query-id, corpus-id, score for
+    every row with a label (an integer grade); rows left blank are skipped and counted."""
+    from spacekit.files import atomic_write
+    from spacekit.io.tables import field, read_rows
+
+    lines, blank = ["query-id\tcorpus-id\tscore"], 0
+    seen: dict[tuple[str, str], int] = {}
+    for lineno, row in read_rows(sheet):
+        label = str(row.get("label") or "").strip()
+        if not label:
+            blank += 1
+            continue
+        try:
+            grade = int(float(label))
+        except ValueError:
+            grade = -1
+        if grade < 0 or float(label) != grade:
+            raise InputError(f"{sheet}:{lineno}: label must be an integer grade >= 0, got {label!r}")
+        key = (field(Path(sheet), lineno, row, "query_id"), field(Path(sheet), lineno, row, "doc_id"))
+        if key in seen:
+            raise InputError(f"{sheet}:{lineno}: query {key[0]!r}, document {key[1]!r} judged twice (first at line "
+                             f"{seen[key]})")
+        seen[key] = lineno
+        lines.append(f"{key[0]}\t{key[1]}\t{grade}")
+    if len(lines) == 1:
+        raise InputError(f"{sheet}: no row has a label yet")
+    atomic_write(out_path, "\n".join(lines) + "\n")
+    click.echo(plain(f"{out_path}: {len(lines) - 1:,} judgements ({blank:,} rows without a label skipped)"), err=True)
 
 
 COMMANDS = [ab_group]

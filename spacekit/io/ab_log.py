@@ -54,7 +54,8 @@ def parse_log(numbered_rows, path: Path, control: str | None = None, *, interlea
     """Check (line, row) pairs as a log: the required fields, two arms (control first: --control, else the first
     name in sorted order) or, interleaved, a team per shown position; clicks among the shown ids; unique request
     ids."""
-    rows, seen = [], {}
+    rows: list[tuple] = []
+    seen: dict[str, int] = {}
     for lineno, row in numbered_rows:
         where = f"{path}:{lineno}"
         for name in REQUIRED if not interleaved else ("request_id", "unit_id", "shown", "clicks", "team"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spacekit.errors import InputError
-from spacekit.files import atomic_write
+from spacekit.files import atomic_write, safe_file_name
 
 REFERENCE_TOLERANCE = 1e-4          # a difference larger than this is flagged
 UNKNOWN_REVISION = "unknown"        # MTEB's schema needs a string; spacekit does not know the Hub revision
@@ -56,7 +56,7 @@ def write_mteb_result(folder: Path, model: str, task_name: str, kind: str, metri
     doc = {"dataset_revision": dataset_revision or UNKNOWN_REVISION, "task_name": task_name, "mteb_version": None,
            "scores": {split: [scores]}, "evaluation_time": seconds, "kg_co2_emissions": None}
     model_dir = Path(folder) / (model_folder(model) + model_suffix)
-    path = model_dir / "no_revision_available" / f"{_file_name(task_name)}.json"
+    path = model_dir / "no_revision_available" / f"{safe_file_name(task_name)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(doc, indent=2) + "\n")
     return path
@@ -154,9 +154,4 @@ def model_folder(model: str) -> str:
     name = KNOWN_MODELS.get(model, model).rstrip("/").split(":", 1)[-1]
     parts = Path(name).parts
     name = "__".join(parts[-2:]) if not Path(name).exists() and len(parts) >= 2 else Path(name).name
-    return _file_name(name)
-
-
-def _file_name(name: str) -> str:
-    """A name safe as one path component."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "task"
+    return safe_file_name(name)

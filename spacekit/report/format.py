@@ -145,3 +145,11 @@ def reference_table(report: dict) -> list[tuple[str, str, str, str, str, str, bo
     """(task, MTEB task, metric, spacekit, reference, difference, flagged) per metric, formatted."""
     return [(t["task"], t["mteb_task"], r["metric"], f"{r['spacekit']:.5f}", f"{r['reference']:.5f}",
              f"{r['difference']:+.6f}", r["flagged"]) for t in report["reference"]["tasks"] for r in t["rows"]]
+
+
+def queries_summary(section: dict) -> str:
+    """One sentence on a queries section: overlap, RBO, results entering the top k, unchanged queries."""
+    k = section["k"]
+    return (f"{section['name']}: {section['n']:,} queries without labels; overlap@{k} {section[f'overlap@{k}']:.3f}, "
+            f"RBO (p={section['rbo_p']:g}) {section['rbo']:.3f}, {section['entered_per_query']:.2f} results per query "
+            f"entered the top {k}; {section['unchanged_queries']:,} queries' lists unchanged")

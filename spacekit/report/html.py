@@ -13,6 +13,7 @@ from spacekit.report.format import (
     model_rows,
     num,
     pval,
+    queries_summary,
     reference_summary,
     reference_table,
     signed,
@@ -59,6 +60,7 @@ def render_html(report: dict, plots: dict[str, Path]) -> str:
                    "below); items that did not change are counted in each panel's title, not drawn.</p>"
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
     out += [_examples(t) for t in report["tasks"]]
+    out += [_queries(q) for q in report.get("queries") or []]
     if report["probes"]:
         out.append(_probes(report["probes"][0], plots))
     out.append("</body></html>")
@@ -91,6 +93,17 @@ def _models(report: dict) -> str:
     out += [f"<tr><td>{e(k)}</td><td class='l'>{e(b)}</td><td class='l'>{e(a)}</td><td>{'≠' if d else ''}</td></tr>"
             for k, b, a, d in rows]
     return "".join(out) + "</table>"
+
+
+def _queries(q: dict) -> str:
+    """Both models' top results, side by side, for the queries whose lists changed most."""
+    rows = "".join(
+        f"<tr><td class='l'>{e(x['query'])}<br><span class='muted'>RBO {x['rbo']:.3f}, {x['entered']} entered</span>"
+        f"</td><td class='l'>{'<br>'.join(e(t[:90]) for _, t in x['before'])}</td>"
+        f"<td class='l'>{'<br>'.join(e(t[:90]) for _, t in x['after'])}</td></tr>" for x in q["most_changed"])
+    return (f"<h2>Actual queries: {e(q['name'])}</h2><p>{e(queries_summary(q))}. Judging sheet: "
+            f"<code>{e(str(q['sheet']))}</code>.</p><table><tr><th class='l'>query</th><th class='l'>before</th>"
+            f"<th class='l'>after</th></tr>{rows}</table>")
 
 
 def _reference(report: dict) -> str:

@@ -9,6 +9,7 @@ from spacekit.report.format import (
     model_rows,
     num,
     pval,
+    queries_summary,
     reference_summary,
     reference_table,
     signed,
@@ -53,6 +54,14 @@ def render_markdown(report: dict) -> str:
                   "|---|---:|---:|---:|"]
         lines += [f"| {md(k)} | {num(v['before'])} | {num(v['after'])} | {signed(v['delta'])} |"
                   for k, v in drift["geometry"].items()]
+    for q in report.get("queries") or []:
+        lines += ["", f"## Actual queries ({md(q['name'])})", "", md(queries_summary(q)) + ".",
+                  f"Judging sheet: {md(str(q['sheet']))} (fill in `label`; `spacekit ab qrels` turns it into qrels).",
+                  "", "The queries whose results changed most (lowest RBO):", ""]
+        for x in q["most_changed"]:
+            lines += [f"- **{md(x['query'][:160])}** (RBO {num(x['rbo'])}, {x['entered']} entered)",
+                      f"  - before: {md('; '.join(t[:60] for _, t in x['before'][:5]))}",
+                      f"  - after: {md('; '.join(t[:60] for _, t in x['after'][:5]))}"]
     for p in report["probes"]:
         lines += ["", f"## Probes ({md(p['name'])})", "", "| group | pair | expect | before | after | trained on |",
                   "|---|---|---|---:|---:|---|"]

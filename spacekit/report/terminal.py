@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from spacekit.report.escape import plain
-from spacekit.report.format import headline_parts, model_rows, num, reference_summary, summary_rows
+from spacekit.report.format import (
+    headline_parts,
+    model_rows,
+    num,
+    queries_summary,
+    reference_summary,
+    summary_rows,
+)
 
 TABLE_WIDTH = 110  # narrower consoles get the rows stacked instead of a table
 STYLE = {"improved": "green", "regressed": "red", "negligible change": "", "equivalent": "", "inconclusive": "yellow",
@@ -39,6 +46,8 @@ def print_summary(report: dict, out_dir: str | None = None, width: int | None = 
                            + (" (verdict judged without them)" if total else "")
                            + (f"; {touched} more have a relevant document that was a training positive"
                               if touched else "")))
+    for q in report.get("queries") or []:
+        console.print(Text(plain(queries_summary(q))))
     if reference_summary(report):
         console.print(Text(plain(reference_summary(report)), style="red" if report["reference"]["flagged"] else ""))
     if "knn_overlap" in report["drift"]:
