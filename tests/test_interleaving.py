@@ -80,3 +80,24 @@ def test_ab_interleaved_cli_and_bad_team_labels(tmp_path):
     result = CliRunner().invoke(main, ["ab", "interleaved", str(log)])
     assert result.exit_code == 2
     assert "'team' must give 'a' or 'b' for each of the" in result.output
+
+
+def test_ab_interleave_writes_team_draft_lists_of_both_models(tmp_path, tiny_model):
+    from spacekit.demo.data import write_demo_data
+    from spacekit.embed import EncodeOptions, load_model
+    from spacekit.tasks.queries import QueriesTask
+
+    beir = write_demo_data(tmp_path / "demo")["beir"]
+    out = tmp_path / "lists.jsonl"
+    result = CliRunner().invoke(main, ["ab", "interleave", "builtin:minilm", str(tiny_model),
+                                       str(beir / "queries.jsonl"), str(beir / "corpus.jsonl"), "-o", str(out),
+                                       "--k", "6"])
+    assert result.exit_code == 0, result.output
+    lists = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    task = QueriesTask(beir / "queries.jsonl", beir / "corpus.jsonl", 6)
+    tops = [task.run(load_model(m), EncodeOptions()) for m in ("builtin:minilm", str(tiny_model))]
+    assert [x["query_id"] for x in lists] == tops[0].item_ids
+    for i, x in enumerate(lists):
+        assert len(x["shown"]) == len(set(x["shown"])) == 6
+        for team, top in zip("ab", tops, strict=True):
+            assert _in_order([d for d, t in zip(x["shown"], x["team"], strict=True) if t == team], top.top[i])

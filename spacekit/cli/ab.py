@@ -67,7 +67,8 @@ def _print_ab(report: dict) -> None:
                              f"{report['units'][t]:,}, impressions {report['impressions'][c]:,} / "
                              f"{report['impressions'][t]:,}; sample ratio p {report['srm']['p_value']:.3g}")))
     table = Table()
-    for name in ("metric", plain(c), plain(t), "Δ", "95% CI (units)", "p adj.", "verdict"):
+    delta = "Δ (CUPED)" if report["cuped"] is not None else "Δ"
+    for name in ("metric", plain(c), plain(t), delta, "95% CI (units)", "p adj.", "verdict"):
         table.add_column(name, justify="left" if name in ("metric", "verdict") else "right")
     for m in report["metrics"]:
         p = m.get("p_adjusted")
