@@ -78,6 +78,11 @@ def adjust(p_values: list[float | None], method: str) -> list[float | None]:
     raw = np.array([p_values[i] for i in present], np.float64)
     if method == "none" or len(raw) == 1:            # a family of one test: every correction leaves its p as it is
         fixed = raw
+    elif method == "holm":                           # statsmodels' Holm runs gc.collect() on every call: 50 ms in a
+        order = np.argsort(raw, kind="stable")       # large process, which the A/B simulations call thousands of times
+        steps = np.maximum.accumulate(raw[order] * (len(raw) - np.arange(len(raw))))
+        fixed = np.empty_like(raw)
+        fixed[order] = np.minimum(steps, 1.0)
     else:
         from statsmodels.stats.multitest import multipletests
 

@@ -103,3 +103,15 @@ def test_the_rule(delta, ci, p, tost, verdict):
 def test_a_margin_of_zero_is_the_classic_rule():
     assert practical.decide(0.001, 0.0005, 0.002, 0.01, None, 0.0, 0.05) == "improved"
     assert practical.decide(0.001, -0.001, 0.002, 0.3, None, 0.0, 0.05) == "no significant change"
+
+
+def test_holm_equals_statsmodels_multipletests():
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    for size in (2, 3, 7, 20):
+        for _ in range(50):
+            p = rng.random(size) ** 3
+            p[rng.integers(size)] = p[0]                                  # ties too
+            ours = practical.adjust(list(p), "holm")
+            assert ours == pytest.approx(list(multipletests(p, method="holm")[1]), abs=1e-15)
