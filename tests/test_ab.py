@@ -152,3 +152,22 @@ def test_default_config_is_the_classic_rule():
     report = analyze(log, AbConfig(min_effect={"*": 0.05}))
     assert report["metrics"][0]["margin"] == 0.05
     assert report["metrics"][0]["verdict"] in ("equivalent", "inconclusive", "negligible change")
+
+
+@pytest.mark.slow
+def test_plan_gives_the_units_that_reach_the_power(tmp_path):
+    from spacekit.ab.plan import plan_ab
+
+    pilot, _ = ab_log(3000, impressions=3, seed=77)                  # an A/A pilot
+    lift = 0.05
+    mde = lift * success_share()
+    units = plan_ab(pilot, mde, power=0.8)[0]["units_control"]
+    assert 500 < units < 5000
+    found = [analyze(ab_log(2 * units, lift=lift, impressions=3, seed=20_000 + s)[0])["verdict"] == "improved"
+             for s in range(150)]
+    assert np.mean(found) == pytest.approx(0.8, abs=0.08)
+    rows, _ = ab_rows(400, seed=5)
+    path = _log_file(tmp_path, rows)
+    result = CliRunner().invoke(main, ["ab", "plan", path, "--mde", "0.03", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["plan"][0]["metric"] == "success@3"

@@ -1,4 +1,4 @@
-"""`spacekit ab analyze | interleaved | interleave | qrels` (thin: parse, call spacekit.ab, print)."""
+"""`spacekit ab analyze | plan | interleaved | interleave | qrels` (thin: parse, call spacekit.ab, print)."""
 
 from __future__ import annotations
 
@@ -179,6 +179,42 @@ def qrels_cmd(sheet, out_path) -> None:
         raise InputError(f"{sheet}: no row has a label yet")
     atomic_write(out_path, "\n".join(lines) + "\n")
     click.echo(plain(f"{out_path}: {len(lines) - 1:,} judgements ({blank:,} rows without a label skipped)"), err=True)
+
+
+@ab_group.command("plan")
+@click.argument("log", type=click.Path())
+@click.option("--mde", type=float, required=True,
+              help="the smallest change to find: absolute, in the metric's units (interleaved: a mean preference "
+                   "on the -1..1 scale)")
+@click.option("--interleaved", is_flag=True, help="LOG is an interleaved pilot: plan an interleaved comparison")
+@click.option("--power", type=float, default=0.8, show_default=True)
+@click.option("--alpha", type=float, default=0.05, show_default=True)
+@click.option("--control-share", type=float, default=0.5, show_default=True)
+@click.option("--control", default=None, help="the control arm's name")
+@click.option("--k", type=int, default=3, show_default=True, help="success@k")
+@click.option("--json", "as_json", is_flag=True)
+def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, k, as_json) -> None:
+    """Units an experiment needs to find a change of --mde at --power, from a pilot or A/A log's spread."""
+    from spacekit.ab.plan import plan_ab, plan_interleaving
+    from spacekit.io.ab_log import read_log
+
+    if interleaved:
+        out: dict | list = plan_interleaving(read_log(log, interleaved=True), mde, alpha=alpha, power=power)
+    else:
+        out = plan_ab(read_log(log, control), mde, alpha=alpha, power=power, control_share=control_share, k=k)
+    if as_json:
+        emit_json({"plan": out})
+        return
+    if isinstance(out, dict):
+        click.echo(f"interleaving: {out['units_with_clicks']:,} units with clicks (≈ {out['units']:,} units at the "
+                   f"pilot's click share {out['click_share']:.2f}) to find a preference of {mde:g} at power {power:g}"
+                   f" (unit sd {out['unit_sd']:.3f})")
+        return
+    for row in out:
+        click.echo(f"{row['metric']:<12} pilot {row['pilot_value']:.4f}, unit sd {row['unit_sd']:.4f}: "
+                   f"{row['units_control']:,} + {row['units_treatment']:,} units (≈ "
+                   f"{(row['units_control'] + row['units_treatment']) * row['impressions_per_unit']:,.0f} "
+                   f"impressions) to find {mde:+g} at power {power:g}, alpha {alpha:g}")
 
 
 COMMANDS = [ab_group]

@@ -1,0 +1,70 @@
+"""`spacekit ab plan`: how many units an A/B test needs to find a change of a given size, from the unit-level spread
+a pilot (or A/A) log shows, and the same for an interleaved comparison from an interleaved pilot.
+
+Units per arm from statsmodels' NormalIndPower (two-sided, the delta method's unit-level standard deviation of each
+metric, the design's split); for interleaving, NormalIndPower's one-sample form on the per-unit preference. Both
+assume the pilot's spread holds at scale; the tests check the A/B answer by simulating experiments of that size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from spacekit.ab.interleave import credit
+from spacekit.ab.outcomes import outcomes
+from spacekit.ab.units import unit_sums
+from spacekit.errors import InputError
+from spacekit.io.ab_log import Impressions
+
+
+def unit_sd(numerator: np.ndarray, denominator: np.ndarray) -> float:
+    """The standard deviation of a ratio metric's per-unit influence (Y_u - M N_u) / mean(N): Var(M) = sd^2 / n."""
+    ratio = numerator.sum() / denominator.sum()
+    return float(np.std((numerator - ratio * denominator) / denominator.mean(), ddof=1))
+
+
+def plan_ab(log: Impressions, mde: float, *, alpha: float = 0.05, power: float = 0.8, control_share: float = 0.5,
+            k: int = 3, long_click_s: float = 30.0) -> list[dict]:
+    """Per metric: the pilot's value and unit-level sd (both arms pooled, each centred on its own ratio), and the
+    units needed per arm to find a change of `mde` (absolute) at `power`."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if mde <= 0 or not 0 < power < 1 or not 0 < alpha < 1 or not 0 < control_share < 1:
+        raise InputError("ab plan: --mde must be > 0; --power, --alpha and --control-share between 0 and 1")
+    rows = []
+    per_unit = len(log) / len(set(log.units))
+    for o in outcomes(log, k, long_click_s):
+        sums = unit_sums(log.units, log.arm, o.numerator, o.denominator)
+        parts = [unit_sd(sums.numerator[sums.arm == g], sums.denominator[sums.arm == g]) for g in (0, 1)]
+        counts = [int((sums.arm == g).sum()) for g in (0, 1)]
+        sd = float(np.sqrt(((counts[0] - 1) * parts[0] ** 2 + (counts[1] - 1) * parts[1] ** 2)
+                           / (counts[0] + counts[1] - 2)))
+        value = float(o.numerator.sum() / o.denominator.sum())
+        control = (float(NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power,
+                                                      ratio=(1 - control_share) / control_share))
+                   if sd > 0 else float("nan"))
+        treatment = control * (1 - control_share) / control_share
+        rows.append({"metric": o.name, "pilot_value": value, "unit_sd": sd, "mde": mde,
+                     "units_control": int(np.ceil(control)) if np.isfinite(control) else None,
+                     "units_treatment": int(np.ceil(treatment)) if np.isfinite(treatment) else None,
+                     "impressions_per_unit": per_unit})
+    return rows
+
+
+def plan_interleaving(log: Impressions, mde: float, *, alpha: float = 0.05, power: float = 0.8) -> dict:
+    """Units (with clicks) an interleaved comparison needs to find a mean preference of `mde` (-1..1 scale)."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if mde <= 0 or not 0 < power < 1 or not 0 < alpha < 1:
+        raise InputError("ab plan: --mde must be > 0; --power and --alpha between 0 and 1")
+    outcome = credit(log)
+    clicked = np.array([len(c) > 0 for c in log.clicks], dtype=float)
+    ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
+    counted = np.bincount(inverse, weights=clicked, minlength=len(ids))
+    pref = np.bincount(inverse, weights=outcome.astype(float), minlength=len(ids))[counted > 0] / counted[counted > 0]
+    if len(pref) < 2:
+        raise InputError(f"{log.path}: fewer than 2 units with clicks: no spread to plan from")
+    sd = float(np.std(pref, ddof=1))
+    units = float(NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power, ratio=0))
+    return {"pilot_preference": float(pref.mean()), "unit_sd": sd, "mde": mde, "units_with_clicks": int(np.ceil(units)),
+            "click_share": float(clicked.mean()), "units": int(np.ceil(units / max(clicked.mean(), 1e-12)))}
