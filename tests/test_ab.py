@@ -171,3 +171,37 @@ def test_plan_gives_the_units_that_reach_the_power(tmp_path):
     result = CliRunner().invoke(main, ["ab", "plan", path, "--mde", "0.03", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["plan"][0]["metric"] == "success@3"
+
+
+def test_compare_reports_online_evidence_beside_the_offline_verdict(tmp_path):
+    from spacekit.ab.simulate import interleaved_rows
+    from spacekit.demo.data import write_demo_data
+
+    paths = write_demo_data(tmp_path / "demo")
+    rows, _ = ab_rows(600, lift=0.08, seed=8)
+    ab = _log_file(tmp_path, rows)
+    inter = tmp_path / "interleaved.jsonl"
+    inter.write_text("".join(json.dumps(r) + "\n" for r in interleaved_rows(400, seed=9)), encoding="utf-8")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["compare", "builtin:minilm", "builtin:minilm", "--suite", str(paths["suite"]),
+                                       "-o", str(out), "--resamples", "300", "--ab", ab, "--control", "old",
+                                       "--interleaved", str(inter), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    direct = analyze(parse_log(enumerate(rows, start=1), Path(ab), "old"))
+    assert report["online"]["ab"]["metrics"][0]["delta"] == pytest.approx(direct["metrics"][0]["delta"])
+    assert report["online"]["ab"]["verdict"] == direct["verdict"]
+    assert report["online"]["interleaved"]["verdict"] == "b preferred"
+    assert "online: A/B test" in result.output
+    assert "evidence: the verdict rests on the offline suite" in result.output
+    md = (out / "report.md").read_text()
+    assert "an A/B log and an interleaved log reported beside it, not folded into it" in md
+    assert "## Online evidence" in md
+    assert "| success@3 |" in md
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({**rows[0], "clicks": ["zz"]}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["compare", "builtin:minilm", "builtin:minilm", "--suite", str(paths["suite"]),
+                                       "-o", str(tmp_path / "r2"), "--ab", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.jsonl:1: clicked 'zz', which is not in 'shown'" in result.output
+    assert not (tmp_path / "r2").exists()

@@ -86,9 +86,10 @@ def credit(log: Impressions) -> np.ndarray:
     return out
 
 
-def preference(log: Impressions, confidence: float = 0.95) -> dict:
+def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) -> dict:
     """Win / tie / loss of B against A over impressions, the per-unit preference (mean outcome of a unit's
-    impressions with a click), its t-interval over units, and the sign test over units that prefer one side."""
+    impressions with a click), its t-interval over units, the sign test over units that prefer one side, and the
+    verdict: a side is preferred when the sign test's p < alpha and the interval excludes 0."""
     outcome = credit(log)
     clicked = np.array([len(c) > 0 for c in log.clicks])
     ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
@@ -102,9 +103,12 @@ def preference(log: Impressions, confidence: float = 0.95) -> dict:
     t = stats.t.ppf(0.5 + confidence / 2, max(n - 1, 1))
     favour_b, favour_a = int((unit_pref > 0).sum()), int((unit_pref < 0).sum())
     sign_p = float(stats.binomtest(favour_b, favour_b + favour_a).pvalue) if favour_a + favour_b else 1.0
-    return {"log": log.path, "impressions": len(log), "with_clicks": int(clicked.sum()),
+    low, high = mean - t * se, mean + t * se
+    decided = sign_p < alpha and n > 1 and not low <= 0 <= high
+    verdict = ("b preferred" if mean > 0 else "a preferred") if decided else "no preference found"
+    return {"verdict": verdict, "log": log.path, "impressions": len(log), "with_clicks": int(clicked.sum()),
             "wins_b": int((outcome > 0).sum()), "wins_a": int((outcome < 0).sum()),
             "ties": int((clicked & (outcome == 0)).sum()), "units": n,
-            "preference_b": mean, "ci_low": mean - t * se, "ci_high": mean + t * se,
+            "preference_b": mean, "ci_low": low, "ci_high": high,
             "share_b": (mean + 1) / 2, "units_favouring_b": favour_b, "units_favouring_a": favour_a,
             "sign_test_p": sign_p}

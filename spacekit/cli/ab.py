@@ -92,10 +92,7 @@ def interleaved_cmd(log, alpha, as_json) -> None:
     from spacekit.ab import preference
     from spacekit.io.ab_log import read_log
 
-    out = preference(read_log(log, interleaved=True))
-    decided = out["sign_test_p"] < alpha and not out["ci_low"] <= 0 <= out["ci_high"]
-    out["verdict"] = ("b preferred" if out["preference_b"] > 0 else "a preferred") if decided else \
-        "no preference found"
+    out = preference(read_log(log, interleaved=True), alpha=alpha)
     if as_json:
         emit_json(out)
         return

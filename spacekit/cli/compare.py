@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
                  trust_remote_code: bool = False, mteb_out: str | None = None,
-                 languages: list[str] | None = None) -> Comparison:
+                 languages: list[str] | None = None, online: tuple | None = None) -> Comparison:
     from spacekit.compare import compare, read_suite
     from spacekit.embed.progress import quiet
     from spacekit.report import write_report
@@ -34,6 +34,10 @@ def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: 
     suite = read_suite(suite_path)
     config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code)
     comparison = compare(before, after, suite, config)
+    if online is not None:
+        from spacekit.ab.online import online_section
+
+        comparison.report["online"] = online_section(*online, alpha=config.alpha, correction=config.correction)
     write_report(comparison, out_dir)
     if mteb_out is not None:
         from spacekit.cli.mteb import write_comparison_results
@@ -92,19 +96,30 @@ def compare_options(f):
 @click.option("--reference", type=click.Path(file_okay=False), default=None,
               help="a folder of MTEB result files (e.g. the base model's published scores): shown beside the "
                    "before model's numbers, a difference > 1e-4 flagged (suite key mteb_task names the task)")
+@click.option("--ab", "ab_log", type=click.Path(), default=None,
+              help="an A/B log of the two models serving (control arm: the before model): online evidence")
+@click.option("--interleaved", "interleaved_log", type=click.Path(), default=None,
+              help="an interleaved log (team a: before, b: after; `spacekit ab interleave` makes the lists)")
+@click.option("--control", default=None, help="the A/B log's arm that served the before model")
 @languages_option
 @compare_options
 @device_options
 @cache_options
 @prompt_options(roles=True)
 def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, mteb_out, reference,
-                mteb_languages, **opts) -> None:
+                ab_log, interleaved_log, control, mteb_languages, **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
+    from spacekit.io.ab_log import read_log
+
     settings = {k: opts.pop(k) for k in SETTINGS}
     settings["reference"] = reference
+    online = None
+    if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
+        online = (read_log(ab_log, control) if ab_log else None,
+                  read_log(interleaved_log, interleaved=True) if interleaved_log else None)
     comparison = _run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
-                              opts["trust_remote_code"], mteb_out, mteb_languages)
+                              opts["trust_remote_code"], mteb_out, mteb_languages, online)
     if as_json:
         emit_json(comparison.report)
     if fail_on_regression and comparison.has_regression():

@@ -153,3 +153,32 @@ def queries_summary(section: dict) -> str:
     return (f"{section['name']}: {section['n']:,} queries without labels; overlap@{k} {section[f'overlap@{k}']:.3f}, "
             f"RBO (p={section['rbo_p']:g}) {section['rbo']:.3f}, {section['entered_per_query']:.2f} results per query "
             f"entered the top {k}; {section['unchanged_queries']:,} queries' lists unchanged")
+
+
+def online_lines(report: dict) -> list[str]:
+    """The online evidence, one sentence per log (empty without --ab / --interleaved)."""
+    online = report.get("online") or {}
+    lines = []
+    ab = online.get("ab")
+    if ab:
+        m = ab["metrics"][0]
+        srm = "sample ratio ok" if not ab["srm"]["mismatch"] else "SAMPLE RATIO MISMATCH"
+        lines.append(f"A/B test ({ab['log']}; {ab['control']} = before, {ab['treatment']} = after): {m['metric']} "
+                     f"{m['control']:.4f} → {m['treatment']:.4f}, {m['delta']:+.4f} [{m['ci_low']:+.4f}, "
+                     f"{m['ci_high']:+.4f}] over {sum(ab['units'].values()):,} units, {srm}; verdict: {ab['verdict']}")
+    il = online.get("interleaved")
+    if il:
+        side = {"b preferred": "after preferred", "a preferred": "before preferred"}.get(il["verdict"], il["verdict"])
+        lines.append(f"interleaving ({il['log']}; a = before, b = after): preference for after "
+                     f"{il['preference_b']:+.3f} [{il['ci_low']:+.3f}, {il['ci_high']:+.3f}] over {il['units']:,} "
+                     f"units, sign test p {il['sign_test_p']:.3g}; {side}")
+    return lines
+
+
+def evidence_line(report: dict) -> str:
+    """What the verdict rests on: the offline suite, and the online logs reported beside it."""
+    tested = len(report["tasks"])
+    online = report.get("online") or {}
+    extra = [name for name, key in (("an A/B log", "ab"), ("an interleaved log", "interleaved")) if online.get(key)]
+    return (f"evidence: the verdict rests on the offline suite ({tested} tested task{'s' if tested != 1 else ''})"
+            + (f"; {' and '.join(extra)} reported beside it, not folded into it" if extra else ""))

@@ -8,10 +8,12 @@ import html
 from pathlib import Path
 
 from spacekit.report.format import (
+    evidence_line,
     headline_parts,
     leakage_rows,
     model_rows,
     num,
+    online_lines,
     pval,
     queries_summary,
     reference_summary,
@@ -36,7 +38,7 @@ def render_html(report: dict, plots: dict[str, Path]) -> str:
            f"<style>{CSS}</style></head><body>",
            f"<div class='banner'>Verdict: <b>{e(report['verdict'])}</b><ul>"
            + "".join(f"<li>{e(p)}</li>" for p in headline_parts(report)) + "</ul>"
-           f"<div class='muted'>Rule: {e(head['rule'])}.</div></div>",
+           f"<div class='muted'>Rule: {e(head['rule'])}. {e(evidence_line(report))}.</div></div>",
            f"<p class='muted'>before <code>{e(report['before'])}</code> → after <code>{e(report['after'])}</code>; "
            f"{report['resamples']:,} paired bootstrap resamples; created {e(report['created'])} by spacekit "
            f"{e(report['spacekit_version'])}.</p>",
@@ -48,6 +50,9 @@ def render_html(report: dict, plots: dict[str, Path]) -> str:
     out.append(f"<h2>Overfitting</h2><p>{e(report['overfitting']['note'])}</p>")
     if report.get("leakage"):
         out.append(_leakage(report))
+    if online_lines(report):
+        out.append("<h2>Online evidence</h2><p class='muted'>" + e(evidence_line(report)) + ".</p><ul>"
+                   + "".join(f"<li>{e(x)}</li>" for x in online_lines(report)) + "</ul>")
     if report.get("reference"):
         out.append(_reference(report))
     if "projection" in plots:

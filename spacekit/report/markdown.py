@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from spacekit.report.escape import md
 from spacekit.report.format import (
+    evidence_line,
     headline_parts,
     leakage_rows,
     model_rows,
     num,
+    online_lines,
     pval,
     queries_summary,
     reference_summary,
@@ -22,7 +24,8 @@ def render_markdown(report: dict) -> str:
     lines = [f"# spacekit comparison: **{report['verdict']}**", ""]
     lines += [f"- {md(part)}" for part in headline_parts(report)]
     lines += ["", f"Rule: {md(report['headline']['rule'])}. before {md(report['before'])} → after "
-              f"{md(report['after'])}; {report['resamples']:,} paired bootstrap resamples.", "",
+              f"{md(report['after'])}; {report['resamples']:,} paired bootstrap resamples. "
+              f"{md(evidence_line(report))}.", "",
               "## Main metrics (the verdict)", ""]
     lines += _summary(report, "main")
     secondary = _summary(report, "secondary")
@@ -40,6 +43,15 @@ def render_markdown(report: dict) -> str:
     lines += ["", "## Overfitting", "", md(report["overfitting"]["note"])]
     if report.get("leakage"):
         lines += _leakage(report)
+    if online_lines(report):
+        lines += ["", "## Online evidence", "", *[f"- {md(x)}" for x in online_lines(report)]]
+        ab = (report.get("online") or {}).get("ab")
+        if ab:
+            lines += ["", f"| metric | {md(ab['control'])} | {md(ab['treatment'])} | Δ | 95% CI (units) | p adj. | "
+                      "verdict |", "|---|---:|---:|---:|---|---:|---|"]
+            lines += [f"| {md(m['metric'])} | {num(m['control'])} | {num(m['treatment'])} | {signed(m['delta'])} | "
+                      f"[{signed(m['ci_low'])}, {signed(m['ci_high'])}] | {pval(m.get('p_adjusted'))} | "
+                      f"{md(m['verdict'])} |" for m in ab["metrics"]]
     if report.get("reference"):
         lines += ["", "## Reproducibility (MTEB reference)", "", md(reference_summary(report) or "") + ".", "",
                   "| task | MTEB task | metric | spacekit (before) | reference | difference | |",

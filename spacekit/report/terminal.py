@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from spacekit.report.escape import plain
 from spacekit.report.format import (
+    evidence_line,
     headline_parts,
     model_rows,
     num,
+    online_lines,
     queries_summary,
     reference_summary,
     summary_rows,
@@ -54,10 +56,13 @@ def print_summary(report: dict, out_dir: str | None = None, width: int | None = 
         d = report["drift"]
         overlap, cka = num(d["knn_overlap"]["mean"], 3), num(d["linear_cka"], 3)
         console.print(f"drift: kNN overlap mean {overlap}, linear CKA {cka}")
+    for line in online_lines(report):
+        console.print(Text(plain(f"online: {line}")))
     console.print(Text(f"verdict: {report['verdict']}", style="bold"))
     for part in headline_parts(report):
         console.print(Text(plain(f"  {part}")))
     console.print(Text(plain(f"  rule: {report['headline']['rule']}"), style="dim"))
+    console.print(Text(plain(f"  {evidence_line(report)}"), style="dim"))
     if out_dir:
         console.print(Text(plain(f"report: {out_dir}/index.html")))
 
