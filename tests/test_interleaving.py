@@ -101,3 +101,43 @@ def test_ab_interleave_writes_team_draft_lists_of_both_models(tmp_path, tiny_mod
         assert len(x["shown"]) == len(set(x["shown"])) == 6
         for team, top in zip("ab", tops, strict=True):
             assert _in_order([d for d, t in zip(x["shown"], x["team"], strict=True) if t == team], top.top[i])
+
+
+def test_ab_replay_turns_clicks_into_qrels_and_counts_what_the_log_never_showed(tmp_path, tiny_model):
+    import numpy as np
+
+    from spacekit.demo.data import write_demo_data
+    from spacekit.embed import EncodeOptions, load_model
+    from spacekit.io.trec import read_qrels
+    from spacekit.tasks.queries import QueriesTask
+
+    beir = write_demo_data(tmp_path / "demo")["beir"]
+    qrels, _ = read_qrels(next((beir / "qrels").glob("*.tsv")))
+    served = QueriesTask(beir / "queries.jsonl", beir / "corpus.jsonl", 10).run(load_model("builtin:minilm"),
+                                                                                EncodeOptions())
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, qid in enumerate(served.item_ids):                       # the old model served; users click relevant docs
+        shown = served.top[i]
+        clicks = [d for d in shown if qrels.get(qid, {}).get(d, 0) > 0 and rng.random() < 0.8]
+        rows.append({"request_id": f"r{i}", "unit_id": f"u{i % 7}", "query": served.item_texts[qid][0],
+                     "shown": shown, "clicks": clicks})
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "replay"
+    result = CliRunner().invoke(main, ["ab", "replay", str(log), "builtin:minilm", str(tiny_model), "--corpus",
+                                       str(beir / "corpus.jsonl"), "-o", str(out), "--resamples", "300"])
+    assert result.exit_code == 0, result.output
+    judged, _ = read_qrels(out / "replay-data" / "qrels" / "test.tsv")
+    assert sum(len(v) for v in judged.values()) == sum(len(r["clicks"]) for r in rows)
+    shares = json.loads((out / "replay.json").read_text())["unjudged@10"]
+    assert shares["before"] == 0.0                                  # the serving model's lists were all shown
+    assert shares["after"] > 0.3
+    assert "the model that served the log is favoured" in result.output
+    assert (out / "report" / "report.json").exists()
+    rows[0]["shown"] = [*rows[0]["shown"], "not-a-doc"]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = CliRunner().invoke(main, ["ab", "replay", str(log), "builtin:minilm", str(tiny_model), "--corpus",
+                                       str(beir / "corpus.jsonl"), "-o", str(tmp_path / "r2")])
+    assert result.exit_code == 2
+    assert "log.jsonl:1: shown document 'not-a-doc' is not in the corpus" in result.output

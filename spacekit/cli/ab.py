@@ -1,4 +1,5 @@
-"""`spacekit ab analyze | plan | interleaved | interleave | qrels` (thin: parse, call spacekit.ab, print)."""
+"""`spacekit ab analyze | plan | interleaved | interleave | qrels | replay` (thin: parse, call spacekit.ab,
+print)."""
 
 from __future__ import annotations
 
@@ -212,6 +213,46 @@ def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, k, as_
                    f"{row['units_control']:,} + {row['units_treatment']:,} units (≈ "
                    f"{(row['units_control'] + row['units_treatment']) * row['impressions_per_unit']:,.0f} "
                    f"impressions) to find {mde:+g} at power {power:g}, alpha {alpha:g}")
+
+
+@ab_group.command("replay")
+@click.argument("log", type=click.Path())
+@click.argument("before")
+@click.argument("after")
+@click.option("--corpus", required=True, type=click.Path(), help="the documents the log's ids name (id, text)")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="the replay task (replay-data/) and compare's report (report/)")
+@click.option("--resamples", type=int, default=10_000, show_default=True, help="bootstrap resamples")
+@device_options
+@cache_options
+def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
+    """The log's queries, with its clicks as relevance, compared for BEFORE and AFTER; beside the metrics, the share
+    of each model's top 10 the log never showed (unjudged: counted as not relevant, which favours the model that
+    served the log)."""
+    import json
+
+    from spacekit.ab.replay import replay_folder, unjudged_share
+    from spacekit.cli.compare import run_compare
+    from spacekit.files import atomic_write
+    from spacekit.io.ab_log import read_log
+    from spacekit.io.texts import read_texts
+
+    impressions, docs = read_log(log, replay=True), read_texts(corpus)
+    out = Path(out_dir)
+    data, shown = replay_folder(impressions, docs, out / "replay-data")
+    suite = out / "replay-suite.toml"
+    atomic_write(suite, f'[[task]]\nname = "replay"\nkind = "retrieval"\ndata = "{data.name}"\nsplit = "test"\n'
+                        'tag = "in-domain"\nmetrics = ["ndcg@10", "mrr@10", "recall@10"]\n')
+    settings = {"alpha": 0.05, "correction": "holm", "min_effect": {}, "seed": 0, "resamples": resamples,
+                "leak_threshold": 0.95, "quiet": False, "profile": False}
+    comparison = run_compare(before, after, suite, out / "report", None, settings, encode_options(**opts))
+    shares = {}
+    for which, result in zip(("before", "after"), comparison.plot_data["tasks"]["replay"], strict=True):
+        shares[which] = unjudged_share(result.run.query_ids, result.run.doc_ids, result.run.codes, shown)
+    atomic_write(out / "replay.json", json.dumps({"unjudged@10": shares, "queries": len(result.run.query_ids)}))
+    click.echo(f"unjudged@10 (results the log never showed for the query): before {shares['before']:.3f}, after "
+               f"{shares['after']:.3f}. They count as not relevant, so the model that served the log is favoured"
+               + ("; the after model's metrics are a lower bound." if shares["after"] > shares["before"] else "."))
 
 
 COMMANDS = [ab_group]

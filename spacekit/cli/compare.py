@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from spacekit.compare import Comparison
 
 
-def _run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
+def run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
                  trust_remote_code: bool = False, mteb_out: str | None = None,
                  languages: list[str] | None = None, online: tuple | None = None) -> Comparison:
+    """Read the suite, compare, write the report (and MTEB files), print the summary; shared by compare, demo and
+    ab replay."""
     from spacekit.compare import compare, read_suite
     from spacekit.embed.progress import quiet
     from spacekit.report import write_report
@@ -118,7 +120,7 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
         online = (read_log(ab_log, control) if ab_log else None,
                   read_log(interleaved_log, interleaved=True) if interleaved_log else None)
-    comparison = _run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
+    comparison = run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
                               opts["trust_remote_code"], mteb_out, mteb_languages, online)
     if as_json:
         emit_json(comparison.report)
@@ -143,7 +145,7 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
     if after is None:
         after = str(finetuned_demo_model(paths["train"], out, epochs))
     settings = {k: opts.pop(k) for k in SETTINGS}
-    _run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, encode_options(**opts))
+    run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, encode_options(**opts))
 
 
 COMMANDS = [compare_cmd, demo_cmd]

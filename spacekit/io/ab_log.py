@@ -21,8 +21,6 @@ from spacekit.errors import InputError
 from spacekit.io.tables import field as table_field
 from spacekit.io.tables import read_rows
 
-REQUIRED = ("request_id", "unit_id", "arm", "shown", "clicks")
-
 
 @dataclass
 class Impressions:
@@ -45,20 +43,24 @@ class Impressions:
         return len(self.request_ids)
 
 
-def read_log(path: str | Path, control: str | None = None, *, interleaved: bool = False) -> Impressions:
+def read_log(path: str | Path, control: str | None = None, *, interleaved: bool = False,
+             replay: bool = False) -> Impressions:
     """Read and check a log file (JSONL or Parquet; see parse_log)."""
-    return parse_log(read_rows(Path(path)), Path(path), control, interleaved=interleaved)
+    return parse_log(read_rows(Path(path)), Path(path), control, interleaved=interleaved, replay=replay)
 
 
-def parse_log(numbered_rows, path: Path, control: str | None = None, *, interleaved: bool = False) -> Impressions:
+def parse_log(numbered_rows, path: Path, control: str | None = None, *, interleaved: bool = False,
+              replay: bool = False) -> Impressions:
     """Check (line, row) pairs as a log: the required fields, two arms (control first: --control, else the first
     name in sorted order) or, interleaved, a team per shown position; clicks among the shown ids; unique request
-    ids."""
+    ids. For a replay the arms do not matter (any number, or none) but every row needs the query's text."""
     rows: list[tuple] = []
     seen: dict[str, int] = {}
     for lineno, row in numbered_rows:
         where = f"{path}:{lineno}"
-        for name in REQUIRED if not interleaved else ("request_id", "unit_id", "shown", "clicks", "team"):
+        needed = ("request_id", "unit_id", "shown", "clicks", *(("team",) if interleaved else ()),
+                  *(("arm",) if not (interleaved or replay) else ()), *(("query",) if replay else ()))
+        for name in needed:
             if name not in row or row[name] is None:
                 raise InputError(f"{where}: missing field {name!r}")
         if "query" not in row and "query_id" not in row:
@@ -76,11 +78,11 @@ def parse_log(numbered_rows, path: Path, control: str | None = None, *, interlea
         rows.append((lineno, row, request, shown, clicks))
     if not rows:
         raise InputError(f"{path}: no impressions")
-    arms = _arms(path, rows, control) if not interleaved else ("a", "b")
+    arms = _arms(path, rows, control) if not (interleaved or replay) else ("a", "b")
     index = {name: i for i, name in enumerate(arms)}
     out = Impressions(str(path), arms, [r[2] for r in rows], [table_field(path, r[0], r[1], "unit_id") for r in rows],
-                      np.array([index[str(r[1]["arm"])] for r in rows], dtype=np.int8) if not interleaved
-                      else np.zeros(len(rows), dtype=np.int8),
+                      np.array([index[str(r[1]["arm"])] for r in rows], dtype=np.int8)
+                      if not (interleaved or replay) else np.zeros(len(rows), dtype=np.int8),
                       [str(r[1].get("query", r[1].get("query_id"))) for r in rows], [r[3] for r in rows],
                       [r[4] for r in rows], lines=[r[0] for r in rows])
     if any("dwell_s" in r[1] and r[1]["dwell_s"] is not None for r in rows):
