@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
                  trust_remote_code: bool = False, mteb_out: str | None = None,
-                 languages: list[str] | None = None, online: tuple | None = None) -> Comparison:
+                 languages: list[str] | None = None, online: dict | None = None) -> Comparison:
     """Read the suite, compare, write the report (and MTEB files), print the summary; shared by compare, demo and
     ab replay."""
     from spacekit.compare import compare, read_suite
@@ -39,7 +39,8 @@ def run_compare(before: str, after: str, suite_path, out_dir, train, settings: d
     if online is not None:
         from spacekit.ab.online import online_section
 
-        comparison.report["online"] = online_section(*online, alpha=config.alpha, correction=config.correction)
+        comparison.report["online"] = online_section(online["ab"], online["interleaved"], alpha=config.alpha,
+                                                     correction=config.correction, simulated=online["simulated"])
     write_report(comparison, out_dir)
     if mteb_out is not None:
         from spacekit.cli.mteb import write_comparison_results
@@ -118,8 +119,9 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
     settings["reference"] = reference
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
-        online = (read_log(ab_log, control) if ab_log else None,
-                  read_log(interleaved_log, interleaved=True) if interleaved_log else None)
+        online = {"ab": read_log(ab_log, control) if ab_log else None,
+                  "interleaved": read_log(interleaved_log, interleaved=True) if interleaved_log else None,
+                  "simulated": False}
     comparison = run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
                               opts["trust_remote_code"], mteb_out, mteb_languages, online)
     if as_json:
@@ -136,7 +138,8 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
 @device_options
 @cache_options
 def demo_cmd(out_dir, epochs, after, **opts) -> None:
-    """The main job end to end on built-in data: fine-tune builtin:minilm, then compare before vs after."""
+    """The main job end to end on built-in data: fine-tune builtin:minilm, then compare before vs after (with a
+    simulated A/B test and interleaving over both models' real rankings, labelled simulated)."""
     from spacekit.demo.data import write_demo_data
     from spacekit.demo.finetune import finetuned_demo_model
 
@@ -144,8 +147,14 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
     paths = write_demo_data(out / "data")
     if after is None:
         after = str(finetuned_demo_model(paths["train"], out, epochs))
+    from spacekit.demo.online import simulated_logs
+    from spacekit.io.ab_log import read_log
+
     settings = {k: opts.pop(k) for k in SETTINGS}
-    run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, encode_options(**opts))
+    options = encode_options(**opts)
+    ab, interleaved = simulated_logs("builtin:minilm", after, paths["beir"], out / "data", options)
+    online = {"ab": read_log(ab, "before"), "interleaved": read_log(interleaved, interleaved=True), "simulated": True}
+    run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, options, online=online)
 
 
 COMMANDS = [compare_cmd, demo_cmd]

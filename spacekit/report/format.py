@@ -158,7 +158,7 @@ def queries_summary(section: dict) -> str:
 def online_lines(report: dict) -> list[str]:
     """The online evidence, one sentence per log (empty without --ab / --interleaved)."""
     online = report.get("online") or {}
-    lines = []
+    lines: list[str] = []
     ab = online.get("ab")
     if ab:
         m = ab["metrics"][0]
@@ -172,7 +172,7 @@ def online_lines(report: dict) -> list[str]:
         lines.append(f"interleaving ({il['log']}; a = before, b = after): preference for after "
                      f"{il['preference_b']:+.3f} [{il['ci_low']:+.3f}, {il['ci_high']:+.3f}] over {il['units']:,} "
                      f"units, sign test p {il['sign_test_p']:.3g}; {side}")
-    return lines
+    return [f"SIMULATED {x}" for x in lines] if online.get("simulated") else lines
 
 
 def evidence_line(report: dict) -> str:
