@@ -50,9 +50,20 @@ EOF
 D="$RUN/data"
 "$SK" embed builtin:minilm "$RUN/texts.jsonl" -o "$RUN/store"
 "$SK" eval retrieval builtin:minilm "$D/support" --json > "$RUN/retrieval.json"
-"$SK" eval sts builtin:minilm "$D/general-sts.tsv" --json > "$RUN/sts.json"
+"$SK" eval sts builtin:minilm "$D/general-sts.tsv" --json --mteb-out "$RUN/mteb" > "$RUN/sts.json"
+"$SK" eval sts builtin:minilm "$D/general-sts.tsv" --mteb-task general-sts.tsv --reference "$RUN/mteb" > /dev/null
+"$VENV/bin/python" -c "
+import json, sys; from spacekit.ab.simulate import ab_rows, interleaved_rows
+rows, _ = ab_rows(300, lift=0.05, seed=1)
+open(sys.argv[1] + '/ab.jsonl', 'w').write(''.join(json.dumps(r) + '\\n' for r in rows))
+open(sys.argv[1] + '/il.jsonl', 'w').write(''.join(json.dumps(r) + '\\n' for r in interleaved_rows(200, seed=2)))
+" "$RUN"
+"$SK" ab analyze "$RUN/ab.jsonl" --control old > /dev/null
+"$SK" ab plan "$RUN/ab.jsonl" --mde 0.03 > /dev/null
+"$SK" ab interleaved "$RUN/il.jsonl" > /dev/null
 "$SK" eval classification builtin:minilm --train "$RUN/train.jsonl" --test "$RUN/test.jsonl" --json > /dev/null
 "$SK" eval clustering builtin:minilm "$RUN/texts.jsonl" --json > /dev/null
+"$SK" eval clustering builtin:minilm "$RUN/texts.jsonl" --protocol mteb-v2 --all-documents --json > /dev/null
 "$SK" eval pair-classification builtin:minilm "$RUN/pairs.jsonl" --json > /dev/null
 "$SK" eval probes builtin:minilm --json > /dev/null
 "$SK" geometry builtin:minilm "$RUN/texts.jsonl" --json > /dev/null
@@ -70,5 +81,6 @@ for folder in ("report", "demo"):
     page = (run / folder / "index.html").read_text()
     assert page.count("data:image/png;base64,") >= 2, folder
 assert json.loads((run / "retrieval.json").read_text())["metrics"]["ndcg@10"] > 0.3
-print("smoke: plain install ran embed, every eval, geometry, compare and the demo's comparison step")
+assert json.loads((run / "demo" / "report.json").read_text())["online"]["simulated"] is True
+print("smoke: plain install ran embed, every eval, geometry, ab, compare and the demo's comparison step")
 EOF

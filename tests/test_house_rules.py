@@ -88,3 +88,12 @@ def test_a_kind_is_registered_by_its_file_alone():
     assert {cls.__module__.rsplit(".", 1)[1] for cls in found.values()} == modules
     assert set(found) == {"retrieval", "sts", "classification", "clustering", "pair_classification", "probes",
                           "geometry"}
+
+
+def test_every_package_is_installed_by_a_plain_pip_install():
+    """pyproject lists the packages one by one: a new folder left out would be missing from `pip install .`."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "spacekit").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)

@@ -60,7 +60,10 @@ def headline(entries: list[dict], config: CompareConfig) -> dict:
 
 def overall(verdicts: list[str]) -> str:
     """improved, regressed, mixed (both), inconclusive (neither, and one undecided), no meaningful change (every
-    change negligible or equivalent), or no significant change (margins of 0, nothing found; or nothing tested)."""
+    change negligible or equivalent), no significant change (margins of 0, nothing found), or nothing tested (a
+    suite of observed kinds only: probes, geometry, queries)."""
+    if not verdicts:
+        return "nothing tested"
     found = set(verdicts)
     if {"improved", "regressed"} <= found:
         return "mixed"
