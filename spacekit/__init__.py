@@ -1,7 +1,7 @@
 """spacekit: did fine-tuning improve this embedding model? Evidence from paired before/after evaluation.
 
-Layers, each importing only those below it (tests/test_layers.py enforces it):
-    cli -> report, demo -> compare -> tasks -> metrics | ops | embed | io | stats -> ranked_run | backend | files
+Layers, each importing only those below it (tests/test_house_rules.py enforces it):
+    cli -> report, demo -> compare | ab -> tasks -> metrics | ops | embed | io | stats -> ranked_run | backend | files
     | kernels -> errors
 Importing spacekit changes no environment variable or global state; the CLI sets its process defaults itself.
 """

@@ -18,8 +18,8 @@ MAX_LINES = 400
 
 
 def test_layers_point_one_way():
-    """import-linter's layers contract (pyproject.toml): cli -> report | demo -> compare -> tasks -> metrics | ops |
-    embed | io | stats -> ranked_run | backend | files | practical -> errors | terminal_text."""
+    """import-linter's layers contract (pyproject.toml): cli -> report | demo -> compare | ab -> tasks -> metrics |
+    ops | embed | io | stats -> ranked_run | backend | files | practical -> errors | terminal_text."""
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     if lint_imports is None:
         pytest.fail("lint-imports (import-linter, a dev dependency) is not installed")
@@ -87,7 +87,7 @@ def test_a_kind_is_registered_by_its_file_alone():
     found = kinds()
     assert {cls.__module__.rsplit(".", 1)[1] for cls in found.values()} == modules
     assert set(found) == {"retrieval", "sts", "classification", "clustering", "pair_classification", "probes",
-                          "geometry"}
+                          "geometry", "queries"}
 
 
 def test_every_package_is_installed_by_a_plain_pip_install():
