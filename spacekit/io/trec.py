@@ -35,15 +35,8 @@ def read_qrels(path: str | Path) -> tuple[Qrels, dict[tuple[str, str], int]]:
         else:
             raise InputError(f"{path}:{lineno}: expected 'qid 0 docid rel' or 'query-id corpus-id score', "
                              f"got {len(fields)} fields")
-        value = _relevance(path, lineno, rel)
-        if (qid, docid) in where:
-            raise InputError(f"{path}:{lineno}: duplicate judgement for query {qid!r}, doc {docid!r} "
-                             f"(first at line {where[qid, docid]})")
-        where[qid, docid] = lineno
-        qrels.setdefault(qid, {})[docid] = value
-    if not qrels:
-        raise InputError(f"{path}: no judgements")
-    return qrels, where
+        _judge(qrels, where, path, lineno, qid, docid, rel)
+    return _nonempty(path, qrels), where
 
 
 def qrels_from_rows(path: Path, rows) -> tuple[Qrels, dict[tuple[str, str], int]]:
@@ -54,15 +47,26 @@ def qrels_from_rows(path: Path, rows) -> tuple[Qrels, dict[tuple[str, str], int]
     where: dict[tuple[str, str], int] = {}
     for lineno, row in rows:
         qid, docid = field(path, lineno, row, "query-id"), field(path, lineno, row, "corpus-id")
-        value = _relevance(path, lineno, field(path, lineno, row, "score"))
-        if (qid, docid) in where:
-            raise InputError(f"{path}:{lineno}: duplicate judgement for query {qid!r}, doc {docid!r} "
-                             f"(first at row {where[qid, docid]})")
-        where[qid, docid] = lineno
-        qrels.setdefault(qid, {})[docid] = value
+        _judge(qrels, where, path, lineno, qid, docid, field(path, lineno, row, "score"), unit="row")
+    return _nonempty(path, qrels), where
+
+
+def _judge(qrels: Qrels, where: dict, path: Path, lineno: int, qid: str, docid: str, grade: str,
+           unit: str = "line") -> None:
+    """Record one judgement; a second one for the same query and document is an InputError naming both places."""
+    value = _relevance(path, lineno, grade)
+    if (qid, docid) in where:
+        raise InputError(f"{path}:{lineno}: duplicate judgement for query {qid!r}, doc {docid!r} "
+                         f"(first at {unit} {where[qid, docid]})")
+    where[qid, docid] = lineno
+    qrels.setdefault(qid, {})[docid] = value
+
+
+def _nonempty(path: Path, qrels: Qrels) -> Qrels:
+    """The qrels, or an InputError when the file judged nothing."""
     if not qrels:
         raise InputError(f"{path}: no judgements")
-    return qrels, where
+    return qrels
 
 
 def _relevance(path: Path, lineno: int, text: str) -> int:
