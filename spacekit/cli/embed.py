@@ -17,10 +17,14 @@ from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 @click.option("--shard-rows", type=int, default=SHARD_ROWS, show_default=True, help="rows per Parquet shard")
 @click.option("--store-dtype", type=click.Choice(list(NP_DTYPES)), default="float32", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace a store made with a different cache key")
+@click.option("--ray", "ray_address", default=None,
+              help="encode on a Ray cluster: local (a cluster sized to this machine) | auto (RAY_ADDRESS) | an address")
+@click.option("--workers", type=int, default=None, help="Ray encoder actors (default: one per GPU, else per CPU)")
+@click.option("--gpus-per-worker", type=float, default=0.0, show_default=True, help="GPUs each Ray actor holds")
 @device_options
 @prompt_options()
-def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype, overwrite, device, dtype,
-          batch_tokens, trust_remote_code, prompt, prompt_name) -> None:
+def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype, overwrite, ray_address, workers,
+          gpus_per_worker, device, dtype, batch_tokens, trust_remote_code, prompt, prompt_name) -> None:
     """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT, each text after
     the prompt given (else the model's default prompt)."""
     from spacekit.embed import load_model
@@ -32,8 +36,18 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
     args = encode_args(device, dtype, batch_tokens)
     m = load_model(model, trust_remote_code=trust_remote_code)
     chosen = m.prompt_for(None, PromptChoice.from_options({"prompt": prompt, "prompt_name": prompt_name}))
-    store = embed_to_store(m, texts.ids, texts.texts, out, prompt=chosen, shard_rows=shard_rows,
-                           overwrite=overwrite, store_dtype=store_dtype, **args)
+    if ray_address is not None:
+        from spacekit.distributed.embed import embed_store_ray
+
+        done = embed_store_ray(model, texts.ids, texts.texts, out, prompt=chosen, shard_rows=shard_rows,
+                               overwrite=overwrite, store_dtype=store_dtype, ray_address=ray_address, workers=workers,
+                               gpus_per_worker=gpus_per_worker, trust_remote_code=trust_remote_code,
+                               encode_args={"dtype": args["dtype"], "batch_tokens": args["batch_tokens"]})
+        store = done.store
+        click.echo(f"ray: {done.blocks_encoded} shard blocks encoded by {done.workers} workers", err=True)
+    else:
+        store = embed_to_store(m, texts.ids, texts.texts, out, prompt=chosen, shard_rows=shard_rows,
+                               overwrite=overwrite, store_dtype=store_dtype, **args)
     click.echo(f"{plain(store.path)}: {store.count} embeddings, dim {store.dim}, "
                f"{len(store.manifest['shards'])} shards", err=True)
 

@@ -52,16 +52,23 @@ class Store:
     def shards(self) -> Iterator[tuple[list[str], np.ndarray]]:
         """(ids, (rows, dim) array) per shard, in order, each checked; an id seen twice is an error."""
         seen: set[str] = set()
-        for shard in self.manifest["shards"]:
-            file = open_shard(self.path, self.manifest, shard)
-            with _reading(self.path / shard["file"]):
-                table = file.read()
-                ids = table.column("id").to_pylist()
+        for number in range(len(self.manifest["shards"])):
+            ids, vectors = self.shard(number)
             for item in ids:
                 if item in seen or item is None:
-                    raise StoreError(f"{self.path / shard['file']}: id {item!r} appears twice in the store")
+                    raise StoreError(f"{self.path / self.manifest['shards'][number]['file']}: id {item!r} appears "
+                                     f"twice in the store")
                 seen.add(item)
-            yield ids, _vectors(table.column("embedding").combine_chunks(), self.dim, self.path / shard["file"], ids)
+            yield ids, vectors
+
+    def shard(self, number: int) -> tuple[list[str], np.ndarray]:
+        """(ids, (rows, dim) array) of one shard, checked (a worker reads only the shards it searches)."""
+        shard = self.manifest["shards"][number]
+        file = open_shard(self.path, self.manifest, shard)
+        with _reading(self.path / shard["file"]):
+            table = file.read()
+            ids = table.column("id").to_pylist()
+        return ids, _vectors(table.column("embedding").combine_chunks(), self.dim, self.path / shard["file"], ids)
 
     def tiles(self, rows: int, device: torch.device | str = "cpu",
               dtype: torch.dtype | None = None) -> Iterator[tuple[int, torch.Tensor]]:

@@ -64,6 +64,8 @@ class RetrievalTask(Task[RetrievalResult]):
     dims: tuple[int, ...] = ()          # Matryoshka dimensions also scored (spacekit.tasks.axes)
     quantize: tuple[str, ...] = ()      # precisions also scored: int8, uint8, binary, ubinary
     rescore: int = 0                    # quantised search: re-score the top k x rescore in float (0: no)
+    ray: str | None = None              # a Ray cluster (local | auto | address): the corpus encoded and searched there
+    workers: int | None = None          # Ray workers (default: one per CPU of the cluster)
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
@@ -81,6 +83,9 @@ class RetrievalTask(Task[RetrievalResult]):
             raise InputError(f"similarity must be 'model', 'cosine' or 'dot', got {self.similarity!r}")
         if self.rescore < 0:
             raise InputError(f"rescore must be >= 0, got {self.rescore}")
+        if self.ray is not None and (self.backend != "spacekit" or self.dims or self.quantize):
+            raise InputError("--ray searches the float vectors with spacekit's engine: not with --backend faiss, "
+                             "--dims or --quantize")
         self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
         tags = {v.tag for v in self.scored_variants}
         for m in self.metrics:
@@ -116,14 +121,20 @@ class RetrievalTask(Task[RetrievalResult]):
         from spacekit.ops import topk
 
         data = self.inputs()
-        docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")      # (n, d)
         queries = opts.embed(model, data.queries.ids, data.queries.texts, "query")    # (nq, d)
         similarity = self.similarity_for(model)
-        if self.backend == "faiss":
+        if self.ray is not None:
+            from spacekit.distributed.retrieval import ray_corpus_search
+
+            scores, idx = ray_corpus_search(model, opts, data.corpus.ids, data.corpus.texts, queries, self.depth,
+                                            similarity, self.ray, self.workers)
+        elif self.backend == "faiss":
             from spacekit.ops.faiss_search import faiss_topk
 
+            docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
             scores, idx = faiss_topk(queries, docs, self.depth, metric=similarity)
         else:
+            docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
             scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.device)
         doc_ids = np.array(data.corpus.ids, dtype=object)
         run = RankedRun(data.queries.ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)

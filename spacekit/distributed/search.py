@@ -1,0 +1,53 @@
+"""Exact top-k over a store whose shards are spread across Ray workers: each worker runs spacekit's own exact search
+(ops.topk) on its shards, the driver merges the candidates with the same tie rule (equal scores: lower global
+index), so ids and scores equal ops.topk over the whole corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spacekit.distributed.cluster import connect, worker_count
+
+
+def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray, k: int, metric: str):
+    """On a worker: exact top-k over the given shards of the store -> (scores, global row indices)."""
+    from spacekit.embed.store import open_store
+    from spacekit.ops import topk
+
+    store = open_store(store_path)
+    offsets = np.cumsum([0] + [s["rows"] for s in store.manifest["shards"]])
+    scores, indices = [], []
+    for number in shard_numbers:
+        _, vectors = store.shard(number)
+        s, i = topk(queries, vectors, min(k, len(vectors)), metric=metric, device="cpu")
+        scores.append(s.numpy())
+        indices.append(i.numpy() + offsets[number])
+    return np.concatenate(scores, axis=1), np.concatenate(indices, axis=1)
+
+
+def merge(scores: np.ndarray, indices: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per query the k best candidates: by score descending, equal scores by lower global index."""
+    order = np.lexsort((indices, -scores), axis=1)[:, :k]
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(indices, order, axis=1)
+
+
+def sharded_topk(queries, store_path: str | Path, k: int, *, metric: str = "cosine", ray_address: str = "local",
+                 workers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """ops.topk's result (scores (nq, k) float32, indices (nq, k) int64) for a store, computed by Ray workers that
+    each search some of its shards."""
+    from spacekit.embed.store import open_store
+
+    ray = connect(ray_address)
+    store = open_store(store_path)
+    shards = len(store.manifest["shards"])
+    count = min(worker_count(ray, workers, 0.0), shards)
+    q = np.asarray(queries, dtype=np.float32)
+    remote = ray.remote(_shard_search)
+    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric)
+                     for w in range(count)])
+    scores, indices = merge(np.concatenate([p[0] for p in parts], axis=1),
+                            np.concatenate([p[1] for p in parts], axis=1), min(k, store.count))
+    return torch.from_numpy(scores.astype(np.float32)), torch.from_numpy(indices.astype(np.int64))
