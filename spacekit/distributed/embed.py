@@ -21,9 +21,13 @@ from spacekit.embed.store import Store
 class Encoder:
     """One encoder actor: its own copy of the model, encoding a block of texts per call."""
 
-    def __init__(self, spec: str, trust_remote_code: bool, encode_args: dict, fail_once: str | None = None):
+    def __init__(self, spec: str, trust_remote_code: bool, encode_args: dict, fail_once: str | None = None,
+                 threads: int = 1):
+        import torch
+
         from spacekit.embed import load_model
 
+        torch.set_num_threads(threads)                      # Ray gives an actor as many threads as CPUs it holds
         self.model = load_model(spec, trust_remote_code=trust_remote_code)
         self.encode_args = encode_args
         self.fail_once = fail_once
@@ -49,7 +53,7 @@ def embed_store_ray(spec: str, ids: list[str], texts: list[str], out: str | Path
                     shard_rows: int = SHARD_ROWS, overwrite: bool = False, store_dtype: str = "float32",
                     ray_address: str = "local", workers: int | None = None, gpus_per_worker: float = 0.0,
                     trust_remote_code: bool = False, encode_args: dict | None = None, fail_once: str | None = None,
-                    stop_after: int | None = None) -> RayEmbedding:
+                    stop_after: int | None = None, cpus_per_worker: int = 1) -> RayEmbedding:
     """Write the store `embed_to_store` writes, encoding on Ray; `fail_once` and `stop_after` (blocks) are test
     hooks: an actor that dies once, a driver interrupted after that many blocks."""
     from spacekit.embed import load_model
@@ -59,9 +63,10 @@ def embed_store_ray(spec: str, ids: list[str], texts: list[str], out: str | Path
     ray = connect(ray_address, gpus_per_worker=gpus_per_worker)
     model = load_model(spec, trust_remote_code=trust_remote_code)             # the key and dim (no encoding here)
     count = worker_count(ray, workers, gpus_per_worker)
-    actor = ray.remote(num_cpus=1, num_gpus=gpus_per_worker, max_restarts=2, max_task_retries=2)(Encoder)
+    actor = ray.remote(num_cpus=cpus_per_worker, num_gpus=gpus_per_worker, max_restarts=2, max_task_retries=2)(
+        Encoder)
     args = dict(encode_args or {}, device="cuda" if gpus_per_worker > 0 else "cpu")
-    pool = [actor.remote(spec, trust_remote_code, args, fail_once) for _ in range(count)]
+    pool = [actor.remote(spec, trust_remote_code, args, fail_once, cpus_per_worker) for _ in range(count)]
     pending: dict[tuple[int, int], object] = {}
     done = [0]
 

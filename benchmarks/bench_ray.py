@@ -1,0 +1,75 @@
+"""Ray's cost and gain on this machine: SciFact documents encoded by the single-process path, then through Ray with 1
+and 2 encoder actors (documents/s, and Ray's overhead per shard block against the single-process path); exact
+top-10 of all SciFact test queries over the store, ops.topk vs sharded across 2 workers.
+
+    python benchmarks/bench_ray.py [--docs 2000] [--shard-rows 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import DATA, print_table, write_results
+
+from spacekit.distributed.embed import embed_store_ray
+from spacekit.distributed.search import sharded_topk
+from spacekit.embed import EncodeOptions, load_model
+from spacekit.embed.cache import embed_to_store
+from spacekit.embed.store import open_store
+from spacekit.io.texts import read_texts
+from spacekit.ops import topk
+
+
+def main() -> None:
+    """Run the three encodings and the two searches; print and record them."""
+    import ray
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--docs", type=int, default=2000)
+    parser.add_argument("--shard-rows", type=int, default=250)
+    args = parser.parse_args()
+    corpus = read_texts(DATA / "scifact" / "corpus.jsonl")
+    ids, texts = corpus.ids[:args.docs], corpus.texts[:args.docs]
+    blocks = -(-len(ids) // args.shard_rows)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load_model("builtin:minilm")
+        start = time.perf_counter()
+        embed_to_store(model, ids, texts, Path(tmp) / "single", shard_rows=args.shard_rows)
+        single = time.perf_counter() - start
+        rows.append({"way": "single process", "seconds": single, "docs_per_s": len(ids) / single})
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        for workers, cpus in ((1, 2), (1, 1), (2, 1)):          # 1 x 2 CPUs: the single process's threads
+            start = time.perf_counter()
+            embed_store_ray("builtin:minilm", ids, texts, Path(tmp) / f"ray{workers}-{cpus}",
+                            shard_rows=args.shard_rows, workers=workers, cpus_per_worker=cpus)
+            took = time.perf_counter() - start
+            rows.append({"way": f"ray, {workers} worker{'s' if workers > 1 else ''} x {cpus} CPU", "seconds": took,
+                         "docs_per_s": len(ids) / took,
+                         "overhead_per_block_s": (took - single) / blocks if cpus == 2 else None})
+        queries = read_texts(DATA / "scifact" / "queries.jsonl")
+        q = EncodeOptions().embed(model, queries.ids, queries.texts, "query")
+        _, vectors = open_store(Path(tmp) / "ray2-1").load()
+        start = time.perf_counter()
+        ref = topk(q, vectors, 10)
+        local = time.perf_counter() - start
+        start = time.perf_counter()
+        got = sharded_topk(q, Path(tmp) / "ray2-1", 10, workers=2)
+        spread = time.perf_counter() - start
+        assert torch.equal(ref[1], got[1])
+        rows += [{"way": "top-10, ops.topk", "seconds": local}, {"way": "top-10, sharded on 2 workers",
+                                                                 "seconds": spread}]
+        ray.shutdown()
+    print_table(rows, ["way", "seconds", "docs_per_s", "overhead_per_block_s"])
+    path = write_results("ray", torch.device("cpu"), {"docs": len(ids), "shard_rows": args.shard_rows,
+                                                      "queries": int(np.shape(q)[0]), "rows": rows})
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
