@@ -91,12 +91,24 @@ def test_sharded_topk_equals_topk_with_ties_across_shards(cluster, tmp_path):
     ids = [f"d{i}" for i in range(61)]
     write_store(tmp_path / "s", ids, lambda lo, hi: vectors[lo:hi], dim=8, key={"test": 1}, shard_rows=7)
     queries = np.concatenate([vectors[[3, 12]], rng.standard_normal((5, 8)).astype(np.float32)])
-    for metric in ("cosine", "dot"):
-        for k in (1, 5, 20, 61):
-            ref_s, ref_i = topk(queries, vectors, k, metric=metric)
-            got_s, got_i = sharded_topk(queries, tmp_path / "s", k, metric=metric, workers=2)
-            assert torch.equal(got_i, ref_i), (metric, k)
-            assert torch.equal(got_s, ref_s), (metric, k)
+    from spacekit.ops.similarity import _BLAS, use_cpu_candidates
+
+    before = _BLAS.get("candidates")
+    try:
+        for candidates in (None, "bf16"):                      # fp32 throughout; bf16 candidates re-scored
+            use_cpu_candidates(candidates)
+            for metric in ("cosine", "dot"):
+                for k in (1, 5, 20, 61):
+                    ref_s, ref_i = topk(queries, vectors, k, metric=metric)
+                    got_s, got_i = sharded_topk(queries, tmp_path / "s", k, metric=metric, workers=2)
+                    assert torch.equal(got_i, ref_i), (candidates, metric, k)
+                    if candidates is None:
+                        assert torch.equal(got_s, ref_s), (metric, k)
+                    else:   # a tie has no margin: its row is redone in fp32, whose sums round with the tile's shape
+                        np.testing.assert_array_max_ulp(got_s.numpy(), ref_s.numpy(), maxulp=4)
+    finally:
+        if before is not None:
+            _BLAS["candidates"] = before
     _, i = topk(queries, vectors, 5, metric="cosine")
     assert i[0, :3].tolist() == [3, 40, 59]                   # the ties, by lower index, across three shards
 
@@ -136,3 +148,19 @@ def test_ray_problems_are_one_line_exit_2(tmp_path, corpus):
         assert result.exit_code == 2, result.output
         assert message in result.output
         assert len(result.output.strip().splitlines()) == 1
+
+
+def test_compare_on_ray_gives_the_single_process_numbers(cluster, tmp_path):
+    paths = write_demo_data(tmp_path / "demo")
+    runs = {}
+    for name, extra in (("local", []), ("ray", ["--ray", "local", "--workers", "2"])):
+        result = CliRunner().invoke(main, ["compare", "builtin:minilm", "builtin:minilm", "--suite",
+                                           str(paths["suite"]), "-o", str(tmp_path / name), "--resamples", "300",
+                                           "--json", *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = {t["name"]: t for t in json.loads(result.stdout)["tasks"]}
+    retrieval = runs["ray"]["support-retrieval"]["metrics"]
+    assert retrieval["ndcg@10"]["before"] == pytest.approx(runs["local"]["support-retrieval"]["metrics"]["ndcg@10"]
+                                                           ["before"], abs=1e-9)
+    assert set(retrieval) == set(runs["local"]["support-retrieval"]["metrics"])
+    assert any((tmp_path / "local").iterdir())

@@ -28,6 +28,8 @@ class CompareConfig:
     knn_k: int = 10                  # neighbours compared per text for drift
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
+    ray: str | None = None           # retrieval corpora encoded and searched on this Ray cluster
+    workers: int | None = None       # Ray workers
     opts: EncodeOptions = field(default_factory=EncodeOptions)
 
     def check(self) -> None:

@@ -48,6 +48,8 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
     with stage("reading every input (training data, task files, models)", announce=False):
         training = read_training(config.train) if config.train is not None else None
         planned = [(spec, spec.build()) for spec in suite]
+        if config.ray is not None:
+            _on_ray(planned, config)
         for spec, task in planned:
             with located(f"task {spec.name}"):
                 task.inputs()
@@ -93,6 +95,17 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         **sections,
     }
     return Comparison(report, {"vectors": vectors, "tasks": results})
+
+
+def _on_ray(planned: list, config: CompareConfig) -> None:
+    """Every retrieval task encodes and searches its corpus on the Ray cluster (checked again: not with variants)."""
+    from spacekit.tasks.retrieval import RetrievalTask
+
+    for spec, task in planned:
+        if isinstance(task, RetrievalTask):
+            task.ray, task.workers = config.ray, config.workers
+            with located(f"task {spec.name}"):
+                task.__post_init__()
 
 
 def _joined_pairs(models, results: list[TaskResult], config: CompareConfig) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from spacekit.distributed.cluster import connect, worker_count
 from spacekit.embed.manifest import SHARD_ROWS
+from spacekit.embed.progress import REPORTER, stage
 from spacekit.embed.store import Store
 
 
@@ -72,17 +73,21 @@ def embed_store_ray(spec: str, ids: list[str], texts: list[str], out: str | Path
 
     def embed(lo: int, hi: int):
         if not pending:                                     # the first block asked for: submit all that remain
+            REPORTER.count(len(ids) - lo)
             for j, start in enumerate(range(lo, len(ids), shard_rows)):
                 end = min(start + shard_rows, len(ids))
                 pending[start, end] = pool[j % count].encode.remote(texts[start:end], ids[start:end], prompt)
         if stop_after is not None and done[0] >= stop_after:
             raise KeyboardInterrupt("test hook: the driver stops here")
         done[0] += 1
-        return ray.get(pending.pop((lo, hi)))
+        vectors = ray.get(pending.pop((lo, hi)))
+        REPORTER.advance(hi - lo)
+        return vectors
 
     try:
-        store = write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt),
-                            shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite)
+        with stage(f"encoding {len(ids):,} texts on Ray ({count} worker{'s' if count != 1 else ''})"):
+            store = write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt),
+                                shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite)
     finally:
         for a in pool:
             ray.kill(a)

@@ -12,11 +12,16 @@ import torch
 from spacekit.distributed.cluster import connect, worker_count
 
 
-def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray, k: int, metric: str):
-    """On a worker: exact top-k over the given shards of the store -> (scores, global row indices)."""
+def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray, k: int, metric: str,
+                  candidates: str | None):
+    """On a worker: exact top-k over the given shards of the store -> (scores, global row indices), candidates
+    picked in the driver's precision (each process times its own otherwise, and the two paths round fp32 scores
+    differently)."""
     from spacekit.embed.store import open_store
     from spacekit.ops import topk
+    from spacekit.ops.similarity import use_cpu_candidates
 
+    use_cpu_candidates(candidates)
     store = open_store(store_path)
     offsets = np.cumsum([0] + [s["rows"] for s in store.manifest["shards"]])
     scores, indices = [], []
@@ -44,9 +49,11 @@ def sharded_topk(queries, store_path: str | Path, k: int, *, metric: str = "cosi
     store = open_store(store_path)
     shards = len(store.manifest["shards"])
     count = min(worker_count(ray, workers, 0.0), shards)
+    from spacekit.ops.similarity import cpu_candidates
+
     q = np.asarray(queries, dtype=np.float32)
     remote = ray.remote(_shard_search)
-    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric)
+    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric, cpu_candidates())
                      for w in range(count)])
     scores, indices = merge(np.concatenate([p[0] for p in parts], axis=1),
                             np.concatenate([p[1] for p in parts], axis=1), min(k, store.count))

@@ -123,6 +123,12 @@ def cpu_candidates() -> str | None:
     return "bf16" if _BLAS["candidates"] == "bf16" else None
 
 
+def use_cpu_candidates(choice: str | None) -> None:
+    """Fix this process's CPU candidate precision ('bf16' or None: fp32), e.g. to a driver's choice in a Ray worker,
+    so that a sharded search scores every row exactly as the whole-corpus search in the driver does."""
+    _BLAS["candidates"] = "bf16" if choice == "bf16" else "fp32"
+
+
 def _time_bf16() -> str:
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(1024, 384, generator=gen), torch.randn(8192, 384, generator=gen)
