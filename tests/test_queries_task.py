@@ -96,3 +96,29 @@ k = 5
     assert result.exit_code == 2
     assert "label must be an integer grade >= 0, got 'relevant'" in result.output
     assert (out / "report.md").read_text().count("## Actual queries") == 1
+
+
+def test_judging_sheet_cells_never_run_as_formulas_and_ids_round_trip(tmp_path):
+    from spacekit.report import _judging_sheets
+    from spacekit.report.escape import cell_value, spreadsheet_cell
+
+    for text in ('=HYPERLINK("http://x")', "+1", "-evil", "@SUM(A1)", "plain", "'quoted"):
+        assert cell_value(spreadsheet_cell(text)) == text
+        assert not spreadsheet_cell(text).startswith(("=", "+", "-", "@"))
+    row = {"query_id": "-q1", "query": "=cmd|' /C calc'!A0", "doc_id": "@d1", "document": "+doc", "shown_by": "both",
+           "label": ""}
+    report = {"queries": [{"name": "hostile", "sheet": [row]}]}
+    _judging_sheets(report, tmp_path)
+    sheet = tmp_path / "judging-hostile.csv"
+    with open(sheet, newline="", encoding="utf-8") as f:
+        cells = next(iter(csv.DictReader(f)))
+    assert cells["query"].startswith("'=")
+    assert cells["document"] == "'+doc"
+    cells["label"] = "2"
+    with open(sheet, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, list(cells))
+        writer.writeheader()
+        writer.writerow(cells)
+    result = CliRunner().invoke(main, ["ab", "qrels", str(sheet), "-o", str(tmp_path / "qrels.tsv")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "qrels.tsv").read_text().splitlines()[1] == "-q1\t@d1\t2"

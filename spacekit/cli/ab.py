@@ -153,6 +153,7 @@ def qrels_cmd(sheet, out_path) -> None:
     every row with a label (an integer grade); rows left blank are skipped and counted."""
     from spacekit.files import atomic_write
     from spacekit.io.tables import field, read_rows
+    from spacekit.report.escape import cell_value
 
     lines, blank = ["query-id\tcorpus-id\tscore"], 0
     seen: dict[tuple[str, str], int] = {}
@@ -167,7 +168,8 @@ def qrels_cmd(sheet, out_path) -> None:
             grade = -1
         if grade < 0 or float(label) != grade:
             raise InputError(f"{sheet}:{lineno}: label must be an integer grade >= 0, got {label!r}")
-        key = (field(Path(sheet), lineno, row, "query_id"), field(Path(sheet), lineno, row, "doc_id"))
+        key = (cell_value(field(Path(sheet), lineno, row, "query_id")),
+               cell_value(field(Path(sheet), lineno, row, "doc_id")))
         if key in seen:
             raise InputError(f"{sheet}:{lineno}: query {key[0]!r}, document {key[1]!r} judged twice (first at line "
                              f"{seen[key]})")

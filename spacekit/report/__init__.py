@@ -7,6 +7,7 @@ from pathlib import Path
 
 from spacekit.compare import Comparison
 from spacekit.files import atomic_write, safe_file_name
+from spacekit.report.escape import spreadsheet_cell
 from spacekit.report.format import json_ready
 
 
@@ -33,7 +34,7 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
 
 def _judging_sheets(report: dict, out: Path) -> dict[str, Path]:
     """Each queries section's judging sheet as judging-<task>.csv (query, document, which model showed it, an empty
-    label column); report.json keeps the file's name in its place."""
+    label column; a cell starting like a formula is kept as text); report.json keeps the file's name in its place."""
     import csv
     import io
 
@@ -46,7 +47,7 @@ def _judging_sheets(report: dict, out: Path) -> dict[str, Path]:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, ["query_id", "query", "doc_id", "document", "shown_by", "label"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
         atomic_write(path, buffer.getvalue())
         section["sheet"] = path.name
         written[f"sheet:{section['name']}"] = path

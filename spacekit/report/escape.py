@@ -31,4 +31,19 @@ def plot_label(text: object) -> str:
     return plain(text).replace("$", r"\$")
 
 
-__all__ = ["md", "plain", "plot_label"]
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")       # a spreadsheet reads a cell starting so as a formula
+
+
+def spreadsheet_cell(text: object) -> str:
+    """A data string as a CSV cell a spreadsheet shows as text: a leading formula character gets an apostrophe
+    (OWASP's CSV-injection rule); cell_value undoes it."""
+    s = str(text)
+    return "'" + s if s.startswith(_FORMULA) else s
+
+
+def cell_value(cell: str) -> str:
+    """The data string a spreadsheet_cell holds."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA) else cell
+
+
+__all__ = ["cell_value", "md", "plain", "plot_label", "spreadsheet_cell"]
