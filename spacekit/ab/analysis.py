@@ -16,7 +16,7 @@ from scipy import stats
 from spacekit.ab.outcomes import Outcome, outcomes
 from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
 from spacekit.io.ab_log import Impressions
-from spacekit.practical import adjust, decide
+from spacekit.practical import adjust, decide, margin_for
 
 
 @dataclass
@@ -74,8 +74,7 @@ def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.n
 
 
 def _row(o: Outcome, t: RatioTest, config: AbConfig) -> dict:
-    margin = next((config.min_effect[key] for key in (o.name, o.name.split("@")[0], "*")
-                   if key in config.min_effect), 0.0)
+    margin = margin_for(o.name, {"*": 0.0, **config.min_effect})      # the lookup compare uses; default 0 here
     tost = None
     if margin > 0 and t.se > 0:
         tost = float(max(stats.norm.sf((t.delta + margin) / t.se), stats.norm.cdf((t.delta - margin) / t.se)))

@@ -86,17 +86,24 @@ def credit(log: Impressions) -> np.ndarray:
     return out
 
 
-def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) -> dict:
-    """Win / tie / loss of B against A over impressions, the per-unit preference (mean outcome of a unit's
-    impressions with a click), its t-interval over units, the sign test over units that prefer one side, and the
-    verdict: a side is preferred when the sign test's p < alpha and the interval excludes 0."""
-    outcome = credit(log)
+def unit_preferences(log: Impressions, outcome: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(per unit with a click, the mean outcome of its impressions with a click, in -1..1; per impression, whether
+    it had a click)."""
+    outcome = credit(log) if outcome is None else outcome
     clicked = np.array([len(c) > 0 for c in log.clicks])
     ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
     counted = np.bincount(inverse, weights=clicked.astype(float), minlength=len(ids))
     sums = np.bincount(inverse, weights=outcome.astype(float), minlength=len(ids))
     has = counted > 0
-    unit_pref = sums[has] / counted[has]                               # in [-1, 1], per unit with a click
+    return sums[has] / counted[has], clicked
+
+
+def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) -> dict:
+    """Win / tie / loss of B against A over impressions, the per-unit preference (mean outcome of a unit's
+    impressions with a click), its t-interval over units, the sign test over units that prefer one side, and the
+    verdict: a side is preferred when the sign test's p < alpha and the interval excludes 0."""
+    outcome = credit(log)
+    unit_pref, clicked = unit_preferences(log, outcome)
     n = len(unit_pref)
     mean = float(unit_pref.mean()) if n else float("nan")
     se = float(unit_pref.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")

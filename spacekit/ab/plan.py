@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from spacekit.ab.interleave import credit
+from spacekit.ab.interleave import unit_preferences
 from spacekit.ab.outcomes import outcomes
-from spacekit.ab.units import unit_sums
+from spacekit.ab.units import influence, unit_sums
 from spacekit.errors import InputError
 from spacekit.io.ab_log import Impressions
 
 
 def unit_sd(numerator: np.ndarray, denominator: np.ndarray) -> float:
-    """The standard deviation of a ratio metric's per-unit influence (Y_u - M N_u) / mean(N): Var(M) = sd^2 / n."""
-    ratio = numerator.sum() / denominator.sum()
-    return float(np.std((numerator - ratio * denominator) / denominator.mean(), ddof=1))
+    """The standard deviation of a ratio metric's per-unit influence (units.influence): Var(M) = sd^2 / n."""
+    return float(np.std(influence(numerator, denominator)[1], ddof=1))
 
 
 def plan_ab(log: Impressions, mde: float, *, alpha: float = 0.05, power: float = 0.8, control_share: float = 0.5,
@@ -57,11 +56,7 @@ def plan_interleaving(log: Impressions, mde: float, *, alpha: float = 0.05, powe
 
     if mde <= 0 or not 0 < power < 1 or not 0 < alpha < 1:
         raise InputError("ab plan: --mde must be > 0; --power and --alpha between 0 and 1")
-    outcome = credit(log)
-    clicked = np.array([len(c) > 0 for c in log.clicks], dtype=float)
-    ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
-    counted = np.bincount(inverse, weights=clicked, minlength=len(ids))
-    pref = np.bincount(inverse, weights=outcome.astype(float), minlength=len(ids))[counted > 0] / counted[counted > 0]
+    pref, clicked = unit_preferences(log)
     if len(pref) < 2:
         raise InputError(f"{log.path}: fewer than 2 units with clicks: no spread to plan from")
     sd = float(np.std(pref, ddof=1))

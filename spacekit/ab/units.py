@@ -61,6 +61,12 @@ class RatioTest:
         return self.delta / self.control if self.control else float("nan")
 
 
+def influence(numerator: np.ndarray, denominator: np.ndarray) -> tuple[float, np.ndarray]:
+    """(ratio of sums, each unit's influence on it (Y_u - M N_u) / mean(N)): Var(M) ~ var(influence) / units."""
+    ratio = numerator.sum() / denominator.sum()
+    return float(ratio), (numerator - ratio * denominator) / denominator.mean()
+
+
 def ratio_test(sums: UnitSums, covariate: np.ndarray | None = None, confidence: float = 0.95) -> RatioTest:
     """Delta-method z-test of the difference of two ratio metrics between arms, units as the independent
     observations; with a covariate per unit (the same order as sums.ids), the CUPED-adjusted estimate."""
@@ -69,10 +75,9 @@ def ratio_test(sums: UnitSums, covariate: np.ndarray | None = None, confidence: 
         sel = sums.arm == g
         if sel.sum() < 2:
             raise InputError(f"an arm needs at least 2 units, got {int(sel.sum())}")
-        y, n = sums.numerator[sel], sums.denominator[sel]
-        ratio = y.sum() / n.sum()
+        ratio, lin = influence(sums.numerator[sel], sums.denominator[sel])
         values.append(ratio)
-        linear.append((y - ratio * n) / n.mean())           # each unit's influence on the ratio
+        linear.append(lin)
         means_x.append(covariate[sel].mean() if covariate is not None else 0.0)
     theta, reduction = 0.0, 0.0
     if covariate is not None:

@@ -7,20 +7,11 @@ from pathlib import Path
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, plain
+from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, min_effect_option, plain
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
 
 ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
-
-
-def _margins(ctx, param, value: str | None) -> dict[str, float]:
-    from spacekit.practical import parse_min_effect
-
-    try:
-        return parse_min_effect(value or "")
-    except ValueError as e:
-        raise InputError(f"--min-effect: {e}") from None
 
 
 @ab_group.command("analyze")
@@ -36,7 +27,7 @@ def _margins(ctx, param, value: str | None) -> dict[str, float]:
 @click.option("--alpha", type=float, default=0.05, show_default=True)
 @click.option("--correction", type=click.Choice(CORRECTIONS), default="holm", show_default=True,
               help="over the secondary metrics (the main metric is its own family)")
-@click.option("--min-effect", callback=_margins, default=None, metavar="METRIC=MARGIN,...",
+@click.option("--min-effect", callback=min_effect_option, default=None, metavar="METRIC=MARGIN,...",
               help="smallest change that matters (default 0: the classic rule)")
 @click.option("--json", "as_json", is_flag=True)
 def analyze_cmd(log, units_path, covariate, control, k, long_click, control_share, alpha, correction, min_effect,
@@ -235,6 +226,7 @@ def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
 
     from spacekit.ab.replay import replay_folder, unjudged_share
     from spacekit.cli.compare import run_compare
+    from spacekit.compare.config import CompareConfig
     from spacekit.files import atomic_write
     from spacekit.io.ab_log import read_log
     from spacekit.io.texts import read_texts
@@ -245,8 +237,9 @@ def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
     suite = out / "replay-suite.toml"
     atomic_write(suite, f'[[task]]\nname = "replay"\nkind = "retrieval"\ndata = "{data.name}"\nsplit = "test"\n'
                         'tag = "in-domain"\nmetrics = ["ndcg@10", "mrr@10", "recall@10"]\n')
-    settings = {"alpha": 0.05, "correction": "holm", "min_effect": {}, "seed": 0, "resamples": resamples,
-                "leak_threshold": 0.95, "quiet": False, "profile": False}
+    settings = {"alpha": CompareConfig.alpha, "correction": CompareConfig.correction, "min_effect": {},
+                "seed": CompareConfig.seed, "resamples": resamples, "leak_threshold": CompareConfig.leak_threshold,
+                "quiet": False, "profile": False}
     comparison = run_compare(before, after, suite, out / "report", None, settings, encode_options(**opts))
     shares = {}
     for which, result in zip(("before", "after"), comparison.plot_data["tasks"]["replay"], strict=True):

@@ -38,6 +38,16 @@ def emit_json(obj: dict) -> None:
     click.echo(json.dumps(json_ready(obj), indent=1, allow_nan=False))
 
 
+def min_effect_option(ctx, param, value: str | None) -> dict[str, float]:
+    """--min-effect's callback (compare, ab analyze): 'METRIC=MARGIN,...' parsed, a bad part one line."""
+    from spacekit.practical import parse_min_effect
+
+    try:
+        return parse_min_effect(value or "")
+    except ValueError as e:
+        raise InputError(f"--min-effect: {e}") from None
+
+
 def device_options(f):
     """--device / --dtype / --batch-tokens, shared by every command that encodes."""
     f = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N]")(f)

@@ -8,10 +8,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, plain, prompt_options
+from spacekit.cli.common import (
+    cache_options,
+    device_options,
+    emit_json,
+    encode_options,
+    min_effect_option,
+    plain,
+    prompt_options,
+)
 from spacekit.cli.mteb import languages_option
 from spacekit.compare.config import CompareConfig
-from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
 
 # compare_options' own: CompareConfig's fields, and how the run reports itself
@@ -57,15 +64,6 @@ def run_compare(before: str, after: str, suite_path, out_dir, train, settings: d
     return comparison
 
 
-def _margins(ctx, param, value: str | None) -> dict[str, float]:
-    from spacekit.practical import parse_min_effect
-
-    try:
-        return parse_min_effect(value or "")
-    except ValueError as e:
-        raise InputError(f"--min-effect: {e}") from None
-
-
 def compare_options(f):
     """Options shared by compare and demo (collected into one `settings` dict: CompareConfig's fields)."""
     f = click.option("--alpha", type=float, default=CompareConfig.alpha, show_default=True,
@@ -73,7 +71,8 @@ def compare_options(f):
     f = click.option("--correction", default=CompareConfig.correction, show_default=True,
                      help=f"correction over each family of tests (main metrics; secondary): "
                           f"{' | '.join(CORRECTIONS)}")(f)
-    f = click.option("--min-effect", "min_effect", callback=_margins, default=None, metavar="METRIC=MARGIN,...",
+    f = click.option("--min-effect", "min_effect", callback=min_effect_option, default=None,
+                     metavar="METRIC=MARGIN,...",
                      help="smallest change that matters per metric or family (ndcg@10=0.01,spearman=0.005; a bare "
                           "number: every metric); default 0.01, correlations 0.005")(f)
     f = click.option("--seed", type=int, default=CompareConfig.seed, show_default=True, help="resampling seed")(f)

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from spacekit.errors import InputError
 from spacekit.io.dataset_folders import find_part, find_qrels
-from spacekit.io.tables import read_rows
+from spacekit.io.tables import read_rows_of
 from spacekit.io.texts import Texts, read_texts
 from spacekit.io.trec import Qrels, qrels_from_rows, read_qrels
 
@@ -59,11 +59,4 @@ def _read_qrels(source: Path | list[Path]) -> tuple[Qrels, dict[tuple[str, str],
     if isinstance(source, Path) and source.is_file() and source.suffix.lower() in (".tsv", ".txt"):
         return read_qrels(source)
     files = source if isinstance(source, list) else [source]
-
-    def rows():
-        number = 0
-        for f in files:
-            for _, row in read_rows(f):
-                number += 1
-                yield number, row
-    return qrels_from_rows(files[0].parent if len(files) > 1 else files[0], rows())
+    return qrels_from_rows(files[0].parent if len(files) > 1 else files[0], read_rows_of(files))

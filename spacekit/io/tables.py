@@ -57,11 +57,7 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
     if Path(path).is_dir():
         from spacekit.io.dataset_folders import shard_files
 
-        number = 0
-        for shard in shard_files(Path(path)):
-            for _, row in read_rows(shard):                   # a shard's own errors name the shard and its line
-                number += 1
-                yield number, row
+        yield from read_rows_of(shard_files(Path(path)))
         return
     path = existing_file(path)
     fmt = file_format(path)
@@ -78,6 +74,16 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
         raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except (OSError, EOFError) as e:                                           # gzip: not gzip, or cut short
         raise InputError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+
+
+def read_rows_of(files: list[Path]) -> Iterator[tuple[int, dict]]:
+    """The rows of several files (a dataset's shards) as one table, numbered across them; a file's own errors
+    name the file and its line."""
+    number = 0
+    for file in files:
+        for _, row in read_rows(file):
+            number += 1
+            yield number, row
 
 
 def _open_text(path: Path, fmt: str):

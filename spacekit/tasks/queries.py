@@ -70,11 +70,12 @@ class QueriesTask(Task[QueriesResult]):
     def run(self, model: Model, opts: EncodeOptions) -> QueriesResult:
         """Exact top-k search of every query (the model's similarity, cosine when it names none)."""
         from spacekit.ops import topk
+        from spacekit.tasks.retrieval import model_similarity
 
         queries, corpus = self.inputs()
         docs = opts.embed(model, corpus.ids, corpus.texts, "document")
         q = opts.embed(model, queries.ids, queries.texts, "query")
-        metric = "dot" if getattr(getattr(model, "config", None), "similarity", "cosine") == "dot" else "cosine"
+        metric = "dot" if model_similarity(model) == "dot" else "cosine"
         _, idx = topk(q, docs, self.k, metric=metric, device=opts.device)
         ids = np.array(corpus.ids, dtype=object)
         top = [[str(d) for d in ids[row]] for row in idx.numpy()]

@@ -21,6 +21,11 @@ DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
 
 
+def model_similarity(model: Model) -> str:
+    """The model's own similarity (sentence-transformers' similarity_fn_name), cosine when it names none."""
+    return getattr(getattr(model, "config", None), "similarity", "cosine")
+
+
 def retrieval_metric_names(ks=DEFAULT_KS) -> list[str]:
     """ndcg/recall/mrr/map/precision/hit at every k."""
     return [f"{m}@{k}" for m in ("ndcg", "recall", "mrr", "map", "precision", "hit") for k in ks]
@@ -123,19 +128,19 @@ class RetrievalTask(Task[RetrievalResult]):
         data = self.inputs()
         queries = opts.embed(model, data.queries.ids, data.queries.texts, "query")    # (nq, d)
         similarity = self.similarity_for(model)
-        if self.ray is not None:
+        if self.ray is not None:                        # the corpus is encoded and searched on the cluster
             from spacekit.distributed.retrieval import ray_corpus_search
 
             scores, idx = ray_corpus_search(model, opts, data.corpus.ids, data.corpus.texts, queries, self.depth,
                                             similarity, self.ray, self.workers)
-        elif self.backend == "faiss":
-            from spacekit.ops.faiss_search import faiss_topk
-
-            docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
-            scores, idx = faiss_topk(queries, docs, self.depth, metric=similarity)
         else:
             docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
-            scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.device)
+            if self.backend == "faiss":
+                from spacekit.ops.faiss_search import faiss_topk
+
+                scores, idx = faiss_topk(queries, docs, self.depth, metric=similarity)
+            else:
+                scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.device)
         doc_ids = np.array(data.corpus.ids, dtype=object)
         run = RankedRun(data.queries.ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
@@ -162,7 +167,7 @@ class RetrievalTask(Task[RetrievalResult]):
         """The similarity searched with: the task's, or with "model" the model's own (cosine or dot)."""
         if self.similarity != "model":
             return self.similarity
-        own = getattr(getattr(model, "config", None), "similarity", "cosine")
+        own = model_similarity(model)
         if own not in ("cosine", "dot"):
             raise InputError(f"{model.spec}: the model's similarity {own!r} is not searchable yet (spacekit searches "
                              f"by cosine or dot; pass --similarity)")
