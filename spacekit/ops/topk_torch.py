@@ -9,7 +9,7 @@ import torch
 
 from spacekit import backend
 from spacekit.ops.topk_select import CHUNK, select
-from spacekit.ops.topk_settle import gathered_scores, rounding_bound, settle, tf32
+from spacekit.ops.topk_settle import exact_rows, gathered_scores, rounding_bound, settle, tf32
 from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
 
 
@@ -31,11 +31,15 @@ def score_rows(limit: backend.Budget, n: int) -> int:
 
 def torch_topk(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
                scratch: Scratch | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32."""
+    """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32. A tile of k rows or fewer
+    under reduced precision is scored as a redone row is (exact_rows: each score the fp32 rounding of a float64 dot
+    product), so its scores equal those the same rows get inside a larger tile (a sharded search's small shards)."""
     n = tile.exact.shape[0]
-    if reduced is None or k >= n:
+    if reduced is None:
         with tf32(False):                                                 # exact fp32, whatever the global flag
             return select(exact_scores(qt, tile, scratch), min(k, n))
+    if k >= n:
+        return exact_rows(qt, tile, n, limit)
     return reduced_precision_topk(qt, tile, k, reduced, limit, scratch)
 
 
