@@ -4,6 +4,7 @@ killed actor and a stopped driver, and sharded exact top-k equals ops.topk over 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -14,12 +15,15 @@ from conftest import data_path
 
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
-from spacekit.distributed.embed import embed_store_ray
+from spacekit.distributed.cluster import RaySettings
+from spacekit.distributed.embed import EmbedJob, embed_store_ray, embed_stores_ray
+from spacekit.distributed.liveness import Liveness
 from spacekit.distributed.search import merge, sharded_topk
 from spacekit.embed import load_model
 from spacekit.embed.cache import embed_to_store
 from spacekit.embed.store import open_store, verify_store
 from spacekit.embed.store_write import write_store
+from spacekit.errors import InputError, StoreError
 from spacekit.io.texts import read_texts
 from spacekit.ops import topk
 
@@ -42,20 +46,89 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-def test_ray_embedding_equals_the_single_process_store(cluster, corpus, tmp_path, tiny_model):
+def test_ray_embedding_equals_the_single_process_store(cluster, corpus, tmp_path, tiny_model, monkeypatch):
     ids, texts = corpus
     single = embed_to_store(load_model(str(tiny_model)), ids, texts, tmp_path / "single", shard_rows=50)
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the driver wrote a shard: the workers should")
+
+    monkeypatch.setattr("spacekit.embed.store_write.write_shard", not_here)   # the driver's copy, not the workers'
     done = embed_store_ray(str(tiny_model), ids, texts, tmp_path / "ray", shard_rows=50, workers=2)
     assert done.blocks_encoded == len(single.manifest["shards"]) == 4
-    assert done.store.manifest["key"] == single.manifest["key"]
-    assert [s["rows"] for s in done.store.manifest["shards"]] == [s["rows"] for s in single.manifest["shards"]]
+    assert done.store.manifest == single.manifest             # key, rows, checksums: the same files, byte for byte
     a_ids, a = single.load()
     b_ids, b = open_store(tmp_path / "ray").load()
     assert a_ids == b_ids == ids
-    assert _cosines(a, b).min() >= 0.99999
+    assert np.array_equal(a, b)
     assert verify_store(tmp_path / "ray") == []
     again = embed_store_ray(str(tiny_model), ids, texts, tmp_path / "ray", shard_rows=50, workers=2)
     assert again.blocks_encoded == 0                          # complete, same key: reused
+    staged = embed_store_ray(str(tiny_model), ids, texts, tmp_path / "staged", shard_rows=50, workers=1,
+                             tokenize=True)                   # CPU tokeniser tasks feeding the encoder
+    assert staged.store.manifest == single.manifest
+
+
+def test_the_workers_split_between_stores_written_at_once(cluster, corpus, tmp_path, tiny_model, capsys,
+                                                          monkeypatch):
+    from spacekit.distributed import liveness
+    from spacekit.embed import progress
+
+    monkeypatch.setattr(progress, "INTERVAL", 0.3)
+    monkeypatch.setattr(liveness, "PING_INTERVAL", 0.2)
+    ids, texts = corpus
+    jobs = [EmbedJob(str(tiny_model), ids * 6, texts * 6, tmp_path / name, prompt, shard_rows=60)
+            for name, prompt in (("a", ""), ("b", "query: "))]
+    done = embed_stores_ray(jobs, RaySettings(workers=2))
+    assert [d.workers for d in done] == [1, 1]
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith(f"encoding {2 * len(jobs[0].ids):,} texts on Ray (2 workers, 2 stores at once)")
+    beats = [line for line in lines if "texts," in line]
+    bad = [line for line in beats if not line.endswith(("workers starting)", "workers alive)", "starting)"))]
+    assert not bad, bad
+    assert any("2/2 workers alive" in line for line in beats), lines
+    model = load_model(str(tiny_model))
+    for job, d in zip(jobs, done, strict=True):
+        single = embed_to_store(model, job.ids, job.texts, tmp_path / f"single-{job.out.name}", prompt=job.prompt,
+                                shard_rows=60)
+        assert d.store.manifest == single.manifest
+
+
+def test_liveness_counts_the_encoders_that_answer_even_while_encoding(cluster, corpus, tiny_model, tmp_path):
+    from spacekit.distributed.embed import _JobRun
+
+    ids, texts = corpus
+    live = Liveness(ray, wait=10.0)
+    run = _JobRun(ray, EmbedJob(str(tiny_model), ids, texts, tmp_path), 2, 0.0, RaySettings(), live, lambda *a: None)
+    pool = run._start_actors()
+    assert live.detail() == "2 workers starting"
+    assert live.ping() == 2
+    tmp_path.mkdir(exist_ok=True)
+    busy = pool[0].write.remote(str(tmp_path), 0, ids * 4, texts * 4, "", "float32")   # a long block meanwhile
+    assert live.ping() == 2                                   # answered from the ping thread while encoding
+    assert not ray.wait([busy], timeout=0)[0]
+    ray.kill(pool[1], no_restart=True)                        # takes effect asynchronously
+    counts = [live.ping() for _ in range(20) if not time.sleep(0.25)]
+    assert counts[-1] == 1
+    live.alive = counts[-1]
+    assert live.detail() == "1/2 workers alive"
+    run._stop()
+    assert live.ping() == 0
+
+
+def test_a_shard_the_driver_cannot_see_is_one_clear_error(tmp_path):
+    from spacekit.distributed.embed import _JobRun
+
+    run = _JobRun.__new__(_JobRun)
+    run.job = EmbedJob("m", ["a"], ["x"], tmp_path)
+    (tmp_path / "part-00000.parquet").write_bytes(b"12345")
+    with pytest.raises(InputError, match="on a filesystem every worker shares"):
+        run._check({"file": "part-00000.parquet", "rows": 1, "sha256": "x", "bytes": 9}, 0, 1)
+    with pytest.raises(InputError, match="on a filesystem every worker shares"):
+        run._check({"file": "part-00001.parquet", "rows": 1, "sha256": "x", "bytes": 5}, 1, 1)
+    with pytest.raises(StoreError, match="id 'a': embedding has NaN"):
+        run._check({"error": "store: id 'a': embedding has NaN or inf values"}, 0, 1)
+    run._check({"file": "part-00000.parquet", "rows": 1, "sha256": "x", "bytes": 5}, 0, 1)
 
 
 @pytest.mark.slow
@@ -147,17 +220,20 @@ def test_ray_problems_are_one_line_exit_2(tmp_path, corpus):
         assert len(result.output.strip().splitlines()) == 1
 
 
-def test_compare_on_ray_gives_the_single_process_numbers(cluster, tmp_path):
+def test_compare_on_ray_gives_the_single_process_numbers(cluster, tmp_path, tiny_model):
     paths = write_demo_data(tmp_path / "demo")
-    runs = {}
+    runs, stderr = {}, {}
     for name, extra in (("local", []), ("ray", ["--ray", "local", "--workers", "2"])):
-        result = CliRunner().invoke(main, ["compare", "builtin:minilm", "builtin:minilm", "--suite",
+        result = CliRunner().invoke(main, ["compare", "builtin:minilm", str(tiny_model), "--suite",
                                            str(paths["suite"]), "-o", str(tmp_path / name), "--resamples", "300",
                                            "--json", *extra])
         assert result.exit_code == 0, result.output
         runs[name] = {t["name"]: t for t in json.loads(result.stdout)["tasks"]}
-    retrieval = runs["ray"]["support-retrieval"]["metrics"]
-    assert retrieval["ndcg@10"]["before"] == pytest.approx(runs["local"]["support-retrieval"]["metrics"]["ndcg@10"]
-                                                           ["before"], abs=1e-9)
-    assert set(retrieval) == set(runs["local"]["support-retrieval"]["metrics"])
+        stderr[name] = result.stderr
+    assert "on Ray (2 workers, 2 stores at once)" in stderr["ray"]     # both models' corpora encoded together
+    retrieval, local = runs["ray"]["support-retrieval"]["metrics"], runs["local"]["support-retrieval"]["metrics"]
+    assert set(retrieval) == set(local)
+    for metric in retrieval:
+        for which in ("before", "after"):
+            assert retrieval[metric][which] == pytest.approx(local[metric][which], abs=1e-9), (metric, which)
     assert any((tmp_path / "local").iterdir())

@@ -57,6 +57,30 @@ def device_options(f):
     return f
 
 
+def ray_options(what: str):
+    """--ray / --workers / --gpus-per-worker: `what` runs on a Ray cluster."""
+    def add(f):
+        f = click.option("--ray", "ray_address", default=None,
+                         help=f"{what} on a Ray cluster: local (one sized to this machine) | auto (RAY_ADDRESS) | "
+                              f"HOST:PORT")(f)
+        f = click.option("--workers", type=int, default=None,
+                         help="Ray workers (default: one per GPU of the cluster, else one per CPU)")(f)
+        f = click.option("--gpus-per-worker", type=float, default=None,
+                         help="GPUs each Ray worker holds (default: 1 when the cluster has GPUs, else 0)")(f)
+        return f
+    return add
+
+
+def ray_settings(ray_address: str | None, workers: int | None, gpus_per_worker: float | None,
+                 trust_remote_code: bool = False, **more):
+    """RaySettings from the options, or None without --ray."""
+    if ray_address is None:
+        return None
+    from spacekit.distributed.cluster import RaySettings
+
+    return RaySettings(ray_address, workers, gpus_per_worker, trust_remote_code=trust_remote_code, **more)
+
+
 def cache_options(f):
     """--cache-dir / --no-cache."""
     f = click.option("--cache-dir", type=click.Path(file_okay=False), default=None,

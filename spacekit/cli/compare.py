@@ -16,6 +16,8 @@ from spacekit.cli.common import (
     min_effect_option,
     plain,
     prompt_options,
+    ray_options,
+    ray_settings,
 )
 from spacekit.cli.mteb import languages_option
 from spacekit.compare.config import CompareConfig
@@ -103,22 +105,22 @@ def compare_options(f):
 @click.option("--interleaved", "interleaved_log", type=click.Path(), default=None,
               help="an interleaved log (team a: before, b: after; `spacekit ab interleave` makes the lists)")
 @click.option("--control", default=None, help="the A/B log's arm that served the before model")
-@click.option("--ray", "ray_address", default=None,
-              help="encode and search retrieval corpora on a Ray cluster: local | auto | HOST:PORT")
-@click.option("--workers", type=int, default=None, help="Ray workers (default: one per CPU of the cluster)")
+@ray_options("encode and search retrieval corpora (both models' at once)")
 @languages_option
 @compare_options
 @device_options
 @cache_options
 @prompt_options(roles=True)
 def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, mteb_out, reference,
-                ab_log, interleaved_log, control, ray_address, workers, mteb_languages, **opts) -> None:
+                ab_log, interleaved_log, control, ray_address, workers, gpus_per_worker, mteb_languages,
+                **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
-    settings.update(reference=reference, ray=ray_address, workers=workers)
+    settings.update(reference=reference,
+                    ray=ray_settings(ray_address, workers, gpus_per_worker, opts["trust_remote_code"]))
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
         online = {"ab": read_log(ab_log, control) if ab_log else None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from spacekit.cli.common import device_options, encode_args, plain, prompt_options
+from spacekit.cli.common import device_options, encode_args, plain, prompt_options, ray_options, ray_settings
 from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 
 
@@ -17,14 +19,14 @@ from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 @click.option("--shard-rows", type=int, default=SHARD_ROWS, show_default=True, help="rows per Parquet shard")
 @click.option("--store-dtype", type=click.Choice(list(NP_DTYPES)), default="float32", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace a store made with a different cache key")
-@click.option("--ray", "ray_address", default=None,
-              help="encode on a Ray cluster: local (a cluster sized to this machine) | auto (RAY_ADDRESS) | an address")
-@click.option("--workers", type=int, default=None, help="Ray encoder actors (default: one per GPU, else per CPU)")
-@click.option("--gpus-per-worker", type=float, default=0.0, show_default=True, help="GPUs each Ray actor holds")
+@ray_options("encode, each worker writing its shards,")
+@click.option("--tokenizer-stage/--no-tokenizer-stage", default=None,
+              help="Ray: tokenise on CPU tasks that feed the encoders (default: when the encoders hold GPUs)")
 @device_options
 @prompt_options()
 def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype, overwrite, ray_address, workers,
-          gpus_per_worker, device, dtype, batch_tokens, trust_remote_code, prompt, prompt_name) -> None:
+          gpus_per_worker, tokenizer_stage, device, dtype, batch_tokens, trust_remote_code, prompt,
+          prompt_name) -> None:
     """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT, each text after
     the prompt given (else the model's default prompt)."""
     from spacekit.embed import load_model
@@ -37,12 +39,12 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
     m = load_model(model, trust_remote_code=trust_remote_code)
     chosen = m.prompt_for(None, PromptChoice.from_options({"prompt": prompt, "prompt_name": prompt_name}))
     if ray_address is not None:
-        from spacekit.distributed.embed import embed_store_ray
+        from spacekit.distributed.embed import EmbedJob, embed_stores_ray
 
-        done = embed_store_ray(model, texts.ids, texts.texts, out, prompt=chosen, shard_rows=shard_rows,
-                               overwrite=overwrite, store_dtype=store_dtype, ray_address=ray_address, workers=workers,
-                               gpus_per_worker=gpus_per_worker, trust_remote_code=trust_remote_code,
-                               encode_args={"dtype": args["dtype"], "batch_tokens": args["batch_tokens"]})
+        settings = ray_settings(ray_address, workers, gpus_per_worker, trust_remote_code, tokenize=tokenizer_stage,
+                                encode_args={"dtype": args["dtype"], "batch_tokens": args["batch_tokens"]})
+        job = EmbedJob(model, texts.ids, texts.texts, Path(out), chosen, shard_rows, store_dtype, overwrite)
+        done = embed_stores_ray([job], settings)[0]
         store = done.store
         click.echo(f"ray: {done.blocks_encoded} shard blocks encoded by {done.workers} workers", err=True)
     else:

@@ -13,6 +13,8 @@ from spacekit.cli.common import (
     plain,
     print_metrics,
     prompt_options,
+    ray_options,
+    ray_settings,
 )
 from spacekit.cli.mteb import MtebIO, mteb_options, reference_lines
 from spacekit.errors import InputError
@@ -63,24 +65,22 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: di
               help="exact search engine (faiss: optional, a flat index, on GPUs when faiss has them)")
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
 @click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
-@click.option("--ray", "ray_address", default=None,
-              help="encode and search the corpus on a Ray cluster: local | auto (RAY_ADDRESS) | an address")
-@click.option("--workers", type=int, default=None, help="Ray workers (default: one per CPU of the cluster)")
+@ray_options("encode and search the corpus")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @device_options
 @cache_options
 @prompt_options(roles=True)
 @mteb_options
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
-                   run_out, ray_address, workers, as_json, **opts) -> None:
+                   run_out, ray_address, workers, gpus_per_worker, as_json, **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     from spacekit.io.trec import write_run
 
     mteb = MtebIO.pop(opts)
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
                          backend=backend, dims=parse_positive_ints(dims) if dims else (),
-                         quantize=parse_precisions(quantize) if quantize else (), rescore=rescore, ray=ray_address,
-                         workers=workers)
+                         quantize=parse_precisions(quantize) if quantize else (), rescore=rescore,
+                         ray=ray_settings(ray_address, workers, gpus_per_worker, opts.get("trust_remote_code", False)))
     result = task.run(*model_and_options(model, **opts))
     if run_out:
         write_run(run_out, result.run)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from spacekit.distributed.cluster import RaySettings
 from spacekit.embed.options import EncodeOptions
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS, is_margin
@@ -28,8 +29,7 @@ class CompareConfig:
     knn_k: int = 10                  # neighbours compared per text for drift
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
-    ray: str | None = None           # retrieval corpora encoded and searched on this Ray cluster
-    workers: int | None = None       # Ray workers
+    ray: RaySettings | None = None   # retrieval corpora encoded (both models' at once) and searched on a Ray cluster
     opts: EncodeOptions = field(default_factory=EncodeOptions)
 
     def check(self) -> None:

@@ -56,6 +56,8 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         reference = reference_files(config.reference, planned) if config.reference is not None else None
         models = (load_model(before, trust_remote_code=config.trust_remote_code),
                   load_model(after, trust_remote_code=config.trust_remote_code))
+    if config.ray is not None:
+        _encode_corpora_on_ray(planned, models, config)
     results: dict[str, tuple[TaskResult, TaskResult]] = {}
     for spec, task in planned:
         pair = []
@@ -103,9 +105,22 @@ def _on_ray(planned: list, config: CompareConfig) -> None:
 
     for spec, task in planned:
         if isinstance(task, RetrievalTask):
-            task.ray, task.workers = config.ray, config.workers
+            task.ray = config.ray
             with located(f"task {spec.name}"):
                 task.__post_init__()
+
+
+def _encode_corpora_on_ray(planned: list, models: tuple, config: CompareConfig) -> None:
+    """Both models' retrieval corpora written to their stores at once, the workers split between them; each task
+    then finds its stores complete and only searches."""
+    from spacekit.distributed.retrieval import corpus_job, encode_corpora
+    from spacekit.tasks.retrieval import RetrievalTask
+
+    jobs = [corpus_job(model, config.opts.with_prompts(prompts), task.inputs().corpus.ids, task.inputs().corpus.texts)
+            for spec, task in planned if isinstance(task, RetrievalTask)
+            for model, prompts in zip(models, spec.prompts, strict=True)]
+    if jobs and config.ray is not None:
+        encode_corpora(jobs, config.ray, config.opts)
 
 
 def _joined_pairs(models, results: list[TaskResult], config: CompareConfig) -> dict:

@@ -5,8 +5,25 @@ there)."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from spacekit.errors import InputError
+
+
+@dataclass
+class RaySettings:
+    """How the jobs run on the cluster; fail_once and stop_after are test hooks (an actor that dies once, a driver
+    interrupted after that many blocks)."""
+
+    address: str = "local"
+    workers: int | None = None
+    gpus_per_worker: float | None = None       # None: one GPU per worker when the cluster has GPUs, else CPU actors
+    cpus_per_worker: int = 1
+    tokenize: bool | None = None                # the CPU tokeniser stage; None: when the encoders hold GPUs
+    trust_remote_code: bool = False
+    encode_args: dict | None = None
+    fail_once: str | None = None
+    stop_after: int | None = None
 
 
 def ray_module():
@@ -53,6 +70,15 @@ def _reachable(option: str, target: str, seconds: float = 3.0) -> None:
         socket.create_connection((host, int(port)), timeout=seconds).close()
     except OSError as e:
         raise InputError(f"--ray {option}: cannot reach the cluster ({target}: {e.strerror or e})") from None
+
+
+def gpus_for(ray, requested: float | None) -> float:
+    """GPUs per encoder actor: as asked, else one when the cluster has GPUs, else none (CPU actors)."""
+    if requested is not None:
+        if requested < 0:
+            raise InputError(f"--gpus-per-worker must be >= 0, got {requested:g}")
+        return requested
+    return 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
 
 def worker_count(ray, requested: int | None, gpus_per_worker: float) -> int:

@@ -1,22 +1,45 @@
-"""`eval retrieval --ray ADDRESS`: the corpus encoded by Ray actors into a store under the cache (reused and resumed
-like any store), then searched shard by shard across the workers; queries are encoded here."""
+"""`eval retrieval --ray ADDRESS` and `compare --ray ADDRESS`: a corpus encoded by Ray actors into a store under the
+cache (reused and resumed like any store), then searched shard by shard across the workers; queries are encoded
+here. compare first writes every retrieval corpus of both models at once (encode_corpora), the workers split
+between the stores, so each task then finds its store complete."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from spacekit.distributed.embed import embed_store_ray
+from spacekit.distributed.cluster import RaySettings
+from spacekit.distributed.embed import EmbedJob, RayEmbedding, embed_stores_ray
 from spacekit.distributed.search import sharded_topk
 
 
-def ray_corpus_search(model, opts, corpus_ids: list[str], corpus_texts: list[str], queries: np.ndarray, depth: int,
-                      metric: str, address: str, workers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores, indices) as ops.topk gives them for the corpus, computed on the cluster."""
+def corpus_job(model, opts, corpus_ids: list[str], corpus_texts: list[str]) -> EmbedJob:
+    """The store a model's vectors of a corpus go to (under the cache, named by its cache key)."""
     from spacekit.embed.cache import cache_name, cache_root, store_key
 
     prompt = model.prompt_for("document", opts.prompts)
     folder = cache_root(opts.cache_dir) / "ray" / cache_name(store_key(model, corpus_ids, corpus_texts, prompt))
-    embed_store_ray(model.spec, corpus_ids, corpus_texts, folder, prompt=prompt, ray_address=address,
-                    workers=workers, encode_args={"dtype": opts.dtype, "batch_tokens": opts.batch_tokens})
-    return sharded_topk(queries, folder, depth, metric=metric, ray_address=address, workers=workers)
+    return EmbedJob(model.spec, corpus_ids, corpus_texts, Path(folder), prompt)
+
+
+def with_encoding(settings: RaySettings, opts) -> RaySettings:
+    """The settings with the encoding options (precision, tokens per batch) the task runs with."""
+    return replace(settings, encode_args={"dtype": opts.dtype, "batch_tokens": opts.batch_tokens})
+
+
+def encode_corpora(jobs: list[EmbedJob], settings: RaySettings, opts) -> list[RayEmbedding]:
+    """Write every job's store, concurrently when the cluster has a worker for each (compare: both models)."""
+    unique = list({job.out: job for job in jobs}.values())
+    return embed_stores_ray(unique, with_encoding(settings, opts))
+
+
+def ray_corpus_search(model, opts, corpus_ids: list[str], corpus_texts: list[str], queries: np.ndarray, depth: int,
+                      metric: str, settings: RaySettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scores, indices) as ops.topk gives them for the corpus, computed on the cluster."""
+    job = corpus_job(model, opts, corpus_ids, corpus_texts)
+    embed_stores_ray([job], with_encoding(settings, opts))
+    return sharded_topk(queries, job.out, depth, metric=metric, ray_address=settings.address,
+                        workers=settings.workers, gpus_per_worker=settings.gpus_per_worker)

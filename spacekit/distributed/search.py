@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spacekit.distributed.cluster import connect, worker_count
+from spacekit.distributed.cluster import connect, gpus_for, worker_count
 
 
 def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray, k: int, metric: str,
-                  candidates: str | None):
-    """On a worker: exact top-k over the given shards of the store -> (scores, global row indices), candidates
-    picked in the driver's precision (each process times its own otherwise, and the two paths round fp32 scores
-    differently)."""
+                  candidates: str | None, device: str = "cpu"):
+    """On a worker: exact top-k over the given shards of the store on its device -> (scores, global row indices);
+    on the CPU candidates are picked in the driver's precision (each process times its own otherwise)."""
     from spacekit.embed.store import open_store
     from spacekit.ops import topk
     from spacekit.ops.similarity import use_cpu_candidates
@@ -27,9 +26,9 @@ def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray
     scores, indices = [], []
     for number in shard_numbers:
         _, vectors = store.shard(number)
-        s, i = topk(queries, vectors, min(k, len(vectors)), metric=metric, device="cpu")
-        scores.append(s.numpy())
-        indices.append(i.numpy() + offsets[number])
+        s, i = topk(queries, vectors, min(k, len(vectors)), metric=metric, device=device)
+        scores.append(s.cpu().numpy())
+        indices.append(i.cpu().numpy() + offsets[number])
     return np.concatenate(scores, axis=1), np.concatenate(indices, axis=1)
 
 
@@ -40,21 +39,22 @@ def merge(scores: np.ndarray, indices: np.ndarray, k: int) -> tuple[np.ndarray, 
 
 
 def sharded_topk(queries, store_path: str | Path, k: int, *, metric: str = "cosine", ray_address: str = "local",
-                 workers: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 workers: int | None = None, gpus_per_worker: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """ops.topk's result (scores (nq, k) float32, indices (nq, k) int64) for a store, computed by Ray workers that
-    each search some of its shards."""
+    each search some of its shards (on a GPU each when the cluster has them, or as gpus_per_worker says)."""
     from spacekit.embed.store import open_store
-
-    ray = connect(ray_address)
-    store = open_store(store_path)
-    shards = len(store.manifest["shards"])
-    count = min(worker_count(ray, workers, 0.0), shards)
     from spacekit.ops.similarity import cpu_candidates
 
+    ray = connect(ray_address, gpus_per_worker=gpus_per_worker or 0.0)
+    gpus = gpus_for(ray, gpus_per_worker)
+    store = open_store(store_path)
+    shards = len(store.manifest["shards"])
+    count = min(worker_count(ray, workers, gpus), shards)
     q = np.asarray(queries, dtype=np.float32)
-    remote = ray.remote(_shard_search)
-    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric, cpu_candidates())
-                     for w in range(count)])
+    remote = ray.remote(num_cpus=1, num_gpus=gpus)(_shard_search)
+    device = "cuda" if gpus > 0 else "cpu"
+    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric, cpu_candidates(),
+                                   device) for w in range(count)])
     scores, indices = merge(np.concatenate([p[0] for p in parts], axis=1),
                             np.concatenate([p[1] for p in parts], axis=1), min(k, store.count))
     return torch.from_numpy(scores.astype(np.float32)), torch.from_numpy(indices.astype(np.int64))

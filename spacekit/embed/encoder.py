@@ -41,18 +41,32 @@ def default_batch_tokens(dev: torch.device) -> int:
 def encode_texts(model: TransformerModel, texts: list[str], *, prompt: str = "", device: str | None = None,
                  dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
     """Embed texts, each after the prompt -> (n, dim) float32 numpy array, in input order."""
-    if not texts:
+    return _encode(model, texts, functools.partial(model.tokenizer.encodings, prompt=prompt), token_ids, prompt,
+                   device, dtype, batch_tokens, progress)
+
+
+def encode_tokens(model: TransformerModel, tokens: list[list[int]], *, prompt: str = "", device: str | None = None,
+                  dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+    """encode_texts for texts tokenised elsewhere (a Ray CPU stage): tokens are their ids as
+    model.tokenizer.ids(texts, prompt) gives them; the batches and vectors are those of the texts."""
+    return _encode(model, tokens, lambda block: block, None, prompt, device, dtype, batch_tokens, progress)
+
+
+def _encode(model: TransformerModel, items: list, tokenize, to_ids, prompt: str, device: str | None,
+            dtype: str | None, batch_tokens: int | None, progress: bool) -> np.ndarray:
+    """Texts (or their token ids) -> (n, dim) float32 vectors in input order: tokenize(block) and to_ids as
+    batching.batches takes them."""
+    if not items:
         return np.zeros((0, model.dim), np.float32)
     dev = backend.device(device)
     placed = on_device(model, dev, backend.dtype(dtype, dev))
     left_out = 0 if model.config.include_prompt else model.tokenizer.prompt_length(prompt)
-    out = np.empty((len(texts), model.dim), np.float32)
+    out = np.empty((len(items), model.dim), np.float32)
     held, held_bytes = [], 0
     start = time.perf_counter()
-    with progress_bar(len(texts), progress) as advance, torch.inference_mode():
-        for b in batches(functools.partial(model.tokenizer.encodings, prompt=prompt), texts,
-                         model.tokenizer.pad_id, dev, batch_tokens or default_batch_tokens(dev), to_ids=token_ids,
-                         left=model.config.padding_side == "left"):
+    with progress_bar(len(items), progress) as advance, torch.inference_mode():
+        for b in batches(tokenize, items, model.tokenizer.pad_id, dev, batch_tokens or default_batch_tokens(dev),
+                         to_ids=to_ids, left=model.config.padding_side == "left"):
             vec = embed_batch(model, placed, b, left_out)                    # no sync: the GPU runs ahead
             held.append((b.rows, vec))
             held_bytes += vec.numel() * 4
@@ -62,8 +76,8 @@ def encode_texts(model: TransformerModel, texts: list[str], *, prompt: str = "",
             advance(len(b.rows))
     _copy_out(held, out)
     REPORTER.encoded(time.perf_counter() - start)
-    log.info("encoded %d texts in %.1fs (%.0f/s) on %s", len(texts), time.perf_counter() - start,
-             len(texts) / max(1e-9, time.perf_counter() - start), dev)
+    log.info("encoded %d texts in %.1fs (%.0f/s) on %s", len(items), time.perf_counter() - start,
+             len(items) / max(1e-9, time.perf_counter() - start), dev)
     return out
 
 

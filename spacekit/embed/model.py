@@ -159,6 +159,26 @@ def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> T
     return TransformerModel(spec, config, _fingerprint(path), head.dim(hidden), path, tokenizer, net, head)
 
 
+def load_tokenizer(spec: str, *, trust_remote_code: bool = False) -> Tokenizer:
+    """MODEL's tokenizer alone, as load_model sets it up (for a tokenising worker that holds no network)."""
+    path = model_folder(spec)
+    _check_remote_code(path, trust_remote_code)
+    config = read_st_config(path)
+    return Tokenizer(_load_hf_tokenizer(path, trust_remote_code), config.max_seq_length, config.lower_case)
+
+
+def _load_hf_tokenizer(path: Path, trust_remote_code: bool, what: str = "tokenizer"):
+    """The Hugging Face tokenizer of a folder, offline; a broken one is an InputError (not a loadable `what`)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    trust = {"trust_remote_code": True} if trust_remote_code else {}
+    try:
+        return transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, **trust)
+    except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a broken folder
+        raise InputError(f"{path}: not a loadable {what} ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+
+
 def model_folder(spec: str) -> Path:
     """The folder a spec names (a built-in model's comes from its package), checked to hold a model."""
     if spec.startswith("builtin:"):
@@ -188,11 +208,10 @@ def _load_transformer(path: Path, trust_remote_code: bool = False):
     """(Hugging Face tokenizer, network in eval mode) from a folder, offline; a broken folder is an InputError."""
     import transformers
 
-    transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    tokenizer = _load_hf_tokenizer(path, trust_remote_code, "model")
     trust = {"trust_remote_code": True} if trust_remote_code else {}
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True, **trust)
         net = transformers.AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa", **trust)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a broken folder
         raise InputError(f"{path}: not a loadable model ({type(e).__name__}: {str(e).splitlines()[0]})") from None

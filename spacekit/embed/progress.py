@@ -8,7 +8,7 @@ import contextlib
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from spacekit.terminal_text import plain
 
@@ -27,6 +27,7 @@ class Reporter:
         self._thread: threading.Thread | None = None
         self.timings: list[tuple[str, float, float]] = []   # (stage, seconds, of which encoding) per stage run
         self.encoding = 0.0
+        self.detail: Callable[[], str] | None = None        # more for the running stage's lines (workers alive)
 
     @contextlib.contextmanager
     def stage(self, name: str, announce: bool = True) -> Iterator[None]:
@@ -69,6 +70,22 @@ class Reporter:
         with self._lock:
             self.done += n
 
+    def more(self, n: int) -> None:
+        """n more items to do in the current stage (fewer when negative: a job that finds some already done)."""
+        with self._lock:
+            if not self.total:
+                self.counted = time.perf_counter()
+            self.total += n
+
+    @contextlib.contextmanager
+    def showing(self, detail: Callable[[], str]) -> Iterator[None]:
+        """The running stage's lines end with detail() meanwhile."""
+        self.detail = detail
+        try:
+            yield
+        finally:
+            self.detail = None
+
     def _line(self, text: str) -> None:
         if self.quiet:
             return
@@ -88,12 +105,13 @@ class Reporter:
             if name is None or time.perf_counter() - self.last_line < INTERVAL:
                 continue
             elapsed = time.perf_counter() - self.started
+            extra = f"; {self.detail()}" if self.detail is not None else ""
             if total:
                 rate = done / max(1e-9, time.perf_counter() - counted)
                 eta = f", ETA {(total - done) / rate:,.0f} s" if rate > 0 else ""
-                self._line(f"{name}: {done:,}/{total:,} texts, {rate:,.0f}/s{eta} ({elapsed:,.0f} s in stage)")
+                self._line(f"{name}: {done:,}/{total:,} texts, {rate:,.0f}/s{eta} ({elapsed:,.0f} s in stage{extra})")
             else:
-                self._line(f"{name}: {elapsed:,.0f} s in stage")
+                self._line(f"{name}: {elapsed:,.0f} s in stage{extra}")
 
 
 REPORTER = Reporter()
@@ -109,9 +127,17 @@ def quiet(value: bool = True) -> None:
     REPORTER.quiet = value
 
 
+def _counted(n: int, kept: bool = False) -> None:
+    """n items done: encoded now, or kept (found already done: the stage has n fewer to do)."""
+    if kept:
+        REPORTER.more(-n)
+    else:
+        REPORTER.advance(n)
+
+
 class progress_bar:
-    """Encoding progress: a rich bar (items/s) on stderr when it is a terminal, and the job's counts (its heartbeat
-    lines) either way."""
+    """Encoding progress: a rich bar (items/s, and the stage's detail such as workers alive) on stderr when it is a
+    terminal, and the job's counts (its heartbeat lines) either way. Entering gives advance(n, kept=False)."""
 
     def __init__(self, total: int, enabled: bool):
         self.total = total
@@ -120,7 +146,7 @@ class progress_bar:
     def __enter__(self):
         REPORTER.count(self.total)
         if not self.enabled:
-            return REPORTER.advance
+            return _counted
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -129,12 +155,14 @@ class progress_bar:
                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
         self.bar.start()
         task = self.bar.add_task("encode", total=self.total, rate="")
-        t0 = time.perf_counter()
+        t0, encoded = time.perf_counter(), [0]
 
-        def advance(n: int) -> None:
-            REPORTER.advance(n)
-            done = self.bar.tasks[0].completed + n
-            self.bar.update(task, advance=n, rate=f"{done / max(1e-9, time.perf_counter() - t0):,.0f} items/s")
+        def advance(n: int, kept: bool = False) -> None:
+            _counted(n, kept)
+            encoded[0] += 0 if kept else n
+            detail = f", {REPORTER.detail()}" if REPORTER.detail is not None else ""
+            self.bar.update(task, advance=n,
+                            rate=f"{encoded[0] / max(1e-9, time.perf_counter() - t0):,.0f} items/s{detail}")
         return advance
 
     def __exit__(self, *exc):

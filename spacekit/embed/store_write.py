@@ -43,10 +43,18 @@ log = logging.getLogger("spacekit")
 ROW_GROUP = 8192  # rows per Parquet row group: a reader holds one group at a time (Store.tiles)
 
 
-def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np.ndarray], *, dim: int,
-                key: dict, shard_rows: int = SHARD_ROWS, dtype: str = "float32", overwrite: bool = False) -> Store:
-    """Write (or resume, or reuse) a store of len(ids) vectors; embed(lo, hi) returns rows lo:hi."""
+ShardWriter = Callable[[int, int, int], dict]  # (shard number, lo, hi) -> the shard's manifest entry, file written
+
+
+def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np.ndarray] | None = None, *,
+                dim: int, key: dict, shard_rows: int = SHARD_ROWS, dtype: str = "float32", overwrite: bool = False,
+                write: ShardWriter | None = None, on_abort: Callable[[], None] | None = None) -> Store:
+    """Write (or resume, or reuse) a store of len(ids) vectors; embed(lo, hi) returns rows lo:hi, or write(number,
+    lo, hi) writes that shard itself (write_shard, e.g. on a Ray worker) and returns its manifest entry. on_abort
+    runs before a failed new store's files are removed (to stop writers still at work)."""
     path = Path(path)
+    if (embed is None) == (write is None):
+        raise ValueError("write_store needs exactly one of embed and write")
     if dtype not in NP_DTYPES:
         raise StoreError(f"store dtype must be float32 or float16, got {dtype!r}")
     if shard_rows < 1:
@@ -63,31 +71,34 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np
         manifest.update(shards=good, complete=False)
         path.mkdir(parents=True, exist_ok=True)
         try:
-            _write_rows(path, manifest, ids, embed, shard_rows)
+            _write_rows(path, manifest, ids, write or _local_writer(path, ids, embed, dim, dtype), shard_rows)
         except BaseException as e:
+            if on_abort is not None:
+                on_abort()
             if created and not isinstance(e, KeyboardInterrupt):
                 remove_store_files(path, remove_folder=True)               # nothing half-written from a new store
             raise
         manifest["complete"] = True
         atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
         _remove_stale_shards(path, manifest)
+        _remove_temp_files(path)                                          # a killed remote writer's
         return Store(path, manifest)
 
 
-def _write_rows(path: Path, manifest: dict, ids: list[str], embed: Callable[[int, int], np.ndarray],
-                shard_rows: int) -> None:
-    """Embed and write every row after the manifest's whole shards, a shard at a time, the manifest after each."""
+def _write_rows(path: Path, manifest: dict, ids: list[str], write: ShardWriter, shard_rows: int) -> None:
+    """Write every row after the manifest's whole shards, a shard at a time, the manifest after each."""
     atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
-    dim, lo = manifest["dim"], sum(s["rows"] for s in manifest["shards"])
+    lo = sum(s["rows"] for s in manifest["shards"])
     while lo < len(ids):
         hi = min(lo + shard_rows, len(ids))
-        vec = np.asarray(embed(lo, hi))
-        if vec.shape != (hi - lo, dim):
-            raise StoreError(f"{path}: rows {lo}:{hi} came back with shape {vec.shape}, expected {(hi - lo, dim)}")
-        _check_finite(path, ids[lo:hi], vec)
-        manifest["shards"].append(_write_shard(path, len(manifest["shards"]), ids[lo:hi], vec, manifest["dtype"]))
+        manifest["shards"].append(write(len(manifest["shards"]), lo, hi))
         atomic_write(path / MANIFEST, json.dumps(manifest, indent=1))
         lo = hi
+
+
+def _local_writer(path: Path, ids: list[str], embed, dim: int, dtype: str) -> ShardWriter:
+    """Shards written here from embed(lo, hi)'s rows."""
+    return lambda number, lo, hi: write_shard(path, number, ids[lo:hi], np.asarray(embed(lo, hi)), dim, dtype)
 
 
 @contextlib.contextmanager
@@ -200,7 +211,8 @@ def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, sha
     taken = [int(s["file"][5:10]) for s in manifest["shards"]]
     for lo in range(0, len(ids), shard_rows):
         index = max(taken, default=-1) + 1
-        shard = _write_shard(path, index, ids[lo:lo + shard_rows], vec[lo:lo + shard_rows], manifest["dtype"])
+        shard = write_shard(path, index, ids[lo:lo + shard_rows], vec[lo:lo + shard_rows], manifest["dim"],
+                            manifest["dtype"])
         manifest["shards"].append(shard)
         taken.append(index)
         manifest["count"] += shard["rows"]
@@ -215,8 +227,14 @@ def _check_finite(path: Path, ids: list[str], vec: np.ndarray) -> None:
         raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
 
 
-def _write_shard(path: Path, index: int, ids: list[str], vec: np.ndarray, dtype: str) -> dict:
-    name = shard_name(index)
+def write_shard(path: Path, number: int, ids: list[str], vec: np.ndarray, dim: int, dtype: str) -> dict:
+    """Write shard `number` (part-NNNNN.parquet, atomically) -> its manifest entry; a StoreError for vectors of the
+    wrong shape or with NaN / inf values."""
+    if vec.shape != (len(ids), dim):
+        raise StoreError(f"{path}: {len(ids)} rows from id {ids[0]!r} came back with shape {vec.shape}, expected "
+                         f"{(len(ids), dim)}")
+    _check_finite(path, ids, vec)
+    name = shard_name(number)
     flat = pa.array(vec.astype(NP_DTYPES[dtype], copy=False).reshape(-1))
     table = pa.table({"id": pa.array(ids, pa.string()),
                       "embedding": pa.FixedSizeListArray.from_arrays(flat, vec.shape[1])})

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from spacekit.distributed.cluster import RaySettings
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.io.beir import BeirData
@@ -69,8 +70,7 @@ class RetrievalTask(Task[RetrievalResult]):
     dims: tuple[int, ...] = ()          # Matryoshka dimensions also scored (spacekit.tasks.axes)
     quantize: tuple[str, ...] = ()      # precisions also scored: int8, uint8, binary, ubinary
     rescore: int = 0                    # quantised search: re-score the top k x rescore in float (0: no)
-    ray: str | None = None              # a Ray cluster (local | auto | address): the corpus encoded and searched there
-    workers: int | None = None          # Ray workers (default: one per CPU of the cluster)
+    ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
@@ -132,7 +132,7 @@ class RetrievalTask(Task[RetrievalResult]):
             from spacekit.distributed.retrieval import ray_corpus_search
 
             scores, idx = ray_corpus_search(model, opts, data.corpus.ids, data.corpus.texts, queries, self.depth,
-                                            similarity, self.ray, self.workers)
+                                            similarity, self.ray)
         else:
             docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
             if self.backend == "faiss":
