@@ -1,6 +1,8 @@
 """Ray's cost and gain on this machine: SciFact documents encoded by the single-process path, then through Ray with 1
-and 2 encoder actors (documents/s, and Ray's overhead per shard block against the single-process path); exact
-top-10 of all SciFact test queries over the store, ops.topk vs sharded across 2 workers.
+and 2 encoder actors, and with the CPU tokeniser stage feeding one encoder (documents/s, and Ray's overhead per shard
+block against the single-process path); two stores (two prompts) written at once with the workers split vs one after
+the other with all of them; exact top-10 of all SciFact test queries over the store, ops.topk vs sharded across 2
+workers. Every Ray store is checked equal to the single-process one, byte for byte.
 
     python benchmarks/bench_ray.py [--docs 2000] [--shard-rows 250]
 """
@@ -16,13 +18,18 @@ import numpy as np
 import torch
 from _common import DATA, print_table, write_results
 
-from spacekit.distributed.embed import embed_store_ray
+from spacekit.distributed.cluster import RaySettings
+from spacekit.distributed.embed import EmbedJob, embed_store_ray, embed_stores_ray
 from spacekit.distributed.search import sharded_topk
 from spacekit.embed import EncodeOptions, load_model
 from spacekit.embed.cache import embed_to_store
 from spacekit.embed.store import open_store
 from spacekit.io.texts import read_texts
 from spacekit.ops import topk
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
 def main() -> None:
@@ -44,24 +51,45 @@ def main() -> None:
         single = time.perf_counter() - start
         rows.append({"way": "single process", "seconds": single, "docs_per_s": len(ids) / single})
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-        for workers, cpus in ((1, 2), (1, 1), (2, 1)):          # 1 x 2 CPUs: the single process's threads
+        reference = open_store(Path(tmp) / "single").manifest
+        single_vectors = open_store(Path(tmp) / "single").load()[1]
+        for workers, cpus, tokenize in ((1, 2, False), (1, 1, False), (2, 1, False), (1, 1, True)):
             start = time.perf_counter()
-            embed_store_ray("builtin:minilm", ids, texts, Path(tmp) / f"ray{workers}-{cpus}",
-                            shard_rows=args.shard_rows, workers=workers, cpus_per_worker=cpus)
+            done = embed_store_ray("builtin:minilm", ids, texts, Path(tmp) / f"ray{workers}-{cpus}-{tokenize}",
+                                   shard_rows=args.shard_rows, workers=workers, cpus_per_worker=cpus,
+                                   tokenize=tokenize)
             took = time.perf_counter() - start
-            rows.append({"way": f"ray, {workers} worker{'s' if workers > 1 else ''} x {cpus} CPU", "seconds": took,
-                         "docs_per_s": len(ids) / took,
+            if cpus == torch.get_num_threads():                     # as many threads as here: the same shard files
+                assert done.store.manifest == reference
+            else:                                                   # GEMM sums split by thread count: within 1e-5
+                assert _cosines(single_vectors, done.store.load()[1]).min() >= 0.99999
+            way = f"ray, {workers} worker{'s' if workers > 1 else ''} x {cpus} CPU" + \
+                (" + tokeniser stage (1 CPU)" if tokenize else "")
+            rows.append({"way": way, "seconds": took, "docs_per_s": len(ids) / took,
                          "overhead_per_block_s": (took - single) / blocks if cpus == 2 else None})
+        for together in (True, False):
+            jobs = [EmbedJob("builtin:minilm", ids, texts, Path(tmp) / f"{together}-{name}", prompt, args.shard_rows)
+                    for name, prompt in (("plain", ""), ("prompted", "query: "))]
+            start = time.perf_counter()
+            if together:
+                embed_stores_ray(jobs, RaySettings(workers=2))
+            else:
+                for job in jobs:
+                    embed_stores_ray([job], RaySettings(workers=2))
+            took = time.perf_counter() - start
+            way = "at once, 1 worker each" if together else "one after the other, 2 workers"
+            rows.append({"way": f"2 stores {way}", "seconds": took, "docs_per_s": 2 * len(ids) / took})
         queries = read_texts(DATA / "scifact" / "queries.jsonl")
         q = EncodeOptions().embed(model, queries.ids, queries.texts, "query")
-        _, vectors = open_store(Path(tmp) / "ray2-1").load()
+        _, vectors = open_store(Path(tmp) / "ray2-1-False").load()
         start = time.perf_counter()
         ref = topk(q, vectors, 10)
         local = time.perf_counter() - start
         start = time.perf_counter()
-        got = sharded_topk(q, Path(tmp) / "ray2-1", 10, workers=2)
+        got = sharded_topk(q, Path(tmp) / "ray2-1-False", 10, workers=2)
         spread = time.perf_counter() - start
         assert torch.equal(ref[1], got[1])
+        assert torch.equal(ref[0], got[0])
         rows += [{"way": "top-10, ops.topk", "seconds": local}, {"way": "top-10, sharded on 2 workers",
                                                                  "seconds": spread}]
         ray.shutdown()
