@@ -72,11 +72,17 @@ def embed_stores_ray(jobs: list[EmbedJob], settings: RaySettings) -> list[RayEmb
     texts = sum(len(job.ids) for job in jobs)
     label = f"encoding {texts:,} texts on Ray ({count} worker{'s' if count != 1 else ''}" + \
         (f", {len(jobs)} stores at once)" if together else ")")
+    spare = ray.cluster_resources().get("CPU", 0) - settings.cpus_per_worker * count
+    if settings.tokenize and spare < 1:
+        raise InputError(f"the tokeniser stage needs a CPU beside the encoders: the cluster has "
+                         f"{ray.cluster_resources().get('CPU', 0):g}, the encoders hold "
+                         f"{settings.cpus_per_worker * count}")
+    tokenize = (settings.tokenize if settings.tokenize is not None else gpus > 0) and spare >= 1
     liveness = Liveness(ray)
     results: list[RayEmbedding | None] = [None] * len(jobs)
     with stage(label), progress_bar(texts, True) as advance, REPORTER.showing(liveness.detail), liveness:
-        runs = [_JobRun(ray, job, share, gpus, settings, liveness, advance) for job, share in zip(jobs, shares,
-                                                                                                   strict=True)]
+        runs = [_JobRun(ray, job, share, gpus, settings, liveness, advance, tokenize)
+                for job, share in zip(jobs, shares, strict=True)]
         models: dict[str, object] = {}
         for run in runs:                         # here, not on the jobs' threads (transformers' lazy imports race)
             run.prepare(models)
@@ -89,16 +95,23 @@ def embed_stores_ray(jobs: list[EmbedJob], settings: RaySettings) -> list[RayEmb
 
 
 def _run_concurrently(runs: list[_JobRun], results: list) -> None:
-    """Each run on a driver thread of its own (Ray's driver API is thread-safe); the first error re-raised."""
+    """Each run on a driver thread of its own (Ray's driver API is thread-safe); the first error stops the other runs
+    and is re-raised."""
     errors: list[BaseException] = []
+    lock = threading.Lock()
 
     def target(j: int) -> None:
         try:
             results[j] = runs[j]()
         except BaseException as e:  # re-raised on the main thread below
-            errors.append(e)
+            with lock:
+                errors.append(e)
+                if len(errors) == 1:
+                    for other in runs:
+                        other._stop()
 
-    threads = [threading.Thread(target=target, args=(j,), name=f"spacekit-ray-{j}") for j in range(len(runs))]
+    threads = [threading.Thread(target=target, args=(j,), name=f"spacekit-ray-{j}", daemon=True)   # Ctrl-C: no wait
+               for j in range(len(runs))]
     for t in threads:
         t.start()
     for t in threads:
@@ -111,8 +124,9 @@ class _JobRun:
     """One store's write: its encoder actors, the tokeniser tasks, and the shard writer handed to write_store."""
 
     def __init__(self, ray, job: EmbedJob, workers: int, gpus: float, settings: RaySettings, liveness: Liveness,
-                 advance: Callable[..., None]):
+                 advance: Callable[..., None], tokenize: bool = False):
         self.ray, self.job, self.workers, self.gpus, self.settings = ray, job, workers, gpus, settings
+        self.tokenize = tokenize
         self.liveness, self.advance = liveness, advance
         self.blocks: list[tuple[int, int, int]] = []
         self.refs: dict[int, object] = {}
@@ -164,15 +178,7 @@ class _JobRun:
         """The remote tokenize_block, or None when each encoder tokenises its own blocks."""
         from spacekit.distributed.workers import tokenize_block
 
-        wanted = self.settings.tokenize if self.settings.tokenize is not None else self.gpus > 0
-        if not wanted or self.job.spec.startswith("store:"):                   # a store's vectors: nothing to tokenise
-            return None
-        spare = self.ray.cluster_resources().get("CPU", 0) - self.settings.cpus_per_worker * self.workers
-        if spare < 1:
-            if self.settings.tokenize:
-                raise InputError(f"the tokeniser stage needs a CPU beside the encoders: the cluster has "
-                                 f"{self.ray.cluster_resources().get('CPU', 0):g}, the encoders hold "
-                                 f"{self.settings.cpus_per_worker * self.workers}")
+        if not self.tokenize or self.job.spec.startswith("store:"):        # a store's vectors: nothing to tokenise
             return None
         return self.ray.remote(num_cpus=1)(tokenize_block)
 
