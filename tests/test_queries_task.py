@@ -122,3 +122,23 @@ def test_judging_sheet_cells_never_run_as_formulas_and_ids_round_trip(tmp_path):
     result = CliRunner().invoke(main, ["ab", "qrels", str(sheet), "-o", str(tmp_path / "qrels.tsv")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "qrels.tsv").read_text().splitlines()[1] == "-q1\t@d1\t2"
+
+
+def test_a_model_that_compares_by_euclidean_distance_is_refused_by_both_searching_kinds(tmp_path, minilm_path):
+    import shutil
+
+    from spacekit.embed import EncodeOptions, load_model
+    from spacekit.errors import InputError
+    from spacekit.tasks.queries import QueriesTask
+    from spacekit.tasks.retrieval import RetrievalTask
+
+    folder = tmp_path / "m"
+    shutil.copytree(minilm_path, folder)
+    (folder / "config_sentence_transformers.json").write_text(json.dumps({"similarity_fn_name": "euclidean"}))
+    model = load_model(folder)
+    beir = write_demo_data(tmp_path / "demo")["beir"]
+    tasks = [QueriesTask(str(beir / "queries.jsonl"), str(beir / "corpus.jsonl"), k=5), RetrievalTask(str(beir))]
+    for task in tasks:          # ranking by cosine would be a different model's ranking: refused, not substituted
+        with pytest.raises(InputError, match="the model's similarity 'euclidean' is not searchable yet"):
+            task.run(model, EncodeOptions())
+    assert RetrievalTask(str(beir), similarity="cosine").run(model, EncodeOptions()).metrics["ndcg@10"] > 0

@@ -117,14 +117,10 @@ def interleave_cmd(before, after, queries, corpus, out_path, k, method, seed, **
     import random
 
     from spacekit.ab import balanced, team_draft
-    from spacekit.embed import load_model
+    from spacekit.ab.rankings import both_top_lists
     from spacekit.files import atomic_write
-    from spacekit.tasks.queries import QueriesTask
 
-    task = QueriesTask(queries, corpus, k)
-    task.inputs()                                                          # bad files fail before any encoding
-    options = encode_options(**opts)
-    tops = [task.run(load_model(spec), options) for spec in (before, after)]
+    tops = both_top_lists(before, after, queries, corpus, k, encode_options(**opts))
     mix, coin = team_draft if method == "team-draft" else balanced, random.Random(seed)
     lines = []
     for i, qid in enumerate(tops[0].item_ids):

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from spacekit.ab.interleave import team_draft
+from spacekit.ab.rankings import both_top_lists
 from spacekit.ab.simulate import clicks_on
-from spacekit.embed import EncodeOptions, load_model
+from spacekit.embed import EncodeOptions
 from spacekit.files import atomic_write
 from spacekit.io.beir import read_beir
 
@@ -23,11 +24,8 @@ def simulated_logs(before: str, after: str, beir: Path, folder: Path, opts: Enco
                    seed: int = 0) -> tuple[Path, Path]:
     """Write folder/simulated-ab.jsonl (each user sees one model, 50/50 by user) and
     folder/simulated-interleaved.jsonl (each search sees both, team-draft) and return their paths."""
-    from spacekit.tasks.queries import QueriesTask
-
     data = read_beir(beir)
-    task = QueriesTask(beir / "queries.jsonl", beir / "corpus.jsonl", 10)
-    tops = [task.run(load_model(spec), opts) for spec in (before, after)]
+    tops = both_top_lists(before, after, beir / "queries.jsonl", beir / "corpus.jsonl", 10, opts)
     rng, coin = np.random.default_rng(seed), random.Random(seed)
     ab, inter = [], []
     for i, qid in enumerate(tops[0].item_ids):

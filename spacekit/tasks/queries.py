@@ -68,14 +68,15 @@ class QueriesTask(Task[QueriesResult]):
         return queries, corpus
 
     def run(self, model: Model, opts: EncodeOptions) -> QueriesResult:
-        """Exact top-k search of every query (the model's similarity, cosine when it names none)."""
+        """Exact top-k search of every query by the model's similarity (cosine when it names none; one it names
+        that spacekit cannot search by, such as euclidean, is an InputError before anything is encoded)."""
         from spacekit.ops import topk
-        from spacekit.tasks.retrieval import model_similarity
+        from spacekit.tasks.retrieval import searchable_similarity
 
+        metric = searchable_similarity(model)
         queries, corpus = self.inputs()
         docs = opts.embed(model, corpus.ids, corpus.texts, "document")
         q = opts.embed(model, queries.ids, queries.texts, "query")
-        metric = "dot" if model_similarity(model) == "dot" else "cosine"
         _, idx = topk(q, docs, self.k, metric=metric, device=opts.device)
         ids = np.array(corpus.ids, dtype=object)
         top = [[str(d) for d in ids[row]] for row in idx.numpy()]

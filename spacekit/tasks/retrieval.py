@@ -27,6 +27,15 @@ def model_similarity(model: Model) -> str:
     return getattr(getattr(model, "config", None), "similarity", "cosine")
 
 
+def searchable_similarity(model: Model) -> str:
+    """The model's own similarity when spacekit searches by it (cosine or dot), else an InputError."""
+    own = model_similarity(model)
+    if own not in ("cosine", "dot"):
+        raise InputError(f"{model.spec}: the model's similarity {own!r} is not searchable yet (spacekit searches "
+                         f"by cosine or dot; pass --similarity)")
+    return own
+
+
 def retrieval_metric_names(ks=DEFAULT_KS) -> list[str]:
     """ndcg/recall/mrr/map/precision/hit at every k."""
     return [f"{m}@{k}" for m in ("ndcg", "recall", "mrr", "map", "precision", "hit") for k in ks]
@@ -165,13 +174,7 @@ class RetrievalTask(Task[RetrievalResult]):
 
     def similarity_for(self, model: Model) -> str:
         """The similarity searched with: the task's, or with "model" the model's own (cosine or dot)."""
-        if self.similarity != "model":
-            return self.similarity
-        own = model_similarity(model)
-        if own not in ("cosine", "dot"):
-            raise InputError(f"{model.spec}: the model's similarity {own!r} is not searchable yet (spacekit searches "
-                             f"by cosine or dot; pass --similarity)")
-        return own
+        return self.similarity if self.similarity != "model" else searchable_similarity(model)
 
     def variant_metrics(self, metric: str) -> list[str]:
         """The metric under each variant the task scores."""
