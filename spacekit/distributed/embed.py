@@ -134,6 +134,7 @@ class _JobRun:
         self.owner: dict[int, int] = {}
         self.written = 0
         self.pool: list = []
+        self.tokenizing = None                  # the remote tokenize_block when the tokeniser stage runs
 
     def prepare(self, models: dict) -> None:
         """The store's cache key and dimension, from the model loaded once per spec (no encoding here)."""

@@ -105,7 +105,8 @@ class Reporter:
             if name is None or time.perf_counter() - self.last_line < INTERVAL:
                 continue
             elapsed = time.perf_counter() - self.started
-            extra = f"; {self.detail()}" if self.detail is not None else ""
+            detail = self.detail                                  # read once: the job may end meanwhile
+            extra = f"; {detail()}" if detail is not None else ""
             if total:
                 rate = done / max(1e-9, time.perf_counter() - counted)
                 eta = f", ETA {(total - done) / rate:,.0f} s" if rate > 0 else ""
@@ -160,7 +161,8 @@ class progress_bar:
         def advance(n: int, kept: bool = False) -> None:
             _counted(n, kept)
             encoded[0] += 0 if kept else n
-            detail = f", {REPORTER.detail()}" if REPORTER.detail is not None else ""
+            shown = REPORTER.detail
+            detail = f", {shown()}" if shown is not None else ""
             self.bar.update(task, advance=n,
                             rate=f"{encoded[0] / max(1e-9, time.perf_counter() - t0):,.0f} items/s{detail}")
         return advance
