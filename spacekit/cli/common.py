@@ -60,13 +60,13 @@ def device_options(f):
 def ray_options(what: str):
     """--ray / --workers / --gpus-per-worker: `what` runs on a Ray cluster."""
     def add(f):
+        f = click.option("--gpus-per-worker", type=float, default=None,
+                         help="GPUs each Ray worker holds (default: 1 when the cluster has GPUs, else 0)")(f)
+        f = click.option("--workers", type=int, default=None,
+                         help="Ray workers (default: one per GPU of the cluster, else one per CPU)")(f)
         f = click.option("--ray", "ray_address", default=None,
                          help=f"{what} on a Ray cluster: local (one sized to this machine) | auto (RAY_ADDRESS) | "
                               f"HOST:PORT")(f)
-        f = click.option("--workers", type=int, default=None,
-                         help="Ray workers (default: one per GPU of the cluster, else one per CPU)")(f)
-        f = click.option("--gpus-per-worker", type=float, default=None,
-                         help="GPUs each Ray worker holds (default: 1 when the cluster has GPUs, else 0)")(f)
         return f
     return add
 

@@ -19,7 +19,7 @@ from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
 @click.option("--shard-rows", type=int, default=SHARD_ROWS, show_default=True, help="rows per Parquet shard")
 @click.option("--store-dtype", type=click.Choice(list(NP_DTYPES)), default="float32", show_default=True)
 @click.option("--overwrite", is_flag=True, help="replace a store made with a different cache key")
-@ray_options("encode, each worker writing its shards,")
+@ray_options("encode (each worker writing its own shards)")
 @click.option("--tokenizer-stage/--no-tokenizer-stage", default=None,
               help="Ray: tokenise on CPU tasks that feed the encoders (default: when the encoders hold GPUs)")
 @device_options

@@ -14,6 +14,7 @@ import torch
 from spacekit.distributed.cluster import RaySettings
 from spacekit.distributed.embed import EmbedJob, RayEmbedding, embed_stores_ray
 from spacekit.distributed.search import sharded_topk
+from spacekit.embed.manifest import SHARD_ROWS
 
 
 def corpus_job(model, opts, corpus_ids: list[str], corpus_texts: list[str]) -> EmbedJob:
@@ -22,7 +23,13 @@ def corpus_job(model, opts, corpus_ids: list[str], corpus_texts: list[str]) -> E
 
     prompt = model.prompt_for("document", opts.prompts)
     folder = cache_root(opts.cache_dir) / "ray" / cache_name(store_key(model, corpus_ids, corpus_texts, prompt))
-    return EmbedJob(model.spec, corpus_ids, corpus_texts, Path(folder), prompt)
+    return EmbedJob(model.spec, corpus_ids, corpus_texts, Path(folder), prompt, cache_shard_rows(len(corpus_ids)))
+
+
+def cache_shard_rows(n: int) -> int:
+    """Rows per shard of a corpus store the cluster writes: about 16 blocks for a mid-sized corpus (so 16 workers
+    share it; one 50,000-row shard would go to one worker), never under 512 rows nor over the store's default."""
+    return min(SHARD_ROWS, max(512, -(-n // 16)))
 
 
 def with_encoding(settings: RaySettings, opts) -> RaySettings:
