@@ -16,7 +16,7 @@ from conftest import data_path
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
 from spacekit.distributed.cluster import RaySettings
-from spacekit.distributed.embed import EmbedJob, embed_store_ray, embed_stores_ray
+from spacekit.distributed.embed import EmbedJob, Stopped, _JobRun, embed_store_ray, embed_stores_ray
 from spacekit.distributed.liveness import Liveness
 from spacekit.distributed.search import merge, sharded_topk
 from spacekit.embed import load_model
@@ -110,11 +110,16 @@ def test_one_store_failing_stops_the_other(cluster, corpus, tmp_path, tiny_model
         embed_stores_ray(jobs, RaySettings(workers=2))
     assert not (tmp_path / "a").exists()                      # the other new store: stopped, nothing half-written
     assert (tmp_path / "b" / "notes.txt").read_text() == "mine"
+    late = _JobRun(ray, EmbedJob(str(tiny_model), ids, texts, tmp_path / "c"), 1, 0.0, RaySettings(), Liveness(ray),
+                   lambda *a, **k: None)
+    late.prepare({})
+    late._stop()
+    with pytest.raises(Stopped):
+        late()
+    assert not (tmp_path / "c").exists()
 
 
 def test_liveness_counts_the_encoders_that_answer_even_while_encoding(cluster, corpus, tiny_model, tmp_path):
-    from spacekit.distributed.embed import _JobRun
-
     ids, texts = corpus
     live = Liveness(ray, wait=10.0)
     run = _JobRun(ray, EmbedJob(str(tiny_model), ids, texts, tmp_path), 2, 0.0, RaySettings(), live, lambda *a: None)
@@ -133,8 +138,6 @@ def test_liveness_counts_the_encoders_that_answer_even_while_encoding(cluster, c
 
 
 def test_a_shard_the_driver_cannot_see_is_one_clear_error(tmp_path):
-    from spacekit.distributed.embed import _JobRun
-
     run = _JobRun.__new__(_JobRun)
     run.job = EmbedJob("m", ["a"], ["x"], tmp_path)
     (tmp_path / "part-00000.parquet").write_bytes(b"12345")

@@ -120,6 +120,11 @@ def _run_concurrently(runs: list[_JobRun], results: list) -> None:
         raise errors[0]
 
 
+class Stopped(RuntimeError):
+    """A store's write stopped because another store written at the same time failed (that error is the one
+    raised)."""
+
+
 class _JobRun:
     """One store's write: its encoder actors, the tokeniser tasks, and the shard writer handed to write_store."""
 
@@ -135,6 +140,8 @@ class _JobRun:
         self.written = 0
         self.pool: list = []
         self.tokenizing = None                  # the remote tokenize_block when the tokeniser stage runs
+        self.stopped = False                    # _stop ran (another store failed): start nothing more
+        self._lock = threading.Lock()
 
     def prepare(self, models: dict) -> None:
         """The store's cache key and dimension, from the model loaded once per spec (no encoding here)."""
@@ -170,8 +177,11 @@ class _JobRun:
         actor = self.ray.remote(num_cpus=s.cpus_per_worker, num_gpus=self.gpus, max_restarts=2, max_task_retries=2,
                                 concurrency_groups={"ping": 1})(Encoder)
         args = dict(s.encode_args or {}, device="cuda" if self.gpus > 0 else "cpu")
-        self.pool = [actor.remote(self.job.spec, s.trust_remote_code, args, s.cpus_per_worker)
-                     for _ in range(self.workers)]
+        with self._lock:
+            if self.stopped:
+                raise Stopped(f"{self.job.out}: stopped before it started")
+            self.pool = [actor.remote(self.job.spec, s.trust_remote_code, args, s.cpus_per_worker)
+                         for _ in range(self.workers)]
         self.liveness.add(self.pool)
         return self.pool
 
@@ -184,9 +194,11 @@ class _JobRun:
         return self.ray.remote(num_cpus=1)(tokenize_block)
 
     def _stop(self) -> None:
-        """Kill the actors (no worker writes into the folder after this)."""
-        self.liveness.remove(self.pool)
-        for a in self.pool:
+        """Kill the actors (no worker writes into the folder after this) and start none again."""
+        with self._lock:
+            self.stopped, pool = True, self.pool
+        self.liveness.remove(pool)
+        for a in pool:
             self.ray.kill(a)
 
     def _write(self, number: int, lo: int, hi: int) -> dict:
@@ -198,6 +210,8 @@ class _JobRun:
                            for j, b in enumerate(range(lo, len(self.job.ids), rows))]
         if self.settings.stop_after is not None and self.written >= self.settings.stop_after:
             raise KeyboardInterrupt("test hook: the driver stops here")
+        if self.stopped:
+            raise Stopped(f"{self.job.out}: stopped (another store failed)")
         for block in self.blocks[len(self.refs) + self.written:][:2 * len(self.pool) - len(self.refs)]:
             self._submit(*block)
         entry = self.ray.get(self.refs.pop(number))
