@@ -140,7 +140,8 @@ def open_shard(path: Path, manifest: dict, shard: dict) -> pq.ParquetFile:
 
 
 def _columns(schema: pa.Schema) -> str:
-    return ", ".join(f"{f.name}: {f.type}" for f in schema)
+    """The schema's columns on one line: a damaged file's names can hold any byte (a newline, a control)."""
+    return ", ".join(f"{f.name}: {f.type}" for f in schema).encode("unicode_escape").decode("ascii")
 
 
 def _first_line(e: Exception) -> str:
