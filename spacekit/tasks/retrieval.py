@@ -22,14 +22,10 @@ DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
 
 
-def model_similarity(model: Model) -> str:
-    """The model's own similarity (sentence-transformers' similarity_fn_name), cosine when it names none."""
-    return getattr(getattr(model, "config", None), "similarity", "cosine")
-
-
 def searchable_similarity(model: Model) -> str:
-    """The model's own similarity when spacekit searches by it (cosine or dot), else an InputError."""
-    own = model_similarity(model)
+    """The model's own similarity (sentence-transformers' similarity_fn_name; cosine when it names none) when
+    spacekit searches by it (cosine or dot), else an InputError."""
+    own = getattr(getattr(model, "config", None), "similarity", "cosine")
     if own not in ("cosine", "dot"):
         raise InputError(f"{model.spec}: the model's similarity {own!r} is not searchable yet (spacekit searches "
                          f"by cosine or dot; pass --similarity)")
