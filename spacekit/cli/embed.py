@@ -44,7 +44,7 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
         settings = ray_settings(ray_address, workers, gpus_per_worker, trust_remote_code, tokenize=tokenizer_stage,
                                 encode_args={"dtype": args["dtype"], "batch_tokens": args["batch_tokens"]})
         job = EmbedJob(model, texts.ids, texts.texts, Path(out), chosen, shard_rows, store_dtype, overwrite)
-        done = embed_stores_ray([job], settings)[0]
+        done = embed_stores_ray([job], settings, {model: m})[0]
         store = done.store
         click.echo(f"ray: {done.blocks_encoded} shard blocks encoded by {done.workers} workers", err=True)
     else:

@@ -120,7 +120,7 @@ def _encode_corpora_on_ray(planned: list, models: tuple, config: CompareConfig) 
             for spec, task in planned if isinstance(task, RetrievalTask)
             for model, prompts in zip(models, spec.prompts, strict=True)]
     if jobs and config.ray is not None:
-        encode_corpora(jobs, config.ray, config.opts)
+        encode_corpora(jobs, config.ray, config.opts, {model.spec: model for model in models})
 
 
 def _joined_pairs(models, results: list[TaskResult], config: CompareConfig) -> dict:

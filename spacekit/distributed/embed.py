@@ -60,9 +60,10 @@ def embed_store_ray(spec: str, ids: list[str], texts: list[str], out: str | Path
     return embed_stores_ray([job], RaySettings(ray_address, workers, gpus_per_worker, **settings))[0]
 
 
-def embed_stores_ray(jobs: list[EmbedJob], settings: RaySettings) -> list[RayEmbedding]:
+def embed_stores_ray(jobs: list[EmbedJob], settings: RaySettings, models: dict | None = None) -> list[RayEmbedding]:
     """Write every job's store on the cluster: concurrently, the workers split between them, when there are at
-    least as many workers as jobs; else one after another with all of them."""
+    least as many workers as jobs; else one after another with all of them. models: spec -> the model when the
+    caller has it loaded (its key and dimension; else loaded here). A store already complete starts no actor."""
     ray = connect(settings.address, gpus_per_worker=settings.gpus_per_worker or 0.0)
     gpus = gpus_for(ray, settings.gpus_per_worker)
     count = worker_count(ray, settings.workers, gpus)
@@ -83,7 +84,7 @@ def embed_stores_ray(jobs: list[EmbedJob], settings: RaySettings) -> list[RayEmb
     with stage(label), progress_bar(texts, True) as advance, REPORTER.showing(liveness.detail), liveness:
         runs = [_JobRun(ray, job, share, gpus, settings, liveness, advance, tokenize)
                 for job, share in zip(jobs, shares, strict=True)]
-        models: dict[str, object] = {}
+        models = dict(models or {})
         for run in runs:                         # here, not on the jobs' threads (transformers' lazy imports race)
             run.prepare(models)
         if together:
@@ -158,8 +159,6 @@ class _JobRun:
         from spacekit.embed.store_write import write_store
 
         job = self.job
-        self._start_actors()
-        self.tokenizing = self._tokenizer_stage()
         try:
             store = write_store(job.out, job.ids, write=self._write, dim=self.dim, key=self.key,
                                 shard_rows=job.shard_rows, dtype=job.store_dtype, overwrite=job.overwrite,
@@ -168,7 +167,7 @@ class _JobRun:
             self._stop()
         if not self.blocks:
             self.advance(len(job.ids), kept=True)                                # complete already: reused
-        return RayEmbedding(store, self.written, len(self.pool))
+        return RayEmbedding(store, self.written, self.workers)
 
     def _start_actors(self) -> list:
         from spacekit.distributed.workers import Encoder
@@ -203,7 +202,9 @@ class _JobRun:
 
     def _write(self, number: int, lo: int, hi: int) -> dict:
         """write_store's shard writer: submit blocks a window ahead, wait for this one, check its file."""
-        if not self.blocks:                                                       # the first block write_store asks for
+        if not self.blocks:                     # the first block write_store asks for: the actors start now
+            self._start_actors()
+            self.tokenizing = self._tokenizer_stage()
             self.advance(lo, kept=True)
             rows = self.job.shard_rows
             self.blocks = [(number + j, b, min(b + rows, len(self.job.ids)))

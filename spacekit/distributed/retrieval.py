@@ -37,16 +37,17 @@ def with_encoding(settings: RaySettings, opts) -> RaySettings:
     return replace(settings, encode_args={"dtype": opts.dtype, "batch_tokens": opts.batch_tokens})
 
 
-def encode_corpora(jobs: list[EmbedJob], settings: RaySettings, opts) -> list[RayEmbedding]:
-    """Write every job's store, concurrently when the cluster has a worker for each (compare: both models)."""
+def encode_corpora(jobs: list[EmbedJob], settings: RaySettings, opts, models: dict) -> list[RayEmbedding]:
+    """Write every job's store, concurrently when the cluster has a worker for each (compare: both models; models:
+    spec -> the loaded model)."""
     unique = list({job.out: job for job in jobs}.values())
-    return embed_stores_ray(unique, with_encoding(settings, opts))
+    return embed_stores_ray(unique, with_encoding(settings, opts), models)
 
 
 def ray_corpus_search(model, opts, corpus_ids: list[str], corpus_texts: list[str], queries: np.ndarray, depth: int,
                       metric: str, settings: RaySettings) -> tuple[torch.Tensor, torch.Tensor]:
     """(scores, indices) as ops.topk gives them for the corpus, computed on the cluster."""
     job = corpus_job(model, opts, corpus_ids, corpus_texts)
-    embed_stores_ray([job], with_encoding(settings, opts))
+    embed_stores_ray([job], with_encoding(settings, opts), {model.spec: model})
     return sharded_topk(queries, job.out, depth, metric=metric, ray_address=settings.address,
                         workers=settings.workers, gpus_per_worker=settings.gpus_per_worker)
