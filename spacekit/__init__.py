@@ -10,14 +10,18 @@ __version__ = "0.1.0"
 
 
 def _source_tree_kernels() -> None:
-    """In a source checkout run with PYTHONPATH=. (not installed), make kernels/ importable as spacekit.kernels."""
+    """In a source checkout run with PYTHONPATH=. (not installed), make kernels/src importable as spacekit.kernels.
+
+    kernels/ itself has no __init__.py, so it never shadows an installed top-level `kernels` package (Hugging Face's,
+    which transformers imports) when Python runs from the repository root.
+    """
     import importlib.util
     import sys
     from pathlib import Path
 
     if importlib.util.find_spec("spacekit.kernels") is not None:
         return
-    folder = Path(__file__).resolve().parent.parent / "kernels"
+    folder = Path(__file__).resolve().parent.parent / "kernels" / "src"
     if (folder / "__init__.py").is_file():
         spec = importlib.util.spec_from_file_location("spacekit.kernels", folder / "__init__.py",
                                                       submodule_search_locations=[str(folder)])

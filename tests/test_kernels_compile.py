@@ -9,10 +9,9 @@ import pytest
 
 triton = pytest.importorskip("triton", reason="triton not installed: the kernels are compiled on GPUs only")
 
+from spacekit.kernels import topk_triton as kt  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
-
-from kernels import topk_triton as kt  # noqa: E402
 
 HOPPER, AMPERE = 90, 80
 OUT3 = {"m1_ptr": "*fp32", "a1_ptr": "*i32", "m2_ptr": "*fp32"}

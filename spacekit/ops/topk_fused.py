@@ -1,4 +1,4 @@
-"""The fused route of top-k on CUDA: the Triton kernel (kernels/topk_triton.py) reduces each tile of
+"""The fused route of top-k on CUDA: the Triton kernel (kernels/src/topk_triton.py) reduces each tile of
 tensor-core scores to per-chunk best score, column and runner-up — the score matrix is never written — and the best
 chunks' candidates are re-scored in fp32 (topk_settle proves the result exact)."""
 
