@@ -210,9 +210,9 @@ def _load_transformer(path: Path, trust_remote_code: bool = False):
 
     transformers.utils.logging.disable_progress_bar()
     tokenizer = _load_hf_tokenizer(path, trust_remote_code, "model")
-    trust = {"trust_remote_code": True} if trust_remote_code else {}
     try:
-        net = transformers.AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa", **trust)
+        net = transformers.AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa",
+                                                     trust_remote_code=trust_remote_code)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a broken folder
         raise InputError(f"{path}: not a loadable model ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     return tokenizer, net.eval()
