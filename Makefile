@@ -1,18 +1,20 @@
-# make demo / make test work from a fresh clone with only Python 3.11+ present.
+# make demo / make test work from a fresh clone with only Python 3.11+ present, in the tested dependency set:
+# constraints/tested.txt pins every package (transitive ones included) at the versions the last green CI used.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+TESTED := constraints/tested.txt
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := true
 
-.PHONY: demo test test-fast lint types layers check smoke ci bench gpu-check clean
+.PHONY: demo test test-fast lint types layers check smoke smoke-lowest ci bench constraints clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(TESTED)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip -c $(TESTED)
 	# torch 2.13.0 (the CPU build on disk) unless a torch is already importable: never an unpinned torch
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev,demo]"
+	$(PY) -m pip install -q -c $(TESTED) -e ".[dev,demo]"
 	touch $@
 
 demo: $(VENV)/.installed
@@ -35,10 +37,16 @@ layers: $(VENV)/.installed                  # the layer contract in pyproject.to
 
 check: lint types layers
 
-smoke:                                      # a fresh venv with a plain `pip install .` runs the README's tour
+smoke:                                      # a plain `pip install .` of the latest releases runs the README's tour
 	scripts/smoke_plain_install.sh
 
-ci: check test smoke
+smoke-lowest:                               # the same tour with every dependency at its lower bound in pyproject
+	SMOKE_RESOLUTION=lowest scripts/smoke_plain_install.sh .ci-cache/smoke-lowest
+
+constraints:                                # on purpose only: the latest releases become the tested set (then make ci)
+	$(PYTHON) scripts/tested_versions.py update
+
+ci: check test smoke smoke-lowest
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_encode.py
