@@ -12,7 +12,7 @@ from conftest import data_path
 
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
-from spacekit.io.mteb_results import mteb_key
+from spacekit.tasks import task_class
 
 # MTEB's published files for sentence-transformers/all-MiniLM-L6-v2 (embeddings-benchmark/results, revision folder
 # 8b3219a9…; mteb 1.12.75): STSBenchmark.json and Banking77Classification.json as published (Banking77's per-
@@ -43,7 +43,7 @@ def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_refe
         assert scores["hf_subset"] == "default"
         assert scores["languages"] == ["eng-Latn"]
         for metric, values in task["metrics"].items():
-            assert scores[mteb_key(task["kind"], metric)] == pytest.approx(values["before"], abs=1e-12)
+            assert scores[task_class(task["kind"]).mteb.key(metric)] == pytest.approx(values["before"], abs=1e-12)
         assert scores["main_score"] == scores[{"retrieval": "ndcg_at_10", "sts": "cosine_spearman"}[task["kind"]]]
         assert loaded.evaluation_time > 0
     assert {p.parent.parent.name for p in files} == {"sentence-transformers__all-MiniLM-L6-v2__before",
@@ -109,3 +109,55 @@ def test_published_minilm_sts_and_banking77_are_reproduced_within_1e4():
     assert "differs" not in bank.output
     assert "accuracy           0.80042    0.80042   +0.000000" in bank.output
     assert "f1_macro           0.79379    0.79379   +0.000000" in bank.output
+
+
+def _pairs_file(tmp_path: Path) -> Path:
+    """Pairs of the demo's support articles: duplicates (the same issue) and non-duplicates (another issue)."""
+    paths = write_demo_data(tmp_path / "demo")
+    corpus = [json.loads(x) for x in (paths["beir"] / "corpus.jsonl").read_text().splitlines()]
+    issue = lambda doc: doc["_id"].split("-")[2]
+    pairs = [{"sentence1": a["text"], "sentence2": b["text"], "label": int(issue(a) == issue(b))}
+             for a, b in zip(corpus[:60], corpus[16:46] + corpus[42:72], strict=True)]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    return path
+
+
+def test_pair_classification_result_files_load_in_mteb_and_read_back(tmp_path):
+    """eval pair-classification --mteb-out wrote nothing (it failed after the whole evaluation: MTEB's formats were
+    keyed 'pair-classification', the kind is 'pair_classification'), and --reference skipped the kind."""
+    from mteb.results import TaskResult
+
+    pairs, out = _pairs_file(tmp_path), tmp_path / "mteb"
+    result = _invoke("eval", "pair-classification", "builtin:minilm", str(pairs), "--json", "--mteb-out", str(out),
+                     "--mteb-task", "SupportDuplicates")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    [path] = out.rglob("*.json")
+    loaded = TaskResult.from_disk(path)                   # mteb's own loader and schema
+    scores = loaded.scores["test"][0]
+    assert loaded.task_name == "SupportDuplicates"
+    assert scores["main_score"] == scores["max_ap"] == pytest.approx(metrics["max_ap"], abs=1e-12)
+    assert scores["cosine_ap"] == pytest.approx(metrics["ap"], abs=1e-12)
+    assert scores["cosine_f1"] == pytest.approx(metrics["f1"], abs=1e-12)
+    assert 0.5 < scores["cosine_ap"] <= 1.0
+
+    again = _invoke("eval", "pair-classification", "builtin:minilm", str(pairs), "--json", "--mteb-task",
+                    "SupportDuplicates", "--reference", str(out))
+    assert again.exit_code == 0, again.output
+    rows = {r["metric"]: r for r in json.loads(again.stdout)["reference"]}
+    assert {"ap", "accuracy", "f1", "max_ap", "dot_ap", "euclidean_ap", "manhattan_ap"} <= set(rows)
+    assert all(r["difference"] == 0.0 for r in rows.values())
+
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "SupportDuplicates"\nkind = "pair_classification"\ndata = "{pairs}"\n')
+    both = tmp_path / "both"
+    compared = _invoke("compare", "builtin:minilm", "builtin:minilm", "--suite", str(suite), "-o",
+                       str(tmp_path / "report"), "--resamples", "200", "--json", "--mteb-out", str(both),
+                       "--reference", str(out))
+    assert compared.exit_code == 0, compared.output
+    assert len(list(both.rglob("SupportDuplicates.json"))) == 2         # before and after
+    section = json.loads(compared.stdout)["reference"]
+    assert [t["task"] for t in section["tasks"]] == ["SupportDuplicates"]
+    assert len(section["tasks"][0]["rows"]) >= 7
+    assert section["flagged"] == 0

@@ -13,6 +13,7 @@ import click
 from spacekit.cli.common import plain
 from spacekit.errors import InputError
 from spacekit.io.mteb_results import ReferenceRow, find_reference, read_reference, reference_rows, write_mteb_result
+from spacekit.tasks import task_class
 
 
 def mteb_options(f):
@@ -63,14 +64,17 @@ class MtebIO:
         """Write the result file; the rows beside the reference (None without --reference)."""
         name = self.task or result.name
         split = getattr(result, "split", None) or "test"
-        if self.out is not None:
-            path = write_mteb_result(Path(self.out), result.model, name, result.kind, result.metrics, split=split,
+        form = task_class(result.kind).mteb
+        if form is None and (self.out is not None or self.reference is not None):
+            raise InputError(f"--mteb-out / --reference: MTEB has no result format for a {result.kind} task")
+        if self.out is not None and form is not None:
+            path = write_mteb_result(Path(self.out), result.model, name, form, result.metrics, split=split,
                                      seconds=time.perf_counter() - self.started, languages=self.languages)
             click.echo(f"MTEB result file: {plain(str(path))}", err=True)
-        if self.reference is None:
+        if self.reference is None or form is None:
             return None
         _, scores = find_reference(self.reference, name, split)
-        return reference_rows(result.kind, result.metrics, scores)
+        return reference_rows(form, result.metrics, scores)
 
 
 def reference_lines(rows: list[ReferenceRow]) -> list[str]:
@@ -85,16 +89,17 @@ def reference_lines(rows: list[ReferenceRow]) -> list[str]:
 def write_comparison_results(folder: str, results: dict, specs: dict, languages: list[str]) -> list[Path]:
     """--mteb-out on compare: one file per task per model (before and after), for the kinds MTEB scores; when both
     models would share a folder (the same model under two prompt settings), each gets its own (__before, __after)."""
-    from spacekit.io.mteb_results import MAIN_SCORE, model_folder
+    from spacekit.io.mteb_results import model_folder
 
     written = []
     for name, pair in results.items():
         spec = specs[name]
-        if spec.kind not in MAIN_SCORE:
+        form = task_class(spec.kind).mteb
+        if form is None:
             continue
         same = model_folder(pair[0].model) == model_folder(pair[1].model)
         for which, result in zip(("before", "after"), pair, strict=True):
-            written.append(write_mteb_result(Path(folder), result.model, spec.mteb_name, spec.kind, result.metrics,
+            written.append(write_mteb_result(Path(folder), result.model, spec.mteb_name, form, result.metrics,
                                              split=getattr(result, "split", None) or "test", seconds=result.seconds,
                                              languages=languages, model_suffix=f"__{which}" if same else ""))
     return written

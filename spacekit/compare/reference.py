@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spacekit.compare.suite import TaskSpec, located
-from spacekit.io.mteb_results import MAIN_SCORE, REFERENCE_TOLERANCE, find_reference, read_reference, reference_rows
+from spacekit.io.mteb_results import REFERENCE_TOLERANCE, find_reference, read_reference, reference_rows
 from spacekit.tasks import Task, TaskResult
 
 
@@ -15,7 +15,7 @@ def reference_files(folder: str | Path, planned: list[tuple[TaskSpec, Task]]) ->
     found = read_reference(folder)
     out = {}
     for spec, task in planned:
-        if spec.kind in MAIN_SCORE:
+        if type(task).mteb is not None:
             with located(f"task {spec.name}"):
                 out[spec.name] = find_reference(found, spec.mteb_name, getattr(task, "split", "test"))
     return out
@@ -26,11 +26,12 @@ def reference_section(reference: dict[str, tuple[Path, dict]], planned: list[tup
     """Per task: the file, and each metric both have: spacekit's before value, the reference, the difference and
     whether it exceeds the tolerance."""
     tasks: list[dict] = []
-    for spec, _ in planned:
-        if spec.name not in reference:
+    for spec, task in planned:
+        form = type(task).mteb
+        if spec.name not in reference or form is None:
             continue
         path, scores = reference[spec.name]
-        rows = reference_rows(spec.kind, results[spec.name][0].metrics, scores)
+        rows = reference_rows(form, results[spec.name][0].metrics, scores)
         tasks.append({"task": spec.name, "mteb_task": spec.mteb_name, "file": str(path),
                       "rows": [{"metric": r.metric, "spacekit": r.ours, "reference": r.reference,
                                 "difference": r.difference, "flagged": r.flagged} for r in rows]})

@@ -2,16 +2,18 @@
 TaskResult: task_name, dataset_revision, mteb_version, scores {split: [{metric keys, main_score, hf_subset,
 languages}]}, evaluation_time), and published MTEB files read back as a reference for spacekit's own numbers.
 
-spacekit's metric names map to MTEB's keys: ndcg@10 -> ndcg_at_10 (every retrieval metric and k alike), STS
-spearman -> cosine_spearman, classification f1_macro -> f1, pair classification ap -> cosine_ap (dot_ap, euclidean_ap,
-manhattan_ap and max_ap, the main score, keep their names).
+How a kind's metrics are keyed in those files is the kind's own declaration (its `mteb` MtebFormat, in
+spacekit/tasks/): e.g. ndcg@10 -> ndcg_at_10 (every retrieval metric and k alike), STS spearman -> cosine_spearman,
+classification f1_macro -> f1, pair classification ap -> cosine_ap (dot_ap, euclidean_ap, manhattan_ap and max_ap,
+the main score, keep their names).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from spacekit.errors import InputError
@@ -19,40 +21,37 @@ from spacekit.files import atomic_write, safe_file_name
 
 REFERENCE_TOLERANCE = 1e-4          # a difference larger than this is flagged
 UNKNOWN_REVISION = "unknown"        # MTEB's schema needs a string; spacekit does not know the Hub revision
-MAIN_SCORE = {"retrieval": "ndcg_at_10", "sts": "cosine_spearman", "classification": "accuracy",
-              "clustering": "v_measure", "pair-classification": "max_ap"}
-_RENAMES = {"sts": {"spearman": "cosine_spearman", "pearson": "cosine_pearson"},
-            "classification": {"accuracy": "accuracy", "f1_macro": "f1"},
-            "clustering": {"v_measure": "v_measure", "nmi": "nmi", "ari": "ari"},
-            "pair-classification": {"ap": "cosine_ap", "accuracy": "cosine_accuracy", "f1": "cosine_f1",
-                                    **{f"{f}_{m}": f"{f}_{m}" for f in ("dot", "euclidean", "manhattan", "max")
-                                       for m in ("ap", "accuracy", "f1")}}}
 
 
-def mteb_key(kind: str, metric: str) -> str | None:
-    """MTEB's key for one of spacekit's metrics (None when MTEB has no such key)."""
-    if kind == "retrieval":
-        m = re.fullmatch(r"(ndcg|recall|mrr|map|precision|hit)@(\d+)", metric)
-        return None if m is None or m[1] == "hit" else f"{m[1]}_at_{m[2]}"
-    return _RENAMES.get(kind, {}).get(metric)
+@dataclass(frozen=True)
+class MtebFormat:
+    """How one kind's metrics are keyed in MTEB's result files: the main score's key, spacekit metric -> MTEB key,
+    and ranking=True for MTEB's retrieval keys (every `name@k` -> `name_at_k`; hit@k has no MTEB key)."""
+
+    main_score: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+    ranking: bool = False
+
+    def key(self, metric: str) -> str | None:
+        """MTEB's key for one of spacekit's metrics (None when MTEB has no such key)."""
+        if self.ranking:
+            m = re.fullmatch(r"(ndcg|recall|mrr|map|precision)@(\d+)", metric)
+            return None if m is None else f"{m[1]}_at_{m[2]}"
+        return self.keys.get(metric)
+
+    def scores(self, metrics: dict[str, float]) -> dict[str, float]:
+        """spacekit's metrics under MTEB's keys, with main_score (omitted when the main metric was not computed)."""
+        scores = {key: float(v) for m, v in metrics.items() if (key := self.key(m)) is not None}
+        if self.main_score in scores:
+            scores["main_score"] = scores[self.main_score]
+        return scores
 
 
-def mteb_scores(kind: str, metrics: dict[str, float]) -> dict[str, float]:
-    """spacekit's metrics under MTEB's keys, with main_score (omitted when the main metric was not computed)."""
-    scores = {key: float(v) for m, v in metrics.items() if (key := mteb_key(kind, m)) is not None}
-    main = MAIN_SCORE.get(kind)
-    if main in scores:
-        scores["main_score"] = scores[main]
-    return scores
-
-
-def write_mteb_result(folder: Path, model: str, task_name: str, kind: str, metrics: dict[str, float], *,
+def write_mteb_result(folder: Path, model: str, task_name: str, form: MtebFormat, metrics: dict[str, float], *,
                       split: str = "test", seconds: float | None = None, dataset_revision: str | None = None,
                       languages: list[str] | None = None, model_suffix: str = "") -> Path:
     """Write FOLDER/<model>/no_revision_available/<task_name>.json (MTEB's results layout) and return its path."""
-    if kind not in MAIN_SCORE:
-        raise InputError(f"--mteb-out: MTEB has no result format for a {kind} task")
-    scores = {**mteb_scores(kind, metrics), "hf_subset": "default", "languages": list(languages or [])}
+    scores = {**form.scores(metrics), "hf_subset": "default", "languages": list(languages or [])}
     doc = {"dataset_revision": dataset_revision or UNKNOWN_REVISION, "task_name": task_name, "mteb_version": None,
            "scores": {split: [scores]}, "evaluation_time": seconds, "kg_co2_emissions": None}
     model_dir = Path(folder) / (model_folder(model) + model_suffix)
@@ -104,11 +103,11 @@ def read_reference(folder: str | Path) -> dict[str, tuple[Path, dict]]:
     return found
 
 
-def reference_rows(kind: str, metrics: dict[str, float], scores: dict) -> list[ReferenceRow]:
+def reference_rows(form: MtebFormat, metrics: dict[str, float], scores: dict) -> list[ReferenceRow]:
     """spacekit's metrics beside the reference's, for every metric both have."""
     rows = []
     for metric, value in metrics.items():
-        key = mteb_key(kind, metric)
+        key = form.key(metric)
         ref = scores.get(key) if key else None
         if isinstance(ref, (int, float)):
             rows.append(ReferenceRow(metric, float(value), float(ref)))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 import numpy as np
 
 from spacekit.errors import InputError
+from spacekit.io.mteb_results import MtebFormat
 
 if TYPE_CHECKING:
     from spacekit.embed import EncodeOptions, Model
@@ -91,7 +92,8 @@ class Task(Protocol[R]):
     observes the kind instead of testing it), options (the suite keys it takes besides name, kind, tag and
     metrics, with their types: any other key is an error), paths (those holding file paths, resolved against the
     suite file), required (those that must be given), section (the report section an observed kind fills), roles
-    (the prompt roles its texts are encoded in: "query" / "document" for retrieval, None for any other text).
+    (the prompt roles its texts are encoded in: "query" / "document" for retrieval, None for any other text), mteb
+    (how its metrics are keyed in MTEB's result files; None: MTEB has no result format for the kind).
     """
 
     kind: ClassVar[str]
@@ -101,6 +103,7 @@ class Task(Protocol[R]):
     paths: ClassVar[tuple[str, ...]] = ("data",)
     required: ClassVar[tuple[str, ...]] = ("data",)
     section: ClassVar[str | None] = None
+    mteb: ClassVar[MtebFormat | None] = None
     name: str
 
     @classmethod

@@ -12,6 +12,7 @@ import numpy as np
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled
+from spacekit.io.mteb_results import MtebFormat
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
 
@@ -59,6 +60,7 @@ class ClassificationTask(Task[ClassificationResult]):
     max_iter: int = 100             # MTEB's LogisticRegression(max_iter=100)
     name: str = ""
     kind: ClassVar[str] = "classification"
+    mteb: ClassVar[MtebFormat | None] = MtebFormat("accuracy", {"accuracy": "accuracy", "f1_macro": "f1"})
     options: ClassVar[dict[str, type]] = {"train": str, "test": str, "protocol": str, "text_field": str,
                                           "label_field": str, "samples_per_label": int, "n_experiments": int,
                                           "max_iter": int}

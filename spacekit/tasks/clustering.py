@@ -18,6 +18,7 @@ import numpy as np
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled, read_labelled
+from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.mteb_clustering import V2_FRACTION, V2_SUBSET_SIZE, V2_SUBSETS, v1_runs, v2_documents, v2_runs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
@@ -77,6 +78,7 @@ class ClusteringTask(Task[ClusteringResult]):
     subsets: int = V2_SUBSETS                          # mteb-v2: bootstrap samples ...
     subset_size: int = V2_SUBSET_SIZE                  # ... of this many documents each
     kind: ClassVar[str] = "clustering"
+    mteb: ClassVar[MtebFormat | None] = MtebFormat("v_measure", {m: m for m in ("v_measure", "nmi", "ari")})
     options: ClassVar[dict[str, type]] = {"data": str, "text_field": str, "label_field": str, "seed": int,
                                           "runs": int, "protocol": str, "set_field": str, "max_fraction": float,
                                           "max_documents": int, "subsets": int, "subset_size": int}

@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
+from spacekit.io.mteb_results import MtebFormat
 from spacekit.io.pairs import LabelledPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
@@ -51,6 +52,9 @@ class PairClassificationTask(Task[PairClassificationResult]):
     data: str | Path
     name: str = ""
     kind: ClassVar[str] = "pair_classification"
+    mteb: ClassVar[MtebFormat | None] = MtebFormat("max_ap", {
+        "ap": "cosine_ap", "accuracy": "cosine_accuracy", "f1": "cosine_f1",
+        **{f"{f}_{m}": f"{f}_{m}" for f in ("dot", "euclidean", "manhattan", "max") for m in ("ap", "accuracy", "f1")}})
     default_metrics: ClassVar[tuple[str, ...]] = METRICS
 
     @classmethod

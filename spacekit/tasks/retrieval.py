@@ -12,6 +12,7 @@ from spacekit.distributed.cluster import RaySettings
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.io.beir import BeirData
+from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
 from spacekit.tasks.axes import Variant, base_metric, variants
@@ -79,6 +80,7 @@ class RetrievalTask(Task[RetrievalResult]):
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
+    mteb: ClassVar[MtebFormat | None] = MtebFormat("ndcg_at_10", ranking=True)
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
     options: ClassVar[dict[str, type]] = {"data": str, "split": str, "backend": str, "depth": int, "dims": list,
                                           "quantize": list, "rescore": int, "similarity": str}

@@ -11,6 +11,7 @@ from scipy.stats import rankdata
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
+from spacekit.io.mteb_results import MtebFormat
 from spacekit.io.sts import StsPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
 from spacekit.tasks.registry import register
@@ -44,6 +45,8 @@ class StsTask(Task[StsResult]):
     data: str | Path
     name: str = ""
     kind: ClassVar[str] = "sts"
+    mteb: ClassVar[MtebFormat | None] = MtebFormat("cosine_spearman", {"spearman": "cosine_spearman",
+                                                                "pearson": "cosine_pearson"})
     default_metrics: ClassVar[tuple[str, ...]] = METRICS
 
     @classmethod
