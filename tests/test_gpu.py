@@ -97,7 +97,7 @@ def test_gpu_chunk_top2_kernel_equals_torch(dtype, config, monkeypatch):
     g = torch.Generator(device="cuda").manual_seed(1)
     q = torch.nn.functional.normalize(torch.randn(1000, 768, device="cuda", generator=g), dim=1).to(low)
     c = torch.nn.functional.normalize(torch.randn(50_001, 768, device="cuda", generator=g), dim=1).to(low)
-    torch.backends.cuda.matmul.allow_tf32 = False
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)   # restored after the test
     ref = q.double() @ c.double().T                               # the products of the rounded inputs, exactly
     tol = 2e-3 if dtype == "fp32" else 1e-5                       # tf32 rounds fp32 inputs; fp16/bf16 products exact
     from spacekit.kernels.topk_triton import max_chunk

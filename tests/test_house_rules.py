@@ -18,14 +18,26 @@ MAX_LINES = 400
 
 
 def test_layers_point_one_way():
-    """import-linter's layers contract (pyproject.toml): cli -> report | demo -> compare | ab -> tasks -> metrics |
-    ops | embed | io | stats -> ranked_run | backend | files | practical -> errors | terminal_text."""
+    """import-linter's layers contract (pyproject.toml), run as `make layers` runs it."""
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     if lint_imports is None:
         pytest.fail("lint-imports (import-linter, a dev dependency) is not installed")
     out = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert "Contracts: 1 kept, 0 broken." in out.stdout
+
+
+def test_every_statement_of_the_layer_order_is_the_contracts():
+    """The layer order as pyproject.toml's contract has it, word for word in spacekit/__init__.py and the README."""
+    import tomllib
+
+    contract = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    order = " -> ".join(contract["contracts"][0]["layers"])
+    flat = lambda text: " ".join(text.replace("→", "->").replace("`", "").split())
+    import spacekit
+
+    assert order in flat(spacekit.__doc__ or "")
+    assert order in flat((ROOT / "README.md").read_text(encoding="utf-8"))
 
 
 def test_kernels_import_nothing_of_spacekit():

@@ -377,6 +377,22 @@ def test_a_kernel_failure_is_raised_when_kernels_are_strict(monkeypatch):
     assert kernel_guard.BROKEN == ["fused top-k"]
 
 
+def test_cuda_out_of_memory_in_a_kernel_leaves_the_kernels_on(monkeypatch):
+    """An out-of-memory error is the caller's (as any torch op's), not a broken kernel: nothing is switched off."""
+    from spacekit.ops import kernel_guard
+
+    monkeypatch.setattr(kernel_guard, "BROKEN", [])
+    monkeypatch.delenv("SPACEKIT_STRICT_KERNELS", raising=False)
+
+    def kernel():
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(torch.cuda.OutOfMemoryError, match="Tried to allocate"):
+        kernel_guard.with_kernel("fused top-k", kernel, lambda: "fallback")
+    assert kernel_guard.BROKEN == []
+    assert not kernel_guard.broken()
+
+
 @pytest.mark.parametrize("blas", ["torch", "numpy"])
 def test_cpu_scores_through_either_blas_into_a_reused_buffer(blas, monkeypatch):
     from spacekit.ops import similarity

@@ -98,15 +98,6 @@ class Store:
             parts.append(vec.astype(np.float32, copy=False))
         return ids, np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
 
-    def ids(self) -> list[str]:
-        """All ids in store order (each shard checked)."""
-        out: list[str] = []
-        for shard in self.manifest["shards"]:
-            file = open_shard(self.path, self.manifest, shard)
-            with _reading(self.path / shard["file"]):
-                out += file.read(columns=["id"]).column("id").to_pylist()
-        return out
-
     def lookup(self, wanted: list[str]) -> np.ndarray:
         """Vectors for the given ids (the store: model's encode); unknown ids are an error."""
         ids, vec = self.load()

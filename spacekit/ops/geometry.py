@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 
 from spacekit import backend
@@ -183,7 +182,3 @@ def _neighbours(x: torch.Tensor, k: int, metric: str, device) -> torch.Tensor:
     keep[torch.arange(x.shape[0]), drop] = False
     return idx[keep].view(x.shape[0], k)
 
-
-def as_numpy(x) -> np.ndarray:
-    """Tensor or array -> float64 numpy (for reports)."""
-    return x.double().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float64)

@@ -2,7 +2,8 @@
 
 A kernel that fails (no compiler, an unsupported GPU) is logged once and the torch path serves from then on in this
 process; with SPACEKIT_STRICT_KERNELS=1 (the GPU tests set it) the failure is raised instead, so a broken kernel fails
-a test rather than hiding behind the fallback.
+a test rather than hiding behind the fallback. CUDA running out of memory is no defect of a kernel: it is raised to
+the caller as any torch op's would be, and the kernels stay on.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def with_kernel(name: str, kernel: Callable[[], T], fallback: Callable[[], T]) -
     """kernel(), or fallback() when the kernel fails (logged once; kernels off for the process from then on)."""
     try:
         return kernel()
+    except torch.cuda.OutOfMemoryError:
+        raise                   # the memory budget's matter, not the kernel's (the torch path needs more memory)
     except Exception as e:  # a kernel that fails to build or launch must not break the op
         if strict():
             raise
