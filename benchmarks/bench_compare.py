@@ -76,17 +76,16 @@ def training_pairs(n: int) -> list[tuple[str, str]]:
 def spacekit_compare(before: str, after: str, suite: Path, train: Path, out: Path, cache: Path, device: str,
                      dtype: str) -> tuple[float, dict]:
     """Seconds for the user's command (compare, report files) and the report."""
-    from spacekit.compare import CompareConfig, compare, read_suite
+    from spacekit.compare import CompareConfig, run_suite
     from spacekit.embed import EncodeOptions
     from spacekit.embed.progress import quiet
-    from spacekit.report import write_report
+    from spacekit.report import write_outputs
 
     quiet()
     t0 = time.perf_counter()
     config = CompareConfig(train=train, opts=EncodeOptions(device=device, dtype=dtype, cache_dir=str(cache)))
-    comparison = compare(before, after, read_suite(suite), config)
-    write_report(comparison, out)
-    return time.perf_counter() - t0, comparison.report
+    comparison, _ = write_outputs(run_suite(before, after, suite, config), out)
+    return time.perf_counter() - t0, comparison.to_json()
 
 
 def sentence_transformers_script(models: list[str], device: str) -> tuple[float, dict]:

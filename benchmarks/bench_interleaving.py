@@ -25,7 +25,7 @@ COUNTS = (50, 100, 200, 400, 800, 1600, 3200)
 def detected_ab(queries: int, seed: int) -> bool:
     """The A/B analysis calls B (new) better on success@3."""
     rows = ab_ranking_rows(queries, seed=seed)
-    return analyze(parse_log(enumerate(rows, start=1), Path("<sim>"), "old"))["verdict"] == "improved"
+    return analyze(parse_log(enumerate(rows, start=1), Path("<sim>"), "old")).verdict == "improved"
 
 
 def detected_interleaved(queries: int, seed: int) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from report_checks import assert_valid_report
 
 from spacekit.ab import AbConfig, analyze
 from spacekit.ab.simulate import ab_log, ab_rows, success_share
@@ -42,10 +43,10 @@ def test_delta_method_equals_a_direct_computation_and_units_are_not_impressions(
 @pytest.mark.slow
 def test_the_better_arm_wins_and_an_aa_test_keeps_its_false_positive_rate():
     # success@3 +0.1 x 0.68 = +0.068 against a unit-level SE of ~0.018 (1,000 units, 3 impressions each): power ~0.97
-    wins = [analyze(ab_log(1000, lift=0.1, impressions=3, seed=s)[0])["verdict"] for s in range(200)]
+    wins = [analyze(ab_log(1000, lift=0.1, impressions=3, seed=s)[0]).verdict for s in range(200)]
     assert wins.count("improved") / 200 >= 0.85
     assert "regressed" not in wins
-    aa = [analyze(ab_log(1000, impressions=3, seed=1000 + s)[0])["verdict"] for s in range(400)]
+    aa = [analyze(ab_log(1000, impressions=3, seed=1000 + s)[0]).verdict for s in range(400)]
     false_positive = sum(v in ("improved", "regressed") for v in aa) / 400
     assert 0.02 <= false_positive <= 0.08, false_positive
 
@@ -56,10 +57,10 @@ def test_repeated_units_widen_the_interval_and_it_covers_the_truth():
     covered, wider = 0, 0
     for s in range(300):
         log, _ = ab_log(400, lift=0.03, impressions=12, spread=0.9, seed=5000 + s)
-        row = analyze(log)["metrics"][0]
-        covered += row["ci_low"] <= truth <= row["ci_high"]
+        row = analyze(log).metrics[0]
+        covered += row.ci_low <= truth <= row.ci_high
         per_impression = ratio_test(unit_sums(log.request_ids, log.arm, *_success(log)))
-        wider += row["se"] > per_impression.se
+        wider += row.se > per_impression.se
     assert 0.92 <= covered / 300 <= 0.98, covered / 300
     assert wider == 300
 
@@ -79,9 +80,9 @@ def test_sample_ratio_mismatch_withholds_the_verdict():
     assert not sample_ratio(np.r_[np.zeros(50_100, dtype=np.int64), np.ones(49_900, dtype=np.int64)]).mismatch
     log, _ = ab_log(10_000, lift=0.08, impressions=1, seed=3, control_share=0.53)
     report = analyze(log)
-    assert report["srm"]["mismatch"]
-    assert report["verdict"].startswith("withheld: sample ratio mismatch")
-    assert report["metrics"][0]["verdict"] == "improved"               # the row is shown, the verdict withheld
+    assert report.srm.mismatch
+    assert report.verdict.startswith("withheld: sample ratio mismatch")
+    assert report.metrics[0].verdict == "improved"               # the row is shown, the verdict withheld
 
 
 @pytest.mark.slow
@@ -90,9 +91,9 @@ def test_cuped_reduces_the_variance_by_one_minus_rho_squared():
     for s in range(150):
         log, pre = ab_log(600, lift=0.0, impressions=6, spread=0.9, seed=9000 + s, pre_period=30)
         a, b = analyze(log), analyze(log, covariate=pre)
-        plain.append(a["metrics"][0]["delta"])
-        adjusted.append(b["metrics"][0]["delta"])
-        reductions.append(b["metrics"][0]["variance_reduction"])
+        plain.append(a.metrics[0].delta)
+        adjusted.append(b.metrics[0].delta)
+        reductions.append(b.metrics[0].variance_reduction)
     log, pre = ab_log(20_000, impressions=6, spread=0.9, seed=1, pre_period=30)   # rho from one large sample
     y, n = _success(log)
     sums = unit_sums(log.units, log.arm, y, n)
@@ -150,8 +151,8 @@ def test_default_config_is_the_classic_rule():
     assert AbConfig().min_effect == {}
     log, _ = ab_log(300, seed=4)
     report = analyze(log, AbConfig(min_effect={"*": 0.05}))
-    assert report["metrics"][0]["margin"] == 0.05
-    assert report["metrics"][0]["verdict"] in ("equivalent", "inconclusive", "negligible change")
+    assert report.metrics[0].margin == 0.05
+    assert report.metrics[0].verdict in ("equivalent", "inconclusive", "negligible change")
 
 
 @pytest.mark.slow
@@ -163,7 +164,7 @@ def test_plan_gives_the_units_that_reach_the_power(tmp_path):
     mde = lift * success_share()
     units = plan_ab(pilot, mde, power=0.8)[0]["units_control"]
     assert 500 < units < 5000
-    found = [analyze(ab_log(2 * units, lift=lift, impressions=3, seed=20_000 + s)[0])["verdict"] == "improved"
+    found = [analyze(ab_log(2 * units, lift=lift, impressions=3, seed=20_000 + s)[0]).verdict == "improved"
              for s in range(150)]
     assert np.mean(found) == pytest.approx(0.8, abs=0.08)
     rows, _ = ab_rows(400, seed=5)
@@ -188,9 +189,10 @@ def test_compare_reports_online_evidence_beside_the_offline_verdict(tmp_path):
                                        "--interleaved", str(inter), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert_valid_report(report)
     direct = analyze(parse_log(enumerate(rows, start=1), Path(ab), "old"))
-    assert report["online"]["ab"]["metrics"][0]["delta"] == pytest.approx(direct["metrics"][0]["delta"])
-    assert report["online"]["ab"]["verdict"] == direct["verdict"]
+    assert report["online"]["ab"]["metrics"][0]["delta"] == pytest.approx(direct.metrics[0].delta)
+    assert report["online"]["ab"]["verdict"] == direct.verdict
     assert report["online"]["interleaved"]["verdict"] == "b preferred"
     assert "online: A/B test" in result.output
     assert "evidence: the verdict rests on the offline suite" in result.output

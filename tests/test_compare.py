@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from report_checks import assert_valid_report
 
 from spacekit.cli import main
-from spacekit.compare.verdict import basis
 from spacekit.demo.data import write_demo_data
 
 LABELLED_SUITE = """
@@ -54,7 +54,8 @@ def test_model_against_itself_changes_nothing(demo, tmp_path):
     result = _compare(demo, "builtin:minilm", "builtin:minilm", tmp_path / "r", "--fail-on-regression")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["verdict"] == "no meaningful change"      # every change 0: inside each margin (TOST)
+    assert report["verdict"] == "no meaningful change"
+    assert_valid_report(report)      # every change 0: inside each margin (TOST)
     kinds = {t["kind"] for t in report["tasks"]}
     assert kinds == {"retrieval", "sts", "classification", "clustering"}
     for task in report["tasks"]:
@@ -162,11 +163,13 @@ def test_demo_fine_tunes_and_improves_in_domain(tmp_path):
     result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "demo"), "--resamples", "2000"])
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert_valid_report(report)
     retrieval = next(t for t in report["tasks"] if t["tag"] == "in-domain")
-    cells, based_on = basis(retrieval)                 # the training file carries test queries: judged without them
-    assert based_on == f"leak-free, n={retrieval['leak_free']['n']}"
-    assert cells["ndcg@10"]["verdict"] == "improved"
-    assert report["headline"]["rows"][0]["verdict"] == "improved"
+    row = report["headline"]["rows"][0]                # the training file carries test queries: judged without them
+    assert row["basis"] == f"leak-free, n={retrieval['leak_free']['n']}"
+    assert retrieval["leak_free"]["metrics"]["ndcg@10"]["verdict"] == "improved"
+    assert retrieval["metrics"]["ndcg@10"]["verdict"] is None          # all items: shown, not judged
+    assert row["verdict"] == "improved"
     assert report["leakage"]["tasks"]["support-retrieval"]["exact"] >= 3
     assert {"projection", "deltas", "probes"} <= set(report["plots"])
 

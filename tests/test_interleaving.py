@@ -56,13 +56,13 @@ def _log(rows):
 
 def test_the_better_ranker_is_preferred_and_an_aa_run_is_not():
     out = preference(_log(interleaved_rows(800, quality=(1.0, 1.6), seed=1)))
-    assert out["preference_b"] > 0
-    assert out["ci_low"] > 0
-    assert out["sign_test_p"] < 0.01
+    assert out.preference_b > 0
+    assert out.ci_low > 0
+    assert out.sign_test_p < 0.01
     false = 0
     for seed in range(100):
         aa = preference(_log(interleaved_rows(300, quality=(1.2, 1.2), seed=100 + seed)))
-        false += aa["sign_test_p"] < 0.05
+        false += aa.sign_test_p < 0.05
     assert false / 100 <= 0.1
 
 

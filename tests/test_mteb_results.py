@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import data_path
+from report_checks import assert_valid_report
 
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
@@ -33,6 +34,7 @@ def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_refe
                      "--resamples", "500", "--json", "--mteb-out", str(out))
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert_valid_report(report)
     files = sorted(out.rglob("*.json"))
     by_task = {t["name"]: t for t in report["tasks"]}
     assert len(files) == 2 * len(by_task)                # retrieval and STS, one file per model (probes: none)
@@ -157,6 +159,7 @@ def test_pair_classification_result_files_load_in_mteb_and_read_back(tmp_path):
                        "--reference", str(out))
     assert compared.exit_code == 0, compared.output
     assert len(list(both.rglob("SupportDuplicates.json"))) == 2         # before and after
+    assert_valid_report(json.loads(compared.stdout))
     section = json.loads(compared.stdout)["reference"]
     assert [t["task"] for t in section["tasks"]] == ["SupportDuplicates"]
     assert len(section["tasks"][0]["rows"]) >= 7

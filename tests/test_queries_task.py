@@ -8,6 +8,7 @@ import random
 
 import pytest
 from click.testing import CliRunner
+from report_checks import assert_valid_report
 
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
@@ -55,6 +56,7 @@ k = 5
                                        str(out), "--json", "--resamples", "200"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert_valid_report(report)
     assert report["verdict"] == "nothing tested"          # an observed kind alone decides nothing
     section = report["queries"][0]
     n = len((beir / "queries.jsonl").read_text(encoding="utf-8").splitlines())
@@ -99,17 +101,21 @@ k = 5
 
 
 def test_judging_sheet_cells_never_run_as_formulas_and_ids_round_trip(tmp_path):
-    from spacekit.report import _judging_sheets
-    from spacekit.report.escape import cell_value, spreadsheet_cell
+    from spacekit.escape import cell_value, spreadsheet_cell
+    from spacekit.report import write_section_files
+    from spacekit.tasks.queries import QueriesSection
 
     for text in ('=HYPERLINK("http://x")', "+1", "-evil", "@SUM(A1)", "plain", "'quoted"):
         assert cell_value(spreadsheet_cell(text)) == text
         assert not spreadsheet_cell(text).startswith(("=", "+", "-", "@"))
     row = {"query_id": "-q1", "query": "=cmd|' /C calc'!A0", "doc_id": "@d1", "document": "+doc", "shown_by": "both",
            "label": ""}
-    report = {"queries": [{"name": "hostile", "sheet": [row]}]}
-    _judging_sheets(report, tmp_path)
+    section = QueriesSection(name="hostile", k=1, n=1, rbo_p=0.9, overlap={"overlap@1": 0.0}, rbo=0.0,
+                             entered_per_query=1.0, unchanged_queries=0, most_changed=(),
+                             sheet="judging-hostile.csv", sheet_rows=(row,))
+    written = write_section_files([section], tmp_path)
     sheet = tmp_path / "judging-hostile.csv"
+    assert written == {"sheet:hostile": sheet}
     with open(sheet, newline="", encoding="utf-8") as f:
         cells = next(iter(csv.DictReader(f)))
     assert cells["query"].startswith("'=")

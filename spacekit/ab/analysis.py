@@ -8,6 +8,8 @@ margins default to 0 here (the classic rule: improved / regressed / no significa
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,8 +33,67 @@ class AbConfig:
     expected_share: float = 0.5                                   # the control arm's share of units by design
 
 
-def analyze(log: Impressions, config: AbConfig | None = None, covariate: dict[str, float] | None = None) -> dict:
-    """The analysis as a JSON-ready dict: arms, units, impressions, the SRM check, one row per metric, the verdict."""
+@dataclass(frozen=True)
+class AbMetric:
+    """One metric's change between the arms: each arm's value, the change (absolute and relative) with its interval
+    over units, its SE, p-value and TOST p-value, the margin; the CUPED variance reduction; once its family is
+    corrected, the adjusted p-value and the verdict."""
+
+    metric: str
+    meaning: str
+    higher_is_better: bool
+    control: float
+    treatment: float
+    delta: float
+    relative: float
+    ci_low: float
+    ci_high: float
+    se: float
+    p_value: float
+    tost_p: float | None
+    margin: float
+    variance_reduction: float
+    p_adjusted: float | None = None
+    verdict: str | None = None
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    """The sample-ratio check: its p-value, the control share by design, and whether the units mismatch it."""
+
+    p_value: float
+    expected_control_share: float
+    mismatch: bool
+
+
+@dataclass(frozen=True)
+class Cuped:
+    """CUPED's pre-period covariate: how many units had none (they get the mean)."""
+
+    units_without_pre_period: int
+
+
+@dataclass(frozen=True)
+class AbAnalysis:
+    """An A/B log analysed: the arms, the verdict and its rule, units and impressions per arm, the sample-ratio
+    check, CUPED (null without a covariate), one row per metric (the main one first)."""
+
+    log: str
+    control: str
+    treatment: str
+    verdict: str
+    main_metric: str
+    rule: str
+    units: Mapping[str, int]
+    impressions: Mapping[str, int]
+    srm: SampleRatio
+    cuped: Cuped | None
+    metrics: tuple[AbMetric, ...]
+
+
+def analyze(log: Impressions, config: AbConfig | None = None,
+            covariate: dict[str, float] | None = None) -> AbAnalysis:
+    """The analysis: arms, units, impressions, the SRM check, one row per metric, the verdict."""
     config = config or AbConfig()
     metrics = outcomes(log, config.k, config.long_click_s)
     sums = [unit_sums(log.units, log.arm, o.numerator, o.denominator) for o in metrics]
@@ -40,23 +101,19 @@ def analyze(log: Impressions, config: AbConfig | None = None, covariate: dict[st
     tests = [ratio_test(s, cov) for s in sums]
     srm = sample_ratio(sums[0].arm, config.expected_share)
     rows = [_row(o, t, config) for o, t in zip(metrics, tests, strict=True)]
-    for family in (rows[:1], rows[1:]):
-        _judge(family, config)
+    rows = _judge(rows[:1], config) + _judge(rows[1:], config)
     main = rows[0]
     verdict = (f"withheld: sample ratio mismatch (units {srm.units[0]:,} : {srm.units[1]:,}, p {srm.p_value:.2g} "
-               f"against a {config.expected_share:.0%} control share)" if srm.mismatch else main["verdict"])
-    return {"log": log.path, "control": log.arms[0], "treatment": log.arms[1], "verdict": verdict,
-            "main_metric": main["metric"],
-            "rule": (f"the main metric ({main['metric']}) decides: {config.correction} correction, alpha "
-                     f"{config.alpha}, margin {main['margin']:g}; intervals over units (delta method"
-                     f"{', CUPED' if cov is not None else ''}); a sample ratio mismatch (p < {srm.threshold}) "
-                     f"withholds the verdict"),
-            "units": {log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
-            "impressions": {log.arms[0]: int((log.arm == 0).sum()), log.arms[1]: int((log.arm == 1).sum())},
-            "srm": {"p_value": srm.p_value, "expected_control_share": srm.expected_share,
-                    "mismatch": srm.mismatch},
-            "cuped": None if cov is None else {"units_without_pre_period": filled},
-            "metrics": rows}
+               f"against a {config.expected_share:.0%} control share)" if srm.mismatch else str(main.verdict))
+    return AbAnalysis(
+        log=str(log.path), control=log.arms[0], treatment=log.arms[1], verdict=verdict, main_metric=main.metric,
+        rule=(f"the main metric ({main.metric}) decides: {config.correction} correction, alpha {config.alpha}, "
+              f"margin {main.margin:g}; intervals over units (delta method{', CUPED' if cov is not None else ''}); "
+              f"a sample ratio mismatch (p < {srm.threshold}) withholds the verdict"),
+        units={log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
+        impressions={log.arms[0]: int((log.arm == 0).sum()), log.arms[1]: int((log.arm == 1).sum())},
+        srm=SampleRatio(srm.p_value, srm.expected_share, srm.mismatch),
+        cuped=None if cov is None else Cuped(filled), metrics=tuple(rows))
 
 
 def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:
@@ -73,24 +130,21 @@ def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.n
     return values, missing
 
 
-def _row(o: Outcome, t: RatioTest, config: AbConfig) -> dict:
+def _row(o: Outcome, t: RatioTest, config: AbConfig) -> AbMetric:
     margin = margin_for(o.name, {"*": 0.0, **config.min_effect})      # the lookup compare uses; default 0 here
     tost = None
     if margin > 0 and t.se > 0:
         tost = float(max(stats.norm.sf((t.delta + margin) / t.se), stats.norm.cdf((t.delta - margin) / t.se)))
-    return {"metric": o.name, "meaning": o.meaning, "higher_is_better": o.higher_is_better, "control": t.control,
-            "treatment": t.treatment, "delta": t.delta, "relative": t.relative, "ci_low": t.ci_low,
-            "ci_high": t.ci_high, "se": t.se, "p_value": t.p_value, "tost_p": tost, "margin": margin,
-            "variance_reduction": t.variance_reduction}
+    return AbMetric(o.name, o.meaning, o.higher_is_better, t.control, t.treatment, t.delta, t.relative, t.ci_low,
+                    t.ci_high, t.se, t.p_value, tost, margin, t.variance_reduction)
 
 
-def _judge(rows: list[dict], config: AbConfig) -> None:
-    """Correct the family's p-values (and TOST p-values) together; each row's verdict by practical.decide."""
+def _judge(rows: list[AbMetric], config: AbConfig) -> list[AbMetric]:
+    """The family with its p-values (and TOST p-values) corrected together; each row's verdict by practical.decide."""
     if not rows:
-        return
-    p_adj = adjust([r["p_value"] for r in rows], config.correction)
-    tost_adj = adjust([r["tost_p"] for r in rows], config.correction)
-    for r, p, tp in zip(rows, p_adj, tost_adj, strict=True):
-        r["p_adjusted"] = p
-        r["verdict"] = decide(r["delta"], r["ci_low"], r["ci_high"], p, tp, r["margin"], config.alpha,
-                              r["higher_is_better"])
+        return []
+    p_adj = adjust([r.p_value for r in rows], config.correction)
+    tost_adj = adjust([r.tost_p for r in rows], config.correction)
+    return [dataclasses.replace(r, p_adjusted=p, verdict=decide(r.delta, r.ci_low, r.ci_high, p, tp, r.margin,
+                                                                config.alpha, r.higher_is_better))
+            for r, p, tp in zip(rows, p_adj, tost_adj, strict=True)]

@@ -10,6 +10,7 @@ clicks favoured one ranker. An A/A run (one ranker twice) comes out at no prefer
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
@@ -98,7 +99,29 @@ def unit_preferences(log: Impressions, outcome: np.ndarray | None = None) -> tup
     return sums[has] / counted[has], clicked
 
 
-def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) -> dict:
+@dataclass(frozen=True)
+class Preference:
+    """An interleaved log's verdict: impressions (with a click), wins of B and of A and ties, the units, B's mean
+    per-unit preference (-1 .. 1) with its t-interval, B's share, the units favouring each side, the sign test."""
+
+    verdict: str
+    log: str
+    impressions: int
+    with_clicks: int
+    wins_b: int
+    wins_a: int
+    ties: int
+    units: int
+    preference_b: float
+    ci_low: float
+    ci_high: float
+    share_b: float
+    units_favouring_b: int
+    units_favouring_a: int
+    sign_test_p: float
+
+
+def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) -> Preference:
     """Win / tie / loss of B against A over impressions, the per-unit preference (mean outcome of a unit's
     impressions with a click), its t-interval over units, the sign test over units that prefer one side, and the
     verdict: a side is preferred when the sign test's p < alpha and the interval excludes 0."""
@@ -113,9 +136,6 @@ def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) 
     low, high = mean - t * se, mean + t * se
     decided = sign_p < alpha and n > 1 and not low <= 0 <= high
     verdict = ("b preferred" if mean > 0 else "a preferred") if decided else "no preference found"
-    return {"verdict": verdict, "log": log.path, "impressions": len(log), "with_clicks": int(clicked.sum()),
-            "wins_b": int((outcome > 0).sum()), "wins_a": int((outcome < 0).sum()),
-            "ties": int((clicked & (outcome == 0)).sum()), "units": n,
-            "preference_b": mean, "ci_low": low, "ci_high": high,
-            "share_b": (mean + 1) / 2, "units_favouring_b": favour_b, "units_favouring_a": favour_a,
-            "sign_test_p": sign_p}
+    return Preference(verdict, str(log.path), len(log), int(clicked.sum()), int((outcome > 0).sum()),
+                      int((outcome < 0).sum()), int((clicked & (outcome == 0)).sum()), n, mean, float(low), float(high),
+                      (mean + 1) / 2, favour_b, favour_a, sign_p)

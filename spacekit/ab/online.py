@@ -1,19 +1,38 @@
-"""The online evidence section of a comparison report (compare --ab LOG --interleaved LOG): the A/B analysis and
-the interleaved preference, in the comparison's alpha and correction; team a / the control arm is the before model."""
+"""The online evidence of a comparison (compare --ab LOG --interleaved LOG): the A/B analysis and the interleaved
+preference, in the comparison's alpha and correction; team a / the control arm is the before model."""
 
 from __future__ import annotations
 
-from spacekit.ab.analysis import AbConfig, analyze
-from spacekit.ab.interleave import preference
+from dataclasses import dataclass
+
+from spacekit.ab.analysis import AbAnalysis, AbConfig, analyze
+from spacekit.ab.interleave import Preference, preference
 from spacekit.io.ab_log import Impressions
 
 
-def online_section(ab_log: Impressions | None, interleaved_log: Impressions | None, *, alpha: float = 0.05,
-                   correction: str = "holm", simulated: bool = False) -> dict | None:
-    """{"ab": the analysis, "interleaved": the preference, "simulated"} for the logs given (None when neither is);
-    simulated logs (the demo's) are labelled so wherever the section is shown."""
-    if ab_log is None and interleaved_log is None:
+@dataclass(frozen=True)
+class OnlineLogs:
+    """The logs read for a comparison (before any encoding, so a bad log fails in seconds); simulated logs (the
+    demo's) are labelled so wherever their evidence is shown."""
+
+    ab: Impressions | None = None
+    interleaved: Impressions | None = None
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class OnlineEvidence:
+    """The A/B analysis and the interleaved preference of the logs given, and whether they were simulated."""
+
+    ab: AbAnalysis | None
+    interleaved: Preference | None
+    simulated: bool
+
+
+def online_section(logs: OnlineLogs, *, alpha: float = 0.05, correction: str = "holm") -> OnlineEvidence | None:
+    """The evidence of the logs given (None when there is neither)."""
+    if logs.ab is None and logs.interleaved is None:
         return None
-    return {"ab": analyze(ab_log, AbConfig(alpha=alpha, correction=correction)) if ab_log is not None else None,
-            "interleaved": preference(interleaved_log, alpha=alpha) if interleaved_log is not None else None,
-            "simulated": simulated}
+    ab = analyze(logs.ab, AbConfig(alpha=alpha, correction=correction)) if logs.ab is not None else None
+    interleaved = preference(logs.interleaved, alpha=alpha) if logs.interleaved is not None else None
+    return OnlineEvidence(ab, interleaved, logs.simulated)

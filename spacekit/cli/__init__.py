@@ -17,7 +17,7 @@ import click
 
 from spacekit.cli import ab, compare, embed, eval
 from spacekit.cli.common import Cli
-from spacekit.report.escape import plain
+from spacekit.escape import plain
 
 # Set for the process by the CLI (a library caller decides for itself; README, "Environment"):
 PROCESS_DEFAULTS = {

@@ -4,12 +4,16 @@ print)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, min_effect_option, plain
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS
+
+if TYPE_CHECKING:
+    from spacekit.ab.analysis import AbAnalysis
 
 ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
 
@@ -48,31 +52,29 @@ def analyze_cmd(log, units_path, covariate, control, k, long_click, control_shar
         _print_ab(report)
 
 
-def _print_ab(report: dict) -> None:
+def _print_ab(report: AbAnalysis) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     console = Console()
-    c, t = report["control"], report["treatment"]
-    console.print(Text(plain(f"{report['log']}: {c} (control) vs {t}; units {report['units'][c]:,} / "
-                             f"{report['units'][t]:,}, impressions {report['impressions'][c]:,} / "
-                             f"{report['impressions'][t]:,}; sample ratio p {report['srm']['p_value']:.3g}")))
+    c, t = report.control, report.treatment
+    console.print(Text(plain(f"{report.log}: {c} (control) vs {t}; units {report.units[c]:,} / "
+                             f"{report.units[t]:,}, impressions {report.impressions[c]:,} / "
+                             f"{report.impressions[t]:,}; sample ratio p {report.srm.p_value:.3g}")))
     table = Table()
-    delta = "Δ (CUPED)" if report["cuped"] is not None else "Δ"
+    delta = "Δ (CUPED)" if report.cuped is not None else "Δ"
     for name in ("metric", plain(c), plain(t), delta, "95% CI (units)", "p adj.", "verdict"):
         table.add_column(name, justify="left" if name in ("metric", "verdict") else "right")
-    for m in report["metrics"]:
-        p = m.get("p_adjusted")
-        table.add_row(Text(m["metric"]), f"{m['control']:.4f}", f"{m['treatment']:.4f}", f"{m['delta']:+.4f}",
-                      f"[{m['ci_low']:+.4f}, {m['ci_high']:+.4f}]", "–" if p is None else f"{p:.3g}",
-                      Text(m["verdict"]))
+    for m in report.metrics:
+        p = m.p_adjusted
+        table.add_row(Text(m.metric), f"{m.control:.4f}", f"{m.treatment:.4f}", f"{m.delta:+.4f}",
+                      f"[{m.ci_low:+.4f}, {m.ci_high:+.4f}]", "–" if p is None else f"{p:.3g}", Text(str(m.verdict)))
     console.print(table)
-    if report["cuped"] is not None:
-        console.print(f"CUPED: variance of {report['main_metric']} reduced by "
-                      f"{report['metrics'][0]['variance_reduction']:.0%}")
-    console.print(Text(plain(f"verdict: {report['verdict']}"), style="bold"))
-    console.print(Text(plain(f"  rule: {report['rule']}"), style="dim"))
+    if report.cuped is not None:
+        console.print(f"CUPED: variance of {report.main_metric} reduced by {report.metrics[0].variance_reduction:.0%}")
+    console.print(Text(plain(f"verdict: {report.verdict}"), style="bold"))
+    console.print(Text(plain(f"  rule: {report.rule}"), style="dim"))
 
 
 @ab_group.command("interleaved")
@@ -88,14 +90,14 @@ def interleaved_cmd(log, alpha, as_json) -> None:
     if as_json:
         emit_json(out)
         return
-    click.echo(plain(f"{out['log']}: {out['impressions']:,} impressions, {out['with_clicks']:,} with clicks, "
-                     f"{out['units']:,} units"))
-    click.echo(f"wins b / ties / wins a: {out['wins_b']:,} / {out['ties']:,} / {out['wins_a']:,}")
-    click.echo(f"preference for b (per unit, -1..1): {out['preference_b']:+.4f} [{out['ci_low']:+.4f}, "
-               f"{out['ci_high']:+.4f}]; share {out['share_b']:.3f}")
-    click.echo(f"units favouring b / a: {out['units_favouring_b']:,} / {out['units_favouring_a']:,}; sign test p "
-               f"{out['sign_test_p']:.3g}")
-    click.echo(f"verdict: {out['verdict']}")
+    click.echo(plain(f"{out.log}: {out.impressions:,} impressions, {out.with_clicks:,} with clicks, "
+                     f"{out.units:,} units"))
+    click.echo(f"wins b / ties / wins a: {out.wins_b:,} / {out.ties:,} / {out.wins_a:,}")
+    click.echo(f"preference for b (per unit, -1..1): {out.preference_b:+.4f} [{out.ci_low:+.4f}, "
+               f"{out.ci_high:+.4f}]; share {out.share_b:.3f}")
+    click.echo(f"units favouring b / a: {out.units_favouring_b:,} / {out.units_favouring_a:,}; sign test p "
+               f"{out.sign_test_p:.3g}")
+    click.echo(f"verdict: {out.verdict}")
 
 
 @ab_group.command("interleave")
@@ -139,33 +141,12 @@ def qrels_cmd(sheet, out_path) -> None:
     """A filled-in judging sheet (a queries task's judging-*.csv) as BEIR qrels: query-id, corpus-id, score for
     every row with a label (an integer grade); rows left blank are skipped and counted."""
     from spacekit.files import atomic_write
-    from spacekit.io.tables import field, read_rows
-    from spacekit.report.escape import cell_value
+    from spacekit.io.judging import qrels_tsv, read_judged
 
-    lines, blank = ["query-id\tcorpus-id\tscore"], 0
-    seen: dict[tuple[str, str], int] = {}
-    for lineno, row in read_rows(sheet):
-        label = str(row.get("label") or "").strip()
-        if not label:
-            blank += 1
-            continue
-        try:
-            grade = int(float(label))
-        except ValueError:
-            grade = -1
-        if grade < 0 or float(label) != grade:
-            raise InputError(f"{sheet}:{lineno}: label must be an integer grade >= 0, got {label!r}")
-        key = (cell_value(field(Path(sheet), lineno, row, "query_id")),
-               cell_value(field(Path(sheet), lineno, row, "doc_id")))
-        if key in seen:
-            raise InputError(f"{sheet}:{lineno}: query {key[0]!r}, document {key[1]!r} judged twice (first at line "
-                             f"{seen[key]})")
-        seen[key] = lineno
-        lines.append(f"{key[0]}\t{key[1]}\t{grade}")
-    if len(lines) == 1:
-        raise InputError(f"{sheet}: no row has a label yet")
-    atomic_write(out_path, "\n".join(lines) + "\n")
-    click.echo(plain(f"{out_path}: {len(lines) - 1:,} judgements ({blank:,} rows without a label skipped)"), err=True)
+    judged = read_judged(sheet)
+    atomic_write(out_path, qrels_tsv(judged.judgements))
+    click.echo(plain(f"{out_path}: {len(judged.judgements):,} judgements ({judged.blank:,} rows without a label "
+                     f"skipped)"), err=True)
 
 
 @ab_group.command("plan")
@@ -223,27 +204,29 @@ def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
     from spacekit.ab.replay import replay_folder, unjudged_share
     from spacekit.cli.compare import run_compare
     from spacekit.compare.config import CompareConfig
+    from spacekit.compare.suite import TaskSpec
     from spacekit.files import atomic_write
     from spacekit.io.ab_log import read_log
     from spacekit.io.texts import read_texts
+    from spacekit.tasks.retrieval import RetrievalResult
 
     impressions, docs = read_log(log, replay=True), read_texts(corpus)
     out = Path(out_dir)
     data, shown = replay_folder(impressions, docs, out / "replay-data")
-    suite = out / "replay-suite.toml"
-    atomic_write(suite, f'[[task]]\nname = "replay"\nkind = "retrieval"\ndata = "{data.name}"\nsplit = "test"\n'
-                        'tag = "in-domain"\nmetrics = ["ndcg@10", "mrr@10", "recall@10"]\n')
+    spec = TaskSpec("replay", "retrieval", "in-domain", ["ndcg@10", "mrr@10", "recall@10"],
+                    {"data": str(data), "split": "test"})
     settings = {"alpha": CompareConfig.alpha, "correction": CompareConfig.correction, "min_effect": {},
                 "seed": CompareConfig.seed, "resamples": resamples, "leak_threshold": CompareConfig.leak_threshold,
                 "quiet": False, "profile": False}
-    comparison = run_compare(before, after, suite, out / "report", None, settings, encode_options(**opts))
-    shares = {}
-    for which, result in zip(("before", "after"), comparison.plot_data["tasks"]["replay"], strict=True):
-        shares[which] = unjudged_share(result.run.query_ids, result.run.doc_ids, result.run.codes, shown)
-    atomic_write(out / "replay.json", json.dumps({"unjudged@10": shares, "queries": len(result.run.query_ids)}))
-    click.echo(f"unjudged@10 (results the log never showed for the query): before {shares['before']:.3f}, after "
-               f"{shares['after']:.3f}. They count as not relevant, so the model that served the log is favoured"
-               + ("; the after model's metrics are a lower bound." if shares["after"] > shares["before"] else "."))
+    comparison = run_compare(before, after, [spec], out / "report", None, settings, encode_options(**opts))
+    [run] = comparison.runs
+    results = [r for r in (run.before, run.after) if isinstance(r, RetrievalResult)]
+    before_share, after_share = (unjudged_share(r.run.query_ids, r.run.doc_ids, r.run.codes, shown) for r in results)
+    atomic_write(out / "replay.json", json.dumps({"unjudged@10": {"before": before_share, "after": after_share},
+                                                  "queries": len(results[0].run.query_ids)}))
+    click.echo(f"unjudged@10 (results the log never showed for the query): before {before_share:.3f}, after "
+               f"{after_share:.3f}. They count as not relevant, so the model that served the log is favoured"
+               + ("; the after model's metrics are a lower bound." if after_share > before_share else "."))
 
 
 COMMANDS = [ab_group]

@@ -7,7 +7,7 @@ import json
 import click
 
 from spacekit.errors import InputError
-from spacekit.report.escape import plain
+from spacekit.escape import plain
 
 
 class BadInput(click.ClickException):
@@ -31,11 +31,11 @@ class Cli(click.Group):
             raise BadInput(str(e)) from None
 
 
-def emit_json(obj: dict) -> None:
-    """One JSON object on stdout (undefined values as null)."""
-    from spacekit.report.format import json_ready
+def emit_json(obj: object) -> None:
+    """One JSON object (a dict or a typed record) on stdout, undefined values as null."""
+    from spacekit.records import to_json
 
-    click.echo(json.dumps(json_ready(obj), indent=1, allow_nan=False))
+    click.echo(json.dumps(to_json(obj), indent=1, allow_nan=False))
 
 
 def min_effect_option(ctx, param, value: str | None) -> dict[str, float]:
@@ -138,7 +138,7 @@ def model_and_options(model: str, **opts):
     return load_model(model, trust_remote_code=opts.get("trust_remote_code", False)), encode_options(**opts)
 
 
-def print_metrics(obj: dict, highlight: list[str] | None = None) -> None:
+def print_metrics(obj: dict, highlight: tuple[str, ...] = ()) -> None:
     """A small rich table of metrics (values unrounded in JSON; 5 decimals here); data strings as plain Text."""
     from rich.console import Console
     from rich.table import Table

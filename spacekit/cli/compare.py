@@ -27,37 +27,29 @@ from spacekit.practical import CORRECTIONS
 SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "quiet", "profile")
 
 if TYPE_CHECKING:
-    from spacekit.compare import Comparison
+    from spacekit.ab.online import OnlineLogs
+    from spacekit.compare import Comparison, TaskSpec
 
 
-def run_compare(before: str, after: str, suite_path, out_dir, train, settings: dict, opts,
-                 trust_remote_code: bool = False, mteb_out: str | None = None,
-                 languages: list[str] | None = None, online: dict | None = None) -> Comparison:
-    """Read the suite, compare, write the report (and MTEB files), print the summary; shared by compare, demo and
-    ab replay."""
-    from spacekit.compare import compare, read_suite
+def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out_dir, train, settings: dict, opts,
+                trust_remote_code: bool = False, mteb_out: str | None = None,
+                languages: list[str] | None = None, online: OnlineLogs | None = None) -> Comparison:
+    """Compare over the suite, write the report folder (and MTEB files), print the summary; shared by compare, demo
+    and ab replay."""
+    from spacekit.compare import run_suite
     from spacekit.embed.progress import quiet
-    from spacekit.report import write_report
+    from spacekit.report import write_outputs
     from spacekit.report.terminal import print_summary
 
     quiet(settings.pop("quiet"))
     profile = settings.pop("profile")
-    suite = read_suite(suite_path)
-    config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code)
-    comparison = compare(before, after, suite, config)
-    if online is not None:
-        from spacekit.ab.online import online_section
-
-        comparison.report["online"] = online_section(online["ab"], online["interleaved"], alpha=config.alpha,
-                                                     correction=config.correction, simulated=online["simulated"])
-    write_report(comparison, out_dir)
+    config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code, online=online)
+    comparison, written = write_outputs(run_suite(before, after, suite, config), out_dir, mteb_out=mteb_out,
+                                        languages=languages)
     if mteb_out is not None:
-        from spacekit.cli.mteb import write_comparison_results
-
-        written = write_comparison_results(mteb_out, comparison.plot_data["tasks"], {s.name: s for s in suite},
-                                           languages or ["eng-Latn"])
-        click.echo(f"MTEB result files: {len(written)} under {plain(str(mteb_out))}", err=True)
-    print_summary(comparison.report, str(out_dir))
+        count = sum(name.startswith("mteb:") for name in written)
+        click.echo(f"MTEB result files: {count} under {plain(str(mteb_out))}", err=True)
+    print_summary(comparison, str(out_dir))
     if profile:
         from spacekit.embed.progress import REPORTER
         from spacekit.report.terminal import print_profile
@@ -116,20 +108,20 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
                 **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
+    from spacekit.ab.online import OnlineLogs
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
-    settings.update(reference=reference,
-                    ray=ray_settings(ray_address, workers, gpus_per_worker, opts["trust_remote_code"]))
+    trust = opts["trust_remote_code"]
+    settings.update(reference=reference, ray=ray_settings(ray_address, workers, gpus_per_worker, trust))
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
-        online = {"ab": read_log(ab_log, control) if ab_log else None,
-                  "interleaved": read_log(interleaved_log, interleaved=True) if interleaved_log else None,
-                  "simulated": False}
-    comparison = run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts),
-                              opts["trust_remote_code"], mteb_out, mteb_languages, online)
+        online = OnlineLogs(read_log(ab_log, control) if ab_log else None,
+                            read_log(interleaved_log, interleaved=True) if interleaved_log else None)
+    comparison = run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts), trust,
+                             mteb_out, mteb_languages, online)
     if as_json:
-        emit_json(comparison.report)
+        emit_json(comparison.to_json())
     if fail_on_regression and comparison.has_regression():
         sys.exit(1)
 
@@ -151,13 +143,14 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
     paths = write_demo_data(out / "data")
     if after is None:
         after = str(finetuned_demo_model(paths["train"], out, epochs))
+    from spacekit.ab.online import OnlineLogs
     from spacekit.demo.online import simulated_logs
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
     options = encode_options(**opts)
     ab, interleaved = simulated_logs("builtin:minilm", after, paths["beir"], out / "data", options)
-    online = {"ab": read_log(ab, "before"), "interleaved": read_log(interleaved, interleaved=True), "simulated": True}
+    online = OnlineLogs(read_log(ab, "before"), read_log(interleaved, interleaved=True), simulated=True)
     run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, options, online=online)
 
 

@@ -32,21 +32,20 @@ def parse_ks(text: str) -> tuple[int, ...]:
     return parse_positive_ints(text, "--k")
 
 
-def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: dict | None = None,
+def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict | None = None,
          mteb: MtebIO | None = None) -> None:
     """Print a TaskResult (and extra scalars after it) as JSON (stdout) or a small table; with MTEB options, write
     its result file and show the reference beside it."""
-    obj = {**result.as_json(), **(extra or {})}
     rows = mteb.finish(result) if mteb is not None else None
-    if rows is not None:
-        obj["reference"] = [{"metric": r.metric, "spacekit": r.ours, "reference": r.reference,
-                             "difference": r.difference, "flagged": r.flagged} for r in rows]
+    reference = [{"metric": r.metric, "spacekit": r.ours, "reference": r.reference, "difference": r.difference,
+                  "flagged": r.flagged} for r in rows or []]
+    obj = {**result.as_json(), **(extra or {}), **({"reference": reference} if rows is not None else {})}
     if as_json:
         emit_json(obj)
         return
     print_metrics({k: v for k, v in obj.items() if k != "reference"}, main_metrics)
     if rows is not None:
-        click.echo("\n".join(["", "beside the MTEB reference:", *reference_lines(rows)]))
+        click.echo("\nbeside the MTEB reference:\n" + "\n".join(reference_lines(rows)))
 
 
 @eval_group.command("retrieval")
@@ -55,13 +54,13 @@ def show(result, as_json: bool, main_metrics: list[str] | None = None, extra: di
 @click.option("--split", default="test", show_default=True)
 @click.option("--k", "ks", default=",".join(map(str, DEFAULT_KS)), show_default=True, help="cut-offs for every metric")
 @click.option("--depth", type=int, default=RetrievalTask.depth, show_default=True, help="results retrieved per query")
-@click.option("--similarity", type=click.Choice(["model", "cosine", "dot"]), default=RetrievalTask.similarity,
+@click.option("--similarity", type=click.Choice(("model", "cosine", "dot")), default=RetrievalTask.similarity,
               show_default=True, help="model: the model's own similarity_fn_name")
 @click.option("--dims", default=None, help="also score the vectors truncated to these dimensions: 256,128,64")
 @click.option("--quantize", default=None, help="also score quantised vectors: int8,uint8,binary,ubinary")
 @click.option("--rescore", type=int, default=0, show_default=True,
               help="quantised search: re-score the top k x N candidates with float queries (0: no)")
-@click.option("--backend", type=click.Choice(["spacekit", "faiss"]), default=RetrievalTask.backend, show_default=True,
+@click.option("--backend", type=click.Choice(("spacekit", "faiss")), default=RetrievalTask.backend, show_default=True,
               help="exact search engine (faiss: optional, a flat index, on GPUs when faiss has them)")
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
 @click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
@@ -84,7 +83,7 @@ def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize
     result = task.run(*model_and_options(model, **opts))
     if run_out:
         write_run(run_out, result.run)
-    show(result, as_json, [f"ndcg@{k}" for k in parse_ks(ks)], mteb=mteb)
+    show(result, as_json, tuple(f"ndcg@{k}" for k in parse_ks(ks)), mteb=mteb)
 
 
 @eval_group.command("run")
@@ -119,7 +118,7 @@ def eval_sts(model, file, as_json, **opts) -> None:
     from spacekit.tasks.sts import StsTask
 
     mteb = MtebIO.pop(opts)
-    show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ["spearman"], mteb=mteb)
+    show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ("spearman",), mteb=mteb)
 
 
 @eval_group.command("pair-classification")
@@ -135,7 +134,7 @@ def eval_pair_classification(model, file, as_json, **opts) -> None:
     from spacekit.tasks.pair_classification import PairClassificationTask
 
     mteb = MtebIO.pop(opts)
-    show(PairClassificationTask(file).run(*model_and_options(model, **opts)), as_json, ["ap"], mteb=mteb)
+    show(PairClassificationTask(file).run(*model_and_options(model, **opts)), as_json, ("ap",), mteb=mteb)
 
 
 @eval_group.command("classification")
@@ -163,7 +162,7 @@ def eval_classification(model, train, test, protocol, samples_per_label, n_exper
     mteb = MtebIO.pop(opts)
     task = ClassificationTask(train, test, protocol, text_field, label_field, samples_per_label, n_experiments,
                               max_iter)
-    show(task.run(*model_and_options(model, **opts)), as_json, ["accuracy"], mteb=mteb)
+    show(task.run(*model_and_options(model, **opts)), as_json, ("accuracy",), mteb=mteb)
 
 
 @eval_group.command("clustering")
@@ -206,7 +205,7 @@ def eval_clustering(model, file, protocol, text_field, label_field, set_field, s
     task = ClusteringTask(file, text_field, label_field, seed, runs=runs, protocol=protocol, set_field=set_field,
                           max_fraction=fraction, max_documents=max_documents, subsets=subsets,
                           subset_size=subset_size)
-    show(task.run(*model_and_options(model, **opts)), as_json, ["v_measure"], mteb=mteb)
+    show(task.run(*model_and_options(model, **opts)), as_json, ("v_measure",), mteb=mteb)
 
 
 @eval_group.command("probes")
@@ -218,16 +217,17 @@ def eval_clustering(model, file, protocol, text_field, label_field, set_field, s
 @prompt_options()
 def eval_probes(model, file, as_json, **opts) -> None:
     """Pair probes (text_a, text_b, expect=close|far, group); FILE defaults to the built-in set."""
-    from spacekit.tasks.probes import ProbesTask
+    from spacekit.tasks.probes import GroupVerdict, ProbesTask
 
     result = ProbesTask(file).run(*model_and_options(model, **opts))
     if as_json:
         emit_json({**result.as_json(), "groups": result.groups})
     else:
-        show(result, False, ["groups_passed"])
+        show(result, False, ("groups_passed",))
         for name, g in result.groups.items():
-            margin = "–" if g["margin"] is None else f"{g['margin']:+.4f}"
-            click.echo(f"  {'PASS' if g['passed'] else 'FAIL'}  {plain(name)}: margin {margin}")
+            verdict = GroupVerdict(**g)
+            margin = "–" if verdict.margin is None else f"{verdict.margin:+.4f}"
+            click.echo(f"  {'PASS' if verdict.passed else 'FAIL'}  {plain(name)}: margin {margin}")
 
 
 @click.command("geometry")

@@ -84,22 +84,3 @@ def reference_lines(rows: list[ReferenceRow]) -> list[str]:
         flag = "  differs by more than 1e-4" if r.flagged else ""
         lines.append(f"{plain(r.metric):<16} {r.ours:>9.5f}  {r.reference:>9.5f}  {r.difference:>+10.6f}{flag}")
     return lines
-
-
-def write_comparison_results(folder: str, results: dict, specs: dict, languages: list[str]) -> list[Path]:
-    """--mteb-out on compare: one file per task per model (before and after), for the kinds MTEB scores; when both
-    models would share a folder (the same model under two prompt settings), each gets its own (__before, __after)."""
-    from spacekit.io.mteb_results import model_folder
-
-    written = []
-    for name, pair in results.items():
-        spec = specs[name]
-        form = task_class(spec.kind).mteb
-        if form is None:
-            continue
-        same = model_folder(pair[0].model) == model_folder(pair[1].model)
-        for which, result in zip(("before", "after"), pair, strict=True):
-            written.append(write_mteb_result(Path(folder), result.model, spec.mteb_name, form, result.metrics,
-                                             split=getattr(result, "split", None) or "test", seconds=result.seconds,
-                                             languages=languages, model_suffix=f"__{which}" if same else ""))
-    return written

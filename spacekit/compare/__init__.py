@@ -1,6 +1,8 @@
-"""Before/after comparison: the suite (suite.py), both models through every task (run.py), paired statistics per
-metric with the Holm correction (paired.py), per-item analysis (analysis.py), leakage (leakage.py) and drift
-(drift.py) -> one Comparison. Layer: above tasks; below report and cli.
+"""Before/after comparison: the suite (suite.py), both models through every task (run.py: run_suite), each
+metric's paired test (paired.py -> metric_test.MetricTest), the task entries (entry.py), per-item analysis
+(analysis.py), the family, verdict and headline (verdict.py), leakage, drift, the models and the MTEB reference ->
+one typed, frozen Comparison (comparison.py), whose to_json() is report.json. Layer: above ab and tasks; below
+report and cli.
 
 The names below load on first use, so that the CLI can read CompareConfig's defaults without importing the
 statistics and models behind them.
@@ -12,12 +14,14 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from spacekit.compare.comparison import Comparison
     from spacekit.compare.config import CompareConfig
-    from spacekit.compare.run import Comparison, compare
+    from spacekit.compare.run import compare, run_suite
     from spacekit.compare.suite import TaskSpec, read_suite
 
-_WHERE = {"CompareConfig": "config", "Comparison": "run", "compare": "run", "TaskSpec": "suite", "read_suite": "suite"}
-__all__ = ["CompareConfig", "Comparison", "TaskSpec", "compare", "read_suite"]
+_WHERE = {"CompareConfig": "config", "Comparison": "comparison", "compare": "run", "run_suite": "run",
+          "TaskSpec": "suite", "read_suite": "suite"}
+__all__ = ["CompareConfig", "Comparison", "TaskSpec", "compare", "read_suite", "run_suite"]
 
 
 def __getattr__(name: str):

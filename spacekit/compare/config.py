@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spacekit.distributed.cluster import RaySettings
 from spacekit.embed.options import EncodeOptions
 from spacekit.errors import InputError
 from spacekit.practical import CORRECTIONS, is_margin
+
+if TYPE_CHECKING:
+    from spacekit.ab.online import OnlineLogs
 
 
 @dataclass
@@ -30,6 +34,7 @@ class CompareConfig:
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
     ray: RaySettings | None = None   # retrieval corpora encoded (both models' at once) and searched on a Ray cluster
+    online: OnlineLogs | None = None  # an A/B log and / or an interleaved log of the two models: online evidence
     opts: EncodeOptions = field(default_factory=EncodeOptions)
 
     def check(self) -> None:

@@ -3,11 +3,66 @@ before vs after, all on one set of texts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
 import numpy as np
 
 from spacekit.compare.config import CompareConfig
 from spacekit.embed import Model
+from spacekit.records import Json
 from spacekit.tasks import Task, TaskResult
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Per text, the share of its k nearest neighbours both models agree on: mean, median, 10th and 90th
+    percentiles, and a 10-bin histogram over [0, 1]."""
+
+    mean: float
+    median: float
+    p10: float
+    p90: float
+    histogram: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GeometryChange:
+    """One statistic of the space under each model, and the change."""
+
+    before: float
+    after: float
+    delta: float
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the space moved, on n texts: kNN overlap, linear CKA and the geometry before vs after (absent, with a
+    note, when there are too few texts)."""
+
+    n: int
+    note: Annotated[str | None, Json(omit_none=True)] = None
+    k: Annotated[int | None, Json(omit_none=True)] = None
+    knn_overlap: Annotated[Overlap | None, Json(omit_none=True)] = None
+    linear_cka: Annotated[float | None, Json(omit_none=True)] = None
+    geometry: Annotated[Mapping[str, GeometryChange] | None, Json(omit_none=True)] = None
+
+
+@dataclass(frozen=True)
+class SpaceSample:
+    """The texts drift was measured on (each with its task), both models' vectors of them and each text's overlap;
+    and the probe pairs' texts and vectors, which the projection plot joins by lines. In memory only."""
+
+    texts: list[str]
+    groups: list[str]
+    before: np.ndarray
+    after: np.ndarray
+    overlap: np.ndarray
+    probe_texts: list[str] = field(default_factory=list)
+    probe_pairs: list[tuple[int, int]] = field(default_factory=list)
+    probe_before: np.ndarray | None = None
+    probe_after: np.ndarray | None = None
 
 
 def drift_texts(results: list[tuple[TaskResult, TaskResult]], limit: int, seed: int) -> tuple[list[str], list[str]]:
@@ -35,25 +90,24 @@ def drift_texts(results: list[tuple[TaskResult, TaskResult]], limit: int, seed: 
 
 
 def drift_section(models: tuple[Model, Model], tasks: list[Task],
-                  results: dict[str, tuple[TaskResult, TaskResult]], config: CompareConfig) -> tuple[dict, dict]:
+                  results: dict[str, tuple[TaskResult, TaskResult]],
+                  config: CompareConfig) -> tuple[Drift, SpaceSample | None]:
     """(the report's drift section, the vectors the projection plot needs)."""
     from spacekit.ops import geometry as geo
 
     texts, groups = drift_texts(list(results.values()), config.drift_sample, config.seed)
     if len(texts) <= config.knn_k + 1:
-        return {"n": len(texts), "note": "too few texts for drift"}, {}
+        return Drift(len(texts), note="too few texts for drift"), None
     xb, xa = (config.opts.embed(m, texts, texts) for m in models)
     dev = config.opts.device
     overlap = geo.knn_overlap(xb, xa, k=config.knn_k, device=dev).numpy()
-    shape = {name: {"before": fn(xb, device=dev), "after": fn(xa, device=dev)} for name, fn in
+    shape = {name: (fn(xb, device=dev), fn(xa, device=dev)) for name, fn in
              [("uniformity", geo.uniformity), ("anisotropy", geo.anisotropy), ("effective_rank", geo.effective_rank)]}
     for task in tasks:
         shape.update(task.space_changes(*results[task.name]))
-    for v in shape.values():
-        v["delta"] = v["after"] - v["before"]
-    drift = {"n": len(texts), "k": config.knn_k, "knn_overlap": {
-        "mean": float(overlap.mean()), "median": float(np.median(overlap)),
-        "p10": float(np.quantile(overlap, 0.1)), "p90": float(np.quantile(overlap, 0.9)),
-        "histogram": np.histogram(overlap, bins=10, range=(0, 1))[0].tolist()},
-        "linear_cka": geo.linear_cka(xb, xa, device=dev), "geometry": shape}
-    return drift, {"texts": texts, "groups": groups, "before": xb, "after": xa, "overlap": overlap}
+    drift = Drift(len(texts), k=config.knn_k, knn_overlap=Overlap(
+        float(overlap.mean()), float(np.median(overlap)), float(np.quantile(overlap, 0.1)),
+        float(np.quantile(overlap, 0.9)), tuple(int(c) for c in np.histogram(overlap, bins=10, range=(0, 1))[0])),
+        linear_cka=geo.linear_cka(xb, xa, device=dev),
+        geometry={name: GeometryChange(b, a, a - b) for name, (b, a) in shape.items()})
+    return drift, SpaceSample(texts, groups, xb, xa, overlap)

@@ -7,19 +7,22 @@ evaluation text and its nearest training text under the *before* model (found wi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated
 
 import numpy as np
 
 from spacekit.compare.config import CompareConfig
-from spacekit.compare.paired import metric_cells, undecided_cells
+from spacekit.compare.entry import Rescore, Subset, TaskEntry, TrainedDocuments
+from spacekit.compare.paired import metric_cells
 from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
 from spacekit.io.training import TrainingData
+from spacekit.records import Json
 from spacekit.tasks import Task, TaskResult
 
 LEAK_PAIRS = 10  # near-duplicate pairs shown per task, those nearest the threshold first (where judgement is needed)
@@ -41,9 +44,10 @@ def is_trained(train_texts: list[str]) -> Callable[[str], bool]:
     return lambda text: text_hash(text) in hashes
 
 
-@dataclass
+@dataclass(frozen=True)
 class Leak:
-    """One evaluation item that overlaps the training data."""
+    """One evaluation item that overlaps the training data: its text, the training text it matches, exactly or near
+    (cosine under the before model)."""
 
     item_id: str
     text: str
@@ -63,10 +67,10 @@ class TaskLeakage:
         """Ids of the leaked items."""
         return {leak.item_id for leak in self.items}
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> tuple[int, int, int]:
         """Items leaked exactly, near (and not exactly), and in all."""
         exact = {leak.item_id for leak in self.items if leak.kind == "exact"}
-        return {"exact": len(exact), "near": len(self.ids - exact), "total": len(self.ids)}
+        return len(exact), len(self.ids - exact), len(self.ids)
 
 
 def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_vecs: np.ndarray,
@@ -104,16 +108,42 @@ def trained_targets(item_targets: dict[str, list[str]], positives: list[str]) ->
     return {item for item, texts in item_targets.items() if any(trained(t) for t in texts)}
 
 
+@dataclass(frozen=True)
+class TaskLeaks:
+    """One task's leaked items: exact, near (and not exact), in all, of n; the pairs nearest the threshold; the
+    trained-documents view when its items have targets (retrieval)."""
+
+    exact: int
+    near: int
+    total: int
+    n: int
+    pairs: tuple[Leak, ...]
+    trained_documents: Annotated[TrainedDocuments | None, Json(omit_none=True)] = None
+
+
+@dataclass(frozen=True)
+class Leakage:
+    """The training data checked against every task: the file, its texts, how it was read, the near-duplicate
+    threshold, and each task's leaks."""
+
+    train: str
+    train_texts: int
+    read_as: str
+    threshold: float
+    tasks: Mapping[str, TaskLeaks]
+
+
 def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
-                    results: dict[str, tuple[TaskResult, TaskResult]], entries: dict[str, dict],
-                    training: TrainingData, config: CompareConfig) -> dict:
-    """Leaked items per task (under the before model), shown as pairs with their cosine; a tested task with leaked
-    items gets its leak-free re-score (entry["leak_free"]: what the verdict judges it by); a task whose items have
-    targets gets the count of items whose targets were training positives and a "new documents only" re-score."""
+                    results: dict[str, tuple[TaskResult, TaskResult]], entries: dict[str, TaskEntry],
+                    training: TrainingData, config: CompareConfig) -> tuple[Leakage, dict[str, TaskEntry]]:
+    """Leaked items per task (under the before model), shown as pairs with their cosine; and the entries again, a
+    tested task with leaked items with its leak-free re-score (what the verdict judges it by), a task whose items
+    have targets with the count of items whose targets were training positives and a "new documents only"
+    re-score."""
     train_texts = training.texts
     train_vecs = config.opts.embed(before_model, train_texts, train_texts)
-    out: dict[str, Any] = {"train": str(config.train), "train_texts": len(train_texts),
-                           "read_as": training.describe(), "threshold": config.leak_threshold, "tasks": {}}
+    tasks: dict[str, TaskLeaks] = {}
+    entries = dict(entries)
     for spec, task in planned:
         before, after = results[task.name]
         if not before.item_texts:
@@ -121,21 +151,22 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
         texts = list(dict.fromkeys(t for ts in before.item_texts.values() for t in ts))
         vecs = dict(zip(texts, config.opts.embed(before_model, texts, texts), strict=True))
         leaks = find_leaks(train_texts, before.item_texts, train_vecs, vecs, config.leak_threshold)
-        pairs = sorted(leaks.items, key=lambda x: (x.kind == "exact", x.cosine))[:LEAK_PAIRS]
-        info: dict[str, Any] = {**leaks.counts(), "n": before.n, "pairs": [vars(x) for x in pairs]}
+        pairs = tuple(sorted(leaks.items, key=lambda x: (x.kind == "exact", x.cosine))[:LEAK_PAIRS])
         entry = entries.get(task.name)
         keep = np.array([i not in leaks.ids for i in before.item_ids])
+        view = None
         if entry is not None and leaks.ids:                   # too few left to test: judged undecided, never on all
-            entry["leak_free"] = {"n": int(keep.sum()), "leaked": int((~keep).sum()),
-                                  "metrics": metric_cells(task, spec, before, after, config, keep)
-                                  if keep.sum() >= 2 else undecided_cells(entry["metrics"])}
+            cells = (metric_cells(task, spec, before, after, config, keep) if keep.sum() >= 2 else
+                     {name: cell.undecided() for name, cell in entry.metrics.items()})
+            entry = dataclasses.replace(entry, leak_free=Rescore(int(keep.sum()), int((~keep).sum()), cells))
         if entry is not None and before.item_targets is not None and training.positives:
             touched = trained_targets(before.item_targets, training.positives)
             fresh = keep & np.array([i not in touched for i in before.item_ids])
-            view: dict[str, Any] = {"touched": int((keep & ~fresh).sum()), "of": int(keep.sum())}
-            if fresh.sum() >= 2:
-                view["new_documents_only"] = {"n": int(fresh.sum()), "metrics": metric_cells(
-                    task, spec, before, after, config, fresh, metrics=[spec.metrics[0]])}
-            entry["trained_documents"] = info["trained_documents"] = view
-        out["tasks"][task.name] = info
-    return out
+            subset = (Subset(int(fresh.sum()), metric_cells(task, spec, before, after, config, fresh,
+                                                            metrics=[spec.metrics[0]])) if fresh.sum() >= 2 else None)
+            view = TrainedDocuments(int((keep & ~fresh).sum()), int(keep.sum()), subset)
+            entry = dataclasses.replace(entry, trained_documents=view)
+        if entry is not None:
+            entries[task.name] = entry
+        tasks[task.name] = TaskLeaks(*leaks.counts(), before.n, pairs, view)
+    return Leakage(str(config.train), len(train_texts), training.describe(), config.leak_threshold, tasks), entries

@@ -10,6 +10,8 @@ import numpy as np
 from spacekit import stats
 from spacekit.compare.analysis import item_changes
 from spacekit.compare.config import CompareConfig
+from spacekit.compare.entry import TaskEntry
+from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.suite import TaskSpec
 from spacekit.errors import InputError
 from spacekit.practical import margin_for
@@ -35,44 +37,30 @@ def margins(spec: TaskSpec, config: CompareConfig) -> Callable[[str], float]:
 
 
 def metric_cells(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, config: CompareConfig,
-               keep: np.ndarray | None = None, metrics: list[str] | None = None) -> dict[str, dict]:
-    """{metric: its test as a report cell} for the spec's metrics (or `metrics`), on all items or on `keep`; the
-    correction and the verdict are filled in later, per family (compare.verdict)."""
+                 keep: np.ndarray | None = None, metrics: list[str] | None = None) -> dict[str, MetricTest]:
+    """{metric: its test} for the spec's metrics (or `metrics`), on all items or on `keep`; the correction and the
+    verdict come later, per family (compare.verdict.judge)."""
     margin_of = margins(spec, config)
     cells = {}
     for name in metrics or spec.metrics:
         seed = config.seed + 101 * spec.metrics.index(name) + (0 if keep is None else 7)
         test = paired_test(task, name, before, after, config, seed, keep, margin_of(name))
-        cells[name] = as_cell(test, margin_of(name), task.metric_spec(name).higher_is_better)
+        cells[name] = MetricTest.of(test, margin_of(name), task.metric_spec(name).higher_is_better)
     return cells
 
 
-def as_cell(t: stats.PairedTest, margin: float, higher_is_better: bool = True) -> dict:
-    """A paired test as the report's cell of one metric; p_adjusted, verdict and needed_n are filled in per family
-    (compare.verdict.judge)."""
-    return {"before": t.before, "after": t.after, "delta": t.delta, "ci_low": t.ci_low, "ci_high": t.ci_high,
-            "p_value": t.p_value, "p_adjusted": None, "verdict": None, "margin": margin, "tost_p": t.tost_p,
-            "tost_adjusted": None, "sd": t.sd, "needed_n": None, "test": t.test, "t_test_p": t.t_p_value,
-            "effect_size_dz": t.effect_size, "higher_is_better": higher_is_better}
-
-
-def undecided_cells(cells: dict[str, dict]) -> dict[str, dict]:
-    """The cells with every number undefined (what is left to test is too small): judged inconclusive."""
-    gone = dict.fromkeys(("before", "after", "delta", "ci_low", "ci_high", "p_value", "tost_p", "sd"), float("nan"))
-    return {name: {**cell, **gone} for name, cell in cells.items()}
-
-
-def task_entry(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, config: CompareConfig) -> dict:
-    """A tested task's report entry: each metric's paired test, the per-item analysis and the kind's extras."""
+def task_entry(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, config: CompareConfig) -> TaskEntry:
+    """A tested task's entry: each metric's paired test, the per-item analysis and the kind's extras."""
     if before.item_ids != after.item_ids:
         raise InputError(f"task {task.name}: the two models were evaluated on different items")
     if not spec.metrics:
         raise InputError(f"task {task.name}: no metric to compare (the first one is the main metric)")
     main = spec.metrics[0]
-    entry = {"name": task.name, "kind": task.kind, "tag": spec.tag, "dataset": before.dataset, "n": before.n,
-             "main_metric": main, "metrics": metric_cells(task, spec, before, after, config),
-             "all_metrics": {"before": before.metrics, "after": after.metrics},
-             "item_meaning": type(before).item_meaning.format(metric=main)}
-    entry.update(item_changes(before, after, main, config.examples))
-    entry.update(task.report_extras(before, after))
-    return entry
+    changes = item_changes(before, after, main, config.examples)
+    return TaskEntry(name=task.name, kind=task.kind, tag=spec.tag, dataset=before.dataset, n=before.n,
+                     main_metric=main, metrics=metric_cells(task, spec, before, after, config),
+                     all_metrics={"before": before.metrics, "after": after.metrics},
+                     item_meaning=type(before).item_meaning.format(metric=main),
+                     win_tie_loss=changes.win_tie_loss, most_improved=changes.most_improved,
+                     most_regressed=changes.most_regressed, delta_histogram=changes.delta_histogram,
+                     extras=task.report_extras(before, after))

@@ -1,14 +1,19 @@
-"""Before/after orchestration: run every suite task for both models, test every metric, and build one report."""
+"""Before/after orchestration: run every suite task for both models, test every metric, and build one typed
+Comparison."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 from spacekit import __version__
+from spacekit.ab.online import online_section
+from spacekit.compare.comparison import Comparison, TaskRun
 from spacekit.compare.config import CompareConfig
-from spacekit.compare.drift import drift_section
+from spacekit.compare.drift import SpaceSample, drift_section
+from spacekit.compare.entry import TaskEntry
 from spacekit.compare.models import models_section
 from spacekit.compare.paired import task_entry
 from spacekit.compare.reference import reference_files, reference_section
@@ -19,27 +24,19 @@ from spacekit.embed.progress import stage
 from spacekit.tasks import TaskResult, kinds
 
 
-@dataclass
-class Comparison:
-    """The report object (JSON-ready) plus in-memory data the plots need."""
+def run_suite(before: str, after: str, suite: str | Path | list[TaskSpec],
+              config: CompareConfig | None = None) -> Comparison:
+    """The library's entry point: compare two models (folders, builtin:minilm, store:DIR) over a suite (a TOML file
+    or its TaskSpecs); spacekit.report.write_outputs writes the report folder."""
+    from spacekit.compare.suite import read_suite
 
-    report: dict
-    plot_data: dict
-
-    @property
-    def verdict(self) -> str:
-        """The report's verdict."""
-        return self.report["verdict"]
-
-    def has_regression(self) -> bool:
-        """True when a main metric regressed by the verdict's rule (secondary metrics never decide)."""
-        return any(r["verdict"] == "regressed" for r in self.report["headline"]["rows"])
+    return compare(before, after, suite if isinstance(suite, list) else read_suite(suite), config)
 
 
 def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfig | None = None) -> Comparison:
     """Run the suite for both models and compare them: tested kinds get paired tests, observed kinds (probes,
-    geometry) their report sections; then leakage, drift and the verdict. Every input (training data, each task's
-    files, both models) is read before anything is encoded."""
+    queries) their report sections; then leakage, drift, the verdict, and the online evidence of the logs in the
+    config. Every input (training data, each task's files, both models) is read before anything is encoded."""
     from spacekit.compare.leakage import is_trained, leakage_section
     from spacekit.io.training import read_training
 
@@ -68,35 +65,37 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
                 pair[-1].seconds = time.perf_counter() - start
         results[spec.name] = (pair[0], pair[1])
     with stage(f"paired tests ({config.resamples:,} resamples per metric)"):
-        entries = {spec.name: task_entry(task, spec, *results[spec.name], config)
-                   for spec, task in planned if task.default_metrics}      # the tested kinds
+        entries: dict[str, TaskEntry] = {spec.name: task_entry(task, spec, *results[spec.name], config)
+                                         for spec, task in planned if task.default_metrics}      # the tested kinds
     tasks = [task for _, task in planned]
     leakage = None
     if training:
         with stage("leakage: training texts against every task's items"):
-            leakage = leakage_section(models[0], planned, results, entries, training, config)
-    tested_entries = list(entries.values())
-    judge(tested_entries, config)
-    head = headline(tested_entries, config)
+            leakage, entries = leakage_section(models[0], planned, results, entries, training, config)
+    tested = judge(list(entries.values()), config)
+    head = headline(tested, config)
     with stage("drift: neighbourhoods and geometry of both spaces"):
-        drift, vectors = drift_section(models, tasks, results, config)
+        drift, space = drift_section(models, tasks, results, config)
     trained = is_trained(training.texts if training else [])
-    sections: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
+    observed: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
     for task in tasks:                                                     # the observed kinds
-        observed = task.observe(*results[task.name], trained) if task.section else None
-        if task.section and observed is not None:
-            sections[task.section].append(observed)
-    vectors.update(_joined_pairs(models, [pair[0] for pair in results.values()], config))
-    report = {
-        "spacekit_version": __version__, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "before": before, "after": after, "alpha": config.alpha, "seed": config.seed,
-        "resamples": config.resamples, "correction": config.correction, "verdict": head["verdict"],
-        "headline": head, "models": models_section(models, planned, config),
-        "tasks": tested_entries, "overfitting": overfitting(head["rows"]), "leakage": leakage, "drift": drift,
-        "reference": reference_section(reference, planned, results) if reference is not None else None,
-        **sections,
-    }
-    return Comparison(report, {"vectors": vectors, "tasks": results})
+        section = task.observe(*results[task.name], trained) if task.section else None
+        if task.section and section is not None:
+            observed[task.section].append(section)
+    if space is not None:
+        space = _joined_pairs(models, [pair[0] for pair in results.values()], config, space)
+    return Comparison(
+        spacekit_version=__version__, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        before=before, after=after, alpha=config.alpha, seed=config.seed, resamples=config.resamples,
+        correction=config.correction, verdict=head.verdict, headline=head,
+        models=models_section(models, planned, config), tasks=tuple(tested), overfitting=overfitting(head.rows),
+        leakage=leakage, drift=drift,
+        reference=reference_section(reference, planned, results) if reference is not None else None,
+        observed={name: tuple(group) for name, group in observed.items()},
+        online=online_section(config.online, alpha=config.alpha, correction=config.correction)
+        if config.online is not None else None,
+        runs=tuple(TaskRun(spec.name, spec.kind, spec.mteb_name, *results[spec.name]) for spec, _ in planned),
+        space=space)
 
 
 def _on_ray(planned: list, config: CompareConfig) -> None:
@@ -123,13 +122,13 @@ def _encode_corpora_on_ray(planned: list, models: tuple, config: CompareConfig) 
         encode_corpora(jobs, config.ray, config.opts, {model.spec: model for model in models})
 
 
-def _joined_pairs(models, results: list[TaskResult], config: CompareConfig) -> dict:
-    """The texts of the pairs the projection plot joins (probes), embedded by both models."""
+def _joined_pairs(models, results: list[TaskResult], config: CompareConfig, space: SpaceSample) -> SpaceSample:
+    """The sample with the texts of the pairs the projection plot joins (probes), embedded by both models."""
     pairs = [p for r in results for p in (r.joined_pairs or [])]
     if not pairs:
-        return {}
+        return space
     texts = list(dict.fromkeys(t for pair in pairs for t in pair))
     row = {t: i for i, t in enumerate(texts)}
     before, after = (config.opts.embed(m, texts, texts) for m in models)
-    return {"probe_texts": texts, "probe_pairs": [(row[a], row[b]) for a, b in pairs], "probe_before": before,
-            "probe_after": after}
+    return dataclasses.replace(space, probe_texts=texts, probe_pairs=[(row[a], row[b]) for a, b in pairs],
+                               probe_before=before, probe_after=after)

@@ -8,54 +8,115 @@ headline.
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 
 from spacekit.compare.config import CompareConfig
+from spacekit.compare.entry import TaskEntry
+from spacekit.compare.metric_test import MetricTest
 from spacekit.practical import adjust, decide, needed_items, strictest_level
+from spacekit.records import Json
 
 ORDER = ("improved", "regressed", "negligible change", "equivalent", "inconclusive", "no significant change")
 
 
-def basis(entry: dict) -> tuple[dict[str, dict], str | None]:
-    """(the cells a task is judged by, how they differ from all items): its leak-free re-score when it has one."""
-    clean = entry.get("leak_free")
-    return (clean["metrics"], f"leak-free, n={clean['n']}") if clean else (entry["metrics"], None)
+@dataclass(frozen=True)
+class HeadlineRow:
+    """One tested task's main metric as the verdict judged it (basis: how its items differ from all items)."""
+
+    task: str
+    tag: str
+    metric: str
+    basis: str | None
+    delta: float
+    ci_low: float
+    ci_high: float
+    verdict: str
+    margin: float
+    needed_n: int | None
+    higher_is_better: bool
 
 
-def judge(entries: list[dict], config: CompareConfig) -> None:
-    """Correct and judge, in place, the main-metric family (the verdict's) and the secondary family."""
-    main = [basis(e)[0][e["main_metric"]] for e in entries]
-    secondary = [c for e in entries for name, c in basis(e)[0].items() if name != e["main_metric"]]
-    for family, cells in (("main", main), ("secondary", secondary)):
-        p = adjust([c["p_value"] for c in cells], config.correction)
-        tost = adjust([c["tost_p"] for c in cells], config.correction)
+@dataclass(frozen=True)
+class Headline:
+    """The verdict, the rows behind it, and the rule that turned the rows into it."""
+
+    verdict: str
+    rows: tuple[HeadlineRow, ...]
+    rule: str
+    correction: str
+    alpha: float
+
+
+@dataclass(frozen=True)
+class TagSummary:
+    """The headline's rows of one tag (in-domain or holdout): how many, improved, regressed, their mean change, and
+    each change named."""
+
+    tasks: int
+    improved: int
+    regressed: int
+    mean_delta: float | None
+    changes: str
+
+
+@dataclass(frozen=True)
+class Overfitting:
+    """In-domain against holdout: the rows of each tag, whether the model over-specialised (in-domain improved while
+    holdout regressed), the conclusion by the rule in README ("Conventions"), and a one-sentence note."""
+
+    in_domain: Annotated[TagSummary, Json(key="in-domain")]
+    holdout: TagSummary
+    over_specialised: bool
+    conclusion: str
+    note: str
+
+
+def judge(entries: list[TaskEntry], config: CompareConfig) -> list[TaskEntry]:
+    """The entries with the main-metric family (the verdict's) and the secondary family corrected and judged, each
+    on the tests the task is judged by (its leak-free re-score when it has one)."""
+    cells = [dict(e.basis()[0]) for e in entries]
+    families = {"main": [(i, e.main_metric) for i, e in enumerate(entries)],
+                "secondary": [(i, name) for i, e in enumerate(entries) for name in cells[i] if name != e.main_metric]}
+    for family, keys in families.items():
+        tests = [cells[i][name] for i, name in keys]
+        p = adjust([t.p_value for t in tests], config.correction)
+        tost = adjust([t.tost_p for t in tests], config.correction)
         level = strictest_level(config.alpha, config.correction, sum(x is not None for x in p))
-        for cell, p_adj, tost_adj in zip(cells, p, tost, strict=True):
-            cell.update(family=family, p_adjusted=p_adj, tost_adjusted=tost_adj)
-            cell["verdict"] = decide(cell["delta"], cell["ci_low"], cell["ci_high"], p_adj, tost_adj, cell["margin"],
-                                     config.alpha, cell["higher_is_better"])
-            cell["needed_n"] = (needed_items(cell["sd"], cell["margin"], level)
-                                if cell["verdict"] == "inconclusive" else None)
-            cell["power_level"] = level
+        for (i, name), t, p_adj, tost_adj in zip(keys, tests, p, tost, strict=True):
+            verdict = decide(t.delta, t.ci_low, t.ci_high, p_adj, tost_adj, t.margin, config.alpha,
+                             t.higher_is_better)
+            cells[i][name] = dataclasses.replace(
+                t, family=family, p_adjusted=p_adj, tost_adjusted=tost_adj, verdict=verdict, power_level=level,
+                needed_n=needed_items(t.sd, t.margin, level) if verdict == "inconclusive" else None)
+    return [_with_basis(e, judged) for e, judged in zip(entries, cells, strict=True)]
 
 
-def headline(entries: list[dict], config: CompareConfig) -> dict:
-    """{verdict, rows (one per task: its main metric as judged), rule}: what the report's first line says."""
+def _with_basis(entry: TaskEntry, metrics: dict[str, MetricTest]) -> TaskEntry:
+    """The entry with the tests it is judged by replaced."""
+    if entry.leak_free is not None:
+        return dataclasses.replace(entry, leak_free=dataclasses.replace(entry.leak_free, metrics=metrics))
+    return dataclasses.replace(entry, metrics=metrics)
+
+
+def headline(entries: list[TaskEntry], config: CompareConfig) -> Headline:
+    """The verdict, the rows (one per task: its main metric as judged) and the rule: the report's first line."""
     rows = []
     for e in entries:
-        cells, based_on = basis(e)
-        c = cells[e["main_metric"]]
-        rows.append({"task": e["name"], "tag": e["tag"], "metric": e["main_metric"], "basis": based_on,
-                     **{k: c[k] for k in ("delta", "ci_low", "ci_high", "verdict", "margin", "needed_n",
-                                          "higher_is_better")}})
-    margins = ", ".join(dict.fromkeys(f"{r['metric']} {r['margin']:g}" for r in rows))
+        c, based_on = e.main, e.basis()[1]
+        if c.verdict is None:
+            raise ValueError(f"task {e.name}: judge() the entries before the headline")
+        rows.append(HeadlineRow(task=e.name, tag=e.tag, metric=e.main_metric, basis=based_on, delta=c.delta,
+                                ci_low=c.ci_low, ci_high=c.ci_high, verdict=c.verdict,
+                                margin=c.margin, needed_n=c.needed_n, higher_is_better=c.higher_is_better))
+    margins = ", ".join(dict.fromkeys(f"{r.metric} {r.margin:g}" for r in rows))
     rule = (f"each tested task's main metric decides ({len(rows)} test{'s' if len(rows) != 1 else ''}, "
             f"{config.correction} correction, alpha {config.alpha}); a change counts when significant and at least "
             f"its margin ({margins or 'none'})")
-    return {"verdict": overall([r["verdict"] for r in rows]), "rows": rows, "rule": rule,
-            "correction": config.correction, "alpha": config.alpha}
+    return Headline(overall([r.verdict for r in rows]), tuple(rows), rule, config.correction, config.alpha)
 
 
 def overall(verdicts: list[str]) -> str:
@@ -79,34 +140,32 @@ def _signed(x: float) -> str:
     return f"{x:+.4f}" if np.isfinite(x) else "undefined"
 
 
-def overfitting(rows: list[dict]) -> dict:
+def overfitting(rows: tuple[HeadlineRow, ...] | list[HeadlineRow]) -> Overfitting:
     """In-domain vs holdout from the headline's rows: every holdout change is named (a drop inside its margin too),
     and the conclusion follows the rule in README ("Conventions")."""
-    summary: dict[str, Any] = {}
-    for tag in ("in-domain", "holdout"):
-        mine = [r for r in rows if r["tag"] == tag]
-        summary[tag] = {"tasks": len(mine), "improved": sum(r["verdict"] == "improved" for r in mine),
-                        "regressed": sum(r["verdict"] == "regressed" for r in mine),
-                        "mean_delta": float(np.nanmean([r["delta"] for r in mine])) if mine else None,
-                        "changes": ", ".join(f"{r['task']} {r['metric']} {_signed(r['delta'])} ({r['verdict']})"
-                                             for r in mine) or "no task"}
-    holdout = [r for r in rows if r["tag"] == "holdout"]
-    worse = lambda r: (r["delta"] < 0) == r["higher_is_better"] and r["delta"] != 0
-    flag = summary["in-domain"]["improved"] > 0 and summary["holdout"]["regressed"] > 0
+    def summary(tag: str) -> TagSummary:
+        mine = [r for r in rows if r.tag == tag]
+        return TagSummary(
+            tasks=len(mine), improved=sum(r.verdict == "improved" for r in mine),
+            regressed=sum(r.verdict == "regressed" for r in mine),
+            mean_delta=float(np.nanmean([r.delta for r in mine])) if mine else None,
+            changes=", ".join(f"{r.task} {r.metric} {_signed(r.delta)} ({r.verdict})" for r in mine) or "no task")
+
+    in_domain, held_out = summary("in-domain"), summary("holdout")
+    holdout = [r for r in rows if r.tag == "holdout"]
+    worse = lambda r: (r.delta < 0) == r.higher_is_better and r.delta != 0
+    flag = in_domain.improved > 0 and held_out.regressed > 0
     if not holdout:
         conclusion = "no holdout task: over-specialisation cannot be judged"
     elif flag:
         conclusion = "over-specialised: in-domain improved while holdout regressed"
-    elif summary["holdout"]["regressed"]:
+    elif held_out.regressed:
         conclusion = "holdout regressed"
-    elif any(r["verdict"] == "negligible change" and worse(r) for r in holdout):
+    elif any(r.verdict == "negligible change" and worse(r) for r in holdout):
         conclusion = "holdout dropped, by less than its margin: a small cost, not over-specialisation by the rule"
-    elif any(r["verdict"] in ("inconclusive", "no significant change") for r in holdout):
+    elif any(r.verdict in ("inconclusive", "no significant change") for r in holdout):
         conclusion = "holdout undecided: over-specialisation is not ruled out"
     else:
         conclusion = "no holdout drop"
-    summary["over_specialised"] = flag
-    summary["conclusion"] = conclusion
-    summary["note"] = (f"in-domain: {summary['in-domain']['changes']}; holdout: {summary['holdout']['changes']}. "
-                       f"{conclusion[0].upper()}{conclusion[1:]}.")
-    return summary
+    note = f"in-domain: {in_domain.changes}; holdout: {held_out.changes}. {conclusion[0].upper()}{conclusion[1:]}."
+    return Overfitting(in_domain, held_out, flag, conclusion, note)

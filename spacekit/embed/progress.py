@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from spacekit.terminal_text import plain
+from spacekit.escape import plain
 
 INTERVAL = 10.0  # seconds between a running stage's lines
 

@@ -1,18 +1,25 @@
-"""Reports of a comparison: report.json, report.md, a self-contained index.html, plots, a terminal summary."""
+"""Renderers of a typed Comparison: report.json (Comparison.to_json), report.md, a self-contained index.html,
+plots, each observed section's files (judging sheets), MTEB result files, and the terminal summary."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from spacekit.compare import Comparison
-from spacekit.files import atomic_write, safe_file_name
-from spacekit.report.escape import spreadsheet_cell
-from spacekit.report.format import json_ready
+from spacekit.escape import spreadsheet_cell
+from spacekit.files import atomic_write
+from spacekit.tasks.sections import ObservedSection
+
+DEFAULT_LANGUAGES = ("eng-Latn",)   # MTEB's code for the data's languages, unless told
 
 
-def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]:
-    """Write report.json, report.md, index.html and the plot PNGs into out_dir (files replaced atomically)."""
+def write_outputs(comparison: Comparison, out_dir: str | Path, *, mteb_out: str | Path | None = None,
+                  languages: list[str] | None = None) -> tuple[Comparison, dict[str, Path]]:
+    """Write report.json, report.md, index.html, the plot PNGs and each observed section's files into out_dir
+    (files replaced atomically), and with mteb_out the MTEB result files of both models; returns the comparison
+    with its plots named (what report.json holds) and {name: path} of every file written."""
     from spacekit.embed.progress import stage
     from spacekit.report.html import render_html
     from spacekit.report.markdown import render_markdown
@@ -22,33 +29,36 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
     out.mkdir(parents=True, exist_ok=True)
     with stage("report: plots and pages"):
         plots = make_plots(comparison, out)
-    comparison.report["plots"] = {name: path.name for name, path in plots.items()}
-    sheets = _judging_sheets(comparison.report, out)
-    files = {"json": out / "report.json", "markdown": out / "report.md", "html": out / "index.html"}
-    comparison.report = json_ready(comparison.report)                     # undefined values as null, everywhere
-    atomic_write(files["json"], json.dumps(comparison.report, indent=1, allow_nan=False))
-    atomic_write(files["markdown"], render_markdown(comparison.report))
-    atomic_write(files["html"], render_html(comparison.report, plots))
-    return {**files, **plots, **sheets}
+    comparison = comparison.with_plots({name: path.name for name, path in plots.items()})
+    pages = {"json": (out / "report.json", json.dumps(comparison.to_json(), indent=1, allow_nan=False)),
+             "markdown": (out / "report.md", render_markdown(comparison)),
+             "html": (out / "index.html", render_html(comparison, plots))}
+    for path, text in pages.values():
+        atomic_write(path, text)
+    written = {**{name: path for name, (path, _) in pages.items()}, **plots,
+               **write_section_files(comparison.sections(), out)}
+    if mteb_out is not None:
+        from spacekit.report.mteb import write_mteb_files
+
+        written.update({f"mteb:{p.parent.parent.name}/{p.stem}": p
+                        for p in write_mteb_files(comparison, mteb_out, languages or list(DEFAULT_LANGUAGES))})
+    return comparison, written
 
 
-def _judging_sheets(report: dict, out: Path) -> dict[str, Path]:
-    """Each queries section's judging sheet as judging-<task>.csv (query, document, which model showed it, an empty
-    label column; a cell starting like a formula is kept as text); report.json keeps the file's name in its place."""
+def write_section_files(sections: Iterable[ObservedSection], out: Path) -> dict[str, Path]:
+    """Each observed section's tables as CSV beside the pages (a judging sheet: query, document, which model showed
+    it, an empty label column); a cell that starts like a formula is kept as text."""
     import csv
     import io
 
     written = {}
-    for section in report.get("queries") or []:
-        rows = section.get("sheet")
-        if not isinstance(rows, list):
-            continue
-        path = out / f"judging-{safe_file_name(section['name'])}.csv"
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, ["query_id", "query", "doc_id", "document", "shown_by", "label"])
-        writer.writeheader()
-        writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
-        atomic_write(path, buffer.getvalue())
-        section["sheet"] = path.name
-        written[f"sheet:{section['name']}"] = path
+    for section in sections:
+        for file_name, rows in section.files().items():
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, list(rows[0]) if rows else [])
+            writer.writeheader()
+            writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
+            path = out / file_name
+            atomic_write(path, buffer.getvalue())
+            written[f"sheet:{section.name}"] = path
     return written

@@ -4,9 +4,12 @@ with the rows behind it and its rule, then every section with a line saying what
 from __future__ import annotations
 
 import base64
-import html
 from pathlib import Path
 
+from spacekit.compare import Comparison
+from spacekit.compare.drift import Drift
+from spacekit.compare.entry import TaskEntry
+from spacekit.escape import html as e
 from spacekit.report.format import (
     evidence_line,
     headline_parts,
@@ -15,7 +18,6 @@ from spacekit.report.format import (
     num,
     online_lines,
     pval,
-    queries_summary,
     reference_summary,
     reference_table,
     signed,
@@ -28,65 +30,65 @@ text-align:right;vertical-align:top}td:first-child,th:first-child,td.l,th.l{text
 .regressed{color:#cf222e}.inconclusive{color:#9a6700}.banner{font-size:1.4rem;padding:.8rem 1rem;border-radius:6px;
 background:#f3f4f6}.banner ul{font-size:1rem;margin:.4rem 0}img{max-width:100%;border:1px solid #eee}
 .muted{color:#666;font-size:.9rem}.nw{white-space:nowrap}"""
-e = html.escape
 
 
-def render_html(report: dict, plots: dict[str, Path]) -> str:
+def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
     """The report page; images are embedded as base64 PNG; every data string escaped."""
-    head = report["headline"]
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>spacekit: {e(report['verdict'])}</title>",
+    c = comparison
+    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>spacekit: {e(c.verdict)}</title>",
            f"<style>{CSS}</style></head><body>",
-           f"<div class='banner'>Verdict: <b>{e(report['verdict'])}</b><ul>"
-           + "".join(f"<li>{e(p)}</li>" for p in headline_parts(report)) + "</ul>"
-           f"<div class='muted'>Rule: {e(head['rule'])}. {e(evidence_line(report))}.</div></div>",
-           f"<p class='muted'>before <code>{e(report['before'])}</code> → after <code>{e(report['after'])}</code>; "
-           f"{report['resamples']:,} paired bootstrap resamples; created {e(report['created'])} by spacekit "
-           f"{e(report['spacekit_version'])}.</p>",
-           "<h2>Main metrics (the verdict)</h2>", _summary(report, "main", "summary")]
-    if summary_rows(report, "secondary"):
+           f"<div class='banner'>Verdict: <b>{e(c.verdict)}</b><ul>"
+           + "".join(f"<li>{e(p)}</li>" for p in headline_parts(c.headline)) + "</ul>"
+           f"<div class='muted'>Rule: {e(c.headline.rule)}. {e(evidence_line(c))}.</div></div>",
+           f"<p class='muted'>before <code>{e(c.before)}</code> → after <code>{e(c.after)}</code>; "
+           f"{c.resamples:,} paired bootstrap resamples; created {e(c.created)} by spacekit "
+           f"{e(c.spacekit_version)}.</p>",
+           "<h2>Main metrics (the verdict)</h2>", _summary(c, "main", "summary")]
+    if summary_rows(c, "secondary"):
         out += ["<h2>Secondary metrics</h2><p class='muted'>Corrected as a family of their own; they never decide "
-                "the verdict.</p>", _summary(report, "secondary")]
-    out.append(_models(report))
-    out.append(f"<h2>Overfitting</h2><p>{e(report['overfitting']['note'])}</p>")
-    if report.get("leakage"):
-        out.append(_leakage(report))
-    if online_lines(report):
-        out.append("<h2>Online evidence</h2><p class='muted'>" + e(evidence_line(report)) + ".</p><ul>"
-                   + "".join(f"<li>{e(x)}</li>" for x in online_lines(report)) + "</ul>")
-    if report.get("reference"):
-        out.append(_reference(report))
+                "the verdict.</p>", _summary(c, "secondary")]
+    out.append(_models(c))
+    out.append(f"<h2>Overfitting</h2><p>{e(c.overfitting.note)}</p>")
+    if c.leakage:
+        out.append(_leakage(c))
+    if online_lines(c):
+        out.append("<h2>Online evidence</h2><p class='muted'>" + e(evidence_line(c)) + ".</p><ul>"
+                   + "".join(f"<li>{e(x)}</li>" for x in online_lines(c)) + "</ul>")
+    if c.reference:
+        out.append(_reference(c))
     if "projection" in plots:
         out.append("<h2>Projection</h2><p class='muted'>A sample of each task's texts under both models, one "
                    "projection fitted on both at once (the panels share coordinates); colour: task; lines: the probe "
                    f"pairs whose cosine moved most.</p>{_img(plots['projection'], 'joint projection before/after')}")
-    out.append(_drift(report["drift"]))
+    out.append(_drift(c.drift))
     if "deltas" in plots:
         out.append("<h2>Per-item changes</h2><p class='muted'>Per task, the change of each item (what an item is: "
                    "below); items that did not change are counted in each panel's title, not drawn.</p>"
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
-    out += [_examples(t) for t in report["tasks"]]
-    out += [_queries(q) for q in report.get("queries") or []]
-    if report["probes"]:
-        out.append(_probes(report["probes"][0], plots))
+    out += [_examples(t) for t in c.tasks]
+    for key, sections in c.observed.items():
+        for i, section in enumerate(sections):
+            name = key if i == 0 else f"{key}-{i + 1}"
+            out.append(section.html(_img(plots[name], f"{key}: {section.name}") if name in plots else ""))
     out.append("</body></html>")
     return "\n".join(out)
 
 
-def _summary(report: dict, family: str, table_id: str = "secondary") -> str:
+def _summary(comparison: Comparison, family: str, table_id: str = "secondary") -> str:
     rows = [f"<table id='{table_id}'><tr><th>task</th><th class='l'>tag</th><th class='l'>metric</th>"
             "<th>before</th><th>after</th><th>Δ</th><th>95% CI</th><th>p (adj.)</th><th>margin</th>"
             "<th class='l'>verdict</th></tr>"]
-    for r in summary_rows(report, family):
-        basis = f"<br><span class='muted'>{e(r['basis'])}</span>" if r["basis"] else ""
-        rows.append(f"<tr><td>{e(r['task'])}{basis}</td><td class='l'>{e(r['tag'])}</td>"
-                    f"<td class='l'>{e(r['metric'])}</td><td>{r['before']}</td><td>{r['after']}</td>"
-                    f"<td>{r['delta']}</td><td class='nw'>{r['ci']}</td><td>{r['p_adj']}</td><td>{r['margin']}</td>"
-                    f"<td class='l {r['verdict'].split()[0]}'>{r['arrow']} {e(r['verdict_text'])}</td></tr>")
+    for r in summary_rows(comparison, family):
+        basis = f"<br><span class='muted'>{e(r.basis)}</span>" if r.basis else ""
+        rows.append(f"<tr><td>{e(r.task)}{basis}</td><td class='l'>{e(r.tag)}</td>"
+                    f"<td class='l'>{e(r.metric)}</td><td>{r.before}</td><td>{r.after}</td>"
+                    f"<td>{r.delta}</td><td class='nw'>{r.ci}</td><td>{r.p_adj}</td><td>{r.margin}</td>"
+                    f"<td class='l {r.verdict.split()[0]}'>{r.arrow} {e(r.verdict_text)}</td></tr>")
     return "".join(rows) + "</table>"
 
 
-def _models(report: dict) -> str:
-    rows = model_rows(report)
+def _models(comparison: Comparison) -> str:
+    rows = model_rows(comparison)
     if not rows:
         return ""
     differ = [r[0] for r in rows if r[3]]
@@ -100,95 +102,73 @@ def _models(report: dict) -> str:
     return "".join(out) + "</table>"
 
 
-def _queries(q: dict) -> str:
-    """Both models' top results, side by side, for the queries whose lists changed most."""
-    rows = "".join(
-        f"<tr><td class='l'>{e(x['query'])}<br><span class='muted'>RBO {x['rbo']:.3f}, {x['entered']} entered</span>"
-        f"</td><td class='l'>{'<br>'.join(e(t[:90]) for _, t in x['before'])}</td>"
-        f"<td class='l'>{'<br>'.join(e(t[:90]) for _, t in x['after'])}</td></tr>" for x in q["most_changed"])
-    return (f"<h2>Actual queries: {e(q['name'])}</h2><p>{e(queries_summary(q))}. Judging sheet: "
-            f"<code>{e(str(q['sheet']))}</code>.</p><table><tr><th class='l'>query</th><th class='l'>before</th>"
-            f"<th class='l'>after</th></tr>{rows}</table>")
-
-
-def _reference(report: dict) -> str:
+def _reference(comparison: Comparison) -> str:
     """The before model's numbers beside the MTEB result files given with --reference."""
     rows = "".join(f"<tr><td>{e(t)}</td><td>{e(m)}</td><td>{e(k)}</td><td>{a}</td><td>{b}</td><td>{d}</td>"
                    f"<td class='l{' regressed' if f else ''}'>{'differs' if f else ''}</td></tr>"
-                   for t, m, k, a, b, d, f in reference_table(report))
-    return (f"<h2>Reproducibility (MTEB reference)</h2><p>{e(reference_summary(report) or '')}.</p><table><tr>"
+                   for t, m, k, a, b, d, f in reference_table(comparison))
+    return (f"<h2>Reproducibility (MTEB reference)</h2><p>{e(reference_summary(comparison) or '')}.</p><table><tr>"
             "<th>task</th><th>MTEB task</th><th>metric</th><th>spacekit (before)</th><th>reference</th>"
             f"<th>difference</th><th></th></tr>{rows}</table>")
 
 
-def _leakage(report: dict) -> str:
-    lk = report["leakage"]
-    out = [f"<h2>Leakage</h2><p>{e(lk['train'])}: {e(lk['read_as'])}. An evaluation item leaks when one of its "
-           f"texts equals a training text (normalised) or lies at cosine ≥ {lk['threshold']} from one under the "
+def _leakage(comparison: Comparison) -> str:
+    lk = comparison.leakage
+    if lk is None:
+        return ""
+    out = [f"<h2>Leakage</h2><p>{e(lk.train)}: {e(lk.read_as)}. An evaluation item leaks when one of its "
+           f"texts equals a training text (normalised) or lies at cosine ≥ {lk.threshold} from one under the "
            "before model. The verdict judges a task with leaked items <b>without them</b>; for retrieval, the queries "
            "left whose relevant document was a training positive are counted (not leakage by itself: how much of "
            "the test the training touched), with the change on the rest (new documents only).</p>",
            "<table><tr><th>task</th><th>items</th><th>exact</th><th>near</th><th class='l'>all items</th>"
            "<th class='l'>without leaked items</th><th>relevant doc trained on</th>"
            "<th class='l'>new documents only</th></tr>"]
-    out += [f"<tr><td>{e(r['task'])}</td><td>{r['n']}</td><td>{r['exact']}</td><td>{r['near']}</td>"
-            f"<td class='l'>{e(r['all'])}</td><td class='l'>{e(r['leak_free'])}</td><td>{r['touched']}</td>"
-            f"<td class='l'>{e(r['new_documents'])}</td></tr>" for r in leakage_rows(report)]
+    out += [f"<tr><td>{e(r.task)}</td><td>{r.n}</td><td>{r.exact}</td><td>{r.near}</td>"
+            f"<td class='l'>{e(r.all)}</td><td class='l'>{e(r.leak_free)}</td><td>{r.touched}</td>"
+            f"<td class='l'>{e(r.new_documents)}</td></tr>" for r in leakage_rows(comparison)]
     out.append("</table>")
-    for name, info in lk["tasks"].items():
-        if info["pairs"]:
+    for name, info in lk.tasks.items():
+        if info.pairs:
             out.append(f"<h3>{e(name)}: leaked items and their training match</h3><p class='muted'>Nearest the "
                        "threshold first, so the judgement call is in view.</p><table><tr><th>cosine</th>"
                        "<th class='l'>evaluation text</th><th class='l'>training text</th></tr>")
-            out += [f"<tr><td>{x['cosine']:.3f}<br><span class='muted'>{x['kind']}</span></td>"
-                    f"<td class='l'>{e(x['text'])}</td><td class='l'>{e(x['match'])}</td></tr>" for x in info["pairs"]]
+            out += [f"<tr><td>{x.cosine:.3f}<br><span class='muted'>{x.kind}</span></td>"
+                    f"<td class='l'>{e(x.text)}</td><td class='l'>{e(x.match)}</td></tr>" for x in info.pairs]
             out.append("</table>")
     return "".join(out)
 
 
-def _drift(drift: dict) -> str:
-    if "knn_overlap" not in drift:
+def _drift(drift: Drift) -> str:
+    if drift.knn_overlap is None or drift.geometry is None:
         return ""
-    out = [f"<h2>Space drift</h2><p>How much each text's neighbourhood changed: kNN overlap (k={drift['k']}, "
-           f"n={drift['n']}): mean {num(drift['knn_overlap']['mean'])}, median {num(drift['knn_overlap']['median'])}; "
-           f"linear CKA {num(drift['linear_cka'])}.</p><table><tr><th>geometry</th><th>before</th><th>after</th>"
+    out = [f"<h2>Space drift</h2><p>How much each text's neighbourhood changed: kNN overlap (k={drift.k}, "
+           f"n={drift.n}): mean {num(drift.knn_overlap.mean)}, median {num(drift.knn_overlap.median)}; "
+           f"linear CKA {num(drift.linear_cka)}.</p><table><tr><th>geometry</th><th>before</th><th>after</th>"
            "<th>Δ</th></tr>"]
-    out += [f"<tr><td>{e(k)}</td><td>{num(v['before'])}</td><td>{num(v['after'])}</td><td>{signed(v['delta'])}"
-            "</td></tr>" for k, v in drift["geometry"].items()]
+    out += [f"<tr><td>{e(k)}</td><td>{num(v.before)}</td><td>{num(v.after)}</td><td>{signed(v.delta)}"
+            "</td></tr>" for k, v in drift.geometry.items()]
     return "".join(out) + "</table>"
 
 
-def _examples(t: dict) -> str:
-    wtl = t["win_tie_loss"]
-    parts = [f"<h3>{e(t['name'])} <span class='muted'>({e(t['kind'])}, n={t['n']}; win/tie/loss "
-             f"{wtl['win']}/{wtl['tie']}/{wtl['loss']}" + (f"; McNemar p {pval(t['mcnemar_p'])}" if "mcnemar_p" in t
-                                                          else "") + ")</span></h3>",
-             f"<p class='muted'>{e(t['item_meaning'][0].upper() + t['item_meaning'][1:])}.</p>"]
-    for title, key in [("most improved", "most_improved"), ("most regressed", "most_regressed")]:
-        if not t[key]:
+def _examples(t: TaskEntry) -> str:
+    wtl = t.win_tie_loss
+    mcnemar = f"; McNemar p {pval(t.extras.get('mcnemar_p'))}" if "mcnemar_p" in t.extras else ""
+    parts = [f"<h3>{e(t.name)} <span class='muted'>({e(t.kind)}, n={t.n}; win/tie/loss "
+             f"{wtl.win}/{wtl.tie}/{wtl.loss}{mcnemar})</span></h3>",
+             f"<p class='muted'>{e(t.item_meaning[0].upper() + t.item_meaning[1:])}.</p>"]
+    for title, items in [("most improved", t.most_improved), ("most regressed", t.most_regressed)]:
+        if not items:
             continue
-        ranked = any("rank_before" in x for x in t[key])
+        ranked = any("rank_before" in x.facts for x in items)
         parts.append(f"<table><tr><th class='l'>{title}</th><th>Δ</th>" + ("<th>rank</th>" if ranked else "")
                      + "</tr>")
-        for x in t[key]:
-            rank = f"<td class='nw'>{x.get('rank_before') or '>'} → {x.get('rank_after') or '>'}</td>" if ranked else ""
-            parts.append(f"<tr><td class='l'>{e(x['text'][:300])}</td><td>{signed(x['delta'])}</td>{rank}</tr>")
+        for x in items:
+            rank = (f"<td class='nw'>{x.facts.get('rank_before') or '>'} → {x.facts.get('rank_after') or '>'}</td>"
+                    if ranked else "")
+            parts.append(f"<tr><td class='l'>{e(x.text[:300])}</td><td>{signed(x.delta)}</td>{rank}</tr>")
         parts.append("</table>")
     return "".join(parts)
-
-
-def _probes(p: dict, plots: dict[str, Path]) -> str:
-    out = [f"<h2>Probes</h2><p>Your own pairs: each group passes when every close pair beats every far one. Groups "
-           f"passed: {num(p['groups_passed']['before'], 2)} → {num(p['groups_passed']['after'], 2)}; pairs seen in "
-           "training are marked †.</p>"]
-    if "probes" in plots:
-        out.append(_img(plots["probes"], "probe cosines before/after"))
-    out.append("<table><tr><th class='l'>group</th><th class='l'>pair</th><th class='l'>expect</th><th>before</th>"
-               "<th>after</th></tr>")
-    out += [f"<tr><td>{e(x['group'])}</td><td class='l'>{e(x['text_a'])} ⟷ {e(x['text_b'])}"
-            f"{' †' if x['trained_on'] else ''}</td><td class='l'>{e(x['expect'])}</td><td>{num(x['before'])}</td>"
-            f"<td>{num(x['after'])}</td></tr>" for x in p["pairs"]]
-    return "".join(out) + "</table>"
 
 
 def _img(path: Path, alt: str) -> str:

@@ -11,7 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from spacekit.compare import Comparison
-from spacekit.report.escape import plot_label
+from spacekit.compare.drift import SpaceSample
+from spacekit.compare.entry import TaskEntry
+from spacekit.escape import plot_label
+from spacekit.tasks.sections import wrapped
 
 PROJECTED = 600     # texts drawn in the projection, shared equally among the tasks
 PROBE_MOVE = 0.05   # a probe pair is drawn when its cosine moved at least this much
@@ -20,15 +23,20 @@ PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#d
 
 
 def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
-    """Write every plot that has data; returns name -> path."""
+    """Write every plot that has data (the projection, the per-item changes, each observed section's figure: the
+    first of a kind under the kind's section name, the next ones numbered); returns name -> path."""
     paths = {}
-    vec = comparison.plot_data.get("vectors") or {}
-    if "before" in vec:
-        paths["projection"] = _projection(vec, out / "projection.png", comparison.report["seed"])
-    if comparison.report["tasks"]:
-        paths["deltas"] = _deltas(comparison.report["tasks"], out / "deltas.png")
-    if comparison.report["probes"]:
-        paths["probes"] = _probes(comparison.report["probes"][0], out / "probes.png")
+    if comparison.space is not None:
+        paths["projection"] = _projection(comparison.space, out / "projection.png", comparison.seed)
+    if comparison.tasks:
+        paths["deltas"] = _deltas(comparison.tasks, out / "deltas.png")
+    for key, sections in comparison.observed.items():
+        for i, section in enumerate(sections):
+            fig = section.figure()
+            if fig is not None:
+                name = key if i == 0 else f"{key}-{i + 1}"
+                fig.savefig(out / f"{name}.png", dpi=90)
+                paths[name] = out / f"{name}.png"
     return paths
 
 
@@ -54,20 +62,20 @@ def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
     return PCA(2, random_state=seed).fit_transform(x), "PCA"
 
 
-def _projection(vec: dict, path: Path, seed: int) -> Path:
+def _projection(vec: SpaceSample, path: Path, seed: int) -> Path:
     """One projection fitted jointly on both models' vectors (the two panels share coordinates; models of different
     dimensions get one each), on a sample stratified by task and coloured by it; the probe pairs whose cosine moved
     most are drawn joined."""
     from matplotlib.figure import Figure
 
-    groups = np.asarray(vec.get("groups") or ["texts"] * len(vec["before"]), dtype=object)
+    groups = np.asarray(vec.groups or ["texts"] * len(vec.before), dtype=object)
     names = list(dict.fromkeys(groups))
     rng = np.random.default_rng(seed)
     keep = np.concatenate([rng.permutation(np.flatnonzero(groups == g))[:PROJECTED // len(names)] for g in names])
     moved = _moved_probe_pairs(vec)
     probe_rows = sorted({i for pair in moved for i in pair})
-    panels = [np.concatenate([vec[w][keep], *([vec[f"probe_{w}"][probe_rows]] if probe_rows else [])])
-              .astype(np.float32) for w in ("before", "after")]
+    panels = [np.concatenate([x[keep], *([probe[probe_rows]] if probe_rows and probe is not None else [])])
+              .astype(np.float32) for x, probe in ((vec.before, vec.probe_before), (vec.after, vec.probe_after))]
     n, m = len(keep), len(probe_rows)
     joint = panels[0].shape[1] == panels[1].shape[1]
     if joint:
@@ -83,7 +91,7 @@ def _projection(vec: dict, path: Path, seed: int) -> Path:
         pts = coords[panel][:n]
         for c, g in enumerate(names):
             sel = groups[keep] == g
-            ax.scatter(pts[sel, 0], pts[sel, 1], s=6, alpha=0.5, label=plot_label(_wrap(str(g), 30)),
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=6, alpha=0.5, label=plot_label(wrapped(str(g), 30)),
                        color=PALETTE[c % len(PALETTE)])
         if m:
             probe = coords[panel][n:]
@@ -98,20 +106,20 @@ def _projection(vec: dict, path: Path, seed: int) -> Path:
     return path
 
 
-def _moved_probe_pairs(vec: dict, at_most: int = 8) -> list[tuple[int, int]]:
+def _moved_probe_pairs(vec: SpaceSample, at_most: int = 8) -> list[tuple[int, int]]:
     """The probe pairs (row indices) whose cosine changed by at least PROBE_MOVE, the largest changes first."""
     from spacekit.ops.similarity import pairwise_cosine
 
-    pairs = vec.get("probe_pairs") or []
-    if not pairs:
+    pairs = vec.probe_pairs
+    if not pairs or vec.probe_before is None or vec.probe_after is None:
         return []
     first, second = [a for a, _ in pairs], [b for _, b in pairs]
-    moved = (pairwise_cosine(vec["probe_after"][first], vec["probe_after"][second])
-             - pairwise_cosine(vec["probe_before"][first], vec["probe_before"][second])).abs().numpy()
+    moved = (pairwise_cosine(vec.probe_after[first], vec.probe_after[second])
+             - pairwise_cosine(vec.probe_before[first], vec.probe_before[second])).abs().numpy()
     return [pairs[i] for i in np.argsort(-moved, kind="stable") if moved[i] >= PROBE_MOVE][:at_most]
 
 
-def _deltas(tasks: list[dict], path: Path) -> Path:
+def _deltas(tasks: tuple[TaskEntry, ...], path: Path) -> Path:
     """Per task, the histogram of the items that changed (the unchanged ones counted in the title: a zero bin
     holding most items would flatten the rest)."""
     from matplotlib.figure import Figure
@@ -119,39 +127,11 @@ def _deltas(tasks: list[dict], path: Path) -> Path:
     fig = Figure(figsize=(4 * len(tasks), 3.4), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, t in zip(axes[0], tasks, strict=True):
-        h = t["delta_histogram"]
-        edges, counts = np.asarray(h["edges"]), np.asarray(h["counts"])
-        ax.stairs(counts, edges, fill=True, color="#55a868")
+        h = t.delta_histogram
+        ax.stairs(np.asarray(h.counts), np.asarray(h.edges), fill=True, color="#55a868")
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_xlabel(plot_label(f"Δ {t['main_metric']} per item (+: better after)"), fontsize=8)
+        ax.set_xlabel(plot_label(f"Δ {t.main_metric} per item (+: better after)"), fontsize=8)
         ax.set_ylabel("items", fontsize=8)
-        ax.set_title(plot_label(f"{_wrap(t['name'], 40)}\n{h['ties']} of {h['n']} unchanged (not drawn)"), fontsize=9)
-    fig.savefig(path, dpi=90)
-    return path
-
-
-def _wrap(text: str, width: int) -> str:
-    """Text broken into lines of at most `width` characters (never cut)."""
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False)) or text
-
-
-def _probes(probes: dict, path: Path) -> Path:
-    """Before / after cosine of every probe pair; labels wrapped, never cut."""
-    from matplotlib.figure import Figure
-
-    pairs = probes["pairs"]
-    labels = [plot_label(_wrap(f"{p['group']}: {p['text_a']} ⟷ {p['text_b']} ({p['expect']})", 60)) for p in pairs]
-    lines = sum(label.count("\n") + 1 for label in labels)
-    y = np.arange(len(pairs))
-    fig = Figure(figsize=(12, 0.22 * lines + 0.12 * len(pairs) + 1.2), layout="constrained")
-    ax = fig.subplots()
-    ax.barh(y - 0.2, [p["before"] for p in pairs], 0.4, label="before", color="#8c8c8c")
-    ax.barh(y + 0.2, [p["after"] for p in pairs], 0.4, label="after", color="#4c72b0")
-    ax.set_yticks(y, labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("cosine")
-    ax.legend(fontsize=8)
+        ax.set_title(plot_label(f"{wrapped(t.name, 40)}\n{h.ties} of {h.n} unchanged (not drawn)"), fontsize=9)
     fig.savefig(path, dpi=90)
     return path

@@ -18,6 +18,7 @@ from spacekit.io.mteb_results import MtebFormat
 
 if TYPE_CHECKING:
     from spacekit.embed import EncodeOptions, Model
+    from spacekit.tasks.sections import ObservedSection
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class Task(Protocol[R]):
     Class attributes: kind (its name in suites), default_metrics (the first is the main metric; empty: compare
     observes the kind instead of testing it), options (the suite keys it takes besides name, kind, tag and
     metrics, with their types: any other key is an error), paths (those holding file paths, resolved against the
-    suite file), required (those that must be given), section (the report section an observed kind fills), roles
+    suite file), required (those that must be given), section (the report key an observed kind's sections go
+    under) and observed (their type: a spacekit.tasks.sections.ObservedSection dataclass), roles
     (the prompt roles its texts are encoded in: "query" / "document" for retrieval, None for any other text), mteb
     (how its metrics are keyed in MTEB's result files; None: MTEB has no result format for the kind).
     """
@@ -103,6 +105,7 @@ class Task(Protocol[R]):
     paths: ClassVar[tuple[str, ...]] = ("data",)
     required: ClassVar[tuple[str, ...]] = ("data",)
     section: ClassVar[str | None] = None
+    observed: ClassVar[type | None] = None
     mteb: ClassVar[MtebFormat | None] = None
     name: str
 
@@ -136,16 +139,16 @@ class Task(Protocol[R]):
         the main metric's variants too."""
         return []
 
-    def report_extras(self, before: R, after: R) -> dict:
-        """Keys compare adds to a tested task's entry (after the per-item analysis)."""
+    def report_extras(self, before: R, after: R) -> dict[str, int | float | None]:
+        """Numbers compare adds to a tested task's entry (keys of its own, after the per-item analysis)."""
         return {}
 
-    def observe(self, before: R, after: R, trained: Callable[[str], bool]) -> dict | None:
-        """An observed kind's entry in its report section (trained(text): whether the training data holds it)."""
+    def observe(self, before: R, after: R, trained: Callable[[str], bool]) -> ObservedSection | None:
+        """An observed kind's section of the report (trained(text): whether the training data holds it)."""
         return None
 
-    def space_changes(self, before: R, after: R) -> dict[str, dict]:
-        """Rows this task adds to the drift section's geometry table: {label: {"before", "after"}}."""
+    def space_changes(self, before: R, after: R) -> dict[str, tuple[float, float]]:
+        """Rows this task adds to the drift section's geometry table: {label: (before, after)}."""
         return {}
 
 

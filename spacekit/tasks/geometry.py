@@ -71,9 +71,8 @@ class GeometryTask(Task[GeometryResult]):
                               model=model.spec, metrics=metrics, item_ids=item_ids, per_item=per_item,
                               space_texts=texts.texts, vectors=x, text_ids=texts.ids)
 
-    def space_changes(self, before: GeometryResult, after: GeometryResult) -> dict[str, dict]:
+    def space_changes(self, before: GeometryResult, after: GeometryResult) -> dict[str, tuple[float, float]]:
         """Alignment before and after (the drift section recomputes the other statistics on its own texts)."""
         if "alignment" not in before.metrics:
             return {}
-        return {f"alignment ({before.name})": {"before": before.metrics["alignment"],
-                                               "after": after.metrics["alignment"]}}
+        return {f"alignment ({before.name})": (before.metrics["alignment"], after.metrics["alignment"])}

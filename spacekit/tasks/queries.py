@@ -5,20 +5,93 @@ qrels (`spacekit ab qrels`) for a labelled retrieval task."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
+from spacekit.escape import html, md
+from spacekit.files import safe_file_name
 from spacekit.io.texts import Texts
+from spacekit.records import Json
 from spacekit.tasks.base import Task, TaskResult, task_name, texts_per_item
 from spacekit.tasks.registry import register
+from spacekit.tasks.sections import fixed
 
 SHOWN_CHANGED = 10        # the most changed queries shown in the report
+
+
+@dataclass(frozen=True)
+class ChangedQuery:
+    """One query whose top-k list changed much: its overlap@k, RBO, how many results entered, and both lists as
+    (document id, text)."""
+
+    id: str
+    query: str
+    overlap: float
+    rbo: float
+    entered: int
+    before: tuple[tuple[str, str], ...]
+    after: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class QueriesSection:
+    """The report's section of one queries task: on average over its n queries, overlap@k, rank-biased overlap
+    (persistence rbo_p), the results that entered the top k, the queries whose lists did not change; the most
+    changed queries; and the judging sheet's file (every document either model showed, a label to fill in)."""
+
+    name: str
+    k: int
+    n: int
+    rbo_p: float
+    overlap: Annotated[Mapping[str, float], Json(flatten=True)]     # {"overlap@<k>": the mean overlap@k}
+    rbo: float
+    entered_per_query: float
+    unchanged_queries: int
+    most_changed: tuple[ChangedQuery, ...]
+    sheet: str
+    sheet_rows: Annotated[tuple[Mapping[str, str], ...], Json(skip=True)]
+
+    def summary(self) -> str | None:
+        """Overlap, RBO, results entering the top k, unchanged queries: one sentence."""
+        k = self.k
+        return (f"{self.name}: {self.n:,} queries without labels; overlap@{k} {self.overlap[f'overlap@{k}']:.3f}, "
+                f"RBO (p={self.rbo_p:g}) {self.rbo:.3f}, {self.entered_per_query:.2f} results per query entered the "
+                f"top {k}; {self.unchanged_queries:,} queries' lists unchanged")
+
+    def markdown(self) -> list[str]:
+        """The summary and the most changed queries with both lists."""
+        lines = ["", f"## Actual queries ({md(self.name)})", "", md(self.summary()) + ".",
+                 f"Judging sheet: {md(self.sheet)} (fill in `label`; `spacekit ab qrels` turns it into qrels).", "",
+                 "The queries whose results changed most (lowest RBO):", ""]
+        for x in self.most_changed:
+            lines += [f"- **{md(x.query[:160])}** (RBO {fixed(x.rbo)}, {x.entered} entered)",
+                      f"  - before: {md('; '.join(t[:60] for _, t in x.before[:5]))}",
+                      f"  - after: {md('; '.join(t[:60] for _, t in x.after[:5]))}"]
+        return lines
+
+    def html(self, figure: str) -> str:
+        """Both models' top results, side by side, for the queries whose lists changed most."""
+        rows = "".join(
+            f"<tr><td class='l'>{html(x.query)}<br><span class='muted'>RBO {x.rbo:.3f}, {x.entered} entered</span>"
+            f"</td><td class='l'>{'<br>'.join(html(t[:90]) for _, t in x.before)}</td>"
+            f"<td class='l'>{'<br>'.join(html(t[:90]) for _, t in x.after)}</td></tr>" for x in self.most_changed)
+        return (f"<h2>Actual queries: {html(self.name)}</h2><p>{html(self.summary())}. Judging sheet: "
+                f"<code>{html(self.sheet)}</code>.</p>{figure}<table><tr><th class='l'>query</th>"
+                f"<th class='l'>before</th><th class='l'>after</th></tr>{rows}</table>")
+
+    def figure(self) -> Any:
+        """None."""
+        return None
+
+    def files(self) -> Mapping[str, list[dict[str, str]]]:
+        """The judging sheet."""
+        return {self.sheet: [dict(r) for r in self.sheet_rows]}
 
 
 @dataclass(kw_only=True)
@@ -46,6 +119,7 @@ class QueriesTask(Task[QueriesResult]):
     paths: ClassVar[tuple[str, ...]] = ("queries", "corpus")
     required: ClassVar[tuple[str, ...]] = ("queries", "corpus")
     section: ClassVar[str | None] = "queries"
+    observed: ClassVar[type | None] = QueriesSection
 
     def __post_init__(self) -> None:
         if self.k < 1:
@@ -85,7 +159,7 @@ class QueriesTask(Task[QueriesResult]):
                              documents=dict(zip(corpus.ids, corpus.texts, strict=True)),
                              item_texts=texts_per_item(queries.ids, queries.texts))
 
-    def observe(self, before: QueriesResult, after: QueriesResult, trained: Callable[[str], bool]) -> dict:
+    def observe(self, before: QueriesResult, after: QueriesResult, trained: Callable[[str], bool]) -> QueriesSection:
         """Overlap@k, RBO and entered results per query and on average; the most changed queries with both lists;
         the judging sheet (every document either model put in a query's top k)."""
         from spacekit.metrics.ranking_change import entered, overlap_at_k, rbo
@@ -98,15 +172,16 @@ class QueriesTask(Task[QueriesResult]):
                          "before": a, "after": b})
         changed = sorted(rows, key=lambda r: (r["rbo"], r["id"]))[:SHOWN_CHANGED]
         docs = before.documents
-        return {"name": before.name, "k": self.k, "n": len(rows), "rbo_p": self.rbo_p,
-                f"overlap@{self.k}": float(np.mean([r["overlap"] for r in rows])),
-                "rbo": float(np.mean([r["rbo"] for r in rows])),
-                "entered_per_query": float(np.mean([r["entered"] for r in rows])),
-                "unchanged_queries": sum(r["before"] == r["after"] for r in rows),
-                "most_changed": [{**{k: r[k] for k in ("id", "query", "overlap", "rbo", "entered")},
-                                  "before": [(d, docs[d]) for d in r["before"]],
-                                  "after": [(d, docs[d]) for d in r["after"]]} for r in changed],
-                "sheet": judging_sheet(rows, docs)}
+        return QueriesSection(
+            name=before.name, k=self.k, n=len(rows), rbo_p=self.rbo_p,
+            overlap={f"overlap@{self.k}": float(np.mean([r["overlap"] for r in rows]))},
+            rbo=float(np.mean([r["rbo"] for r in rows])),
+            entered_per_query=float(np.mean([r["entered"] for r in rows])),
+            unchanged_queries=sum(r["before"] == r["after"] for r in rows),
+            most_changed=tuple(ChangedQuery(r["id"], r["query"], r["overlap"], r["rbo"], r["entered"],
+                                            tuple((d, docs[d]) for d in r["before"]),
+                                            tuple((d, docs[d]) for d in r["after"])) for r in changed),
+            sheet=f"judging-{safe_file_name(before.name)}.csv", sheet_rows=tuple(judging_sheet(rows, docs)))
 
 
 def judging_sheet(rows: list[dict], docs: dict[str, str]) -> list[dict]:

@@ -12,7 +12,7 @@ from spacekit.tasks.base import Task
 
 T = TypeVar("T", bound=Task)
 _KINDS: dict[str, type[Task]] = {}
-_INFRASTRUCTURE = {"base", "registry", "axes"}
+INFRASTRUCTURE = {"base", "registry", "axes", "sections"}
 
 
 def register(cls: type[T]) -> type[T]:
@@ -41,5 +41,5 @@ def _load_all() -> None:
     """Import every kind module of this package (once; importing registers them)."""
     package = importlib.import_module("spacekit.tasks")
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in _INFRASTRUCTURE and not module.name.startswith("_"):
+        if module.name not in INFRASTRUCTURE and not module.name.startswith("_"):
             importlib.import_module(f"spacekit.tasks.{module.name}")

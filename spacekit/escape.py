@@ -1,4 +1,6 @@
-"""Every data string is hostile until escaped: for the terminal, for Markdown, for plot labels (HTML: html.escape).
+"""Every data string is hostile until escaped: for the terminal (and logs), Markdown, HTML, plot labels and
+spreadsheet cells. The bottom layer, so that progress lines, the report and the kinds' own report sections all use
+it.
 
 Data strings are texts, ids, task and group names, file paths and model specs: anything that came from a user's
 files or arguments rather than from spacekit itself.
@@ -6,9 +8,17 @@ files or arguments rather than from spacekit itself.
 
 from __future__ import annotations
 
+import html as _html
 import re
 
-from spacekit.terminal_text import plain
+# C0 controls but tab and newline, DEL, C1 controls (ESC starts ANSI/OSC sequences), and the bidi overrides
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: object) -> str:
+    """A data string made safe to print on a terminal: control characters shown as \\xNN / \\uNNNN instead of sent
+    (no ANSI or OSC sequence reaches the terminal). Print it as plain text (rich: Text(...), never markup)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 # characters that start or end Markdown syntax anywhere in a line: emphasis, code, links and images, tables,
 # strikethrough (and the backslash itself); at the start of a cell or item also headings, quotes and list marks
@@ -24,6 +34,11 @@ def md(text: object) -> str:
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     s = _MARKDOWN.sub(r"\\\1", s)
     return _LEADING.sub(lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2)[0].isdigit() else "\\" + m.group(2)), s)
+
+
+def html(text: object) -> str:
+    """A data string as literal HTML text (quotes too: safe inside an attribute)."""
+    return _html.escape(str(text))
 
 
 def plot_label(text: object) -> str:
@@ -46,4 +61,4 @@ def cell_value(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA) else cell
 
 
-__all__ = ["cell_value", "md", "plain", "plot_label", "spreadsheet_cell"]
+__all__ = ["cell_value", "html", "md", "plain", "plot_label", "spreadsheet_cell"]

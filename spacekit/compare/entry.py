@@ -1,0 +1,108 @@
+"""A tested task's entry in the comparison: each metric's paired test, the per-item changes, the kind's extras, and
+the re-scores the leakage check adds (leak-free, new documents only)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from spacekit.compare.metric_test import MetricTest
+from spacekit.records import Json
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    """One item whose main metric moved: its id and texts, its quality before and after, and the facts its kind
+    shows beside it (retrieval: rank_before, rank_after: the first relevant document's rank, null beyond depth)."""
+
+    id: str
+    text: str
+    before: float
+    after: float
+    delta: float
+    facts: Annotated[Mapping[str, int | float | str | None], Json(flatten=True)] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WinTieLoss:
+    """Items whose main metric rose, stayed within 1e-12, fell."""
+
+    win: int
+    tie: int
+    loss: int
+
+
+@dataclass(frozen=True)
+class DeltaHistogram:
+    """The per-item changes binned, the zero bin split off: n, ties (|delta| <= 1e-12: counted, not binned),
+    undefined, counts and edges (symmetric about 0, over the changed items)."""
+
+    n: int
+    ties: int
+    undefined: int
+    counts: tuple[int, ...]
+    edges: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Rescore:
+    """The task's tests without its leaked items (what the verdict judges it by when it has leaked items)."""
+
+    n: int
+    leaked: int
+    metrics: Mapping[str, MetricTest]
+
+
+@dataclass(frozen=True)
+class Subset:
+    """The main metric's test on a subset of the items (new documents only)."""
+
+    n: int
+    metrics: Mapping[str, MetricTest]
+
+
+@dataclass(frozen=True)
+class TrainedDocuments:
+    """Items (not leaked) one of whose relevant documents was a training positive, and the main metric's change on
+    the others (new documents only; absent when fewer than two are left)."""
+
+    touched: int
+    of: int
+    new_documents_only: Annotated[Subset | None, Json(omit_none=True)] = None
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """A tested task: every metric's paired test (the main one first), both models' aggregate metrics, what an item
+    is, the per-item changes and the kind's extras (retrieval: skipped_queries; classification: mcnemar_p); with
+    training data, the leak-free re-score and the trained-documents view."""
+
+    name: str
+    kind: str
+    tag: str
+    dataset: str
+    n: int
+    main_metric: str
+    metrics: Mapping[str, MetricTest]
+    all_metrics: Mapping[str, Mapping[str, float]]
+    item_meaning: str
+    win_tie_loss: WinTieLoss
+    most_improved: tuple[ItemChange, ...]
+    most_regressed: tuple[ItemChange, ...]
+    delta_histogram: DeltaHistogram
+    extras: Annotated[Mapping[str, int | float | None], Json(flatten=True)] = field(default_factory=dict)
+    leak_free: Annotated[Rescore | None, Json(omit_none=True)] = None
+    trained_documents: Annotated[TrainedDocuments | None, Json(omit_none=True)] = None
+
+    def basis(self) -> tuple[Mapping[str, MetricTest], str | None]:
+        """(the tests the task is judged by, how they differ from all items): its leak-free re-score when it has
+        one."""
+        if self.leak_free is not None:
+            return self.leak_free.metrics, f"leak-free, n={self.leak_free.n}"
+        return self.metrics, None
+
+    @property
+    def main(self) -> MetricTest:
+        """The main metric's test as the verdict judges it."""
+        return self.basis()[0][self.main_metric]
