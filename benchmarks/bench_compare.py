@@ -78,7 +78,7 @@ def spacekit_compare(before: str, after: str, suite: Path, train: Path, out: Pat
     """Seconds for the user's command (compare, report files) and the report."""
     from spacekit.compare import CompareConfig, run_suite
     from spacekit.embed import EncodeOptions
-    from spacekit.embed.progress import quiet
+    from spacekit.progress import quiet
     from spacekit.report import write_outputs
 
     quiet()

@@ -22,10 +22,10 @@ from spacekit.distributed.cluster import RaySettings
 from spacekit.distributed.embed import EmbedJob, embed_store_ray, embed_stores_ray
 from spacekit.distributed.search import sharded_topk
 from spacekit.embed import EncodeOptions, load_model
-from spacekit.embed.cache import embed_to_store
-from spacekit.embed.store import open_store
 from spacekit.io.texts import read_texts
 from spacekit.ops import topk
+from spacekit.store.cache import embed_to_store
+from spacekit.store.read import open_store
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -53,19 +53,17 @@ def bench_dtype(name: str, q, c, k: int, dev, repeat: int, peers: set[str]) -> d
     row = {"dtype": name, "size": f"{q.shape[0]}x{c.shape[0]}x{q.shape[1]}", "k": k}
     row["bare_matmul_s"] = timed(lambda: chunked(qd, cd, lambda a, b: a @ b.T), dev, repeat, warmup=1)
     out = {}
-    row["spacekit_s"] = timed(lambda: out.setdefault("r", topk(q, c, k, device=dev, dtype=name)), dev, repeat,
-                              warmup=1)
+    search = lambda qq, cc: topk(qq, cc, k, device=dev, candidate_precision=name)
+    row["spacekit_s"] = timed(lambda: out.setdefault("r", search(q, c)), dev, repeat, warmup=1)
     s_idx = out["r"][1]
     row["spacekit_max_err_f64"] = check_exact(q, c, s_idx, k)
     if td in (torch.float16, torch.bfloat16):                  # the same vectors given in fp16/bf16, as the matmul
-        row["spacekit_lowin_s"] = timed(lambda: out.__setitem__("low", topk(qd, cd, k, device=dev, dtype=name)), dev,
-                                        repeat, warmup=1)
+        row["spacekit_lowin_s"] = timed(lambda: out.__setitem__("low", search(qd, cd)), dev, repeat, warmup=1)
         row["spacekit_lowin_max_err_f64"] = check_exact(qd, cd, out["low"][1], k)
     if dev.type == "cuda" and kernels.available(dev):
         os.environ["SPACEKIT_KERNELS"] = "0"
         try:
-            row["spacekit_torch_path_s"] = timed(lambda: out.setdefault("t", topk(q, c, k, device=dev, dtype=name)),
-                                                 dev, repeat, warmup=1)
+            row["spacekit_torch_path_s"] = timed(lambda: out.setdefault("t", search(q, c)), dev, repeat, warmup=1)
         finally:
             del os.environ["SPACEKIT_KERNELS"]
         row["torch_path_agree_%"] = 100 * float((out["t"][1] == s_idx).float().mean())

@@ -52,12 +52,12 @@ def main() -> None:
     if args.inputs == "low":
         low = {"fp16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
         q, c = q.to(low), c.to(low)
-    topk(q, c, args.k, dtype=args.dtype)
+    topk(q, c, args.k, candidate_precision=args.dtype)
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
                                             torch.profiler.ProfilerActivity.CUDA], with_stack=True) as prof:
         t0 = time.perf_counter()
-        topk(q, c, args.k, dtype=args.dtype)
+        topk(q, c, args.k, candidate_precision=args.dtype)
         torch.cuda.synchronize()
         wall = time.perf_counter() - t0
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=60))

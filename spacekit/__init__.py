@@ -1,13 +1,13 @@
 """spacekit: did fine-tuning improve this embedding model? Evidence from paired before/after evaluation.
 
 Layers, each importing only those below it (pyproject.toml's import-linter contract; tests/test_house_rules.py):
-    cli -> report | demo -> compare -> ab -> tasks -> distributed -> metrics | ops | embed | io | stats ->
-    ranked_run | backend | files | practical | records -> errors | escape
+    cli -> report | demo -> compare -> ab -> tasks -> distributed -> metrics | ops | embed | io | stats -> store
+    -> ranked_run | backend | files | practical | records | progress -> errors | escape | version
 and spacekit.kernels (kernels/src) below them all, importing nothing of spacekit.
 Importing spacekit changes no environment variable or global state; the CLI sets its process defaults itself.
 """
 
-__version__ = "0.1.0"
+from spacekit.version import __version__ as __version__
 
 
 def _source_tree_kernels() -> None:

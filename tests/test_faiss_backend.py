@@ -39,8 +39,8 @@ def test_faiss_backend_orders_equal_scores_by_lower_index_and_clips_k():
 
 
 def test_faiss_backend_reads_a_store_tile_by_tile(tmp_path):
-    from spacekit.embed.store import open_store
-    from spacekit.embed.store_write import write_store
+    from spacekit.store.read import open_store
+    from spacekit.store.write import write_store
 
     rng = np.random.default_rng(6)
     vecs = rng.standard_normal((3000, 32)).astype(np.float32)

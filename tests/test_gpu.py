@@ -46,7 +46,7 @@ def test_gpu_topk_equals_float64_reference(dtype, d, k):
 
     g = torch.Generator().manual_seed(d + k)
     q, c = torch.randn(301, d, generator=g), torch.randn(20_011, d, generator=g)  # uneven sizes
-    scores, idx = topk(q, c, k, device="cuda", dtype=dtype, budget="256M")
+    scores, idx = topk(q, c, k, device="cuda", candidate_precision=dtype, budget="256M")
     _exact_check(q, c, idx, scores, k)
 
 
@@ -55,7 +55,7 @@ def test_gpu_topk_over_a_long_corpus_equals_float64_reference():
     g = torch.Generator().manual_seed(9)
     q, c = torch.randn(300, 128, generator=g), torch.randn(200_000, 128, generator=g)
     for k in (1, 10, 100):
-        scores, idx = topk(q, c, k, device="cuda", dtype="fp16")
+        scores, idx = topk(q, c, k, device="cuda", candidate_precision="fp16")
         _exact_check(q, c, idx, scores, k)
 
 
@@ -65,7 +65,7 @@ def test_gpu_topk_ties_by_lower_index():
     base = torch.randn(500, 64)
     c, q = torch.cat([base, base]), torch.randn(50, 64)
     for dtype in ["fp32", "fp16"]:
-        _, idx = topk(q, c, 10, device="cuda", dtype=dtype)
+        _, idx = topk(q, c, 10, device="cuda", candidate_precision=dtype)
         ref = torch.nn.functional.normalize(q.double(), dim=1) @ torch.nn.functional.normalize(c.double(), dim=1).T
         assert torch.equal(idx, torch.sort(ref, dim=1, descending=True, stable=True).indices[:, :10])
 
@@ -82,7 +82,7 @@ def test_gpu_topk_on_scifact_embeddings_equals_cpu():
     c = torch.from_numpy(opts.embed(model, [str(i) for i in range(len(texts))], texts))
     q = torch.from_numpy(opts.embed(model, [str(i) for i in range(len(queries))], queries))
     for k in (1, 10, 100, 1000):
-        s_gpu, i_gpu = topk(q, c, k, device="cuda", dtype="fp16")
+        s_gpu, i_gpu = topk(q, c, k, device="cuda", candidate_precision="fp16")
         _exact_check(q, c, i_gpu, s_gpu, k)
 
 
@@ -175,7 +175,7 @@ def test_gpu_corpus_given_in_fp16_is_searched_as_its_fp32_values(metric):
         c = torch.randn(50_011, 768, generator=g).to(low)
         c_cuda = c.cuda()
         for k in (1, 10, 100, 1000):
-            scores, idx = topk(q, c_cuda, k, metric=metric, device="cuda", dtype=dtype)
+            scores, idx = topk(q, c_cuda, k, metric=metric, device="cuda", candidate_precision=dtype)
             if metric == "cosine":
                 _exact_check(q, c.float(), idx, scores, k)
             else:
@@ -198,16 +198,16 @@ def test_gpu_fused_kernel_on_clustered_data_equals_the_torch_path(k, monkeypatch
     c = groups + 0.05 * torch.randn(groups.shape, generator=g)
     q = groups[::997] + 0.3 * torch.randn(groups[::997].shape, generator=g)
     for dtype in ("fp16", "bf16", "fp32"):
-        scores, idx = topk(q, c, k, device="cuda", dtype=dtype)
+        scores, idx = topk(q, c, k, device="cuda", candidate_precision=dtype)
         _exact_check(q, c, idx, scores, k)
     for dtype in ("fp32", "tf32"):                                    # dot scores: tf32 products in the kernel
-        scores, idx = topk(q, c, k, metric="dot", device="cuda", dtype=dtype)
+        scores, idx = topk(q, c, k, metric="dot", device="cuda", candidate_precision=dtype)
         _dot_check(q, c, idx, k)                                              # |score| ~ 130: fp32 sums
     assert calls
     assert not guard.BROKEN
-    s_kernel, _ = topk(q, c, k, device="cuda", dtype="fp16")
+    s_kernel, _ = topk(q, c, k, device="cuda", candidate_precision="fp16")
     monkeypatch.setenv("SPACEKIT_KERNELS", "0")
-    s_torch, i_torch = topk(q, c, k, device="cuda", dtype="fp16")
+    s_torch, i_torch = topk(q, c, k, device="cuda", candidate_precision="fp16")
     _exact_check(q, c, i_torch, s_torch, k)                       # near-twins may swap within fp32 rounding
     torch.testing.assert_close(s_kernel, s_torch, atol=1e-6, rtol=0)
 

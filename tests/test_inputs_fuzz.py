@@ -98,7 +98,7 @@ def test_cli_embed_missing_model_and_missing_input(tmp_path, tiny_model):
 
 def test_cli_embed_beir_corpus_uses_title_and_text(tmp_path, tiny_model):
     from spacekit.embed import encode, load_model
-    from spacekit.embed.store import open_store
+    from spacekit.store.read import open_store
 
     src = tmp_path / "corpus.jsonl"
     src.write_text(json.dumps({"_id": "d1", "title": "Heart", "text": "attack risk"}) + "\n")

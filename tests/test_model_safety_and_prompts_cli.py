@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from spacekit.cli import main
 from spacekit.embed import EncodeOptions, encode, load_model
-from spacekit.embed.store import open_store
+from spacekit.store.read import open_store
 
 E5_PROMPTS = {"query": "query: ", "document": "passage: "}
 

@@ -20,12 +20,12 @@ from spacekit.distributed.embed import EmbedJob, Stopped, _JobRun, embed_store_r
 from spacekit.distributed.liveness import Liveness
 from spacekit.distributed.search import merge, sharded_topk
 from spacekit.embed import load_model
-from spacekit.embed.cache import embed_to_store
-from spacekit.embed.store import open_store, verify_store
-from spacekit.embed.store_write import write_store
 from spacekit.errors import InputError, StoreError
 from spacekit.io.texts import read_texts
 from spacekit.ops import topk
+from spacekit.store.cache import embed_to_store
+from spacekit.store.read import open_store, verify_store
+from spacekit.store.write import write_store
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_ray_embedding_equals_the_single_process_store(cluster, corpus, tmp_path
     def not_here(*args, **kwargs):
         raise AssertionError("the driver wrote a shard: the workers should")
 
-    monkeypatch.setattr("spacekit.embed.store_write.write_shard", not_here)   # the driver's copy, not the workers'
+    monkeypatch.setattr("spacekit.store.write.write_shard", not_here)   # the driver's copy, not the workers'
     done = embed_store_ray(str(tiny_model), ids, texts, tmp_path / "ray", shard_rows=50, workers=2)
     assert done.blocks_encoded == len(single.manifest["shards"]) == 4
     assert done.store.manifest == single.manifest             # key, rows, checksums: the same files, byte for byte
@@ -76,8 +76,8 @@ def test_ray_embedding_equals_the_single_process_store(cluster, corpus, tmp_path
 
 def test_the_workers_split_between_stores_written_at_once(cluster, corpus, tmp_path, tiny_model, capsys,
                                                           monkeypatch):
+    from spacekit import progress
     from spacekit.distributed import liveness
-    from spacekit.embed import progress
 
     monkeypatch.setattr(progress, "INTERVAL", 0.3)
     monkeypatch.setattr(liveness, "PING_INTERVAL", 0.2)

@@ -139,7 +139,7 @@ def test_labelled_round_trip(tmp_path, rows, suffix):
                                                               max_size=3), max_size=3),
                                      st.just("spacekit-store/1"), st.just("float32"), st.just({})), max_size=8))
 def test_store_manifests_are_checked_or_refused(tmp_path, doc):
-    from spacekit.embed.store import open_store, verify_store
+    from spacekit.store.read import open_store, verify_store
 
     folder = tmp_path / "s"
     folder.mkdir(exist_ok=True)
@@ -154,9 +154,9 @@ def test_store_manifests_are_checked_or_refused(tmp_path, doc):
 @given(garbage=st.binary(min_size=1, max_size=300), offset=st.integers(0, 2000))
 @example(garbage=b"\n", offset=433)        # a newline in a column name: the message stayed two lines (CI, session 11)
 def test_damaged_shards_are_refused_by_name(tmp_path, garbage, offset):
-    from spacekit.embed.store import open_store
-    from spacekit.embed.store_write import write_store
     from spacekit.files import file_digest
+    from spacekit.store.read import open_store
+    from spacekit.store.write import write_store
 
     folder = tmp_path / "s"
     shutil.rmtree(folder, ignore_errors=True)                         # a fresh store for every example

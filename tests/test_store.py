@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from conftest import sts_sentences
 
 from spacekit.cli import main
-from spacekit.embed.store import open_store
-from spacekit.embed.store_write import write_store
 from spacekit.errors import StoreError
+from spacekit.store.read import open_store
+from spacekit.store.write import write_store
 
 KEY = {"model_fingerprint": "m", "input_fingerprint": "i"}
 

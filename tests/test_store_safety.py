@@ -16,10 +16,10 @@ import torch
 from click.testing import CliRunner
 
 from spacekit.cli import main
-from spacekit.embed.store import open_store, verify_store
-from spacekit.embed.store_write import write_store
 from spacekit.errors import InputError, StoreError
 from spacekit.files import file_digest
+from spacekit.store.read import open_store, verify_store
+from spacekit.store.write import write_store
 
 KEY = {"model_fingerprint": "m", "input_fingerprint": "i"}
 
@@ -270,8 +270,8 @@ def test_store_tiles_hold_a_row_group_not_a_shard(tmp_path):
 
 
 def test_topk_over_a_store_follows_the_budget(tmp_path, monkeypatch):
-    from spacekit.embed.store import Store
     from spacekit.ops import topk
+    from spacekit.store.read import Store
 
     ids, vec = _vectors(60_000, d=32)
     write_store(tmp_path / "s", ids, lambda lo, hi: vec[lo:hi], dim=32, key=KEY, shard_rows=60_000)
@@ -289,7 +289,8 @@ def test_topk_over_a_store_follows_the_budget(tmp_path, monkeypatch):
 # the cache -----------------------------------------------------------------------------------------------------
 
 def test_cache_clear_removes_only_what_the_cache_made(tmp_path):
-    from spacekit.embed.cache import cache_name, clear_cache, list_cache
+    from spacekit.store.cache import clear_cache, list_cache
+    from spacekit.store.key import cache_name
 
     root = tmp_path / "cache"
     key = {**KEY, "x": 1}

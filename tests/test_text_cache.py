@@ -64,6 +64,9 @@ kind = "probes"
                                        str(tmp_path / "suite.toml"), "-o", str(tmp_path / "out"), "--resamples", "200",
                                        "--train", str(tmp_path / "pairs.jsonl"), "--quiet"])
     assert result.exit_code == 0, (result.output, __import__("traceback").format_exception(*result.exc_info))
+    from spacekit.progress import REPORTER
+
+    assert not REPORTER.quiet                          # --quiet held for that command, not for the process after it
     twice = [k for k, n in seen.items() if n > 1]
     assert twice == [], twice[:3]
     for spec in ("builtin:minilm", str(tiny_model)):
@@ -94,7 +97,7 @@ def test_a_long_stage_writes_a_plain_line_every_interval(monkeypatch, capfd):
     nothing at all when quiet."""
     import time
 
-    from spacekit.embed import progress
+    from spacekit import progress
 
     monkeypatch.setattr(progress, "INTERVAL", 0.3)
     reporter = progress.Reporter()

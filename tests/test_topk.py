@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from spacekit.embed.store import open_store
-from spacekit.embed.store_write import write_store
 from spacekit.errors import InputError
 from spacekit.ops import topk
+from spacekit.store.read import open_store
+from spacekit.store.write import write_store
 
 
 def _reference(q: torch.Tensor, c: torch.Tensor, metric: str) -> torch.Tensor:
@@ -433,3 +433,14 @@ def test_candidate_precision_and_fused_tile_sizes(monkeypatch):
     assert c_rows % 32 == 0
     assert q_rows >= 1
     assert tile_sizes(limit, 10, 100, 8, fused_sub=16) == (100, 10)                # everything in one tile
+
+
+def test_the_former_dtype_argument_still_works_with_a_deprecation_warning():
+    """topk(dtype=) is topk(candidate_precision=) for one release: the same search, and a DeprecationWarning."""
+    g = torch.Generator().manual_seed(5)
+    q, c = torch.randn(7, 16, generator=g), torch.randn(300, 16, generator=g)
+    s_new, i_new = topk(q, c, 5, candidate_precision="fp32")
+    with pytest.warns(DeprecationWarning, match="candidate_precision"):
+        s_old, i_old = topk(q, c, 5, dtype="fp32")
+    assert torch.equal(i_old, i_new)
+    assert torch.equal(s_old, s_new)

@@ -37,21 +37,21 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
     """Compare over the suite, write the report folder (and MTEB files), print the summary; shared by compare, demo
     and ab replay."""
     from spacekit.compare import run_suite
-    from spacekit.embed.progress import quiet
+    from spacekit.progress import quieted
     from spacekit.report import write_outputs
     from spacekit.report.terminal import print_summary
 
-    quiet(settings.pop("quiet"))
-    profile = settings.pop("profile")
+    silent, profile = settings.pop("quiet"), settings.pop("profile")
     config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code, online=online)
-    comparison, written = write_outputs(run_suite(before, after, suite, config), out_dir, mteb_out=mteb_out,
-                                        languages=languages)
+    with quieted(silent):
+        comparison, written = write_outputs(run_suite(before, after, suite, config), out_dir, mteb_out=mteb_out,
+                                            languages=languages)
     if mteb_out is not None:
         count = sum(name.startswith("mteb:") for name in written)
         click.echo(f"MTEB result files: {count} under {plain(str(mteb_out))}", err=True)
     print_summary(comparison, str(out_dir))
     if profile:
-        from spacekit.embed.progress import REPORTER
+        from spacekit.progress import REPORTER
         from spacekit.report.terminal import print_profile
 
         print_profile(REPORTER.profile())

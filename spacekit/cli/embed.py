@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from spacekit.cli.common import device_options, encode_args, plain, prompt_options, ray_options, ray_settings
-from spacekit.embed.manifest import NP_DTYPES, SHARD_ROWS
+from spacekit.store.format import NP_DTYPES, SHARD_ROWS
 
 
 @click.command("embed")
@@ -30,9 +30,9 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
     """Embed INPUT (jsonl/csv/tsv/parquet with id and text) with MODEL into the Parquet store OUT, each text after
     the prompt given (else the model's default prompt)."""
     from spacekit.embed import load_model
-    from spacekit.embed.cache import embed_to_store
     from spacekit.embed.prompts import PromptChoice
     from spacekit.io.texts import read_texts
+    from spacekit.store.cache import embed_to_store
 
     texts = read_texts(input_file, id_field=id_field, text_field=text_field)
     args = encode_args(device, dtype, batch_tokens)
@@ -63,7 +63,7 @@ def cache() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 def cache_ls(cache_dir) -> None:
     """List cached stores."""
-    from spacekit.embed.cache import cache_root, list_cache
+    from spacekit.store.cache import cache_root, list_cache
 
     rows = list_cache(cache_dir)
     for r in rows:
@@ -76,7 +76,7 @@ def cache_ls(cache_dir) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None)
 def cache_clear(cache_dir) -> None:
     """Remove every cached store."""
-    from spacekit.embed.cache import clear_cache
+    from spacekit.store.cache import clear_cache
 
     click.echo(f"removed {clear_cache(cache_dir)} stores", err=True)
 
@@ -91,7 +91,7 @@ def store() -> None:
 def store_verify(folder) -> None:
     """Check every shard of a store (file, sha256, schema, rows, finite vectors, unique ids): one line per problem,
     exit 2 when there is any."""
-    from spacekit.embed.store import open_store, verify_store
+    from spacekit.store.read import open_store, verify_store
 
     problems = verify_store(folder)
     for line in problems:

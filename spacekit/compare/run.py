@@ -8,7 +8,6 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from spacekit import __version__
 from spacekit.ab.online import online_section
 from spacekit.compare.comparison import Comparison, TaskRun
 from spacekit.compare.config import CompareConfig
@@ -20,8 +19,9 @@ from spacekit.compare.reference import reference_files, reference_section
 from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import headline, judge, overfitting
 from spacekit.embed import load_model
-from spacekit.embed.progress import stage
+from spacekit.progress import stage
 from spacekit.tasks import TaskResult, kinds
+from spacekit.version import __version__
 
 
 def run_suite(before: str, after: str, suite: str | Path | list[TaskSpec],

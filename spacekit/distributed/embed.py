@@ -21,10 +21,10 @@ from pathlib import Path
 
 from spacekit.distributed.cluster import RaySettings, connect, gpus_for, worker_count
 from spacekit.distributed.liveness import Liveness
-from spacekit.embed.manifest import SHARD_ROWS
-from spacekit.embed.progress import REPORTER, progress_bar, stage
-from spacekit.embed.store import Store
 from spacekit.errors import InputError, StoreError
+from spacekit.progress import REPORTER, progress_bar, stage
+from spacekit.store.format import SHARD_ROWS
+from spacekit.store.read import Store
 
 
 @dataclass
@@ -147,7 +147,7 @@ class _JobRun:
     def prepare(self, models: dict) -> None:
         """The store's cache key and dimension, from the model loaded once per spec (no encoding here)."""
         from spacekit.embed import load_model
-        from spacekit.embed.cache import store_key
+        from spacekit.store.key import store_key
 
         job = self.job
         if job.spec not in models:
@@ -156,7 +156,7 @@ class _JobRun:
         self.key, self.dim = store_key(model, job.ids, job.texts, job.prompt), model.dim
 
     def __call__(self) -> RayEmbedding:
-        from spacekit.embed.store_write import write_store
+        from spacekit.store.write import write_store
 
         job = self.job
         try:

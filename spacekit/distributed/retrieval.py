@@ -14,12 +14,13 @@ import torch
 from spacekit.distributed.cluster import RaySettings
 from spacekit.distributed.embed import EmbedJob, RayEmbedding, embed_stores_ray
 from spacekit.distributed.search import sharded_topk
-from spacekit.embed.manifest import SHARD_ROWS
+from spacekit.store.format import SHARD_ROWS
 
 
 def corpus_job(model, opts, corpus_ids: list[str], corpus_texts: list[str]) -> EmbedJob:
     """The store a model's vectors of a corpus go to (under the cache, named by its cache key)."""
-    from spacekit.embed.cache import cache_name, cache_root, store_key
+    from spacekit.store.cache import cache_root
+    from spacekit.store.key import cache_name, store_key
 
     prompt = model.prompt_for("document", opts.prompts)
     folder = cache_root(opts.cache_dir) / "ray" / cache_name(store_key(model, corpus_ids, corpus_texts, prompt))

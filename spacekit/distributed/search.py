@@ -16,9 +16,9 @@ def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray
                   candidates: str | None, device: str = "cpu"):
     """On a worker: exact top-k over the given shards of the store on its device -> (scores, global row indices);
     on the CPU candidates are picked in the driver's precision (each process times its own otherwise)."""
-    from spacekit.embed.store import open_store
     from spacekit.ops import topk
     from spacekit.ops.similarity import use_cpu_candidates
+    from spacekit.store.read import open_store
 
     use_cpu_candidates(candidates)
     store = open_store(store_path)
@@ -42,8 +42,8 @@ def sharded_topk(queries, store_path: str | Path, k: int, *, metric: str = "cosi
                  workers: int | None = None, gpus_per_worker: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """ops.topk's result (scores (nq, k) float32, indices (nq, k) int64) for a store, computed by Ray workers that
     each search some of its shards (on a GPU each when the cluster has them, or as gpus_per_worker says)."""
-    from spacekit.embed.store import open_store
     from spacekit.ops.similarity import cpu_candidates
+    from spacekit.store.read import open_store
 
     ray = connect(ray_address, gpus_per_worker=gpus_per_worker or 0.0)
     gpus = gpus_for(ray, gpus_per_worker)

@@ -57,7 +57,7 @@ class Encoder:
             os._exit(1)
         from spacekit.embed.encoder import encode_tokens
         from spacekit.embed.model import TransformerModel
-        from spacekit.embed.store_write import write_shard
+        from spacekit.store.write import write_shard
 
         try:
             if isinstance(block, tuple) and isinstance(self.model, TransformerModel):   # the driver's tokeniser stage

@@ -22,8 +22,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from spacekit import backend
 from spacekit.embed.batching import Batch, batches
 from spacekit.embed.head import pool
-from spacekit.embed.progress import REPORTER, progress_bar
 from spacekit.embed.tokenizer import token_ids
+from spacekit.progress import REPORTER, progress_bar
 
 if TYPE_CHECKING:
     from spacekit.embed.model import TransformerModel

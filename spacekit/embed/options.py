@@ -28,7 +28,7 @@ class EncodeOptions:
     def embed(self, model: Model, ids: list[str], texts: list[str], role: str | None = None) -> np.ndarray:
         """(n, d) float32 vectors through the per-model cache, each text after its role's prompt ("query",
         "document", or None for any other text)."""
-        from spacekit.embed.cache import embeddings
+        from spacekit.store.cache import embeddings
 
         return embeddings(model, ids, texts, prompt=model.prompt_for(role, self.prompts), cache_dir=self.cache_dir,
                           use_cache=self.use_cache, device=self.device, dtype=self.dtype,

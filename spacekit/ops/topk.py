@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -38,23 +39,28 @@ log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, dtype: str | None = None,
-         budget: int | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candidate_precision: str | None = None,
+         budget: int | str | None = None, dtype: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k corpus rows per query -> (scores (nq, k) float32, indices (nq, k) int64), both on the CPU.
 
     queries: (nq, d) array/tensor; corpus: (n, d) array/tensor or a spacekit Store (streamed tile by tile).
     metric: "cosine" or "dot". Exact: float32 scores, equal scores by lower index. k is clipped to n.
-    dtype: the precision candidates are picked in (the result does not depend on it).
+    candidate_precision: the precision candidates are picked in ("fp16", "bf16", "fp32", "tf32"; None: the search
+    plan chooses); the result does not depend on it. dtype: its former name, kept for one release (a warning).
     """
+    if dtype is not None:
+        warnings.warn("topk(dtype=) is now topk(candidate_precision=): the precision candidates are picked in, not "
+                      "the result's (always the exact fp32 search)", DeprecationWarning, stacklevel=2)
+        candidate_precision = candidate_precision or dtype
     check_metric(metric)
     dev = backend.device(device)
-    backend.check_dtype_name(dtype)                                         # the search picks its own precision
+    backend.check_dtype_name(candidate_precision)                           # the search picks its own precision
     q = as_tensor(queries, "queries").to(dev, torch.float32)                # (nq, d)
     n = check_search(q, corpus, k)
     _check_finite(q, "queries")
     k = min(k, n)
     q = normalize(q) if metric == "cosine" else q
-    plan = plan_search(q.shape[0], n, q.shape[1], k, metric, dev, dtype, budget, corpus_dtype(corpus))
+    plan = plan_search(q.shape[0], n, q.shape[1], k, metric, dev, candidate_precision, budget, corpus_dtype(corpus))
     log.debug("top-k: %s", plan)
     best_s = torch.full((q.shape[0], k), -math.inf, device=dev)           # (nq, k) the running result
     best_i = torch.full((q.shape[0], k), -1, dtype=torch.long, device=dev)

@@ -20,7 +20,7 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, *, mteb_out: str 
     """Write report.json, report.md, index.html, the plot PNGs and each observed section's files into out_dir
     (files replaced atomically), and with mteb_out the MTEB result files of both models; returns the comparison
     with its plots named (what report.json holds) and {name: path} of every file written."""
-    from spacekit.embed.progress import stage
+    from spacekit.progress import stage
     from spacekit.report.html import render_html
     from spacekit.report.markdown import render_markdown
     from spacekit.report.plots import make_plots

@@ -128,6 +128,18 @@ def quiet(value: bool = True) -> None:
     REPORTER.quiet = value
 
 
+@contextlib.contextmanager
+def quieted(value: bool = True) -> Iterator[None]:
+    """Progress lines off (or on) for the block, as they were afterwards (a --quiet command leaves the process as
+    it found it)."""
+    before = REPORTER.quiet
+    REPORTER.quiet = value
+    try:
+        yield
+    finally:
+        REPORTER.quiet = before
+
+
 def _counted(n: int, kept: bool = False) -> None:
     """n items done: encoded now, or kept (found already done: the stage has n fewer to do)."""
     if kept:

@@ -20,7 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spacekit.embed.manifest import (
+from spacekit.errors import StoreError
+from spacekit.files import atomic_open, atomic_write, file_digest
+from spacekit.store.format import (
     MANIFEST,
     NP_DTYPES,
     SHARD_ROWS,
@@ -30,9 +32,7 @@ from spacekit.embed.manifest import (
     read_manifest,
     shard_name,
 )
-from spacekit.embed.store import Store, open_shard
-from spacekit.errors import StoreError
-from spacekit.files import atomic_open, atomic_write, file_digest
+from spacekit.store.read import Store, open_shard
 
 try:
     import fcntl

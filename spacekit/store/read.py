@@ -1,5 +1,5 @@
 """Parquet embedding store, read side: part-NNNNN.parquet shards (id string, embedding fixed_size_list) +
-manifest.json (embed/manifest.py); writing, resuming and locking are in embed/store_write.py.
+manifest.json (store/format.py); writing, resuming and locking are in store/write.py.
 
 Nothing is read unchecked: the manifest's structure, and for each shard that it is a regular file inside the folder
 whose sha256 matches, whose schema has the manifest's dim and dtype, whose row count matches, and whose vectors are
@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spacekit.embed.manifest import MANIFEST, NP_DTYPES, load_manifest_json, manifest_problems, read_manifest
 from spacekit.errors import StoreError
 from spacekit.files import file_digest
+from spacekit.store.format import MANIFEST, NP_DTYPES, load_manifest_json, manifest_problems, read_manifest
 
 if TYPE_CHECKING:
     import torch
