@@ -1,5 +1,6 @@
-"""`spacekit eval retrieval|run|sts|classification|clustering|probes` and `spacekit geometry` (thin: parse, call the
-library, print a table or JSON)."""
+"""`spacekit eval retrieval|run|sts|classification|clustering|probes`, one command derived from each other tested
+kind (eval pair-classification, and any kind added to spacekit/tasks/: spacekit.cli.kind_command), and
+`spacekit geometry` (thin: parse, call the library, print a table or JSON)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,39 @@ from spacekit.cli.common import (
 )
 from spacekit.cli.mteb import MtebIO, mteb_options, reference_lines
 from spacekit.errors import InputError
+from spacekit.tasks import Task
 from spacekit.tasks.axes import parse_positive_ints, parse_precisions
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
 from spacekit.tasks.clustering import PROTOCOLS as CLUSTERING_PROTOCOLS
 from spacekit.tasks.clustering import ClusteringTask
 from spacekit.tasks.retrieval import DEFAULT_KS, RetrievalTask, retrieval_metric_names
 
-eval_group = click.Group("eval", help="Evaluate one model on one task.")
+
+class EvalGroup(click.Group):
+    """eval's commands: those written here, then one derived from each tested kind that has none (looked up when
+    the command line is read, so a kind's file is all it takes)."""
+
+    def _derived(self) -> dict[str, type[Task]]:
+        from spacekit.cli.kind_command import command_name
+        from spacekit.tasks import kinds
+
+        return {command_name(kind): cls for kind, cls in kinds().items()
+                if cls.default_metrics and command_name(kind) not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, written or derived."""
+        return sorted({*super().list_commands(ctx), *self._derived()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A written command, else the one derived from the kind of that name."""
+        from spacekit.cli.kind_command import kind_command
+
+        written = super().get_command(ctx, cmd_name)
+        cls = self._derived().get(cmd_name) if written is None else None
+        return written if cls is None else kind_command(cls, show)
+
+
+eval_group = EvalGroup("eval", help="Evaluate one model on one task.")
 
 
 def parse_ks(text: str) -> tuple[int, ...]:
@@ -119,22 +146,6 @@ def eval_sts(model, file, as_json, **opts) -> None:
 
     mteb = MtebIO.pop(opts)
     show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ("spearman",), mteb=mteb)
-
-
-@eval_group.command("pair-classification")
-@click.argument("model")
-@click.argument("file", type=click.Path())
-@click.option("--json", "as_json", is_flag=True)
-@device_options
-@cache_options
-@prompt_options()
-@mteb_options
-def eval_pair_classification(model, file, as_json, **opts) -> None:
-    """Pair classification (sentence1, sentence2, label 0/1): AP, best-threshold accuracy and F1 of the cosine."""
-    from spacekit.tasks.pair_classification import PairClassificationTask
-
-    mteb = MtebIO.pop(opts)
-    show(PairClassificationTask(file).run(*model_and_options(model, **opts)), as_json, ("ap",), mteb=mteb)
 
 
 @eval_group.command("classification")

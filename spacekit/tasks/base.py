@@ -90,9 +90,10 @@ class Task(Protocol[R]):
     """One kind of evaluation: built from a suite table (or the CLI), run on one model; R: its result type.
 
     Class attributes: kind (its name in suites), default_metrics (the first is the main metric; empty: compare
-    observes the kind instead of testing it), options (the suite keys it takes besides name, kind, tag and
-    metrics, with their types: any other key is an error), paths (those holding file paths, resolved against the
-    suite file), required (those that must be given), section (the report key an observed kind's sections go
+    observes the kind instead of testing it); options (the suite keys it takes besides name, kind, tag and
+    metrics, with their TOML types: any other key is an error), paths (those holding file paths, resolved against
+    the suite file) and required (those that must be given), all three derived by @register from the fields
+    annotated with an Option (spacekit.tasks.options); section (the report key an observed kind's sections go
     under) and observed (their type: a spacekit.tasks.sections.ObservedSection dataclass), roles
     (the prompt roles its texts are encoded in: "query" / "document" for retrieval, None for any other text), mteb
     (how its metrics are keyed in MTEB's result files; None: MTEB has no result format for the kind).
@@ -116,8 +117,11 @@ class Task(Protocol[R]):
 
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> Task[R]:
-        """The task a suite table describes (options: its keys besides name, kind, tag and metrics)."""
-        ...
+        """The task a suite table describes (options: its keys besides name, kind, tag and metrics, each into the
+        field it names: spacekit.tasks.options)."""
+        from spacekit.tasks.options import from_options
+
+        return from_options(cls, name, options)
 
     def run(self, model: Model, opts: EncodeOptions) -> R:
         """Evaluate one model."""

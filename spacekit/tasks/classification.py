@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 
 PROTOCOLS = ("mteb", "full")
@@ -50,23 +51,18 @@ class ClassificationResult(TaskResult):
 class ClassificationTask(Task[ClassificationResult]):
     """Logistic-regression probe on the embeddings (MTEB protocol by default, or the full train set)."""
 
-    train: str | Path
-    test: str | Path
-    protocol: str = "mteb"
-    text_field: str = "text"
-    label_field: str | None = None
-    samples_per_label: int = 8      # MTEB's default; several MTEB tasks use 16 or 32 (README's table)
-    n_experiments: int = 10         # MTEB's default
-    max_iter: int = 100             # MTEB's LogisticRegression(max_iter=100)
+    train: Annotated[str | Path, Option("labelled texts to fit on (text, label)", path=True)]
+    test: Annotated[str | Path, Option("labelled texts to score", path=True)]
+    protocol: Annotated[str, Option("mteb (MTEB's few-shot experiments) | full (fit on the whole train set)")] = "mteb"
+    text_field: Annotated[str, Option("the text column")] = "text"
+    label_field: Annotated[str | None, Option("the label column (default: label, else category)")] = None
+    samples_per_label: Annotated[int, Option("mteb: examples per label (MTEB's 8; some tasks 16 or 32)")] = 8
+    n_experiments: Annotated[int, Option("mteb: experiments averaged (MTEB's 10)")] = 10
+    max_iter: Annotated[int, Option("LogisticRegression's max_iter (MTEB's 100)")] = 100
     name: str = ""
     kind: ClassVar[str] = "classification"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("accuracy", {"accuracy": "accuracy", "f1_macro": "f1"})
-    options: ClassVar[dict[str, type]] = {"train": str, "test": str, "protocol": str, "text_field": str,
-                                          "label_field": str, "samples_per_label": int, "n_experiments": int,
-                                          "max_iter": int}
     default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
-    paths: ClassVar[tuple[str, ...]] = ("train", "test")
-    required: ClassVar[tuple[str, ...]] = ("train", "test")
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -80,13 +76,6 @@ class ClassificationTask(Task[ClassificationResult]):
         """Accuracy: a mean over test items."""
         require_metric(cls.kind, metric, ("accuracy",))
         return MetricSpec("mean")
-
-    @classmethod
-    def from_suite(cls, name: str, metrics: list[str], options: dict) -> ClassificationTask:
-        """train, test, protocol (and its knobs), text_field, label_field from the suite table."""
-        knobs = {k: options[k] for k in ("samples_per_label", "n_experiments", "max_iter") if k in options}
-        return cls(options["train"], options["test"], options.get("protocol", "mteb"),
-                   options.get("text_field", "text"), options.get("label_field"), name=name, **knobs)
 
     def read_inputs(self) -> tuple[Labelled, Labelled]:
         """(train, test); every test label must occur in train."""

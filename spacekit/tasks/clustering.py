@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from spacekit.io.labelled import Labelled, read_labelled
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.mteb_clustering import V2_FRACTION, V2_SUBSET_SIZE, V2_SUBSETS, v1_runs, v2_documents, v2_runs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
+from spacekit.tasks.options import Option, from_options
 from spacekit.tasks.registry import register
 
 METRICS = ("v_measure", "nmi", "ari")
@@ -64,24 +65,21 @@ class ClusteringResult(TaskResult):
 class ClusteringTask(Task[ClusteringResult]):
     """k-means with k = number of labels, scored by V-measure, NMI and ARI."""
 
-    data: str | Path
-    text_field: str = "text"
-    label_field: str | None = None
-    seed: int = 42
+    data: Annotated[str | Path, Option("labelled texts (text, label)", path=True)]
+    text_field: Annotated[str, Option("the text column")] = "text"
+    label_field: Annotated[str | None, Option("the label column (default: label, else category)")] = None
+    seed: Annotated[int, Option("the first k-means seed")] = 42
     n_init: int = 5
-    runs: int = 10         # full: k-means runs, seeds seed .. seed + runs - 1, each the best of n_init restarts
+    runs: Annotated[int, Option("full: k-means runs, seeds seed .. seed + runs - 1, each the best of 5 restarts")] = 10
     name: str = ""
-    protocol: str = "full"
-    set_field: str | None = None                       # mteb-v1: the column naming each item's set
-    max_fraction: float | None = V2_FRACTION           # mteb-v2: the share of documents embedded ...
-    max_documents: int | None = None                   # ... or their number (set one of the two, or neither: all)
-    subsets: int = V2_SUBSETS                          # mteb-v2: bootstrap samples ...
-    subset_size: int = V2_SUBSET_SIZE                  # ... of this many documents each
+    protocol: Annotated[str, Option("full | mteb-v1 | mteb-v2 (MTEB's procedures)")] = "full"
+    set_field: Annotated[str | None, Option("mteb-v1: the column naming each item's set")] = None
+    max_fraction: Annotated[float | None, Option("mteb-v2: the share of documents embedded ...")] = V2_FRACTION
+    max_documents: Annotated[int | None, Option("... or their number (one of the two, or neither: all)")] = None
+    subsets: Annotated[int, Option("mteb-v2: bootstrap samples ...")] = V2_SUBSETS
+    subset_size: Annotated[int, Option("... of this many documents each")] = V2_SUBSET_SIZE
     kind: ClassVar[str] = "clustering"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("v_measure", {m: m for m in ("v_measure", "nmi", "ari")})
-    options: ClassVar[dict[str, type]] = {"data": str, "text_field": str, "label_field": str, "seed": int,
-                                          "runs": int, "protocol": str, "set_field": str, "max_fraction": float,
-                                          "max_documents": int, "subsets": int, "subset_size": int}
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -106,12 +104,9 @@ class ClusteringTask(Task[ClusteringResult]):
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> ClusteringTask:
         """data, text_field, label_field, seed, runs, protocol and its knobs from the suite table."""
-        knobs = {k: options[k] for k in ("runs", "protocol", "set_field", "max_fraction", "max_documents",
-                                         "subsets", "subset_size") if k in options}
-        if "max_documents" in knobs and "max_fraction" not in knobs:
-            knobs["max_fraction"] = None
-        return cls(options["data"], options.get("text_field", "text"), options.get("label_field"),
-                   options.get("seed", 42), name=name, **knobs)
+        if "max_documents" in options and "max_fraction" not in options:
+            options = {**options, "max_fraction": None}
+        return from_options(cls, name, options)
 
     def read_inputs(self) -> Labelled:
         """The labelled texts."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from spacekit.embed import EncodeOptions, Model
 from spacekit.io.pairs import TextPairs
 from spacekit.io.texts import Texts
 from spacekit.tasks.base import Task, TaskResult, task_name
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 
 
@@ -33,18 +34,11 @@ class GeometryResult(TaskResult):
 class GeometryTask(Task[GeometryResult]):
     """Shape of the space over a set of texts: uniformity, anisotropy, effective rank (+ alignment on pairs)."""
 
-    data: str | Path
-    pairs: str | Path | None = None
-    text_field: str = "text"
+    data: Annotated[str | Path, Option("texts (id, text): the space they span", path=True)]
+    pairs: Annotated[str | Path | None, Option("positive pairs (for alignment)", path=True)] = None
+    text_field: Annotated[str, Option("the text column")] = "text"
     name: str = ""
     kind: ClassVar[str] = "geometry"
-    options: ClassVar[dict[str, type]] = {"data": str, "pairs": str, "text_field": str}
-    paths: ClassVar[tuple[str, ...]] = ("data", "pairs")
-
-    @classmethod
-    def from_suite(cls, name: str, metrics: list[str], options: dict) -> GeometryTask:
-        """data, pairs, text_field from the suite table."""
-        return cls(options["data"], options.get("pairs"), options.get("text_field", "text"), name=name)
 
     def read_inputs(self) -> tuple[Texts, TextPairs | None]:
         """The texts, and the pairs when given."""

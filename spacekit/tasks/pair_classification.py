@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from spacekit.embed import EncodeOptions, Model
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.io.pairs import LabelledPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 
 METRICS = ("ap", "accuracy", "f1")
@@ -49,7 +50,8 @@ class PairClassificationResult(TaskResult):
 class PairClassificationTask(Task[PairClassificationResult]):
     """Cosine of each pair against its 0/1 label: AP, best-threshold accuracy and F1 (MTEB's cos_sim scores)."""
 
-    data: str | Path
+    data: Annotated[str | Path, Option("labelled pairs: sentence1, sentence2, label (0 / 1); MTEB's layout too",
+                                       path=True)]
     name: str = ""
     kind: ClassVar[str] = "pair_classification"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("max_ap", {
@@ -62,11 +64,6 @@ class PairClassificationTask(Task[PairClassificationResult]):
         """AP, accuracy or F1, recomputed on each bootstrap resample."""
         require_metric(cls.kind, metric, METRICS)
         return MetricSpec(_statistic(metric))
-
-    @classmethod
-    def from_suite(cls, name: str, metrics: list[str], options: dict) -> PairClassificationTask:
-        """data from the suite table."""
-        return cls(options["data"], name=name)
 
     def read_inputs(self) -> LabelledPairs:
         """The labelled pairs."""

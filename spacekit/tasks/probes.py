@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from spacekit.embed import EncodeOptions, Model
 from spacekit.escape import html, md, plot_label
 from spacekit.io.probes import Probes
 from spacekit.tasks.base import Task, TaskResult, pair_cosines, texts_per_item
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 from spacekit.tasks.sections import BeforeAfter, fixed, wrapped
 
@@ -121,17 +122,12 @@ class ProbesResult(TaskResult):
 class ProbesTask(Task[ProbesResult]):
     """Cosine of each probe pair, and per group whether every close pair beats every far one."""
 
-    data: str | Path = "builtin"
+    data: Annotated[str | Path, Option("probe pairs: text_a, text_b, expect (close | far), group; builtin: the "
+                                       "built-in set", path=True)] = "builtin"
     name: str = ""
     kind: ClassVar[str] = "probes"
-    required: ClassVar[tuple[str, ...]] = ()
     section: ClassVar[str | None] = "probes"
     observed: ClassVar[type | None] = ProbesSection
-
-    @classmethod
-    def from_suite(cls, name: str, metrics: list[str], options: dict) -> ProbesTask:
-        """data (default: the built-in probes) from the suite table."""
-        return cls(options.get("data", "builtin"), name=name)
 
     def read_inputs(self) -> Probes:
         """The probe pairs."""

@@ -19,6 +19,7 @@ from spacekit.files import safe_file_name
 from spacekit.io.texts import Texts
 from spacekit.records import Json
 from spacekit.tasks.base import Task, TaskResult, task_name, texts_per_item
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 from spacekit.tasks.sections import fixed
 
@@ -108,16 +109,13 @@ class QueriesResult(TaskResult):
 class QueriesTask(Task[QueriesResult]):
     """Both models' top-k lists on unlabelled queries, compared (observed, not tested)."""
 
-    queries: str | Path
-    corpus: str | Path
-    k: int = 10
-    rbo_p: float = 0.9
+    queries: Annotated[str | Path, Option("the users' queries (id, text), no labels", path=True)]
+    corpus: Annotated[str | Path, Option("the documents (id, text)", path=True)]
+    k: Annotated[int, Option("results per list compared")] = 10
+    rbo_p: Annotated[float, Option("rank-biased overlap's persistence")] = 0.9
     name: str = ""
     kind: ClassVar[str] = "queries"
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
-    options: ClassVar[dict[str, type]] = {"queries": str, "corpus": str, "k": int, "rbo_p": float}
-    paths: ClassVar[tuple[str, ...]] = ("queries", "corpus")
-    required: ClassVar[tuple[str, ...]] = ("queries", "corpus")
     section: ClassVar[str | None] = "queries"
     observed: ClassVar[type | None] = QueriesSection
 
@@ -126,11 +124,6 @@ class QueriesTask(Task[QueriesResult]):
             raise InputError(f"queries: k must be >= 1, got {self.k}")
         if not 0 < self.rbo_p < 1:
             raise InputError(f"queries: rbo_p must be between 0 and 1, got {self.rbo_p}")
-
-    @classmethod
-    def from_suite(cls, name: str, metrics: list[str], options: dict) -> QueriesTask:
-        """queries, corpus, k, rbo_p from the suite table."""
-        return cls(options["queries"], options["corpus"], options.get("k", 10), options.get("rbo_p", 0.9), name=name)
 
     def read_inputs(self) -> tuple[Texts, Texts]:
         """(queries, corpus): id and text per row; the corpus must hold at least k documents."""

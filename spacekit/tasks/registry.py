@@ -9,16 +9,22 @@ from typing import TypeVar
 
 from spacekit.errors import InputError
 from spacekit.tasks.base import Task
+from spacekit.tasks.options import option_specs
 
 T = TypeVar("T", bound=Task)
 _KINDS: dict[str, type[Task]] = {}
-INFRASTRUCTURE = {"base", "registry", "axes", "sections"}
+INFRASTRUCTURE = {"base", "registry", "axes", "sections", "options", "catalogue"}
 
 
 def register(cls: type[T]) -> type[T]:
-    """Class decorator: make a Task class available under its `kind`."""
+    """Class decorator: make a Task class available under its `kind`, its suite keys (options, required, paths)
+    derived from the fields it annotates with an Option."""
     if cls.kind in _KINDS and _KINDS[cls.kind] is not cls:
         raise ValueError(f"task kind {cls.kind!r} is registered twice")
+    specs = option_specs(cls)
+    cls.options = {s.name: s.toml for s in specs}
+    cls.required = tuple(s.name for s in specs if s.required)
+    cls.paths = tuple(s.name for s in specs if s.path)
     _KINDS[cls.kind] = cls
     return cls
 

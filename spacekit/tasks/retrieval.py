@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
 from spacekit.tasks.axes import Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 
 DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
@@ -65,25 +66,24 @@ class RetrievalResult(TaskResult):
 class RetrievalTask(Task[RetrievalResult]):
     """Embed corpus and queries, exact top-k search, trec_eval metrics per query."""
 
-    data: str | Path
-    split: str = "test"
+    data: Annotated[str | Path, Option("a BEIR folder (corpus, queries, qrels/<split>.tsv; MTEB / Hub layouts "
+                                       "too)", path=True)]
+    split: Annotated[str, Option("the qrels split")] = "test"
     metrics: list[str] = field(default_factory=lambda: retrieval_metric_names())
-    depth: int = 1000
-    similarity: str = "model"  # the model's own (config_sentence_transformers.json), or cosine / dot
+    depth: Annotated[int, Option("documents retrieved per query")] = 1000
+    similarity: Annotated[str, Option("model (the model's own, cosine when it names none) | cosine | dot")] = "model"
     all_queries: bool = False
     name: str = ""
-    backend: str = "spacekit"  # or "faiss": an exact faiss flat index (optional dependency)
-    dims: tuple[int, ...] = ()          # Matryoshka dimensions also scored (spacekit.tasks.axes)
-    quantize: tuple[str, ...] = ()      # precisions also scored: int8, uint8, binary, ubinary
-    rescore: int = 0                    # quantised search: re-score the top k x rescore in float (0: no)
+    backend: Annotated[str, Option("spacekit | faiss (an exact faiss flat index; the faiss extra)")] = "spacekit"
+    dims: Annotated[tuple[int, ...], Option("Matryoshka dimensions also scored")] = ()
+    quantize: Annotated[tuple[str, ...], Option("precisions also scored: int8, uint8, binary, ubinary")] = ()
+    rescore: Annotated[int, Option("quantised search: re-score the top k x rescore in float (0: no)")] = 0
     ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("ndcg_at_10", ranking=True)
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
-    options: ClassVar[dict[str, type]] = {"data": str, "split": str, "backend": str, "depth": int, "dims": list,
-                                          "quantize": list, "rescore": int, "similarity": str}
     default_metrics: ClassVar[tuple[str, ...]] = REPORTED
 
     def __post_init__(self) -> None:

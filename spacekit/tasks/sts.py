@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import numpy as np
 from scipy.stats import rankdata
@@ -14,6 +14,7 @@ from spacekit.errors import InputError
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.io.sts import StsPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, require_metric, task_name, texts_per_item
+from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 
 METRICS = ("spearman", "pearson")
@@ -42,7 +43,8 @@ class StsResult(TaskResult):
 class StsTask(Task[StsResult]):
     """Cosine similarity of each pair against gold scores: Spearman and Pearson."""
 
-    data: str | Path
+    data: Annotated[str | Path, Option("scored pairs: sentence1, sentence2, score (TSV, CSV, JSONL), or STS-B's own "
+                                       "files", path=True)]
     name: str = ""
     kind: ClassVar[str] = "sts"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("cosine_spearman", {"spearman": "cosine_spearman",
@@ -54,11 +56,6 @@ class StsTask(Task[StsResult]):
         """Spearman or Pearson, recomputed on each paired resample."""
         require_metric(cls.kind, metric, METRICS)
         return MetricSpec(metric)
-
-    @classmethod
-    def from_suite(cls, name: str, metrics: list[str], options: dict) -> StsTask:
-        """data from the suite table."""
-        return cls(options["data"], name=name)
 
     def read_inputs(self) -> StsPairs:
         """The scored sentence pairs."""
