@@ -8,9 +8,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from spacekit.cli.common import cache_options, device_options, emit_json, encode_options, min_effect_option, plain
+from spacekit.cli.common import (
+    alpha_option,
+    cache_options,
+    correction_option,
+    device_options,
+    emit_json,
+    encode_options,
+    min_effect_option,
+    plain,
+    renamed_option,
+    renamed_value,
+    resamples_option,
+)
 from spacekit.errors import InputError
-from spacekit.practical import CORRECTIONS
 
 if TYPE_CHECKING:
     from spacekit.ab.analysis import AbAnalysis
@@ -24,25 +35,27 @@ ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
               help="per-unit pre-period values (unit_id, pre): CUPED variance reduction")
 @click.option("--covariate", default="pre", show_default=True, help="the units table's pre-period column")
 @click.option("--control", default=None, help="the control arm's name (default: the first in sorted order)")
-@click.option("--k", type=int, default=3, show_default=True, help="success@k: a click in the top k")
+@click.option("--success-k", "success_k", type=int, default=3, show_default=True,
+              help="success@k: a click in the top k")
+@renamed_option("--k", "--success-k", "success_k")
 @click.option("--long-click", type=float, default=30.0, show_default=True, help="seconds of dwell for a long click")
 @click.option("--control-share", type=float, default=0.5, show_default=True,
               help="the control arm's share of units by design (the sample-ratio check)")
-@click.option("--alpha", type=float, default=0.05, show_default=True)
-@click.option("--correction", type=click.Choice(CORRECTIONS), default="holm", show_default=True,
-              help="over the secondary metrics (the main metric is its own family)")
+@alpha_option
+@correction_option("over the secondary metrics (the main metric is its own family)")
 @click.option("--min-effect", callback=min_effect_option, default=None, metavar="METRIC=MARGIN,...",
               help="smallest change that matters (default 0: the classic rule)")
 @click.option("--json", "as_json", is_flag=True)
-def analyze_cmd(log, units_path, covariate, control, k, long_click, control_share, alpha, correction, min_effect,
-                as_json) -> None:
+def analyze_cmd(log, units_path, covariate, control, long_click, control_share, alpha, correction, min_effect,
+                as_json, **renamed) -> None:
     """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
     the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
     from spacekit.ab import AbConfig, analyze
     from spacekit.io.ab_log import read_log, read_units
 
-    if k < 1 or not 0 < control_share < 1 or not 0 < alpha < 1:
-        raise InputError("--k must be >= 1, --control-share and --alpha between 0 and 1")
+    k = renamed_value(renamed, "success_k", "--k", "--success-k")
+    if k < 1 or not 0 < control_share < 1:
+        raise InputError("--success-k must be >= 1 and --control-share between 0 and 1")
     impressions = read_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
     report = analyze(impressions, AbConfig(alpha, correction, min_effect, k, long_click, control_share), pre)
@@ -79,7 +92,7 @@ def _print_ab(report: AbAnalysis) -> None:
 
 @ab_group.command("interleaved")
 @click.argument("log", type=click.Path())
-@click.option("--alpha", type=float, default=0.05, show_default=True)
+@alpha_option
 @click.option("--json", "as_json", is_flag=True)
 def interleaved_cmd(log, alpha, as_json) -> None:
     """An interleaved log (a team per shown position): clicks credited per team, the preference over units."""
@@ -107,12 +120,13 @@ def interleaved_cmd(log, alpha, as_json) -> None:
 @click.argument("corpus", type=click.Path())
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="the interleaved lists (JSONL: query_id, query, shown, team)")
-@click.option("--k", type=int, default=10, show_default=True, help="results per list")
-@click.option("--method", type=click.Choice(["team-draft", "balanced"]), default="team-draft", show_default=True)
+@click.option("--list-size", "list_size", type=int, default=10, show_default=True, help="results per list")
+@renamed_option("--k", "--list-size", "list_size")
+@click.option("--method", type=click.Choice(("team-draft", "balanced")), default="team-draft", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="the coin flips' seed")
 @device_options
 @cache_options
-def interleave_cmd(before, after, queries, corpus, out_path, k, method, seed, **opts) -> None:
+def interleave_cmd(before, after, queries, corpus, out_path, method, seed, **opts) -> None:
     """Interleave the two models' exact top-k lists for every query, with team labels, for serving; the log that
     comes back is read by `ab interleaved` (team a = BEFORE, b = AFTER)."""
     import json
@@ -122,6 +136,7 @@ def interleave_cmd(before, after, queries, corpus, out_path, k, method, seed, **
     from spacekit.ab.rankings import both_top_lists
     from spacekit.files import atomic_write
 
+    k = renamed_value(opts, "list_size", "--k", "--list-size")
     tops = both_top_lists(before, after, queries, corpus, k, encode_options(**opts))
     mix, coin = team_draft if method == "team-draft" else balanced, random.Random(seed)
     lines = []
@@ -156,16 +171,18 @@ def qrels_cmd(sheet, out_path) -> None:
                    "on the -1..1 scale)")
 @click.option("--interleaved", is_flag=True, help="LOG is an interleaved pilot: plan an interleaved comparison")
 @click.option("--power", type=float, default=0.8, show_default=True)
-@click.option("--alpha", type=float, default=0.05, show_default=True)
+@alpha_option
 @click.option("--control-share", type=float, default=0.5, show_default=True)
 @click.option("--control", default=None, help="the control arm's name")
-@click.option("--k", type=int, default=3, show_default=True, help="success@k")
+@click.option("--success-k", "success_k", type=int, default=3, show_default=True, help="success@k")
+@renamed_option("--k", "--success-k", "success_k")
 @click.option("--json", "as_json", is_flag=True)
-def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, k, as_json) -> None:
+def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, as_json, **renamed) -> None:
     """Units an experiment needs to find a change of --mde at --power, from a pilot or A/A log's spread."""
     from spacekit.ab.plan import plan_ab, plan_interleaving
     from spacekit.io.ab_log import read_log
 
+    k = renamed_value(renamed, "success_k", "--k", "--success-k")
     if interleaved:
         out: dict | list = plan_interleaving(read_log(log, interleaved=True), mde, alpha=alpha, power=power)
     else:
@@ -192,7 +209,7 @@ def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, k, as_
 @click.option("--corpus", required=True, type=click.Path(), help="the documents the log's ids name (id, text)")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="the replay task (replay-data/) and compare's report (report/)")
-@click.option("--resamples", type=int, default=10_000, show_default=True, help="bootstrap resamples")
+@resamples_option
 @device_options
 @cache_options
 def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:

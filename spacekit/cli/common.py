@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
+from spacekit.compare.config import CompareConfig
 from spacekit.errors import InputError
 from spacekit.escape import plain
+from spacekit.practical import CORRECTIONS
 
 
 class BadInput(click.ClickException):
@@ -36,6 +39,61 @@ def emit_json(obj: object) -> None:
     from spacekit.records import to_json
 
     click.echo(json.dumps(to_json(obj), indent=1, allow_nan=False))
+
+
+def alpha_option(f):
+    """--alpha, as compare and every ab command take it: CompareConfig's default, one range check."""
+    return click.option("--alpha", type=float, default=CompareConfig.alpha, show_default=True, callback=_alpha,
+                        help="significance level")(f)
+
+
+def _alpha(ctx, param, value: float) -> float:
+    if not (math.isfinite(value) and 0 < value < 1):
+        raise InputError(f"--alpha must be between 0 and 1, got {value!r}")
+    return value
+
+
+def correction_option(help_text: str):
+    """--correction, as compare and ab analyze take it: CompareConfig's default, one check of the name."""
+    def decorate(f):
+        return click.option("--correction", default=CompareConfig.correction, show_default=True,
+                            callback=_correction, help=f"{help_text}: {' | '.join(CORRECTIONS)}")(f)
+    return decorate
+
+
+def _correction(ctx, param, value: str) -> str:
+    if value not in CORRECTIONS:
+        raise InputError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {value!r}")
+    return value
+
+
+def resamples_option(f):
+    """--resamples, as compare, demo and ab replay take it: CompareConfig's default, an integer >= 1."""
+    return click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
+                        callback=_resamples, help="bootstrap resamples")(f)
+
+
+def _resamples(ctx, param, value: int) -> int:
+    if value < 1:
+        raise InputError(f"--resamples must be an integer >= 1, got {value!r}")
+    return value
+
+
+def renamed_option(old: str, new: str, dest: str):
+    """A hidden option under a former name, kept for one release: its value goes to `dest` with a warning to use
+    the new name (the command reads it through renamed_value)."""
+    return click.option(old, f"{dest}_former_name", type=int, default=None, hidden=True,
+                        help=f"former name of {new}")
+
+
+def renamed_value(opts: dict, dest: str, old: str, new: str):
+    """The value given under the former name (with a warning on stderr), else the new option's."""
+    former = opts.pop(f"{dest}_former_name", None)
+    if former is None:
+        return opts.pop(dest)
+    opts.pop(dest)
+    click.echo(f"warning: {old} is now {new}; {old} goes away in the next release", err=True)
+    return former
 
 
 def min_effect_option(ctx, param, value: str | None) -> dict[str, float]:

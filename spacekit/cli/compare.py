@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from spacekit.cli.common import (
+    alpha_option,
     cache_options,
+    correction_option,
     device_options,
     emit_json,
     encode_options,
@@ -18,10 +20,10 @@ from spacekit.cli.common import (
     prompt_options,
     ray_options,
     ray_settings,
+    resamples_option,
 )
 from spacekit.cli.mteb import languages_option
 from spacekit.compare.config import CompareConfig
-from spacekit.practical import CORRECTIONS
 
 # compare_options' own: CompareConfig's fields, and how the run reports itself
 SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "quiet", "profile")
@@ -60,18 +62,14 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
 
 def compare_options(f):
     """Options shared by compare and demo (collected into one `settings` dict: CompareConfig's fields)."""
-    f = click.option("--alpha", type=float, default=CompareConfig.alpha, show_default=True,
-                     help="significance level")(f)
-    f = click.option("--correction", default=CompareConfig.correction, show_default=True,
-                     help=f"correction over each family of tests (main metrics; secondary): "
-                          f"{' | '.join(CORRECTIONS)}")(f)
+    f = alpha_option(f)
+    f = correction_option("correction over each family of tests (main metrics; secondary)")(f)
     f = click.option("--min-effect", "min_effect", callback=min_effect_option, default=None,
                      metavar="METRIC=MARGIN,...",
                      help="smallest change that matters per metric or family (ndcg@10=0.01,spearman=0.005; a bare "
                           "number: every metric); default 0.01, correlations 0.005")(f)
     f = click.option("--seed", type=int, default=CompareConfig.seed, show_default=True, help="resampling seed")(f)
-    f = click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
-                     help="bootstrap resamples")(f)
+    f = resamples_option(f)
     f = click.option("--quiet", is_flag=True, help="no progress lines or bars on stderr")(f)
     f = click.option("--profile", is_flag=True, help="print where the time went, stage by stage")(f)
     f = click.option("--leak-threshold", type=float, default=CompareConfig.leak_threshold, show_default=True,
