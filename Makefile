@@ -20,11 +20,11 @@ $(VENV)/.installed: pyproject.toml $(TESTED)
 demo: $(VENV)/.installed
 	$(VENV)/bin/spacekit demo -o demo-report
 
-test: $(VENV)/.installed                    # everything, the real model on real data included
-	$(PY) -m pytest -q
+test: $(VENV)/.installed                    # every tier: unit, model (the real MiniLM) and real (shared data, Ray, ...)
+	$(PY) -m pytest -q --durations=15
 
-test-fast: $(VENV)/.installed               # while working: the slow real-model tests deselected
-	$(PY) -m pytest -q -m "not slow"
+test-fast: $(VENV)/.installed               # while working: the unit tier (tiny random models, synthetic data)
+	$(PY) -m pytest -q -m "not model and not real"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check spacekit kernels tests benchmarks scripts

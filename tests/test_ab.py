@@ -40,7 +40,7 @@ def test_delta_method_equals_a_direct_computation_and_units_are_not_impressions(
     assert test.se > 1.2 * naive.se                                  # clustered impressions: a wider interval
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_the_better_arm_wins_and_an_aa_test_keeps_its_false_positive_rate():
     # success@3 +0.1 x 0.68 = +0.068 against a unit-level SE of ~0.018 (1,000 units, 3 impressions each): power ~0.97
     wins = [analyze(ab_log(1000, lift=0.1, impressions=3, seed=s)[0]).verdict for s in range(200)]
@@ -51,7 +51,7 @@ def test_the_better_arm_wins_and_an_aa_test_keeps_its_false_positive_rate():
     assert 0.02 <= false_positive <= 0.08, false_positive
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_repeated_units_widen_the_interval_and_it_covers_the_truth():
     truth = 0.03 * success_share()
     covered, wider = 0, 0
@@ -85,7 +85,7 @@ def test_sample_ratio_mismatch_withholds_the_verdict():
     assert report.metrics[0].verdict == "improved"               # the row is shown, the verdict withheld
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_cuped_reduces_the_variance_by_one_minus_rho_squared():
     plain, adjusted, reductions = [], [], []
     for s in range(150):
@@ -138,6 +138,33 @@ def test_ab_analyze_cli_and_malformed_logs(tmp_path):
     assert "--control 'nope': unknown arm" in result.output
 
 
+def test_one_name_per_meaning_the_former_ones_for_one_release(tmp_path):
+    """--success-k (ab analyze, ab plan) and --list-size (ab interleave) were --k, eval retrieval's cut-offs;
+    --alpha / --correction / --resamples are checked as compare checks them."""
+    rows, _ = ab_rows(300, lift=0.05, seed=2)
+    log = _log_file(tmp_path, rows)
+    new = CliRunner().invoke(main, ["ab", "analyze", log, "--control", "old", "--success-k", "2", "--json"])
+    old = CliRunner().invoke(main, ["ab", "analyze", log, "--control", "old", "--k", "2", "--json"])
+    assert new.exit_code == old.exit_code == 0, (new.output, old.output)
+    assert json.loads(new.stdout)["metrics"][0]["metric"] == "success@2"
+    assert json.loads(old.stdout) == json.loads(new.stdout)
+    assert "warning: --k is now --success-k" in old.stderr
+    assert "--k" not in CliRunner().invoke(main, ["ab", "analyze", "--help"]).output     # hidden, not advertised
+    for command, option, value, message in [
+            (["ab", "analyze", log], "--alpha", "1.5", "--alpha must be between 0 and 1, got 1.5"),
+            (["ab", "interleaved", log], "--alpha", "0", "--alpha must be between 0 and 1, got 0.0"),
+            (["ab", "analyze", log], "--correction", "sidak", "--correction must be one of holm, bonferroni"),
+            (["compare", "a", "b", "--suite", "s", "-o", str(tmp_path / "o")], "--correction", "sidak",
+             "--correction must be one of holm, bonferroni"),
+            (["compare", "a", "b", "--suite", "s", "-o", str(tmp_path / "o")], "--alpha", "2", "--alpha must be"),
+            (["compare", "a", "b", "--suite", "s", "-o", str(tmp_path / "o")], "--resamples", "0",
+             "--resamples must be an integer >= 1, got 0")]:
+        result = CliRunner().invoke(main, [*command, option, value])
+        assert result.exit_code == 2, result.output
+        assert message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
 def test_a_simulated_log_is_a_valid_log():
     rows, _ = ab_rows(50, seed=7)
     built, _ = ab_log(50, seed=7)
@@ -155,7 +182,7 @@ def test_default_config_is_the_classic_rule():
     assert report.metrics[0].verdict in ("equivalent", "inconclusive", "negligible change")
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_plan_gives_the_units_that_reach_the_power(tmp_path):
     from spacekit.ab.plan import plan_ab
 
@@ -174,6 +201,7 @@ def test_plan_gives_the_units_that_reach_the_power(tmp_path):
     assert json.loads(result.stdout)["plan"][0]["metric"] == "success@3"
 
 
+@pytest.mark.model
 def test_compare_reports_online_evidence_beside_the_offline_verdict(tmp_path):
     from spacekit.ab.simulate import interleaved_rows
     from spacekit.demo.data import write_demo_data

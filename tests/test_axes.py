@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.cli import main
 from spacekit.errors import InputError
@@ -63,7 +63,7 @@ def _reference(queries, docs, qrels, qids, dids, dim, precision, rescore=0):
     return out
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_scifact_dims_and_quantisation_match_sentence_transformers_and_pytrec_eval(monkeypatch):
     pytest.importorskip("pytrec_eval")
     import spacekit.embed.encoder as enc

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.embed import batching
 from spacekit.embed.batching import _ahead, batches, block_spans, collate, token_budget_batches
@@ -63,6 +63,7 @@ def test_block_spans_tile_the_texts_first_and_last_blocks_small(n):
         assert sizes == [1024, 8192, 8192, 1296, 648, 648]
 
 
+@pytest.mark.real
 def test_tokenizing_a_block_ahead_gives_the_same_batches(monkeypatch):
     """On a GPU the tokenizer's first stage runs a block ahead on its own thread and id lists are read later: the
     batches must be exactly those of tokenising in place."""

@@ -15,6 +15,8 @@ from report_checks import assert_valid_report
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
 
+pytestmark = pytest.mark.model  # compares builtin:minilm on the demo data
+
 LABELLED_SUITE = """
 [[task]]
 name = "issue-classification"
@@ -158,7 +160,7 @@ def test_html_report_renders_in_headless_chromium(demo, tmp_path):
     assert pixels.std() > 10  # not a blank page
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_demo_fine_tunes_and_improves_in_domain(tmp_path):
     result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path / "demo"), "--resamples", "2000"])
     assert result.exit_code == 0, result.output

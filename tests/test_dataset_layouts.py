@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.cli import main
 from spacekit.io.beir import read_beir
@@ -73,6 +73,7 @@ def _layouts(tmp_path: Path) -> dict[str, Path]:
     return out
 
 
+@pytest.mark.real
 def test_scifact_reads_the_same_in_every_layout(tmp_path):
     layouts = _layouts(tmp_path)
     ref = read_beir(layouts.pop("beir"))
@@ -87,7 +88,7 @@ def test_scifact_reads_the_same_in_every_layout(tmp_path):
         assert got.qrels == ref.qrels, name
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_scifact_metrics_are_identical_in_every_layout(tmp_path):
     outputs = {}
     published = Path(__file__).parent / "data" / "mteb-published"      # MTEB's all-MiniLM-L6-v2 SciFact values
@@ -108,6 +109,7 @@ def test_scifact_metrics_are_identical_in_every_layout(tmp_path):
         assert metrics == outputs["beir"], name                                   # identical, not close
 
 
+@pytest.mark.real
 def test_sts_and_labelled_texts_from_parquet_and_save_to_disk(tmp_path):
     import datasets
 
@@ -132,6 +134,7 @@ def test_sts_and_labelled_texts_from_parquet_and_save_to_disk(tmp_path):
     assert str(tmp_path / "bank" / "test") in result.output
 
 
+@pytest.mark.model
 def test_broken_layouts_are_one_line_exit_2(tmp_path):
     (tmp_path / "empty").mkdir()
     cut = tmp_path / "cut"

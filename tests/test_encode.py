@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_tiny_model, sts_sentences
+from helpers import make_tiny_model, sts_sentences
 
 from spacekit.embed import encode, load_model
 from spacekit.embed.batching import Batch, token_budget_batches
@@ -16,7 +16,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_builtin_minilm_equals_sentence_transformers_on_sts_dev(minilm_path):
     from sentence_transformers import SentenceTransformer
 
@@ -89,6 +89,7 @@ def test_not_a_model_is_a_clear_error(tmp_path):
         load_model("builtin:nope")
 
 
+@pytest.mark.model
 def test_padded_batches_read_no_device_values(minilm_path, monkeypatch):
     """A forward pass never turns a tensor into a Python value (on a GPU each such read waits for the device, so
     the host could not queue batches ahead): the padding mask is handed over in the 4-d form transformers would
@@ -122,6 +123,7 @@ def test_padded_batches_read_no_device_values(minilm_path, monkeypatch):
     assert not torch.allclose(ours[0], given[1], atol=1e-2)  # the rows differ: the comparison can fail
 
 
+@pytest.mark.model
 def test_attention_runs_without_cudnn(minilm_path, monkeypatch):
     """Every attention call of a forward pass runs with cuDNN's SDPA kernel switched off (on Hopper it would build
     a plan per new batch shape), and only then: the switch is restored afterwards."""

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import data_path, paired_statistic_cases
+from helpers import data_path, paired_statistic_cases
 
 from spacekit.ops import topk
 

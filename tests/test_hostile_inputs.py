@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_tiny_model
+from helpers import make_tiny_model
 
 from spacekit.cli import main
 
@@ -170,6 +170,7 @@ def test_files_with_a_bom_are_read(tmp_path, sts_file):
     assert len(read_sts(tmp_path / "s.tsv").ids) == 12
 
 
+@pytest.mark.model
 def test_non_utf8_sts_and_training_files_are_one_line(tmp_path, sts_file):
     stsb = tmp_path / "sts-b.csv"
     stsb.write_bytes(b"main-captions\tMSRvid\t2012test\t0001\t5.000\tA man\tA man \xff\xfe\n" * 3)
@@ -184,6 +185,7 @@ def test_non_utf8_sts_and_training_files_are_one_line(tmp_path, sts_file):
 
 # undefined numbers ------------------------------------------------------------------------------------------------
 
+@pytest.mark.model
 def test_constant_sts_gold_or_similarities_are_one_line(tmp_path):
     gold = tmp_path / "g.tsv"
     gold.write_text("sentence1\tsentence2\tscore\na\tb\t3\nc\td\t3\ne\tf\t3\n")
@@ -193,6 +195,7 @@ def test_constant_sts_gold_or_similarities_are_one_line(tmp_path):
     _one_line_exit_2(_run("eval", "sts", "builtin:minilm", same), "the model gives every pair the same cosine")
 
 
+@pytest.mark.model
 def test_a_probe_group_without_far_pairs_gives_null_margin(tmp_path):
     probes = tmp_path / "p.tsv"
     probes.write_text("text_a\ttext_b\texpect\tgroup\nheart attack\tmyocardial infarction\tclose\tonly-close\n"
@@ -247,6 +250,7 @@ def test_eval_run_memory_follows_the_run_size(tmp_path):
 HOSTILE = "<img src=x onerror=alert(1)> [/red] [bold]x[/bold] $x_$ \x1b]0;owned\x07\x1b[31m | `code` [link](http://e)"
 
 
+@pytest.mark.model
 def test_hostile_strings_are_escaped_in_every_report(tmp_path, sts_file):
     probes = tmp_path / "p.tsv"
     probes.write_text("text_a\ttext_b\texpect\tgroup\n"
@@ -272,6 +276,7 @@ def test_hostile_strings_are_escaped_in_every_report(tmp_path, sts_file):
     assert (tmp_path / "o" / "probes.png").stat().st_size > 1000
 
 
+@pytest.mark.model
 def test_error_lines_send_no_control_characters(tmp_path):
     bad = tmp_path / "evil\x1b[31m.tsv"
     bad.write_text("sentence1\tsentence2\tscore\na\tb\tx\n")

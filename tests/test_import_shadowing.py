@@ -83,6 +83,7 @@ def test_an_installed_kernels_package_wins_over_the_folder(tmp_path):
     assert Path(got["own"]) == ROOT / "kernels" / "src" / "__init__.py"
 
 
+@pytest.mark.model
 def test_a_model_loads_and_encodes_from_the_repository_root():
     """With Hugging Face's kernels installed (transformers >= 5.25 depends on it), builtin:minilm loads and encodes
     in a process started in the clone, and equals the same encoding in this process."""

@@ -82,6 +82,7 @@ def test_ab_interleaved_cli_and_bad_team_labels(tmp_path):
     assert "'team' must give 'a' or 'b' for each of the" in result.output
 
 
+@pytest.mark.model
 def test_ab_interleave_writes_team_draft_lists_of_both_models(tmp_path, tiny_model):
     from spacekit.demo.data import write_demo_data
     from spacekit.embed import EncodeOptions, load_model
@@ -91,7 +92,7 @@ def test_ab_interleave_writes_team_draft_lists_of_both_models(tmp_path, tiny_mod
     out = tmp_path / "lists.jsonl"
     result = CliRunner().invoke(main, ["ab", "interleave", "builtin:minilm", str(tiny_model),
                                        str(beir / "queries.jsonl"), str(beir / "corpus.jsonl"), "-o", str(out),
-                                       "--k", "6"])
+                                       "--list-size", "6"])
     assert result.exit_code == 0, result.output
     lists = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     task = QueriesTask(beir / "queries.jsonl", beir / "corpus.jsonl", 6)
@@ -103,6 +104,7 @@ def test_ab_interleave_writes_team_draft_lists_of_both_models(tmp_path, tiny_mod
             assert _in_order([d for d, t in zip(x["shown"], x["team"], strict=True) if t == team], top.top[i])
 
 
+@pytest.mark.model
 def test_ab_replay_turns_clicks_into_qrels_and_counts_what_the_log_never_showed(tmp_path, tiny_model):
     import numpy as np
 

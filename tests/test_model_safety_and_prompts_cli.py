@@ -45,10 +45,12 @@ def test_embed_with_a_prompt_name_writes_the_prompted_vectors(tmp_path, e5_style
 
 
 def test_retrieval_encodes_queries_and_documents_with_their_prompts(tmp_path, e5_style, monkeypatch):
-    from spacekit.tasks.retrieval import RetrievalTask
-    from tests.test_retrieval_task import CORPUS, QUERIES, _beir
+    from helpers import TINY_CORPUS, TINY_QUERIES, write_beir
 
-    folder = _beir(tmp_path / "beir", CORPUS, QUERIES, "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\t1\n")
+    from spacekit.tasks.retrieval import RetrievalTask
+
+    qrels = "query-id\tcorpus-id\tscore\nq0\td0\t1\nq1\td1\t1\n"
+    folder = write_beir(tmp_path / "beir", TINY_CORPUS, TINY_QUERIES, qrels)
     seen = {}
     model = load_model(e5_style)
     original = model.encode

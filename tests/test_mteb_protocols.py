@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.cli import main
 from spacekit.metrics.classification import ClassificationProtocol, linear_probe
@@ -38,7 +38,7 @@ def _vectors(texts: list[str], labels: list[str], noise: float, seed: int = 0) -
     return table
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_classification_with_16_examples_per_label_equals_mteb():
     train_texts, train_labels = _banking77("train")
     test_texts, test_labels = _banking77("test")
@@ -58,6 +58,7 @@ def test_classification_with_16_examples_per_label_equals_mteb():
     assert eight["accuracy"] != pytest.approx(ours["accuracy"], abs=1e-3)   # the knob changes the number
 
 
+@pytest.mark.real
 def test_clustering_v1_and_v2_equal_mteb():
     texts, labels = _banking77("test")
     table = _vectors(texts, labels, noise=2.0)
@@ -85,7 +86,7 @@ def test_clustering_v1_and_v2_equal_mteb():
         assert float(stat(pred, ones).mean()) == pytest.approx(ours, abs=1e-9)
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_clustering_cli_under_mteb_protocols_equals_mteb_on_real_vectors(tmp_path):
     from spacekit.embed import EncodeOptions, load_model
 
@@ -119,6 +120,7 @@ def test_clustering_cli_under_mteb_protocols_equals_mteb_on_real_vectors(tmp_pat
     assert json.loads(c16.stdout)["samples_per_label"] == 16
 
 
+@pytest.mark.model
 def test_bad_mteb_layouts_and_knobs_are_one_line_exit_2(tmp_path):
     bad = tmp_path / "sets.jsonl"
     bad.write_text(json.dumps({"sentences": ["a", "b", "c"], "labels": ["x", "y"]}) + "\n", encoding="utf-8")
@@ -136,6 +138,7 @@ def test_bad_mteb_layouts_and_knobs_are_one_line_exit_2(tmp_path):
         assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.real
 def test_pair_classification_under_every_scoring_function_equals_mteb(tmp_path):
     from spacekit.metrics.pair_classification import pair_scores, scoring_scores
 
@@ -171,6 +174,7 @@ def test_pair_classification_under_every_scoring_function_equals_mteb(tmp_path):
     assert read.ids[3] == "pairs.jsonl:1:3"
 
 
+@pytest.mark.model
 def test_compare_runs_clustering_under_mteb_protocols_from_a_suite(tmp_path):
     texts, labels = _banking77("test")
     keep = [i for i, y in enumerate(labels) if y in sorted(set(labels))[:12]][:360]        # 12 intents, 360 texts

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 from report_checks import assert_valid_report
 
 from spacekit.cli import main
@@ -25,6 +25,7 @@ def _invoke(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
+@pytest.mark.model
 def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_reference(tmp_path):
     from mteb.results import TaskResult
 
@@ -75,6 +76,7 @@ def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_refe
     assert "Reproducibility (MTEB reference)" in (tmp_path / "r3" / "index.html").read_text()
 
 
+@pytest.mark.model
 def test_reference_problems_are_one_line_exit_2_before_any_work(tmp_path):
     paths = write_demo_data(tmp_path / "demo")
     (tmp_path / "other").mkdir()
@@ -95,7 +97,7 @@ def test_reference_problems_are_one_line_exit_2_before_any_work(tmp_path):
         assert not out.exists()                                # nothing written, nothing encoded
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_published_minilm_sts_and_banking77_are_reproduced_within_1e4():
     sts = _invoke("eval", "sts", "builtin:minilm", str(data_path("stsbenchmark", "sts-test.csv")), "--mteb-task",
                   "STSBenchmark", "--reference", str(PUBLISHED), "--json")
@@ -125,6 +127,7 @@ def _pairs_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.model
 def test_pair_classification_result_files_load_in_mteb_and_read_back(tmp_path):
     """eval pair-classification --mteb-out wrote nothing (it failed after the whole evaluation: MTEB's formats were
     keyed 'pair-classification', the kind is 'pair_classification'), and --reference skipped the kind."""

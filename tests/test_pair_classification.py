@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 from sklearn.metrics import accuracy_score, average_precision_score, f1_score
 
 from spacekit.cli import main
@@ -85,6 +85,7 @@ def stsb_pairs(tmp_path_factory):
     return path, rows
 
 
+@pytest.mark.real
 def test_eval_pair_classification_on_stsb_pairs(stsb_pairs):
     from spacekit.embed import encode, load_model
 
@@ -103,6 +104,7 @@ def test_eval_pair_classification_on_stsb_pairs(stsb_pairs):
     assert 0.9 < out["metrics"]["ap"] <= 1.0                                 # MiniLM separates these well
 
 
+@pytest.mark.real
 def test_compare_tests_pair_classification(stsb_pairs, tmp_path):
     """The kind runs in a suite like any other: its metrics are tested by the bootstrap, the model against itself
     changes nothing."""
@@ -123,6 +125,7 @@ def test_compare_tests_pair_classification(stsb_pairs, tmp_path):
         assert m["test"] == "bootstrap"
 
 
+@pytest.mark.model
 def test_labels_must_be_zero_or_one(tmp_path):
     path = tmp_path / "p.tsv"
     path.write_text("sentence1\tsentence2\tlabel\na\tb\t1\nc\td\t2\n")

@@ -39,6 +39,7 @@ def test_rbo_and_overlap_equal_their_definitions():
     assert rbo(list("abcdefghij"), list("bacdjihgfe"), 0.9) == pytest.approx(0.8276785656428571, abs=1e-15)
 
 
+@pytest.mark.model
 def test_compare_observes_unlabelled_queries_and_the_sheet_comes_back_as_qrels(tmp_path, tiny_model):
     paths = write_demo_data(tmp_path / "demo")
     beir = paths["beir"]
@@ -130,6 +131,7 @@ def test_judging_sheet_cells_never_run_as_formulas_and_ids_round_trip(tmp_path):
     assert (tmp_path / "qrels.tsv").read_text().splitlines()[1] == "-q1\t@d1\t2"
 
 
+@pytest.mark.model
 def test_a_model_that_compares_by_euclidean_distance_is_refused_by_both_searching_kinds(tmp_path, minilm_path):
     import shutil
 

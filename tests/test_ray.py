@@ -11,7 +11,7 @@ import pytest
 import ray
 import torch
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.cli import main
 from spacekit.demo.data import write_demo_data
@@ -26,6 +26,8 @@ from spacekit.ops import topk
 from spacekit.store.cache import embed_to_store
 from spacekit.store.read import open_store, verify_store
 from spacekit.store.write import write_store
+
+pytestmark = pytest.mark.real  # a Ray cluster
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +152,7 @@ def test_a_shard_the_driver_cannot_see_is_one_clear_error(tmp_path):
     run._check({"file": "part-00000.parquet", "rows": 1, "sha256": "x", "bytes": 5}, 0, 1)
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_a_killed_actor_and_a_stopped_driver_still_give_a_complete_store(cluster, corpus, tmp_path, tiny_model):
     ids, texts = corpus
     marker = tmp_path / "killed-once"
@@ -210,7 +212,7 @@ def test_merge_keeps_the_lower_index_on_equal_scores():
     assert s.tolist() == [[0.9, 0.9, 0.5]]
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_eval_retrieval_on_ray_reproduces_the_published_scifact_numbers(cluster):
     result = CliRunner().invoke(main, ["eval", "retrieval", "builtin:minilm", str(data_path("scifact")), "--ray",
                                        "local", "--workers", "2", "--json"])

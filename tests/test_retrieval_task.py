@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import TINY_CORPUS, TINY_QUERIES, data_path, write_beir
 
 from spacekit.cli import main
 
@@ -15,7 +15,7 @@ MTEB_SCIFACT = {"ndcg@10": 0.64508, "recall@100": 0.925, "recall@10": 0.78333, "
                 "mrr@10": 0.6047249}
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_scifact_reproduces_mteb_published_numbers(tmp_path):
     folder = data_path("scifact")
     run_file = tmp_path / "run.trec"
@@ -40,6 +40,11 @@ def test_scifact_reproduces_mteb_published_numbers(tmp_path):
     original = enc.encode_texts
     enc.encode_texts = lambda *a, **k: calls.append(1) or original(*a, **k)
     try:
+        from spacekit.embed import load_model
+
+        load_model("builtin:minilm").encode(["a text no cache holds"], progress=False)
+        assert calls == [1]                                          # the spy sees the encoder the CLI uses
+        calls.clear()
         second = CliRunner().invoke(main, ["eval", "retrieval", "builtin:minilm", str(folder), "--json"])
     finally:
         enc.encode_texts = original
@@ -48,20 +53,10 @@ def test_scifact_reproduces_mteb_published_numbers(tmp_path):
     assert json.loads(second.stdout)["metrics"] == out["metrics"]
 
 
-def _beir(tmp_path, corpus: str, queries: str, qrels: str):
-    (tmp_path / "qrels").mkdir(parents=True, exist_ok=True)
-    (tmp_path / "corpus.jsonl").write_text(corpus)
-    (tmp_path / "queries.jsonl").write_text(queries)
-    (tmp_path / "qrels" / "test.tsv").write_text(qrels)
-    return tmp_path
-
-
-CORPUS = "".join(json.dumps({"_id": f"d{i}", "title": "T", "text": f"document {i}"}) + "\n" for i in range(6))
-QUERIES = "".join(json.dumps({"_id": f"q{i}", "text": f"query {i}"}) + "\n" for i in range(3))
 
 
 def test_tiny_beir_folder_evaluates_and_writes_a_trec_run(tmp_path, tiny_model):
-    folder = _beir(tmp_path / "b", CORPUS, QUERIES, "query-id\tcorpus-id\tscore\nq0\td1\t1\nq1\td2\t2\n")
+    folder = write_beir(tmp_path / "b", TINY_CORPUS, TINY_QUERIES, "query-id\tcorpus-id\tscore\nq0\td1\t1\nq1\td2\t2\n")
     run_file = tmp_path / "run.txt"
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder), "--json", "--k", "1,5",
                                   "--run-out", str(run_file)])
@@ -86,7 +81,7 @@ def test_tiny_beir_folder_evaluates_and_writes_a_trec_run(tmp_path, tiny_model):
     ("query-id\tcorpus-id\tscore\nq0\td1\t1\nq0\td1\t1\n", "test.tsv:3: duplicate judgement"),
 ])
 def test_bad_qrels_are_one_line_exit_2(tmp_path, tiny_model, qrels, message):
-    folder = _beir(tmp_path, CORPUS, QUERIES, qrels)
+    folder = write_beir(tmp_path, TINY_CORPUS, TINY_QUERIES, qrels)
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder)])
     assert r.exit_code == 2, r.output
     assert message in r.stderr, r.output
@@ -94,7 +89,8 @@ def test_bad_qrels_are_one_line_exit_2(tmp_path, tiny_model, qrels, message):
 
 
 def test_duplicate_corpus_id_and_missing_files(tmp_path, tiny_model):
-    folder = _beir(tmp_path, CORPUS + json.dumps({"_id": "d0", "text": "again"}) + "\n", QUERIES, "q0\t0\td1\t1\n")
+    corpus = TINY_CORPUS + json.dumps({"_id": "d0", "text": "again"}) + "\n"
+    folder = write_beir(tmp_path, corpus, TINY_QUERIES, "q0\t0\td1\t1\n")
     r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder)])
     assert r.exit_code == 2
     assert "corpus.jsonl:7: duplicate id 'd0'" in r.stderr

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import make_tiny_model
 
 from spacekit.embed import encode, load_model
 from spacekit.embed.prompts import Prompt, PromptChoice
 from spacekit.errors import InputError
-from tests.conftest import make_tiny_model
 
 PROMPTS = {"query": "query: ", "document": "passage: ", "classification": "Classify the topic: "}
 LONG = ("Heart attack risk rises with age, blood pressure and smoking; statins lower it in most trials. " * 30)

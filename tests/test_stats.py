@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import paired_statistic_cases
+from helpers import paired_statistic_cases
 from scipy import stats as sps
 from sklearn.metrics import adjusted_rand_score, v_measure_score
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import sts_sentences
+from helpers import sts_sentences
 
 from spacekit.cli import main
 from spacekit.errors import StoreError
@@ -97,6 +97,7 @@ def test_nan_vectors_leave_no_store(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.model
 def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
     texts = sts_sentences("dev")[:2400]
     src = tmp_path / "in.jsonl"
@@ -123,6 +124,7 @@ def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
     assert np.allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.model
 def test_cli_embed_refuses_other_model_into_same_store(tmp_path, tiny_model):
     src = tmp_path / "in.csv"
     src.write_text("id,text\na,hello\nb,world\n")

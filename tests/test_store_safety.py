@@ -43,6 +43,7 @@ def _texts(tmp_path, n: int = 40):
 
 # data loss -----------------------------------------------------------------------------------------------------
 
+@pytest.mark.model
 def test_overwrite_never_deletes_a_folder_that_is_not_a_store(tmp_path):
     folder = tmp_path / "work"
     folder.mkdir()
@@ -80,6 +81,7 @@ def test_a_failed_new_store_removes_only_its_own_files(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+@pytest.mark.model
 def test_three_embed_runs_into_one_new_folder_all_succeed(tmp_path):
     src = _texts(tmp_path, 300)
     out, clean = tmp_path / "store", tmp_path / "clean"
@@ -93,6 +95,7 @@ def test_three_embed_runs_into_one_new_folder_all_succeed(tmp_path):
     assert np.allclose(open_store(out).load()[1], open_store(clean).load()[1], atol=1e-6)
 
 
+@pytest.mark.model
 def test_two_evaluations_share_one_cache(tmp_path):
     pairs = tmp_path / "s.tsv"
     pairs.write_text("sentence1\tsentence2\tscore\n" + "".join(f"a sentence {i}\tanother one {i % 5}\t{i % 6}\n"
@@ -326,6 +329,7 @@ def clean_embed(tmp_path_factory):
 
 
 # renames of a 6-shard store: 1 the first manifest, 2k + 2 shard k, 2k + 3 the manifest after it, 14 the last
+@pytest.mark.model
 @pytest.mark.parametrize("kill_at", [1, 4, 13, 14])
 def test_kill_between_temp_write_and_rename_then_resume(tmp_path, clean_embed, kill_at):
     """SIGKILL at the Nth atomic rename (a shard or the manifest written and synced, not yet in place): the

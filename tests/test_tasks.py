@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.cli import main
 from spacekit.metrics.classification import ClassificationProtocol, training_subsets
@@ -19,7 +19,7 @@ def _cli_json(args: list[str]) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_sts_test_equals_sentence_transformers_evaluator(minilm_path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator
@@ -66,7 +66,7 @@ def test_mteb_training_subsets_equal_independent_reimplementation():
     assert all(np.unique(labels[o], return_counts=True)[1].max() == 8 for o in ours)
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_banking77_classification_follows_the_mteb_protocol_and_full():
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
@@ -103,7 +103,7 @@ def test_banking77_classification_follows_the_mteb_protocol_and_full():
     assert ours["f1_macro"] == pytest.approx(np.mean(f1s), abs=1e-12)
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_banking77_clustering_v_measure_is_stable_for_a_seed():
     path = data_path("banking77", "test.csv")
     first = _cli_json(["eval", "clustering", "builtin:minilm", str(path), "--seed", "7"])
@@ -114,6 +114,7 @@ def test_banking77_clustering_v_measure_is_stable_for_a_seed():
     assert 0.6 < first["metrics"]["v_measure"] < 0.95
 
 
+@pytest.mark.model
 def test_probes_builtin_and_geometry_with_pairs(tmp_path, minilm_path):
     out = _cli_json(["eval", "probes", "builtin:minilm"])
     assert out["task"] == "probes"
@@ -138,6 +139,7 @@ def test_probes_builtin_and_geometry_with_pairs(tmp_path, minilm_path):
     (["eval", "classification", "builtin:minilm", "--train", "{d}/ok.csv", "--test", "{d}/unseen.csv"],
      "test labels absent from train"),
 ])
+@pytest.mark.model
 def test_task_commands_bad_input_one_line_exit_2(tmp_path, args, message):
     (tmp_path / "s.tsv").write_text("sentence1\tsentence2\tscore\na\tb\tx\nc\td\t1\n")
     (tmp_path / "l.csv").write_text("body,label\nhello,a\nbye,b\n")

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from spacekit.cli import main
@@ -26,6 +27,7 @@ def _count_encodes(monkeypatch) -> Counter:
     return seen
 
 
+@pytest.mark.model
 def test_texts_shared_by_tasks_are_encoded_once_per_model(tmp_path, monkeypatch, tiny_model):
     """Classification and clustering over the same test texts, STS over some of them, the training file, drift
     and the probes: every (model, prompt, text) reaches the network once in the whole compare."""
@@ -75,6 +77,7 @@ kind = "probes"
         assert {f"please {t}" for t in texts} <= mine
 
 
+@pytest.mark.model
 def test_a_later_list_encodes_only_its_new_texts_and_a_damaged_shard_is_recomputed(tmp_path, monkeypatch, caplog):
     model = load_model("builtin:minilm")
     opts = EncodeOptions(cache_dir=str(tmp_path / "cache"))
@@ -118,6 +121,7 @@ def test_a_long_stage_writes_a_plain_line_every_interval(monkeypatch, capfd):
     assert capfd.readouterr().err == ""
 
 
+@pytest.mark.model
 def test_dtype_auto_and_the_precision_in_the_cache_key(tmp_path, monkeypatch):
     """auto: bf16 only on a CPU with AMX; fp16 on the CPU refused; vectors of each precision cached apart."""
     import pytest

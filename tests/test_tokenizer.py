@@ -3,7 +3,8 @@
 import json
 import string
 
-from conftest import data_path
+import pytest
+from helpers import data_path
 
 from spacekit.embed import load_model, tokenizer
 from spacekit.embed.tokenizer import _splits_at_spaces
@@ -44,6 +45,7 @@ def test_long_texts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model,
     assert [len(ids) for ids in whole] == [64, 5, 64, 11, 64, 4, 64]         # over-long words: one [UNK]
 
 
+@pytest.mark.real
 def test_real_abstracts_tokenised_from_their_heads_equal_the_whole_texts(tiny_model, monkeypatch):
     lines = list(data_path("scifact", "corpus.jsonl").open(encoding="utf-8"))[:600]
     abstracts = [json.loads(x)["text"] for x in lines]
@@ -79,6 +81,7 @@ def _fuzz(seed: int = 7) -> list[str]:
     return fuzz + [" ".join(rng.choice([*pieces, "word", "Word", "WORD", *extra], size=8)) for _ in range(400)]
 
 
+@pytest.mark.real
 def test_plain_texts_through_the_light_copy_equal_the_full_tokenizer(minilm_path, monkeypatch):
     import numpy as np
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import data_path
+from helpers import data_path
 
 from spacekit.cli import main
 from spacekit.errors import InputError
@@ -68,6 +68,7 @@ def test_what_is_not_training_data_is_refused(tmp_path, name, content, says):
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.model
 def test_a_qrels_file_as_train_fails_before_anything_is_encoded(tmp_path, monkeypatch):
     """Exit 2 with one line naming the file; no model is asked to encode (the check runs first)."""
     from spacekit.compare import run
@@ -88,6 +89,7 @@ def test_a_qrels_file_as_train_fails_before_anything_is_encoded(tmp_path, monkey
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.model
 def test_a_bad_task_file_fails_before_anything_is_encoded(tmp_path, monkeypatch):
     from spacekit.compare import run
 
@@ -104,6 +106,7 @@ def test_a_bad_task_file_fails_before_anything_is_encoded(tmp_path, monkeypatch)
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.real
 def test_scifact_test_queries_whose_relevant_documents_were_training_positives(tmp_path):
     """Fine-tuning pairs from SciFact's train qrels (query, relevant document): how many test queries have a
     relevant document among the training positives, by normalised text, equals the count by document id."""

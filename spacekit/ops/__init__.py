@@ -2,5 +2,7 @@
 
 from spacekit.ops.geometry import alignment, anisotropy, effective_rank, knn_overlap, linear_cka, uniformity
 from spacekit.ops.topk import topk
+from spacekit.ops.topk_settle import SearchCounters
 
-__all__ = ["alignment", "anisotropy", "effective_rank", "knn_overlap", "linear_cka", "topk", "uniformity"]
+__all__ = ["SearchCounters", "alignment", "anisotropy", "effective_rank", "knn_overlap", "linear_cka", "topk",
+           "uniformity"]

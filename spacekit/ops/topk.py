@@ -11,6 +11,7 @@ the fp32 exact search.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -32,6 +33,7 @@ from spacekit.ops.similarity import (
     normalize,
 )
 from spacekit.ops.topk_select import CHUNK, merge
+from spacekit.ops.topk_settle import SearchCounters
 from spacekit.ops.topk_tile import CorpusTile, Scratch, all_finite, corpus_tile
 from spacekit.ops.topk_torch import score_rows, torch_slices
 
@@ -40,7 +42,8 @@ LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candidate_precision: str | None = None,
-         budget: int | str | None = None, dtype: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+         budget: int | str | None = None, counters: SearchCounters | None = None,
+         dtype: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k corpus rows per query -> (scores (nq, k) float32, indices (nq, k) int64), both on the CPU.
 
     queries: (nq, d) array/tensor; corpus: (n, d) array/tensor or a spacekit Store (streamed tile by tile).
@@ -60,7 +63,8 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
     _check_finite(q, "queries")
     k = min(k, n)
     q = normalize(q) if metric == "cosine" else q
-    plan = plan_search(q.shape[0], n, q.shape[1], k, metric, dev, candidate_precision, budget, corpus_dtype(corpus))
+    plan = dataclasses.replace(plan_search(q.shape[0], n, q.shape[1], k, metric, dev, candidate_precision, budget,
+                                           corpus_dtype(corpus)), counters=counters)
     log.debug("top-k: %s", plan)
     best_s = torch.full((q.shape[0], k), -math.inf, device=dev)           # (nq, k) the running result
     best_i = torch.full((q.shape[0], k), -1, dtype=torch.long, device=dev)
@@ -105,6 +109,7 @@ class SearchPlan:
     query_rows: int
     chunk: int
     budget: backend.Budget
+    counters: SearchCounters | None = None
 
     @property
     def low(self) -> torch.dtype:
@@ -140,12 +145,12 @@ def tile_topk(qt: torch.Tensor, tile: CorpusTile, k: int, plan: SearchPlan,
     """One query tile against one corpus tile: the fused kernel when the plan says so and the tile has enough
     chunks for it, else (or when the kernel fails) the torch route in budget-sized query slices."""
     def torch_route():
-        return torch_slices(qt, tile, k, plan.candidates, plan.budget, scratch)
+        return torch_slices(qt, tile, k, plan.candidates, plan.budget, scratch, plan.counters)
 
     enough_chunks = plan.chunk and fused.kernel_candidates(k) < tile.exact.shape[0] // plan.chunk
     if plan.route == "fused" and enough_chunks and not broken():
         return with_kernel("fused top-k", lambda: fused.kernel_topk(qt, tile, k, plan.candidates or "fp32",
-                                                                     plan.budget), torch_route)
+                                                                     plan.budget, plan.counters), torch_route)
     return torch_route()
 
 

@@ -8,7 +8,7 @@ import torch
 
 from spacekit import backend
 from spacekit.ops.topk_select import select
-from spacekit.ops.topk_settle import rounding_bound, settle
+from spacekit.ops.topk_settle import SearchCounters, rounding_bound, settle
 from spacekit.ops.topk_tile import CorpusTile
 
 KERNEL_MAX_K = 1024  # the fused kernel serves k up to this; larger k takes the torch route
@@ -44,8 +44,8 @@ def candidate_width(k: int, sub: int) -> int:
     return kernel_candidates(k) + expansion_slots(sub) * sub
 
 
-def kernel_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
-                 limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+def kernel_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, limit: backend.Budget,
+                counters: SearchCounters | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k through the fused kernel, proven exact, with one wait for the GPU.
 
     The kernel gives per chunk its best reduced-precision score, that column and the runner-up score. The best
@@ -64,12 +64,13 @@ def kernel_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
     bound = rounding_bound(q, tile, mode)
     expand = runner_up.gather(1, chunk) + 2 * bound[:, None] >= top[:, k - 1:k]     # (b, kc)
     cols = torch.where(expand, -1, col.gather(1, chunk))                  # expanded chunks: all columns, below
-    return rescore_chunks(q, tile, k, cols, chunk, expand, top[:, kc] + bound, sub, expansion_slots(sub), limit)
+    return rescore_chunks(q, tile, k, cols, chunk, expand, top[:, kc] + bound, sub, expansion_slots(sub), limit,
+                          counters)
 
 
 def rescore_chunks(q: torch.Tensor, tile: CorpusTile, k: int, cols: torch.Tensor, chunk: torch.Tensor,
                     expand: torch.Tensor, ceiling: torch.Tensor, sub: int, slots: int,
-                    limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:
+                    limit: backend.Budget, counters: SearchCounters | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact fp32 top-k among each row's candidate columns `cols` (-1: none) and every column of its expanded
     chunks (chunk[expand]), the first `slots` of them in this pass, settled by settle (ceiling (b,): the highest
     exact score a column outside the candidates can have); rows with more expanded chunks than slots take a pass
@@ -86,8 +87,8 @@ def rescore_chunks(q: torch.Tensor, tile: CorpusTile, k: int, cols: torch.Tensor
         """Rows with more expanded chunks than slots: a pass with slots for all of them, in budget-sized parts."""
         n_exp = int(expand[rows].sum(1).max())
         per = max(1, limit.rows(2 * 12 * (cols.shape[1] + n_exp * sub)))
-        parts = [rescore_chunks(q[r], tile, k, cols[r], chunk[r], expand[r], ceiling[r], sub, n_exp, limit)
-                 for r in rows.split(per)]
+        parts = [rescore_chunks(q[r], tile, k, cols[r], chunk[r], expand[r], ceiling[r], sub, n_exp, limit,
+                                counters) for r in rows.split(per)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-    return settle(q, tile, k, cand_s, cand_c, ceiling, limit, rank[:, -1] >= slots, widen)
+    return settle(q, tile, k, cand_s, cand_c, ceiling, limit, rank[:, -1] >= slots, widen, counters)

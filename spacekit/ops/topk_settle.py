@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -20,6 +21,18 @@ from spacekit.ops.topk_select import lower_column_first, select
 from spacekit.ops.topk_tile import CorpusTile, exact_scores
 
 log = logging.getLogger("spacekit")
+
+
+@dataclass
+class SearchCounters:
+    """What a search did, for a caller that asks (topk(counters=...)): query rows settled from reduced-precision
+    candidates (per corpus tile; a row the fused route widens passes again), and the rows too close to call, redone
+    over the whole tile in fp32."""
+
+    settled: int = 0
+    redone: int = 0
+
+
 # unit roundoff of the reduced-precision matmul inputs (tf32 keeps 10 mantissa bits, like fp16)
 UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11, "fp32": 2.0**-11}  # fp32: tf32 products
 
@@ -27,7 +40,7 @@ UNIT_ROUNDOFF = {"fp16": 2.0**-11, "bf16": 2.0**-8, "tf32": 2.0**-11, "fp32": 2.
 def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand_c: torch.Tensor, ceiling: torch.Tensor,
             limit: backend.Budget, more: torch.Tensor | None = None,
             widen: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+            counters: SearchCounters | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact fp32 top-k among each row's candidates (exact scores cand_s at distinct columns cand_c, in any order;
     missing ones -inf), proven complete with one wait for the device: ceiling (b,) is the highest exact score a
     column outside the candidates can have, and rows reaching their k-th score redo over the whole tile in fp32;
@@ -39,6 +52,8 @@ def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand
     if more is not None:
         code += more.to(torch.int8) * 2
     flagged = torch.nonzero(code).flatten()                               # the one wait
+    if counters is not None:
+        counters.settled += q.shape[0]
     if not flagged.numel():
         return s, idx
     kind = code[flagged]                                                  # redo first, then more, then ties only
@@ -52,6 +67,8 @@ def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand
     if exact.numel():
         log.debug("top-k: %d of %d rows too close to call in reduced precision, redone in fp32", exact.numel(),
                   q.shape[0])
+        if counters is not None:
+            counters.redone += exact.numel()
         s[exact], idx[exact] = exact_rows(q[exact], tile, k, limit)
     return s, idx
 

@@ -9,16 +9,18 @@ import torch
 
 from spacekit import backend
 from spacekit.ops.topk_select import CHUNK, select
-from spacekit.ops.topk_settle import exact_rows, gathered_scores, rounding_bound, settle, tf32
+from spacekit.ops.topk_settle import SearchCounters, exact_rows, gathered_scores, rounding_bound, settle, tf32
 from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
 
 
 def torch_slices(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
-                 scratch: Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 scratch: Scratch | None = None, counters: SearchCounters | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """torch_topk over query slices whose score tile fits the budget (a query tile sized for the fused route has
     no score tile in its budget, and the fused kernel may fall back to this)."""
     rows = score_rows(limit, tile.exact.shape[0])
-    parts = [torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, scratch) for lo in range(0, qt.shape[0], rows)]
+    parts = [torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, scratch, counters)
+             for lo in range(0, qt.shape[0], rows)]
     if len(parts) == 1:
         return parts[0]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
@@ -30,7 +32,7 @@ def score_rows(limit: backend.Budget, n: int) -> int:
 
 
 def torch_topk(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
-               scratch: Scratch | None) -> tuple[torch.Tensor, torch.Tensor]:
+               scratch: Scratch | None, counters: SearchCounters | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32. A tile of k rows or fewer
     under reduced precision is scored as a redone row is (exact_rows: each score the fp32 rounding of a float64 dot
     product), so its scores equal those the same rows get inside a larger tile (a sharded search's small shards)."""
@@ -40,11 +42,12 @@ def torch_topk(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, 
             return select(exact_scores(qt, tile, scratch), min(k, n))
     if k >= n:
         return exact_rows(qt, tile, n, limit)
-    return reduced_precision_topk(qt, tile, k, reduced, limit, scratch)
+    return reduced_precision_topk(qt, tile, k, reduced, limit, scratch, counters)
 
 
 def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, limit: backend.Budget,
-                           scratch: Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                           scratch: Scratch | None = None, counters: SearchCounters | None = None
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
     """Candidates from fp16/bf16/tf32 scores, re-scored in fp32; rows whose margin is too thin redo in fp32.
 
     q: (b, d) fp32; tile.low: the corpus tile in the reduced dtype (fp32 for tf32). |fp32 score - reduced
@@ -69,4 +72,4 @@ def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
     exact = gathered_scores(q, tile.exact, cand, limit)
     if tile.scale is not None:
         exact.mul_(tile.scale[cand])
-    return settle(q, tile, k, exact, cand, ceiling + rounding_bound(q, tile, mode), limit)
+    return settle(q, tile, k, exact, cand, ceiling + rounding_bound(q, tile, mode), limit, counters=counters)
