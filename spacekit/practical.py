@@ -2,7 +2,7 @@
 tests (TOST), the items a test would need to decide, the correction over a family of tests, and one metric's
 verdict from all of these.
 
-The rule (README, "Conventions"): a change is "improved" / "regressed" when the family-corrected test finds it
+The rule (docs/conventions.md): a change is "improved" / "regressed" when the family-corrected test finds it
 (p < alpha and the CI excludes 0) and |delta| >= the metric's margin; a significant change smaller than the margin
 is a "negligible change"; a change not found whose TOST (corrected in the same family) puts it inside +-margin is
 "equivalent"; anything else is "inconclusive", with the items needed to find a change of the margin. With a margin

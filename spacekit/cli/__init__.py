@@ -19,7 +19,7 @@ from spacekit.cli import ab, compare, embed, eval
 from spacekit.cli.common import Cli
 from spacekit.escape import plain
 
-# Set for the process by the CLI (a library caller decides for itself; README, "Environment"):
+# Set for the process by the CLI (a library caller decides for itself; docs/library.md, "Environment"):
 PROCESS_DEFAULTS = {
     "HF_HUB_OFFLINE": "1",            # never download: a missing model is a clear error
     "TOKENIZERS_PARALLELISM": "true",  # the Rust tokenizer's threads

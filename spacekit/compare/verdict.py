@@ -66,7 +66,7 @@ class TagSummary:
 @dataclass(frozen=True)
 class Overfitting:
     """In-domain against holdout: the rows of each tag, whether the model over-specialised (in-domain improved while
-    holdout regressed), the conclusion by the rule in README ("Conventions"), and a one-sentence note."""
+    holdout regressed), the conclusion by the rule in docs/conventions.md, and a one-sentence note."""
 
     in_domain: Annotated[TagSummary, Json(key="in-domain")]
     holdout: TagSummary
@@ -142,7 +142,7 @@ def _signed(x: float) -> str:
 
 def overfitting(rows: tuple[HeadlineRow, ...] | list[HeadlineRow]) -> Overfitting:
     """In-domain vs holdout from the headline's rows: every holdout change is named (a drop inside its margin too),
-    and the conclusion follows the rule in README ("Conventions")."""
+    and the conclusion follows the rule in docs/conventions.md."""
     def summary(tag: str) -> TagSummary:
         mine = [r for r in rows if r.tag == tag]
         return TagSummary(

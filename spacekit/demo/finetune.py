@@ -1,6 +1,6 @@
 """Fine-tune a sentence-transformers model on (anchor, positive) pairs with MultipleNegativesRankingLoss.
 
-The demo's step, and a helper for your own pairs (README, "Fine-tuning with the demo's helper"). Needs the `demo`
+The demo's step, and a helper for your own pairs (docs/cli.md, "Fine-tuning with the demo's helper"). Needs the `demo`
 extra: sentence-transformers, datasets, accelerate.
 """
 
