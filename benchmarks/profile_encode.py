@@ -124,7 +124,8 @@ def main() -> None:
     dtype = args.dtype or ("fp32" if dev.type == "cpu" else "fp16")
     texts = scifact_texts(n)
     model = load_model("builtin:minilm")
-    model.encode(texts[:64], device=str(dev), dtype=dtype, progress=False)   # as bench_encode's warm-up
+    placement = backend.Placement.resolve(dev, dtype)
+    model.encode(texts[:64], placement=placement, progress=False)   # as bench_encode's warm-up
 
     line = Timeline(dev)
     model.tokenizer.encodings = line.traced("tokenize", model.tokenizer.encodings)
@@ -135,7 +136,7 @@ def main() -> None:
     rows = []
     for i in range(args.passes):
         line.start()
-        model.encode(texts, device=str(dev), dtype=dtype, progress=False)
+        model.encode(texts, placement=placement, progress=False)
         wall = time.perf_counter() - line.t0
         rows.append({"pass": i + 1, "n": n, "per_s": n / wall, **line.summary(wall)})
     print(f"device: {device_name(dev)}; {dtype}; {n} SciFact documents; {os.cpu_count()} CPUs; {variant}")

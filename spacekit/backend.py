@@ -43,6 +43,9 @@ def device(spec: str | torch.device | None = None) -> torch.device:
     return torch.device(spec)
 
 
+_resolve_device = device  # Placement.resolve's name for it (its argument is called device)
+
+
 def dtype(name: str | None, dev: torch.device) -> torch.dtype:
     """Compute dtype: fp32 (default), bf16 or fp16 on a GPU; fp32 or bf16 on the CPU (fp16 there is slow and not
     worth its error: refused); 'auto' as dtype_name resolves it."""
@@ -80,6 +83,31 @@ def cpu_has_amx() -> bool:
     except OSError:
         return False
     return "amx_bf16" in flags
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a network runs and in what precision, resolved once (Placement.resolve): a device, a precision name
+    (fp32 / bf16 / fp16 / tf32) and tokens per forward batch (None: the device's default)."""
+
+    device: torch.device
+    precision: str = "fp32"
+    batch_tokens: int | None = None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The torch dtype the network computes in."""
+        return DTYPES[self.precision]
+
+    @classmethod
+    def resolve(cls, device: str | torch.device | None = None, dtype: str | None = None,
+                batch_tokens: int | None = None) -> Placement:
+        """The placement a request names: the device as backend.device resolves it, the precision as dtype_name
+        does on it (auto included), batch_tokens checked (>= 1); an InputError for any bad part."""
+        if batch_tokens is not None and batch_tokens < 1:
+            raise InputError(f"batch tokens must be >= 1, got {batch_tokens}")
+        dev = _resolve_device(device)
+        return cls(dev, dtype_name(dtype, dev), batch_tokens)
 
 
 @dataclass(frozen=True)

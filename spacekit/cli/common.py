@@ -147,18 +147,17 @@ def cache_options(f):
     return f
 
 
-def encode_args(device: str, dtype: str, batch_tokens: int | None) -> dict:
-    """The keyword arguments encode() takes, from the CLI options; --dtype auto resolved here, and the choice said
-    on stderr."""
-    from spacekit import backend
+def encode_request(device: str, dtype: str, batch_tokens: int | None) -> dict:
+    """device, dtype and batch_tokens from the CLI options, checked (backend.Placement.resolve) with --dtype auto
+    resolved here and the choice said on stderr."""
+    from spacekit.backend import Placement
 
     if batch_tokens is not None and batch_tokens < 1:
         raise InputError(f"--batch-tokens must be >= 1, got {batch_tokens}")
-    dev = backend.device(device)
-    chosen = backend.dtype_name(dtype, dev)
+    placement = Placement.resolve(device, dtype, batch_tokens)
     if dtype.lower() == "auto":
-        click.echo(f"--dtype auto: {chosen} on {dev}", err=True)
-    return {"device": device, "dtype": chosen, "batch_tokens": batch_tokens}
+        click.echo(f"--dtype auto: {placement.precision} on {placement.device}", err=True)
+    return {"device": device, "dtype": placement.precision, "batch_tokens": batch_tokens}
 
 
 def prompt_options(roles: bool = False):
@@ -185,7 +184,7 @@ def encode_options(device: str, dtype: str, batch_tokens: int | None, cache_dir:
     from spacekit.embed.prompts import PromptChoice
 
     prompts.pop("trust_remote_code", None)
-    return EncodeOptions(**encode_args(device, dtype, batch_tokens), cache_dir=cache_dir, use_cache=not no_cache,
+    return EncodeOptions(**encode_request(device, dtype, batch_tokens), cache_dir=cache_dir, use_cache=not no_cache,
                          prompts=PromptChoice.from_options(prompts))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from spacekit.cli.common import device_options, encode_args, plain, prompt_options, ray_options, ray_settings
+from spacekit.cli.common import device_options, encode_request, plain, prompt_options, ray_options, ray_settings
 from spacekit.store.format import NP_DTYPES, SHARD_ROWS
 
 
@@ -35,21 +35,23 @@ def embed(model, input_file, out, id_field, text_field, shard_rows, store_dtype,
     from spacekit.store.cache import embed_to_store
 
     texts = read_texts(input_file, id_field=id_field, text_field=text_field)
-    args = encode_args(device, dtype, batch_tokens)
+    request = encode_request(device, dtype, batch_tokens)
     m = load_model(model, trust_remote_code=trust_remote_code)
     chosen = m.prompt_for(None, PromptChoice.from_options({"prompt": prompt, "prompt_name": prompt_name}))
     if ray_address is not None:
         from spacekit.distributed.embed import EmbedJob, embed_stores_ray
 
         settings = ray_settings(ray_address, workers, gpus_per_worker, trust_remote_code, tokenize=tokenizer_stage,
-                                encode_args={"dtype": args["dtype"], "batch_tokens": args["batch_tokens"]})
+                                dtype=request["dtype"], batch_tokens=batch_tokens)
         job = EmbedJob(model, texts.ids, texts.texts, Path(out), chosen, shard_rows, store_dtype, overwrite)
         done = embed_stores_ray([job], settings, {model: m})[0]
         store = done.store
         click.echo(f"ray: {done.blocks_encoded} shard blocks encoded by {done.workers} workers", err=True)
     else:
+        from spacekit.backend import Placement
+
         store = embed_to_store(m, texts.ids, texts.texts, out, prompt=chosen, shard_rows=shard_rows,
-                               overwrite=overwrite, store_dtype=store_dtype, **args)
+                               overwrite=overwrite, store_dtype=store_dtype, placement=Placement.resolve(**request))
     click.echo(f"{plain(store.path)}: {store.count} embeddings, dim {store.dim}, "
                f"{len(store.manifest['shards'])} shards", err=True)
 

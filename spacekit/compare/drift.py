@@ -99,7 +99,7 @@ def drift_section(models: tuple[Model, Model], tasks: list[Task],
     if len(texts) <= config.knn_k + 1:
         return Drift(len(texts), note="too few texts for drift"), None
     xb, xa = (config.opts.embed(m, texts, texts) for m in models)
-    dev = config.opts.device
+    dev = config.opts.placement.device
     overlap = geo.knn_overlap(xb, xa, k=config.knn_k, device=dev).numpy()
     shape = {name: (fn(xb, device=dev), fn(xa, device=dev)) for name, fn in
              [("uniformity", geo.uniformity), ("anisotropy", geo.anisotropy), ("effective_rank", geo.effective_rank)]}

@@ -27,7 +27,7 @@ def paired_test(task: Task, metric: str, before: TaskResult, after: TaskResult, 
     values_a, _ = after.paired_inputs(metric)
     return stats.compare_metric(values_b[..., sel], values_a[..., sel], spec.statistic,
                                 gold=None if gold is None else gold[sel], resamples=config.resamples, seed=seed,
-                                device=config.opts.device, margin=margin)
+                                device=config.opts.placement.device, margin=margin)
 
 
 def margins(spec: TaskSpec, config: CompareConfig) -> Callable[[str], float]:

@@ -21,7 +21,8 @@ class RaySettings:
     cpus_per_worker: int = 1
     tokenize: bool | None = None                # the CPU tokeniser stage; None: when the encoders hold GPUs
     trust_remote_code: bool = False
-    encode_args: dict | None = None
+    dtype: str | None = None                    # the precision each encoder resolves on its own device
+    batch_tokens: int | None = None
     fail_once: str | None = None
     stop_after: int | None = None
 

@@ -175,7 +175,7 @@ class _JobRun:
         s = self.settings
         actor = self.ray.remote(num_cpus=s.cpus_per_worker, num_gpus=self.gpus, max_restarts=2, max_task_retries=2,
                                 concurrency_groups={"ping": 1})(Encoder)
-        args = dict(s.encode_args or {}, device="cuda" if self.gpus > 0 else "cpu")
+        args = ("cuda" if self.gpus > 0 else "cpu", s.dtype, s.batch_tokens)
         with self._lock:
             if self.stopped:
                 raise Stopped(f"{self.job.out}: stopped before it started")

@@ -35,7 +35,7 @@ def cache_shard_rows(n: int) -> int:
 
 def with_encoding(settings: RaySettings, opts) -> RaySettings:
     """The settings with the encoding options (precision, tokens per batch) the task runs with."""
-    return replace(settings, encode_args={"dtype": opts.dtype, "batch_tokens": opts.batch_tokens})
+    return replace(settings, dtype=opts.dtype, batch_tokens=opts.batch_tokens)
 
 
 def encode_corpora(jobs: list[EmbedJob], settings: RaySettings, opts, models: dict) -> list[RayEmbedding]:

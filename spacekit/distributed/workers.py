@@ -38,14 +38,16 @@ def token_lists(tokens: tuple[np.ndarray, np.ndarray]) -> list[list[int]]:
 class Encoder:
     """One encoder actor: its own copy of the model; encodes a shard block and writes the shard."""
 
-    def __init__(self, spec: str, trust_remote_code: bool, encode_args: dict, threads: int = 1):
+    def __init__(self, spec: str, trust_remote_code: bool, placement: tuple[str, str | None, int | None],
+                 threads: int = 1):
         import torch
 
+        from spacekit.backend import Placement
         from spacekit.embed import load_model
 
         torch.set_num_threads(threads)                      # Ray gives an actor as many threads as CPUs it holds
         self.model = load_model(spec, trust_remote_code=trust_remote_code)
-        self.encode_args = encode_args
+        self.placement = Placement.resolve(*placement)     # (device, dtype, batch tokens), resolved on its node
 
     def write(self, store: str, number: int, ids: list[str], block, prompt: str, dtype: str,
               fail_once: str | None = None) -> dict:
@@ -61,10 +63,10 @@ class Encoder:
 
         try:
             if isinstance(block, tuple) and isinstance(self.model, TransformerModel):   # the driver's tokeniser stage
-                vec = encode_tokens(self.model, token_lists(block), prompt=prompt, progress=False,
-                                    **self.encode_args)
+                vec = encode_tokens(self.model, token_lists(block), prompt=prompt, placement=self.placement,
+                                    progress=False)
             else:
-                vec = self.model.encode(block, ids=ids, prompt=prompt, progress=False, **self.encode_args)
+                vec = self.model.encode(block, ids=ids, prompt=prompt, placement=self.placement, progress=False)
             entry = write_shard(Path(store), number, ids, vec, self.model.dim, dtype)
         except InputError as e:
             return {"error": str(e)}

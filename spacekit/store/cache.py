@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,16 +16,19 @@ from spacekit.store.key import Encoder, cache_name, store_key
 from spacekit.store.read import Store
 from spacekit.store.write import remove_store_files, store_lock, write_store
 
+if TYPE_CHECKING:
+    from spacekit.backend import Placement
+
 log = logging.getLogger("spacekit")
 
 
 def embed_to_store(model: Encoder, ids: list[str], texts: list[str], out: str | Path, *, prompt: str = "",
                    shard_rows: int = SHARD_ROWS, overwrite: bool = False, store_dtype: str = "float32",
-                   **encode_args) -> Store:
+                   placement: Placement | None = None) -> Store:
     """Embed texts (after the prompt) into the store at `out`, resuming or reusing what is there under the same
     key."""
     def embed(lo: int, hi: int) -> np.ndarray:
-        return model.encode(texts[lo:hi], ids=ids[lo:hi], prompt=prompt, **encode_args)
+        return model.encode(texts[lo:hi], ids=ids[lo:hi], prompt=prompt, placement=placement)
 
     return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt),
                        shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite)
@@ -36,14 +40,15 @@ def cache_root(override: str | Path | None = None) -> Path:
 
 
 def embeddings(model: Encoder, ids: list[str], texts: list[str], *, prompt: str = "",
-               cache_dir: str | Path | None = None, use_cache: bool = True, **encode_args) -> np.ndarray:
+               cache_dir: str | Path | None = None, use_cache: bool = True,
+               placement: Placement | None = None) -> np.ndarray:
     """(n, dim) float32 vectors for the texts after the prompt, each text encoded once per model setting whatever
     list it came in (the cache; ids matter only to a store: model, which looks its vectors up by id)."""
     if not (model.cacheable and use_cache):
-        return model.encode(texts, ids=ids, prompt=prompt, **encode_args)
+        return model.encode(texts, ids=ids, prompt=prompt, placement=placement)
     from spacekit.store.text_cache import cached_vectors
 
-    return cached_vectors(model, texts, cache_root(cache_dir), prompt=prompt, **encode_args)
+    return cached_vectors(model, texts, cache_root(cache_dir), prompt=prompt, placement=placement)
 
 
 def list_cache(cache_dir: str | Path | None = None) -> list[dict]:

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from spacekit.version import __version__
+
+if TYPE_CHECKING:
+    from spacekit.backend import Placement
 
 LAYOUT = "by-text/1"   # the text cache's layout: one growing store per model setting, ids = sha256 of each text
 
@@ -33,8 +36,8 @@ class Encoder(Protocol):
         """The model's half of a store's key."""
         ...
 
-    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "", device: str | None = None,
-               dtype: str | None = None, batch_tokens: int | None = None, progress: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
+               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
         """(n, dim) float32 vectors."""
         ...
 

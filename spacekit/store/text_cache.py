@@ -8,20 +8,25 @@ one length-sorted pass — and appended as a new shard. Files, checksums, atomic
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spacekit.store.key import Encoder, cache_name, text_cache_key, text_id
 from spacekit.store.write import append_rows, open_growing_store, store_lock
 
+if TYPE_CHECKING:
+    from spacekit.backend import Placement
 
-def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str = "", **encode_args) -> np.ndarray:
-    """(n, dim) float32 vectors of the texts after the prompt: read from the model's text cache under root, the
-    texts not in it encoded once (in one pass) and added."""
-    from spacekit import backend
 
-    precision = backend.dtype_name(encode_args.get("dtype"), backend.device(encode_args.get("device")))
-    key = text_cache_key(model, prompt, precision)
+def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str = "",
+                   placement: Placement | None = None) -> np.ndarray:
+    """(n, dim) float32 vectors of the texts after the prompt: read from the model's text cache under root (one per
+    precision), the texts not in it encoded once (in one pass) and added."""
+    from spacekit.backend import Placement
+
+    placement = placement or Placement.resolve()
+    key = text_cache_key(model, prompt, placement.precision)
     path = root / cache_name(key)
     wanted = [text_id(t) for t in texts]
     with store_lock(path):
@@ -29,7 +34,7 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
         row = {i: n for n, i in enumerate(ids)}
         todo = {i: t for i, t in zip(wanted, texts, strict=True) if i not in row}
         if todo:
-            new = model.encode(list(todo.values()), prompt=prompt, **encode_args)
+            new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
             append_rows(path, manifest, list(todo), new)
             row.update({i: len(ids) + n for n, i in enumerate(todo)})
             vec = np.concatenate([vec, new]) if len(vec) else new

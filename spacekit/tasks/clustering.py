@@ -132,7 +132,8 @@ class ClusteringTask(Task[ClusteringResult]):
         gold = np.unique(np.array(labels), return_inverse=True)[1]
         k = int(gold.max()) + 1
         if self.protocol == "full":
-            pred = np.stack([kmeans(x, k, n_init=self.n_init, seed=self.seed + r, device=opts.device)[0].numpy()
+            dev = opts.placement.device
+            pred = np.stack([kmeans(x, k, n_init=self.n_init, seed=self.seed + r, device=dev)[0].numpy()
                              for r in range(self.runs)])                                   # (runs, n)
         elif self.protocol == "mteb-v1":
             sets = np.array(data.sets if data.sets is not None else ["all"] * len(texts))

@@ -53,7 +53,7 @@ class GeometryTask(Task[GeometryResult]):
 
         texts, pairs = self.inputs()
         x = opts.embed(model, texts.ids, texts.texts)
-        dev = opts.device
+        dev = opts.placement.device
         metrics = {"uniformity": geometry.uniformity(x, device=dev), "anisotropy": geometry.anisotropy(x, device=dev),
                    "effective_rank": geometry.effective_rank(x, device=dev)}
         item_ids, per_item = texts.ids, {}

@@ -144,7 +144,7 @@ class QueriesTask(Task[QueriesResult]):
         queries, corpus = self.inputs()
         docs = opts.embed(model, corpus.ids, corpus.texts, "document")
         q = opts.embed(model, queries.ids, queries.texts, "query")
-        _, idx = topk(q, docs, self.k, metric=metric, device=opts.device)
+        _, idx = topk(q, docs, self.k, metric=metric, device=opts.placement.device)
         ids = np.array(corpus.ids, dtype=object)
         top = [[str(d) for d in ids[row]] for row in idx.numpy()]
         return QueriesResult(kind=self.kind, name=task_name(self.name, self.queries), dataset=str(self.queries),

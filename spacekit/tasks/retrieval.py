@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from spacekit.tasks.axes import Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
 from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
@@ -147,7 +150,7 @@ class RetrievalTask(Task[RetrievalResult]):
 
                 scores, idx = faiss_topk(queries, docs, self.depth, metric=similarity)
             else:
-                scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.device)
+                scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.placement.device)
         doc_ids = np.array(data.corpus.ids, dtype=object)
         run = RankedRun(data.queries.ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
@@ -156,7 +159,7 @@ class RetrievalTask(Task[RetrievalResult]):
         metrics, per_item = result.means(), dict(result.per_query)
         for v in self.scored_variants:
             scores_v, idx_v = search_variant(queries, docs, v, self._variant_depth(), similarity, self.rescore,
-                                             opts.device)
+                                             opts.placement.device)
             scored = evaluate(judged, RankedRun(data.queries.ids, doc_ids, idx_v, scores_v, ordered=True),
                               list(self.axis_metrics), all_queries=self.all_queries)
             assert scored.query_ids == result.query_ids
@@ -195,7 +198,7 @@ def relevant_texts(data: BeirData) -> dict[str, list[str]]:
 
 
 def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int, similarity: str, rescore: int,
-                   device: str | None) -> tuple[np.ndarray, np.ndarray]:
+                   device: torch.device | None) -> tuple[np.ndarray, np.ndarray]:
     """(scores, indices) of one variant's exact search: the vectors truncated (re-normalised) to v.dim, then
     searched in float32 by the similarity, or quantised (spacekit.ops.quantize)."""
     from spacekit import backend
