@@ -2,7 +2,7 @@
 
 Layers, each importing only those below it (pyproject.toml's import-linter contract; tests/test_house_rules.py):
     cli -> report | demo -> compare -> ab -> tasks -> distributed -> metrics | ops | embed | io | stats -> store
-    -> ranked_run | backend | files | practical | records | progress -> errors | escape | version
+    -> ranked_run | backend | files | practical | records | progress -> errors | escape | settings | version
 and spacekit.kernels (kernels/src) below them all, importing nothing of spacekit.
 Importing spacekit changes no environment variable or global state; the CLI sets its process defaults itself.
 """

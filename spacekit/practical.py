@@ -16,7 +16,13 @@ from typing import TypeGuard
 
 import numpy as np
 
+from spacekit.settings import Range, Setting, first_problem
+
 CORRECTIONS = ("holm", "bonferroni", "bh", "none")
+ALPHA = 0.05                     # the significance level compare and ab judge at by default
+CORRECTION = "holm"
+ALPHA_SETTING = Setting("significance level", Range(0, 1, open_low=True, open_high=True))
+CORRECTION_SETTING = Setting("correction over each family of tests", choices=CORRECTIONS)
 DEFAULT_MARGIN = 0.01            # one point on a 0-1 scale: nDCG, recall, MRR, MAP, accuracy, F1, AP, V-measure, ARI
 CORRELATION_MARGIN = 0.005       # half a point for correlations (STS): models lie closer together there
 POWER = 0.8                      # the power the needed sample size is computed for
@@ -32,6 +38,16 @@ def is_margin(value: object) -> TypeGuard[float]:
     """Whether value can be a margin: a finite number >= 0 (not a bool)."""
     return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             and value >= 0)
+
+
+def settings_problem(config: object) -> str | None:
+    """What is wrong with a compare or A/B config: its first setting out of range (spacekit.settings), else its
+    first --min-effect margin that is not a number >= 0; None when nothing is."""
+    problem = first_problem(config)
+    bad = next(((m, v) for m, v in getattr(config, "min_effect", {}).items() if not is_margin(v)), None)
+    if problem is None and bad is not None:
+        problem = f"--min-effect {bad[0]}: the margin must be a number >= 0, got {bad[1]!r}"
+    return problem
 
 
 def parse_min_effect(text: str) -> dict[str, float]:

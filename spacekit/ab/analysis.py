@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
+from spacekit.ab.config import AbConfig
 from spacekit.ab.outcomes import Outcome, outcomes
 from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
 from spacekit.io.ab_log import Impressions
 from spacekit.practical import adjust, decide, margin_for
-
-
-@dataclass
-class AbConfig:
-    """The analysis settings (the CLI's options)."""
-
-    alpha: float = 0.05
-    correction: str = "holm"
-    min_effect: dict[str, float] = field(default_factory=dict)    # metric (or "*") -> margin; default 0
-    k: int = 3                                                    # success@k
-    long_click_s: float = 30.0
-    expected_share: float = 0.5                                   # the control arm's share of units by design
 
 
 @dataclass(frozen=True)
@@ -95,6 +84,7 @@ def analyze(log: Impressions, config: AbConfig | None = None,
             covariate: dict[str, float] | None = None) -> AbAnalysis:
     """The analysis: arms, units, impressions, the SRM check, one row per metric, the verdict."""
     config = config or AbConfig()
+    config.check()
     metrics = outcomes(log, config.k, config.long_click_s)
     sums = [unit_sums(log.units, log.arm, o.numerator, o.denominator) for o in metrics]
     cov, filled = _covariate(sums[0].ids, covariate)

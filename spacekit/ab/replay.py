@@ -1,6 +1,10 @@
 """`spacekit ab replay`: a log's queries and clicks as a labelled retrieval task (a clicked document is relevant),
 so compare can rank both models on real queries; and how much of what each model retrieves the log never showed.
 
+    prepared = spacekit.ab.replay(read_log(log, replay=True), read_texts(corpus), folder)
+    comparison = run_suite(before, after, [replay_spec(prepared)], config)      # spacekit.compare
+    prepared.unjudged(comparison.runs[0].before, comparison.runs[0].after)
+
 Clicks judge only what the serving (old) model showed: a document the new model retrieves that was never shown is
 unjudged and counts as not relevant, which favours the old model. The share of unjudged results is reported beside
 the metrics for that reason.
@@ -10,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +24,56 @@ from spacekit.errors import InputError
 from spacekit.files import atomic_write
 from spacekit.io.ab_log import Impressions
 from spacekit.io.texts import Texts
+
+if TYPE_CHECKING:
+    from spacekit.tasks import TaskResult
+
+REPLAY_METRICS = ("ndcg@10", "mrr@10", "recall@10")
+
+
+@dataclass(frozen=True)
+class Unjudged:
+    """The mean share, over the replayed queries, of each model's top k that the log never showed for the query
+    (unjudged, so counted as not relevant: the model that served the log is favoured)."""
+
+    k: int
+    before: float
+    after: float
+    queries: int
+
+    def as_json(self) -> dict:
+        """replay.json's object: {"unjudged@10": {"before": ..., "after": ...}, "queries": n}."""
+        return {f"unjudged@{self.k}": {"before": self.before, "after": self.after}, "queries": self.queries}
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A log replayed as a retrieval task: the BEIR folder written from it (test split; clicked = relevant), its
+    metrics, and per query id every document the log showed (what its clicks can judge)."""
+
+    folder: Path
+    shown: dict[str, set[str]]
+    metrics: tuple[str, ...] = REPLAY_METRICS
+
+    def task_options(self) -> dict:
+        """The retrieval task's suite options: the folder and its split."""
+        return {"data": str(self.folder), "split": "test"}
+
+    def unjudged(self, before: TaskResult, after: TaskResult, k: int = 10) -> Unjudged:
+        """The share of each model's top k (their retrieval results on this task) the log never showed."""
+        from spacekit.tasks.retrieval import RetrievalResult
+
+        if not (isinstance(before, RetrievalResult) and isinstance(after, RetrievalResult)):
+            raise InputError("replay: the results are not a retrieval task's (no ranked run)")
+        b, a = (unjudged_share(r.run.query_ids, r.run.doc_ids, r.run.codes, self.shown, k) for r in (before, after))
+        return Unjudged(k, b, a, len(before.run.query_ids))
+
+
+def replay(log: Impressions, corpus: Texts, folder: str | Path) -> Replay:
+    """The log as a retrieval task written under folder (queries with a click; relevant = clicked): the library's
+    `ab replay`."""
+    written, shown = replay_folder(log, corpus, Path(folder))
+    return Replay(written, shown)
 
 
 def query_key(text: str) -> str:

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from spacekit.ab.config import AbConfig
 from spacekit.cli.common import (
-    alpha_option,
     cache_options,
-    correction_option,
     device_options,
     emit_json,
     encode_options,
@@ -19,9 +18,9 @@ from spacekit.cli.common import (
     plain,
     renamed_option,
     renamed_value,
-    resamples_option,
+    setting_option,
 )
-from spacekit.errors import InputError
+from spacekit.compare.config import CompareConfig
 
 if TYPE_CHECKING:
     from spacekit.ab.analysis import AbAnalysis
@@ -35,30 +34,28 @@ ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
               help="per-unit pre-period values (unit_id, pre): CUPED variance reduction")
 @click.option("--covariate", default="pre", show_default=True, help="the units table's pre-period column")
 @click.option("--control", default=None, help="the control arm's name (default: the first in sorted order)")
-@click.option("--success-k", "success_k", type=int, default=3, show_default=True,
-              help="success@k: a click in the top k")
-@renamed_option("--k", "--success-k", "success_k")
-@click.option("--long-click", type=float, default=30.0, show_default=True, help="seconds of dwell for a long click")
-@click.option("--control-share", type=float, default=0.5, show_default=True,
-              help="the control arm's share of units by design (the sample-ratio check)")
-@alpha_option
-@correction_option("over the secondary metrics (the main metric is its own family)")
+@setting_option(AbConfig, "k")
+@renamed_option("--k", "--success-k", "k")
+@setting_option(AbConfig, "long_click_s")
+@setting_option(AbConfig, "expected_share")
+@setting_option(AbConfig, "alpha")
+@setting_option(AbConfig, "correction")
 @click.option("--min-effect", callback=min_effect_option, default=None, metavar="METRIC=MARGIN,...",
               help="smallest change that matters (default 0: the classic rule)")
 @click.option("--json", "as_json", is_flag=True)
-def analyze_cmd(log, units_path, covariate, control, long_click, control_share, alpha, correction, min_effect,
+def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_share, alpha, correction, min_effect,
                 as_json, **renamed) -> None:
     """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
     the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
-    from spacekit.ab import AbConfig, analyze
+    from spacekit.ab import analyze
     from spacekit.io.ab_log import read_log, read_units
 
-    k = renamed_value(renamed, "success_k", "--k", "--success-k")
-    if k < 1 or not 0 < control_share < 1:
-        raise InputError("--success-k must be >= 1 and --control-share between 0 and 1")
+    k = renamed_value(renamed, "k", "--k", "--success-k")
+    config = AbConfig(alpha, correction, min_effect, k, long_click_s, expected_share)
+    config.check()                                       # the former --k's value too
     impressions = read_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
-    report = analyze(impressions, AbConfig(alpha, correction, min_effect, k, long_click, control_share), pre)
+    report = analyze(impressions, config, pre)
     if as_json:
         emit_json(report)
     else:
@@ -92,7 +89,7 @@ def _print_ab(report: AbAnalysis) -> None:
 
 @ab_group.command("interleaved")
 @click.argument("log", type=click.Path())
-@alpha_option
+@setting_option(AbConfig, "alpha")
 @click.option("--json", "as_json", is_flag=True)
 def interleaved_cmd(log, alpha, as_json) -> None:
     """An interleaved log (a team per shown position): clicks credited per team, the preference over units."""
@@ -171,22 +168,22 @@ def qrels_cmd(sheet, out_path) -> None:
                    "on the -1..1 scale)")
 @click.option("--interleaved", is_flag=True, help="LOG is an interleaved pilot: plan an interleaved comparison")
 @click.option("--power", type=float, default=0.8, show_default=True)
-@alpha_option
-@click.option("--control-share", type=float, default=0.5, show_default=True)
+@setting_option(AbConfig, "alpha")
+@setting_option(AbConfig, "expected_share")
 @click.option("--control", default=None, help="the control arm's name")
-@click.option("--success-k", "success_k", type=int, default=3, show_default=True, help="success@k")
-@renamed_option("--k", "--success-k", "success_k")
+@setting_option(AbConfig, "k")
+@renamed_option("--k", "--success-k", "k")
 @click.option("--json", "as_json", is_flag=True)
-def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, as_json, **renamed) -> None:
+def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_json, **renamed) -> None:
     """Units an experiment needs to find a change of --mde at --power, from a pilot or A/A log's spread."""
     from spacekit.ab.plan import plan_ab, plan_interleaving
     from spacekit.io.ab_log import read_log
 
-    k = renamed_value(renamed, "success_k", "--k", "--success-k")
+    k = renamed_value(renamed, "k", "--k", "--success-k")
     if interleaved:
         out: dict | list = plan_interleaving(read_log(log, interleaved=True), mde, alpha=alpha, power=power)
     else:
-        out = plan_ab(read_log(log, control), mde, alpha=alpha, power=power, control_share=control_share, k=k)
+        out = plan_ab(read_log(log, control), mde, alpha=alpha, power=power, control_share=expected_share, k=k)
     if as_json:
         emit_json({"plan": out})
         return
@@ -209,7 +206,7 @@ def plan_cmd(log, mde, interleaved, power, alpha, control_share, control, as_jso
 @click.option("--corpus", required=True, type=click.Path(), help="the documents the log's ids name (id, text)")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="the replay task (replay-data/) and compare's report (report/)")
-@resamples_option
+@setting_option(CompareConfig, "resamples")
 @device_options
 @cache_options
 def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
@@ -218,32 +215,22 @@ def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
     served the log)."""
     import json
 
-    from spacekit.ab.replay import replay_folder, unjudged_share
+    from spacekit.ab import replay
     from spacekit.cli.compare import run_compare
-    from spacekit.compare.config import CompareConfig
-    from spacekit.compare.suite import TaskSpec
+    from spacekit.compare import replay_spec
     from spacekit.files import atomic_write
     from spacekit.io.ab_log import read_log
     from spacekit.io.texts import read_texts
-    from spacekit.tasks.retrieval import RetrievalResult
 
-    impressions, docs = read_log(log, replay=True), read_texts(corpus)
     out = Path(out_dir)
-    data, shown = replay_folder(impressions, docs, out / "replay-data")
-    spec = TaskSpec("replay", "retrieval", "in-domain", ["ndcg@10", "mrr@10", "recall@10"],
-                    {"data": str(data), "split": "test"})
-    settings = {"alpha": CompareConfig.alpha, "correction": CompareConfig.correction, "min_effect": {},
-                "seed": CompareConfig.seed, "resamples": resamples, "leak_threshold": CompareConfig.leak_threshold,
-                "quiet": False, "profile": False}
-    comparison = run_compare(before, after, [spec], out / "report", None, settings, encode_options(**opts))
-    [run] = comparison.runs
-    results = [r for r in (run.before, run.after) if isinstance(r, RetrievalResult)]
-    before_share, after_share = (unjudged_share(r.run.query_ids, r.run.doc_ids, r.run.codes, shown) for r in results)
-    atomic_write(out / "replay.json", json.dumps({"unjudged@10": {"before": before_share, "after": after_share},
-                                                  "queries": len(results[0].run.query_ids)}))
-    click.echo(f"unjudged@10 (results the log never showed for the query): before {before_share:.3f}, after "
-               f"{after_share:.3f}. They count as not relevant, so the model that served the log is favoured"
-               + ("; the after model's metrics are a lower bound." if after_share > before_share else "."))
+    prepared = replay(read_log(log, replay=True), read_texts(corpus), out / "replay-data")
+    config = CompareConfig(resamples=resamples, opts=encode_options(**opts))
+    comparison = run_compare(before, after, [replay_spec(prepared)], out / "report", config)
+    unjudged = prepared.unjudged(comparison.runs[0].before, comparison.runs[0].after)
+    atomic_write(out / "replay.json", json.dumps(unjudged.as_json()))
+    click.echo(f"unjudged@10 (results the log never showed for the query): before {unjudged.before:.3f}, after "
+               f"{unjudged.after:.3f}. They count as not relevant, so the model that served the log is favoured"
+               + ("; the after model's metrics are a lower bound." if unjudged.after > unjudged.before else "."))
 
 
 COMMANDS = [ab_group]

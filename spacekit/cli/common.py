@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 
 import click
 
-from spacekit.compare.config import CompareConfig
 from spacekit.errors import InputError
 from spacekit.escape import plain
-from spacekit.practical import CORRECTIONS
 
 
 class BadInput(click.ClickException):
@@ -41,42 +38,22 @@ def emit_json(obj: object) -> None:
     click.echo(json.dumps(to_json(obj), indent=1, allow_nan=False))
 
 
-def alpha_option(f):
-    """--alpha, as compare and every ab command take it: CompareConfig's default, one range check."""
-    return click.option("--alpha", type=float, default=CompareConfig.alpha, show_default=True, callback=_alpha,
-                        help="significance level")(f)
+def setting_option(cls: type, name: str, **more):
+    """The option of a config dataclass's Setting field (spacekit.settings): its flag, type, default, help and range
+    are declared once, on the field; a value out of range is one line, exit 2."""
+    from spacekit.settings import setting_specs
 
+    spec = setting_specs(cls)[name]
+    choices = spec.setting.choices
 
-def _alpha(ctx, param, value: float) -> float:
-    if not (math.isfinite(value) and 0 < value < 1):
-        raise InputError(f"--alpha must be between 0 and 1, got {value!r}")
-    return value
+    def check(ctx, param, value):
+        problem = spec.problem(value)
+        if problem is not None:
+            raise InputError(problem)
+        return value
 
-
-def correction_option(help_text: str):
-    """--correction, as compare and ab analyze take it: CompareConfig's default, one check of the name."""
-    def decorate(f):
-        return click.option("--correction", default=CompareConfig.correction, show_default=True,
-                            callback=_correction, help=f"{help_text}: {' | '.join(CORRECTIONS)}")(f)
-    return decorate
-
-
-def _correction(ctx, param, value: str) -> str:
-    if value not in CORRECTIONS:
-        raise InputError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {value!r}")
-    return value
-
-
-def resamples_option(f):
-    """--resamples, as compare, demo and ab replay take it: CompareConfig's default, an integer >= 1."""
-    return click.option("--resamples", type=int, default=CompareConfig.resamples, show_default=True,
-                        callback=_resamples, help="bootstrap resamples")(f)
-
-
-def _resamples(ctx, param, value: int) -> int:
-    if value < 1:
-        raise InputError(f"--resamples must be an integer >= 1, got {value!r}")
-    return value
+    return click.option(spec.flag, name, type=spec.type, default=spec.default, show_default=True, callback=check,
+                        help=spec.setting.help + (f": {' | '.join(choices)}" if choices else ""), **more)
 
 
 def renamed_option(old: str, new: str, dest: str):

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from spacekit.cli.common import (
-    alpha_option,
     cache_options,
-    correction_option,
     device_options,
     emit_json,
     encode_options,
@@ -20,22 +18,21 @@ from spacekit.cli.common import (
     prompt_options,
     ray_options,
     ray_settings,
-    resamples_option,
+    setting_option,
 )
 from spacekit.cli.mteb import languages_option
 from spacekit.compare.config import CompareConfig
 
-# compare_options' own: CompareConfig's fields, and how the run reports itself
-SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "quiet", "profile")
+# compare_options' CompareConfig fields (quiet and profile, its other two, are how the run reports itself)
+SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold")
 
 if TYPE_CHECKING:
-    from spacekit.ab.online import OnlineLogs
     from spacekit.compare import Comparison, TaskSpec
 
 
-def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out_dir, train, settings: dict, opts,
-                trust_remote_code: bool = False, mteb_out: str | None = None,
-                languages: list[str] | None = None, online: OnlineLogs | None = None) -> Comparison:
+def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out_dir, config: CompareConfig, *,
+                quiet: bool = False, profile: bool = False, mteb_out: str | None = None,
+                languages: list[str] | None = None) -> Comparison:
     """Compare over the suite, write the report folder (and MTEB files), print the summary; shared by compare, demo
     and ab replay."""
     from spacekit.compare import run_suite
@@ -43,9 +40,7 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
     from spacekit.report import write_outputs
     from spacekit.report.terminal import print_summary
 
-    silent, profile = settings.pop("quiet"), settings.pop("profile")
-    config = CompareConfig(**settings, train=train, opts=opts, trust_remote_code=trust_remote_code, online=online)
-    with quieted(silent):
+    with quieted(quiet):
         comparison, written = write_outputs(run_suite(before, after, suite, config), out_dir, mteb_out=mteb_out,
                                             languages=languages)
     if mteb_out is not None:
@@ -62,18 +57,17 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
 
 def compare_options(f):
     """Options shared by compare and demo (collected into one `settings` dict: CompareConfig's fields)."""
-    f = alpha_option(f)
-    f = correction_option("correction over each family of tests (main metrics; secondary)")(f)
+    f = setting_option(CompareConfig, "alpha")(f)
+    f = setting_option(CompareConfig, "correction")(f)
     f = click.option("--min-effect", "min_effect", callback=min_effect_option, default=None,
                      metavar="METRIC=MARGIN,...",
                      help="smallest change that matters per metric or family (ndcg@10=0.01,spearman=0.005; a bare "
                           "number: every metric); default 0.01, correlations 0.005")(f)
-    f = click.option("--seed", type=int, default=CompareConfig.seed, show_default=True, help="resampling seed")(f)
-    f = resamples_option(f)
+    f = setting_option(CompareConfig, "seed")(f)
+    f = setting_option(CompareConfig, "resamples")(f)
     f = click.option("--quiet", is_flag=True, help="no progress lines or bars on stderr")(f)
     f = click.option("--profile", is_flag=True, help="print where the time went, stage by stage")(f)
-    f = click.option("--leak-threshold", type=float, default=CompareConfig.leak_threshold, show_default=True,
-                     help="cosine (before model) at which an evaluation text counts as a near-duplicate")(f)
+    f = setting_option(CompareConfig, "leak_threshold")(f)
     return f
 
 
@@ -110,14 +104,15 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
-    trust = opts["trust_remote_code"]
-    settings.update(reference=reference, ray=ray_settings(ray_address, workers, gpus_per_worker, trust))
+    quiet, profile, trust = opts.pop("quiet"), opts.pop("profile"), opts["trust_remote_code"]
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
         online = OnlineLogs(read_log(ab_log, control) if ab_log else None,
                             read_log(interleaved_log, interleaved=True) if interleaved_log else None)
-    comparison = run_compare(before, after, suite_path, out_dir, train, settings, encode_options(**opts), trust,
-                             mteb_out, mteb_languages, online)
+    config = CompareConfig(**settings, train=train, reference=reference, trust_remote_code=trust, online=online,
+                           ray=ray_settings(ray_address, workers, gpus_per_worker, trust), opts=encode_options(**opts))
+    comparison = run_compare(before, after, suite_path, out_dir, config, quiet=quiet, profile=profile,
+                             mteb_out=mteb_out, languages=mteb_languages)
     if as_json:
         emit_json(comparison.to_json())
     if fail_on_regression and comparison.has_regression():
@@ -146,10 +141,12 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
+    quiet, profile = opts.pop("quiet"), opts.pop("profile")
     options = encode_options(**opts)
     ab, interleaved = simulated_logs("builtin:minilm", after, paths["beir"], out / "data", options)
     online = OnlineLogs(read_log(ab, "before"), read_log(interleaved, interleaved=True), simulated=True)
-    run_compare("builtin:minilm", after, paths["suite"], out, paths["train"], settings, options, online=online)
+    config = CompareConfig(**settings, train=paths["train"], opts=options, online=online)
+    run_compare("builtin:minilm", after, paths["suite"], out, config, quiet=quiet, profile=profile)
 
 
 COMMANDS = [compare_cmd, demo_cmd]

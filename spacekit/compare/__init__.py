@@ -17,11 +17,11 @@ if TYPE_CHECKING:
     from spacekit.compare.comparison import Comparison
     from spacekit.compare.config import CompareConfig
     from spacekit.compare.run import compare, run_suite
-    from spacekit.compare.suite import TaskSpec, read_suite
+    from spacekit.compare.suite import TaskSpec, read_suite, replay_spec
 
 _WHERE = {"CompareConfig": "config", "Comparison": "comparison", "compare": "run", "run_suite": "run",
-          "TaskSpec": "suite", "read_suite": "suite"}
-__all__ = ["CompareConfig", "Comparison", "TaskSpec", "compare", "read_suite", "run_suite"]
+          "TaskSpec": "suite", "read_suite": "suite", "replay_spec": "suite"}
+__all__ = ["CompareConfig", "Comparison", "TaskSpec", "compare", "read_suite", "replay_spec", "run_suite"]
 
 
 def __getattr__(name: str):

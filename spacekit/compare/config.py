@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from spacekit.distributed.cluster import RaySettings
 from spacekit.embed.options import EncodeOptions
 from spacekit.errors import InputError
-from spacekit.practical import CORRECTIONS, is_margin
+from spacekit.practical import ALPHA, ALPHA_SETTING, CORRECTION, CORRECTION_SETTING, settings_problem
+from spacekit.settings import Range, Setting
 
 if TYPE_CHECKING:
     from spacekit.ab.online import OnlineLogs
 
 
-@dataclass
+@dataclass(frozen=True)
 class CompareConfig:
     """Significance level, the correction and margins the verdict uses, resampling, leakage and drift settings, and
-    how texts are encoded."""
+    how texts are encoded. The Setting fields are also the CLI's options (default, range, help: declared here)."""
 
-    alpha: float = 0.05
-    correction: str = "holm"         # over each family: the main metrics (the verdict), the secondary metrics
+    alpha: Annotated[float, ALPHA_SETTING] = ALPHA
+    correction: Annotated[str, replace(CORRECTION_SETTING, help="correction over each family of tests (main "
+                                       "metrics; secondary)")] = CORRECTION
     min_effect: dict[str, float] = field(default_factory=dict)  # metric (or family, or "*") -> margin (practical)
-    seed: int = 0
-    resamples: int = 10_000          # bootstrap resamples per metric (stats.RESAMPLES, the functions' default)
+    seed: Annotated[int, Setting("resampling seed")] = 0
+    resamples: Annotated[int, Setting("bootstrap resamples", Range(1, integer=True))] = 10_000
     train: str | Path | None = None  # fine-tuning data, for the leakage check
-    leak_threshold: float = 0.95     # cosine (before model) at which an evaluation text is a near-duplicate
-    examples: int = 5                # most improved / regressed items shown per task
-    drift_sample: int = 2000         # texts the drift section is measured on, at most
-    knn_k: int = 10                  # neighbours compared per text for drift
+    leak_threshold: Annotated[float, Setting("cosine (before model) at which an evaluation text counts as a "
+                                             "near-duplicate", Range(-1, 1))] = 0.95
+    examples: Annotated[int, Setting("most improved / regressed items shown per task", Range(0, integer=True),
+                                     cli=False)] = 5
+    drift_sample: Annotated[int, Setting("texts the drift section is measured on, at most", Range(2, integer=True),
+                                         cli=False)] = 2000
+    knn_k: Annotated[int, Setting("neighbours compared per text for drift", Range(1, integer=True), cli=False)] = 10
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
     ray: RaySettings | None = None   # retrieval corpora encoded (both models' at once) and searched on a Ray cluster
@@ -39,17 +43,6 @@ class CompareConfig:
 
     def check(self) -> None:
         """An InputError naming the first setting out of its range (as the CLI option it comes from)."""
-        bad = [("--alpha", self.alpha, "between 0 and 1", lambda v: 0 < v < 1),
-               ("--resamples", self.resamples, "an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
-               ("--leak-threshold", self.leak_threshold, "between -1 and 1", lambda v: -1 <= v <= 1),
-               ("examples", self.examples, "an integer >= 0", lambda v: isinstance(v, int) and v >= 0),
-               ("drift_sample", self.drift_sample, "an integer >= 2", lambda v: isinstance(v, int) and v >= 2),
-               ("knn_k", self.knn_k, "an integer >= 1", lambda v: isinstance(v, int) and v >= 1)]
-        for name, value, want, ok in bad:
-            if (isinstance(value, float) and not math.isfinite(value)) or not ok(value):
-                raise InputError(f"{name} must be {want}, got {value!r}")
-        if self.correction not in CORRECTIONS:
-            raise InputError(f"--correction must be one of {', '.join(CORRECTIONS)}, got {self.correction!r}")
-        for metric, margin in self.min_effect.items():
-            if not is_margin(margin):
-                raise InputError(f"--min-effect {metric}: the margin must be a number >= 0, got {margin!r}")
+        problem = settings_problem(self)
+        if problem is not None:
+            raise InputError(problem)

@@ -8,11 +8,15 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from spacekit.embed.prompts import PROMPT_KEYS, PromptChoice
 from spacekit.errors import InputError
 from spacekit.practical import is_margin
 from spacekit.tasks import Task, task_class
+
+if TYPE_CHECKING:
+    from spacekit.ab.replay import Replay
 
 TAGS = ("in-domain", "holdout")
 RESERVED = {"name", "kind", "tag", "metrics", "min_effect", "mteb_task", *PROMPT_KEYS}
@@ -152,3 +156,8 @@ def located(where: str) -> Iterator[None]:
         yield
     except InputError as e:
         raise InputError(f"{where}: {e}") from None
+
+
+def replay_spec(replay: Replay) -> TaskSpec:
+    """The suite entry of a replayed log (spacekit.ab.replay): a retrieval task named "replay", in-domain."""
+    return TaskSpec("replay", "retrieval", "in-domain", list(replay.metrics), replay.task_options())

@@ -17,15 +17,6 @@ import torch
 
 from spacekit.errors import InputError
 
-PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
-
-
-def check_precision(name: str) -> str:
-    """The name, when it is one of PRECISIONS."""
-    if name not in PRECISIONS:
-        raise InputError(f"quantisation must be one of {', '.join(PRECISIONS[1:])}, got {name!r}")
-    return name
-
 
 def truncate(vectors: np.ndarray, dim: int) -> np.ndarray:
     """(n, d) -> (n, dim) float32: the first dim coordinates, re-normalised to unit length (zero rows stay zero)."""

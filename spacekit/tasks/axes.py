@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spacekit.errors import InputError
-from spacekit.ops.quantize import PRECISIONS, check_precision
+
+PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")   # those spacekit.ops.quantize searches in
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ class Variant:
     def metric(self, name: str) -> str:
         """The metric's name under this variant."""
         return f"{name}/{self.tag}" if self.tag else name
+
+
+def check_precision(name: str) -> str:
+    """The name, when it is one of PRECISIONS."""
+    if name not in PRECISIONS:
+        raise InputError(f"quantisation must be one of {', '.join(PRECISIONS[1:])}, got {name!r}")
+    return name
 
 
 def variants(dims: tuple[int, ...], precisions: tuple[str, ...]) -> list[Variant]:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, ClassVar
 
 import numpy as np
-from scipy.stats import rankdata
 
 from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
@@ -34,6 +33,8 @@ class StsResult(TaskResult):
 
     def quality(self, main_metric: str) -> np.ndarray:
         """How far each pair's similarity rank is from its gold rank (negated: higher is better)."""
+        from scipy.stats import rankdata
+
         sim = self.per_item["similarity"]
         return -np.abs(rankdata(sim) - rankdata(self.gold)) / len(sim)
 
