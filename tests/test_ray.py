@@ -263,3 +263,29 @@ def test_compare_on_ray_gives_the_single_process_numbers(cluster, tmp_path, tiny
         for which in ("before", "after"):
             assert retrieval[metric][which] == pytest.approx(local[metric][which], abs=1e-9), (metric, which)
     assert any((tmp_path / "local").iterdir())
+
+
+def test_a_corpus_the_cluster_encoded_is_read_from_the_text_cache_afterwards(cluster, tmp_path, tiny_model,
+                                                                            monkeypatch):
+    """eval --ray writes the corpus store on the cluster and adds its vectors to the text cache: a later local
+    encoding of the corpus (drift, leakage, a run without --ray) encodes nothing. The store's key holds the
+    precision, so a bf16 run never resumes an fp32 store."""
+    import spacekit.embed.encoder as enc
+    from spacekit.distributed.retrieval import corpus_job
+    from spacekit.embed import EncodeOptions
+    from spacekit.io.beir import read_beir
+
+    beir = write_demo_data(tmp_path / "demo")["beir"]
+    monkeypatch.setenv("SPACEKIT_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(beir), "--ray", "local",
+                                       "--workers", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data, model = read_beir(beir, "test"), load_model(str(tiny_model))
+    calls = []
+    original = enc.encode_texts
+    monkeypatch.setattr(enc, "encode_texts", lambda *a, **k: calls.append(len(a[1])) or original(*a, **k))
+    docs = EncodeOptions().embed(model, data.corpus.ids, data.corpus.texts, "document")
+    assert calls == []                                                   # every corpus text came from the cache
+    job = corpus_job(model, EncodeOptions(), data.corpus.ids, data.corpus.texts)
+    np.testing.assert_array_equal(docs, open_store(job.out).lookup(data.corpus.ids))
+    assert corpus_job(model, EncodeOptions(dtype="bf16"), data.corpus.ids, data.corpus.texts).out != job.out

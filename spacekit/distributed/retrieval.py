@@ -19,11 +19,13 @@ from spacekit.store.format import SHARD_ROWS
 
 def corpus_job(model, opts, corpus_ids: list[str], corpus_texts: list[str]) -> EmbedJob:
     """The store a model's vectors of a corpus go to (under the cache, named by its cache key)."""
+    from spacekit.backend import check_dtype_name
     from spacekit.store.cache import cache_root
     from spacekit.store.key import cache_name, store_key
 
     prompt = model.prompt_for("document", opts.prompts)
-    folder = cache_root(opts.cache_dir) / "ray" / cache_name(store_key(model, corpus_ids, corpus_texts, prompt))
+    key = store_key(model, corpus_ids, corpus_texts, prompt, check_dtype_name(opts.dtype))
+    folder = cache_root(opts.cache_dir) / "ray" / cache_name(key)
     return EmbedJob(model.spec, corpus_ids, corpus_texts, Path(folder), prompt, cache_shard_rows(len(corpus_ids)))
 
 
@@ -42,7 +44,26 @@ def encode_corpora(jobs: list[EmbedJob], settings: RaySettings, opts, models: di
     """Write every job's store, concurrently when the cluster has a worker for each (compare: both models; models:
     spec -> the loaded model)."""
     unique = list({job.out: job for job in jobs}.values())
-    return embed_stores_ray(unique, with_encoding(settings, opts), models)
+    written = embed_stores_ray(unique, with_encoding(settings, opts), models)
+    for job in unique:
+        share_with_text_cache(models[job.spec], opts, job)
+    return written
+
+
+def share_with_text_cache(model, opts, job: EmbedJob) -> int:
+    """Add the vectors of a corpus store the cluster wrote to the model's text cache, so that what is encoded here
+    later (drift's and leakage's texts, a later run without --ray) reads them instead of encoding them again; not
+    when the cache is off, nor for "auto" precision (resolved on each node). Returns how many were added."""
+    from spacekit.backend import check_dtype_name
+    from spacekit.store.cache import cache_root
+    from spacekit.store.read import open_store
+    from spacekit.store.text_cache import add_vectors
+
+    precision = check_dtype_name(opts.dtype)
+    if not (opts.use_cache and model.cacheable) or precision == "auto":
+        return 0
+    vectors = open_store(job.out).lookup(job.ids)
+    return add_vectors(model, job.texts, vectors, cache_root(opts.cache_dir), prompt=job.prompt, precision=precision)
 
 
 def ray_corpus_search(model, opts, corpus_ids: list[str], corpus_texts: list[str], queries: np.ndarray, depth: int,
@@ -50,5 +71,6 @@ def ray_corpus_search(model, opts, corpus_ids: list[str], corpus_texts: list[str
     """(scores, indices) as ops.topk gives them for the corpus, computed on the cluster."""
     job = corpus_job(model, opts, corpus_ids, corpus_texts)
     embed_stores_ray([job], with_encoding(settings, opts), {model.spec: model})
+    share_with_text_cache(model, opts, job)
     return sharded_topk(queries, job.out, depth, metric=metric, ray_address=settings.address,
                         workers=settings.workers, gpus_per_worker=settings.gpus_per_worker)

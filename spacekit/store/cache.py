@@ -27,10 +27,14 @@ def embed_to_store(model: Encoder, ids: list[str], texts: list[str], out: str | 
                    placement: Placement | None = None) -> Store:
     """Embed texts (after the prompt) into the store at `out`, resuming or reusing what is there under the same
     key."""
+    from spacekit.backend import Placement
+
+    placement = placement or Placement.resolve()
+
     def embed(lo: int, hi: int) -> np.ndarray:
         return model.encode(texts[lo:hi], ids=ids[lo:hi], prompt=prompt, placement=placement)
 
-    return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt),
+    return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt, placement.precision),
                        shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite)
 
 

@@ -51,9 +51,10 @@ def input_fingerprint(ids: list[str], texts: list[str]) -> str:
     return h.hexdigest()
 
 
-def store_key(model: Encoder, ids: list[str], texts: list[str], prompt: str = "") -> dict:
-    """The full cache key of a store: model half (with the prompt) + input fingerprint + spacekit version."""
-    return {**model.cache_key(prompt), "input_fingerprint": input_fingerprint(ids, texts),
+def store_key(model: Encoder, ids: list[str], texts: list[str], prompt: str = "", precision: str = "fp32") -> dict:
+    """The full cache key of a store: model half (with the prompt) + the precision it was computed in + input
+    fingerprint + spacekit version (a store resumed in another precision is refused, not mixed)."""
+    return {**model.cache_key(prompt), "precision": precision, "input_fingerprint": input_fingerprint(ids, texts),
             "spacekit_version": __version__}
 
 

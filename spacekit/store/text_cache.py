@@ -39,3 +39,18 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
             row.update({i: len(ids) + n for n, i in enumerate(todo)})
             vec = np.concatenate([vec, new]) if len(vec) else new
     return vec[[row[i] for i in wanted]].astype(np.float32, copy=False)
+
+
+def add_vectors(model: Encoder, texts: list[str], vectors: np.ndarray, root: Path, *, prompt: str = "",
+                precision: str = "fp32") -> int:
+    """Add vectors computed elsewhere (a store the Ray cluster wrote) to the model's text cache under root: the
+    texts not in it yet, as one new shard. Returns how many were added."""
+    key = text_cache_key(model, prompt, precision)
+    path = root / cache_name(key)
+    with store_lock(path):
+        manifest, ids, _ = open_growing_store(path, key, model.dim)
+        have = set(ids)
+        new = {text_id(t): n for n, t in enumerate(texts) if text_id(t) not in have}
+        if new:
+            append_rows(path, manifest, list(new), np.asarray(vectors, np.float32)[list(new.values())])
+    return len(new)
