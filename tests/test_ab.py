@@ -82,7 +82,7 @@ def test_sample_ratio_mismatch_withholds_the_verdict():
     report = analyze(log)
     assert report.srm.mismatch
     assert report.verdict.startswith("withheld: sample ratio mismatch")
-    assert report.metrics[0].verdict == "improved"               # the row is shown, the verdict withheld
+    assert {m.verdict for m in report.metrics} == {"withheld: sample ratio"}   # no row reads as a verdict
 
 
 @pytest.mark.real
@@ -235,3 +235,38 @@ def test_compare_reports_online_evidence_beside_the_offline_verdict(tmp_path):
     assert result.exit_code == 2
     assert "bad.jsonl:1: clicked 'zz', which is not in 'shown'" in result.output
     assert not (tmp_path / "r2").exists()
+
+
+def test_a_dropped_dwell_field_is_not_measured_never_a_regression(tmp_path):
+    """The treatment arm's logger drops dwell_s: long_click is not computed (it would "regress" to 0 at p ~ 0), and
+    every view says why, with the counts per arm."""
+    rows, _ = ab_rows(400, seed=5)
+    for r in rows:
+        if r["arm"] == "old" or not r["clicks"]:
+            r["dwell_s"] = [45.0] * len(r["clicks"])
+    log = _log_file(tmp_path, rows)
+    clicked_new = sum(1 for r in rows if r["arm"] == "new" and r["clicks"])
+    clicked_old = sum(1 for r in rows if r["arm"] == "old" and r["clicks"])
+    result = CliRunner().invoke(main, ["ab", "analyze", log, "--control", "old", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert "long_click" not in [m["metric"] for m in out["metrics"]]
+    assert out["not_measured"] == [f"long_click: not measured (impressions with a click but no dwell_s: 0 of "
+                                   f"{clicked_old:,} in old, {clicked_new:,} of {clicked_new:,} in new)"]
+    shown = CliRunner().invoke(main, ["ab", "analyze", log, "--control", "old"])
+    assert "long_click: not measured" in shown.output
+    for r in rows:                                       # both arms log it: measured again
+        r["dwell_s"] = [45.0] * len(r["clicks"])
+    measured = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, rows), "--control", "old", "--json"])
+    assert "long_click" in [m["metric"] for m in json.loads(measured.stdout)["metrics"]]
+    assert json.loads(measured.stdout)["not_measured"] == []
+
+
+def test_every_arm_of_a_log_with_three_is_named_with_its_first_line(tmp_path):
+    rows, _ = ab_rows(30, seed=6)
+    rows[5] = {**rows[5], "arm": "aaa-third"}                   # sorts first: the sorted order named another arm
+    first_old = next(n for n, r in enumerate(rows, start=1) if r["arm"] == "old")
+    result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, rows)])
+    assert result.exit_code == 2
+    assert result.output.strip().endswith(f"found 3: 'new' (first at line 1), 'aaa-third' (first at line 6), 'old' "
+                                          f"(first at line {first_old})"), result.output

@@ -143,3 +143,29 @@ def test_ab_replay_turns_clicks_into_qrels_and_counts_what_the_log_never_showed(
                                        str(beir / "corpus.jsonl"), "-o", str(tmp_path / "r2")])
     assert result.exit_code == 2
     assert "log.jsonl:1: shown document 'not-a-doc' is not in the corpus" in result.output
+
+
+def test_team_labels_team_draft_cannot_give_are_one_line_exit_2(tmp_path):
+    rows = interleaved_rows(200, quality=(1.0, 1.0), seed=4)
+    log = tmp_path / "log.jsonl"
+    all_b = [dict(r, team=["b"] * len(r["shown"])) for r in rows]          # "b preferred, +1.000" before
+    log.write_text("".join(json.dumps(r) + "\n" for r in all_b), encoding="utf-8")
+    result = CliRunner().invoke(main, ["ab", "interleaved", str(log)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: {log}:1: team labels {'b' * len(rows[0]['shown'])!r} cannot come "
+                                     f"from team-draft interleaving (each round gives one position to each team); "
+                                     f"a balanced log takes --method balanced")
+    broken = dict(rows[0], team=["a", "b", "a", "a", "b", *rows[0]["team"][5:]])   # a pair of a's, then b again
+    log.write_text("".join(json.dumps(r) + "\n" for r in [broken, *rows[1:]]), encoding="utf-8")
+    assert CliRunner().invoke(main, ["ab", "interleaved", str(log)]).exit_code == 2
+    tail = dict(rows[0], team=["b", "a", "a", "a", *["a"] * (len(rows[0]["shown"]) - 4)])  # b's ranker ran out
+    log.write_text("".join(json.dumps(r) + "\n" for r in [tail, *rows[1:]]), encoding="utf-8")
+    assert CliRunner().invoke(main, ["ab", "interleaved", str(log)]).exit_code == 0
+    for seed in range(20):                                   # every list team-draft makes passes the check
+        for q in range(5):
+            _, teams = team_draft([f"a{i}" for i in range(q + 3)], [f"a{i}" for i in range(q + 3)][::-1], 10,
+                                  random.Random(seed))
+            preference(_log([dict(rows[0], shown=[f"x{i}" for i in range(len(teams))], team=teams, clicks=[])]))
+    help_text = CliRunner().invoke(main, ["ab", "interleaved", "--help"]).output
+    assert "balanced is biased" in " ".join(help_text.split())
+    assert "balanced is biased" in " ".join(CliRunner().invoke(main, ["ab", "interleave", "--help"]).output.split())

@@ -16,10 +16,12 @@ import numpy as np
 from scipy import stats
 
 from spacekit.ab.config import AbConfig
-from spacekit.ab.outcomes import Outcome, outcomes
+from spacekit.ab.outcomes import Outcome, not_measured, outcomes
 from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
 from spacekit.io.ab_log import Impressions
 from spacekit.practical import adjust, decide, margin_for
+
+WITHHELD = "withheld: sample ratio"      # every row's verdict when the sample-ratio check fails
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class AbAnalysis:
     srm: SampleRatio
     cuped: Cuped | None
     metrics: tuple[AbMetric, ...]
+    not_measured: tuple[str, ...] = ()      # metrics the log cannot measure, each with why (a field it lacks)
 
 
 def analyze(log: Impressions, config: AbConfig | None = None,
@@ -92,6 +95,8 @@ def analyze(log: Impressions, config: AbConfig | None = None,
     srm = sample_ratio(sums[0].arm, config.expected_share)
     rows = [_row(o, t, config) for o, t in zip(metrics, tests, strict=True)]
     rows = _judge(rows[:1], config) + _judge(rows[1:], config)
+    if srm.mismatch:                                   # no row may read as a verdict the log cannot support
+        rows = [dataclasses.replace(r, verdict=WITHHELD) for r in rows]
     main = rows[0]
     verdict = (f"withheld: sample ratio mismatch (units {srm.units[0]:,} : {srm.units[1]:,}, p {srm.p_value:.2g} "
                f"against a {config.expected_share:.0%} control share)" if srm.mismatch else str(main.verdict))
@@ -103,7 +108,7 @@ def analyze(log: Impressions, config: AbConfig | None = None,
         units={log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
         impressions={log.arms[0]: int((log.arm == 0).sum()), log.arms[1]: int((log.arm == 1).sum())},
         srm=SampleRatio(srm.p_value, srm.expected_share, srm.mismatch),
-        cuped=None if cov is None else Cuped(filled), metrics=tuple(rows))
+        cuped=None if cov is None else Cuped(filled), metrics=tuple(rows), not_measured=tuple(not_measured(log)))
 
 
 def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:

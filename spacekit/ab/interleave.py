@@ -2,9 +2,14 @@
 (Joachims 2002) of two rankings, and the analysis of an interleaved log: clicks credited to the team whose ranker
 put the clicked document there, a preference per impression, aggregated per unit.
 
-The preference share is (wins of B + ties / 2) / impressions with a click on either team, over units (Chapelle,
-Joachims, Radlinski & Yue 2012); its interval is a t-interval over unit means, and the sign test counts units whose
-clicks favoured one ranker. An A/A run (one ranker twice) comes out at no preference.
+Each impression with a click scores +1 (B's team got more clicks), -1 (A's did) or 0; a unit's preference is the mean
+over its impressions with a click, the preference the mean over units (-1 .. 1), and B's share (preference + 1) / 2
+(Chapelle, Joachims, Radlinski & Yue 2012); its interval is a t-interval over unit means, and the sign test counts
+units whose clicks favoured one ranker. An A/A run (one ranker twice) comes out at no preference.
+
+Team-draft is the default and the checked one: its team labels must be team-draft's (check_team_draft). Balanced
+interleaving's labels cannot be checked, and it is biased: with clicks blind to relevance, a ranker whose list is
+the other's shifted by one rank still wins (a known flaw of the method); it is offered for comparison only.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from scipy import stats
 
 from spacekit.errors import InputError
 from spacekit.io.ab_log import Impressions
+
+METHODS = ("team-draft", "balanced")
+BALANCED_CAVEAT = ("balanced is biased: with clicks blind to relevance, a ranker whose list is the other's shifted "
+                   "by one rank still wins; use team-draft")
 
 
 def team_draft(ranking_a: list[str], ranking_b: list[str], k: int, rng: random.Random) -> tuple[list[str], list[str]]:
@@ -74,6 +83,21 @@ def balanced(ranking_a: list[str], ranking_b: list[str], k: int, rng: random.Ran
     return out, teams
 
 
+def check_team_draft(log: Impressions) -> None:
+    """One InputError (file:line) for an impression whose team labels team-draft cannot give: each round gives one
+    position to each team (one 'a' and one 'b' in every pair of positions) until one ranker runs out, then the
+    other fills the list alone; a list of two or more with one team only is refused (its other ranker would have
+    shown nothing)."""
+    for i, teams in enumerate(log.teams or []):
+        j = 0
+        while j + 1 < len(teams) and teams[j] != teams[j + 1]:
+            j += 2
+        if len(set(teams[j:])) > 1 or (len(teams) > 1 and len(set(teams)) == 1):
+            where = f"{log.path}:{log.lines[i] if log.lines else i + 1}"
+            raise InputError(f"{where}: team labels {''.join(teams)!r} cannot come from team-draft interleaving "
+                             f"(each round gives one position to each team); a balanced log takes --method balanced")
+
+
 def credit(log: Impressions) -> np.ndarray:
     """Per impression: +1 when B's team got more clicks, -1 when A's did, 0 on a tie (including no click)."""
     if log.teams is None:
@@ -121,11 +145,17 @@ class Preference:
     sign_test_p: float
 
 
-def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05) -> Preference:
+def preference(log: Impressions, confidence: float = 0.95, alpha: float = 0.05,
+               method: str = "team-draft") -> Preference:
     """Win / tie / loss of B against A over impressions, the per-unit preference (mean outcome of a unit's
     impressions with a click), its t-interval over units, the sign test over units that prefer one side, and the
-    verdict: a side is preferred when the sign test's p < alpha and the interval excludes 0."""
+    verdict: a side is preferred when the sign test's p < alpha and the interval excludes 0. A team-draft log's
+    labels are checked first (check_team_draft); a balanced one's cannot be."""
+    if method not in METHODS:
+        raise InputError(f"interleaving method must be one of {', '.join(METHODS)}, got {method!r}")
     outcome = credit(log)
+    if method == "team-draft":
+        check_team_draft(log)
     unit_pref, clicked = unit_preferences(log, outcome)
     n = len(unit_pref)
     mean = float(unit_pref.mean()) if n else float("nan")

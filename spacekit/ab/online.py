@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spacekit.ab.analysis import AbAnalysis, AbConfig, analyze
-from spacekit.ab.interleave import Preference, preference
+from spacekit.ab.interleave import Preference, check_team_draft, preference
 from spacekit.io.ab_log import Impressions
 
 
@@ -18,6 +18,11 @@ class OnlineLogs:
     ab: Impressions | None = None
     interleaved: Impressions | None = None
     simulated: bool = False
+    interleaving: str = "team-draft"        # how the interleaved log's lists were made (its labels checked now)
+
+    def __post_init__(self) -> None:
+        if self.interleaved is not None and self.interleaving == "team-draft":
+            check_team_draft(self.interleaved)
 
 
 @dataclass(frozen=True)
@@ -34,5 +39,6 @@ def online_section(logs: OnlineLogs, *, alpha: float = 0.05, correction: str = "
     if logs.ab is None and logs.interleaved is None:
         return None
     ab = analyze(logs.ab, AbConfig(alpha=alpha, correction=correction)) if logs.ab is not None else None
-    interleaved = preference(logs.interleaved, alpha=alpha) if logs.interleaved is not None else None
+    interleaved = (preference(logs.interleaved, alpha=alpha, method=logs.interleaving)
+                   if logs.interleaved is not None else None)
     return OnlineEvidence(ab, interleaved, logs.simulated)

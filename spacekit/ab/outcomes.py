@@ -36,8 +36,27 @@ def outcomes(log: Impressions, k: int = 3, long_click_s: float = 30.0) -> list[O
            Outcome("clicks", clicks, ones, True, "clicks per impression"),
            Outcome("abandonment", (clicks == 0).astype(np.float64), ones, False,
                    "share of impressions without a click")]
-    if log.dwell is not None:
+    if log.dwell is not None and not undwelled(log).any():       # a click without its dwell time: not measured
         long = np.array([any(d >= long_click_s for d in ds) for ds in log.dwell], dtype=np.float64)
         out.append(Outcome("long_click", long, ones, True,
                            f"share of impressions with a click of >= {long_click_s:g} s"))
     return out
+
+
+def undwelled(log: Impressions) -> np.ndarray:
+    """Per impression, whether it has a click whose dwell time the log lacks (dwell_s absent or null)."""
+    if log.dwell is None:
+        return np.zeros(len(log), dtype=bool)
+    return np.array([any(np.isnan(d) for d in ds) for ds in log.dwell], dtype=bool)
+
+
+def not_measured(log: Impressions) -> list[str]:
+    """The metrics the log cannot measure, each with why: long_click when some clicks lack dwell_s (never read as
+    "no long click", which would make an arm whose logger drops the field look like a regression)."""
+    missing = undwelled(log)
+    if log.dwell is None or not missing.any():
+        return []
+    clicked = np.array([len(c) > 0 for c in log.clicks])
+    per_arm = ", ".join(f"{int((missing & (log.arm == a)).sum()):,} of {int((clicked & (log.arm == a)).sum()):,} in "
+                        f"{name}" for a, name in enumerate(log.arms))
+    return [f"long_click: not measured (impressions with a click but no dwell_s: {per_arm})"]

@@ -83,20 +83,31 @@ def _print_ab(report: AbAnalysis) -> None:
     console.print(table)
     if report.cuped is not None:
         console.print(f"CUPED: variance of {report.main_metric} reduced by {report.metrics[0].variance_reduction:.0%}")
+    for note in report.not_measured:
+        console.print(Text(plain(note)))
     console.print(Text(plain(f"verdict: {report.verdict}"), style="bold"))
     console.print(Text(plain(f"  rule: {report.rule}"), style="dim"))
+
+
+def method_option(what: str):
+    """--method: team-draft (the default; its labels checked) or balanced (with its bias caveat)."""
+    from spacekit.ab.interleave import BALANCED_CAVEAT
+
+    return click.option("--method", type=click.Choice(("team-draft", "balanced")), default="team-draft",
+                        show_default=True, help=f"{what}: team-draft | balanced ({BALANCED_CAVEAT})")
 
 
 @ab_group.command("interleaved")
 @click.argument("log", type=click.Path())
 @setting_option(AbConfig, "alpha")
+@method_option("how the log's lists were interleaved (a team-draft log's labels are checked)")
 @click.option("--json", "as_json", is_flag=True)
-def interleaved_cmd(log, alpha, as_json) -> None:
+def interleaved_cmd(log, alpha, method, as_json) -> None:
     """An interleaved log (a team per shown position): clicks credited per team, the preference over units."""
     from spacekit.ab import preference
     from spacekit.io.ab_log import read_log
 
-    out = preference(read_log(log, interleaved=True), alpha=alpha)
+    out = preference(read_log(log, interleaved=True), alpha=alpha, method=method)
     if as_json:
         emit_json(out)
         return
@@ -119,7 +130,7 @@ def interleaved_cmd(log, alpha, as_json) -> None:
               help="the interleaved lists (JSONL: query_id, query, shown, team)")
 @click.option("--list-size", "list_size", type=int, default=10, show_default=True, help="results per list")
 @renamed_option("--k", "--list-size", "list_size")
-@click.option("--method", type=click.Choice(("team-draft", "balanced")), default="team-draft", show_default=True)
+@method_option("how the two rankings are interleaved")
 @click.option("--seed", type=int, default=0, show_default=True, help="the coin flips' seed")
 @device_options
 @cache_options

@@ -89,6 +89,8 @@ def compare_options(f):
 @click.option("--interleaved", "interleaved_log", type=click.Path(), default=None,
               help="an interleaved log (team a: before, b: after; `spacekit ab interleave` makes the lists)")
 @click.option("--control", default=None, help="the A/B log's arm that served the before model")
+@click.option("--interleaving", type=click.Choice(("team-draft", "balanced")), default="team-draft",
+              show_default=True, help="how the interleaved log's lists were made (team-draft's labels are checked)")
 @ray_options("encode and search retrieval corpora (both models' at once)")
 @languages_option
 @compare_options
@@ -96,7 +98,7 @@ def compare_options(f):
 @cache_options
 @prompt_options(roles=True)
 def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, mteb_out, reference,
-                ab_log, interleaved_log, control, ray_address, workers, gpus_per_worker, mteb_languages,
+                ab_log, interleaved_log, control, interleaving, ray_address, workers, gpus_per_worker, mteb_languages,
                 **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
@@ -108,7 +110,8 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
         online = OnlineLogs(read_log(ab_log, control) if ab_log else None,
-                            read_log(interleaved_log, interleaved=True) if interleaved_log else None)
+                            read_log(interleaved_log, interleaved=True) if interleaved_log else None,
+                            interleaving=interleaving)
     config = CompareConfig(**settings, train=train, reference=reference, trust_remote_code=trust, online=online,
                            ray=ray_settings(ray_address, workers, gpus_per_worker, trust), opts=encode_options(**opts))
     comparison = run_compare(before, after, suite_path, out_dir, config, quiet=quiet, profile=profile,

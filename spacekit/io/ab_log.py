@@ -114,12 +114,13 @@ def _ids(where: str, row: dict, name: str) -> list[str]:
 
 
 def _arms(path: Path, rows: list, control: str | None) -> tuple[str, str]:
-    names = sorted({str(r[1]["arm"]) for r in rows})
+    first_line: dict[str, int] = {}
+    for lineno, row, *_ in rows:
+        first_line.setdefault(str(row["arm"]), lineno)
+    names = sorted(first_line)
     if len(names) != 2:
-        extra = f"; line {next(r[0] for r in rows if str(r[1]['arm']) == names[2])} has {names[2]!r}" \
-            if len(names) > 2 else ""
-        raise InputError(f"{path}: an A/B log needs exactly two arms, found {len(names)}: "
-                         f"{', '.join(map(repr, names[:5]))}{extra}")
+        found = ", ".join(f"{name!r} (first at line {line})" for name, line in list(first_line.items())[:5])
+        raise InputError(f"{path}: an A/B log needs exactly two arms, found {len(names)}: {found}")
     if control is not None and control not in names:
         raise InputError(f"--control {control!r}: unknown arm (the log's arms: {', '.join(map(repr, names))})")
     first = control or names[0]
