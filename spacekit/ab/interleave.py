@@ -20,12 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from spacekit.ab.config import METHODS
 from spacekit.errors import InputError
 from spacekit.io.ab_log import Impressions
-
-METHODS = ("team-draft", "balanced")
-BALANCED_CAVEAT = ("balanced is biased: with clicks blind to relevance, a ranker whose list is the other's shifted "
-                   "by one rank still wins; use team-draft")
 
 
 def team_draft(ranking_a: list[str], ranking_b: list[str], k: int, rng: random.Random) -> tuple[list[str], list[str]]:

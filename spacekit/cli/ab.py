@@ -91,9 +91,9 @@ def _print_ab(report: AbAnalysis) -> None:
 
 def method_option(what: str):
     """--method: team-draft (the default; its labels checked) or balanced (with its bias caveat)."""
-    from spacekit.ab.interleave import BALANCED_CAVEAT
+    from spacekit.ab.config import BALANCED_CAVEAT, METHODS
 
-    return click.option("--method", type=click.Choice(("team-draft", "balanced")), default="team-draft",
+    return click.option("--method", type=click.Choice(METHODS), default="team-draft",
                         show_default=True, help=f"{what}: team-draft | balanced ({BALANCED_CAVEAT})")
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from spacekit.ab.config import METHODS
 from spacekit.cli.common import (
     cache_options,
     device_options,
@@ -89,7 +90,7 @@ def compare_options(f):
 @click.option("--interleaved", "interleaved_log", type=click.Path(), default=None,
               help="an interleaved log (team a: before, b: after; `spacekit ab interleave` makes the lists)")
 @click.option("--control", default=None, help="the A/B log's arm that served the before model")
-@click.option("--interleaving", type=click.Choice(("team-draft", "balanced")), default="team-draft",
+@click.option("--interleaving", type=click.Choice(METHODS), default="team-draft",
               show_default=True, help="how the interleaved log's lists were made (team-draft's labels are checked)")
 @ray_options("encode and search retrieval corpora (both models' at once)")
 @languages_option
