@@ -270,3 +270,102 @@ def test_every_arm_of_a_log_with_three_is_named_with_its_first_line(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().endswith(f"found 3: 'new' (first at line 1), 'aaa-third' (first at line 6), 'old' "
                                           f"(first at line {first_old})"), result.output
+
+
+def _analyze_rows(tmp_path, rows, *extra):
+    result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, rows), "--control", "old", "--json",
+                                       *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_healthy_log_raises_no_alarm_and_aa_logs_rarely_do():
+    alarms = 0
+    for seed in range(40):
+        log, _ = ab_log(300, seed=200 + seed)
+        report = analyze(log)
+        alarms += bool(report.health.problems)
+    assert alarms <= 1                                           # thresholds at p < 0.001 and gross shares
+
+
+def test_clicked_impressions_logged_twice_are_flagged_and_the_verdict_withheld(tmp_path):
+    rows, _ = ab_rows(400, seed=8)                               # no true effect
+    doubled = [*rows, *[{**r, "request_id": r["request_id"] + "-again"} for r in rows
+                        if r["arm"] == "new" and r["clicks"]]]
+    out = _analyze_rows(tmp_path, doubled)
+    problems = out["health"]["problems"]
+    assert any(p.startswith("near-duplicate impressions: 0 in old") for p in problems), problems
+    assert any(p.startswith("impressions per unit differ between the arms") for p in problems), problems
+    assert out["verdict"].startswith("withheld: log health (")
+    assert {m["verdict"] for m in out["metrics"]} == {"withheld: log health"}
+    assert _analyze_rows(tmp_path, rows)["health"]["problems"] == []          # the log as it was: healthy
+
+
+def test_a_handful_of_units_gets_an_exact_test_never_a_zero_variance_z_test(tmp_path):
+    rows = [{"request_id": f"r{u}-{i}", "unit_id": f"u{u}", "arm": "new" if u >= 3 else "old", "query": f"q{i}",
+             "shown": ["d1", "d2", "d3"], "clicks": ["d1"] if u >= 3 else []} for u in range(6) for i in range(4)]
+    out = _analyze_rows(tmp_path, rows)
+    main_row = out["metrics"][0]
+    assert main_row["p_value"] == pytest.approx(0.1)            # 2 of the 20 assignments are as extreme
+    assert main_row["ci_low"] is None or main_row["ci_low"] == float("-inf")   # unbounded: JSON null
+    assert main_row["verdict"] != "improved"
+    assert any("exact permutation test over units" in n for n in out["health"]["notes"])
+
+
+def test_a_bot_unit_is_flagged_with_the_per_unit_means_beside_it(tmp_path):
+    rows, _ = ab_rows(300, seed=9)
+    bot = [{"request_id": f"bot-{i}", "unit_id": "bot", "arm": "new", "query": f"b{i}", "shown": ["d0", "d1"],
+            "clicks": []} for i in range(5000)]
+    out = _analyze_rows(tmp_path, [*rows, *bot])
+    assert any(p.startswith("heavy units (a bot?): 1, e.g. 'bot' with") for p in out["health"]["problems"])
+    assert out["health"]["heavy_units"] == {"old": [], "new": ["bot"]}
+    assert any(n.startswith("success@3 over per-unit means") for n in out["health"]["notes"])
+    assert out["verdict"].startswith("withheld: log health")
+
+
+def test_timestamps_are_read_checked_and_their_span_reported(tmp_path):
+    rows, _ = ab_rows(200, seed=10)
+    day = 1_767_225_600                                          # 2026-01-01 UTC
+    timed = [{**r, "ts": day + (n % 500) * 600} for n, r in enumerate(rows)]      # ~3.5 days, both arms
+    out = _analyze_rows(tmp_path, timed)
+    assert out["health"]["problems"] == []
+    assert out["health"]["period"]["old"][0].startswith("2026-01-01T")
+    assert any(n.startswith("a fixed-horizon test: deciding at the first significant look") for n in
+               out["health"]["notes"])
+    apart = [{**r, "ts": f"2026-0{1 if r['arm'] == 'old' else 3}-01T10:00:00Z"} for r in rows]
+    assert any(p.startswith("the arms ran in periods that do not overlap") for p in
+               _analyze_rows(tmp_path, apart)["health"]["problems"])
+    for bad, message in [({**timed[3], "ts": "yesterday"}, ":4: 'ts' must be a time"),
+                         ({**timed[3], "ts": 12}, ":4: 'ts' 12 is not a time between 2000 and 2100"),
+                         ({k: v for k, v in timed[3].items() if k != "ts"}, ":4: missing field 'ts' (")]:
+        result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, [*timed[:3], bad, *timed[4:]])])
+        assert result.exit_code == 2, result.output
+        assert message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_ab_analyze_and_interleaved_write_a_report_folder(tmp_path):
+    from spacekit.ab.simulate import interleaved_rows
+
+    rows, _ = ab_rows(300, lift=0.05, seed=11)
+    hostile = [{**r, "arm": "<b>new</b>" if r["arm"] == "new" else r["arm"]} for r in rows]
+    result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, hostile), "--control", "old", "-o",
+                                       str(tmp_path / "report"), "--json"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)
+    assert printed["verdict"] in ("improved", "no significant change")
+    assert json.loads((tmp_path / "report" / "report.json").read_text()) == printed
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "&lt;b&gt;new&lt;/b&gt;" in page                                       # data escaped, as compare's
+    assert "<b>new</b>" not in page
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert markdown.startswith("# ")
+    assert f": {printed['verdict']}" in markdown.splitlines()[0]
+    assert "| success@3 |" in markdown
+    log = tmp_path / "il.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in interleaved_rows(200, seed=2)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["ab", "interleaved", str(log), "-o", str(tmp_path / "il")])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "il" / "report.json").read_text())
+    assert saved["verdict"] in result.output
+    assert "sign test p" in (tmp_path / "il" / "index.html").read_text()

@@ -16,12 +16,14 @@ import numpy as np
 from scipy import stats
 
 from spacekit.ab.config import AbConfig
+from spacekit.ab.health import LogHealth, log_health
 from spacekit.ab.outcomes import Outcome, not_measured, outcomes
 from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
 from spacekit.io.ab_log import Impressions
 from spacekit.practical import adjust, decide, margin_for
 
 WITHHELD = "withheld: sample ratio"      # every row's verdict when the sample-ratio check fails
+WITHHELD_HEALTH = "withheld: log health"  # ... when the log's health check finds a problem
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class AbAnalysis:
     cuped: Cuped | None
     metrics: tuple[AbMetric, ...]
     not_measured: tuple[str, ...] = ()      # metrics the log cannot measure, each with why (a field it lacks)
+    health: LogHealth | None = None          # the log's health (ab.health): its problems withhold the verdict
 
 
 def analyze(log: Impressions, config: AbConfig | None = None,
@@ -95,20 +98,33 @@ def analyze(log: Impressions, config: AbConfig | None = None,
     srm = sample_ratio(sums[0].arm, config.expected_share)
     rows = [_row(o, t, config) for o, t in zip(metrics, tests, strict=True)]
     rows = _judge(rows[:1], config) + _judge(rows[1:], config)
-    if srm.mismatch:                                   # no row may read as a verdict the log cannot support
-        rows = [dataclasses.replace(r, verdict=WITHHELD) for r in rows]
+    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name)
+    small = [t for t in tests if t.test != "delta method"]
+    if small:
+        health = dataclasses.replace(health, notes=(*health.notes, (
+            f"small sample ({srm.units[0]:,} and {srm.units[1]:,} units): p-values from a {small[0].test} test "
+            f"over units; the intervals (delta method) are approximate, unbounded where the units vary not at all")))
+    if srm.mismatch or health.problems:                 # no row may read as a verdict the log cannot support
+        rows = [dataclasses.replace(r, verdict=WITHHELD if srm.mismatch else WITHHELD_HEALTH) for r in rows]
     main = rows[0]
-    verdict = (f"withheld: sample ratio mismatch (units {srm.units[0]:,} : {srm.units[1]:,}, p {srm.p_value:.2g} "
-               f"against a {config.expected_share:.0%} control share)" if srm.mismatch else str(main.verdict))
+    if srm.mismatch:
+        verdict = (f"withheld: sample ratio mismatch (units {srm.units[0]:,} : {srm.units[1]:,}, p "
+                   f"{srm.p_value:.2g} against a {config.expected_share:.0%} control share)")
+    elif health.problems:
+        verdict = f"withheld: log health ({'; '.join(health.problems)})"
+    else:
+        verdict = str(main.verdict)
     return AbAnalysis(
         log=str(log.path), control=log.arms[0], treatment=log.arms[1], verdict=verdict, main_metric=main.metric,
         rule=(f"the main metric ({main.metric}) decides: {config.correction} correction, alpha {config.alpha}, "
               f"margin {main.margin:g}; intervals over units (delta method{', CUPED' if cov is not None else ''}); "
-              f"a sample ratio mismatch (p < {srm.threshold}) withholds the verdict"),
+              f"a sample ratio mismatch (p < {srm.threshold}) or a problem of the log's health withholds the "
+              f"verdict"),
         units={log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
         impressions={log.arms[0]: int((log.arm == 0).sum()), log.arms[1]: int((log.arm == 1).sum())},
         srm=SampleRatio(srm.p_value, srm.expected_share, srm.mismatch),
-        cuped=None if cov is None else Cuped(filled), metrics=tuple(rows), not_measured=tuple(not_measured(log)))
+        cuped=None if cov is None else Cuped(filled), metrics=tuple(rows), not_measured=tuple(not_measured(log)),
+        health=health)
 
 
 def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:

@@ -8,12 +8,17 @@ Deng, Knoblich & Lu (2018), "Applying the Delta Method in Metric Analytics"; Den
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from spacekit.errors import InputError
+
+SMALL_UNITS = 30          # below this many units in an arm, p comes from a permutation test over units
+PERMUTATIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class RatioTest:
     ci_high: float
     p_value: float
     variance_reduction: float = 0.0
+    test: str = "delta method"   # below SMALL_UNITS units in an arm: "exact permutation" or "permutation"
 
     @property
     def relative(self) -> float:
@@ -95,8 +101,35 @@ def ratio_test(sums: UnitSums, covariate: np.ndarray | None = None, confidence: 
     se = float(np.sqrt(sum(float(np.var(lin, ddof=1)) / len(lin) for lin in linear)))
     z = stats.norm.ppf(0.5 + confidence / 2)
     p = float(2 * stats.norm.sf(abs(delta) / se)) if se > 0 else (1.0 if delta == 0 else 0.0)
-    return RatioTest(float(values[0]), float(values[1]), float(delta), se, float(delta - z * se),
-                     float(delta + z * se), p, float(reduction))
+    low, high, test = float(delta - z * se), float(delta + z * se), "delta method"
+    if min(len(lin) for lin in linear) < SMALL_UNITS:          # never a zero-variance z-test on a handful of units
+        p, test = permutation_p(sums, float(values[1] - values[0]))
+        if se == 0:
+            low, high = float("-inf"), float("inf")            # no interval can be estimated from these units
+    return RatioTest(float(values[0]), float(values[1]), float(delta), se, low, high, p, float(reduction), test)
+
+
+def permutation_p(sums: UnitSums, observed: float) -> tuple[float, str]:
+    """(two-sided p, the test's name) of the difference of ratios under re-randomisation of units to arms: every
+    assignment when there are at most PERMUTATIONS ("exact permutation"), else PERMUTATIONS random ones
+    ("permutation", seed 0)."""
+    n, treated = len(sums.ids), int(sums.arm.sum())
+    exact = math.comb(n, treated) <= PERMUTATIONS
+    draws = (itertools.combinations(range(n), treated) if exact else
+             (rng.choice(n, treated, replace=False) for rng in [np.random.default_rng(0)] for _ in range(PERMUTATIONS)))
+    num, den = sums.numerator, sums.denominator
+    hits = total = 0
+    for block in iter(lambda: list(itertools.islice(draws, 512)), []):     # 512 assignments at a time
+        rows = np.zeros((len(block), n), dtype=bool)
+        for r, chosen in enumerate(block):
+            rows[r, list(chosen)] = True
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = (rows @ num) / (rows @ den) - (~rows @ num) / (~rows @ den)
+        hits += int((np.abs(d) >= abs(observed) - 1e-12).sum())
+        total += len(block)
+    if exact:
+        return hits / total, "exact permutation"
+    return (1 + hits) / (1 + total), "permutation"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
 
+report_option = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                             help="also write report.json, report.md and index.html into this folder")
+
 
 @ab_group.command("analyze")
 @click.argument("log", type=click.Path())
@@ -42,9 +45,10 @@ ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
 @setting_option(AbConfig, "correction")
 @click.option("--min-effect", callback=min_effect_option, default=None, metavar="METRIC=MARGIN,...",
               help="smallest change that matters (default 0: the classic rule)")
+@report_option
 @click.option("--json", "as_json", is_flag=True)
 def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_share, alpha, correction, min_effect,
-                as_json, **renamed) -> None:
+                out_dir, as_json, **renamed) -> None:
     """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
     the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
     from spacekit.ab import analyze
@@ -56,10 +60,21 @@ def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_shar
     impressions = read_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
     report = analyze(impressions, config, pre)
+    _write_report(report, out_dir)
     if as_json:
         emit_json(report)
     else:
         _print_ab(report)
+
+
+def _write_report(result, out_dir: str | None) -> None:
+    """The result's report folder (spacekit.report.online), when -o was given; said on stderr."""
+    if out_dir is None:
+        return
+    from spacekit.report.online import write_online_report
+
+    written = write_online_report(result, out_dir)
+    click.echo(plain(f"report: {written['html']}"), err=True)
 
 
 def _print_ab(report: AbAnalysis) -> None:
@@ -67,26 +82,22 @@ def _print_ab(report: AbAnalysis) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from spacekit.report.online import ab_lines, ab_table
+
     console = Console()
-    c, t = report.control, report.treatment
-    console.print(Text(plain(f"{report.log}: {c} (control) vs {t}; units {report.units[c]:,} / "
-                             f"{report.units[t]:,}, impressions {report.impressions[c]:,} / "
-                             f"{report.impressions[t]:,}; sample ratio p {report.srm.p_value:.3g}")))
+    header, *rows = ab_table(report)
     table = Table()
-    delta = "Δ (CUPED)" if report.cuped is not None else "Δ"
-    for name in ("metric", plain(c), plain(t), delta, "95% CI (units)", "p adj.", "verdict"):
-        table.add_column(name, justify="left" if name in ("metric", "verdict") else "right")
-    for m in report.metrics:
-        p = m.p_adjusted
-        table.add_row(Text(m.metric), f"{m.control:.4f}", f"{m.treatment:.4f}", f"{m.delta:+.4f}",
-                      f"[{m.ci_low:+.4f}, {m.ci_high:+.4f}]", "–" if p is None else f"{p:.3g}", Text(str(m.verdict)))
+    for name in header:
+        table.add_column(Text(plain(name)), justify="left" if name in ("metric", "verdict") else "right")
+    for row in rows:
+        table.add_row(*(Text(plain(cell)) for cell in row))
+    lines = ab_lines(report)
+    console.print(Text(plain(f"{report.log}: {lines[0]}")))
     console.print(table)
-    if report.cuped is not None:
-        console.print(f"CUPED: variance of {report.main_metric} reduced by {report.metrics[0].variance_reduction:.0%}")
-    for note in report.not_measured:
-        console.print(Text(plain(note)))
+    for line in lines[1:-1]:
+        console.print(Text(plain(line), style="bold red" if line.startswith("log health:") else ""))
     console.print(Text(plain(f"verdict: {report.verdict}"), style="bold"))
-    console.print(Text(plain(f"  rule: {report.rule}"), style="dim"))
+    console.print(Text(plain(f"  {lines[-1]}"), style="dim"))
 
 
 def method_option(what: str):
@@ -101,13 +112,15 @@ def method_option(what: str):
 @click.argument("log", type=click.Path())
 @setting_option(AbConfig, "alpha")
 @method_option("how the log's lists were interleaved (a team-draft log's labels are checked)")
+@report_option
 @click.option("--json", "as_json", is_flag=True)
-def interleaved_cmd(log, alpha, method, as_json) -> None:
+def interleaved_cmd(log, alpha, method, out_dir, as_json) -> None:
     """An interleaved log (a team per shown position): clicks credited per team, the preference over units."""
     from spacekit.ab import preference
     from spacekit.io.ab_log import read_log
 
     out = preference(read_log(log, interleaved=True), alpha=alpha, method=method)
+    _write_report(out, out_dir)
     if as_json:
         emit_json(out)
         return

@@ -38,6 +38,7 @@ class Impressions:
     dwell: list[list[float]] | None = None
     teams: list[list[str]] | None = None
     lines: list[int] = field(default_factory=list)
+    ts: np.ndarray | None = None            # (n,) seconds since the epoch, when every row has a ts
 
     def __len__(self) -> int:
         return len(self.request_ids)
@@ -89,7 +90,38 @@ def parse_log(numbered_rows, path: Path, control: str | None = None, *, interlea
         out.dwell = [_dwell(f"{path}:{lineno}", row, clicks) for lineno, row, _, _, clicks in rows]
     if interleaved:
         out.teams = [_teams(f"{path}:{lineno}", row, shown) for lineno, row, _, shown, _ in rows]
+    with_ts = [r for r in rows if r[1].get("ts") is not None]
+    if with_ts and len(with_ts) < len(rows):
+        missing = next(r[0] for r in rows if r[1].get("ts") is None)
+        raise InputError(f"{path}:{missing}: missing field 'ts' ({len(with_ts):,} of {len(rows):,} rows have one)")
+    if with_ts:
+        out.ts = np.array([_timestamp(f"{path}:{lineno}", row["ts"]) for lineno, row, *_ in rows])
     return out
+
+
+EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0      # 2000-01-01 .. 2100-01-01 UTC: a ts outside is garbage
+
+
+def _timestamp(where: str, value) -> float:
+    """Seconds since the epoch from a number (seconds, or milliseconds when it reads as such) or ISO 8601 text
+    (without a zone: UTC); outside 2000..2100, or unreadable, an InputError."""
+    import datetime as dt
+
+    if isinstance(value, bool):
+        raise InputError(f"{where}: 'ts' must be a time (epoch seconds or ISO 8601 text), got {value!r}")
+    if isinstance(value, dt.datetime):                  # a Parquet timestamp column
+        seconds = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+    elif isinstance(value, (int, float)):
+        seconds = float(value) / (1000.0 if float(value) > LATEST else 1.0)
+    else:
+        try:
+            when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{where}: 'ts' must be a time (epoch seconds or ISO 8601 text), got {value!r}") from None
+        seconds = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+    if not (np.isfinite(seconds) and EARLIEST <= seconds <= LATEST):
+        raise InputError(f"{where}: 'ts' {value!r} is not a time between 2000 and 2100")
+    return seconds
 
 
 def read_units(path: str | Path, column: str = "pre") -> dict[str, float]:

@@ -176,7 +176,9 @@ def online_lines(comparison: Comparison) -> list[str]:
         lines.append(f"A/B test ({ab.log}; {ab.control} = before, {ab.treatment} = after): {m.metric} "
                      f"{m.control:.4f} → {m.treatment:.4f}, {m.delta:+.4f} [{m.ci_low:+.4f}, {m.ci_high:+.4f}] over "
                      f"{sum(ab.units.values()):,} units, {srm}; verdict: {ab.verdict}")
-        lines += [f"A/B test: {note}" for note in ab.not_measured]
+        health = ab.health
+        lines += [f"A/B test: {note}" for note in (*ab.not_measured, *(health.problems + health.notes if health
+                                                                          else ()))]
     il = online.interleaved
     if il:
         side = {"b preferred": "after preferred", "a preferred": "before preferred"}.get(il.verdict, il.verdict)

@@ -18,6 +18,7 @@ from spacekit.report.format import (
     signed,
     summary_rows,
 )
+from spacekit.report.online import ab_table
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -104,11 +105,9 @@ def _online(comparison: Comparison) -> list[str]:
     out = ["", "## Online evidence", "", *[f"- {md(x)}" for x in lines]]
     ab = comparison.online.ab if comparison.online else None
     if ab:
-        out += ["", f"| metric | {md(ab.control)} | {md(ab.treatment)} | Δ | 95% CI (units) | p adj. | verdict |",
-                "|---|---:|---:|---:|---|---:|---|"]
-        out += [f"| {md(m.metric)} | {num(m.control)} | {num(m.treatment)} | {signed(m.delta)} | "
-                f"[{signed(m.ci_low)}, {signed(m.ci_high)}] | {pval(m.p_adjusted)} | {md(m.verdict)} |"
-                for m in ab.metrics]
+        header, *rows = ab_table(ab)
+        out += ["", "| " + " | ".join(md(h) for h in header) + " |", "|---|" + "---:|" * (len(header) - 2) + "---|"]
+        out += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
     return out
 
 

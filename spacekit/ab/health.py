@@ -1,0 +1,134 @@
+"""A log's health, read before any verdict (ab analyze): impressions per unit compared across arms (a second
+sample-ratio check, on what the per-impression metrics average over), near-duplicate impressions, heavy units (a
+bot), the period each arm ran (ts), and how many units each arm has. A problem withholds the verdict, as a sample
+ratio mismatch does; a note is said beside it.
+
+Thresholds (documented in docs/online.md): near-duplicates are impressions repeating an earlier one of the same unit
+(query, shown list and clicks) within DUPLICATE_WINDOW_S seconds (anywhere in the log without ts); an arm is flagged
+when more than DUPLICATE_SHARE of its impressions are such repeats and the arms' shares differ (p < 0.001). A heavy
+unit holds more than HEAVY_SHARE of its arm's impressions and HEAVY_TIMES_MEDIAN times the arm's median; beside it
+the main metric is shown over per-unit means (each unit weighs the same: a Welch test over units).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from spacekit.io.ab_log import Impressions
+
+DUPLICATE_WINDOW_S = 10.0
+DUPLICATE_SHARE = 0.01
+HEAVY_SHARE = 0.01
+HEAVY_TIMES_MEDIAN = 20
+ALARM_P = 0.001
+ONE_DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class LogHealth:
+    """Per arm: impressions per unit (mean), near-duplicate impressions, heavy units, the period (ISO first and
+    last ts, null without ts); the test of impressions per unit across arms; the problems (each withholds the
+    verdict) and notes."""
+
+    impressions_per_unit: Mapping[str, float]
+    impressions_per_unit_p: float
+    duplicates: Mapping[str, int]
+    heavy_units: Mapping[str, tuple[str, ...]]
+    period: Mapping[str, tuple[str, str]] | None
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: np.ndarray,
+               main_metric: str) -> LogHealth:
+    """The log's health; the main metric's per-impression numerator and denominator give the per-unit-means view
+    shown beside heavy units."""
+    names = log.arms
+    ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(ids)).astype(np.float64)
+    unit_arm = np.zeros(len(ids), dtype=np.int64)
+    unit_arm[inverse] = log.arm
+    per_unit = {names[a]: counts[unit_arm == a] for a in (0, 1)}
+    p_counts = float(stats.mannwhitneyu(per_unit[names[0]], per_unit[names[1]]).pvalue)
+    problems, notes = [], []
+    if p_counts < ALARM_P:
+        problems.append(f"impressions per unit differ between the arms ({per_unit[names[0]].mean():.2f} vs "
+                        f"{per_unit[names[1]].mean():.2f}, p {p_counts:.2g}): the per-impression metrics average "
+                        f"over different things (duplicated logging, or an effect on how often users search)")
+    repeats = _repeats(log)
+    dup = {names[a]: int(repeats[log.arm == a].sum()) for a in (0, 1)}
+    shown = {names[a]: int((log.arm == a).sum()) for a in (0, 1)}
+    share = {n: dup[n] / shown[n] for n in names}
+    if max(share.values()) > DUPLICATE_SHARE and _two_proportions(dup, shown, names) < ALARM_P:
+        problems.append("near-duplicate impressions: " + ", ".join(f"{dup[n]:,} in {n} ({share[n]:.1%})"
+                                                                   for n in names)
+                        + f" (same unit, query, list and clicks within {DUPLICATE_WINDOW_S:g} s)")
+    heavy: dict[int, list[int]] = {}
+    for a in (0, 1):
+        sel = np.flatnonzero(unit_arm == a)
+        limit = max(HEAVY_SHARE * counts[sel].sum(), HEAVY_TIMES_MEDIAN * np.median(counts[sel]))
+        heavy[a] = [int(u) for u in sel if counts[u] > limit]
+    if heavy[0] or heavy[1]:
+        a, u = max(((a, u) for a in (0, 1) for u in heavy[a]), key=lambda au: counts[au[1]])
+        problems.append(f"heavy units (a bot?): {len(heavy[0]) + len(heavy[1])}, e.g. {str(ids[u])!r} with "
+                        f"{counts[u] / shown[names[a]]:.0%} of {names[a]}'s impressions")
+        notes.append(_per_unit_means(inverse, unit_arm, main_numerator, main_denominator, main_metric, names))
+    period = None
+    if log.ts is not None:
+        spans = {names[a]: (float(log.ts[log.arm == a].min()), float(log.ts[log.arm == a].max())) for a in (0, 1)}
+        period = {n: (_iso(lo), _iso(hi)) for n, (lo, hi) in spans.items()}
+        (a0, a1), (b0, b1) = spans[names[0]], spans[names[1]]
+        if a1 < b0 or b1 < a0:
+            problems.append(f"the arms ran in periods that do not overlap ({names[0]} {period[names[0]][0]} .. "
+                            f"{period[names[0]][1]}; {names[1]} {period[names[1]][0]} .. {period[names[1]][1]})")
+        if max(a1, b1) - min(a0, b0) > ONE_DAY_S:
+            notes.append("a fixed-horizon test: deciding at the first significant look inflates false positives; "
+                         "decide once, at the planned size (ab plan)")
+    return LogHealth({n: float(per_unit[n].mean()) for n in names}, p_counts, dup,
+                     {names[a]: tuple(str(ids[u]) for u in heavy[a]) for a in (0, 1)}, period, tuple(problems),
+                     tuple(notes))
+
+
+def _repeats(log: Impressions) -> np.ndarray:
+    """Per impression, whether it repeats an earlier impression of its unit (query, shown, clicks), within
+    DUPLICATE_WINDOW_S seconds when the log has ts."""
+    order = np.argsort(log.ts, kind="stable") if log.ts is not None else np.arange(len(log))
+    last: dict[tuple, float] = {}
+    out = np.zeros(len(log), dtype=bool)
+    for i in order:
+        key = (log.units[i], log.queries[i], tuple(log.shown[i]), tuple(log.clicks[i]))
+        when = float(log.ts[i]) if log.ts is not None else 0.0
+        if key in last and when - last[key] <= DUPLICATE_WINDOW_S:
+            out[i] = True
+        last[key] = when
+    return out
+
+
+def _two_proportions(hits: dict[str, int], totals: dict[str, int], names: tuple[str, str]) -> float:
+    """Two-sided p of a difference between two proportions (pooled z-test)."""
+    h0, h1, n0, n1 = hits[names[0]], hits[names[1]], totals[names[0]], totals[names[1]]
+    pooled = (h0 + h1) / (n0 + n1)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))
+    return float(2 * stats.norm.sf(abs(h1 / n1 - h0 / n0) / se)) if se > 0 else 1.0
+
+
+def _per_unit_means(inverse: np.ndarray, unit_arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
+                    metric: str, names: tuple[str, str]) -> str:
+    """The main metric over per-unit means (each unit weighs the same), compared by a Welch test over units."""
+    num = np.bincount(inverse, weights=numerator, minlength=len(unit_arm))
+    den = np.bincount(inverse, weights=denominator, minlength=len(unit_arm))
+    keep = den > 0
+    means = [num[keep & (unit_arm == a)] / den[keep & (unit_arm == a)] for a in (0, 1)]
+    test = stats.ttest_ind(means[1], means[0], equal_var=False)
+    delta = float(means[1].mean() - means[0].mean())
+    return (f"{metric} over per-unit means (each unit weighs the same, robust to heavy units): {names[0]} "
+            f"{means[0].mean():.4f}, {names[1]} {means[1].mean():.4f}, Δ {delta:+.4f}, p {float(test.pvalue):.3g}")
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")
