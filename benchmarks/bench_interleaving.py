@@ -32,7 +32,7 @@ def detected_interleaved(queries: int, seed: int) -> bool:
     """The interleaved analysis prefers B: sign test p < 0.05 and the interval above 0."""
     out = preference(parse_log(enumerate(interleaved_rows(queries, seed=seed), start=1), Path("<sim>"),
                                interleaved=True))
-    return out["sign_test_p"] < 0.05 and out["ci_low"] > 0
+    return out.sign_test_p < 0.05 and out.ci_low > 0
 
 
 def main() -> None:

@@ -332,6 +332,9 @@ def test_timestamps_are_read_checked_and_their_span_reported(tmp_path):
     assert out["health"]["period"]["old"][0].startswith("2026-01-01T")
     assert any(n.startswith("a fixed-horizon test: deciding at the first significant look") for n in
                out["health"]["notes"])
+    sequential = _analyze_rows(tmp_path, timed, "--sequential")
+    assert sequential["metrics"][0]["test"].startswith("mSPRT (always valid")
+    assert not any(n.startswith("a fixed-horizon test") for n in sequential["health"]["notes"])
     apart = [{**r, "ts": f"2026-0{1 if r['arm'] == 'old' else 3}-01T10:00:00Z"} for r in rows]
     assert any(p.startswith("the arms ran in periods that do not overlap") for p in
                _analyze_rows(tmp_path, apart)["health"]["problems"])
@@ -369,3 +372,45 @@ def test_ab_analyze_and_interleaved_write_a_report_folder(tmp_path):
     saved = json.loads((tmp_path / "il" / "report.json").read_text())
     assert saved["verdict"] in result.output
     assert "sign test p" in (tmp_path / "il" / "index.html").read_text()
+
+
+def test_sequential_rows_carry_the_always_valid_p_and_confidence_sequence(tmp_path):
+    """--sequential: each row's p and interval are the mSPRT's over the log's daily looks (recomputed here from the
+    looks' delta-method tests), wider than the fixed-horizon interval; no peeking warning."""
+    from spacekit.ab.outcomes import outcomes
+    from spacekit.ab.sequential import RELATIVE_TAU, always_valid, daily_looks, mixture_ratio
+    from spacekit.ab.simulate import timed_ab_log
+    from spacekit.ab.units import ratio_test, unit_sums
+
+    log = timed_ab_log(800, days=5, seed=3, impressions=3, lift=0.08)
+    fixed, seq = analyze(log), analyze(log, AbConfig(sequential=True))
+    main = outcomes(log)[0]
+    looks = daily_looks(log)
+    assert len(looks) == 5
+    tests = [ratio_test(unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen],
+                                  main.numerator[seen], main.denominator[seen])) for seen in looks]
+    tau = RELATIVE_TAU * float(main.numerator.sum() / main.denominator.sum())
+    want = always_valid(tests, tau, 0.05)
+    row = seq.metrics[0]
+    assert row.p_value == pytest.approx(min(1.0, min(1 / mixture_ratio(t.delta, t.se ** 2, tau) for t in tests)))
+    assert (row.p_value, row.ci_low, row.ci_high) == pytest.approx((want.p_value, want.ci_low, want.ci_high))
+    assert row.test.startswith("mSPRT (always valid; tau ")
+    assert row.p_value > fixed.metrics[0].p_value
+    assert row.ci_low < fixed.metrics[0].ci_low
+    assert row.ci_high > fixed.metrics[0].ci_high
+    assert not any(n.startswith("a fixed-horizon test") for n in seq.health.notes)
+    assert any(n.startswith("a fixed-horizon test") for n in fixed.health.notes)
+
+
+@pytest.mark.real
+def test_daily_peeking_keeps_the_false_positive_rate_only_with_sequential():
+    """A/A experiments looked at daily for 14 days, 400 seeds: stopping at the first significant fixed-horizon look
+    inflates false positives (well above alpha); the always-valid p stays at or below 0.06."""
+    from spacekit.ab.simulate import peeking, timed_ab_log
+
+    runs = [peeking(timed_ab_log(700, seed=s, impressions=3)) for s in range(400)]
+    fixed_any = np.mean([r["fixed_any_look"] for r in runs])
+    sequential = np.mean([r["sequential"] for r in runs])
+    assert sequential <= 0.06
+    assert fixed_any > 0.12                                      # what peeking does to the fixed-horizon test
+    assert np.mean([r["fixed_final"] for r in runs]) == pytest.approx(0.05, abs=0.03)

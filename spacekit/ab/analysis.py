@@ -18,6 +18,7 @@ from scipy import stats
 from spacekit.ab.config import AbConfig
 from spacekit.ab.health import LogHealth, log_health
 from spacekit.ab.outcomes import Outcome, not_measured, outcomes
+from spacekit.ab.sequential import RELATIVE_TAU, always_valid, daily_looks, enough_units
 from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
 from spacekit.io.ab_log import Impressions
 from spacekit.practical import adjust, decide, margin_for
@@ -48,6 +49,7 @@ class AbMetric:
     variance_reduction: float
     p_adjusted: float | None = None
     verdict: str | None = None
+    test: str = "delta method"              # or a permutation test (few units), or the mSPRT (--sequential)
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,10 @@ def analyze(log: Impressions, config: AbConfig | None = None,
     tests = [ratio_test(s, cov) for s in sums]
     srm = sample_ratio(sums[0].arm, config.expected_share)
     rows = [_row(o, t, config) for o, t in zip(metrics, tests, strict=True)]
+    if config.sequential:
+        rows = [_sequential_row(row, o, log, covariate, config) for row, o in zip(rows, metrics, strict=True)]
     rows = _judge(rows[:1], config) + _judge(rows[1:], config)
-    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name)
+    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name, config.sequential)
     small = [t for t in tests if t.test != "delta method"]
     if small:
         health = dataclasses.replace(health, notes=(*health.notes, (
@@ -117,7 +121,8 @@ def analyze(log: Impressions, config: AbConfig | None = None,
     return AbAnalysis(
         log=str(log.path), control=log.arms[0], treatment=log.arms[1], verdict=verdict, main_metric=main.metric,
         rule=(f"the main metric ({main.metric}) decides: {config.correction} correction, alpha {config.alpha}, "
-              f"margin {main.margin:g}; intervals over units (delta method{', CUPED' if cov is not None else ''}); "
+              f"margin {main.margin:g}; intervals over units (delta method{', CUPED' if cov is not None else ''}"
+              f"{'; always-valid p and confidence sequences (mSPRT over daily looks)' if config.sequential else ''}); "
               f"a sample ratio mismatch (p < {srm.threshold}) or a problem of the log's health withholds the "
               f"verdict"),
         units={log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
@@ -141,13 +146,29 @@ def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.n
     return values, missing
 
 
+def _sequential_row(row: AbMetric, o: Outcome, log: Impressions, covariate: dict[str, float] | None,
+                    config: AbConfig) -> AbMetric:
+    """The row with the mSPRT's always-valid p and confidence sequence over the log's daily looks (ab.sequential);
+    τ: the metric's margin, else RELATIVE_TAU of its value."""
+    tests: list[RatioTest | None] = []
+    for seen in daily_looks(log):
+        sums = unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen], o.numerator[seen],
+                         o.denominator[seen])
+        tests.append(ratio_test(sums, _covariate(sums.ids, covariate)[0]) if enough_units(sums.arm) else None)
+    value = float(o.numerator.sum() / o.denominator.sum())
+    tau = row.margin if row.margin > 0 else RELATIVE_TAU * max(abs(value), 1e-9)
+    seq = always_valid(tests, tau, config.alpha)
+    return dataclasses.replace(row, p_value=seq.p_value, ci_low=seq.ci_low, ci_high=seq.ci_high, tost_p=None,
+                               test=f"mSPRT (always valid; tau {tau:.3g}, {seq.looks} looks)")
+
+
 def _row(o: Outcome, t: RatioTest, config: AbConfig) -> AbMetric:
     margin = margin_for(o.name, {"*": 0.0, **config.min_effect})      # the lookup compare uses; default 0 here
     tost = None
     if margin > 0 and t.se > 0:
         tost = float(max(stats.norm.sf((t.delta + margin) / t.se), stats.norm.cdf((t.delta - margin) / t.se)))
     return AbMetric(o.name, o.meaning, o.higher_is_better, t.control, t.treatment, t.delta, t.relative, t.ci_low,
-                    t.ci_high, t.se, t.p_value, tost, margin, t.variance_reduction)
+                    t.ci_high, t.se, t.p_value, tost, margin, t.variance_reduction, test=t.test)
 
 
 def _judge(rows: list[AbMetric], config: AbConfig) -> list[AbMetric]:

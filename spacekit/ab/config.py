@@ -28,6 +28,7 @@ class AbConfig:
     k: Annotated[int, SUCCESS_K] = 3
     long_click_s: Annotated[float, Setting("seconds of dwell for a long click", Range(0), flag="--long-click")] = 30.0
     expected_share: Annotated[float, CONTROL_SHARE] = 0.5         # the control arm's share of units by design
+    sequential: bool = False          # always-valid p and confidence sequences (ab.sequential): safe to peek
 
     def check(self) -> None:
         """An InputError naming the first setting out of its range (as the CLI option it comes from)."""

@@ -45,9 +45,9 @@ class LogHealth:
 
 
 def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: np.ndarray,
-               main_metric: str) -> LogHealth:
+               main_metric: str, sequential: bool = False) -> LogHealth:
     """The log's health; the main metric's per-impression numerator and denominator give the per-unit-means view
-    shown beside heavy units."""
+    shown beside heavy units (sequential: the analysis is always valid, so no peeking warning)."""
     names = log.arms
     ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
     counts = np.bincount(inverse, minlength=len(ids)).astype(np.float64)
@@ -86,9 +86,9 @@ def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: n
         if a1 < b0 or b1 < a0:
             problems.append(f"the arms ran in periods that do not overlap ({names[0]} {period[names[0]][0]} .. "
                             f"{period[names[0]][1]}; {names[1]} {period[names[1]][0]} .. {period[names[1]][1]})")
-        if max(a1, b1) - min(a0, b0) > ONE_DAY_S:
+        if max(a1, b1) - min(a0, b0) > ONE_DAY_S and not sequential:
             notes.append("a fixed-horizon test: deciding at the first significant look inflates false positives; "
-                         "decide once, at the planned size (ab plan)")
+                         "use --sequential or decide once, at the planned size (ab plan)")
     return LogHealth({n: float(per_unit[n].mean()) for n in names}, p_counts, dup,
                      {names[a]: tuple(str(ids[u]) for u in heavy[a]) for a in (0, 1)}, period, tuple(problems),
                      tuple(notes))

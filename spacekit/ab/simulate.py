@@ -110,3 +110,36 @@ def ab_ranking_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), 
         rows.append({"request_id": f"r{q}", "unit_id": f"u{q}", "arm": arm, "query": f"q{q}", "shown": shown,
                      "clicks": clicks_on(shown, rel[q], rng)})
     return rows
+
+
+START_S = 1_767_225_600.0                                    # 2026-01-01 UTC: the simulated experiments' first day
+
+
+def timed_ab_log(units: int, *, days: int = 14, seed: int = 0, **kwargs) -> Impressions:
+    """ab_log with ts: each unit arrives on a day drawn uniformly from `days` and searches that day (the log grows
+    day by day, as a running experiment's does)."""
+    log, _ = ab_log(units, seed=seed, **kwargs)
+    rng = np.random.default_rng(seed + 1_000_003)
+    arrival = {u: int(d) for u, d in zip(dict.fromkeys(log.units), rng.integers(0, days, units), strict=True)}
+    log.ts = np.array([START_S + arrival[u] * 86_400.0 + rng.uniform(0, 86_000) for u in log.units])
+    return log
+
+
+def peeking(log: Impressions, *, alpha: float = 0.05, k: int = 3) -> dict[str, bool]:
+    """What a team that looks at the main metric (success@k) at the end of every day would conclude: whether the
+    fixed-horizon test is significant at some look ("fixed_any_look") or at the last one ("fixed_final"), and
+    whether the always-valid mSPRT p is below alpha by the last look ("sequential")."""
+    from spacekit.ab.outcomes import outcomes
+    from spacekit.ab.sequential import RELATIVE_TAU, always_valid, daily_looks, enough_units
+    from spacekit.ab.units import ratio_test, unit_sums
+
+    main = outcomes(log, k)[0]
+    tau = RELATIVE_TAU * float(main.numerator.sum() / main.denominator.sum())
+    tests = []
+    for seen in daily_looks(log):
+        sums = unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen],
+                         main.numerator[seen], main.denominator[seen])
+        tests.append(ratio_test(sums) if enough_units(sums.arm) else None)
+    significant = [t is not None and t.p_value < alpha for t in tests]
+    return {"fixed_any_look": any(significant), "fixed_final": significant[-1],
+            "sequential": always_valid(tests, tau, alpha).p_value < alpha}

@@ -45,17 +45,20 @@ report_option = click.option("-o", "--out", "out_dir", type=click.Path(file_okay
 @setting_option(AbConfig, "correction")
 @click.option("--min-effect", callback=min_effect_option, default=None, metavar="METRIC=MARGIN,...",
               help="smallest change that matters (default 0: the classic rule)")
+@click.option("--sequential", is_flag=True,
+              help="always-valid p-values and confidence sequences (mSPRT over the log's days): safe to look daily "
+                   "and stop at the first significant look; costs power against one look at the planned size")
 @report_option
 @click.option("--json", "as_json", is_flag=True)
 def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_share, alpha, correction, min_effect,
-                out_dir, as_json, **renamed) -> None:
+                sequential, out_dir, as_json, **renamed) -> None:
     """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
     the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
     from spacekit.ab import analyze
     from spacekit.io.ab_log import read_log, read_units
 
     k = renamed_value(renamed, "k", "--k", "--success-k")
-    config = AbConfig(alpha, correction, min_effect, k, long_click_s, expected_share)
+    config = AbConfig(alpha, correction, min_effect, k, long_click_s, expected_share, sequential)
     config.check()                                       # the former --k's value too
     impressions = read_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
