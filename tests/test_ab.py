@@ -414,3 +414,67 @@ def test_daily_peeking_keeps_the_false_positive_rate_only_with_sequential():
     assert sequential <= 0.06
     assert fixed_any > 0.12                                      # what peeking does to the fixed-horizon test
     assert np.mean([r["fixed_final"] for r in runs]) == pytest.approx(0.05, abs=0.03)
+
+
+def test_a_test_that_finds_nothing_says_what_it_could_find_or_how_many_units_would_decide():
+    from scipy import stats as st
+
+    from spacekit.report.online import ab_table
+
+    log, _ = ab_log(300, seed=12)                                   # no effect, a small test
+    row = analyze(log).metrics[0]
+    assert row.verdict == "no significant change"
+    z = st.norm.ppf(0.975) + st.norm.ppf(0.8)
+    assert row.detectable == pytest.approx(z * row.se)
+    assert row.needed_units is None
+    assert f"no significant change (could find ±{row.detectable:.4f})" in ab_table(analyze(log))[1]
+    report = analyze(log, AbConfig(min_effect={"*": 0.01}))
+    row = report.metrics[0]
+    assert row.verdict == "inconclusive"
+    units = (report.units["old"], report.units["new"])
+    spread2 = row.se ** 2 / (1 / units[0] + 1 / units[1])
+    control = row.needed_units / (1 + units[1] / units[0])           # the same split, scaled up
+    se_then = np.sqrt(spread2 * (1 / control + 1 / (row.needed_units - control)))
+    assert se_then == pytest.approx(0.01 / z, rel=1e-3)               # the margin found at power 0.8 then
+    assert f"inconclusive (needs ≈ {row.needed_units:,} units)" in ab_table(report)[1]
+
+
+def test_the_covariate_balance_across_arms_is_tested_and_shown():
+    from scipy import stats as st
+
+    from spacekit.report.online import ab_lines
+
+    rows, pre = ab_rows(600, seed=13, pre_period=10)
+    log, _ = ab_log(600, seed=13, pre_period=10)
+    cuped = analyze(log, covariate=pre).cuped
+    arm = {r["unit_id"]: r["arm"] for r in rows}
+    old = [v for u, v in pre.items() if arm[u] == "old"]
+    new = [v for u, v in pre.items() if arm[u] == "new"]
+    assert cuped.balance_p == pytest.approx(st.ttest_ind(old, new, equal_var=False).pvalue)
+    assert (cuped.control_mean, cuped.treatment_mean) == pytest.approx((np.mean(old), np.mean(new)))
+    assert cuped.balance_p > 0.001
+    skewed = {u: v + (0.3 if arm[u] == "new" else 0.0) for u, v in pre.items()}   # not what randomisation gives
+    report = analyze(log, covariate=skewed)
+    assert report.cuped.balance_p < 0.001
+    assert "(IMBALANCED: randomisation or the covariate is suspect)" in " ".join(ab_lines(report))
+
+
+def test_plan_takes_an_mde_per_metric_absolute_or_relative(tmp_path):
+    from spacekit.ab.plan import parse_mde, plan_ab
+
+    assert parse_mde("0.02") == {"*": (0.02, False)}
+    assert parse_mde("success@3=0.01, ctr=5%") == {"success@3": (0.01, False), "ctr": (0.05, True)}
+    pilot, _ = ab_log(1000, seed=14)
+    rows = plan_ab(pilot, "success@3=0.01,ctr=5%")
+    assert [r["metric"] for r in rows] == ["success@3", "ctr"]
+    assert rows[0]["mde"] == 0.01
+    assert rows[1]["mde"] == pytest.approx(0.05 * rows[1]["pilot_value"])
+    whole = {r["metric"]: r for r in plan_ab(pilot, 0.01)}
+    assert whole["success@3"]["units_control"] == rows[0]["units_control"]          # the same answer either way
+    log = _log_file(tmp_path, ab_rows(300, seed=14)[0])
+    for value, message in [("abc", "--mde: 'abc' is not a number"), ("nope=0.1", "--mde: no metric 'nope'"),
+                           ("-1%", "--mde: '-1%' must be > 0")]:
+        result = CliRunner().invoke(main, ["ab", "plan", log, "--mde", value, "--control", "old"])
+        assert result.exit_code == 2, result.output
+        assert message in result.output, result.output
+        assert len(result.output.strip().splitlines()) == 1

@@ -19,9 +19,9 @@ from spacekit.ab.config import AbConfig
 from spacekit.ab.health import LogHealth, log_health
 from spacekit.ab.outcomes import Outcome, not_measured, outcomes
 from spacekit.ab.sequential import RELATIVE_TAU, always_valid, daily_looks, enough_units
-from spacekit.ab.units import RatioTest, ratio_test, sample_ratio, unit_sums
+from spacekit.ab.units import RatioTest, UnitSums, ratio_test, sample_ratio, unit_index, unit_sums
 from spacekit.io.ab_log import Impressions
-from spacekit.practical import adjust, decide, margin_for
+from spacekit.practical import POWER, adjust, decide, margin_for
 
 WITHHELD = "withheld: sample ratio"      # every row's verdict when the sample-ratio check fails
 WITHHELD_HEALTH = "withheld: log health"  # ... when the log's health check finds a problem
@@ -50,6 +50,8 @@ class AbMetric:
     p_adjusted: float | None = None
     verdict: str | None = None
     test: str = "delta method"              # or a permutation test (few units), or the mSPRT (--sequential)
+    detectable: float | None = None         # the change this test finds at power 0.8 (shown when none was found)
+    needed_units: int | None = None         # units (both arms) to decide at the margin, when inconclusive
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,13 @@ class SampleRatio:
 
 @dataclass(frozen=True)
 class Cuped:
-    """CUPED's pre-period covariate: how many units had none (they get the mean)."""
+    """CUPED's pre-period covariate: how many units had none (they get the mean), and its balance across the arms
+    (each arm's mean over the units that have one; Welch's test: randomisation should leave no difference)."""
 
     units_without_pre_period: int
+    control_mean: float | None = None
+    treatment_mean: float | None = None
+    balance_p: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ def analyze(log: Impressions, config: AbConfig | None = None,
     config = config or AbConfig()
     config.check()
     metrics = outcomes(log, config.k, config.long_click_s)
-    sums = [unit_sums(log.units, log.arm, o.numerator, o.denominator) for o in metrics]
+    index = unit_index(log.units)                               # grouped once for every metric
+    sums = [unit_sums(log.units, log.arm, o.numerator, o.denominator, index) for o in metrics]
     cov, filled = _covariate(sums[0].ids, covariate)
     tests = [ratio_test(s, cov) for s in sums]
     srm = sample_ratio(sums[0].arm, config.expected_share)
@@ -102,7 +109,9 @@ def analyze(log: Impressions, config: AbConfig | None = None,
     if config.sequential:
         rows = [_sequential_row(row, o, log, covariate, config) for row, o in zip(rows, metrics, strict=True)]
     rows = _judge(rows[:1], config) + _judge(rows[1:], config)
-    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name, config.sequential)
+    rows = [_with_sizes(r, srm.units, config.alpha) for r in rows]
+    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name, config.sequential,
+                        index)
     small = [t for t in tests if t.test != "delta method"]
     if small:
         health = dataclasses.replace(health, notes=(*health.notes, (
@@ -128,8 +137,20 @@ def analyze(log: Impressions, config: AbConfig | None = None,
         units={log.arms[0]: srm.units[0], log.arms[1]: srm.units[1]},
         impressions={log.arms[0]: int((log.arm == 0).sum()), log.arms[1]: int((log.arm == 1).sum())},
         srm=SampleRatio(srm.p_value, srm.expected_share, srm.mismatch),
-        cuped=None if cov is None else Cuped(filled), metrics=tuple(rows), not_measured=tuple(not_measured(log)),
+        cuped=None if cov is None else _cuped(sums[0], covariate or {}, filled), metrics=tuple(rows),
+        not_measured=tuple(not_measured(log)),
         health=health)
+
+
+def _cuped(sums: UnitSums, covariate: dict[str, float], filled: int) -> Cuped:
+    """The covariate's summary: units without it, each arm's mean, and the balance test across the arms."""
+    arms = [np.array([covariate[u] for u, a in zip(sums.ids, sums.arm, strict=True) if a == g and u in covariate])
+            for g in (0, 1)]
+    if min(len(x) for x in arms) < 2:
+        return Cuped(filled)
+    with np.errstate(all="ignore"):
+        p = float(stats.ttest_ind(arms[0], arms[1], equal_var=False).pvalue)
+    return Cuped(filled, float(arms[0].mean()), float(arms[1].mean()), p if np.isfinite(p) else None)
 
 
 def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:
@@ -169,6 +190,22 @@ def _row(o: Outcome, t: RatioTest, config: AbConfig) -> AbMetric:
         tost = float(max(stats.norm.sf((t.delta + margin) / t.se), stats.norm.cdf((t.delta - margin) / t.se)))
     return AbMetric(o.name, o.meaning, o.higher_is_better, t.control, t.treatment, t.delta, t.relative, t.ci_low,
                     t.ci_high, t.se, t.p_value, tost, margin, t.variance_reduction, test=t.test)
+
+
+def _with_sizes(row: AbMetric, units: tuple[int, int], alpha: float) -> AbMetric:
+    """The row with what its size can say: with no change found, the change it would find at power 0.8
+    (`detectable`: (z_alpha/2 + z_0.8) x se); when inconclusive, the units (both arms, the same split) needed to find a
+    change of the margin (normal approximation, the delta method's per-unit spread)."""
+    if row.verdict not in ("no significant change", "inconclusive") or not row.se > 0:
+        return row
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(POWER))
+    needed = None
+    if row.verdict == "inconclusive" and row.margin > 0:
+        ratio = units[1] / units[0]
+        spread2 = row.se ** 2 / (1 / units[0] + 1 / units[1])              # per-unit variance, pooled
+        control = spread2 * (1 + 1 / ratio) / (row.margin / z) ** 2
+        needed = int(np.ceil(control * (1 + ratio)))
+    return dataclasses.replace(row, detectable=z * row.se, needed_units=needed)
 
 
 def _judge(rows: list[AbMetric], config: AbConfig) -> list[AbMetric]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from spacekit.ab.units import unit_index
 from spacekit.io.ab_log import Impressions
 
 DUPLICATE_WINDOW_S = 10.0
@@ -45,11 +46,12 @@ class LogHealth:
 
 
 def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: np.ndarray,
-               main_metric: str, sequential: bool = False) -> LogHealth:
+               main_metric: str, sequential: bool = False,
+               index: tuple[np.ndarray, np.ndarray] | None = None) -> LogHealth:
     """The log's health; the main metric's per-impression numerator and denominator give the per-unit-means view
     shown beside heavy units (sequential: the analysis is always valid, so no peeking warning)."""
     names = log.arms
-    ids, inverse = np.unique(np.asarray(log.units, dtype=object), return_inverse=True)
+    ids, inverse = index if index is not None else unit_index(log.units)
     counts = np.bincount(inverse, minlength=len(ids)).astype(np.float64)
     unit_arm = np.zeros(len(ids), dtype=np.int64)
     unit_arm[inverse] = log.arm

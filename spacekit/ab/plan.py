@@ -22,28 +22,58 @@ def unit_sd(numerator: np.ndarray, denominator: np.ndarray) -> float:
     return float(np.std(influence(numerator, denominator)[1], ddof=1))
 
 
-def plan_ab(log: Impressions, mde: float, *, alpha: float = 0.05, power: float = 0.8, control_share: float = 0.5,
-            k: int = 3, long_click_s: float = 30.0) -> list[dict]:
-    """Per metric: the pilot's value and unit-level sd (both arms pooled, each centred on its own ratio), and the
-    units needed per arm to find a change of `mde` (absolute) at `power`."""
+def parse_mde(text: str | float) -> dict[str, tuple[float, bool]]:
+    """--mde: '0.02' (every metric, absolute), '5%' (every metric, relative to its pilot value), or per metric
+    'success@3=0.01,ctr=5%' ('*' for the rest) -> {metric or '*': (value, relative)}; a bad part is an InputError."""
+    out: dict[str, tuple[float, bool]] = {}
+    for part in str(text).split(","):
+        name, _, value = part.rpartition("=")
+        name, value = name.strip() or "*", value.strip()
+        relative = value.endswith("%")
+        try:
+            number = float(value.removesuffix("%")) / (100 if relative else 1)
+        except ValueError:
+            raise InputError(f"--mde: {part.strip()!r} is not a number (or METRIC=NUMBER, a % for relative)") from None
+        if not (np.isfinite(number) and number > 0):
+            raise InputError(f"--mde: {part.strip()!r} must be > 0")
+        out[name] = (number, relative)
+    return out
+
+
+def plan_ab(log: Impressions, mde: str | float, *, alpha: float = 0.05, power: float = 0.8,
+            control_share: float = 0.5, k: int = 3, long_click_s: float = 30.0) -> list[dict]:
+    """Per metric --mde names (every metric with a bare or '*' value): the pilot's value and unit-level sd (both
+    arms pooled, each centred on its own ratio), and the units needed per arm to find a change of its mde
+    (absolute, or relative to the pilot value) at `power`."""
     from statsmodels.stats.power import NormalIndPower
 
-    if mde <= 0 or not 0 < power < 1 or not 0 < alpha < 1 or not 0 < control_share < 1:
-        raise InputError("ab plan: --mde must be > 0; --power, --alpha and --control-share between 0 and 1")
+    wanted = parse_mde(mde)
+    if not 0 < power < 1 or not 0 < alpha < 1 or not 0 < control_share < 1:
+        raise InputError("ab plan: --power, --alpha and --control-share must be between 0 and 1")
     rows = []
     per_unit = len(log) / len(set(log.units))
-    for o in outcomes(log, k, long_click_s):
+    metrics = outcomes(log, k, long_click_s)
+    unknown = sorted(set(wanted) - {"*"} - {o.name for o in metrics})
+    if unknown:
+        raise InputError(f"--mde: no metric {unknown[0]!r} (the log's: {', '.join(o.name for o in metrics)})")
+    for o in metrics:
+        if o.name not in wanted and "*" not in wanted:
+            continue
         sums = unit_sums(log.units, log.arm, o.numerator, o.denominator)
         parts = [unit_sd(sums.numerator[sums.arm == g], sums.denominator[sums.arm == g]) for g in (0, 1)]
         counts = [int((sums.arm == g).sum()) for g in (0, 1)]
         sd = float(np.sqrt(((counts[0] - 1) * parts[0] ** 2 + (counts[1] - 1) * parts[1] ** 2)
                            / (counts[0] + counts[1] - 2)))
         value = float(o.numerator.sum() / o.denominator.sum())
-        control = (float(NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power,
+        amount, relative = wanted.get(o.name, wanted.get("*", (0.0, False)))
+        change = amount * abs(value) if relative else amount
+        if change <= 0:
+            continue
+        control = (float(NormalIndPower().solve_power(effect_size=change / sd, alpha=alpha, power=power,
                                                       ratio=(1 - control_share) / control_share))
                    if sd > 0 else float("nan"))
         treatment = control * (1 - control_share) / control_share
-        rows.append({"metric": o.name, "pilot_value": value, "unit_sd": sd, "mde": mde,
+        rows.append({"metric": o.name, "pilot_value": value, "unit_sd": sd, "mde": change,
                      "units_control": int(np.ceil(control)) if np.isfinite(control) else None,
                      "units_treatment": int(np.ceil(treatment)) if np.isfinite(treatment) else None,
                      "impressions_per_unit": per_unit})

@@ -25,10 +25,12 @@ def success_share(k: int = 3) -> float:
 
 
 def ab_rows(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: float = 0.6, seed: int = 0,
-            control_share: float = 0.5, pre_period: int = 0) -> tuple[list[dict], dict[str, float]]:
+            control_share: float = 0.5, pre_period: int = 0,
+            lift_sd: float = 0.0) -> tuple[list[dict], dict[str, float]]:
     """(log rows, {unit: pre-period success rate}); propensities 0.05 + 0.8 x Beta, so lift <= 0.1 stays a
     probability; `spread` (0..1) sets how much units differ; pre_period > 0 draws that many pre-period impressions
-    per unit for the covariate."""
+    per unit for the covariate; lift_sd > 0 gives each treated unit its own lift ~ N(lift, lift_sd) (a treatment
+    with its own variance; the propensity clipped to 0..1)."""
     rng = np.random.default_rng(seed)
     a = 2.0 / max(spread, 1e-3)
     propensity = 0.05 + 0.8 * rng.beta(a, a, size=units)
@@ -36,8 +38,10 @@ def ab_rows(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: 
     counts = 1 + rng.poisson(impressions - 1, size=units)
     rows, pre = [], {}
     docs = [f"d{i}" for i in range(10)]
+    lifts = (np.random.default_rng(seed + 7_000_003).normal(lift, lift_sd, size=units) if lift_sd > 0
+             else np.full(units, lift))
     for u in range(units):
-        p = propensity[u] + (lift if treated[u] else 0.0)
+        p = min(1.0, max(0.0, propensity[u] + (lifts[u] if treated[u] else 0.0)))
         clicked = rng.random(counts[u]) < p
         ranks = rng.choice(10, size=counts[u], p=RANK_GIVEN_CLICK)
         for i in range(counts[u]):

@@ -31,9 +31,16 @@ class UnitSums:
     denominator: np.ndarray
 
 
-def unit_sums(units: list[str], arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray) -> UnitSums:
-    """Sum each impression's numerator and denominator into its unit; a unit seen in both arms is refused."""
-    ids, inverse = np.unique(np.asarray(units, dtype=object), return_inverse=True)
+def unit_index(units: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct units, sorted; each impression's position among them): what unit_sums groups by."""
+    return np.unique(np.asarray(units, dtype=object), return_inverse=True)
+
+
+def unit_sums(units: list[str], arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
+              index: tuple[np.ndarray, np.ndarray] | None = None) -> UnitSums:
+    """Sum each impression's numerator and denominator into its unit (index: unit_index(units), when the caller
+    has it); a unit seen in both arms is refused."""
+    ids, inverse = index if index is not None else unit_index(units)
     unit_arm = np.full(len(ids), -1, dtype=np.int64)
     np.maximum.at(unit_arm, inverse, arm.astype(np.int64))
     lowest = np.full(len(ids), 2, dtype=np.int64)

@@ -21,6 +21,7 @@ from spacekit.cli.common import (
     setting_option,
 )
 from spacekit.compare.config import CompareConfig
+from spacekit.errors import InputError
 
 if TYPE_CHECKING:
     from spacekit.ab.analysis import AbAnalysis
@@ -190,9 +191,9 @@ def qrels_cmd(sheet, out_path) -> None:
 
 @ab_group.command("plan")
 @click.argument("log", type=click.Path())
-@click.option("--mde", type=float, required=True,
-              help="the smallest change to find: absolute, in the metric's units (interleaved: a mean preference "
-                   "on the -1..1 scale)")
+@click.option("--mde", required=True, metavar="MDE | METRIC=MDE,...",
+              help="the smallest change to find: absolute in the metric's units (0.02), relative to the pilot's "
+                   "value (5%), or per metric (success@3=0.01,ctr=5%); interleaved: a mean preference on -1..1")
 @click.option("--interleaved", is_flag=True, help="LOG is an interleaved pilot: plan an interleaved comparison")
 @click.option("--power", type=float, default=0.8, show_default=True)
 @setting_option(AbConfig, "alpha")
@@ -208,7 +209,13 @@ def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_js
 
     k = renamed_value(renamed, "k", "--k", "--success-k")
     if interleaved:
-        out: dict | list = plan_interleaving(read_log(log, interleaved=True), mde, alpha=alpha, power=power)
+        try:
+            preference_mde = float(mde)
+        except ValueError:
+            raise InputError(f"--mde: an interleaved plan takes one number (a mean preference), got {mde!r}") \
+                from None
+        out: dict | list = plan_interleaving(read_log(log, interleaved=True), preference_mde, alpha=alpha,
+                                             power=power)
     else:
         out = plan_ab(read_log(log, control), mde, alpha=alpha, power=power, control_share=expected_share, k=k)
     if as_json:
@@ -216,14 +223,14 @@ def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_js
         return
     if isinstance(out, dict):
         click.echo(f"interleaving: {out['units_with_clicks']:,} units with clicks (≈ {out['units']:,} units at the "
-                   f"pilot's click share {out['click_share']:.2f}) to find a preference of {mde:g} at power {power:g}"
+                   f"pilot's click share {out['click_share']:.2f}) to find a preference of {mde} at power {power:g}"
                    f" (unit sd {out['unit_sd']:.3f})")
         return
     for row in out:
         click.echo(f"{row['metric']:<12} pilot {row['pilot_value']:.4f}, unit sd {row['unit_sd']:.4f}: "
                    f"{row['units_control']:,} + {row['units_treatment']:,} units (≈ "
                    f"{(row['units_control'] + row['units_treatment']) * row['impressions_per_unit']:,.0f} "
-                   f"impressions) to find {mde:+g} at power {power:g}, alpha {alpha:g}")
+                   f"impressions) to find {row['mde']:+.4g} at power {power:g}, alpha {alpha:g}")
 
 
 @ab_group.command("replay")

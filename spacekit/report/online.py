@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from spacekit.ab.analysis import AbAnalysis
+from spacekit.ab.analysis import AbAnalysis, AbMetric
 from spacekit.ab.interleave import Preference
 from spacekit.escape import html as e
 from spacekit.escape import md
@@ -56,9 +56,19 @@ def ab_table(ab: AbAnalysis) -> list[list[str]]:
     rows = [["metric", ab.control, ab.treatment, *(["Δ (unadjusted)", "Δ (CUPED)"] if cuped else ["Δ"]),
              "95% CI (units)", "p adj.", "verdict"]]
     rows += [[m.metric, num(m.control), num(m.treatment), *([signed(m.treatment - m.control)] if cuped else []),
-              signed(m.delta), f"[{signed(m.ci_low)}, {signed(m.ci_high)}]", pval(m.p_adjusted), str(m.verdict)]
+              signed(m.delta), f"[{signed(m.ci_low)}, {signed(m.ci_high)}]", pval(m.p_adjusted), verdict_words(m)]
              for m in ab.metrics]
     return rows
+
+
+def verdict_words(m: AbMetric) -> str:
+    """The row's verdict, with the units needed to decide when inconclusive, or the change it could have found when
+    it found none."""
+    if m.needed_units is not None:
+        return f"{m.verdict} (needs ≈ {m.needed_units:,} units)"
+    if m.verdict == "no significant change" and m.detectable is not None:
+        return f"{m.verdict} (could find ±{m.detectable:.4f})"
+    return str(m.verdict)
 
 
 def ab_lines(ab: AbAnalysis) -> list[str]:
@@ -69,8 +79,12 @@ def ab_lines(ab: AbAnalysis) -> list[str]:
            f"{ab.impressions[t]:,}; sample ratio p {ab.srm.p_value:.3g}"
            + (" (MISMATCH: the verdict is withheld)" if ab.srm.mismatch else "")]
     if ab.cuped is not None:
+        cu = ab.cuped
+        balance = ("" if cu.balance_p is None else f"; pre-period balance {c} {cu.control_mean:.4g} vs {t} "
+                   f"{cu.treatment_mean:.4g}, p {cu.balance_p:.3g}"
+                   + (" (IMBALANCED: randomisation or the covariate is suspect)" if cu.balance_p < 0.001 else ""))
         out.append(f"CUPED: variance of {ab.main_metric} reduced by {ab.metrics[0].variance_reduction:.0%}; "
-                   f"{ab.cuped.units_without_pre_period:,} units without a pre-period value (given the mean)")
+                   f"{cu.units_without_pre_period:,} units without a pre-period value (given the mean){balance}")
     health = ab.health
     out += [f"log health: {p}" for p in (health.problems if health else ())]
     out += [*(health.notes if health else ()), *ab.not_measured, f"rule: {ab.rule}"]
