@@ -99,7 +99,7 @@ def test_nan_vectors_leave_no_store(tmp_path):
 
 @pytest.mark.model
 def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
-    texts = sts_sentences("dev")[:2400]
+    texts = sts_sentences("dev")[:1200]                                # 8 shards of 150
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
     cmd = [sys.executable, "-m", "spacekit.cli", "embed", "builtin:minilm", str(src), "--shard-rows", "150",
@@ -115,7 +115,7 @@ def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
     proc.wait()
     killed_at = json.loads(manifest.read_text())
     assert not killed_at["complete"], "the kill did not land mid-run"
-    assert 3 <= len(killed_at["shards"]) < 16, "the kill did not land mid-run"
+    assert 3 <= len(killed_at["shards"]) < 8, "the kill did not land mid-run"
     subprocess.run([*cmd, str(tmp_path / "killed")], check=True, capture_output=True)
     subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True)
     ids_a, a = open_store(tmp_path / "killed").load()

@@ -31,36 +31,60 @@ def ab_rows(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: 
     probability; `spread` (0..1) sets how much units differ; pre_period > 0 draws that many pre-period impressions
     per unit for the covariate; lift_sd > 0 gives each treated unit its own lift ~ N(lift, lift_sd) (a treatment
     with its own variance; the propensity clipped to 0..1)."""
+    rows = []
+    units_drawn, pre = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
+    for u, treated, clicked, ranks in units_drawn:
+        for i in range(len(clicked)):
+            rows.append({"request_id": f"u{u}-{i}", "unit_id": f"u{u}", "arm": "new" if treated else "old",
+                         "query": f"q{i}", "shown": DOCS, "clicks": [DOCS[ranks[i]]] if clicked[i] else []})
+    return rows, pre
+
+
+def ab_log(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: float = 0.6, seed: int = 0,
+           control_share: float = 0.5, pre_period: int = 0,
+           lift_sd: float = 0.0) -> tuple[Impressions, dict[str, float]]:
+    """ab_rows as a log (control 'old', treatment 'new'), built directly from the same draws (the rows are valid
+    by construction; parse_log checks a file's rows)."""
+    request, unit_ids, arm, queries, clicks = [], [], [], [], []
+    units_drawn, pre = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
+    for u, treated, clicked, ranks in units_drawn:
+        n = len(clicked)
+        request += [f"u{u}-{i}" for i in range(n)]
+        unit_ids += [f"u{u}"] * n
+        arm += [int(treated)] * n
+        queries += [f"q{i}" for i in range(n)]
+        clicks += [[DOCS[r]] if c else [] for c, r in zip(clicked, ranks, strict=True)]
+    return Impressions("<simulated>", ("old", "new"), request, unit_ids, np.array(arm, dtype=np.int8), queries,
+                       [DOCS] * len(request), clicks), pre
+
+
+DOCS = [f"d{i}" for i in range(10)]
+_RANK_CDF = RANK_GIVEN_CLICK.cumsum() / RANK_GIVEN_CLICK.cumsum()[-1]
+
+
+def _draw_units(units: int, lift: float, impressions: float, spread: float, seed: int, control_share: float,
+                pre_period: int, lift_sd: float):
+    """Per unit (index, treated, clicked per impression, the clicked rank per impression), and the pre-period
+    values; the draws in one fixed order (Generator.choice with p is random() then a search of the cdf: the same
+    stream, without its per-call checks)."""
     rng = np.random.default_rng(seed)
     a = 2.0 / max(spread, 1e-3)
     propensity = 0.05 + 0.8 * rng.beta(a, a, size=units)
     treated = rng.random(units) >= control_share
     counts = 1 + rng.poisson(impressions - 1, size=units)
-    rows, pre = [], {}
-    docs = [f"d{i}" for i in range(10)]
     lifts = (np.random.default_rng(seed + 7_000_003).normal(lift, lift_sd, size=units) if lift_sd > 0
              else np.full(units, lift))
+    drawn, pre = [], {}
     for u in range(units):
         p = min(1.0, max(0.0, propensity[u] + (lifts[u] if treated[u] else 0.0)))
         clicked = rng.random(counts[u]) < p
-        ranks = rng.choice(10, size=counts[u], p=RANK_GIVEN_CLICK)
-        for i in range(counts[u]):
-            rows.append({"request_id": f"u{u}-{i}", "unit_id": f"u{u}", "arm": "new" if treated[u] else "old",
-                         "query": f"q{i}", "shown": docs, "clicks": [docs[ranks[i]]] if clicked[i] else []})
+        ranks = _RANK_CDF.searchsorted(rng.random(counts[u]), side="right")
+        drawn.append((u, bool(treated[u]), clicked, ranks))
         if pre_period:
             pre_clicks = rng.random(pre_period) < propensity[u]
-            pre_ranks = rng.choice(10, size=pre_period, p=RANK_GIVEN_CLICK)
+            pre_ranks = _RANK_CDF.searchsorted(rng.random(pre_period), side="right")
             pre[f"u{u}"] = float(np.mean(pre_clicks & (pre_ranks < 3)))
-    return rows, pre
-
-
-def ab_log(units: int, **kwargs) -> tuple[Impressions, dict[str, float]]:
-    """ab_rows as a log (control 'old', treatment 'new'), built directly (the rows are valid by construction;
-    parse_log checks a file's rows)."""
-    rows, pre = ab_rows(units, **kwargs)
-    return Impressions("<simulated>", ("old", "new"), [r["request_id"] for r in rows], [r["unit_id"] for r in rows],
-                       np.array([r["arm"] == "new" for r in rows], dtype=np.int8), [r["query"] for r in rows],
-                       [r["shown"] for r in rows], [r["clicks"] for r in rows]), pre
+    return drawn, pre
 
 
 def rankings(queries: int, *, docs: int = 20, relevant: float = 0.2, quality: tuple[float, float] = (1.0, 1.5),
