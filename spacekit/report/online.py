@@ -64,7 +64,7 @@ def ab_table(ab: AbAnalysis) -> list[list[str]]:
 def verdict_words(m: AbMetric) -> str:
     """The row's verdict, with the units needed to decide when inconclusive, or the change it could have found when
     it found none."""
-    if m.needed_units is not None:
+    if m.verdict == "inconclusive" and m.needed_units is not None:
         return f"{m.verdict} (needs ≈ {m.needed_units:,} units)"
     if m.verdict == "no significant change" and m.detectable is not None:
         return f"{m.verdict} (could find ±{m.detectable:.4f})"
