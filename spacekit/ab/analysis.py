@@ -18,7 +18,7 @@ from scipy import stats
 from spacekit.ab.config import AbConfig
 from spacekit.ab.health import LogHealth, log_health
 from spacekit.ab.outcomes import Outcome, not_measured, outcomes
-from spacekit.ab.sequential import RELATIVE_TAU, always_valid, daily_looks, enough_units
+from spacekit.ab.sequential import always_valid, default_tau, look_tests
 from spacekit.ab.units import RatioTest, UnitSums, ratio_test, sample_ratio, unit_index, unit_sums
 from spacekit.io.ab_log import Impressions
 from spacekit.practical import POWER, adjust, decide, margin_for
@@ -171,13 +171,8 @@ def _sequential_row(row: AbMetric, o: Outcome, log: Impressions, covariate: dict
                     config: AbConfig) -> AbMetric:
     """The row with the mSPRT's always-valid p and confidence sequence over the log's daily looks (ab.sequential);
     τ: the metric's margin, else RELATIVE_TAU of its value."""
-    tests: list[RatioTest | None] = []
-    for seen in daily_looks(log):
-        sums = unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen], o.numerator[seen],
-                         o.denominator[seen])
-        tests.append(ratio_test(sums, _covariate(sums.ids, covariate)[0]) if enough_units(sums.arm) else None)
-    value = float(o.numerator.sum() / o.denominator.sum())
-    tau = row.margin if row.margin > 0 else RELATIVE_TAU * max(abs(value), 1e-9)
+    tests = look_tests(log, o.numerator, o.denominator, lambda ids: _covariate(ids, covariate)[0])
+    tau = default_tau(float(o.numerator.sum() / o.denominator.sum()), row.margin)
     seq = always_valid(tests, tau, config.alpha)
     return dataclasses.replace(row, p_value=seq.p_value, ci_low=seq.ci_low, ci_high=seq.ci_high, tost_p=None,
                                test=f"mSPRT (always valid; tau {tau:.3g}, {seq.looks} looks)")

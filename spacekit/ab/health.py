@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from spacekit.ab.sequential import DAY_S
 from spacekit.ab.units import unit_index
 from spacekit.io.ab_log import Impressions
 
@@ -27,7 +28,6 @@ DUPLICATE_SHARE = 0.01
 HEAVY_SHARE = 0.01
 HEAVY_TIMES_MEDIAN = 20
 ALARM_P = 0.001
-ONE_DAY_S = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: n
         if a1 < b0 or b1 < a0:
             problems.append(f"the arms ran in periods that do not overlap ({names[0]} {period[names[0]][0]} .. "
                             f"{period[names[0]][1]}; {names[1]} {period[names[1]][0]} .. {period[names[1]][1]})")
-        if max(a1, b1) - min(a0, b0) > ONE_DAY_S and not sequential:
+        if max(a1, b1) - min(a0, b0) > DAY_S and not sequential:
             notes.append("a fixed-horizon test: deciding at the first significant look inflates false positives; "
                          "use --sequential or decide once, at the planned size (ab plan)")
     return LogHealth({n: float(per_unit[n].mean()) for n in names}, p_counts, dup,
@@ -112,11 +112,12 @@ def _repeats(log: Impressions) -> np.ndarray:
 
 
 def _two_proportions(hits: dict[str, int], totals: dict[str, int], names: tuple[str, str]) -> float:
-    """Two-sided p of a difference between two proportions (pooled z-test)."""
-    h0, h1, n0, n1 = hits[names[0]], hits[names[1]], totals[names[0]], totals[names[1]]
-    pooled = (h0 + h1) / (n0 + n1)
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n0 + 1 / n1))
-    return float(2 * stats.norm.sf(abs(h1 / n1 - h0 / n0) / se)) if se > 0 else 1.0
+    """Two-sided p of a difference between two proportions (statsmodels' pooled z-test)."""
+    from statsmodels.stats.proportion import proportions_ztest
+
+    with np.errstate(divide="ignore", invalid="ignore"):      # no spread at all (0% or 100% in both): p 1
+        p = float(proportions_ztest([hits[n] for n in names], [totals[n] for n in names])[1])
+    return p if np.isfinite(p) else 1.0
 
 
 def _per_unit_means(inverse: np.ndarray, unit_arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,

@@ -16,11 +16,12 @@ known variance, not ratio metrics over randomisation units; tea-tasting and stat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from spacekit.ab.units import SMALL_UNITS, RatioTest
+from spacekit.ab.units import SMALL_UNITS, RatioTest, ratio_test, unit_sums
 from spacekit.io.ab_log import Impressions
 
 DAY_S = 86_400.0
@@ -45,6 +46,24 @@ def daily_looks(log: Impressions) -> list[np.ndarray]:
         return [np.ones(len(log), dtype=bool)]
     first, last = math.floor(log.ts.min() / DAY_S), math.floor(log.ts.max() / DAY_S)
     return [log.ts < (day + 1) * DAY_S for day in range(first, last + 1)]
+
+
+def look_tests(log: Impressions, numerator: np.ndarray, denominator: np.ndarray,
+               covariate_for: Callable[[list[str]], np.ndarray | None] | None = None) -> list[RatioTest | None]:
+    """The delta-method test of one metric (its per-impression numerator and denominator) on the data seen by
+    each daily look; None for a look with too few units (covariate_for: the CUPED covariate of a look's units)."""
+    tests: list[RatioTest | None] = []
+    for seen in daily_looks(log):
+        sums = unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen], numerator[seen],
+                         denominator[seen])
+        covariate = covariate_for(sums.ids) if covariate_for is not None else None
+        tests.append(ratio_test(sums, covariate) if enough_units(sums.arm) else None)
+    return tests
+
+
+def default_tau(value: float, margin: float = 0.0) -> float:
+    """τ for a metric: its margin when there is one, else RELATIVE_TAU of its value."""
+    return margin if margin > 0 else RELATIVE_TAU * max(abs(value), 1e-9)
 
 
 def mixture_ratio(delta: float, var: float, tau: float) -> float:

@@ -13,6 +13,7 @@ import random
 import numpy as np
 
 from spacekit.ab.interleave import team_draft
+from spacekit.ab.sequential import DAY_S
 from spacekit.io.ab_log import Impressions
 
 RANK_GIVEN_CLICK = np.array([0.35, 0.2, 0.13, 0.09, 0.07, 0.05, 0.04, 0.03, 0.02, 0.02])
@@ -149,7 +150,7 @@ def timed_ab_log(units: int, *, days: int = 14, seed: int = 0, **kwargs) -> Impr
     log, _ = ab_log(units, seed=seed, **kwargs)
     rng = np.random.default_rng(seed + 1_000_003)
     arrival = {u: int(d) for u, d in zip(dict.fromkeys(log.units), rng.integers(0, days, units), strict=True)}
-    log.ts = np.array([START_S + arrival[u] * 86_400.0 + rng.uniform(0, 86_000) for u in log.units])
+    log.ts = np.array([START_S + arrival[u] * DAY_S + rng.uniform(0, DAY_S - 400) for u in log.units])
     return log
 
 
@@ -158,16 +159,11 @@ def peeking(log: Impressions, *, alpha: float = 0.05, k: int = 3) -> dict[str, b
     fixed-horizon test is significant at some look ("fixed_any_look") or at the last one ("fixed_final"), and
     whether the always-valid mSPRT p is below alpha by the last look ("sequential")."""
     from spacekit.ab.outcomes import outcomes
-    from spacekit.ab.sequential import RELATIVE_TAU, always_valid, daily_looks, enough_units
-    from spacekit.ab.units import ratio_test, unit_sums
+    from spacekit.ab.sequential import always_valid, default_tau, look_tests
 
     main = outcomes(log, k)[0]
-    tau = RELATIVE_TAU * float(main.numerator.sum() / main.denominator.sum())
-    tests = []
-    for seen in daily_looks(log):
-        sums = unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen],
-                         main.numerator[seen], main.denominator[seen])
-        tests.append(ratio_test(sums) if enough_units(sums.arm) else None)
+    tau = default_tau(float(main.numerator.sum() / main.denominator.sum()))
+    tests = look_tests(log, main.numerator, main.denominator)
     significant = [t is not None and t.p_value < alpha for t in tests]
     return {"fixed_any_look": any(significant), "fixed_final": significant[-1],
             "sequential": always_valid(tests, tau, alpha).p_value < alpha}

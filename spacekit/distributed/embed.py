@@ -121,13 +121,6 @@ def _run_concurrently(runs: list[_JobRun], results: list) -> None:
         raise errors[0]
 
 
-def precision_asked(settings: RaySettings) -> str:
-    """The precision the encoders are asked for (fp32 unless named; "auto" stays auto: each node resolves it)."""
-    from spacekit.backend import check_dtype_name
-
-    return check_dtype_name(settings.dtype)
-
-
 class Stopped(RuntimeError):
     """A store's write stopped because another store written at the same time failed (that error is the one
     raised)."""
@@ -153,6 +146,7 @@ class _JobRun:
 
     def prepare(self, models: dict) -> None:
         """The store's cache key and dimension, from the model loaded once per spec (no encoding here)."""
+        from spacekit.backend import check_dtype_name
         from spacekit.embed import load_model
         from spacekit.store.key import store_key
 
@@ -160,7 +154,8 @@ class _JobRun:
         if job.spec not in models:
             models[job.spec] = load_model(job.spec, trust_remote_code=self.settings.trust_remote_code)
         model = models[job.spec]
-        self.key, self.dim = store_key(model, job.ids, job.texts, job.prompt, precision_asked(self.settings)), model.dim
+        precision = check_dtype_name(self.settings.dtype)          # "auto" stays auto: each node resolves it
+        self.key, self.dim = store_key(model, job.ids, job.texts, job.prompt, precision), model.dim
 
     def __call__(self) -> RayEmbedding:
         from spacekit.store.write import write_store

@@ -197,3 +197,13 @@ def evidence_line(comparison: Comparison) -> str:
              if present]
     return (f"evidence: the verdict rests on the offline suite ({tested} tested task{'s' if tested != 1 else ''})"
             + (f"; {' and '.join(extra)} reported beside it, not folded into it" if extra else ""))
+
+
+def markdown_table(rows: list[list[str]]) -> list[str]:
+    """A header row and data rows as Markdown table lines, every cell escaped; the first and last columns left,
+    the others right-aligned."""
+    from spacekit.escape import md
+
+    header, *body = rows
+    return ["| " + " | ".join(md(h) for h in header) + " |", "|---|" + "---:|" * (len(header) - 2) + "---|",
+            *["| " + " | ".join(md(c) for c in row) + " |" for row in body]]

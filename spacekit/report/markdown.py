@@ -9,6 +9,7 @@ from spacekit.report.format import (
     evidence_line,
     headline_parts,
     leakage_rows,
+    markdown_table,
     model_rows,
     num,
     online_lines,
@@ -105,9 +106,7 @@ def _online(comparison: Comparison) -> list[str]:
     out = ["", "## Online evidence", "", *[f"- {md(x)}" for x in lines]]
     ab = comparison.online.ab if comparison.online else None
     if ab:
-        header, *rows = ab_table(ab)
-        out += ["", "| " + " | ".join(md(h) for h in header) + " |", "|---|" + "---:|" * (len(header) - 2) + "---|"]
-        out += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+        out += ["", *markdown_table(ab_table(ab))]
     return out
 
 

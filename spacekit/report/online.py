@@ -13,7 +13,7 @@ from spacekit.escape import html as e
 from spacekit.escape import md
 from spacekit.files import atomic_write
 from spacekit.records import to_json
-from spacekit.report.format import num, pval, signed
+from spacekit.report.format import markdown_table, num, pval, signed
 
 
 def write_online_report(result: AbAnalysis | Preference, out_dir: str | Path) -> dict[str, Path]:
@@ -27,9 +27,7 @@ def write_online_report(result: AbAnalysis | Preference, out_dir: str | Path) ->
     table = ab_table(result) if isinstance(result, AbAnalysis) else []
     markdown = [f"# {md(result.log)}: {md(result.verdict)}", "", *[f"- {md(x)}" for x in lines]]
     if table:
-        markdown += ["", "| " + " | ".join(md(h) for h in table[0]) + " |",
-                     "|---|" + "---:|" * (len(table[0]) - 2) + "---|",
-                     *["| " + " | ".join(md(c) for c in row) + " |" for row in table[1:]]]
+        markdown += ["", *markdown_table(table)]
     page = [f"<!doctype html><html><head><meta charset='utf-8'><title>spacekit: {e(result.verdict)}</title>",
             f"<style>{CSS}</style></head><body>",
             f"<div class='banner'>Verdict: <b>{e(result.verdict)}</b>"
