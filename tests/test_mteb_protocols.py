@@ -112,12 +112,17 @@ def test_clustering_cli_under_mteb_protocols_equals_mteb_on_real_vectors(tmp_pat
     assert out["metrics"]["v_measure"] == pytest.approx(ref["v_measure"], abs=1e-4)
     assert out["n"] == 1540
     assert out["protocol"] == "mteb-v2"
-    c16 = CliRunner().invoke(main, ["eval", "classification", "builtin:minilm", "--train",
-                                    str(data_path("banking77", "train.csv")), "--test",
-                                    str(data_path("banking77", "test.csv")), "--samples-per-label", "16",
+    halves = {}                               # the test texts again (encoded above), split: 20 a label each
+    for name, part in (("train", 0), ("test", 1)):
+        halves[name] = tmp_path / f"{name}.csv"
+        with open(halves[name], "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([("text", "category"), *list(zip(texts, labels, strict=True))[part::2]])
+    c16 = CliRunner().invoke(main, ["eval", "classification", "builtin:minilm", "--train", str(halves["train"]),
+                                    "--test", str(halves["test"]), "--samples-per-label", "16",
                                     "--n-experiments", "2", "--json"])
     assert c16.exit_code == 0, c16.output
     assert json.loads(c16.stdout)["samples_per_label"] == 16
+    assert json.loads(c16.stdout)["n"] == len(texts) // 2
 
 
 @pytest.mark.model

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_process import CliProcess, run_cli
 from click.testing import CliRunner
 from helpers import sts_sentences
 
@@ -102,9 +101,8 @@ def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
     texts = sts_sentences("dev")[:1200]                                # 8 shards of 150
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"id": f"s{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
-    cmd = [sys.executable, "-m", "spacekit.cli", "embed", "builtin:minilm", str(src), "--shard-rows", "150",
-           "--device", "cpu", "-o"]
-    proc = subprocess.Popen([*cmd, str(tmp_path / "killed")], stderr=subprocess.PIPE)
+    cmd = ["embed", "builtin:minilm", str(src), "--shard-rows", "150", "--device", "cpu", "-o"]
+    proc = CliProcess([*cmd, str(tmp_path / "killed")])
     manifest = tmp_path / "killed" / "manifest.json"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
@@ -116,8 +114,8 @@ def test_sigkill_mid_embed_then_resume_equals_uninterrupted_run(tmp_path):
     killed_at = json.loads(manifest.read_text())
     assert not killed_at["complete"], "the kill did not land mid-run"
     assert 3 <= len(killed_at["shards"]) < 8, "the kill did not land mid-run"
-    subprocess.run([*cmd, str(tmp_path / "killed")], check=True, capture_output=True)
-    subprocess.run([*cmd, str(tmp_path / "clean")], check=True, capture_output=True)
+    run_cli([*cmd, str(tmp_path / "killed")], check=True)
+    run_cli([*cmd, str(tmp_path / "clean")], check=True)
     ids_a, a = open_store(tmp_path / "killed").load()
     ids_b, b = open_store(tmp_path / "clean").load()
     assert ids_a == ids_b == [f"s{i}" for i in range(len(texts))]

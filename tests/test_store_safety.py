@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+from cli_process import CliProcess, run_cli
 from click.testing import CliRunner
 
 from spacekit.cli import main
@@ -85,13 +84,11 @@ def test_a_failed_new_store_removes_only_its_own_files(tmp_path):
 def test_three_embed_runs_into_one_new_folder_all_succeed(tmp_path):
     src = _texts(tmp_path, 300)
     out, clean = tmp_path / "store", tmp_path / "clean"
-    cmd = [sys.executable, "-m", "spacekit.cli", "embed", "builtin:minilm", str(src), "--shard-rows", "10",
-           "--device", "cpu", "-o"]
-    procs = [subprocess.Popen([*cmd, str(out)], stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    errs = [p.communicate(timeout=600)[1] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], errs
+    cmd = ["embed", "builtin:minilm", str(src), "--shard-rows", "10", "--device", "cpu", "-o"]
+    procs = [CliProcess([*cmd, str(out)]) for _ in range(3)]                   # three processes at once
+    assert [p.wait() for p in procs] == [0, 0, 0], [p.stderr for p in procs]
     assert verify_store(out) == []
-    subprocess.run([*cmd, str(clean)], check=True, capture_output=True)
+    run_cli([*cmd, str(clean)], check=True)
     assert np.allclose(open_store(out).load()[1], open_store(clean).load()[1], atol=1e-6)
 
 
@@ -101,13 +98,10 @@ def test_two_evaluations_share_one_cache(tmp_path):
     pairs.write_text("sentence1\tsentence2\tscore\n" + "".join(f"a sentence {i}\tanother one {i % 5}\t{i % 6}\n"
                                                                for i in range(200)))
     env = {**os.environ, "SPACEKIT_CACHE": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "spacekit.cli", "eval", "sts", "builtin:minilm", str(pairs), "--json",
-           "--device", "cpu"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(3)]
-    outs = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in outs]
-    assert len({json.dumps(json.loads(o)["metrics"]) for o, _ in outs}) == 1
+    cmd = ["eval", "sts", "builtin:minilm", str(pairs), "--json", "--device", "cpu"]
+    procs = [CliProcess(cmd, env=env) for _ in range(3)]
+    assert [p.wait() for p in procs] == [0, 0, 0], [p.stderr for p in procs]
+    assert len({json.dumps(json.loads(p.stdout)["metrics"]) for p in procs}) == 1
 
 
 def test_links_planted_in_a_store_folder_are_never_written_through(tmp_path):
@@ -322,9 +316,8 @@ def clean_embed(tmp_path_factory):
     """The input and command of the crash tests, and the store an uninterrupted run makes."""
     folder = tmp_path_factory.mktemp("crash")
     src = _texts(folder, 120)
-    cmd = [sys.executable, "-m", "spacekit.cli", "embed", "builtin:minilm", str(src), "--shard-rows", "20",
-           "--device", "cpu", "-o"]
-    subprocess.run([*cmd, str(folder / "clean")], check=True, capture_output=True)
+    cmd = ["embed", "builtin:minilm", str(src), "--shard-rows", "20", "--device", "cpu", "-o"]
+    run_cli([*cmd, str(folder / "clean")], check=True)
     return cmd, open_store(folder / "clean").load()
 
 
@@ -335,11 +328,10 @@ def test_kill_between_temp_write_and_rename_then_resume(tmp_path, clean_embed, k
     """SIGKILL at the Nth atomic rename (a shard or the manifest written and synced, not yet in place): the
     resumed store verifies and equals an uninterrupted run; no temp file is left."""
     cmd, (clean_ids, clean_vec) = clean_embed
-    killed = subprocess.run([*cmd, str(tmp_path / "s")], capture_output=True,
-                            env={**os.environ, "SPACEKIT_TEST_KILL_BEFORE_RENAME": str(kill_at)})
+    killed = run_cli([*cmd, str(tmp_path / "s")], env={**os.environ, "SPACEKIT_TEST_KILL_BEFORE_RENAME": str(kill_at)})
     assert killed.returncode == -9
     assert (tmp_path / "s" / "manifest.json").exists() or kill_at == 1
-    subprocess.run([*cmd, str(tmp_path / "s")], check=True, capture_output=True)
+    run_cli([*cmd, str(tmp_path / "s")], check=True)
     assert verify_store(tmp_path / "s") == []
     assert [p.name for p in (tmp_path / "s").iterdir() if p.name.endswith(".tmp")] == []
     ids, vec = open_store(tmp_path / "s").load()

@@ -238,21 +238,22 @@ def test_fused_kernel_path_in_the_triton_interpreter():
                 assert sum(redone) <= 1, (b, n, d, k, mode, redone)   # (bf16's bound, 3 * 2^-8, often cannot)
             if k <= 10:                                 # few of the top k share a chunk: one pass does every row
                 assert len(passes) == 1, passes
-            if mode != "fp32":                          # the same rows given in fp16/bf16, unnormalised
-                raw = (c * 3).to(low[mode])
+            if mode != "fp32" and k <= 100:             # the same rows given in fp16/bf16, unnormalised
+                raw, q = (c * 3).to(low[mode]), q[:5]
                 scale = 1 / raw.float().norm(dim=1)
                 check(q, native(raw), k, mode, (q @ raw.float().T) * scale)
                 check(q, native(raw, cosine=False), k, mode, q @ raw.float().T)
         groups = torch.randn(700, 16, generator=g).repeat_interleave(8, dim=0)    # neighbours share a chunk
         clustered = torch.nn.functional.normalize(groups + 0.01 * torch.randn(5600, 16, generator=g), dim=1)
-        q = unit(11, 16)
+        q = unit(6, 16)
         check(q, CorpusTile(clustered, clustered.half(), 1.0), 20, "fp16", q @ clustered.T)
-        assert passes == [11, 11], passes               # ~20 expanded chunks a row: more than the 8 slots
+        assert passes == [6, 6], passes                 # ~20 expanded chunks a row: more than the 8 slots
         check(q, CorpusTile(clustered * 3, (clustered * 3).bfloat16(), 3.0), 7, "bf16", q @ (clustered * 3).T)
+        q = q[:4]
         for slots in (0, 1):                            # too few slots: those rows take a second pass
             topk_fused.expansion_slots = lambda sub: slots
             check(q, CorpusTile(clustered, clustered.half(), 1.0), 8, "fp16", q @ clustered.T)
-            assert len(passes) == 2 and 0 < passes[1] <= 11, passes
+            assert len(passes) == 2 and 0 < passes[1] <= 4, passes
             c16 = clustered.half()
             check(q, native(c16), 8, "fp16", (q @ c16.float().T) / c16.float().norm(dim=1))
         topk_fused.expansion_slots = lambda sub: max(2, 512 // sub)
