@@ -17,6 +17,7 @@ from _common import print_table, write_results
 
 from spacekit.ab import analyze, preference
 from spacekit.ab.simulate import ab_ranking_rows, interleaved_rows
+from spacekit.io.ab_columns import parse_ab_log
 from spacekit.io.ab_log import parse_log
 
 COUNTS = (50, 100, 200, 400, 800, 1600, 3200)
@@ -25,7 +26,7 @@ COUNTS = (50, 100, 200, 400, 800, 1600, 3200)
 def detected_ab(queries: int, seed: int) -> bool:
     """The A/B analysis calls B (new) better on success@3."""
     rows = ab_ranking_rows(queries, seed=seed)
-    return analyze(parse_log(enumerate(rows, start=1), Path("<sim>"), "old")).verdict == "improved"
+    return analyze(parse_ab_log(lambda: enumerate(rows, start=1), Path("<sim>"), "old")).verdict == "improved"
 
 
 def detected_interleaved(queries: int, seed: int) -> bool:

@@ -15,7 +15,7 @@ from spacekit.ab import AbConfig, analyze
 from spacekit.ab.simulate import ab_log, ab_rows, success_share
 from spacekit.ab.units import ratio_test, sample_ratio, unit_sums
 from spacekit.cli import main
-from spacekit.io.ab_log import parse_log
+from spacekit.io.ab_columns import parse_ab_log
 
 
 def test_delta_method_equals_a_direct_computation_and_units_are_not_impressions():
@@ -59,15 +59,14 @@ def test_repeated_units_widen_the_interval_and_it_covers_the_truth():
         log, _ = ab_log(400, lift=0.03, impressions=12, spread=0.9, seed=5000 + s)
         row = analyze(log).metrics[0]
         covered += row.ci_low <= truth <= row.ci_high
-        per_impression = ratio_test(unit_sums(log.request_ids, log.arm, *_success(log)))
+        per_impression = ratio_test(unit_sums([str(i) for i in range(len(log))], log.arm, *_success(log)))
         wider += row.se > per_impression.se
     assert 0.92 <= covered / 300 <= 0.98, covered / 300
     assert wider == 300
 
 
 def _success(log):
-    ranks = [[s.index(c) for c in cl] for s, cl in zip(log.shown, log.clicks, strict=True)]
-    return np.array([any(r < 3 for r in rs) for rs in ranks], dtype=float), np.ones(len(log))
+    return ((log.best_rank >= 0) & (log.best_rank < 3)).astype(float), np.ones(len(log))
 
 
 def test_sample_ratio_mismatch_withholds_the_verdict():
@@ -96,7 +95,7 @@ def test_cuped_reduces_the_variance_by_one_minus_rho_squared():
         reductions.append(b.metrics[0].variance_reduction)
     log, pre = ab_log(20_000, impressions=6, spread=0.9, seed=1, pre_period=30)   # rho from one large sample
     y, n = _success(log)
-    sums = unit_sums(log.units, log.arm, y, n)
+    sums = unit_sums(None, log.arm, y, n, log.index)
     rho = np.corrcoef(sums.numerator / sums.denominator, [pre[u] for u in sums.ids])[0, 1]
     observed = 1 - np.var(adjusted) / np.var(plain)                  # over 150 experiments
     assert 0.15 < rho ** 2 < 0.9
@@ -125,7 +124,8 @@ def test_ab_analyze_cli_and_malformed_logs(tmp_path):
     cases = [({**good, "clicks": ["nope"]}, "clicked 'nope', which is not in 'shown'"),
              ({k: v for k, v in good.items() if k != "unit_id"}, "missing field 'unit_id'"),
              ({**good, "arm": "third"}, "needs exactly two arms, found 3"),
-             ({**good, "request_id": rows[1]["request_id"]}, "duplicate request_id"),
+             ({**good, "request_id": rows[1]["request_id"]},
+              f"log.jsonl:2: duplicate request_id {rows[1]['request_id']!r} (first at line 1)"),
              ({**good, "shown": "d1 d2"}, "'shown' must be a list of document ids")]
     for bad, message in cases:
         path = _log_file(tmp_path, [bad, *rows[1:]])
@@ -136,6 +136,51 @@ def test_ab_analyze_cli_and_malformed_logs(tmp_path):
     result = CliRunner().invoke(main, ["ab", "analyze", _log_file(tmp_path, rows), "--control", "nope"])
     assert result.exit_code == 2
     assert "--control 'nope': unknown arm" in result.output
+
+
+@pytest.mark.real
+def test_a_log_streamed_from_jsonl_or_parquet_in_batches_equals_the_log_built_in_memory(tmp_path, monkeypatch):
+    """10^5 impressions (with ts) written as JSONL and as Parquet, read in batches of 997 rows: the analysis (fixed
+    and sequential, with CUPED) equals the one of the same log built in memory (ab_log) to 1e-12."""
+    import dataclasses
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import spacekit.io.ab_columns as columns
+    from spacekit.ab.simulate import timed_ab_log
+    from spacekit.io.ab_columns import read_ab_log
+
+    built = timed_ab_log(25_000, impressions=4, lift=0.03, seed=21, pre_period=5)
+    _, pre = ab_log(25_000, impressions=4, lift=0.03, seed=21, pre_period=5)
+    rows, _ = ab_rows(25_000, impressions=4, lift=0.03, seed=21, pre_period=5)
+    assert len(rows) == len(built) > 95_000
+    for row, ts in zip(rows, built.ts, strict=True):
+        row["ts"] = float(ts)
+    jsonl = _log_file(tmp_path, rows)
+    parquet = tmp_path / "log.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), parquet, row_group_size=10_000)
+    monkeypatch.setattr(columns, "FLUSH_ROWS", 997)
+    flat = lambda a: _flat(dataclasses.asdict(a))
+    for config in (AbConfig(), AbConfig(sequential=True, min_effect={"*": 0.01})):
+        want = flat(analyze(built, config, pre))
+        for path in (jsonl, parquet):
+            got = flat(analyze(read_ab_log(path, "old"), config, pre))
+            assert got.keys() == want.keys()
+            for key, value in want.items():
+                if isinstance(value, float):
+                    assert got[key] == pytest.approx(value, abs=1e-12, nan_ok=True), (path, key)
+                elif key != "log":
+                    assert got[key] == value, (path, key)
+
+
+def _flat(value, prefix="") -> dict:
+    """A nested dict / list as {"a.b.0": leaf}."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _flat(item, f"{prefix}{key}.").items()}
+    if isinstance(value, (list, tuple)):
+        return {k: v for i, item in enumerate(value) for k, v in _flat(item, f"{prefix}{i}.").items()}
+    return {prefix.rstrip("."): value}
 
 
 def test_one_name_per_meaning_the_former_ones_for_one_release(tmp_path):
@@ -168,10 +213,12 @@ def test_one_name_per_meaning_the_former_ones_for_one_release(tmp_path):
 def test_a_simulated_log_is_a_valid_log():
     rows, _ = ab_rows(50, seed=7)
     built, _ = ab_log(50, seed=7)
-    parsed = parse_log(enumerate(rows, start=1), Path("<rows>"), "old")
-    assert parsed.units == built.units
-    assert parsed.clicks == built.clicks
-    assert (parsed.arm == built.arm).all()
+    parsed = parse_ab_log(lambda: enumerate(rows, start=1), Path("<rows>"), "old")
+    assert list(parsed.unit_ids) == list(built.unit_ids) == sorted({r["unit_id"] for r in rows})
+    for column in ("unit", "arm", "shown", "clicks", "first_rank", "best_rank", "repeat_key", "lines"):
+        assert np.array_equal(getattr(parsed, column), getattr(built, column)), column
+    assert [parsed.unit_ids[u] for u in parsed.unit] == [r["unit_id"] for r in rows]
+    assert [r["shown"].index(r["clicks"][0]) if r["clicks"] else -1 for r in rows] == parsed.first_rank.tolist()
 
 
 def test_default_config_is_the_classic_rule():
@@ -218,7 +265,7 @@ def test_compare_reports_online_evidence_beside_the_offline_verdict(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert_valid_report(report)
-    direct = analyze(parse_log(enumerate(rows, start=1), Path(ab), "old"))
+    direct = analyze(parse_ab_log(lambda: enumerate(rows, start=1), Path(ab), "old"))
     assert report["online"]["ab"]["metrics"][0]["delta"] == pytest.approx(direct.metrics[0].delta)
     assert report["online"]["ab"]["verdict"] == direct.verdict
     assert report["online"]["interleaved"]["verdict"] == "b preferred"
@@ -387,7 +434,8 @@ def test_sequential_rows_carry_the_always_valid_p_and_confidence_sequence(tmp_pa
     main = outcomes(log)[0]
     looks = daily_looks(log)
     assert len(looks) == 5
-    tests = [ratio_test(unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen],
+    units = [log.unit_ids[u] for u in log.unit]
+    tests = [ratio_test(unit_sums([u for u, s in zip(units, seen, strict=True) if s], log.arm[seen],
                                   main.numerator[seen], main.denominator[seen])) for seen in looks]
     tau = RELATIVE_TAU * float(main.numerator.sum() / main.denominator.sum())
     want = always_valid(tests, tau, 0.05)

@@ -19,8 +19,8 @@ from spacekit.ab.config import AbConfig
 from spacekit.ab.health import LogHealth, log_health
 from spacekit.ab.outcomes import Outcome, not_measured, outcomes
 from spacekit.ab.sequential import always_valid, default_tau, look_tests
-from spacekit.ab.units import RatioTest, UnitSums, ratio_test, sample_ratio, unit_index, unit_sums
-from spacekit.io.ab_log import Impressions
+from spacekit.ab.units import RatioTest, UnitSums, ratio_test, sample_ratio, unit_sums
+from spacekit.io.ab_columns import AbLog
 from spacekit.practical import POWER, adjust, decide, margin_for
 
 WITHHELD = "withheld: sample ratio"      # every row's verdict when the sample-ratio check fails
@@ -94,14 +94,13 @@ class AbAnalysis:
     health: LogHealth | None = None          # the log's health (ab.health): its problems withhold the verdict
 
 
-def analyze(log: Impressions, config: AbConfig | None = None,
+def analyze(log: AbLog, config: AbConfig | None = None,
             covariate: dict[str, float] | None = None) -> AbAnalysis:
     """The analysis: arms, units, impressions, the SRM check, one row per metric, the verdict."""
     config = config or AbConfig()
     config.check()
     metrics = outcomes(log, config.k, config.long_click_s)
-    index = unit_index(log.units)                               # grouped once for every metric
-    sums = [unit_sums(log.units, log.arm, o.numerator, o.denominator, index) for o in metrics]
+    sums = [unit_sums(None, log.arm, o.numerator, o.denominator, log.index) for o in metrics]
     cov, filled = _covariate(sums[0].ids, covariate)
     tests = [ratio_test(s, cov) for s in sums]
     srm = sample_ratio(sums[0].arm, config.expected_share)
@@ -110,8 +109,7 @@ def analyze(log: Impressions, config: AbConfig | None = None,
         rows = [_sequential_row(row, o, log, covariate, config) for row, o in zip(rows, metrics, strict=True)]
     rows = _judge(rows[:1], config) + _judge(rows[1:], config)
     rows = [_with_sizes(r, srm.units, config.alpha) for r in rows]
-    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name, config.sequential,
-                        index)
+    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name, config.sequential)
     small = [t for t in tests if t.test != "delta method"]
     if small:
         health = dataclasses.replace(health, notes=(*health.notes, (
@@ -167,7 +165,7 @@ def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.n
     return values, missing
 
 
-def _sequential_row(row: AbMetric, o: Outcome, log: Impressions, covariate: dict[str, float] | None,
+def _sequential_row(row: AbMetric, o: Outcome, log: AbLog, covariate: dict[str, float] | None,
                     config: AbConfig) -> AbMetric:
     """The row with the mSPRT's always-valid p and confidence sequence over the log's daily looks (ab.sequential);
     τ: the metric's margin, else RELATIVE_TAU of its value."""

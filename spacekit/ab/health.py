@@ -20,8 +20,7 @@ import numpy as np
 from scipy import stats
 
 from spacekit.ab.sequential import DAY_S
-from spacekit.ab.units import unit_index
-from spacekit.io.ab_log import Impressions
+from spacekit.io.ab_columns import AbLog
 
 DUPLICATE_WINDOW_S = 10.0
 DUPLICATE_SHARE = 0.01
@@ -45,13 +44,12 @@ class LogHealth:
     notes: tuple[str, ...]
 
 
-def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: np.ndarray,
-               main_metric: str, sequential: bool = False,
-               index: tuple[np.ndarray, np.ndarray] | None = None) -> LogHealth:
+def log_health(log: AbLog, main_numerator: np.ndarray, main_denominator: np.ndarray, main_metric: str,
+               sequential: bool = False) -> LogHealth:
     """The log's health; the main metric's per-impression numerator and denominator give the per-unit-means view
     shown beside heavy units (sequential: the analysis is always valid, so no peeking warning)."""
     names = log.arms
-    ids, inverse = index if index is not None else unit_index(log.units)
+    ids, inverse = log.index
     counts = np.bincount(inverse, minlength=len(ids)).astype(np.float64)
     unit_arm = np.zeros(len(ids), dtype=np.int64)
     unit_arm[inverse] = log.arm
@@ -96,18 +94,14 @@ def log_health(log: Impressions, main_numerator: np.ndarray, main_denominator: n
                      tuple(notes))
 
 
-def _repeats(log: Impressions) -> np.ndarray:
-    """Per impression, whether it repeats an earlier impression of its unit (query, shown, clicks), within
-    DUPLICATE_WINDOW_S seconds when the log has ts."""
-    order = np.argsort(log.ts, kind="stable") if log.ts is not None else np.arange(len(log))
-    last: dict[tuple, float] = {}
+def _repeats(log: AbLog) -> np.ndarray:
+    """Per impression, whether it repeats the previous impression of its unit with the same query, shown list and
+    clicks (in time order), within DUPLICATE_WINDOW_S seconds when the log has ts (anywhere in the log without)."""
+    when = log.ts if log.ts is not None else np.zeros(len(log))
+    order = np.lexsort((np.arange(len(log)), when, log.repeat_key, log.unit))   # by unit, search, time, line
+    unit, key, t = log.unit[order], log.repeat_key[order], when[order]
     out = np.zeros(len(log), dtype=bool)
-    for i in order:
-        key = (log.units[i], log.queries[i], tuple(log.shown[i]), tuple(log.clicks[i]))
-        when = float(log.ts[i]) if log.ts is not None else 0.0
-        if key in last and when - last[key] <= DUPLICATE_WINDOW_S:
-            out[i] = True
-        last[key] = when
+    out[order[1:]] = (unit[1:] == unit[:-1]) & (key[1:] == key[:-1]) & (t[1:] - t[:-1] <= DUPLICATE_WINDOW_S)
     return out
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from spacekit.ab.analysis import AbAnalysis, AbConfig, analyze
 from spacekit.ab.interleave import Preference, check_team_draft, preference
+from spacekit.io.ab_columns import AbLog
 from spacekit.io.ab_log import Impressions
 
 
@@ -15,7 +16,7 @@ class OnlineLogs:
     """The logs read for a comparison (before any encoding, so a bad log fails in seconds); simulated logs (the
     demo's) are labelled so wherever their evidence is shown."""
 
-    ab: Impressions | None = None
+    ab: AbLog | None = None
     interleaved: Impressions | None = None
     simulated: bool = False
     interleaving: str = "team-draft"        # how the interleaved log's lists were made (its labels checked now)

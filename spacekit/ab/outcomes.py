@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spacekit.io.ab_log import Impressions
+from spacekit.io.ab_columns import AbLog
 
 
 @dataclass(frozen=True)
@@ -21,42 +21,40 @@ class Outcome:
     meaning: str
 
 
-def outcomes(log: Impressions, k: int = 3, long_click_s: float = 30.0) -> list[Outcome]:
+def outcomes(log: AbLog, k: int = 3, long_click_s: float = 30.0) -> list[Outcome]:
     """success@k (main), mrr (1/rank of the first click, 0 without one), ctr (clicks per shown result), clicks per
     impression, abandonment (no click), and, when the log has dwell times, long-click rate (a click >= long_click_s)."""
-    ranks = [[shown.index(c) for c in clicks] for shown, clicks in zip(log.shown, log.clicks, strict=True)]
     ones = np.ones(len(log))
-    clicks = np.array([len(c) for c in log.clicks], dtype=np.float64)
-    out = [Outcome(f"success@{k}", np.array([any(r < k for r in rs) for rs in ranks], dtype=np.float64), ones, True,
+    clicks = log.clicks.astype(np.float64)
+    clicked = log.first_rank >= 0
+    out = [Outcome(f"success@{k}", (clicked & (log.best_rank < k)).astype(np.float64), ones, True,
                    f"share of impressions with a click in the top {k}"),
-           Outcome("mrr", np.array([1 / (rs[0] + 1) if rs else 0.0 for rs in ranks]), ones, True,
+           Outcome("mrr", np.where(clicked, 1 / (np.maximum(log.first_rank, 0) + 1.0), 0.0), ones, True,
                    "mean reciprocal rank of the first click (0 without a click)"),
-           Outcome("ctr", clicks, np.array([len(s) for s in log.shown], dtype=np.float64), True,
-                   "clicks per result shown"),
+           Outcome("ctr", clicks, log.shown.astype(np.float64), True, "clicks per result shown"),
            Outcome("clicks", clicks, ones, True, "clicks per impression"),
            Outcome("abandonment", (clicks == 0).astype(np.float64), ones, False,
                    "share of impressions without a click")]
     if log.dwell is not None and not undwelled(log).any():       # a click without its dwell time: not measured
-        long = np.array([any(d >= long_click_s for d in ds) for ds in log.dwell], dtype=np.float64)
-        out.append(Outcome("long_click", long, ones, True,
+        out.append(Outcome("long_click", (log.dwell >= long_click_s).astype(np.float64), ones, True,
                            f"share of impressions with a click of >= {long_click_s:g} s"))
     return out
 
 
-def undwelled(log: Impressions) -> np.ndarray:
+def undwelled(log: AbLog) -> np.ndarray:
     """Per impression, whether it has a click whose dwell time the log lacks (dwell_s absent or null)."""
     if log.dwell is None:
         return np.zeros(len(log), dtype=bool)
-    return np.array([any(np.isnan(d) for d in ds) for ds in log.dwell], dtype=bool)
+    return np.isnan(log.dwell)
 
 
-def not_measured(log: Impressions) -> list[str]:
+def not_measured(log: AbLog) -> list[str]:
     """The metrics the log cannot measure, each with why: long_click when some clicks lack dwell_s (never read as
     "no long click", which would make an arm whose logger drops the field look like a regression)."""
     missing = undwelled(log)
     if log.dwell is None or not missing.any():
         return []
-    clicked = np.array([len(c) > 0 for c in log.clicks])
+    clicked = log.clicks > 0
     per_arm = ", ".join(f"{int((missing & (log.arm == a)).sum()):,} of {int((clicked & (log.arm == a)).sum()):,} in "
                         f"{name}" for a, name in enumerate(log.arms))
     return [f"long_click: not measured (impressions with a click but no dwell_s: {per_arm})"]

@@ -14,6 +14,7 @@ from spacekit.ab.interleave import unit_preferences
 from spacekit.ab.outcomes import outcomes
 from spacekit.ab.units import influence, unit_sums
 from spacekit.errors import InputError
+from spacekit.io.ab_columns import AbLog
 from spacekit.io.ab_log import Impressions
 
 
@@ -40,7 +41,7 @@ def parse_mde(text: str | float) -> dict[str, tuple[float, bool]]:
     return out
 
 
-def plan_ab(log: Impressions, mde: str | float, *, alpha: float = 0.05, power: float = 0.8,
+def plan_ab(log: AbLog, mde: str | float, *, alpha: float = 0.05, power: float = 0.8,
             control_share: float = 0.5, k: int = 3, long_click_s: float = 30.0) -> list[dict]:
     """Per metric --mde names (every metric with a bare or '*' value): the pilot's value and unit-level sd (both
     arms pooled, each centred on its own ratio), and the units needed per arm to find a change of its mde
@@ -51,7 +52,7 @@ def plan_ab(log: Impressions, mde: str | float, *, alpha: float = 0.05, power: f
     if not 0 < power < 1 or not 0 < alpha < 1 or not 0 < control_share < 1:
         raise InputError("ab plan: --power, --alpha and --control-share must be between 0 and 1")
     rows = []
-    per_unit = len(log) / len(set(log.units))
+    per_unit = len(log) / len(log.unit_ids)
     metrics = outcomes(log, k, long_click_s)
     unknown = sorted(set(wanted) - {"*"} - {o.name for o in metrics})
     if unknown:
@@ -59,7 +60,7 @@ def plan_ab(log: Impressions, mde: str | float, *, alpha: float = 0.05, power: f
     for o in metrics:
         if o.name not in wanted and "*" not in wanted:
             continue
-        sums = unit_sums(log.units, log.arm, o.numerator, o.denominator)
+        sums = unit_sums(None, log.arm, o.numerator, o.denominator, log.index)
         parts = [unit_sd(sums.numerator[sums.arm == g], sums.denominator[sums.arm == g]) for g in (0, 1)]
         counts = [int((sums.arm == g).sum()) for g in (0, 1)]
         sd = float(np.sqrt(((counts[0] - 1) * parts[0] ** 2 + (counts[1] - 1) * parts[1] ** 2)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spacekit.ab.units import SMALL_UNITS, RatioTest, ratio_test, unit_sums
-from spacekit.io.ab_log import Impressions
+from spacekit.io.ab_columns import AbLog
 
 DAY_S = 86_400.0
 RELATIVE_TAU = 0.10      # without a margin, τ is 10% of the metric's value
@@ -39,7 +39,7 @@ class Sequential:
     looks: int
 
 
-def daily_looks(log: Impressions) -> list[np.ndarray]:
+def daily_looks(log: AbLog) -> list[np.ndarray]:
     """Boolean masks of the impressions seen by the end of each UTC day the log spans (one look, all of it, without
     ts)."""
     if log.ts is None:
@@ -48,14 +48,14 @@ def daily_looks(log: Impressions) -> list[np.ndarray]:
     return [log.ts < (day + 1) * DAY_S for day in range(first, last + 1)]
 
 
-def look_tests(log: Impressions, numerator: np.ndarray, denominator: np.ndarray,
+def look_tests(log: AbLog, numerator: np.ndarray, denominator: np.ndarray,
                covariate_for: Callable[[list[str]], np.ndarray | None] | None = None) -> list[RatioTest | None]:
     """The delta-method test of one metric (its per-impression numerator and denominator) on the data seen by
     each daily look; None for a look with too few units (covariate_for: the CUPED covariate of a look's units)."""
     tests: list[RatioTest | None] = []
     for seen in daily_looks(log):
-        sums = unit_sums([u for u, s in zip(log.units, seen, strict=True) if s], log.arm[seen], numerator[seen],
-                         denominator[seen])
+        present, inverse = np.unique(log.unit[seen], return_inverse=True)      # the units seen so far, sorted
+        sums = unit_sums(None, log.arm[seen], numerator[seen], denominator[seen], (log.unit_ids[present], inverse))
         covariate = covariate_for(sums.ids) if covariate_for is not None else None
         tests.append(ratio_test(sums, covariate) if enough_units(sums.arm) else None)
     return tests

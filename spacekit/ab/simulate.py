@@ -14,7 +14,7 @@ import numpy as np
 
 from spacekit.ab.interleave import team_draft
 from spacekit.ab.sequential import DAY_S
-from spacekit.io.ab_log import Impressions
+from spacekit.io.ab_columns import AbLog, search_key, sorted_units
 
 RANK_GIVEN_CLICK = np.array([0.35, 0.2, 0.13, 0.09, 0.07, 0.05, 0.04, 0.03, 0.02, 0.02])
 EXAMINATION = 1 / (1 + np.arange(10)) ** 0.8                 # position-based model: P(the user looks at rank r)
@@ -43,20 +43,21 @@ def ab_rows(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: 
 
 def ab_log(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: float = 0.6, seed: int = 0,
            control_share: float = 0.5, pre_period: int = 0,
-           lift_sd: float = 0.0) -> tuple[Impressions, dict[str, float]]:
+           lift_sd: float = 0.0) -> tuple[AbLog, dict[str, float]]:
     """ab_rows as a log (control 'old', treatment 'new'), built directly from the same draws (the rows are valid
-    by construction; parse_log checks a file's rows)."""
-    request, unit_ids, arm, queries, clicks = [], [], [], [], []
+    by construction; io.ab_columns checks a file's rows): equal to ab_rows read by parse_ab_log."""
     units_drawn, pre = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
-    for u, treated, clicked, ranks in units_drawn:
-        n = len(clicked)
-        request += [f"u{u}-{i}" for i in range(n)]
-        unit_ids += [f"u{u}"] * n
-        arm += [int(treated)] * n
-        queries += [f"q{i}" for i in range(n)]
-        clicks += [[DOCS[r]] if c else [] for c, r in zip(clicked, ranks, strict=True)]
-    return Impressions("<simulated>", ("old", "new"), request, unit_ids, np.array(arm, dtype=np.int8), queries,
-                       [DOCS] * len(request), clicks), pre
+    counts = np.array([len(clicked) for _, _, clicked, _ in units_drawn], dtype=np.int64)
+    clicked = np.concatenate([c for _, _, c, _ in units_drawn]) if units_drawn else np.zeros(0, bool)
+    ranks = np.concatenate([r for *_, r in units_drawn]).astype(np.int32) if units_drawn else np.zeros(0, np.int32)
+    rank = np.where(clicked, ranks, -1).astype(np.int32)
+    within = np.arange(len(rank)) - np.repeat(np.cumsum(counts) - counts, counts)       # i of "q{i}"
+    keys = np.array([search_key(f"q{i}", DOCS, [DOCS[r]] if r >= 0 else []) for i, r in zip(within, rank, strict=True)],
+                    dtype=np.int64)
+    ids, unit = sorted_units([f"u{u}" for u, *_ in units_drawn], np.repeat(np.arange(len(counts)), counts))
+    arm = np.repeat(np.array([t for _, t, _, _ in units_drawn], dtype=np.int8), counts)
+    return AbLog("<simulated>", ("old", "new"), ids, unit, arm, np.full(len(rank), len(DOCS), np.int32),
+                 clicked.astype(np.int32), rank, rank.copy(), keys, np.arange(1, len(rank) + 1)), pre
 
 
 DOCS = [f"d{i}" for i in range(10)]
@@ -144,17 +145,18 @@ def ab_ranking_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), 
 START_S = 1_767_225_600.0                                    # 2026-01-01 UTC: the simulated experiments' first day
 
 
-def timed_ab_log(units: int, *, days: int = 14, seed: int = 0, **kwargs) -> Impressions:
+def timed_ab_log(units: int, *, days: int = 14, seed: int = 0, **kwargs) -> AbLog:
     """ab_log with ts: each unit arrives on a day drawn uniformly from `days` and searches that day (the log grows
     day by day, as a running experiment's does)."""
     log, _ = ab_log(units, seed=seed, **kwargs)
     rng = np.random.default_rng(seed + 1_000_003)
-    arrival = {u: int(d) for u, d in zip(dict.fromkeys(log.units), rng.integers(0, days, units), strict=True)}
-    log.ts = np.array([START_S + arrival[u] * DAY_S + rng.uniform(0, DAY_S - 400) for u in log.units])
-    return log
+    first_seen = np.unique(log.unit, return_index=True)[1]                    # unit codes in order of arrival
+    arrival = np.empty(len(first_seen), dtype=np.int64)
+    arrival[np.argsort(first_seen)] = rng.integers(0, days, units)
+    return log.with_ts(START_S + arrival[log.unit] * DAY_S + rng.uniform(0, DAY_S - 400, len(log)))
 
 
-def peeking(log: Impressions, *, alpha: float = 0.05, k: int = 3) -> dict[str, bool]:
+def peeking(log: AbLog, *, alpha: float = 0.05, k: int = 3) -> dict[str, bool]:
     """What a team that looks at the main metric (success@k) at the end of every day would conclude: whether the
     fixed-horizon test is significant at some look ("fixed_any_look") or at the last one ("fixed_final"), and
     whether the always-valid mSPRT p is below alpha by the last look ("sequential")."""

@@ -36,11 +36,12 @@ def unit_index(units: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(np.asarray(units, dtype=object), return_inverse=True)
 
 
-def unit_sums(units: list[str], arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
+def unit_sums(units: list[str] | None, arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
               index: tuple[np.ndarray, np.ndarray] | None = None) -> UnitSums:
-    """Sum each impression's numerator and denominator into its unit (index: unit_index(units), when the caller
-    has it); a unit seen in both arms is refused."""
-    ids, inverse = index if index is not None else unit_index(units)
+    """Sum each impression's numerator and denominator into its unit (index: (the distinct units, each
+    impression's position among them), as unit_index(units) or AbLog.index give it; units unused then); a unit
+    seen in both arms is refused."""
+    ids, inverse = index if index is not None else unit_index(units or [])
     unit_arm = np.full(len(ids), -1, dtype=np.int64)
     np.maximum.at(unit_arm, inverse, arm.astype(np.int64))
     lowest = np.full(len(ids), 2, dtype=np.int64)

@@ -56,12 +56,13 @@ def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_shar
     """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
     the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
     from spacekit.ab import analyze
-    from spacekit.io.ab_log import read_log, read_units
+    from spacekit.io.ab_columns import read_ab_log
+    from spacekit.io.ab_log import read_units
 
     k = renamed_value(renamed, "k", "--k", "--success-k")
     config = AbConfig(alpha, correction, min_effect, k, long_click_s, expected_share, sequential)
     config.check()                                       # the former --k's value too
-    impressions = read_log(log, control)
+    impressions = read_ab_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
     report = analyze(impressions, config, pre)
     _write_report(report, out_dir)
@@ -205,6 +206,7 @@ def qrels_cmd(sheet, out_path) -> None:
 def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_json, **renamed) -> None:
     """Units an experiment needs to find a change of --mde at --power, from a pilot or A/A log's spread."""
     from spacekit.ab.plan import plan_ab, plan_interleaving
+    from spacekit.io.ab_columns import read_ab_log
     from spacekit.io.ab_log import read_log
 
     k = renamed_value(renamed, "k", "--k", "--success-k")
@@ -217,7 +219,7 @@ def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_js
         out: dict | list = plan_interleaving(read_log(log, interleaved=True), preference_mde, alpha=alpha,
                                              power=power)
     else:
-        out = plan_ab(read_log(log, control), mde, alpha=alpha, power=power, control_share=expected_share, k=k)
+        out = plan_ab(read_ab_log(log, control), mde, alpha=alpha, power=power, control_share=expected_share, k=k)
     if as_json:
         emit_json({"plan": out})
         return

@@ -104,13 +104,14 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
     to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
     from spacekit.ab.online import OnlineLogs
+    from spacekit.io.ab_columns import read_ab_log
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
     quiet, profile, trust = opts.pop("quiet"), opts.pop("profile"), opts["trust_remote_code"]
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
-        online = OnlineLogs(read_log(ab_log, control) if ab_log else None,
+        online = OnlineLogs(read_ab_log(ab_log, control) if ab_log else None,
                             read_log(interleaved_log, interleaved=True) if interleaved_log else None,
                             interleaving=interleaving)
     config = CompareConfig(**settings, train=train, reference=reference, trust_remote_code=trust, online=online,
@@ -142,13 +143,14 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
         after = str(finetuned_demo_model(paths["train"], out, epochs))
     from spacekit.ab.online import OnlineLogs
     from spacekit.demo.online import simulated_logs
+    from spacekit.io.ab_columns import read_ab_log
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
     quiet, profile = opts.pop("quiet"), opts.pop("profile")
     options = encode_options(**opts)
     ab, interleaved = simulated_logs("builtin:minilm", after, paths["beir"], out / "data", options)
-    online = OnlineLogs(read_log(ab, "before"), read_log(interleaved, interleaved=True), simulated=True)
+    online = OnlineLogs(read_ab_log(ab, "before"), read_log(interleaved, interleaved=True), simulated=True)
     config = CompareConfig(**settings, train=paths["train"], opts=options, online=online)
     run_compare("builtin:minilm", after, paths["suite"], out, config, quiet=quiet, profile=profile)
 

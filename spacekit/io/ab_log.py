@@ -7,7 +7,8 @@
   team        per shown position "a" or "b" (interleaved logs)
 
 A per-unit table (unit_id and a numeric pre-period column) may come beside it for variance reduction. Every
-problem is one InputError naming file:line.
+problem is one InputError naming file:line. Here: the row checks, and interleaved / replayed logs as lists; an A/B
+log streams into compact columns (io.ab_columns).
 """
 
 from __future__ import annotations
@@ -24,85 +25,75 @@ from spacekit.io.tables import read_rows
 
 @dataclass
 class Impressions:
-    """A log as columns: per impression its unit, arm (0 = control, 1 = treatment), shown list, clicks, and the
-    optional dwell times and team labels."""
+    """An interleaved or replayed log as lists: per impression its unit, query, shown list, clicks, team labels
+    (interleaved) and line. (A/B logs are read into compact columns: io.ab_columns.AbLog.)"""
 
     path: str
-    arms: tuple[str, str]                   # (control, treatment)
     request_ids: list[str]
     units: list[str]
-    arm: np.ndarray                         # (n,) 0 or 1
     queries: list[str]
     shown: list[list[str]]
     clicks: list[list[str]]
-    dwell: list[list[float]] | None = None
     teams: list[list[str]] | None = None
     lines: list[int] = field(default_factory=list)
-    ts: np.ndarray | None = None            # (n,) seconds since the epoch, when every row has a ts
 
     def __len__(self) -> int:
         return len(self.request_ids)
 
 
-def read_log(path: str | Path, control: str | None = None, *, interleaved: bool = False,
-             replay: bool = False) -> Impressions:
-    """Read and check a log file (JSONL or Parquet; see parse_log)."""
-    return parse_log(read_rows(Path(path)), Path(path), control, interleaved=interleaved, replay=replay)
+def read_log(path: str | Path, *, interleaved: bool = False, replay: bool = False) -> Impressions:
+    """Read and check an interleaved (or, replay, any) log file (JSONL or Parquet; see parse_log)."""
+    return parse_log(read_rows(Path(path)), Path(path), interleaved=interleaved, replay=replay)
 
 
-def parse_log(numbered_rows, path: Path, control: str | None = None, *, interleaved: bool = False,
-              replay: bool = False) -> Impressions:
-    """Check (line, row) pairs as a log: the required fields, two arms (control first: --control, else the first
-    name in sorted order) or, interleaved, a team per shown position; clicks among the shown ids; unique request
-    ids. For a replay the arms do not matter (any number, or none) but every row needs the query's text."""
+def parse_log(numbered_rows, path: Path, *, interleaved: bool = False, replay: bool = False) -> Impressions:
+    """Check (line, row) pairs as an interleaved log (a team per shown position) or a log to replay (the arms do
+    not matter, but every row needs the query's text): the required fields, clicks among the shown ids, unique
+    request ids."""
     rows: list[tuple] = []
     seen: dict[str, int] = {}
     for lineno, row in numbered_rows:
-        where = f"{path}:{lineno}"
-        needed = ("request_id", "unit_id", "shown", "clicks", *(("team",) if interleaved else ()),
-                  *(("arm",) if not (interleaved or replay) else ()), *(("query",) if replay else ()))
-        for name in needed:
-            if name not in row or row[name] is None:
-                raise InputError(f"{where}: missing field {name!r}")
-        if "query" not in row and "query_id" not in row:
-            raise InputError(f"{where}: missing field 'query' (or 'query_id')")
-        request = table_field(path, lineno, row, "request_id")
+        request, shown, clicks = checked_row(path, lineno, row, interleaved=interleaved, replay=replay)
         if request in seen:
-            raise InputError(f"{where}: duplicate request_id {request!r} (first at line {seen[request]})")
+            raise InputError(f"{path}:{lineno}: duplicate request_id {request!r} (first at line {seen[request]})")
         seen[request] = lineno
-        shown, clicks = _ids(where, row, "shown"), _ids(where, row, "clicks")
-        if len(shown_set := set(shown)) != len(shown):
-            raise InputError(f"{where}: 'shown' lists a document twice")
-        stray = [c for c in clicks if c not in shown_set]
-        if stray:
-            raise InputError(f"{where}: clicked {stray[0]!r}, which is not in 'shown'")
         rows.append((lineno, row, request, shown, clicks))
     if not rows:
         raise InputError(f"{path}: no impressions")
-    arms = _arms(path, rows, control) if not (interleaved or replay) else ("a", "b")
-    index = {name: i for i, name in enumerate(arms)}
-    out = Impressions(str(path), arms, [r[2] for r in rows], [table_field(path, r[0], r[1], "unit_id") for r in rows],
-                      np.array([index[str(r[1]["arm"])] for r in rows], dtype=np.int8)
-                      if not (interleaved or replay) else np.zeros(len(rows), dtype=np.int8),
+    out = Impressions(str(path), [r[2] for r in rows], [table_field(path, r[0], r[1], "unit_id") for r in rows],
                       [str(r[1].get("query", r[1].get("query_id"))) for r in rows], [r[3] for r in rows],
                       [r[4] for r in rows], lines=[r[0] for r in rows])
-    if any("dwell_s" in r[1] and r[1]["dwell_s"] is not None for r in rows):
-        out.dwell = [_dwell(f"{path}:{lineno}", row, clicks) for lineno, row, _, _, clicks in rows]
     if interleaved:
         out.teams = [_teams(f"{path}:{lineno}", row, shown) for lineno, row, _, shown, _ in rows]
-    with_ts = [r for r in rows if r[1].get("ts") is not None]
-    if with_ts and len(with_ts) < len(rows):
-        missing = next(r[0] for r in rows if r[1].get("ts") is None)
-        raise InputError(f"{path}:{missing}: missing field 'ts' ({len(with_ts):,} of {len(rows):,} rows have one)")
-    if with_ts:
-        out.ts = np.array([_timestamp(f"{path}:{lineno}", row["ts"]) for lineno, row, *_ in rows])
     return out
+
+
+def checked_row(path: Path, lineno: int, row: dict, *, interleaved: bool = False,
+                replay: bool = False) -> tuple[str, list[str], list[str]]:
+    """One row's required fields checked -> (request_id, shown ids, clicked ids); clicks must be among the shown ids,
+    each shown once."""
+    where = f"{path}:{lineno}"
+    needed = ("request_id", "unit_id", "shown", "clicks", *(("team",) if interleaved else ()),
+              *(("arm",) if not (interleaved or replay) else ()), *(("query",) if replay else ()))
+    for name in needed:
+        if name not in row or row[name] is None:
+            raise InputError(f"{where}: missing field {name!r}")
+    if "query" not in row and "query_id" not in row:
+        raise InputError(f"{where}: missing field 'query' (or 'query_id')")
+    request = table_field(path, lineno, row, "request_id")
+    shown, clicks = _ids(where, row, "shown"), _ids(where, row, "clicks")
+    if len(shown_set := set(shown)) != len(shown):
+        raise InputError(f"{where}: 'shown' lists a document twice")
+    stray = [c for c in clicks if c not in shown_set]
+    if stray:
+        raise InputError(f"{where}: clicked {stray[0]!r}, which is not in 'shown'")
+    return request, shown, clicks
 
 
 EARLIEST, LATEST = 946_684_800.0, 4_102_444_800.0      # 2000-01-01 .. 2100-01-01 UTC: a ts outside is garbage
 
 
-def _timestamp(where: str, value) -> float:
+def timestamp(where: str, value) -> float:
     """Seconds since the epoch from a number (seconds, or milliseconds when it reads as such) or ISO 8601 text
     (without a zone: UTC); outside 2000..2100, or unreadable, an InputError."""
     import datetime as dt
@@ -139,19 +130,20 @@ def read_units(path: str | Path, column: str = "pre") -> dict[str, float]:
 
 
 def _ids(where: str, row: dict, name: str) -> list[str]:
+    """row[name] as a list of document ids (text, or integers written as text)."""
     value = row[name]
-    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+    kinds = set(map(type, value)) if isinstance(value, list) else {dict}
+    if not kinds <= {str, int}:                              # bool is a type of its own here: refused
         raise InputError(f"{where}: {name!r} must be a list of document ids")
-    return [str(v) for v in value]
+    return value if int not in kinds else [str(v) for v in value]
 
 
-def _arms(path: Path, rows: list, control: str | None) -> tuple[str, str]:
-    first_line: dict[str, int] = {}
-    for lineno, row, *_ in rows:
-        first_line.setdefault(str(row["arm"]), lineno)
+def arm_order(path: Path, first_line: dict[str, int], control: str | None) -> tuple[str, str]:
+    """(control, treatment) from each arm name's first line: --control, else the first name in sorted order."""
     names = sorted(first_line)
     if len(names) != 2:
-        found = ", ".join(f"{name!r} (first at line {line})" for name, line in list(first_line.items())[:5])
+        found = ", ".join(f"{name!r} (first at line {line})"
+                          for name, line in sorted(first_line.items(), key=lambda item: item[1])[:5])
         raise InputError(f"{path}: an A/B log needs exactly two arms, found {len(names)}: {found}")
     if control is not None and control not in names:
         raise InputError(f"--control {control!r}: unknown arm (the log's arms: {', '.join(map(repr, names))})")
@@ -159,7 +151,8 @@ def _arms(path: Path, rows: list, control: str | None) -> tuple[str, str]:
     return first, next(n for n in names if n != first)
 
 
-def _dwell(where: str, row: dict, clicks: list[str]) -> list[float]:
+def dwell_times(where: str, row: dict, clicks: list[str]) -> list[float]:
+    """The row's dwell_s, one finite number >= 0 per click (nan for each click when the row has none)."""
     value = row.get("dwell_s")
     if value is None:
         return [float("nan")] * len(clicks)

@@ -138,18 +138,25 @@ def _csv_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
         raise InputError(f"{path}:{reader.line_num}: malformed {delimiter!r}-separated line ({e})") from None
 
 
+BATCH_ROWS = 65_536     # rows of a Parquet / Arrow file turned into dicts at a time: memory follows the batch
+
+
 def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """A Parquet file's rows, read a batch at a time (a log of any size in bounded memory)."""
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        batches = pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+        yield from _numbered(batches)
+    except InputError:
+        raise
     except Exception as e:  # pyarrow raises several types for a broken file
         raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__}: {e})") from None
-    yield from enumerate(table.to_pylist(), start=1)
 
 
 def _arrow_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """An Arrow IPC file: the stream format save_to_disk writes, or the random-access file format."""
+    """An Arrow IPC file (the stream format save_to_disk writes, or the random-access file format), memory-mapped
+    and turned into dicts a batch at a time."""
     import pyarrow as pa
 
     try:
@@ -159,9 +166,20 @@ def _arrow_rows(path: Path) -> Iterator[tuple[int, dict]]:
             except pa.ArrowInvalid:
                 source.seek(0)
                 table = pa.ipc.open_file(source).read_all()
+            yield from _numbered(table.to_batches(max_chunksize=BATCH_ROWS))
+    except InputError:
+        raise
     except Exception as e:  # pyarrow raises several types for a broken file
         raise InputError(f"{path}: not a readable Arrow file ({type(e).__name__}: {e})") from None
-    yield from enumerate(table.to_pylist(), start=1)
+
+
+def _numbered(batches) -> Iterator[tuple[int, dict]]:
+    """(row number, dict) over record batches, numbered from 1 across them."""
+    number = 0
+    for batch in batches:
+        for row in batch.to_pylist():
+            number += 1
+            yield number, row
 
 
 def field(path: Path, lineno: int | str, row: dict, name: str, *, kind: type = str):

@@ -1,0 +1,190 @@
+"""An A/B log read as it streams into compact columns: per impression what the analysis needs (its unit, arm, how
+many results were shown and clicked, the first and the highest-placed click's rank, the longest dwell, a hash of
+what was searched, shown and clicked, ts), about 60 bytes each whatever the lists hold; rows are checked one by
+one as io.ab_log checks them (every problem one InputError naming file:line) and never kept.
+
+A 10^7-impression log fits in well under 2 GB (benchmarks/bench_ab_scale.py); memory grows with impressions at
+those 60 bytes and with distinct units, not with the size of the rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spacekit.errors import InputError
+from spacekit.io.ab_log import arm_order, checked_row, dwell_times, timestamp
+from spacekit.io.tables import field as table_field
+from spacekit.io.tables import read_rows
+
+FLUSH_ROWS = 65_536      # rows gathered in Python lists before they become numpy columns
+
+Rows = Callable[[], Iterable[tuple[int, dict]]]
+_FIELDS: dict[str, type] = {      # each gathered column's type ("request": a hash of request_id, for duplicates)
+    "unit": np.int64, "arm": np.int8, "shown": np.int32, "clicks": np.int32, "first_rank": np.int32,
+    "best_rank": np.int32, "repeat_key": np.int64, "request": np.int64, "line": np.int64, "dwell": np.float64,
+    "ts": np.float64}
+_INTS, _FLOATS = list(_FIELDS)[:9], list(_FIELDS)[9:]
+
+
+@dataclass(frozen=True)
+class AbLog:
+    """An A/B log as columns, one entry per impression: unit (an index into unit_ids, the distinct units sorted),
+    arm (0 control, 1 treatment), shown and clicks (counts), first_rank (the rank of the first click in click
+    order, -1 without one), best_rank (the highest-placed click's rank, -1 without one), dwell (the longest dwell of
+    its clicks, -inf without clicks, nan when a click lacks its dwell_s; None when no row has dwell_s), repeat_key
+    (a hash of query, shown and clicks: equal keys of one unit are the same search), ts (None without), line."""
+
+    path: str
+    arms: tuple[str, str]                   # (control, treatment)
+    unit_ids: np.ndarray                    # (units,) object: the distinct unit ids, sorted
+    unit: np.ndarray                        # (n,) int64
+    arm: np.ndarray                         # (n,) int8
+    shown: np.ndarray                       # (n,) int32
+    clicks: np.ndarray                      # (n,) int32
+    first_rank: np.ndarray                  # (n,) int32
+    best_rank: np.ndarray                   # (n,) int32
+    repeat_key: np.ndarray                  # (n,) int64
+    lines: np.ndarray                       # (n,) int64
+    dwell: np.ndarray | None = None         # (n,) float64
+    ts: np.ndarray | None = None            # (n,) float64 seconds since the epoch
+
+    def __len__(self) -> int:
+        return len(self.arm)
+
+    @property
+    def index(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the distinct units, each impression's unit): what units.unit_sums groups by."""
+        return self.unit_ids, self.unit
+
+    def with_ts(self, ts: np.ndarray) -> AbLog:
+        """The same log with these times."""
+        return dataclasses.replace(self, ts=np.asarray(ts, dtype=np.float64))
+
+
+def read_ab_log(path: str | Path, control: str | None = None) -> AbLog:
+    """Read and check an A/B log file (JSONL, gzipped JSONL, Parquet or Arrow), a batch of rows at a time."""
+    path = Path(path)
+    return parse_ab_log(lambda: read_rows(path), path, control)
+
+
+def parse_ab_log(rows: Rows, path: Path, control: str | None = None) -> AbLog:
+    """Check (line, row) pairs as an A/B log (io.ab_log.parse_log's rules) into an AbLog. rows() gives the pairs;
+    it is called a second time only when two request ids may be equal, to name both lines."""
+    columns = _Columns(path)
+    for lineno, row in rows():
+        columns.add(lineno, row)
+    return columns.finish(control, rows)
+
+
+@dataclass
+class _Columns:
+    """The columns being gathered: Python lists for the current FLUSH_ROWS rows, numpy arrays for the rest."""
+
+    path: Path
+    units: dict[str, int] = dataclasses.field(default_factory=dict)
+    arms: dict[str, int] = dataclasses.field(default_factory=dict)     # arm name -> its first line
+    arm_codes: dict[str, int] = dataclasses.field(default_factory=dict)
+    ints: list[tuple] = dataclasses.field(default_factory=list)            # the rows since the last flush
+    floats: list[tuple] = dataclasses.field(default_factory=list)
+    done: dict[str, list] = dataclasses.field(default_factory=lambda: {name: [] for name in _FIELDS})
+    with_dwell: bool = False
+    with_ts: int = 0
+    without_ts: int | None = None                                       # the first line without ts
+
+    def add(self, lineno: int, row: dict) -> None:
+        """Check one row and append what the analysis needs of it."""
+        request, shown, clicks = checked_row(self.path, lineno, row)
+        unit = table_field(self.path, lineno, row, "unit_id")
+        arm = str(row["arm"])
+        if arm not in self.arm_codes:
+            self.arm_codes[arm], self.arms[arm] = len(self.arm_codes), lineno
+        ranks = [shown.index(c) for c in clicks]
+        if row.get("dwell_s") is not None:                              # one number per click, checked
+            self.with_dwell = True
+            dwell = max(dwell_times(f"{self.path}:{lineno}", row, clicks), default=-np.inf)
+        else:
+            dwell = np.nan if clicks else -np.inf                           # a click without its dwell time
+        if row.get("ts") is not None:
+            self.with_ts += 1
+            ts = timestamp(f"{self.path}:{lineno}", row["ts"])
+        else:
+            ts = np.nan
+            if self.without_ts is None:
+                self.without_ts = lineno
+        query = str(row.get("query", row.get("query_id")))
+        self.ints.append((self.units.setdefault(unit, len(self.units)), self.arm_codes[arm], len(shown), len(clicks),
+                          ranks[0] if ranks else -1, min(ranks) if ranks else -1, search_key(query, shown, clicks),
+                          hash(request), lineno))
+        self.floats.append((dwell, ts))
+        if len(self.ints) >= FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """The gathered rows' values into one numpy array per column."""
+        if not self.ints:
+            return
+        for values, names in ((np.array(self.ints, dtype=np.int64), _INTS), (np.array(self.floats), _FLOATS)):
+            for j, name in enumerate(names):
+                self.done[name].append(values[:, j].astype(_FIELDS[name]))
+        self.ints, self.floats = [], []
+
+    def finish(self, control: str | None, rows: Rows) -> AbLog:
+        """The columns as an AbLog: two arms (control first), unique request ids, ts in every row or none."""
+        self._flush()
+        if not self.done["line"]:
+            raise InputError(f"{self.path}: no impressions")
+        col = {}
+        for name in _FIELDS:                                # one column at a time: its parts freed as it is joined
+            col[name] = np.concatenate(self.done.pop(name))
+        _unique_requests(self.path, col["request"], rows)
+        names = arm_order(self.path, self.arms, control)
+        to_arm = np.zeros(len(self.arm_codes), dtype=np.int8)
+        for name, code in self.arm_codes.items():
+            to_arm[code] = names.index(name)
+        if self.with_ts and self.without_ts is not None:
+            raise InputError(f"{self.path}:{self.without_ts}: missing field 'ts' ({self.with_ts:,} of "
+                             f"{len(col['line']):,} rows have one)")
+        ids, unit = sorted_units(list(self.units), col["unit"])
+        return AbLog(str(self.path), names, ids, unit, to_arm[col["arm"]], col["shown"],
+                     col["clicks"], col["first_rank"], col["best_rank"], col["repeat_key"], col["line"],
+                     col["dwell"] if self.with_dwell else None, col["ts"] if self.with_ts else None)
+
+
+def search_key(query: str, shown: list[str], clicks: list[str]) -> int:
+    """A hash of one impression's search (query, shown list, clicks): equal for equal searches within a process."""
+    return hash((query, tuple(shown), tuple(clicks)))
+
+
+def sorted_units(ids: list[str], codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the unit ids sorted, as np.unique gives them; each code renumbered to its id's place among them)."""
+    array = np.array(ids, dtype=object)
+    order = np.argsort(array.astype(str), kind="stable")
+    place = np.empty(len(ids), dtype=np.int64)
+    place[order] = np.arange(len(ids))
+    return array[order], place[codes]
+
+
+def _unique_requests(path: Path, hashes: np.ndarray, rows: Rows) -> None:
+    """Refuse a request id logged twice, naming both lines; hashes are compared first, and the rows read again
+    (only then) to tell a real repeat from two ids with one hash."""
+    ordered = np.sort(hashes)
+    suspects = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+    if not suspects:
+        return
+    seen: dict[str, int] = {}
+    for lineno, row in _suspect_rows(rows, suspects):
+        request = table_field(path, lineno, row, "request_id")
+        if request in seen:
+            raise InputError(f"{path}:{lineno}: duplicate request_id {request!r} (first at line {seen[request]})")
+        seen[request] = lineno
+
+
+def _suspect_rows(rows: Rows, suspects: set[int]) -> Iterator[tuple[int, dict]]:
+    for lineno, row in rows():
+        if hash(str(row["request_id"])) in suspects:
+            yield lineno, row
