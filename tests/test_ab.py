@@ -233,14 +233,21 @@ def test_default_config_is_the_classic_rule():
 def test_plan_gives_the_units_that_reach_the_power(tmp_path):
     from spacekit.ab.plan import plan_ab
 
+    from spacekit.ab.plan import TREATMENT_VARIANCE_MARGIN
+
     pilot, _ = ab_log(3000, impressions=3, seed=77)                  # an A/A pilot
     lift = 0.05
     mde = lift * success_share()
-    units = plan_ab(pilot, mde, power=0.8)[0]["units_control"]
+    plan = plan_ab(pilot, mde, power=0.8)[0]
+    units = plan["units_control"]
     assert 500 < units < 5000
-    found = [analyze(ab_log(2 * units, lift=lift, impressions=3, seed=20_000 + s)[0]).verdict == "improved"
-             for s in range(150)]
-    assert np.mean(found) == pytest.approx(0.8, abs=0.08)
+    assert plan["treatment_variance_margin"] == TREATMENT_VARIANCE_MARGIN > 1
+    power = {}
+    for lift_sd in (0.0, 0.1):                    # the same lift for every unit, or its own per unit (sd 0.1)
+        power[lift_sd] = np.mean([analyze(ab_log(2 * units, lift=lift, lift_sd=lift_sd, impressions=3,
+                                                 seed=20_000 + s)[0]).verdict == "improved" for s in range(400)])
+    assert power[0.1] >= 0.78, power                # 400 experiments drawn from a treatment with its own variance
+    assert power[0.0] <= 0.92, power                # the margin does not plan far more units than needed
     rows, _ = ab_rows(400, seed=5)
     path = _log_file(tmp_path, rows)
     result = CliRunner().invoke(main, ["ab", "plan", path, "--mde", "0.03", "--json"])

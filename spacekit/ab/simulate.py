@@ -9,6 +9,7 @@ model (examination falls with rank; a relevant document is clicked more often).
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,13 +33,11 @@ def ab_rows(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: 
     probability; `spread` (0..1) sets how much units differ; pre_period > 0 draws that many pre-period impressions
     per unit for the covariate; lift_sd > 0 gives each treated unit its own lift ~ N(lift, lift_sd) (a treatment
     with its own variance; the propensity clipped to 0..1)."""
-    rows = []
-    units_drawn, pre = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
-    for u, treated, clicked, ranks in units_drawn:
-        for i in range(len(clicked)):
-            rows.append({"request_id": f"u{u}-{i}", "unit_id": f"u{u}", "arm": "new" if treated else "old",
-                         "query": f"q{i}", "shown": DOCS, "clicks": [DOCS[ranks[i]]] if clicked[i] else []})
-    return rows, pre
+    d = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
+    rows = [{"request_id": f"u{u}-{i}", "unit_id": f"u{u}", "arm": "new" if d.treated[u] else "old", "query": f"q{i}",
+             "shown": DOCS, "clicks": [DOCS[r]] if r >= 0 else []}
+            for u, i, r in zip(d.unit.tolist(), d.within.tolist(), d.rank.tolist(), strict=True)]
+    return rows, d.pre
 
 
 def ab_log(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: float = 0.6, seed: int = 0,
@@ -46,29 +45,39 @@ def ab_log(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: f
            lift_sd: float = 0.0) -> tuple[AbLog, dict[str, float]]:
     """ab_rows as a log (control 'old', treatment 'new'), built directly from the same draws (the rows are valid
     by construction; io.ab_columns checks a file's rows): equal to ab_rows read by parse_ab_log."""
-    units_drawn, pre = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
-    counts = np.array([len(clicked) for _, _, clicked, _ in units_drawn], dtype=np.int64)
-    clicked = np.concatenate([c for _, _, c, _ in units_drawn]) if units_drawn else np.zeros(0, bool)
-    ranks = np.concatenate([r for *_, r in units_drawn]).astype(np.int32) if units_drawn else np.zeros(0, np.int32)
-    rank = np.where(clicked, ranks, -1).astype(np.int32)
-    within = np.arange(len(rank)) - np.repeat(np.cumsum(counts) - counts, counts)       # i of "q{i}"
-    keys = np.array([search_key(f"q{i}", DOCS, [DOCS[r]] if r >= 0 else []) for i, r in zip(within, rank, strict=True)],
-                    dtype=np.int64)
-    ids, unit = sorted_units([f"u{u}" for u, *_ in units_drawn], np.repeat(np.arange(len(counts)), counts))
-    arm = np.repeat(np.array([t for _, t, _, _ in units_drawn], dtype=np.int8), counts)
-    return AbLog("<simulated>", ("old", "new"), ids, unit, arm, np.full(len(rank), len(DOCS), np.int32),
-                 clicked.astype(np.int32), rank, rank.copy(), keys, np.arange(1, len(rank) + 1)), pre
+    d = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
+    searches, which = np.unique(d.within * (len(DOCS) + 1) + d.rank + 1, return_inverse=True)   # (i, rank) pairs
+    keys = np.array([search_key(f"q{s // (len(DOCS) + 1)}", DOCS, [DOCS[s % (len(DOCS) + 1) - 1]]
+                                if s % (len(DOCS) + 1) else []) for s in searches.tolist()], dtype=np.int64)
+    ids, unit = sorted_units([f"u{u}" for u in range(units)], d.unit)
+    n = len(d.rank)
+    return AbLog("<simulated>", ("old", "new"), ids, unit, d.treated[d.unit].astype(np.int8),
+                 np.full(n, len(DOCS), np.int32), (d.rank >= 0).astype(np.int32), d.rank, d.rank.copy(),
+                 keys[which.reshape(-1)], np.arange(1, n + 1)), d.pre
 
 
 DOCS = [f"d{i}" for i in range(10)]
 _RANK_CDF = RANK_GIVEN_CLICK.cumsum() / RANK_GIVEN_CLICK.cumsum()[-1]
 
 
+@dataclass(frozen=True)
+class _Draws:
+    """Per impression its unit, its place among the unit's impressions and the clicked rank (-1: no click); per unit
+    whether it is treated; the pre-period values."""
+
+    unit: np.ndarray
+    within: np.ndarray
+    rank: np.ndarray
+    treated: np.ndarray
+    pre: dict[str, float]
+
+
 def _draw_units(units: int, lift: float, impressions: float, spread: float, seed: int, control_share: float,
-                pre_period: int, lift_sd: float):
-    """Per unit (index, treated, clicked per impression, the clicked rank per impression), and the pre-period
-    values; the draws in one fixed order (Generator.choice with p is random() then a search of the cdf: the same
-    stream, without its per-call checks)."""
+                pre_period: int, lift_sd: float) -> _Draws:
+    """The draws, in one fixed order: per unit its propensity, arm, impressions and lift, then per unit in turn a
+    uniform per impression for the click, one for its rank (a search of the rank cdf: Generator.choice's own
+    method) and, with a pre-period, one per pre-period impression for each; drawn in one call and sliced (the
+    same stream as unit by unit)."""
     rng = np.random.default_rng(seed)
     a = 2.0 / max(spread, 1e-3)
     propensity = 0.05 + 0.8 * rng.beta(a, a, size=units)
@@ -76,17 +85,21 @@ def _draw_units(units: int, lift: float, impressions: float, spread: float, seed
     counts = 1 + rng.poisson(impressions - 1, size=units)
     lifts = (np.random.default_rng(seed + 7_000_003).normal(lift, lift_sd, size=units) if lift_sd > 0
              else np.full(units, lift))
-    drawn, pre = [], {}
-    for u in range(units):
-        p = min(1.0, max(0.0, propensity[u] + (lifts[u] if treated[u] else 0.0)))
-        clicked = rng.random(counts[u]) < p
-        ranks = _RANK_CDF.searchsorted(rng.random(counts[u]), side="right")
-        drawn.append((u, bool(treated[u]), clicked, ranks))
-        if pre_period:
-            pre_clicks = rng.random(pre_period) < propensity[u]
-            pre_ranks = _RANK_CDF.searchsorted(rng.random(pre_period), side="right")
-            pre[f"u{u}"] = float(np.mean(pre_clicks & (pre_ranks < 3)))
-    return drawn, pre
+    used = 2 * counts + 2 * pre_period                      # uniforms per unit
+    first = np.cumsum(used) - used
+    draws = rng.random(int(used.sum()))
+    unit = np.repeat(np.arange(units), counts)
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    p = np.clip(propensity + np.where(treated, lifts, 0.0), 0.0, 1.0)
+    clicked = draws[first[unit] + within] < p[unit]
+    rank = _RANK_CDF.searchsorted(draws[first[unit] + counts[unit] + within], side="right")
+    pre: dict[str, float] = {}
+    if pre_period:
+        start = (first + 2 * counts)[:, None] + np.arange(pre_period)
+        success = (draws[start] < propensity[:, None]) & (_RANK_CDF.searchsorted(draws[start + pre_period],
+                                                                                   side="right") < 3)
+        pre = {f"u{u}": float(v) for u, v in enumerate(success.mean(axis=1))}
+    return _Draws(unit, within, np.where(clicked, rank, -1).astype(np.int32), treated, pre)
 
 
 def rankings(queries: int, *, docs: int = 20, relevant: float = 0.2, quality: tuple[float, float] = (1.0, 1.5),

@@ -233,6 +233,9 @@ def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_js
                    f"{row['units_control']:,} + {row['units_treatment']:,} units (≈ "
                    f"{(row['units_control'] + row['units_treatment']) * row['impressions_per_unit']:,.0f} "
                    f"impressions) to find {row['mde']:+.4g} at power {power:g}, alpha {alpha:g}")
+    if out:
+        click.echo(f"(the treatment arm's variance planned as {out[0]['treatment_variance_margin']:g}x the pilot's: a "
+                   f"treatment changes units unevenly)")
 
 
 @ab_group.command("replay")
