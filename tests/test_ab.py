@@ -231,9 +231,7 @@ def test_default_config_is_the_classic_rule():
 
 @pytest.mark.real
 def test_plan_gives_the_units_that_reach_the_power(tmp_path):
-    from spacekit.ab.plan import plan_ab
-
-    from spacekit.ab.plan import TREATMENT_VARIANCE_MARGIN
+    from spacekit.ab.plan import TREATMENT_VARIANCE_MARGIN, plan_ab
 
     pilot, _ = ab_log(3000, impressions=3, seed=77)                  # an A/A pilot
     lift = 0.05
