@@ -140,14 +140,15 @@ def test_ab_analyze_cli_and_malformed_logs(tmp_path):
 
 @pytest.mark.real
 def test_a_log_streamed_from_jsonl_or_parquet_in_batches_equals_the_log_built_in_memory(tmp_path, monkeypatch):
-    """10^5 impressions (with ts) written as JSONL and as Parquet, read in batches of 997 rows: the analysis (fixed
-    and sequential, with CUPED) equals the one of the same log built in memory (ab_log) to 1e-12."""
+    """10^5 impressions (with ts) written as JSONL and as Parquet (read in record batches of 997 rows): the
+    analysis (fixed and sequential, with CUPED) equals the one of the same log built in memory (ab_log) to 1e-12."""
     import dataclasses
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     import spacekit.io.ab_columns as columns
+    import spacekit.io.tables as tables
     from spacekit.ab.simulate import timed_ab_log
     from spacekit.io.ab_columns import read_ab_log
 
@@ -160,7 +161,8 @@ def test_a_log_streamed_from_jsonl_or_parquet_in_batches_equals_the_log_built_in
     jsonl = _log_file(tmp_path, rows)
     parquet = tmp_path / "log.parquet"
     pq.write_table(pa.Table.from_pylist(rows), parquet, row_group_size=10_000)
-    monkeypatch.setattr(columns, "FLUSH_ROWS", 997)
+    monkeypatch.setattr(columns, "BLOCK", 997)                      # units renumbered 997 at a time
+    monkeypatch.setattr(tables, "BATCH_ROWS", 997)                  # Parquet read 997 rows at a time
     flat = lambda a: _flat(dataclasses.asdict(a))
     for config in (AbConfig(), AbConfig(sequential=True, min_effect={"*": 0.01})):
         want = flat(analyze(built, config, pre))

@@ -9,7 +9,7 @@ margins default to 0 here (the classic rule: improved / regressed / no significa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,7 +100,8 @@ def analyze(log: AbLog, config: AbConfig | None = None,
     config = config or AbConfig()
     config.check()
     metrics = outcomes(log, config.k, config.long_click_s)
-    sums = [unit_sums(None, log.arm, o.numerator, o.denominator, log.index) for o in metrics]
+    sums = [unit_sums(None, log.arm, metrics[0].numerator, metrics[0].denominator, log.index)]
+    sums += [unit_sums(None, log.arm, o.numerator, o.denominator, log.index, sums[0].arm) for o in metrics[1:]]
     cov, filled = _covariate(sums[0].ids, covariate)
     tests = [ratio_test(s, cov) for s in sums]
     srm = sample_ratio(sums[0].arm, config.expected_share)
@@ -151,7 +152,7 @@ def _cuped(sums: UnitSums, covariate: dict[str, float], filled: int) -> Cuped:
     return Cuped(filled, float(arms[0].mean()), float(arms[1].mean()), p if np.isfinite(p) else None)
 
 
-def _covariate(ids: list[str], covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:
+def _covariate(ids: Sequence[str] | np.ndarray, covariate: dict[str, float] | None) -> tuple[np.ndarray | None, int]:
     """The pre-period value per unit in ids' order; a unit without one gets the mean (CUPED stays unbiased)."""
     if covariate is None:
         return None, 0

@@ -94,14 +94,21 @@ def log_health(log: AbLog, main_numerator: np.ndarray, main_denominator: np.ndar
                      tuple(notes))
 
 
-def _repeats(log: AbLog) -> np.ndarray:
+def _repeats(log: AbLog, block: int = 1 << 20) -> np.ndarray:
     """Per impression, whether it repeats the previous impression of its unit with the same query, shown list and
-    clicks (in time order), within DUPLICATE_WINDOW_S seconds when the log has ts (anywhere in the log without)."""
-    when = log.ts if log.ts is not None else np.zeros(len(log))
-    order = np.lexsort((np.arange(len(log)), when, log.repeat_key, log.unit))   # by unit, search, time, line
-    unit, key, t = log.unit[order], log.repeat_key[order], when[order]
+    clicks (in time order), within DUPLICATE_WINDOW_S seconds when the log has ts (anywhere in the log without);
+    compared a block at a time, so memory stays near one sort of the log."""
+    search = log.repeat_key ^ (log.unit * np.int64(-7046029254386353131))    # unit and search in one key
+    order = (np.lexsort((log.ts, search)) if log.ts is not None       # stable: equal times keep the log's order
+             else np.argsort(search, kind="stable"))
     out = np.zeros(len(log), dtype=bool)
-    out[order[1:]] = (unit[1:] == unit[:-1]) & (key[1:] == key[:-1]) & (t[1:] - t[:-1] <= DUPLICATE_WINDOW_S)
+    for start in range(0, max(len(log) - 1, 0), block):
+        here = order[start:start + block + 1]
+        keys = search[here]
+        same = keys[1:] == keys[:-1]
+        if log.ts is not None:
+            same &= np.diff(log.ts[here]) <= DUPLICATE_WINDOW_S
+        out[here[1:]] = same
     return out
 
 

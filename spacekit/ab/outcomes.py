@@ -12,7 +12,8 @@ from spacekit.io.ab_columns import AbLog
 
 @dataclass(frozen=True)
 class Outcome:
-    """One metric per impression: numerator / denominator, which direction is better, what it means."""
+    """One metric per impression: numerator / denominator (0/1 flags as bool, counts as integers: every sum of them
+    is exact), which direction is better, what it means."""
 
     name: str
     numerator: np.ndarray
@@ -24,19 +25,17 @@ class Outcome:
 def outcomes(log: AbLog, k: int = 3, long_click_s: float = 30.0) -> list[Outcome]:
     """success@k (main), mrr (1/rank of the first click, 0 without one), ctr (clicks per shown result), clicks per
     impression, abandonment (no click), and, when the log has dwell times, long-click rate (a click >= long_click_s)."""
-    ones = np.ones(len(log))
-    clicks = log.clicks.astype(np.float64)
+    ones = np.ones(len(log), dtype=np.int8)                 # counts and 0/1 flags stay narrow: sums are exact
     clicked = log.first_rank >= 0
-    out = [Outcome(f"success@{k}", (clicked & (log.best_rank < k)).astype(np.float64), ones, True,
+    out = [Outcome(f"success@{k}", clicked & (log.best_rank < k), ones, True,
                    f"share of impressions with a click in the top {k}"),
            Outcome("mrr", np.where(clicked, 1 / (np.maximum(log.first_rank, 0) + 1.0), 0.0), ones, True,
                    "mean reciprocal rank of the first click (0 without a click)"),
-           Outcome("ctr", clicks, log.shown.astype(np.float64), True, "clicks per result shown"),
-           Outcome("clicks", clicks, ones, True, "clicks per impression"),
-           Outcome("abandonment", (clicks == 0).astype(np.float64), ones, False,
-                   "share of impressions without a click")]
+           Outcome("ctr", log.clicks, log.shown, True, "clicks per result shown"),
+           Outcome("clicks", log.clicks, ones, True, "clicks per impression"),
+           Outcome("abandonment", ~clicked, ones, False, "share of impressions without a click")]
     if log.dwell is not None and not undwelled(log).any():       # a click without its dwell time: not measured
-        out.append(Outcome("long_click", (log.dwell >= long_click_s).astype(np.float64), ones, True,
+        out.append(Outcome("long_click", log.dwell >= long_click_s, ones, True,
                            f"share of impressions with a click of >= {long_click_s:g} s"))
     return out
 

@@ -16,7 +16,7 @@ known variance, not ratio metrics over randomisation units; tea-tasting and stat
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +48,11 @@ def daily_looks(log: AbLog) -> list[np.ndarray]:
     return [log.ts < (day + 1) * DAY_S for day in range(first, last + 1)]
 
 
+Covariates = Callable[[Sequence[str] | np.ndarray], np.ndarray | None]     # a look's units -> their covariate
+
+
 def look_tests(log: AbLog, numerator: np.ndarray, denominator: np.ndarray,
-               covariate_for: Callable[[list[str]], np.ndarray | None] | None = None) -> list[RatioTest | None]:
+               covariate_for: Covariates | None = None) -> list[RatioTest | None]:
     """The delta-method test of one metric (its per-impression numerator and denominator) on the data seen by
     each daily look; None for a look with too few units (covariate_for: the CUPED covariate of a look's units)."""
     tests: list[RatioTest | None] = []

@@ -49,9 +49,10 @@ def ab_log(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: f
     searches, which = np.unique(d.within * (len(DOCS) + 1) + d.rank + 1, return_inverse=True)   # (i, rank) pairs
     keys = np.array([search_key(f"q{s // (len(DOCS) + 1)}", DOCS, [DOCS[s % (len(DOCS) + 1) - 1]]
                                 if s % (len(DOCS) + 1) else []) for s in searches.tolist()], dtype=np.int64)
-    ids, unit = sorted_units([f"u{u}" for u in range(units)], d.unit)
+    arm = d.treated[d.unit].astype(np.int8)
+    ids, unit = sorted_units([f"u{u}" for u in range(units)], d.unit.copy())
     n = len(d.rank)
-    return AbLog("<simulated>", ("old", "new"), ids, unit, d.treated[d.unit].astype(np.int8),
+    return AbLog("<simulated>", ("old", "new"), ids, unit, arm,
                  np.full(n, len(DOCS), np.int32), (d.rank >= 0).astype(np.int32), d.rank, d.rank.copy(),
                  keys[which.reshape(-1)], np.arange(1, n + 1)), d.pre
 
@@ -119,39 +120,64 @@ def rankings(queries: int, *, docs: int = 20, relevant: float = 0.2, quality: tu
     return rel_sets, ra, rb
 
 
-def clicks_on(shown: list[str], relevant: set[str], rng: np.random.Generator) -> list[str]:
-    """Position-based clicks: rank r is examined with EXAMINATION[r], then clicked with 0.7 if relevant, else 0.05."""
+def clicks_on(shown: list[str], relevant: set[str], rng: np.random.Generator, activity: float = 1.0) -> list[str]:
+    """Position-based clicks: rank r is examined with EXAMINATION[r] (times the user's activity, at most 1), then
+    clicked with 0.7 if relevant, else 0.05."""
     out = []
     for r, doc in enumerate(shown[:len(EXAMINATION)]):
-        if rng.random() < EXAMINATION[r] * (0.7 if doc in relevant else 0.05):
+        if rng.random() < min(1.0, EXAMINATION[r] * activity) * (0.7 if doc in relevant else 0.05):
             out.append(doc)
     return out
 
 
-def interleaved_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), seed: int = 0,
-                     k: int = 10) -> list[dict]:
-    """Team-draft interleaved impressions, one query per unit, clicks by the position-based model."""
+USERS = ("uniform", "heterogeneous")
+
+
+def _users(queries: int, users: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.random.Generator]:
+    """Per query its user and that user's activity, and a generator for per-user draws: "uniform", one query per
+    user, every user alike; "heterogeneous", users of 1 + Poisson(3) queries whose examination is scaled by an
+    activity ~ Gamma(1, 1) (mean 1, sd 1: some users look at much more of a list than others). Drawn from their own
+    stream, so the click draws are the uniform model's."""
+    rng = np.random.default_rng(seed + 5_000_011)
+    if users == "uniform":
+        return np.arange(queries), np.ones(queries), rng
+    if users != "heterogeneous":
+        raise ValueError(f"users must be one of {USERS}, got {users!r}")
+    per_user = 1 + rng.poisson(3, size=queries)
+    owner = np.repeat(np.arange(queries), per_user)[:queries]
+    return owner, rng.gamma(1.0, 1.0, size=queries)[owner], rng
+
+
+def interleaved_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), seed: int = 0, k: int = 10,
+                     users: str = "uniform") -> list[dict]:
+    """Team-draft interleaved impressions, clicks by the position-based model; one query per unit, or, with
+    heterogeneous users, several queries per user (the unit) and an activity per user (_users)."""
     rel, ra, rb = rankings(queries, quality=quality, seed=seed)
     rng, coin = np.random.default_rng(seed + 1), random.Random(seed)
+    owner, activity, _ = _users(queries, users, seed)
     rows = []
     for q in range(queries):
         shown, teams = team_draft(ra[q], rb[q], k, coin)
-        rows.append({"request_id": f"r{q}", "unit_id": f"u{q}", "query": f"q{q}", "shown": shown, "team": teams,
-                     "clicks": clicks_on(shown, rel[q], rng)})
+        rows.append({"request_id": f"r{q}", "unit_id": f"u{owner[q]}", "query": f"q{q}", "shown": shown,
+                     "team": teams, "clicks": clicks_on(shown, rel[q], rng, float(activity[q]))})
     return rows
 
 
-def ab_ranking_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), seed: int = 0,
-                    k: int = 10) -> list[dict]:
-    """The same rankers A/B-tested: each query (unit) sees one ranker's top k, clicks by the same model."""
+def ab_ranking_rows(queries: int, *, quality: tuple[float, float] = (1.0, 1.5), seed: int = 0, k: int = 10,
+                    users: str = "uniform") -> list[dict]:
+    """The same rankers A/B-tested: each unit (a query, or with heterogeneous users a user and all its queries)
+    sees one ranker's top k, clicks by the same model."""
     rel, ra, rb = rankings(queries, quality=quality, seed=seed)
     rng = np.random.default_rng(seed + 1)
+    owner, activity, user_rng = _users(queries, users, seed)
+    user_arm = user_rng.random(queries) < 0.5                      # heterogeneous users: the arm per user
     rows = []
     for q in range(queries):
-        arm = "new" if rng.random() < 0.5 else "old"
+        treated = (rng.random() < 0.5) if users == "uniform" else bool(user_arm[owner[q]])
+        arm = "new" if treated else "old"
         shown = (rb if arm == "new" else ra)[q][:k]
-        rows.append({"request_id": f"r{q}", "unit_id": f"u{q}", "arm": arm, "query": f"q{q}", "shown": shown,
-                     "clicks": clicks_on(shown, rel[q], rng)})
+        rows.append({"request_id": f"r{q}", "unit_id": f"u{owner[q]}", "arm": arm, "query": f"q{q}", "shown": shown,
+                     "clicks": clicks_on(shown, rel[q], rng, float(activity[q]))})
     return rows
 
 

@@ -23,9 +23,9 @@ PERMUTATIONS = 20_000
 
 @dataclass(frozen=True)
 class UnitSums:
-    """Per unit: its arm (0 control, 1 treatment), the metric's numerator and denominator sums."""
+    """Per unit: its id, arm (0 control, 1 treatment), the metric's numerator and denominator sums."""
 
-    ids: list[str]
+    ids: np.ndarray | list[str]         # the ids as grouped (one array shared by every metric of a log)
     arm: np.ndarray
     numerator: np.ndarray
     denominator: np.ndarray
@@ -37,21 +37,20 @@ def unit_index(units: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unit_sums(units: list[str] | None, arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
-              index: tuple[np.ndarray, np.ndarray] | None = None) -> UnitSums:
+              index: tuple[np.ndarray, np.ndarray] | None = None, unit_arm: np.ndarray | None = None) -> UnitSums:
     """Sum each impression's numerator and denominator into its unit (index: (the distinct units, each
     impression's position among them), as unit_index(units) or AbLog.index give it; units unused then); a unit
-    seen in both arms is refused."""
+    seen in both arms is refused (unit_arm: each unit's arm as an earlier UnitSums of the same log found it)."""
     ids, inverse = index if index is not None else unit_index(units or [])
-    unit_arm = np.full(len(ids), -1, dtype=np.int64)
-    np.maximum.at(unit_arm, inverse, arm.astype(np.int64))
-    lowest = np.full(len(ids), 2, dtype=np.int64)
-    np.minimum.at(lowest, inverse, arm.astype(np.int64))
-    both = np.flatnonzero(unit_arm != lowest)
-    if len(both):
-        raise InputError(f"unit {ids[both[0]]!r} appears in both arms: the log is not randomised by unit_id")
-    num = np.bincount(inverse, weights=numerator.astype(np.float64), minlength=len(ids))
-    den = np.bincount(inverse, weights=denominator.astype(np.float64), minlength=len(ids))
-    return UnitSums([str(i) for i in ids], unit_arm, num, den)
+    if unit_arm is None:
+        treated = np.bincount(inverse, weights=arm, minlength=len(ids))         # impressions in the treatment
+        both = np.flatnonzero((treated > 0) & (treated < np.bincount(inverse, minlength=len(ids))))
+        if len(both):
+            raise InputError(f"unit {ids[both[0]]!r} appears in both arms: the log is not randomised by unit_id")
+        unit_arm = (treated > 0).astype(np.int64)
+    num = np.bincount(inverse, weights=numerator, minlength=len(ids))          # summed as float64
+    den = np.bincount(inverse, weights=denominator, minlength=len(ids))
+    return UnitSums(ids, unit_arm, num, den)
 
 
 @dataclass(frozen=True)
