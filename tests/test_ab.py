@@ -355,6 +355,20 @@ def test_clicked_impressions_logged_twice_are_flagged_and_the_verdict_withheld(t
     assert _analyze_rows(tmp_path, rows)["health"]["problems"] == []          # the log as it was: healthy
 
 
+def test_a_document_clicked_twice_in_one_impression_is_said_beside_the_metrics(tmp_path):
+    rows, _ = ab_rows(300, seed=10)
+    twice = [i for i, r in enumerate(rows) if r["clicks"] and r["arm"] == "new"][:7]
+    for i in twice:
+        rows[i] = {**rows[i], "clicks": rows[i]["clicks"] * 2}
+    out = _analyze_rows(tmp_path, rows)
+    assert ("impressions that click one document more than once: 0 in old, 7 in new (each click counts in clicks "
+            "and ctr; success@k and mrr are unaffected)") in out["health"]["notes"]
+    clicks = next(m for m in out["metrics"] if m["metric"] == "clicks")
+    assert clicks["treatment"] == pytest.approx(sum(len(r["clicks"]) for r in rows if r["arm"] == "new")
+                                                / sum(r["arm"] == "new" for r in rows))
+    assert not any("more than once" in n for n in _analyze_rows(tmp_path, ab_rows(300, seed=10)[0])["health"]["notes"])
+
+
 def test_a_handful_of_units_gets_an_exact_test_never_a_zero_variance_z_test(tmp_path):
     rows = [{"request_id": f"r{u}-{i}", "unit_id": f"u{u}", "arm": "new" if u >= 3 else "old", "query": f"q{i}",
              "shown": ["d1", "d2", "d3"], "clicks": ["d1"] if u >= 3 else []} for u in range(6) for i in range(4)]

@@ -78,6 +78,10 @@ def log_health(log: AbLog, main_numerator: np.ndarray, main_denominator: np.ndar
         problems.append(f"heavy units (a bot?): {len(heavy[0]) + len(heavy[1])}, e.g. {str(ids[u])!r} with "
                         f"{counts[u] / shown[names[a]]:.0%} of {names[a]}'s impressions")
         notes.append(_per_unit_means(inverse, unit_arm, main_numerator, main_denominator, main_metric, names))
+    if log.repeated_click is not None:
+        twice = ", ".join(f"{int(log.repeated_click[log.arm == a].sum()):,} in {names[a]}" for a in (0, 1))
+        notes.append(f"impressions that click one document more than once: {twice} (each click counts in clicks "
+                     f"and ctr; success@k and mrr are unaffected)")
     period = None
     if log.ts is not None:
         spans = {names[a]: (float(log.ts[log.arm == a].min()), float(log.ts[log.arm == a].max())) for a in (0, 1)}

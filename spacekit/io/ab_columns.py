@@ -28,7 +28,7 @@ BLOCK = 1 << 20          # codes renumbered a block at a time
 Rows = Callable[[], Iterable[tuple[int, dict]]]
 _FIELDS = {      # each gathered column's array.array type ("request": a hash of request_id, for duplicates)
     "unit": "q", "arm": "b", "shown": "i", "clicks": "i", "first_rank": "i", "best_rank": "i", "repeat_key": "q",
-    "request": "q", "line": "q", "dwell": "d", "ts": "d"}
+    "request": "q", "line": "q", "dwell": "d", "ts": "d", "repeated_click": "b"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class AbLog:
     arm (0 control, 1 treatment), shown and clicks (counts), first_rank (the rank of the first click in click
     order, -1 without one), best_rank (the highest-placed click's rank, -1 without one), dwell (the longest dwell of
     its clicks, -inf without clicks, nan when a click lacks its dwell_s; None when no row has dwell_s), repeat_key
-    (a hash of query, shown and clicks: equal keys of one unit are the same search), ts (None without), line."""
+    (a hash of query, shown and clicks: equal keys of one unit are the same search), ts (None without), line, and
+    whether a document was clicked more than once (None when none was)."""
 
     path: str
     arms: tuple[str, str]                   # (control, treatment)
@@ -52,6 +53,7 @@ class AbLog:
     lines: np.ndarray                       # (n,) int64
     dwell: np.ndarray | None = None         # (n,) float64
     ts: np.ndarray | None = None            # (n,) float64 seconds since the epoch
+    repeated_click: np.ndarray | None = None  # (n,) bool: a document clicked more than once (None: never)
 
     def __len__(self) -> int:
         return len(self.arm)
@@ -129,6 +131,7 @@ class _Columns:
         c["line"].append(lineno)
         c["dwell"].append(dwell)
         c["ts"].append(ts)
+        c["repeated_click"].append(len(set(clicks)) < len(clicks))
 
     def finish(self, control: str | None, rows: Rows) -> AbLog:
         """The columns as an AbLog: two arms (control first), unique request ids, ts in every row or none."""
@@ -148,7 +151,8 @@ class _Columns:
         self.units.clear()
         return AbLog(str(self.path), names, ids, unit, to_arm[col["arm"]], col["shown"],
                      col["clicks"], col["first_rank"], col["best_rank"], col["repeat_key"], col["line"],
-                     col["dwell"] if self.with_dwell else None, col["ts"] if self.with_ts else None)
+                     col["dwell"] if self.with_dwell else None, col["ts"] if self.with_ts else None,
+                     col["repeated_click"].astype(bool) if col["repeated_click"].any() else None)
 
 
 def search_key(query: str, shown: list[str], clicks: list[str]) -> int:
