@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import random
 
 import pytest
@@ -40,7 +41,7 @@ def test_rbo_and_overlap_equal_their_definitions():
 
 
 @pytest.mark.model
-def test_compare_observes_unlabelled_queries_and_the_sheet_comes_back_as_qrels(tmp_path, tiny_model):
+def test_compare_observes_unlabelled_queries_and_the_sheet_comes_back_as_qrels(tmp_path, tiny_model, caplog):
     paths = write_demo_data(tmp_path / "demo")
     beir = paths["beir"]
     suite = tmp_path / "suite.toml"
@@ -99,6 +100,19 @@ k = 5
     assert result.exit_code == 2
     assert "label must be an integer grade >= 0, got 'relevant'" in result.output
     assert (out / "report.md").read_text().count("## Actual queries") == 1
+    rows[0]["label"] = "0"
+    with open(sheet, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with caplog.at_level(logging.WARNING, logger="spacekit"):
+        again = CliRunner().invoke(main, ["compare", "builtin:minilm", str(tiny_model), "--suite", str(suite), "-o",
+                                          str(out), "--resamples", "200"])        # the same folder, run again
+    assert again.exit_code == 0, again.output
+    assert "40 filled-in labels carried into the new sheet" in caplog.text
+    with open(sheet, newline="", encoding="utf-8") as f:
+        labels = {(r["query_id"], r["doc_id"]): r["label"] for r in csv.DictReader(f) if r["label"]}
+    assert labels == {(r["query_id"], r["doc_id"]): r["label"] for r in rows[:40]}      # not one label lost
 
 
 def test_judging_sheet_cells_never_run_as_formulas_and_ids_round_trip(tmp_path):

@@ -3,7 +3,6 @@ print)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -28,8 +27,22 @@ if TYPE_CHECKING:
 
 ab_group = click.Group("ab", help="Online evidence: A/B logs, interleaving.")
 
-report_option = click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
-                             help="also write report.json, report.md and index.html into this folder")
+OVERWRITE_HELP = "write into an -o folder spacekit did not write (its report files replaced)"
+
+
+def report_option(f):
+    """-o DIR (report.json, report.md and index.html) and --overwrite."""
+    f = click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)(f)
+    return click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+                        help="also write report.json, report.md and index.html into this folder")(f)
+
+
+def _claim(out_dir: str | None, overwrite: bool) -> None:
+    """The -o folder checked (new, empty or spacekit's) before anything is read."""
+    if out_dir is not None:
+        from spacekit.report.folder import check_report_folder
+
+        check_report_folder(out_dir, overwrite)
 
 
 @ab_group.command("analyze")
@@ -52,7 +65,7 @@ report_option = click.option("-o", "--out", "out_dir", type=click.Path(file_okay
 @report_option
 @click.option("--json", "as_json", is_flag=True)
 def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_share, alpha, correction, min_effect,
-                sequential, out_dir, as_json, **renamed) -> None:
+                sequential, out_dir, overwrite, as_json, **renamed) -> None:
     """Per arm: impressions, units, success@k, MRR of the first click, CTR, clicks, abandonment (and long clicks);
     the treatment's change with intervals over units, the sample-ratio check, and the verdict."""
     from spacekit.ab import analyze
@@ -62,23 +75,24 @@ def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_shar
     k = renamed_value(renamed, "k", "--k", "--success-k")
     config = AbConfig(alpha, correction, min_effect, k, long_click_s, expected_share, sequential)
     config.check()                                       # the former --k's value too
+    _claim(out_dir, overwrite)
     impressions = read_ab_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
     report = analyze(impressions, config, pre)
-    _write_report(report, out_dir)
+    _write_report(report, out_dir, overwrite)
     if as_json:
         emit_json(report)
     else:
         _print_ab(report)
 
 
-def _write_report(result, out_dir: str | None) -> None:
+def _write_report(result, out_dir: str | None, overwrite: bool) -> None:
     """The result's report folder (spacekit.report.online), when -o was given; said on stderr."""
     if out_dir is None:
         return
     from spacekit.report.online import write_online_report
 
-    written = write_online_report(result, out_dir)
+    written = write_online_report(result, out_dir, overwrite)
     click.echo(plain(f"report: {written['html']}"), err=True)
 
 
@@ -119,13 +133,14 @@ def method_option(what: str):
 @method_option("how the log's lists were interleaved (a team-draft log's labels are checked)")
 @report_option
 @click.option("--json", "as_json", is_flag=True)
-def interleaved_cmd(log, alpha, method, out_dir, as_json) -> None:
+def interleaved_cmd(log, alpha, method, out_dir, overwrite, as_json) -> None:
     """An interleaved log (a team per shown position): clicks credited per team, the preference over units."""
     from spacekit.ab import preference
     from spacekit.io.ab_log import read_log
 
+    _claim(out_dir, overwrite)
     out = preference(read_log(log, interleaved=True), alpha=alpha, method=method)
-    _write_report(out, out_dir)
+    _write_report(out, out_dir, overwrite)
     if as_json:
         emit_json(out)
         return
@@ -245,10 +260,11 @@ def plan_cmd(log, mde, interleaved, power, alpha, expected_share, control, as_js
 @click.option("--corpus", required=True, type=click.Path(), help="the documents the log's ids name (id, text)")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="the replay task (replay-data/) and compare's report (report/)")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @setting_option(CompareConfig, "resamples")
 @device_options
 @cache_options
-def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
+def replay_cmd(log, before, after, corpus, out_dir, overwrite, resamples, **opts) -> None:
     """The log's queries, with its clicks as relevance, compared for BEFORE and AFTER; beside the metrics, the share
     of each model's top 10 the log never showed (unjudged: counted as not relevant, which favours the model that
     served the log)."""
@@ -260,11 +276,12 @@ def replay_cmd(log, before, after, corpus, out_dir, resamples, **opts) -> None:
     from spacekit.files import atomic_write
     from spacekit.io.ab_log import read_log
     from spacekit.io.texts import read_texts
+    from spacekit.report.folder import claim_report_folder
 
-    out = Path(out_dir)
+    out = claim_report_folder(out_dir, overwrite)
     prepared = replay(read_log(log, replay=True), read_texts(corpus), out / "replay-data")
     config = CompareConfig(resamples=resamples, opts=encode_options(**opts))
-    comparison = run_compare(before, after, [replay_spec(prepared)], out / "report", config)
+    comparison = run_compare(before, after, [replay_spec(prepared)], out / "report", config, overwrite=overwrite)
     unjudged = prepared.unjudged(comparison.runs[0].before, comparison.runs[0].after)
     atomic_write(out / "replay.json", json.dumps(unjudged.as_json()))
     click.echo(f"unjudged@10 (results the log never showed for the query): before {unjudged.before:.3f}, after "

@@ -23,6 +23,7 @@ from spacekit.cli.common import (
 )
 from spacekit.cli.mteb import languages_option
 from spacekit.compare.config import CompareConfig
+from spacekit.errors import InputError
 
 # compare_options' CompareConfig fields (quiet and profile, its other two, are how the run reports itself)
 SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold")
@@ -33,17 +34,22 @@ if TYPE_CHECKING:
 
 def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out_dir, config: CompareConfig, *,
                 quiet: bool = False, profile: bool = False, mteb_out: str | None = None,
-                languages: list[str] | None = None) -> Comparison:
+                languages: list[str] | None = None, overwrite: bool = False) -> Comparison:
     """Compare over the suite, write the report folder (and MTEB files), print the summary; shared by compare, demo
-    and ab replay."""
+    and ab replay. The folder is checked first (new, empty or spacekit's, unless overwrite)."""
     from spacekit.compare import run_suite
     from spacekit.progress import quieted
     from spacekit.report import write_outputs
+    from spacekit.report.folder import check_report_folder
     from spacekit.report.terminal import print_summary
+
+    check_report_folder(out_dir, overwrite)                       # before anything runs; marked when written
+    if mteb_out is not None:
+        suite = _checked_for_mteb(suite, Path(mteb_out))
 
     with quieted(quiet):
         comparison, written = write_outputs(run_suite(before, after, suite, config), out_dir, mteb_out=mteb_out,
-                                            languages=languages)
+                                            languages=languages, overwrite=overwrite)
     if mteb_out is not None:
         count = sum(name.startswith("mteb:") for name in written)
         click.echo(f"MTEB result files: {count} under {plain(str(mteb_out))}", err=True)
@@ -54,6 +60,21 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
 
         print_profile(REPORTER.profile())
     return comparison
+
+
+def _checked_for_mteb(suite: str | Path | list[TaskSpec], mteb_out: Path) -> list[TaskSpec]:
+    """The suite's tasks, checked before anything runs for what --mteb-out will write: a folder, and one file
+    name per task."""
+    from spacekit.compare.suite import file_name_clash, read_suite
+
+    if mteb_out.exists() and not mteb_out.is_dir():
+        raise InputError(f"--mteb-out {mteb_out}: not a folder")
+    specs = suite if isinstance(suite, list) else read_suite(suite)
+    clash = file_name_clash([(spec.name, spec.mteb_name) for spec in specs])
+    if clash:
+        raise InputError(f"--mteb-out: tasks {clash[0]!r} and {clash[1]!r} would write the same MTEB result file; "
+                         f"give one another mteb_task")
+    return specs
 
 
 def compare_options(f):
@@ -69,6 +90,8 @@ def compare_options(f):
     f = click.option("--quiet", is_flag=True, help="no progress lines or bars on stderr")(f)
     f = click.option("--profile", is_flag=True, help="print where the time went, stage by stage")(f)
     f = setting_option(CompareConfig, "leak_threshold")(f)
+    f = click.option("--overwrite", is_flag=True,
+                     help="write into an -o folder spacekit did not write (its report files replaced)")(f)
     return f
 
 
@@ -109,6 +132,7 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
 
     settings = {k: opts.pop(k) for k in SETTINGS}
     quiet, profile, trust = opts.pop("quiet"), opts.pop("profile"), opts["trust_remote_code"]
+    overwrite = opts.pop("overwrite")
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
         online = OnlineLogs(read_ab_log(ab_log, control) if ab_log else None,
@@ -117,7 +141,7 @@ def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, a
     config = CompareConfig(**settings, train=train, reference=reference, trust_remote_code=trust, online=online,
                            ray=ray_settings(ray_address, workers, gpus_per_worker, trust), opts=encode_options(**opts))
     comparison = run_compare(before, after, suite_path, out_dir, config, quiet=quiet, profile=profile,
-                             mteb_out=mteb_out, languages=mteb_languages)
+                             mteb_out=mteb_out, languages=mteb_languages, overwrite=overwrite)
     if as_json:
         emit_json(comparison.to_json())
     if fail_on_regression and comparison.has_regression():
@@ -136,8 +160,10 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
     simulated A/B test and interleaving over both models' real rankings, labelled simulated)."""
     from spacekit.demo.data import write_demo_data
     from spacekit.demo.finetune import finetuned_demo_model
+    from spacekit.report.folder import claim_report_folder
 
-    out = Path(out_dir)
+    overwrite = opts.pop("overwrite")
+    out = claim_report_folder(out_dir, overwrite)
     paths = write_demo_data(out / "data")
     if after is None:
         after = str(finetuned_demo_model(paths["train"], out, epochs))
@@ -152,7 +178,7 @@ def demo_cmd(out_dir, epochs, after, **opts) -> None:
     ab, interleaved = simulated_logs("builtin:minilm", after, paths["beir"], out / "data", options)
     online = OnlineLogs(read_ab_log(ab, "before"), read_log(interleaved, interleaved=True), simulated=True)
     config = CompareConfig(**settings, train=paths["train"], opts=options, online=online)
-    run_compare("builtin:minilm", after, paths["suite"], out, config, quiet=quiet, profile=profile)
+    run_compare("builtin:minilm", after, paths["suite"], out, config, quiet=quiet, profile=profile, overwrite=overwrite)
 
 
 COMMANDS = [compare_cmd, demo_cmd]

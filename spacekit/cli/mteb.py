@@ -23,7 +23,7 @@ def mteb_options(f):
                           "a difference > 1e-4 flagged")(f)
     f = click.option("--mteb-task", default=None,
                      help="the MTEB task name (result file name, --reference lookup); default: the data's name")(f)
-    f = click.option("--mteb-out", type=click.Path(), default=None,
+    f = click.option("--mteb-out", type=click.Path(file_okay=False), default=None,
                      help="write DIR/<model>/no_revision_available/<task>.json in MTEB's result format")(f)
     return languages_option(f)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from spacekit.embed.prompts import PROMPT_KEYS, PromptChoice
 from spacekit.errors import InputError
+from spacekit.files import safe_file_name
 from spacekit.practical import is_margin
 from spacekit.tasks import Task, task_class
 
@@ -72,7 +73,22 @@ def read_suite(path: str | Path) -> list[TaskSpec]:
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise InputError(f"{path}: task name {dup!r} is used twice (names must be unique)")
+    clash = file_name_clash([(name, name) for name in names])
+    if clash:
+        raise InputError(f"{path}: task names {clash[0]!r} and {clash[1]!r} would write the same files "
+                         f"({safe_file_name(clash[0])!r} in file names); rename one")
     return specs
+
+
+def file_name_clash(named: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """(label, name) pairs -> the labels of the first two whose names give one file name (files.safe_file_name
+    folds them together, or they are equal), if any."""
+    seen: dict[str, str] = {}
+    for label, name in named:
+        other = seen.setdefault(safe_file_name(name), label)
+        if other != label:
+            return other, label
+    return None
 
 
 def _prompts(where: str, table: object) -> PromptChoice:

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from spacekit.compare import Comparison
-from spacekit.escape import spreadsheet_cell
 from spacekit.files import atomic_write
 from spacekit.tasks.sections import ObservedSection
 
@@ -16,17 +15,17 @@ DEFAULT_LANGUAGES = ("eng-Latn",)   # MTEB's code for the data's languages, unle
 
 
 def write_outputs(comparison: Comparison, out_dir: str | Path, *, mteb_out: str | Path | None = None,
-                  languages: list[str] | None = None) -> tuple[Comparison, dict[str, Path]]:
+                  languages: list[str] | None = None, overwrite: bool = False) -> tuple[Comparison, dict[str, Path]]:
     """Write report.json, report.md, index.html, the plot PNGs and each observed section's files into out_dir
     (files replaced atomically), and with mteb_out the MTEB result files of both models; returns the comparison
     with its plots named (what report.json holds) and {name: path} of every file written."""
     from spacekit.progress import stage
+    from spacekit.report.folder import claim_report_folder
     from spacekit.report.html import render_html
     from spacekit.report.markdown import render_markdown
     from spacekit.report.plots import make_plots
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_report_folder(out_dir, overwrite)                # a folder spacekit did not write: refused
     with stage("report: plots and pages"):
         plots = make_plots(comparison, out)
     comparison = comparison.with_plots({name: path.name for name, path in plots.items()})
@@ -47,18 +46,12 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, *, mteb_out: str 
 
 def write_section_files(sections: Iterable[ObservedSection], out: Path) -> dict[str, Path]:
     """Each observed section's tables as CSV beside the pages (a judging sheet: query, document, which model showed
-    it, an empty label column); a cell that starts like a formula is kept as text."""
-    import csv
-    import io
+    it, an empty label column); a cell that starts like a formula is kept as text, and labels a person already
+    filled into the sheet are carried over (report.folder.write_sheet), never lost."""
+    from spacekit.report.folder import write_sheet
 
     written = {}
     for section in sections:
         for file_name, rows in section.files().items():
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, list(rows[0]) if rows else [])
-            writer.writeheader()
-            writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
-            path = out / file_name
-            atomic_write(path, buffer.getvalue())
-            written[f"sheet:{section.name}"] = path
+            written[f"sheet:{section.name}"] = write_sheet(out / file_name, [dict(r) for r in rows])
     return written

@@ -16,13 +16,14 @@ from spacekit.records import to_json
 from spacekit.report.format import markdown_table, num, pval, signed
 
 
-def write_online_report(result: AbAnalysis | Preference, out_dir: str | Path) -> dict[str, Path]:
+def write_online_report(result: AbAnalysis | Preference, out_dir: str | Path,
+                        overwrite: bool = False) -> dict[str, Path]:
     """Write report.json, report.md and index.html for the result into out_dir (each replaced atomically);
     returns {name: path}."""
+    from spacekit.report.folder import claim_report_folder
     from spacekit.report.html import CSS
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_report_folder(out_dir, overwrite)                # a folder spacekit did not write: refused
     lines = ab_lines(result) if isinstance(result, AbAnalysis) else preference_lines(result)
     table = ab_table(result) if isinstance(result, AbAnalysis) else []
     markdown = [f"# {md(result.log)}: {md(result.verdict)}", "", *[f"- {md(x)}" for x in lines]]

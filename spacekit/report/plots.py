@@ -35,9 +35,17 @@ def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
             fig = section.figure()
             if fig is not None:
                 name = key if i == 0 else f"{key}-{i + 1}"
-                fig.savefig(out / f"{name}.png", dpi=90)
+                save_figure(fig, out / f"{name}.png")
                 paths[name] = out / f"{name}.png"
     return paths
+
+
+def save_figure(fig, path: Path) -> None:
+    """The figure as a PNG at path, written atomically (a killed run never leaves half an image)."""
+    from spacekit.files import atomic_open
+
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=90)
 
 
 def project_2d(x: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -102,7 +110,7 @@ def _projection(vec: SpaceSample, path: Path, seed: int) -> Path:
         ax.set_title(f"{title} ({method}, {'fitted jointly' if joint else 'fitted per model: dimensions differ'})")
         ax.set_xticks([]), ax.set_yticks([])
     axes[0].legend(loc="best", fontsize=7, markerscale=2)
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path)
     return path
 
 
@@ -133,5 +141,5 @@ def _deltas(tasks: tuple[TaskEntry, ...], path: Path) -> Path:
         ax.set_xlabel(plot_label(f"Δ {t.main_metric} per item (+: better after)"), fontsize=8)
         ax.set_ylabel("items", fontsize=8)
         ax.set_title(plot_label(f"{wrapped(t.name, 40)}\n{h.ties} of {h.n} unchanged (not drawn)"), fontsize=9)
-    fig.savefig(path, dpi=90)
+    save_figure(fig, path)
     return path
