@@ -11,13 +11,15 @@ from __future__ import annotations
 import html as _html
 import re
 
-# C0 controls but tab and newline, DEL, C1 controls (ESC starts ANSI/OSC sequences), and the bidi overrides
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab (newlines too: a name holding one must not print a line of its own, such as a fake verdict),
+# DEL, C1 controls (ESC starts ANSI/OSC sequences), and the bidi overrides
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(text: object) -> str:
-    """A data string made safe to print on a terminal: control characters shown as \\xNN / \\uNNNN instead of sent
-    (no ANSI or OSC sequence reaches the terminal). Print it as plain text (rich: Text(...), never markup)."""
+    """A data string made safe to print on a terminal, on one line: control characters (line breaks included) shown
+    as \\n / \\xNN / \\uNNNN instead of sent (no ANSI or OSC sequence reaches the terminal). Print it as plain
+    text (rich: Text(...), never markup)."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 # characters that start or end Markdown syntax anywhere in a line: emphasis, code, links and images, tables,
@@ -30,7 +32,7 @@ def md(text: object) -> str:
     """A data string as literal Markdown text: HTML special characters as entities (no raw HTML), the characters
     of inline syntax backslash-escaped (no emphasis, code, link, image or table cell boundary), a leading heading,
     quote or list mark escaped, line breaks as spaces (a table cell or list item stays one line)."""
-    s = plain(text).replace("\r", " ").replace("\n", " ")
+    s = plain(str(text).replace("\r", " ").replace("\n", " "))
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     s = _MARKDOWN.sub(r"\\\1", s)
     return _LEADING.sub(lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2)[0].isdigit() else "\\" + m.group(2)), s)

@@ -36,15 +36,21 @@ class Range:
         return low_ok and high_ok
 
     def words(self) -> str:
-        """The range as an error message says it: 'between 0 and 1', 'an integer >= 1'."""
+        """The range as an error message says it: 'between 0 and 1', 'an integer >= 1', 'an integer between 1 and
+        1,000,000'."""
         what = "an integer " if self.integer else ""
         if self.low is not None and self.high is not None:
-            return f"{what}between {self.low:g} and {self.high:g}".strip()
+            return f"{what}between {_number(self.low)} and {_number(self.high)}".strip()
         if self.low is not None:
-            return f"{what or 'a number '}{'>' if self.open_low else '>='} {self.low:g}"
+            return f"{what or 'a number '}{'>' if self.open_low else '>='} {_number(self.low)}"
         if self.high is not None:
-            return f"{what or 'a number '}{'<' if self.open_high else '<='} {self.high:g}"
+            return f"{what or 'a number '}{'<' if self.open_high else '<='} {_number(self.high)}"
         return what.strip() or "a number"
+
+
+def _number(value: float) -> str:
+    """A bound as words show it: whole numbers with thousands separators, others as %g."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Shared fixtures: the real datasets in ../shared/data (skip when absent) and a tiny random model; the test tiers.
 
 Tiers (markers): unit (unmarked: tiny random models, synthetic data; `make test-fast`), `model` (the real
-all-MiniLM-L6-v2, cold CLI subprocesses), `real` (the shared datasets, a Ray cluster, the Triton interpreter and
+all-MiniLM-L6-v2, CLI processes), `real` (the shared datasets, a Ray cluster, the Triton interpreter and
 cubin compiles, statistical simulations at scale). `make test` runs all three. A unit test that loads the real model
 or reads the shared data fails, naming the marker it needs, so a test cannot slip into the wrong tier."""
 

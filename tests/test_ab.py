@@ -205,7 +205,7 @@ def test_one_name_per_meaning_the_former_ones_for_one_release(tmp_path):
              "--correction must be one of holm, bonferroni"),
             (["compare", "a", "b", "--suite", "s", "-o", str(tmp_path / "o")], "--alpha", "2", "--alpha must be"),
             (["compare", "a", "b", "--suite", "s", "-o", str(tmp_path / "o")], "--resamples", "0",
-             "--resamples must be an integer >= 1, got 0")]:
+             "--resamples must be an integer between 1 and 1,000,000, got 0")]:
         result = CliRunner().invoke(main, [*command, option, value])
         assert result.exit_code == 2, result.output
         assert message in result.output, result.output

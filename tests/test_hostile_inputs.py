@@ -111,7 +111,7 @@ def test_a_title_that_is_not_text_is_refused(tmp_path):
 @pytest.mark.parametrize(("entry", "message"), [
     ('metric = ["ndcg@10"]', "unknown key 'metric' for retrieval"),
     ("depth = 1.5", "depth must be an integer, got 1.5"),
-    ("depth = 0", "retrieval depth must be >= 1"),
+    ("depth = 0", "retrieval depth must be an integer between 1 and 100,000, got 0"),
     ('backend = "annoy"', "search backend must be"),
     ("metrics = []", "metrics must name at least one metric"),
     ("min_effect = -0.1", "min_effect *: the margin must be a number >= 0, got -0.1"),
@@ -211,8 +211,8 @@ def test_a_probe_group_without_far_pairs_gives_null_margin(tmp_path):
 
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--leak-threshold", "nan", "--leak-threshold must be between -1 and 1, got nan"),
-    ("--resamples", "0", "--resamples must be an integer >= 1, got 0"),
-    ("--resamples", "-5", "--resamples must be an integer >= 1, got -5"),
+    ("--resamples", "0", "--resamples must be an integer between 1 and 1,000,000, got 0"),
+    ("--resamples", "-5", "--resamples must be an integer between 1 and 1,000,000, got -5"),
     ("--alpha", "1.5", "--alpha must be between 0 and 1"),
 ])
 def test_compare_settings_out_of_range_are_one_line(tmp_path, sts_file, option, value, message):

@@ -135,7 +135,8 @@ def test_bad_mteb_layouts_and_knobs_are_one_line_exit_2(tmp_path):
              ([str(good)], "need the mteb-v1 protocol"),
              ([str(good), "--protocol", "mteb-v2", "--max-fraction", "0.5", "--max-documents", "3"],
               "give one of --max-fraction, --max-documents"),
-             ([str(good), "--protocol", "mteb-v2", "--subsets", "0"], "subsets must be >= 1")]
+             ([str(good), "--protocol", "mteb-v2", "--subsets", "0"],
+              "clustering subsets must be an integer between 1 and 1,000, got 0")]
     for args, message in cases:
         result = CliRunner().invoke(main, ["eval", "clustering", "builtin:minilm", *args])
         assert result.exit_code == 2, result.output

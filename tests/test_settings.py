@@ -41,7 +41,7 @@ def test_every_option_of_a_setting_is_the_fields_flag_default_and_help(config, p
 
 def test_the_option_and_the_library_refuse_a_value_in_the_same_words(tmp_path):
     log, _ = ab_log(200, seed=1)
-    cases = [("k", 0, "--success-k must be an integer >= 1, got 0"),
+    cases = [("k", 0, "--success-k must be an integer between 1 and 10,000, got 0"),
              ("expected_share", 1.0, "--control-share must be between 0 and 1, got 1.0"),
              ("long_click_s", -1.0, "--long-click must be a number >= 0, got -1.0"),
              ("alpha", 0.0, "--alpha must be between 0 and 1, got 0.0"),
@@ -57,7 +57,7 @@ def test_the_option_and_the_library_refuse_a_value_in_the_same_words(tmp_path):
         result = CliRunner().invoke(main, ["ab", "analyze", str(tmp_path / "log.jsonl"), flag, value])
         assert result.exit_code == 2, result.output
         assert result.output.strip() == f"error: {message}"
-    with pytest.raises(InputError, match="knn_k must be an integer >= 1, got 0"):
+    with pytest.raises(InputError, match="knn_k must be an integer between 1 and 10,000, got 0"):
         CompareConfig(knn_k=0).check()                                   # a library-only setting: its field name
 
 

@@ -198,6 +198,29 @@ def test_nan_in_a_store_is_refused_not_ranked_first(tmp_path):
         topk(torch.randn(3, 8), open_store(tmp_path / "s"), 5)
 
 
+def test_resume_keeps_only_shards_a_reader_would_accept(tmp_path, caplog):
+    """A shard rewritten with its checksum fixed (NaN vectors, another shard's ids, a null id): resume recomputes
+    it instead of reporting a complete store every reader then refuses."""
+    import logging
+
+    nan = lambda vec: np.where(np.arange(8) == 2, np.nan, vec).astype(np.float32)         # column 2 NaN
+    for name, tamper in (("nan", lambda ids, vec: (ids[20:40], nan(vec[20:40]))),
+                         ("repeated", lambda ids, vec: (ids[:20], vec[20:40])),
+                         ("null", lambda ids, vec: ([None, *ids[21:40]], vec[20:40]))):
+        ids, vec = _store(tmp_path / name)
+        _shard_with(tmp_path / name, 1, *tamper(ids, vec))
+        _edit_manifest(tmp_path / name, lambda m: m.update(complete=False))          # as a killed run leaves it
+        with caplog.at_level(logging.WARNING, logger="spacekit"):
+            store = write_store(tmp_path / name, ids, lambda lo, hi, vec=vec: vec[lo:hi], dim=8, key=KEY,
+                                shard_rows=20)
+        assert "recomputing from row 20" in caplog.text, name
+        assert verify_store(tmp_path / name) == [], name
+        got_ids, got = store.load()
+        assert got_ids == ids, name
+        assert np.array_equal(got, vec), name
+        caplog.clear()
+
+
 def test_duplicate_ids_across_shards_are_refused(tmp_path):
     ids, vec = _store(tmp_path / "s")
     _shard_with(tmp_path / "s", 1, ids[:20], vec[20:40])

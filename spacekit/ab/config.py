@@ -12,7 +12,7 @@ from spacekit.settings import Range, Setting
 METHODS = ("team-draft", "balanced")      # interleaving methods; team-draft's logs are checked
 BALANCED_CAVEAT = ("balanced is biased: with clicks blind to relevance, a ranker whose list is the other's shifted "
                    "by one rank still wins; use team-draft")
-SUCCESS_K = Setting("success@k: a click in the top k", Range(1, integer=True), flag="--success-k")
+SUCCESS_K = Setting("success@k: a click in the top k", Range(1, 10_000, integer=True), flag="--success-k")
 CONTROL_SHARE = Setting("the control arm's share of units by design (the sample-ratio check)",
                         Range(0, 1, open_low=True, open_high=True), flag="--control-share")
 

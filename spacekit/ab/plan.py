@@ -94,12 +94,15 @@ def plan_interleaving(log: Impressions, mde: float, *, alpha: float = 0.05, powe
     """Units (with clicks) an interleaved comparison needs to find a mean preference of `mde` (-1..1 scale)."""
     from statsmodels.stats.power import NormalIndPower
 
-    if mde <= 0 or not 0 < power < 1 or not 0 < alpha < 1:
-        raise InputError("ab plan: --mde must be > 0; --power and --alpha between 0 and 1")
+    if not 0 < mde <= 1 or not 0 < power < 1 or not 0 < alpha < 1:     # a mean preference lies in -1..1
+        raise InputError(f"ab plan: an interleaved --mde is a mean preference > 0 and <= 1, got {mde:g}; --power "
+                         f"and --alpha between 0 and 1")
     pref, clicked = unit_preferences(log)
     if len(pref) < 2:
         raise InputError(f"{log.path}: fewer than 2 units with clicks: no spread to plan from")
     sd = float(np.std(pref, ddof=1))
+    if not sd > 0:
+        raise InputError(f"{log.path}: every unit with clicks has the same preference: no spread to plan from")
     units = float(NormalIndPower().solve_power(effect_size=mde / sd, alpha=alpha, power=power, ratio=0))
     return {"pilot_preference": float(pref.mean()), "unit_sd": sd, "mde": mde, "units_with_clicks": int(np.ceil(units)),
             "click_share": float(clicked.mean()), "units": int(np.ceil(units / max(clicked.mean(), 1e-12)))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 
 import click
@@ -21,14 +22,33 @@ class BadInput(click.ClickException):
 
 
 class Cli(click.Group):
-    """Maps spacekit's InputError to exit code 2 for every subcommand (one place)."""
+    """Maps spacekit's InputError, and the operating system's refusals (a full disk, a read-only folder, a file
+    too large, no permission), to one line and exit code 2 for every subcommand (one place)."""
 
     def invoke(self, ctx):
-        """Run the subcommand; an InputError becomes BadInput."""
+        """Run the subcommand; an InputError or an OSError of the file system becomes BadInput."""
         try:
             return super().invoke(ctx)
         except InputError as e:
             raise BadInput(str(e)) from None
+        except OSError as e:
+            if e.errno not in OS_FAULTS:
+                raise
+            raise BadInput(os_fault(e)) from None
+
+
+OS_FAULTS = {errno.ENOSPC: "no space left on the device: free some, or write elsewhere",
+             errno.EFBIG: "file too large for this system's limit (ulimit -f?): write elsewhere",
+             errno.EROFS: "read-only file system: write elsewhere (-o, --cache-dir)",
+             errno.EACCES: "permission denied: write elsewhere, or change the folder's permissions",
+             errno.EDQUOT: "disk quota exceeded: free some, or write elsewhere"}
+
+
+def os_fault(e: OSError) -> str:
+    """One line for an OSError of the file system: the path and what to do (the files spacekit writes are written
+    to a temporary name and renamed, so none is left half-written)."""
+    where = e.filename or "a file"
+    return f"{where}: {OS_FAULTS.get(e.errno or 0, e.strerror or str(e))}"
 
 
 def emit_json(obj: object) -> None:

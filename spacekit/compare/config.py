@@ -26,15 +26,16 @@ class CompareConfig:
                                        "metrics; secondary)")] = CORRECTION
     min_effect: dict[str, float] = field(default_factory=dict)  # metric (or family, or "*") -> margin (practical)
     seed: Annotated[int, Setting("resampling seed")] = 0
-    resamples: Annotated[int, Setting("bootstrap resamples", Range(1, integer=True))] = 10_000
+    resamples: Annotated[int, Setting("bootstrap resamples", Range(1, 10**6, integer=True))] = 10_000
     train: str | Path | None = None  # fine-tuning data, for the leakage check
     leak_threshold: Annotated[float, Setting("cosine (before model) at which an evaluation text counts as a "
                                              "near-duplicate", Range(-1, 1))] = 0.95
-    examples: Annotated[int, Setting("most improved / regressed items shown per task", Range(0, integer=True),
+    examples: Annotated[int, Setting("most improved / regressed items shown per task", Range(0, 10_000, integer=True),
                                      cli=False)] = 5
-    drift_sample: Annotated[int, Setting("texts the drift section is measured on, at most", Range(2, integer=True),
-                                         cli=False)] = 2000
-    knn_k: Annotated[int, Setting("neighbours compared per text for drift", Range(1, integer=True), cli=False)] = 10
+    drift_sample: Annotated[int, Setting("texts the drift section is measured on, at most",
+                                         Range(2, 10**7, integer=True), cli=False)] = 2000
+    knn_k: Annotated[int, Setting("neighbours compared per text for drift", Range(1, 10_000, integer=True),
+                                  cli=False)] = 10
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
     ray: RaySettings | None = None   # retrieval corpora encoded (both models' at once) and searched on a Ray cluster

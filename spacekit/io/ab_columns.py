@@ -75,8 +75,10 @@ def read_ab_log(path: str | Path, control: str | None = None) -> AbLog:
 
 
 def parse_ab_log(rows: Rows, path: Path, control: str | None = None) -> AbLog:
-    """Check (line, row) pairs as an A/B log (io.ab_log.parse_log's rules) into an AbLog. rows() gives the pairs;
-    it is called a second time only when two request ids may be equal, to name both lines."""
+    """Check (line, row) pairs as an A/B log into an AbLog: each row as io.ab_log.checked_row checks it, two arms
+    (control first: `control`, else the first name in sorted order), unique request ids, ts in every row or none.
+    rows() gives the pairs; it is called a second time only when two request ids may be equal, to name both
+    lines."""
     columns = _Columns(path)
     for lineno, row in rows():
         columns.add(lineno, row)

@@ -27,6 +27,10 @@ def shard_files(folder: Path) -> list[Path]:
             names = [f["filename"] for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
             raise InputError(f"{state}: not a save_to_disk state file ({type(e).__name__}: {e})") from None
+        for name in names:                         # a plain file name in this folder, as store manifests' shards
+            if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+                raise InputError(f"{state}: data file {name!r} is not a file name in {folder} (refused: a state "
+                                 f"file may only name files beside it)")
         files = [folder / n for n in names]
         missing = [f for f in files if not f.is_file()]
         if missing:

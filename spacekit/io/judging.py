@@ -33,7 +33,7 @@ def read_judged(sheet: str | Path) -> Judged:
             continue
         try:
             grade = int(float(label))
-        except ValueError:
+        except (ValueError, OverflowError):                    # not a number, or nan / inf
             grade = -1
         if grade < 0 or float(label) != grade:
             raise InputError(f"{sheet}:{lineno}: label must be an integer grade >= 0, got {label!r}")

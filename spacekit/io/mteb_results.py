@@ -11,6 +11,7 @@ the main score, keep their names).
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -90,13 +91,18 @@ def read_reference(folder: str | Path) -> dict[str, tuple[Path, dict]]:
     for path in sorted(folder.rglob("*.json")):
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{path}: not a JSON file ({e})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            raise InputError(f"{path}: not a JSON file ({type(e).__name__}: {e})") from None
+        except OSError as e:                                     # a folder named *.json, a dangling link
+            raise InputError(f"{path}: unreadable ({e.strerror or e})") from None
         if not isinstance(doc, dict) or ("scores" not in doc and "mteb_dataset_name" not in doc):
             continue                                             # model_meta.json and other files
         name = doc.get("task_name") or doc.get("mteb_dataset_name")
         if not isinstance(name, str):
             raise InputError(f"{path}: an MTEB result file without a task name")
+        if name.lower() in found:
+            raise InputError(f"--reference {folder}: task {name!r} has results in {found[name.lower()][0]} and "
+                             f"{path} (several models?): point --reference at one model's folder")
         found[name.lower()] = (path, _scores_by_split(path, doc))
     if not found:
         raise InputError(f"--reference {folder}: no MTEB result files (JSON with task_name and scores)")
@@ -109,7 +115,9 @@ def reference_rows(form: MtebFormat, metrics: dict[str, float], scores: dict) ->
     for metric, value in metrics.items():
         key = form.key(metric)
         ref = scores.get(key) if key else None
-        if isinstance(ref, (int, float)):
+        if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+            if not math.isfinite(ref):
+                raise InputError(f"--reference: the score {key!r} is {ref}, not a finite number")
             rows.append(ReferenceRow(metric, float(value), float(ref)))
     return rows
 
@@ -131,7 +139,9 @@ def _scores_by_split(path: Path, doc: dict) -> dict[str, dict]:
     """{split: the default subset's scores}, from either layout."""
     out = {}
     splits = doc["scores"] if "scores" in doc else {k: v for k, v in doc.items() if isinstance(v, dict)}
-    for split, value in (splits or {}).items():
+    if not isinstance(splits, dict):
+        raise InputError(f"{path}: 'scores' must be an object of splits, got {type(splits).__name__}")
+    for split, value in splits.items():
         if isinstance(value, list):
             chosen = next((s for s in value if isinstance(s, dict) and s.get("hf_subset", "default") == "default"),
                           value[0] if value and isinstance(value[0], dict) else None)

@@ -96,16 +96,38 @@ def _open_text(path: Path, fmt: str):
 
 
 def _jsonl_rows(path: Path, f) -> Iterator[tuple[int, dict]]:
+    """One JSON object per line; nesting too deep to read and lone surrogate escapes (text no UTF-8 file can
+    hold, which tokenizers and writers then fail on) are errors naming the line."""
     for lineno, line in enumerate(f, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
+            lone = "\\u" in line and _lone_surrogate(row)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+        except RecursionError:
+            raise InputError(f"{path}:{lineno}: JSON nested too deeply to read") from None
         if not isinstance(row, dict):
             raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        if lone:
+            raise InputError(f"{path}:{lineno}: a \\uD800-\\uDFFF escape that is not half of a pair (not text)")
         yield lineno, row
+
+
+def _lone_surrogate(value: object) -> bool:
+    """Whether a parsed JSON value holds a string with a lone surrogate (it cannot be encoded as UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
 
 
 def _delimited_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
@@ -117,8 +139,11 @@ def _delimited_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]
 
 
 def _csv_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
-    # CSV has quoting; TSV has none (a field starting with a quote is text, not the start of a quoted field)
-    reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE)
+    """CSV has quoting, checked strictly (a quote never closed is an error at the line that opened it, not a field
+    that swallows the rest of the file); TSV has none (a field starting with a quote is text)."""
+    reader = csv.reader(f, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE,
+                        strict=delimiter == ",")
+    start = 1                                                           # the line the current record began on
     try:
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):
@@ -126,8 +151,9 @@ def _csv_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
         header = [h.strip() for h in header]
         if len(set(header)) != len(header):
             raise InputError(f"{path}:1: repeated column name in header {header}")
+        start = reader.line_num + 1
         for fields in reader:
-            lineno = reader.line_num
+            lineno, start = start, reader.line_num + 1
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
             if len(fields) != len(header):
@@ -135,6 +161,8 @@ def _csv_rows(path: Path, f, delimiter: str) -> Iterator[tuple[int, dict]]:
                     f"{path}:{lineno}: expected {len(header)} fields (as the header), got {len(fields)}")
             yield lineno, dict(zip(header, fields, strict=True))
     except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            raise InputError(f"{path}:{start}: a quoted field opened on this line is never closed") from None
         raise InputError(f"{path}:{reader.line_num}: malformed {delimiter!r}-separated line ({e})") from None
 
 
@@ -147,7 +175,7 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, dict]]:
 
     try:
         batches = pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
-        yield from _numbered(batches)
+        yield from _numbered(path, batches)
     except InputError:
         raise
     except Exception as e:  # pyarrow raises several types for a broken file
@@ -166,20 +194,50 @@ def _arrow_rows(path: Path) -> Iterator[tuple[int, dict]]:
             except pa.ArrowInvalid:
                 source.seek(0)
                 table = pa.ipc.open_file(source).read_all()
-            yield from _numbered(table.to_batches(max_chunksize=BATCH_ROWS))
+            yield from _numbered(path, table.to_batches(max_chunksize=BATCH_ROWS))
     except InputError:
         raise
     except Exception as e:  # pyarrow raises several types for a broken file
         raise InputError(f"{path}: not a readable Arrow file ({type(e).__name__}: {e})") from None
 
 
-def _numbered(batches) -> Iterator[tuple[int, dict]]:
-    """(row number, dict) over record batches, numbered from 1 across them."""
+def _numbered(path: Path, batches) -> Iterator[tuple[int, dict]]:
+    """(row number, dict) over record batches, numbered from 1 across them; binary columns decoded as UTF-8 text
+    (Hub datasets ship them), never passed on as bytes."""
     number = 0
     for batch in batches:
-        for row in batch.to_pylist():
+        for row in _text_columns(path, batch, number).to_pylist():
             number += 1
             yield number, row
+
+
+def _text_columns(path: Path, batch, before: int):
+    """The batch with its binary columns cast to UTF-8 strings; bytes that are not UTF-8 are an InputError naming
+    the row (before: rows in earlier batches) and the column."""
+    import pyarrow as pa
+
+    binary = [pa.types.is_binary(c.type) or pa.types.is_large_binary(c.type) for c in batch.schema]
+    if not any(binary):
+        return batch
+    columns = []
+    for column, values, is_binary in zip(batch.schema, batch.columns, binary, strict=True):
+        if is_binary:
+            try:
+                values = values.cast(pa.large_string() if pa.types.is_large_binary(column.type) else pa.string())
+            except pa.ArrowInvalid:
+                bad = next(r for r, v in enumerate(values.to_pylist()) if v is not None and not _utf8(v))
+                raise InputError(f"{path}:{before + bad + 1}: column {column.name!r} holds bytes that are not "
+                                 f"UTF-8 text") from None
+        columns.append(values)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def field(path: Path, lineno: int | str, row: dict, name: str, *, kind: type = str):

@@ -32,7 +32,7 @@ from spacekit.store.format import (
     read_manifest,
     shard_name,
 )
-from spacekit.store.read import Store, open_shard
+from spacekit.store.read import Store
 
 try:
     import fcntl
@@ -65,7 +65,7 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np
         created = manifest is None
         if manifest is None or (manifest["count"], manifest["dim"], manifest["dtype"]) != (len(ids), dim, dtype):
             manifest = new_manifest(dim, dtype, len(ids), key)
-        good = _whole_prefix(path, manifest)
+        good = _whole_prefix(path, manifest, ids)
         if manifest["complete"] and len(good) == len(manifest["shards"]):
             return Store(path, manifest)                                  # same key, intact: nothing to do
         manifest.update(shards=good, complete=False)
@@ -116,17 +116,23 @@ def store_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-def _whole_prefix(path: Path, manifest: dict) -> list[dict]:
-    """The leading shards that are still whole (file, sha256, schema, rows); the first that is not is reported on
-    stderr, and it and the shards after it are recomputed."""
+def _whole_prefix(path: Path, manifest: dict, ids: list[str]) -> list[dict]:
+    """The leading shards that are still whole, checked as a reader checks them (file, sha256, schema, rows, finite
+    vectors) and holding exactly the ids of the rows they stand for (so no null or repeated id is kept); the first
+    that is not is reported on stderr, and it and the shards after it are recomputed."""
     good: list[dict] = []
-    for shard in manifest["shards"]:
+    lo = 0
+    for number, shard in enumerate(manifest["shards"]):
         try:
-            open_shard(path, manifest, shard)
+            shard_ids, _ = Store(path, manifest).shard(number)
+            if shard_ids != ids[lo:lo + len(shard_ids)]:
+                raise StoreError(f"{path / shard['file']}: holds other ids than the input's rows {lo:,}.."
+                                 f"{lo + len(shard_ids) - 1:,}")
         except StoreError as e:
-            log.warning("%s: recomputing from row %d", e, sum(s["rows"] for s in good))
+            log.warning("%s: recomputing from row %d", e, lo)
             break
         good.append(shard)
+        lo += len(shard_ids)
     return good
 
 

@@ -39,7 +39,8 @@ def kinds_table() -> str:
         for spec in option_specs(cls):
             shown = "required" if spec.required else ("none" if spec.default is None else _cell(spec.default))
             kind = f"{spec.toml.__name__}{' (path)' if spec.path else ''}"
-            out.append(f"| `{spec.name}` | {kind} | {shown} | {spec.help.replace('|', chr(92) + '|')} |")
+            meaning = spec.help + (f" ({spec.range.words()})" if spec.range else "")
+            out.append(f"| `{spec.name}` | {kind} | {shown} | {meaning.replace('|', chr(92) + '|')} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

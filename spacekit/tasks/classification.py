@@ -13,8 +13,9 @@ from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled
 from spacekit.io.mteb_results import MtebFormat
+from spacekit.settings import Range
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
-from spacekit.tasks.options import Option
+from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
 
 PROTOCOLS = ("mteb", "full")
@@ -56,9 +57,12 @@ class ClassificationTask(Task[ClassificationResult]):
     protocol: Annotated[str, Option("mteb (MTEB's few-shot experiments) | full (fit on the whole train set)")] = "mteb"
     text_field: Annotated[str, Option("the text column")] = "text"
     label_field: Annotated[str | None, Option("the label column (default: label, else category)")] = None
-    samples_per_label: Annotated[int, Option("mteb: examples per label (MTEB's 8; some tasks 16 or 32)")] = 8
-    n_experiments: Annotated[int, Option("mteb: experiments averaged (MTEB's 10)")] = 10
-    max_iter: Annotated[int, Option("LogisticRegression's max_iter (MTEB's 100)")] = 100
+    samples_per_label: Annotated[int, Option("mteb: examples per label (MTEB's 8; some tasks 16 or 32)",
+                                             range=Range(1, 100_000, integer=True))] = 8
+    n_experiments: Annotated[int, Option("mteb: experiments averaged (MTEB's 10)",
+                                         range=Range(1, 1000, integer=True))] = 10
+    max_iter: Annotated[int, Option("LogisticRegression's max_iter (MTEB's 100)",
+                                    range=Range(1, 100_000, integer=True))] = 100
     name: str = ""
     kind: ClassVar[str] = "classification"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("accuracy", {"accuracy": "accuracy", "f1_macro": "f1"})
@@ -67,9 +71,7 @@ class ClassificationTask(Task[ClassificationResult]):
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise InputError(f"classification protocol must be mteb or full, got {self.protocol!r}")
-        for knob in ("samples_per_label", "n_experiments", "max_iter"):
-            if getattr(self, knob) < 1:
-                raise InputError(f"classification {knob} must be >= 1, got {getattr(self, knob)}")
+        check_ranges(self)
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:

@@ -20,8 +20,9 @@ from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled, read_labelled
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.mteb_clustering import V2_FRACTION, V2_SUBSET_SIZE, V2_SUBSETS, v1_runs, v2_documents, v2_runs
+from spacekit.settings import Range
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
-from spacekit.tasks.options import Option, from_options
+from spacekit.tasks.options import Option, check_ranges, from_options
 from spacekit.tasks.registry import register
 
 METRICS = ("v_measure", "nmi", "ari")
@@ -68,31 +69,29 @@ class ClusteringTask(Task[ClusteringResult]):
     data: Annotated[str | Path, Option("labelled texts (text, label)", path=True)]
     text_field: Annotated[str, Option("the text column")] = "text"
     label_field: Annotated[str | None, Option("the label column (default: label, else category)")] = None
-    seed: Annotated[int, Option("the first k-means seed")] = 42
+    seed: Annotated[int, Option("the first k-means seed", range=Range(0, 2**32 - 1, integer=True))] = 42
     n_init: int = 5
-    runs: Annotated[int, Option("full: k-means runs, seeds seed .. seed + runs - 1, each the best of 5 restarts")] = 10
+    runs: Annotated[int, Option("full: k-means runs, seeds seed .. seed + runs - 1, each the best of 5 restarts",
+                                range=Range(1, 1000, integer=True))] = 10
     name: str = ""
     protocol: Annotated[str, Option("full | mteb-v1 | mteb-v2 (MTEB's procedures)")] = "full"
     set_field: Annotated[str | None, Option("mteb-v1: the column naming each item's set")] = None
-    max_fraction: Annotated[float | None, Option("mteb-v2: the share of documents embedded ...")] = V2_FRACTION
-    max_documents: Annotated[int | None, Option("... or their number (one of the two, or neither: all)")] = None
-    subsets: Annotated[int, Option("mteb-v2: bootstrap samples ...")] = V2_SUBSETS
-    subset_size: Annotated[int, Option("... of this many documents each")] = V2_SUBSET_SIZE
+    max_fraction: Annotated[float | None, Option("mteb-v2: the share of documents embedded ...",
+                                                 range=Range(0, 1, open_low=True))] = V2_FRACTION
+    max_documents: Annotated[int | None, Option("... or their number (one of the two, or neither: all)",
+                                                range=Range(2, 10**8, integer=True))] = None
+    subsets: Annotated[int, Option("mteb-v2: bootstrap samples ...", range=Range(1, 1000, integer=True))] = V2_SUBSETS
+    subset_size: Annotated[int, Option("... of this many documents each",
+                                       range=Range(1, 10**7, integer=True))] = V2_SUBSET_SIZE
     kind: ClassVar[str] = "clustering"
     mteb: ClassVar[MtebFormat | None] = MtebFormat("v_measure", {m: m for m in ("v_measure", "nmi", "ari")})
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise InputError(f"clustering protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        for knob in ("runs", "subsets", "subset_size"):
-            if getattr(self, knob) < 1:
-                raise InputError(f"clustering {knob} must be >= 1, got {getattr(self, knob)}")
+        check_ranges(self)
         if self.max_fraction is not None and self.max_documents is not None:
             raise InputError("clustering: set max_fraction or max_documents, not both")
-        if self.max_fraction is not None and not 0 < self.max_fraction <= 1:
-            raise InputError(f"clustering max_fraction must be in (0, 1], got {self.max_fraction}")
-        if self.max_documents is not None and self.max_documents < 2:
-            raise InputError(f"clustering max_documents must be >= 2, got {self.max_documents}")
     default_metrics: ClassVar[tuple[str, ...]] = ("v_measure", "ari")
 
     @classmethod
@@ -127,6 +126,10 @@ class ClusteringTask(Task[ClusteringResult]):
         if self.protocol == "mteb-v2":
             rng = random.Random(self.seed)                    # MTEB's rng_state: documents first, then samples
             keep = v2_documents(len(texts), rng, self.max_fraction, self.max_documents)
+            if len(keep) < 2:
+                raise InputError(f"{self.data}: the mteb-v2 protocol keeps {len(keep)} of its {len(texts)} texts "
+                                 f"(max_fraction {self.max_fraction}, max_documents {self.max_documents}): too few "
+                                 f"to cluster; raise max_fraction / max_documents or use another protocol")
             ids, texts, labels = [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep]
         (x,) = opts.embed_unique(model, texts)
         gold = np.unique(np.array(labels), return_inverse=True)[1]

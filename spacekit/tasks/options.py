@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spacekit.settings import Range
+
 
 @dataclass(frozen=True)
 class Option:
@@ -21,6 +23,7 @@ class Option:
     help: str
     path: bool = False
     toml: type | None = None
+    range: Range | None = None          # the values a number may take (counts and sizes: an upper bound too)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class OptionSpec:
     required: bool
     path: bool
     help: str
+    range: Range | None = None
 
 
 def option_specs(cls: type) -> list[OptionSpec]:
@@ -50,8 +54,19 @@ def option_specs(cls: type) -> list[OptionSpec]:
         missing = f.default is dataclasses.MISSING and factory is dataclasses.MISSING
         default = f.default if f.default is not dataclasses.MISSING else factory() if callable(factory) else None
         specs.append(OptionSpec(f.name, marker.toml or toml_type(tp.__origin__), default, missing, marker.path,
-                                marker.help))
+                                marker.help, marker.range))
     return specs
+
+
+def check_ranges(task: Any) -> None:
+    """Every option of the task with a declared range holds a value in it (None: not set), else an InputError
+    naming the kind, the key and the range."""
+    from spacekit.errors import InputError
+
+    for spec in option_specs(type(task)):
+        value = getattr(task, spec.name)
+        if spec.range is not None and value is not None and not spec.range.holds(value):
+            raise InputError(f"{task.kind} {spec.name} must be {spec.range.words()}, got {value!r}")
 
 
 def toml_type(tp: Any) -> type:

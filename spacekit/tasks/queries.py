@@ -18,8 +18,9 @@ from spacekit.escape import html, md
 from spacekit.files import safe_file_name
 from spacekit.io.texts import Texts
 from spacekit.records import Json
+from spacekit.settings import Range
 from spacekit.tasks.base import Task, TaskResult, task_name, texts_per_item
-from spacekit.tasks.options import Option
+from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
 from spacekit.tasks.sections import fixed
 
@@ -111,8 +112,8 @@ class QueriesTask(Task[QueriesResult]):
 
     queries: Annotated[str | Path, Option("the users' queries (id, text), no labels", path=True)]
     corpus: Annotated[str | Path, Option("the documents (id, text)", path=True)]
-    k: Annotated[int, Option("results per list compared")] = 10
-    rbo_p: Annotated[float, Option("rank-biased overlap's persistence")] = 0.9
+    k: Annotated[int, Option("results per list compared", range=Range(1, 10_000, integer=True))] = 10
+    rbo_p: Annotated[float, Option("rank-biased overlap's persistence", range=Range(0, 1, True, True))] = 0.9
     name: str = ""
     kind: ClassVar[str] = "queries"
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
@@ -120,10 +121,7 @@ class QueriesTask(Task[QueriesResult]):
     observed: ClassVar[type | None] = QueriesSection
 
     def __post_init__(self) -> None:
-        if self.k < 1:
-            raise InputError(f"queries: k must be >= 1, got {self.k}")
-        if not 0 < self.rbo_p < 1:
-            raise InputError(f"queries: rbo_p must be between 0 and 1, got {self.rbo_p}")
+        check_ranges(self)
 
     def read_inputs(self) -> tuple[Texts, Texts]:
         """(queries, corpus): id and text per row; the corpus must hold at least k documents."""

@@ -15,9 +15,10 @@ from spacekit.io.beir import BeirData
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
+from spacekit.settings import Range
 from spacekit.tasks.axes import Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
-from spacekit.tasks.options import Option
+from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
 
 if TYPE_CHECKING:
@@ -73,14 +74,15 @@ class RetrievalTask(Task[RetrievalResult]):
                                        "too)", path=True)]
     split: Annotated[str, Option("the qrels split")] = "test"
     metrics: list[str] = field(default_factory=lambda: retrieval_metric_names())
-    depth: Annotated[int, Option("documents retrieved per query")] = 1000
+    depth: Annotated[int, Option("documents retrieved per query", range=Range(1, 100_000, integer=True))] = 1000
     similarity: Annotated[str, Option("model (the model's own, cosine when it names none) | cosine | dot")] = "model"
     all_queries: bool = False
     name: str = ""
     backend: Annotated[str, Option("spacekit | faiss (an exact faiss flat index; the faiss extra)")] = "spacekit"
     dims: Annotated[tuple[int, ...], Option("Matryoshka dimensions also scored")] = ()
     quantize: Annotated[tuple[str, ...], Option("precisions also scored: int8, uint8, binary, ubinary")] = ()
-    rescore: Annotated[int, Option("quantised search: re-score the top k x rescore in float (0: no)")] = 0
+    rescore: Annotated[int, Option("quantised search: re-score the top k x rescore in float (0: no)",
+                                   range=Range(0, 1000, integer=True))] = 0
     ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
@@ -90,14 +92,11 @@ class RetrievalTask(Task[RetrievalResult]):
     default_metrics: ClassVar[tuple[str, ...]] = REPORTED
 
     def __post_init__(self) -> None:
-        if self.depth < 1:
-            raise InputError(f"retrieval depth must be >= 1, got {self.depth}")
+        check_ranges(self)
         if self.backend not in ("spacekit", "faiss"):
             raise InputError(f"search backend must be 'spacekit' or 'faiss', got {self.backend!r}")
         if self.similarity not in ("model", "cosine", "dot"):
             raise InputError(f"similarity must be 'model', 'cosine' or 'dot', got {self.similarity!r}")
-        if self.rescore < 0:
-            raise InputError(f"rescore must be >= 0, got {self.rescore}")
         if self.ray is not None and (self.backend != "spacekit" or self.dims or self.quantize):
             raise InputError("--ray searches the float vectors with spacekit's engine: not with --backend faiss, "
                              "--dims or --quantize")
