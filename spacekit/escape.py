@@ -44,8 +44,9 @@ def html(text: object) -> str:
 
 
 def plot_label(text: object) -> str:
-    """A data string as a literal matplotlib label: a '$' would start mathtext (and an unbalanced one raise)."""
-    return plain(text).replace("$", r"\$")
+    """A data string as a literal matplotlib label, its line breaks kept (labels are wrapped on purpose): a '$'
+    would start mathtext (and an unbalanced one raise)."""
+    return "\n".join(plain(line) for line in str(text).split("\n")).replace("$", r"\$")
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")       # a spreadsheet reads a cell starting so as a formula

@@ -87,6 +87,14 @@ def test_names_with_line_breaks_print_on_one_line(tmp_path):
     assert "new\\nverdict: improved" in result.stdout
 
 
+def test_line_breaks_are_escaped_on_the_terminal_and_kept_where_they_wrap_a_plot_label():
+    from spacekit.escape import md, plain, plot_label
+
+    assert plain("a\nverdict: improved\r") == "a\\nverdict: improved\\r"
+    assert md("a\nb") == "a b"
+    assert plot_label("a long task\nname $5 \x1b[31m") == "a long task\nname \\$5 \\x1b[31m"
+
+
 def test_labels_and_plans_out_of_range_are_one_line(tmp_path):
     from spacekit.ab.simulate import interleaved_rows
 

@@ -18,7 +18,7 @@ class BadInput(click.ClickException):
 
     def show(self, file=None) -> None:
         """One line on stderr: 'error: ' and the message."""
-        click.echo(f"error: {plain(self.message).replace(chr(10), ' ')}", err=True)   # one line, nothing sent raw
+        click.echo(f"error: {plain(self.message)}", err=True)          # one line (breaks escaped), nothing sent raw
 
 
 class Cli(click.Group):
