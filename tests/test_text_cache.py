@@ -146,3 +146,88 @@ def test_dtype_auto_and_the_precision_in_the_cache_key(tmp_path, monkeypatch):
     assert seen[("builtin:minilm", "", texts[0])] == 2                 # not served fp32 vectors for bf16
     assert not np.array_equal(fp32, bf16)
     assert float((fp32 * bf16).sum(1).min()) > 0.999
+
+
+class _SlowEncoder:
+    """An Encoder whose encode takes `seconds` and records when it ran (vectors: a hash of each text)."""
+
+    def __init__(self, seconds: float, spans: list):
+        self.seconds, self.spans = seconds, spans
+        self.dim, self.cacheable = 4, True
+
+    def cache_key(self, prompt: str = "") -> dict:
+        return {"model": "slow", "prompt": prompt}
+
+    def encode(self, texts, *, ids=None, prompt="", placement=None, progress=True):
+        import time
+        start = time.perf_counter()
+        time.sleep(self.seconds)
+        self.spans.append((start, time.perf_counter()))
+        return np.array([[len(t), sum(map(ord, t)) % 97, 1.0, 2.0] for t in texts], dtype=np.float32)
+
+
+def test_two_users_of_one_model_encode_at_once_and_a_waiting_one_says_so(tmp_path, caplog):
+    """The cache's lock is held to read and to append, never while encoding: two callers with one model and
+    different texts encode at the same time, and both sets end up in the cache; a caller that must wait for the lock
+    says whom it waits for at once."""
+    import logging
+    import threading
+    import time
+
+    from spacekit.store.key import cache_name, text_cache_key
+    from spacekit.store.text_cache import cached_vectors
+    from spacekit.store.write import store_lock
+
+    spans: list = []
+    model = _SlowEncoder(1.0, spans)
+    sets = [[f"first {i}" for i in range(5)], [f"second {i}" for i in range(7)]]
+    out: dict = {}
+    threads = [threading.Thread(target=lambda n=n: out.update({n: cached_vectors(model, sets[n], tmp_path)}))
+               for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a0, a1), (b0, b1) = spans
+    assert max(a0, b0) < min(a1, b1)                             # the two encodes overlapped
+    again = cached_vectors(_SlowEncoder(0.0, spans), sets[0] + sets[1], tmp_path)
+    assert len(spans) == 2                                       # both sets were in the cache: nothing encoded
+    assert np.array_equal(again, np.concatenate([out[0], out[1]]))
+    path = tmp_path / cache_name(text_cache_key(model, "", "fp32"))
+    waited: list[float] = []
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="spacekit"), store_lock(path):
+        start = time.perf_counter()
+        waiter = threading.Thread(target=lambda: cached_vectors(model, ["third"], tmp_path))
+        waiter.start()
+        while "waiting for spacekit" not in caplog.text and time.perf_counter() - start < 5:
+            time.sleep(0.02)
+        waited.append(time.perf_counter() - start)
+    waiter.join()
+    assert f"waiting for spacekit (PID {__import__('os').getpid()}), which is writing {path}" in caplog.text
+    assert waited[0] < 2.0
+
+
+def test_a_read_only_cache_that_holds_every_vector_still_serves_them(tmp_path, monkeypatch):
+    """Opening a lock file for writing fails on a read-only cache: reading needs no lock, so the vectors are
+    served; only a text the cache lacks (which must be written) meets the system's refusal."""
+    import errno
+    import os
+
+    import spacekit.store.write as write
+    from spacekit.store.text_cache import cached_vectors
+
+    spans: list = []
+    texts = [f"text {i}" for i in range(6)]
+    want = cached_vectors(_SlowEncoder(0.0, spans), texts, tmp_path)
+    real_open = os.open
+
+    def read_only(path, flags, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(write.os, "open", read_only)
+    assert np.array_equal(cached_vectors(_SlowEncoder(0.0, spans), texts[::-1], tmp_path), want[::-1])
+    assert len(spans) == 1                                          # served from the cache, nothing encoded
+    with pytest.raises(OSError, match="Read-only file system"):
+        cached_vectors(_SlowEncoder(0.0, spans), ["a text it lacks"], tmp_path)

@@ -1,8 +1,10 @@
 """The embedding cache, addressed by content: one growing store per model setting (weights, every module setting,
 max length, the prompt: Model.cache_key) whose ids are the sha256 of each text. Every task, the leakage check, drift
 and the probes read the vectors of the texts they need, and only texts not there yet are encoded — all of them in
-one length-sorted pass — and appended as a new shard. Files, checksums, atomic writes and the lock are the store's
-(store.write): a shard that fails its checksum is reported on stderr and its texts encoded again.
+one length-sorted pass, outside the lock (two processes with one model encode at once) — and appended as a new
+shard under it (what another process added meanwhile is kept, not added twice). Files, checksums, atomic writes and
+the lock are the store's (store.write): a shard that fails its checksum is reported on stderr and its texts encoded
+again; a process that must wait for the lock says so at once.
 """
 
 from __future__ import annotations
@@ -29,15 +31,21 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
     key = text_cache_key(model, prompt, placement.precision)
     path = root / cache_name(key)
     wanted = [text_id(t) for t in texts]
-    with store_lock(path):
-        manifest, ids, vec = open_growing_store(path, key, model.dim)
-        row = {i: n for n, i in enumerate(ids)}
-        todo = {i: t for i, t in zip(wanted, texts, strict=True) if i not in row}
-        if todo:
-            new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
-            append_rows(path, manifest, list(todo), new)
-            row.update({i: len(ids) + n for n, i in enumerate(todo)})
-            vec = np.concatenate([vec, new]) if len(vec) else new
+    with store_lock(path, reading=True):                 # a read-only cache holding every vector still serves
+        _, ids, vec = open_growing_store(path, key, model.dim)
+    row = {i: n for n, i in enumerate(ids)}
+    todo = {i: t for i, t in zip(wanted, texts, strict=True) if i not in row}
+    if todo:                      # encoded outside the lock: another process with this model is never held up
+        new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
+        with store_lock(path):    # read again: what another process added meanwhile is kept, not added twice
+            manifest, ids, vec = open_growing_store(path, key, model.dim)
+            row = {i: n for n, i in enumerate(ids)}
+            todo_ids = list(todo)
+            fresh = [n for n, i in enumerate(todo_ids) if i not in row]
+            if fresh:
+                append_rows(path, manifest, [todo_ids[n] for n in fresh], new[fresh])
+                row.update({todo_ids[n]: len(ids) + j for j, n in enumerate(fresh)})
+                vec = np.concatenate([vec, new[fresh]]) if len(vec) else new[fresh]
     return vec[[row[i] for i in wanted]].astype(np.float32, copy=False)
 
 

@@ -11,8 +11,10 @@ only in a folder that is provably a store.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -102,18 +104,38 @@ def _local_writer(path: Path, ids: list[str], embed, dim: int, dtype: str) -> Sh
 
 
 @contextlib.contextmanager
-def store_lock(path: Path) -> Iterator[None]:
-    """Hold the store's lock file (beside the folder); a second writer waits here until the first is done."""
+def store_lock(path: Path, reading: bool = False) -> Iterator[None]:
+    """Hold the store's lock file (beside the folder; it names its holder's PID); a second writer says at once on
+    stderr whom it waits for, then waits until the first is done. reading: the caller only reads, so a folder it
+    may not write (a read-only cache) is read without the lock rather than refused."""
     if fcntl is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        if not (reading and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)):
+            raise
+        yield                                          # nobody can write here: nothing to wait for
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, PID_BYTES, 0).decode("ascii", "replace").strip() or "?"
+            log.warning("waiting for spacekit (PID %s), which is writing %s", holder, path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.pwrite(fd, str(os.getpid()).ljust(PID_BYTES).encode("ascii"), 0)     # one write: never read half
         try:
             yield
         finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+PID_BYTES = 20
 
 
 def _whole_prefix(path: Path, manifest: dict, ids: list[str]) -> list[dict]:
