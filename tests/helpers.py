@@ -93,3 +93,29 @@ def write_beir(folder: Path, corpus: str, queries: str, qrels: str) -> Path:
 
 TINY_CORPUS = "".join(json.dumps({"_id": f"d{i}", "title": "T", "text": f"document {i}"}) + "\n" for i in range(6))
 TINY_QUERIES = "".join(json.dumps({"_id": f"q{i}", "text": f"query {i}"}) + "\n" for i in range(3))
+
+
+def invoke(*args):
+    """`spacekit ARGS` in this process (click's runner), each argument as text."""
+    from click.testing import CliRunner
+
+    from spacekit.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def one_line_exit_2(result, message: str) -> None:
+    """The bad-input contract: exit 2, the message in one line on stderr, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.output
+
+
+def labelled_csv(path: Path, n: int, labels: int = 3) -> Path:
+    """A CSV of n texts (text, label) cycling through `labels` labels."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *[(f"text {i}", f"l{i % labels}") for i in range(n)]])
+    return path

@@ -10,22 +10,12 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
+from helpers import invoke, labelled_csv, one_line_exit_2
 
-from spacekit.cli import main
 from spacekit.errors import InputError
 from spacekit.io.tables import read_rows
 
-
-def _run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _one_line_exit_2(r, message: str):
-    assert r.exit_code == 2, r.output
-    assert message in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "Traceback" not in r.output
+_run, _one_line_exit_2 = invoke, one_line_exit_2
 
 
 def test_a_csv_quote_never_closed_is_an_error_at_its_line_not_the_rest_of_the_file(tmp_path):
@@ -109,9 +99,7 @@ def test_labels_and_plans_out_of_range_are_one_line(tmp_path):
 
 
 def test_mteb_v2_on_too_few_texts_is_one_line(tmp_path, tiny_model):
-    data = tmp_path / "small.csv"
-    with open(data, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("text", "label"), *[(f"text {i}", f"l{i % 3}") for i in range(20)]])
+    data = labelled_csv(tmp_path / "small.csv", 20)
     _one_line_exit_2(_run("eval", "clustering", tiny_model, data, "--protocol", "mteb-v2"),
                      "the mteb-v2 protocol keeps 0 of its 20 texts")
 
@@ -189,9 +177,7 @@ def _ab_log(tmp_path):
 
 
 def test_counts_have_upper_bounds_in_suites_and_flags(tmp_path, tiny_model):
-    data = tmp_path / "t.csv"
-    with open(data, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([("text", "label"), *[(f"text {i}", f"l{i % 3}") for i in range(30)]])
+    data = labelled_csv(tmp_path / "t.csv", 30)
     _one_line_exit_2(_run("eval", "clustering", tiny_model, data, "--runs", "1000000000"),
                      "clustering runs must be an integer between 1 and 1,000, got 1000000000")
     suite = tmp_path / "suite.toml"

@@ -7,21 +7,9 @@ import json
 import shutil
 
 import pytest
-from click.testing import CliRunner
-from helpers import make_tiny_model
+from helpers import invoke, make_tiny_model, one_line_exit_2
 
-from spacekit.cli import main
-
-
-def _run(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def _one_line_exit_2(r, message: str):
-    assert r.exit_code == 2, r.output
-    assert message in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "Traceback" not in r.output
+_run, _one_line_exit_2 = invoke, one_line_exit_2
 
 
 @pytest.fixture
