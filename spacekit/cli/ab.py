@@ -276,10 +276,12 @@ def replay_cmd(log, before, after, corpus, out_dir, overwrite, resamples, **opts
     from spacekit.files import atomic_write
     from spacekit.io.ab_log import read_log
     from spacekit.io.texts import read_texts
-    from spacekit.report.folder import claim_report_folder
+    from spacekit.report.folder import check_report_folder, claim_report_folder
 
+    check_report_folder(out_dir, overwrite)                       # refused before anything is read or written
+    impressions, texts = read_log(log, replay=True), read_texts(corpus)
     out = claim_report_folder(out_dir, overwrite)
-    prepared = replay(read_log(log, replay=True), read_texts(corpus), out / "replay-data")
+    prepared = replay(impressions, texts, out / "replay-data")
     config = CompareConfig(resamples=resamples, opts=encode_options(**opts))
     comparison = run_compare(before, after, [replay_spec(prepared)], out / "report", config, overwrite=overwrite)
     unjudged = prepared.unjudged(comparison.runs[0].before, comparison.runs[0].after)
