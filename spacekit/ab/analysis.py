@@ -110,7 +110,7 @@ def analyze(log: AbLog, config: AbConfig | None = None,
         rows = [_sequential_row(row, o, log, covariate, config) for row, o in zip(rows, metrics, strict=True)]
     rows = _judge(rows[:1], config) + _judge(rows[1:], config)
     rows = [_with_sizes(r, srm.units, config.alpha) for r in rows]
-    health = log_health(log, metrics[0].numerator, metrics[0].denominator, metrics[0].name, config.sequential)
+    health = log_health(log, sums[0], metrics[0].name, config.sequential)
     small = [t for t in tests if t.test != "delta method"]
     if small:
         health = dataclasses.replace(health, notes=(*health.notes, (

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from spacekit.ab.sequential import DAY_S
+from spacekit.ab.units import UnitSums
 from spacekit.io.ab_columns import AbLog
 
 DUPLICATE_WINDOW_S = 10.0
@@ -44,15 +45,14 @@ class LogHealth:
     notes: tuple[str, ...]
 
 
-def log_health(log: AbLog, main_numerator: np.ndarray, main_denominator: np.ndarray, main_metric: str,
-               sequential: bool = False) -> LogHealth:
-    """The log's health; the main metric's per-impression numerator and denominator give the per-unit-means view
-    shown beside heavy units (sequential: the analysis is always valid, so no peeking warning)."""
+def log_health(log: AbLog, main: UnitSums, main_metric: str, sequential: bool = False) -> LogHealth:
+    """The log's health; the main metric's unit sums (the analysis's: each unit's arm, numerator and denominator)
+    give the per-unit-means view shown beside heavy units (sequential: the analysis is always valid, so no peeking
+    warning)."""
     names = log.arms
     ids, inverse = log.index
     counts = np.bincount(inverse, minlength=len(ids)).astype(np.float64)
-    unit_arm = np.zeros(len(ids), dtype=np.int64)
-    unit_arm[inverse] = log.arm
+    unit_arm = main.arm
     per_unit = {names[a]: counts[unit_arm == a] for a in (0, 1)}
     p_counts = float(stats.mannwhitneyu(per_unit[names[0]], per_unit[names[1]]).pvalue)
     problems, notes = [], []
@@ -72,12 +72,12 @@ def log_health(log: AbLog, main_numerator: np.ndarray, main_denominator: np.ndar
     for a in (0, 1):
         sel = np.flatnonzero(unit_arm == a)
         limit = max(HEAVY_SHARE * counts[sel].sum(), HEAVY_TIMES_MEDIAN * np.median(counts[sel]))
-        heavy[a] = [int(u) for u in sel if counts[u] > limit]
+        heavy[a] = sel[counts[sel] > limit].tolist()
     if heavy[0] or heavy[1]:
         a, u = max(((a, u) for a in (0, 1) for u in heavy[a]), key=lambda au: counts[au[1]])
         problems.append(f"heavy units (a bot?): {len(heavy[0]) + len(heavy[1])}, e.g. {str(ids[u])!r} with "
                         f"{counts[u] / shown[names[a]]:.0%} of {names[a]}'s impressions")
-        notes.append(_per_unit_means(inverse, unit_arm, main_numerator, main_denominator, main_metric, names))
+        notes.append(_per_unit_means(main, main_metric, names))
     if log.repeated_click is not None:
         twice = ", ".join(f"{int(log.repeated_click[log.arm == a].sum()):,} in {names[a]}" for a in (0, 1))
         notes.append(f"impressions that click one document more than once: {twice} (each click counts in clicks "
@@ -125,13 +125,11 @@ def _two_proportions(hits: dict[str, int], totals: dict[str, int], names: tuple[
     return p if np.isfinite(p) else 1.0
 
 
-def _per_unit_means(inverse: np.ndarray, unit_arm: np.ndarray, numerator: np.ndarray, denominator: np.ndarray,
-                    metric: str, names: tuple[str, str]) -> str:
+def _per_unit_means(main: UnitSums, metric: str, names: tuple[str, str]) -> str:
     """The main metric over per-unit means (each unit weighs the same), compared by a Welch test over units."""
-    num = np.bincount(inverse, weights=numerator, minlength=len(unit_arm))
-    den = np.bincount(inverse, weights=denominator, minlength=len(unit_arm))
+    num, den = main.numerator, main.denominator
     keep = den > 0
-    means = [num[keep & (unit_arm == a)] / den[keep & (unit_arm == a)] for a in (0, 1)]
+    means = [num[keep & (main.arm == a)] / den[keep & (main.arm == a)] for a in (0, 1)]
     test = stats.ttest_ind(means[1], means[0], equal_var=False)
     delta = float(means[1].mean() - means[0].mean())
     return (f"{metric} over per-unit means (each unit weighs the same, robust to heavy units): {names[0]} "

@@ -59,14 +59,18 @@ def plan_ab(log: AbLog, mde: str | float, *, alpha: float = 0.05, power: float =
         raise InputError("ab plan: --power, --alpha and --control-share must be between 0 and 1")
     rows = []
     per_unit = len(log) / len(log.unit_ids)
+    ratio = (1 - control_share) / control_share                              # treatment units per control unit
+    spread = np.sqrt((1 + TREATMENT_VARIANCE_MARGIN / ratio) / (1 + 1 / ratio))   # the margin, equal-variance form
     metrics = outcomes(log, k, long_click_s)
+    arm_of_unit = None                                                        # checked once, by the first sums
     unknown = sorted(set(wanted) - {"*"} - {o.name for o in metrics})
     if unknown:
         raise InputError(f"--mde: no metric {unknown[0]!r} (the log's: {', '.join(o.name for o in metrics)})")
     for o in metrics:
         if o.name not in wanted and "*" not in wanted:
             continue
-        sums = unit_sums(None, log.arm, o.numerator, o.denominator, log.index)
+        sums = unit_sums(None, log.arm, o.numerator, o.denominator, log.index, arm_of_unit)
+        arm_of_unit = sums.arm
         parts = [unit_sd(sums.numerator[sums.arm == g], sums.denominator[sums.arm == g]) for g in (0, 1)]
         counts = [int((sums.arm == g).sum()) for g in (0, 1)]
         sd = float(np.sqrt(((counts[0] - 1) * parts[0] ** 2 + (counts[1] - 1) * parts[1] ** 2)
@@ -76,12 +80,10 @@ def plan_ab(log: AbLog, mde: str | float, *, alpha: float = 0.05, power: float =
         change = amount * abs(value) if relative else amount
         if change <= 0:
             continue
-        ratio = (1 - control_share) / control_share
-        planned_sd = sd * np.sqrt((1 + TREATMENT_VARIANCE_MARGIN / ratio) / (1 + 1 / ratio))   # equal-variance form
-        control = (float(NormalIndPower().solve_power(effect_size=change / planned_sd, alpha=alpha, power=power,
+        control = (float(NormalIndPower().solve_power(effect_size=change / (sd * spread), alpha=alpha, power=power,
                                                       ratio=ratio))
                    if sd > 0 else float("nan"))
-        treatment = control * (1 - control_share) / control_share
+        treatment = control * ratio
         rows.append({"metric": o.name, "pilot_value": value, "unit_sd": sd, "mde": change,
                      "treatment_variance_margin": TREATMENT_VARIANCE_MARGIN,
                      "units_control": int(np.ceil(control)) if np.isfinite(control) else None,

@@ -46,9 +46,9 @@ def ab_log(units: int, *, lift: float = 0.0, impressions: float = 4.0, spread: f
     """ab_rows as a log (control 'old', treatment 'new'), built directly from the same draws (the rows are valid
     by construction; io.ab_columns checks a file's rows): equal to ab_rows read by parse_ab_log."""
     d = _draw_units(units, lift, impressions, spread, seed, control_share, pre_period, lift_sd)
-    searches, which = np.unique(d.within * (len(DOCS) + 1) + d.rank + 1, return_inverse=True)   # (i, rank) pairs
-    keys = np.array([search_key(f"q{s // (len(DOCS) + 1)}", DOCS, [DOCS[s % (len(DOCS) + 1) - 1]]
-                                if s % (len(DOCS) + 1) else []) for s in searches.tolist()], dtype=np.int64)
+    searches, which = np.unique(np.stack([d.within, d.rank], axis=1), axis=0, return_inverse=True)  # (i, rank)
+    keys = np.array([search_key(f"q{i}", DOCS, [DOCS[r]] if r >= 0 else []) for i, r in searches.tolist()],
+                    dtype=np.int64)
     arm = d.treated[d.unit].astype(np.int8)
     ids, unit = sorted_units([f"u{u}" for u in range(units)], d.unit.copy())
     n = len(d.rank)

@@ -37,7 +37,7 @@ def report_option(f):
                         help="also write report.json, report.md and index.html into this folder")(f)
 
 
-def _claim(out_dir: str | None, overwrite: bool) -> None:
+def _check_out(out_dir: str | None, overwrite: bool) -> None:
     """The -o folder checked (new, empty or spacekit's) before anything is read."""
     if out_dir is not None:
         from spacekit.report.folder import check_report_folder
@@ -75,7 +75,7 @@ def analyze_cmd(log, units_path, covariate, control, long_click_s, expected_shar
     k = renamed_value(renamed, "k", "--k", "--success-k")
     config = AbConfig(alpha, correction, min_effect, k, long_click_s, expected_share, sequential)
     config.check()                                       # the former --k's value too
-    _claim(out_dir, overwrite)
+    _check_out(out_dir, overwrite)
     impressions = read_ab_log(log, control)
     pre = read_units(units_path, covariate) if units_path else None
     report = analyze(impressions, config, pre)
@@ -138,7 +138,7 @@ def interleaved_cmd(log, alpha, method, out_dir, overwrite, as_json) -> None:
     from spacekit.ab import preference
     from spacekit.io.ab_log import read_log
 
-    _claim(out_dir, overwrite)
+    _check_out(out_dir, overwrite)
     out = preference(read_log(log, interleaved=True), alpha=alpha, method=method)
     _write_report(out, out_dir, overwrite)
     if as_json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import array
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,20 +177,15 @@ def sorted_units(ids: list[str], codes: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _unique_requests(path: Path, hashes: np.ndarray, rows: Rows) -> None:
     """Refuse a request id logged twice, naming both lines; hashes are compared first, and the rows read again
     (only then) to tell a real repeat from two ids with one hash."""
-    ordered = hashes
-    ordered.sort()                                      # in place: the column is not kept
-    suspects = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+    hashes.sort()                                       # in place: the column is not kept
+    suspects = set(hashes[1:][hashes[1:] == hashes[:-1]].tolist())
     if not suspects:
         return
     seen: dict[str, int] = {}
-    for lineno, row in _suspect_rows(rows, suspects):
-        request = table_field(path, lineno, row, "request_id")
+    for lineno, row in rows():
+        request = table_field(path, lineno, row, "request_id")        # as the first pass read it
+        if hash(request) not in suspects:
+            continue
         if request in seen:
             raise InputError(f"{path}:{lineno}: duplicate request_id {request!r} (first at line {seen[request]})")
         seen[request] = lineno
-
-
-def _suspect_rows(rows: Rows, suspects: set[int]) -> Iterator[tuple[int, dict]]:
-    for lineno, row in rows():
-        if hash(str(row["request_id"])) in suspects:
-            yield lineno, row

@@ -17,6 +17,7 @@ import logging
 from pathlib import Path
 
 from spacekit.errors import InputError
+from spacekit.escape import spreadsheet_cell
 from spacekit.files import atomic_write
 from spacekit.version import __version__
 
@@ -79,9 +80,8 @@ def write_sheet(path: Path, rows: list[dict], key: tuple[str, ...] = ("query_id"
     person filled into the sheet already at path (matched by key); a labelled row the new rows lack is kept at the
     end (the count said on stderr). A sheet that cannot be read is left as it is and the new one is written beside
     it (NAME.new.csv). -> the path written."""
-    from spacekit.escape import spreadsheet_cell
-
-    carried, kept = 0, []
+    cells = [{k: spreadsheet_cell(v) for k, v in row.items()} for row in rows]    # as the sheet holds them
+    kept: list[dict] = []
     if path.exists():
         try:
             with open(path, encoding="utf-8-sig", newline="") as f:
@@ -91,28 +91,20 @@ def write_sheet(path: Path, rows: list[dict], key: tuple[str, ...] = ("query_id"
             path, old = path.with_suffix(".new.csv"), []
         labelled = {tuple(r.get(k) or "" for k in key): r for r in old if (r.get(label) or "").strip()}
         if labelled:
-            new_keys = set()
-            for row in rows:
-                pair = tuple(_plain(row.get(k, "")) for k in key)
-                new_keys.add(pair)
+            listed = set()
+            for row in cells:
+                pair = tuple(row.get(k, "") for k in key)
+                listed.add(pair)
                 if pair in labelled:
-                    row[label] = labelled[pair][label]
-                    carried += 1
-            kept = [r for pair, r in labelled.items() if pair not in new_keys]
-            log.warning("%s: %d filled-in labels carried into the new sheet%s", path, carried + len(kept),
+                    row[label] = labelled[pair][label]             # as the person left it
+            kept = [r for pair, r in labelled.items() if pair not in listed]
+            log.warning("%s: %d filled-in labels carried into the new sheet%s", path, len(labelled),
                         f" ({len(kept)} for rows this run no longer lists, kept at its end)" if kept else "")
-    columns = list(rows[0]) if rows else (list(kept[0]) if kept else [])
+    columns = list(cells[0]) if cells else (list(kept[0]) if kept else [])
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({k: spreadsheet_cell(v) for k, v in row.items()} for row in rows)
-    writer.writerows(kept)                                    # as the person left them (already sheet cells)
+    writer.writerows(cells)
+    writer.writerows(kept)
     atomic_write(path, buffer.getvalue())
     return path
-
-
-def _plain(value: object) -> str:
-    """A cell as the sheet holds it after a round trip (spreadsheet_cell's guard included)."""
-    from spacekit.escape import spreadsheet_cell
-
-    return str(spreadsheet_cell(value))

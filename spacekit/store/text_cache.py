@@ -36,16 +36,12 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
     row = {i: n for n, i in enumerate(ids)}
     todo = {i: t for i, t in zip(wanted, texts, strict=True) if i not in row}
     if todo:                      # encoded outside the lock: another process with this model is never held up
+        todo_ids = list(todo)
         new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
-        with store_lock(path):    # read again: what another process added meanwhile is kept, not added twice
-            manifest, ids, vec = open_growing_store(path, key, model.dim)
-            row = {i: n for n, i in enumerate(ids)}
-            todo_ids = list(todo)
-            fresh = [n for n, i in enumerate(todo_ids) if i not in row]
-            if fresh:
-                append_rows(path, manifest, [todo_ids[n] for n in fresh], new[fresh])
-                row.update({todo_ids[n]: len(ids) + j for j, n in enumerate(fresh)})
-                vec = np.concatenate([vec, new[fresh]]) if len(vec) else new[fresh]
+        ids, vec, fresh = _add_missing(path, key, model.dim, todo_ids, new)
+        row = {i: n for n, i in enumerate(ids)}
+        row.update({todo_ids[n]: len(ids) + j for j, n in enumerate(fresh)})
+        vec = np.concatenate([vec, new[fresh]]) if len(vec) else new[fresh]
     return vec[[row[i] for i in wanted]].astype(np.float32, copy=False)
 
 
@@ -54,11 +50,21 @@ def add_vectors(model: Encoder, texts: list[str], vectors: np.ndarray, root: Pat
     """Add vectors computed elsewhere (a store the Ray cluster wrote) to the model's text cache under root: the
     texts not in it yet, as one new shard. Returns how many were added."""
     key = text_cache_key(model, prompt, precision)
-    path = root / cache_name(key)
+    rows = {text_id(t): n for n, t in enumerate(texts)}
+    _, _, fresh = _add_missing(root / cache_name(key), key, model.dim, list(rows),
+                               np.asarray(vectors, np.float32)[list(rows.values())])
+    return len(fresh)
+
+
+def _add_missing(path: Path, key: dict, dim: int, ids: list[str],
+                 vectors: np.ndarray) -> tuple[list[str], np.ndarray, list[int]]:
+    """Under the store's lock, the rows whose ids the cache lacks appended as one new shard (what another process
+    added meanwhile is kept, not added twice) -> (the ids and vectors the cache held before, the positions in ids
+    of the rows appended)."""
     with store_lock(path):
-        manifest, ids, _ = open_growing_store(path, key, model.dim)
-        have = set(ids)
-        new = {text_id(t): n for n, t in enumerate(texts) if text_id(t) not in have}
-        if new:
-            append_rows(path, manifest, list(new), np.asarray(vectors, np.float32)[list(new.values())])
-    return len(new)
+        manifest, have, held = open_growing_store(path, key, dim)
+        known = set(have)
+        fresh = [n for n, i in enumerate(ids) if i not in known]
+        if fresh:
+            append_rows(path, manifest, [ids[n] for n in fresh], vectors[fresh])
+    return have, held, fresh

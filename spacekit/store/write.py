@@ -143,10 +143,10 @@ def _whole_prefix(path: Path, manifest: dict, ids: list[str]) -> list[dict]:
     vectors) and holding exactly the ids of the rows they stand for (so no null or repeated id is kept); the first
     that is not is reported on stderr, and it and the shards after it are recomputed."""
     good: list[dict] = []
-    lo = 0
+    store, lo = Store(path, manifest), 0
     for number, shard in enumerate(manifest["shards"]):
         try:
-            shard_ids, _ = Store(path, manifest).shard(number)
+            shard_ids, _ = store.shard(number)
             if shard_ids != ids[lo:lo + len(shard_ids)]:
                 raise StoreError(f"{path / shard['file']}: holds other ids than the input's rows {lo:,}.."
                                  f"{lo + len(shard_ids) - 1:,}")
