@@ -30,3 +30,22 @@ class RankedRun:
             codes[r, :len(docs)] = [code[d] for d in docs]
             scores[r, :len(docs)] = list(docs.values())
         return cls(list(run), np.array(doc_ids, dtype=object), codes, scores, ordered=False)
+
+    def top(self, depth: int) -> RankedRun:
+        """Each query's first `depth` results (a copy: the run it came from can be freed)."""
+        return RankedRun(self.query_ids, self.doc_ids, self.codes[:, :depth].copy(), self.scores[:, :depth].copy(),
+                         self.ordered)
+
+    @classmethod
+    def concat(cls, blocks: list[RankedRun], doc_ids: np.ndarray) -> RankedRun:
+        """The queries of several blocks over one corpus as one run (rows in block order)."""
+        depth = max((b.codes.shape[1] for b in blocks), default=0)
+        codes = np.full((sum(len(b.query_ids) for b in blocks), depth), -1, np.int64)
+        scores = np.full(codes.shape, -np.inf)
+        row = 0
+        for b in blocks:
+            codes[row:row + len(b.query_ids), :b.codes.shape[1]] = b.codes
+            scores[row:row + len(b.query_ids), :b.codes.shape[1]] = b.scores
+            row += len(b.query_ids)
+        return cls([q for b in blocks for q in b.query_ids], doc_ids, codes, scores,
+                   all(b.ordered for b in blocks))

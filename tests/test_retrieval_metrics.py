@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from spacekit.errors import InputError
-from spacekit.metrics.retrieval import evaluate, parse_metric
+from spacekit.metrics.retrieval import Judgements, RunScorer, evaluate, parse_metric
 from spacekit.ranked_run import RankedRun
 
 pytrec_eval = pytest.importorskip("pytrec_eval")
@@ -98,6 +98,26 @@ def test_ordered_fast_path_equals_full_sort(case):
     slow = evaluate(qrels, ranked, ["ndcg@10", "map@100"])
     for name in fast.per_query:
         np.testing.assert_array_equal(fast.per_query[name], slow.per_query[name])
+
+
+def test_a_run_scored_block_by_block_equals_it_scored_whole(case):
+    qrels, run, _ = case
+    whole = RankedRun.from_dict(run)
+    names = ["ndcg@10", "map", "recall@100", "mrr@10"]
+    for all_queries in (False, True):
+        want = evaluate(qrels, whole, names, all_queries=all_queries)
+        judged = Judgements.build(qrels, {d: c for c, d in enumerate(whole.doc_ids.tolist())})
+        scorer = RunScorer(judged, names, all_queries=all_queries)
+        for lo in range(0, len(whole.query_ids), 97):                   # blocks of 97 queries, the last shorter
+            rows = slice(lo, lo + 97)
+            scorer.add(RankedRun(whole.query_ids[rows], whole.doc_ids, whole.codes[rows], whole.scores[rows]))
+        got = scorer.result()
+        assert got.query_ids == want.query_ids
+        assert len(got.query_ids) > 97
+        assert got.skipped == want.skipped == (0 if all_queries else sum(q not in run for q in qrels))
+        np.testing.assert_array_equal(got.first_relevant_rank, want.first_relevant_rank)
+        for name in names:
+            np.testing.assert_array_equal(got.per_query[name], want.per_query[name], err_msg=name)
 
 
 @pytest.mark.parametrize("bad", ["ndcg@0", "ndgc@10", "recall@x", ""])

@@ -73,6 +73,45 @@ def test_tiny_beir_folder_evaluates_and_writes_a_trec_run(tmp_path, tiny_model):
              "d2" in [x.split()[2] for x in lines if x.startswith("q1 ")][:5])) / 2)
 
 
+def test_queries_searched_in_blocks_give_the_run_and_metrics_of_one_block(tmp_path, tiny_model, monkeypatch):
+    import spacekit.tasks.retrieval as retrieval
+
+    corpus = "".join(json.dumps({"_id": f"d{i}", "text": f"document {i} on topic {i % 7}"}) + "\n" for i in range(40))
+    queries = "".join(json.dumps({"_id": f"q{i}", "text": f"topic {i % 7} question {i}"}) + "\n" for i in range(23))
+    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{(3 * i) % 40}\t{1 + i % 2}\n" for i in range(23))
+    folder = write_beir(tmp_path / "b", corpus, queries, qrels)
+    outputs = []
+    for cells in (retrieval.BLOCK_CELLS, 5 * 30):                      # one block; blocks of 5 queries at depth 30
+        monkeypatch.setattr(retrieval, "BLOCK_CELLS", cells)
+        run_file = tmp_path / f"run-{cells}.trec"
+        r = CliRunner().invoke(main, ["eval", "retrieval", str(tiny_model), str(folder), "--json", "--depth", "30",
+                                      "--dims", "16", "--quantize", "int8", "--run-out", str(run_file)])
+        assert r.exit_code == 0, r.output
+        outputs.append((json.loads(r.stdout), run_file.read_bytes()))
+    (whole, whole_run), (blocks, blocks_run) = outputs
+    assert whole_run == blocks_run
+    assert len(whole_run.splitlines()) == 23 * 30
+    assert whole["metrics"] == blocks["metrics"]
+    assert whole["n"] == blocks["n"] == 23
+    assert {"ndcg@10/16d", "ndcg@10/int8", "ndcg@10/16d/int8"} <= set(blocks["metrics"])
+
+
+def test_a_result_keeps_each_querys_top_results_and_the_run_file_all(tmp_path, tiny_model):
+    from spacekit.embed import EncodeOptions, load_model
+    from spacekit.tasks.retrieval import RUN_KEPT, RetrievalTask
+
+    corpus = "".join(json.dumps({"_id": f"d{i}", "text": f"document {i}"}) + "\n" for i in range(RUN_KEPT + 20))
+    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(3))
+    folder = write_beir(tmp_path / "b", corpus, TINY_QUERIES, qrels)
+    run_file = tmp_path / "run.trec"
+    result = RetrievalTask(folder, depth=RUN_KEPT + 20, run_out=run_file).run(load_model(str(tiny_model)),
+                                                                               EncodeOptions(use_cache=False))
+    assert result.run.codes.shape == (3, RUN_KEPT)
+    lines = [line.split() for line in run_file.read_text().splitlines()]
+    assert len(lines) == 3 * (RUN_KEPT + 20)
+    assert [d for q, _, d, *_ in lines if q == "q2"][:RUN_KEPT] == result.run.doc_ids[result.run.codes[2]].tolist()
+
+
 @pytest.mark.parametrize(("qrels", "message"), [
     ("query-id\tcorpus-id\tscore\nq0\td1\t1\nq9\td2\t1\n", "test.tsv:3: query id 'q9' is not in queries.jsonl"),
     ("query-id\tcorpus-id\tscore\nq0\td77\t1\n", "test.tsv:2: document id 'd77' is not in corpus.jsonl"),

@@ -100,16 +100,12 @@ def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict 
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
                    run_out, ray_address, workers, gpus_per_worker, as_json, **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
-    from spacekit.io.trec import write_run
-
     mteb = MtebIO.pop(opts)
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
-                         backend=backend, dims=parse_positive_ints(dims) if dims else (),
+                         run_out=run_out, backend=backend, dims=parse_positive_ints(dims) if dims else (),
                          quantize=parse_precisions(quantize) if quantize else (), rescore=rescore,
                          ray=ray_settings(ray_address, workers, gpus_per_worker, opts.get("trust_remote_code", False)))
     result = task.run(*model_and_options(model, **opts))
-    if run_out:
-        write_run(run_out, result.run)
     show(result, as_json, tuple(f"ndcg@{k}" for k in parse_ks(ks)), mteb=mteb)
 
 

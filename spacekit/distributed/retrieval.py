@@ -5,6 +5,7 @@ between the stores, so each task then finds its store complete."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,11 +67,12 @@ def share_with_text_cache(model, opts, job: EmbedJob) -> int:
     return add_vectors(model, job.texts, vectors, cache_root(opts.cache_dir), prompt=job.prompt, precision=precision)
 
 
-def ray_corpus_search(model, opts, corpus_ids: list[str], corpus_texts: list[str], queries: np.ndarray, depth: int,
-                      metric: str, settings: RaySettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scores, indices) as ops.topk gives them for the corpus, computed on the cluster."""
+def ray_corpus_searcher(model, opts, corpus_ids: list[str], corpus_texts: list[str], depth: int, metric: str,
+                        settings: RaySettings) -> Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor]]:
+    """The corpus encoded on the cluster (a store under the cache); returns search(queries) -> (scores, indices) as
+    ops.topk gives them for the corpus, computed on the cluster."""
     job = corpus_job(model, opts, corpus_ids, corpus_texts)
     embed_stores_ray([job], with_encoding(settings, opts), {model.spec: model})
     share_with_text_cache(model, opts, job)
-    return sharded_topk(queries, job.out, depth, metric=metric, ray_address=settings.address,
-                        workers=settings.workers, gpus_per_worker=settings.gpus_per_worker)
+    return lambda queries: sharded_topk(queries, job.out, depth, metric=metric, ray_address=settings.address,
+                                        workers=settings.workers, gpus_per_worker=settings.gpus_per_worker)

@@ -65,6 +65,7 @@ def _encode(model: TransformerModel, items: list, tokenize, to_ids, prompt: str,
     left_out = 0 if model.config.include_prompt else model.tokenizer.prompt_length(prompt)
     out = np.empty((len(items), model.dim), np.float32)
     held, held_bytes = [], 0
+    hold = HOLD_BYTES if dev.type == "cuda" else 0       # on the CPU nothing runs ahead: each batch goes out at once
     start = time.perf_counter()
     with progress_bar(len(items), progress) as advance, torch.inference_mode():
         for b in batches(tokenize, items, model.tokenizer.pad_id, dev, where.batch_tokens or default_batch_tokens(dev),
@@ -72,7 +73,7 @@ def _encode(model: TransformerModel, items: list, tokenize, to_ids, prompt: str,
             vec = embed_batch(model, placed, b, left_out)                    # no sync: the GPU runs ahead
             held.append((b.rows, vec))
             held_bytes += vec.numel() * 4
-            if held_bytes >= HOLD_BYTES:
+            if held_bytes >= hold:
                 _copy_out(held, out)
                 held_bytes = 0
             advance(len(b.rows))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from spacekit.errors import InputError
@@ -108,13 +110,27 @@ def read_run(path: str | Path) -> dict[str, dict[str, float]]:
 def write_run(path: str | Path, run: RankedRun, tag: str = "spacekit") -> None:
     """Write a TREC run (rank by score descending as given), atomically; an id TREC's whitespace-separated format
     cannot hold (empty, or with whitespace) is refused before anything is written."""
-    for kind, ids in (("query", run.query_ids), ("document", run.doc_ids)):
+    with run_writer(path, run.query_ids, run.doc_ids, tag) as write:
+        write(run)
+
+
+@contextlib.contextmanager
+def run_writer(path: str | Path, query_ids, doc_ids, tag: str = "spacekit") -> Iterator[Callable[[RankedRun], None]]:
+    """A TREC run written block by block: yields write(block), each block a RankedRun of some queries in rank order;
+    the file appears at `path` only when the `with` block ends without an error. Every id is checked first: one
+    TREC's whitespace-separated format cannot hold (empty, or with whitespace) is refused before anything is
+    written."""
+    for kind, ids in (("query", query_ids), ("document", doc_ids)):
         bad = next((i for i in ids if not str(i) or any(c.isspace() for c in str(i))), None)
         if bad is not None:
-            raise InputError(f"{path}: {kind} id {str(bad)!r} is empty or holds whitespace: a TREC run cannot "
-                             f"hold it")
+            raise InputError(f"{path}: {kind} id {str(bad)!r} is empty or holds whitespace: a TREC run cannot hold it")
     with atomic_open(path, "w") as f:
-        for r, qid in enumerate(run.query_ids):
-            for rank, (c, s) in enumerate(zip(run.codes[r], run.scores[r], strict=True), start=1):
-                if c >= 0:
-                    f.write(f"{qid} Q0 {run.doc_ids[c]} {rank} {float(s)!r} {tag}\n")
+        yield lambda run: f.writelines(run_lines(run, tag))
+
+
+def run_lines(run: RankedRun, tag: str = "spacekit") -> Iterator[str]:
+    """The TREC lines of a run's queries, rank 1 first (padding skipped)."""
+    for r, qid in enumerate(run.query_ids):
+        codes, scores = run.codes[r].tolist(), run.scores[r].tolist()
+        yield from (f"{qid} Q0 {run.doc_ids[c]} {rank} {float(s)!r} {tag}\n"
+                    for rank, (c, s) in enumerate(zip(codes, scores, strict=True), start=1) if c >= 0)

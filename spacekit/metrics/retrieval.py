@@ -81,30 +81,51 @@ class Judgements:
 def evaluate(qrels: dict[str, dict[str, int]] | Judgements, run: RankedRun, metrics: list[str], *,
              all_queries: bool = False) -> RetrievalScores:
     """Score a run against qrels; per-query values for every metric name (e.g. 'ndcg@10')."""
-    parsed = {m: parse_metric(m) for m in metrics}
     judged = qrels if isinstance(qrels, Judgements) else \
         Judgements.build(qrels, {d: c for c, d in enumerate(np.asarray(run.doc_ids).tolist())})
-    row_of = {q: r for r, q in enumerate(run.query_ids)}
-    evaluated = [q for q in run.query_ids if q in judged.row_of]
-    missing = [q for q in judged.query_ids if q not in row_of]
-    if all_queries:
-        evaluated += missing
-    rows = np.array([row_of.get(q, -1) for q in evaluated], dtype=np.int64)
-    depth = run.codes.shape[1]
-    have = rows >= 0
-    if have.all():
-        codes, scores = run.codes[rows], np.asarray(run.scores[rows], np.float64)
-    else:
-        codes, scores = np.full((len(rows), depth), -1, np.int64), np.full((len(rows), depth), -np.inf)
-        codes[have], scores[have] = run.codes[rows[have]], run.scores[rows[have]]
-    codes, scores = _trec_order(codes, scores, run.doc_ids, run.ordered)
-    jrows = np.array([judged.row_of[q] for q in evaluated], dtype=np.int64)
-    ranked_rel = _judge(codes, jrows, judged)
-    num_rel, ideal = judged.num_rel[jrows], judged.ideal[jrows]
-    per_query = {name: _metric(kind, k, ranked_rel, num_rel, ideal) for name, (kind, k) in parsed.items()}
-    relevant = ranked_rel >= 1
-    first = np.where(relevant.any(1), relevant.argmax(1) + 1, 0)
-    return RetrievalScores(evaluated, per_query, 0 if all_queries else len(missing), first)
+    scorer = RunScorer(judged, metrics, all_queries=all_queries)
+    scorer.add(run)
+    return scorer.result()
+
+
+class RunScorer:
+    """evaluate() over a run that arrives block by block (queries split across blocks, each query in one): memory
+    follows one block, not the whole run. Queries come back in the order they arrived (then, with all_queries, the
+    judged queries no block held, scoring 0)."""
+
+    def __init__(self, judged: Judgements, metrics: list[str], *, all_queries: bool = False) -> None:
+        self.judged, self.all_queries = judged, all_queries
+        self.parsed = {m: parse_metric(m) for m in metrics}
+        self.query_ids: list[str] = []
+        self.parts: list[tuple[dict[str, np.ndarray], np.ndarray]] = []
+        self.seen: set[str] = set()
+
+    def add(self, run: RankedRun) -> None:
+        """Score the judged queries of one block of the run."""
+        judged = self.judged
+        self.seen.update(run.query_ids)
+        row_of = {q: r for r, q in enumerate(run.query_ids)}
+        evaluated = [q for q in row_of if q in judged.row_of]
+        rows = np.array([row_of[q] for q in evaluated], dtype=np.int64)
+        codes, _ = _trec_order(run.codes[rows], np.asarray(run.scores[rows], np.float64), run.doc_ids,
+                               run.ordered)
+        jrows = np.array([judged.row_of[q] for q in evaluated], dtype=np.int64)
+        ranked_rel = _judge(codes, jrows, judged)
+        num_rel, ideal = judged.num_rel[jrows], judged.ideal[jrows]
+        per_query = {name: _metric(kind, k, ranked_rel, num_rel, ideal) for name, (kind, k) in self.parsed.items()}
+        relevant = ranked_rel >= 1
+        self.parts.append((per_query, np.where(relevant.any(1), relevant.argmax(1) + 1, 0)))
+        self.query_ids += evaluated
+
+    def result(self) -> RetrievalScores:
+        """Every block's per-query values, in arrival order; the judged queries no block held are skipped (or, with
+        all_queries, score 0 like trec_eval -c)."""
+        missing = [q for q in self.judged.query_ids if q not in self.seen]
+        padding = len(missing) if self.all_queries else 0
+        per_query = {m: np.concatenate([p[m] for p, _ in self.parts] + [np.zeros(padding)]) for m in self.parsed}
+        first = np.concatenate([f for _, f in self.parts] + [np.zeros(padding, np.int64)]).astype(np.int64)
+        return RetrievalScores(self.query_ids + (missing if self.all_queries else []), per_query,
+                               0 if self.all_queries else len(missing), first)
 
 
 def evaluate_ragged(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], metrics: list[str], *,

@@ -24,6 +24,8 @@ from spacekit.errors import StoreError
 from spacekit.files import file_digest
 from spacekit.store.format import MANIFEST, NP_DTYPES, load_manifest_json, manifest_problems, read_manifest
 
+READ_ROWS = 8192  # rows a shard is decoded at a time
+
 if TYPE_CHECKING:
     import torch
 
@@ -62,13 +64,18 @@ class Store:
             yield ids, vectors
 
     def shard(self, number: int) -> tuple[list[str], np.ndarray]:
-        """(ids, (rows, dim) array) of one shard, checked (a worker reads only the shards it searches)."""
+        """(ids, (rows, dim) array) of one shard, checked (a worker reads only the shards it searches), decoded
+        READ_ROWS at a time into one array (decoding a whole shard at once takes several times its size)."""
         shard = self.manifest["shards"][number]
-        file = open_shard(self.path, self.manifest, shard)
-        with _reading(self.path / shard["file"]):
-            table = file.read()
-            ids = table.column("id").to_pylist()
-        return ids, _vectors(table.column("embedding").combine_chunks(), self.dim, self.path / shard["file"], ids)
+        file = self.path / shard["file"]
+        parquet = open_shard(self.path, self.manifest, shard)
+        ids: list[str] = []
+        vectors = np.empty((shard["rows"], self.dim), NP_DTYPES[self.manifest["dtype"]])
+        for batch in _batches(parquet, READ_ROWS, file, ["id", "embedding"]):
+            batch_ids = batch.column(0).to_pylist()
+            vectors[len(ids):len(ids) + len(batch_ids)] = _vectors(batch.column(1), self.dim, file, batch_ids)
+            ids += batch_ids
+        return ids, vectors
 
     def tiles(self, rows: int, device: torch.device | str = "cpu",
               dtype: torch.dtype | None = None) -> Iterator[tuple[int, torch.Tensor]]:
@@ -80,7 +87,7 @@ class Store:
         start, carry = 0, torch.zeros((0, self.dim))
         for shard in self.manifest["shards"]:
             file = open_shard(self.path, self.manifest, shard)
-            for batch in _embedding_batches(file, rows, self.path / shard["file"]):
+            for batch in _batches(file, rows, self.path / shard["file"], ["embedding"]):
                 vec = _vectors(batch.column(0), self.dim, self.path / shard["file"], None)
                 buf = torch.cat([carry, torch.from_numpy(vec)]) if len(carry) else torch.from_numpy(vec)
                 while buf.shape[0] >= rows:
@@ -148,10 +155,10 @@ def _reading(file: Path) -> Iterator[None]:
         raise StoreError(f"{file}: not a readable Parquet file ({_first_line(e)})") from None
 
 
-def _embedding_batches(parquet: pq.ParquetFile, rows: int, file: Path) -> Iterator[pa.RecordBatch]:
-    """The embedding column, `rows` at a time, one row group in memory; a page that cannot be decoded is a
-    StoreError naming the file."""
-    batches = parquet.iter_batches(batch_size=rows, columns=["embedding"], use_threads=False)
+def _batches(parquet: pq.ParquetFile, rows: int, file: Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """The columns, `rows` at a time, one row group in memory; a page that cannot be decoded is a StoreError naming
+    the file."""
+    batches = parquet.iter_batches(batch_size=rows, columns=columns, use_threads=False)
     while True:
         with _reading(file):
             batch = next(batches, None)

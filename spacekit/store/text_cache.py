@@ -34,15 +34,23 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
     with store_lock(path, reading=True):                 # a read-only cache holding every vector still serves
         _, ids, vec = open_growing_store(path, key, model.dim)
     row = {i: n for n, i in enumerate(ids)}
-    todo = {i: t for i, t in zip(wanted, texts, strict=True) if i not in row}
+    at = np.fromiter((row.get(i, -1) for i in wanted), np.int64, len(wanted))
+    out = np.empty((len(wanted), model.dim), np.float32)
+    out[at >= 0] = vec[at[at >= 0]]
+    del row, ids, vec                                     # the cache's other rows are not needed any more
+    missing = np.flatnonzero(at < 0)
+    todo = {wanted[n]: texts[n] for n in missing}
     if todo:                      # encoded outside the lock: another process with this model is never held up
         todo_ids = list(todo)
         new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
-        ids, vec, fresh = _add_missing(path, key, model.dim, todo_ids, new)
-        row = {i: n for n, i in enumerate(ids)}
-        row.update({todo_ids[n]: len(ids) + j for j, n in enumerate(fresh)})
-        vec = np.concatenate([vec, new[fresh]]) if len(vec) else new[fresh]
-    return vec[[row[i] for i in wanted]].astype(np.float32, copy=False)
+        have, held, fresh = _add_missing(path, key, model.dim, todo_ids, new)
+        if len(fresh) < len(todo_ids):   # another process added some meanwhile: the cache's vectors are theirs
+            theirs, fresh_set = {i: n for n, i in enumerate(have)}, set(fresh)
+            for n in (n for n in range(len(todo_ids)) if n not in fresh_set):
+                new[n] = held[theirs[todo_ids[n]]]
+        new_row = {i: n for n, i in enumerate(todo_ids)}
+        out[missing] = new[[new_row[wanted[n]] for n in missing]]
+    return out
 
 
 def add_vectors(model: Encoder, texts: list[str], vectors: np.ndarray, root: Path, *, prompt: str = "",

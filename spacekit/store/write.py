@@ -218,7 +218,9 @@ def open_growing_store(path: Path, key: dict, dim: int) -> tuple[dict, list[str]
     and dropped (its rows are computed again by the caller). Hold store_lock around it and every append."""
     _remove_temp_files(path)
     manifest = _prepare(path, key, overwrite=False) or new_manifest(dim, "float32", 0, key)
-    good, ids, parts = [], [], []
+    good: list[dict] = []
+    ids: list[str] = []
+    out = np.empty((sum(int(s["rows"]) for s in manifest["shards"]), dim), np.float32)   # filled shard by shard
     for shard in manifest["shards"]:
         try:
             shard_ids, vec = next(Store(path, {**manifest, "shards": [shard]}).shards())
@@ -226,10 +228,10 @@ def open_growing_store(path: Path, key: dict, dim: int) -> tuple[dict, list[str]
             log.warning("%s: its vectors are computed again", e)
             continue
         good.append(shard)
+        out[len(ids):len(ids) + len(shard_ids)] = vec
         ids += shard_ids
-        parts.append(vec.astype(np.float32, copy=False))
     manifest.update(shards=good, count=len(ids), complete=True)
-    return manifest, ids, np.concatenate(parts) if parts else np.zeros((0, dim), np.float32)
+    return manifest, ids, out[:len(ids)]
 
 
 def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, shard_rows: int = SHARD_ROWS) -> None:

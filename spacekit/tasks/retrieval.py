@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
+BLOCK_CELLS = 1 << 21   # ranked entries (queries x depth) searched and scored at once
+RUN_KEPT = 100          # each query's top results a RetrievalResult keeps (the whole run streams to run_out)
 
 
 def searchable_similarity(model: Model) -> str:
@@ -45,7 +47,8 @@ def retrieval_metric_names(ks=DEFAULT_KS) -> list[str]:
 
 @dataclass(kw_only=True)
 class RetrievalResult(TaskResult):
-    """Per query: every metric; the ranked run; the rank of the first relevant document (0: none retrieved)."""
+    """Per query: every metric; its top RUN_KEPT results (the ranked run, cut); the rank of the first relevant
+    document in the whole run (0: none retrieved)."""
 
     run: RankedRun
     first_relevant_rank: np.ndarray
@@ -83,6 +86,7 @@ class RetrievalTask(Task[RetrievalResult]):
     quantize: Annotated[tuple[str, ...], Option("precisions also scored: int8, uint8, binary, ubinary")] = ()
     rescore: Annotated[int, Option("quantised search: re-score the top k x rescore in float (0: no)",
                                    range=Range(0, 1000, integer=True))] = 0
+    run_out: str | Path | None = None   # the whole TREC run is written here (streamed, block by block)
     ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
@@ -130,37 +134,44 @@ class RetrievalTask(Task[RetrievalResult]):
         return read_beir(self.data, self.split)
 
     def run(self, model: Model, opts: EncodeOptions) -> RetrievalResult:
-        """Evaluate `model`: the ranked run, per-query metrics and texts."""
-        from spacekit.metrics.retrieval import Judgements, evaluate
-        from spacekit.ops import topk
+        """Evaluate `model`: per-query metrics and texts, and each query's top RUN_KEPT (the whole run streams to
+        run_out). Queries are searched and scored in blocks of about BLOCK_CELLS ranked entries, so memory follows
+        one block, not queries x depth."""
+        import contextlib
+
+        from spacekit import backend
+        from spacekit.io.trec import run_writer
+        from spacekit.metrics.retrieval import Judgements, RunScorer
 
         data = self.inputs()
+        doc_ids = np.array(data.corpus.ids, dtype=object)
+        sink = run_writer(self.run_out, data.queries.ids, doc_ids) if self.run_out else \
+            contextlib.nullcontext(lambda run: None)
         queries = opts.embed(model, data.queries.ids, data.queries.texts, "query")    # (nq, d)
         similarity = self.similarity_for(model)
-        if self.ray is not None:                        # the corpus is encoded and searched on the cluster
-            from spacekit.distributed.retrieval import ray_corpus_search
-
-            scores, idx = ray_corpus_search(model, opts, data.corpus.ids, data.corpus.texts, queries, self.depth,
-                                            similarity, self.ray)
-        else:
-            docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
-            if self.backend == "faiss":
-                from spacekit.ops.faiss_search import faiss_topk
-
-                scores, idx = faiss_topk(queries, docs, self.depth, metric=similarity)
-            else:
-                scores, idx = topk(queries, docs, self.depth, metric=similarity, device=opts.placement.device)
-        doc_ids = np.array(data.corpus.ids, dtype=object)
-        run = RankedRun(data.queries.ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
+        search, docs = self._searcher(model, opts, data, similarity, backend.device(opts.placement.device))
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
-        plain = [m for m in self.metrics if not base_metric(m)[1]]
-        result = evaluate(judged, run, plain, all_queries=self.all_queries)
+        main = RunScorer(judged, [m for m in self.metrics if not base_metric(m)[1]], all_queries=self.all_queries)
+        scorers = [RunScorer(judged, list(self.axis_metrics), all_queries=self.all_queries)
+                   for _ in self.scored_variants]
+        kept: list[RankedRun] = []
+        with sink as write:
+            for lo in range(0, len(queries), max(1, BLOCK_CELLS // self.depth)):
+                rows = slice(lo, lo + max(1, BLOCK_CELLS // self.depth))
+                ids = data.queries.ids[rows]
+                scores, idx = search(queries[rows])
+                block = RankedRun(ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
+                main.add(block)
+                write(block)
+                kept.append(block.top(RUN_KEPT))
+                for v, scorer in zip(self.scored_variants, scorers, strict=True):
+                    scores_v, idx_v = search_variant(queries[rows], docs, v, self._variant_depth(), similarity,
+                                                     self.rescore, opts.placement.device)
+                    scorer.add(RankedRun(ids, doc_ids, idx_v, scores_v, ordered=True))
+        result = main.result()
         metrics, per_item = result.means(), dict(result.per_query)
-        for v in self.scored_variants:
-            scores_v, idx_v = search_variant(queries, docs, v, self._variant_depth(), similarity, self.rescore,
-                                             opts.placement.device)
-            scored = evaluate(judged, RankedRun(data.queries.ids, doc_ids, idx_v, scores_v, ordered=True),
-                              list(self.axis_metrics), all_queries=self.all_queries)
+        for v, scorer in zip(self.scored_variants, scorers, strict=True):
+            scored = scorer.result()
             assert scored.query_ids == result.query_ids
             metrics.update({v.metric(m): x for m, x in scored.means().items()})
             per_item.update({v.metric(m): x for m, x in scored.per_query.items()})
@@ -168,9 +179,29 @@ class RetrievalTask(Task[RetrievalResult]):
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
             item_texts=texts_per_item(data.queries.ids, data.queries.texts), item_targets=relevant_texts(data),
-            run=run,
+            run=RankedRun.concat(kept, doc_ids),
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
             similarity=similarity)
+
+    def _searcher(self, model: Model, opts: EncodeOptions, data: BeirData, similarity: str, device: torch.device):
+        """(search(queries) -> (scores, indices) over the corpus, its vectors here (None when a Ray cluster holds
+        them)): the corpus is encoded once, then searched block by block of queries."""
+        import torch
+
+        from spacekit.ops import topk
+
+        if self.ray is not None:                        # the corpus is encoded and searched on the cluster
+            from spacekit.distributed.retrieval import ray_corpus_searcher
+
+            return ray_corpus_searcher(model, opts, data.corpus.ids, data.corpus.texts, self.depth, similarity,
+                                       self.ray), None
+        docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
+        if self.backend == "faiss":
+            from spacekit.ops.faiss_search import faiss_topk
+
+            return lambda q: faiss_topk(q, docs, self.depth, metric=similarity), docs
+        on_device = torch.as_tensor(docs).to(device) if device.type != "cpu" else docs  # moved once, not per block
+        return lambda q: topk(q, on_device, self.depth, metric=similarity, device=device), docs
 
     def similarity_for(self, model: Model) -> str:
         """The similarity searched with: the task's, or with "model" the model's own (cosine or dot)."""
