@@ -133,7 +133,10 @@ def test_a_clustering_seed_must_be_an_integer(tmp_path):
                      "seed must be an integer, got 1.5")
 
 
-def test_run_out_refuses_ids_trec_cannot_hold(tmp_path, tiny_model):
+def test_run_out_refuses_ids_trec_cannot_hold(tmp_path, tiny_model, monkeypatch):
+    import spacekit.embed.encoder as encoder
+
+    monkeypatch.setattr(encoder, "_encode", lambda *a, **k: pytest.fail("encoded before the ids were checked"))
     (tmp_path / "qrels").mkdir()
     (tmp_path / "corpus.jsonl").write_text('{"_id": "d 1", "text": "one"}\n{"_id": "d2", "text": "two"}\n')
     (tmp_path / "queries.jsonl").write_text('{"_id": "q0", "text": "a query"}\n')

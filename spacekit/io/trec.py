@@ -114,16 +114,22 @@ def write_run(path: str | Path, run: RankedRun, tag: str = "spacekit") -> None:
         write(run)
 
 
-@contextlib.contextmanager
-def run_writer(path: str | Path, query_ids, doc_ids, tag: str = "spacekit") -> Iterator[Callable[[RankedRun], None]]:
-    """A TREC run written block by block: yields write(block), each block a RankedRun of some queries in rank order;
-    the file appears at `path` only when the `with` block ends without an error. Every id is checked first: one
-    TREC's whitespace-separated format cannot hold (empty, or with whitespace) is refused before anything is
-    written."""
+def run_writer(path: str | Path, query_ids, doc_ids,
+               tag: str = "spacekit") -> contextlib.AbstractContextManager[Callable[[RankedRun], None]]:
+    """A TREC run written block by block: `with run_writer(...) as write`, write(block) for each block (a RankedRun
+    of some queries in rank order); the file appears at `path` only when the `with` block ends without an error.
+    Every id is checked now, before anything is written: one TREC's whitespace-separated format cannot hold (empty,
+    or with whitespace) is an InputError."""
     for kind, ids in (("query", query_ids), ("document", doc_ids)):
         bad = next((i for i in ids if not str(i) or any(c.isspace() for c in str(i))), None)
         if bad is not None:
             raise InputError(f"{path}: {kind} id {str(bad)!r} is empty or holds whitespace: a TREC run cannot hold it")
+    return _run_file(path, tag)
+
+
+@contextlib.contextmanager
+def _run_file(path: str | Path, tag: str) -> Iterator[Callable[[RankedRun], None]]:
+    """write(block) appending each block's lines to the run file, which appears only on success."""
     with atomic_open(path, "w") as f:
         yield lambda run: f.writelines(run_lines(run, tag))
 
