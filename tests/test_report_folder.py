@@ -120,3 +120,68 @@ def test_task_names_that_would_share_a_file_are_refused_before_anything_runs(tmp
                                        str(tmp_path / "a-file")])
     assert result.exit_code == 2
     assert "is a file" in result.output                          # refused before anything runs
+
+
+def _write_set(out, files: dict[str, str]) -> None:
+    """One report run's files through report_files (what write_outputs and write_online_report do)."""
+    from spacekit.report.folder import report_files
+
+    with report_files(claim_report_folder(out)) as staging:
+        for name, text in files.items():
+            (staging / name).write_text(text)
+
+
+def test_the_report_files_change_together_or_not_at_all(tmp_path, monkeypatch, caplog):
+    import os
+
+    import spacekit.report.folder as folder
+
+    out = tmp_path / "report"
+    _write_set(out, {"report.json": "1", "index.html": "1", "deltas.png": "1", "probes.png": "1",
+                     "judging-a.csv": "labels"})
+    assert json.loads((out / MARKER).read_text())["complete"] is True
+    def failing_run():                                                   # fails half-way through its files
+        with folder.report_files(claim_report_folder(out)) as staging:
+            (staging / "report.json").write_text("2")
+            raise RuntimeError("rendering failed")
+
+    with pytest.raises(RuntimeError):
+        failing_run()
+    assert (out / "report.json").read_text() == "1"                      # nothing in the folder changed
+    assert not list(out.glob(".incoming-*"))
+    moved = []
+
+    def killed_after_one(src, dst):                                      # the process dies between two moves
+        if moved:
+            raise KeyboardInterrupt
+        moved.append(dst)
+        os.rename(src, dst)
+
+    monkeypatch.setattr(folder.os, "replace", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        _write_set(out, {"report.json": "3", "index.html": "3", "deltas.png": "3"})
+    monkeypatch.undo()
+    assert json.loads((out / MARKER).read_text())["complete"] is False   # the marker says the set is mixed
+    with caplog.at_level(logging.WARNING, logger="spacekit"):
+        _write_set(out, {"report.json": "4", "index.html": "4", "deltas.png": "4"})
+    assert "interrupted while its files were moved in" in caplog.text
+    assert {p.name: p.read_text() for p in out.iterdir() if not p.name.startswith(".")} == {
+        "report.json": "4", "index.html": "4", "deltas.png": "4", "judging-a.csv": "labels"}  # probes.png: stale
+    assert json.loads((out / MARKER).read_text()) | {"version": None} == {
+        "written_by": "spacekit", "version": None, "complete": True,
+        "files": ["deltas.png", "index.html", "report.json"]}
+
+
+def test_a_killed_writers_staging_folder_is_removed_by_the_next_run(tmp_path):
+    import os
+    import subprocess
+
+    out = tmp_path / "report"
+    _write_set(out, {"report.json": "1"})
+    gone = subprocess.Popen(["true"])
+    gone.wait()                                                          # a PID no process holds now
+    (out / f".incoming-{gone.pid}-x").mkdir()
+    (out / f".incoming-{gone.pid}-x" / "index.html").write_text("half")
+    (out / f".incoming-{os.getpid()}-y").mkdir()                         # a live writer's: left alone
+    claim_report_folder(out)
+    assert sorted(p.name for p in out.glob(".incoming-*")) == [f".incoming-{os.getpid()}-y"]

@@ -3,6 +3,11 @@
 (unless --overwrite), so a user's own index.html, report.md or report.json is never replaced. A folder an earlier
 spacekit wrote (report.json with a verdict beside index.html, no marker yet) counts as spacekit's.
 
+The report's files change together: each run writes them into a staging folder inside the report folder
+(`.incoming-PID-*`), then moves them in, the marker saying which set is in place and whether the moves completed
+(a run killed between two moves leaves the marker saying so; the next run says it and replaces the set). Files an
+earlier run wrote that this one does not (a plot with no data now) are removed; judging sheets are kept.
+
 Filled-in judging sheets are merged, never replaced: a label given to a (query, document) pair is carried into the
 new sheet, and a labelled row the new run no longer lists is kept at its end.
 """
@@ -14,6 +19,11 @@ import csv
 import io
 import json
 import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from spacekit.errors import InputError
@@ -40,27 +50,87 @@ def check_report_folder(out: str | Path, overwrite: bool = False) -> Path:
 
 
 def claim_report_folder(out: str | Path, overwrite: bool = False) -> Path:
-    """check_report_folder, then create the folder and mark it as spacekit's (a killed writer's old temp files
-    removed): call it when the report's files are about to be written."""
+    """check_report_folder, then create the folder and mark it as spacekit's (a killed writer's temp files and
+    staging folders removed): call it when the report's files are about to be written."""
     out = check_report_folder(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     _remove_dead_temp_files(out)
+    marker = _read_marker(out)
+    if marker.get("complete") is False:
+        log.warning("%s: the last report written here was interrupted while its files were moved in (some are "
+                    "from the run before it); this run replaces them", out)
     if not (out / MARKER).exists():
-        atomic_write(out / MARKER, json.dumps({"written_by": "spacekit", "version": __version__}) + "\n")
+        _write_marker(out, {"complete": True, "files": []})
     return out
+
+
+@contextlib.contextmanager
+def report_files(out: Path) -> Iterator[Path]:
+    """A staging folder inside the report folder `out` (claimed): write every file of the report into it. When the
+    block ends without an error the files are moved into `out` together, the marker first saying the set is being
+    moved in, then that it is complete; plots an earlier run listed that this one did not write are removed. On an
+    error nothing in `out` changes. The staging folder is removed either way."""
+    stage = Path(tempfile.mkdtemp(prefix=f".incoming-{os.getpid()}-", dir=out))
+    try:
+        yield stage
+        names = sorted(p.name for p in stage.iterdir())
+        marker = _read_marker(out)
+        before = [*marker.get("files", []), *marker.get("previous", [])]       # a mixed set: both runs' files
+        _write_marker(out, {"complete": False, "files": names, "previous": before})
+        for name in names:
+            os.replace(stage / name, out / name)
+        for name in before:
+            if name not in names and name.endswith(".png") and "/" not in name and not name.startswith("."):
+                with contextlib.suppress(OSError):
+                    (out / name).unlink()
+        _write_marker(out, {"complete": True, "files": names})
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _read_marker(out: Path) -> dict:
+    """The marker's object ({} when absent or unreadable: an old marker held only who wrote the folder)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    lists = isinstance(marker, dict) and all(isinstance(marker.get(k, []), list) and
+                                             all(isinstance(n, str) for n in marker.get(k, []))
+                                             for k in ("files", "previous"))
+    return marker if lists else {}
+
+
+def _write_marker(out: Path, state: dict) -> None:
+    atomic_write(out / MARKER, json.dumps({"written_by": "spacekit", "version": __version__, **state}) + "\n")
 
 
 DEAD_AFTER_S = 3600       # a report's temp file this old is a killed writer's (writing one takes seconds)
 
 
 def _remove_dead_temp_files(folder: Path) -> None:
-    """Temp files of report writers that were killed (files.atomic_open's `.NAME.XXXX.tmp`, older than an hour)."""
-    import time
-
+    """Temp files of report writers that were killed (files.atomic_open's `.NAME.XXXX.tmp`, older than an hour) and
+    staging folders whose process is gone (or older than an hour: its PID may be another process's now)."""
     for path in folder.glob(".*.tmp"):
         with contextlib.suppress(OSError):
             if path.is_file() and not path.is_symlink() and time.time() - path.stat().st_mtime > DEAD_AFTER_S:
                 path.unlink()
+    for path in folder.glob(".incoming-*"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(path.name.split("-")[1])
+            if path.is_dir() and not path.is_symlink() and (not _alive(pid) or
+                                                            time.time() - path.stat().st_mtime > DEAD_AFTER_S):
+                shutil.rmtree(path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this PID exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _ours(folder: Path) -> bool:
@@ -75,11 +145,12 @@ def _ours(folder: Path) -> bool:
 
 
 def write_sheet(path: Path, rows: list[dict], key: tuple[str, ...] = ("query_id", "doc_id"),
-                label: str = "label") -> Path:
+                label: str = "label", into: Path | None = None) -> Path:
     """Write a judging sheet (rows: dicts with the same columns, label empty) as CSV, carrying over every label a
     person filled into the sheet already at path (matched by key); a labelled row the new rows lack is kept at the
     end (the count said on stderr). A sheet that cannot be read is left as it is and the new one is written beside
-    it (NAME.new.csv). -> the path written."""
+    it (NAME.new.csv). into: the folder to write it in (the report's staging folder; default: path's). -> the path
+    written."""
     cells = [{k: spreadsheet_cell(v) for k, v in row.items()} for row in rows]    # as the sheet holds them
     kept: list[dict] = []
     if path.exists():
@@ -106,5 +177,6 @@ def write_sheet(path: Path, rows: list[dict], key: tuple[str, ...] = ("query_id"
     writer.writeheader()
     writer.writerows(cells)
     writer.writerows(kept)
-    atomic_write(path, buffer.getvalue())
-    return path
+    written = (into or path.parent) / path.name
+    atomic_write(written, buffer.getvalue())
+    return written

@@ -18,9 +18,9 @@ from spacekit.report.format import markdown_table, num, pval, signed
 
 def write_online_report(result: AbAnalysis | Preference, out_dir: str | Path,
                         overwrite: bool = False) -> dict[str, Path]:
-    """Write report.json, report.md and index.html for the result into out_dir (each replaced atomically);
-    returns {name: path}."""
-    from spacekit.report.folder import claim_report_folder
+    """Write report.json, report.md and index.html for the result into out_dir (moved in together); returns
+    {name: path}."""
+    from spacekit.report.folder import claim_report_folder, report_files
     from spacekit.report.html import CSS
 
     out = claim_report_folder(out_dir, overwrite)                # a folder spacekit did not write: refused
@@ -39,12 +39,13 @@ def write_online_report(result: AbAnalysis | Preference, out_dir: str | Path,
                     + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in table[1:])
                     + "</table>")
     page.append("</body></html>")
-    files = {"json": (out / "report.json", json.dumps(to_json(result), indent=1, allow_nan=False)),
-             "markdown": (out / "report.md", "\n".join(markdown) + "\n"),
-             "html": (out / "index.html", "\n".join(page))}
-    for path, text in files.values():
-        atomic_write(path, text)
-    return {name: path for name, (path, _) in files.items()}
+    files = {"json": ("report.json", json.dumps(to_json(result), indent=1, allow_nan=False)),
+             "markdown": ("report.md", "\n".join(markdown) + "\n"),
+             "html": ("index.html", "\n".join(page))}
+    with report_files(out) as stage:                             # moved in together once all are written
+        for name, text in files.values():
+            atomic_write(stage / name, text)
+    return {key: out / name for key, (name, _) in files.items()}
 
 
 def ab_table(ab: AbAnalysis) -> list[list[str]]:
