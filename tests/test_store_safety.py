@@ -88,6 +88,7 @@ def test_three_embed_runs_into_one_new_folder_all_succeed(tmp_path):
     procs = [CliProcess([*cmd, str(out)]) for _ in range(3)]                   # three processes at once
     assert [p.wait() for p in procs] == [0, 0, 0], [p.stderr for p in procs]
     assert verify_store(out) == []
+    assert not list(tmp_path.glob(".*.lock"))                                  # each holder removed its lock
     run_cli([*cmd, str(clean)], check=True)
     assert np.allclose(open_store(out).load()[1], open_store(clean).load()[1], atol=1e-6)
 
@@ -102,6 +103,34 @@ def test_two_evaluations_share_one_cache(tmp_path):
     procs = [CliProcess(cmd, env=env) for _ in range(3)]
     assert [p.wait() for p in procs] == [0, 0, 0], [p.stderr for p in procs]
     assert len({json.dumps(json.loads(p.stdout)["metrics"]) for p in procs}) == 1
+    assert not list((tmp_path / "cache").rglob("*.lock"))
+
+
+def test_the_store_lock_excludes_while_its_holders_remove_the_file(tmp_path):
+    """Each holder removes the lock file on release; a waiter that then holds the removed file takes the new one,
+    so two holders never overlap: 4 threads x 25 read-increment-write rounds end at exactly 100."""
+    import threading
+    import time
+
+    from spacekit.store.write import store_lock
+
+    counter, store = tmp_path / "count", tmp_path / "store"
+    counter.write_text("0")
+
+    def rounds():
+        for _ in range(25):
+            with store_lock(store):
+                value = int(counter.read_text())
+                time.sleep(0.001)
+                counter.write_text(str(value + 1))
+
+    threads = [threading.Thread(target=rounds) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counter.read_text() == "100"
+    assert not list(tmp_path.glob(".*.lock"))
 
 
 def test_links_planted_in_a_store_folder_are_never_written_through(tmp_path):

@@ -105,34 +105,54 @@ def _local_writer(path: Path, ids: list[str], embed, dim: int, dtype: str) -> Sh
 
 @contextlib.contextmanager
 def store_lock(path: Path, reading: bool = False) -> Iterator[None]:
-    """Hold the store's lock file (beside the folder; it names its holder's PID); a second writer says at once on
-    stderr whom it waits for, then waits until the first is done. reading: the caller only reads, so a folder it
-    may not write (a read-only cache) is read without the lock rather than refused."""
+    """Hold the store's lock file (beside the folder; it names its holder's PID; removed by its holder on release, so
+    none is left behind); a second writer says at once on stderr whom it waits for, then waits until the first is
+    done. reading: the caller only reads, so a folder it may not write (a read-only cache) is read without the lock
+    rather than refused."""
     if fcntl is None:
         yield
         return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as e:
-        if not (reading and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)):
-            raise
-        yield                                          # nobody can write here: nothing to wait for
-        return
-    try:
+    lock, told = path.parent / f".{path.name}.lock", False
+    while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, PID_BYTES, 0).decode("ascii", "replace").strip() or "?"
-            log.warning("waiting for spacekit (PID %s), which is writing %s", holder, path)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.pwrite(fd, str(os.getpid()).ljust(PID_BYTES).encode("ascii"), 0)     # one write: never read half
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            if not (reading and e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)):
+                raise
+            yield                                      # nobody can write here: nothing to wait for
+            return
         try:
-            yield
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not told:
+                    holder = os.pread(fd, PID_BYTES, 0).decode("ascii", "replace").strip() or "?"
+                    log.warning("waiting for spacekit (PID %s), which is writing %s", holder, path)
+                    told = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if not _names(lock, fd):                   # its holder removed it meanwhile: lock the file there now
+                continue
+            os.pwrite(fd, str(os.getpid()).ljust(PID_BYTES).encode("ascii"), 0)     # one write: never read half
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(lock)                    # while still held: whoever waits on it opens a new one
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            return
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+            os.close(fd)
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether path is (still) the file open as fd."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 PID_BYTES = 20
