@@ -349,16 +349,55 @@ def test_cache_clear_removes_only_what_the_cache_made(tmp_path):
     _store(outside)
     (root / "a-link").symlink_to(outside)                                     # never followed
     broken = root / cache_name({"y": 2})
-    broken.mkdir()
-    (broken / "manifest.json").write_text("{not json")                       # skipped with a warning
-    assert [r["name"] for r in list_cache(root)] == [cache_name(key)]
-    assert clear_cache(root) == 1
-    assert not (root / cache_name(key)).exists()
-    assert verify_store(root / "my-own-store") == []
-    assert verify_store(outside) == []
-    assert (broken / "manifest.json").exists()
+    _store(broken)
+    (broken / "manifest.json").write_text("{not json")                       # damaged: listed as such
+    mixed = root / cache_name({"z": 3})
+    mixed.mkdir()
+    (mixed / "manifest.json").write_text("{not json")
+    (mixed / "notes.txt").write_text("mine")                                  # not only a store's files: skipped
     r = CliRunner().invoke(main, ["cache", "ls", "--cache-dir", str(root)])
     assert r.exit_code == 0
+    assert f"{broken.name}  damaged: {broken}/manifest.json: not valid JSON" in r.stdout
+    assert "(`spacekit cache clear` removes it)" in r.stdout
+    listed = list_cache(root)
+    assert [(x["name"], bool(x["damaged"])) for x in listed] == sorted([(cache_name(key), False), (broken.name, True)])
+    assert clear_cache(root) == 2
+    assert not (root / cache_name(key)).exists()
+    assert not broken.exists()
+    assert verify_store(root / "my-own-store") == []
+    assert verify_store(outside) == []
+    assert (mixed / "notes.txt").read_text() == "mine"
+
+
+def test_a_damaged_manifest_says_the_way_out(tmp_path, tiny_model, monkeypatch):
+    from helpers import invoke, one_line_exit_2
+
+    src = _texts(tmp_path, 10)
+    out = tmp_path / "store"
+    assert invoke("embed", tiny_model, src, "-o", out).exit_code == 0
+    (out / "manifest.json").write_text("{broken")
+    one_line_exit_2(invoke("embed", tiny_model, src, "-o", out),
+                    "manifest.json: not valid JSON (Expecting property name enclosed in double quotes: line 1 "
+                    "column 2 (char 1)); the store cannot be resumed: pass --overwrite to make it again")
+    assert invoke("embed", tiny_model, src, "-o", out, "--overwrite").exit_code == 0
+    assert verify_store(out) == []
+    (out / "manifest.json").write_text("{broken")
+    (out / "notes.txt").write_text("mine")
+    one_line_exit_2(invoke("embed", tiny_model, src, "-o", out, "--overwrite"),
+                    "--overwrite replaces only a folder holding nothing but a store's files (this one also holds "
+                    "'notes.txt'): delete the folder or choose another")
+    assert (out / "notes.txt").read_text() == "mine"
+    cache = tmp_path / "cache"                                               # a damaged cache entry
+    monkeypatch.setenv("SPACEKIT_CACHE", str(cache))
+    pairs = tmp_path / "s.tsv"
+    pairs.write_text("sentence1\tsentence2\tscore\n" + "".join(f"a {i}\tb {i % 3}\t{i % 4}\n" for i in range(8)))
+    first = invoke("eval", "sts", tiny_model, pairs, "--json")
+    assert first.exit_code == 0, first.output
+    (next(cache.iterdir()) / "manifest.json").write_text("[]")
+    one_line_exit_2(invoke("eval", "sts", tiny_model, pairs), "`spacekit cache clear` removes it")
+    assert invoke("cache", "clear").exit_code == 0
+    again = invoke("eval", "sts", tiny_model, pairs, "--json")
+    assert json.loads(again.stdout)["metrics"] == json.loads(first.stdout)["metrics"]
 
 
 # crashes -------------------------------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ def cache_ls(cache_dir) -> None:
 
     rows = list_cache(cache_dir)
     for r in rows:
+        if r["damaged"]:
+            click.echo(f"{r['name']}  damaged: {plain(r['damaged'])} (`spacekit cache clear` removes it)")
+            continue
         click.echo(f"{r['name']}  {r['count']:>9,} x {r['dim']:<5} {r['bytes'] / 1e6:8.1f} MB  model {r['model']}"
                    + ("" if r["complete"] else "  (incomplete)"))
     click.echo(f"{len(rows)} stores in {plain(cache_root(cache_dir))}", err=True)

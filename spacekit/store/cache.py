@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spacekit.errors import StoreError
-from spacekit.store.format import SHARD_ROWS, read_manifest
+from spacekit.store.format import SHARD_ROWS, is_store_file, read_manifest
 from spacekit.store.key import Encoder, cache_name, store_key
 from spacekit.store.read import Store
 from spacekit.store.write import remove_store_files, store_lock, write_store
@@ -56,29 +57,41 @@ def embeddings(model: Encoder, ids: list[str], texts: list[str], *, prompt: str 
 
 
 def list_cache(cache_dir: str | Path | None = None) -> list[dict]:
-    """One dict per store the cache made: name, count, dim, bytes, model fingerprint, complete. Entries that are
-    not such stores (links, other folders, a broken manifest) are skipped, each with a warning."""
+    """One dict per store the cache made: name, count, dim, bytes, model fingerprint, complete, damaged (why its
+    manifest cannot be read: such an entry stops every evaluation of its model until `cache clear` removes it; ""
+    when whole). Entries that are not the cache's (links, other folders) are skipped, each with a warning."""
     root = cache_root(cache_dir)
     rows = []
     for d in sorted(root.iterdir()) if root.is_dir() else []:
         if d.name.startswith(".") and d.name.endswith(".lock"):
             continue
+        ours = d.is_dir() and not d.is_symlink() and re.fullmatch(r"[0-9a-f]{24}", d.name) is not None
         try:
             manifest = read_manifest(d) if d.is_dir() and not d.is_symlink() else None
         except StoreError as e:
-            log.warning("cache: skipping %s", e)
+            if ours and all(is_store_file(f.name) for f in d.iterdir()):
+                rows.append({"name": d.name, "count": 0, "dim": 0, "bytes": _size(d), "model": "",
+                             "complete": False, "damaged": str(e)})
+            else:
+                log.warning("cache: skipping %s", e)
             continue
         if manifest is None or cache_name(manifest["key"]) != d.name:
             log.warning("cache: skipping %s (not a store the cache made)", d)
             continue
-        size = sum(f.stat().st_size for f in d.iterdir() if f.is_file() and not f.is_symlink())
-        rows.append({"name": d.name, "count": manifest["count"], "dim": manifest["dim"], "bytes": size,
-                     "model": manifest["key"].get("model_fingerprint", "")[:12], "complete": manifest["complete"]})
+        rows.append({"name": d.name, "count": manifest["count"], "dim": manifest["dim"], "bytes": _size(d),
+                     "model": manifest["key"].get("model_fingerprint", "")[:12], "complete": manifest["complete"],
+                     "damaged": ""})
     return rows
 
 
+def _size(folder: Path) -> int:
+    """Bytes of the regular files in a folder."""
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file() and not f.is_symlink())
+
+
 def clear_cache(cache_dir: str | Path | None = None) -> int:
-    """Remove every store the cache made (only its files; never through a link); returns how many."""
+    """Remove every store the cache made, damaged ones included (only its files; never through a link); returns how
+    many."""
     root = cache_root(cache_dir)
     rows = list_cache(cache_dir)
     for r in rows:

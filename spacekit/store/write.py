@@ -178,15 +178,31 @@ def _whole_prefix(path: Path, manifest: dict, ids: list[str]) -> list[dict]:
     return good
 
 
-def _prepare(path: Path, key: dict, overwrite: bool) -> dict | None:
+CACHE_REMEDY = "the cache entry cannot be used: `spacekit cache clear` removes it (its texts are encoded again)"
+
+
+def _prepare(path: Path, key: dict, overwrite: bool, remedy: str | None = None) -> dict | None:
     """The manifest to resume from (same key), or None for a fresh store. A different key is refused unless
-    overwrite; a folder that is not a store, or holds files besides a store's, is never deleted."""
+    overwrite; a folder that is not a store, or holds files besides a store's, is never deleted. A damaged manifest
+    is made again with overwrite when the folder holds only a store's files; otherwise its error says the way out
+    (remedy, or for a named store --overwrite / deleting the folder)."""
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise StoreError(f"{path}: exists and is not a folder")
     if not path.exists():
         return None
-    manifest = read_manifest(path)
     others = sorted(p.name for p in path.iterdir() if not is_store_file(p.name))
+    try:
+        manifest = read_manifest(path)
+    except StoreError as e:
+        if overwrite and not others:
+            log.warning("%s; --overwrite: the store is made again", e)
+            remove_store_files(path)
+            return None
+        if remedy is None:
+            remedy = ("the store cannot be resumed: pass --overwrite to make it again" if not others else
+                      f"the store cannot be resumed, and --overwrite replaces only a folder holding nothing but a "
+                      f"store's files (this one also holds {others[0]!r}): delete the folder or choose another")
+        raise StoreError(f"{e}; {remedy}") from None
     if manifest is None:
         if others:
             raise StoreError(f"{path}: folder is not empty and is not a spacekit store (it holds {others[0]!r}); "
@@ -237,7 +253,7 @@ def open_growing_store(path: Path, key: dict, dim: int) -> tuple[dict, list[str]
     and read once: made when absent; the same key or a StoreError; a shard that fails its check is reported on stderr
     and dropped (its rows are computed again by the caller). Hold store_lock around it and every append."""
     _remove_temp_files(path)
-    manifest = _prepare(path, key, overwrite=False) or new_manifest(dim, "float32", 0, key)
+    manifest = _prepare(path, key, overwrite=False, remedy=CACHE_REMEDY) or new_manifest(dim, "float32", 0, key)
     good: list[dict] = []
     ids: list[str] = []
     out = np.empty((sum(int(s["rows"]) for s in manifest["shards"]), dim), np.float32)   # filled shard by shard
