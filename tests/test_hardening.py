@@ -186,3 +186,33 @@ def test_counts_have_upper_bounds_in_suites_and_flags(tmp_path, tiny_model):
                      "clustering runs must be an integer between 1 and 1,000")
     _one_line_exit_2(_run("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "o", "--resamples",
                           "1000000000"), "--resamples must be an integer between 1 and 1,000,000")
+
+
+def test_messages_name_the_file_and_row(tmp_path, tiny_model):
+    one = tmp_path / "one.csv"
+    one.write_text("id,text\na,only one\n")
+    _one_line_exit_2(_run("geometry", tiny_model, one), "one.csv: 1 text; the shape of a space needs at least 2")
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"request_id": f"r{i}", "unit_id": f"u{i % 7}", "arm": "ab"[i % 2],
+                                       "query": "q", "shown": ["x", "y"], "clicks": []}) + "\n" for i in range(40)))
+    _one_line_exit_2(_run("ab", "analyze", log, "--control", "a"),
+                     "log.jsonl:8: unit 'u0' is in arm 'b' here and in 'a' at line 1: the log is not randomised")
+    shards = tmp_path / "ds"
+    shards.mkdir()
+    (shards / "part-0.jsonl").write_text('{"id": "a", "text": "x"}\n{"id": "b", "text": "y"}\n')
+    (shards / "part-1.jsonl").write_text('{"id": "c", "text": "z"}\n{"id": "d"}\n')
+    _one_line_exit_2(_run("geometry", tiny_model, shards), "ds:4 (part-1.jsonl:2): missing field 'text'")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("query_id;query;doc_id;document;shown_by;label\nq1;a query;d1;a doc;both;2\n")
+    _one_line_exit_2(_run("ab", "qrels", sheet, "-o", tmp_path / "q.tsv"),
+                     "sheet.csv:1: no 'label' column (columns: query_id;query;doc_id;document;shown_by;label); saved "
+                     "with ';' between fields? save it as comma-separated CSV")
+
+
+def test_a_suite_saved_with_a_byte_order_mark_is_read(tmp_path):
+    from spacekit.compare.suite import read_suite
+
+    (tmp_path / "s.tsv").write_text("sentence1\tsentence2\tscore\na\tb\t1\n")
+    suite = tmp_path / "suite.toml"
+    suite.write_bytes(b'\xef\xbb\xbf[[task]]\nname = "x"\nkind = "sts"\ndata = "s.tsv"\n')
+    assert [spec.name for spec in read_suite(suite)] == ["x"]

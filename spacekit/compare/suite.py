@@ -58,7 +58,7 @@ def read_suite(path: str | Path) -> list[TaskSpec]:
     if not path.is_file():
         raise InputError(f"{path}: no such suite file")
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))                # a BOM is skipped
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not valid TOML ({e})") from None
     entries = doc.get("task")

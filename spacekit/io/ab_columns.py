@@ -151,10 +151,25 @@ class _Columns:
                              f"{len(col['line']):,} rows have one)")
         ids, unit = sorted_units(list(self.units), col["unit"])
         self.units.clear()
+        _one_arm_per_unit(self.path, ids, unit, col["arm"], col["line"], {c: n for n, c in self.arm_codes.items()})
         return AbLog(str(self.path), names, ids, unit, to_arm[col["arm"]], col["shown"],
                      col["clicks"], col["first_rank"], col["best_rank"], col["repeat_key"], col["line"],
                      col["dwell"] if self.with_dwell else None, col["ts"] if self.with_ts else None,
                      col["repeated_click"].astype(bool) if col["repeated_click"].any() else None)
+
+
+def _one_arm_per_unit(path: Path, ids: np.ndarray, unit: np.ndarray, arm: np.ndarray, lines: np.ndarray,
+                      arm_name: dict[int, str]) -> None:
+    """Refuse a unit logged in both arms, naming the first line where it changes arm and its first line."""
+    coded = np.bincount(unit, weights=arm, minlength=len(ids))            # impressions in the arm coded 1
+    mixed = (coded > 0) & (coded < np.bincount(unit, minlength=len(ids)))   # two arms (codes 0 and 1): checked
+    if mixed.any():
+        start = int(np.argmax(mixed[unit]))                              # the first impression of a mixed unit
+        u = unit[start]
+        other = int(np.flatnonzero((unit == u) & (arm != arm[start]))[0])
+        raise InputError(f"{path}:{lines[other]}: unit {ids[u]!r} is in arm {arm_name[int(arm[other])]!r} here and "
+                         f"in {arm_name[int(arm[start])]!r} at line {lines[start]}: the log is not randomised by "
+                         f"unit_id")
 
 
 def search_key(query: str, shown: list[str], clicks: list[str]) -> int:

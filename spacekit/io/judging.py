@@ -27,6 +27,10 @@ def read_judged(sheet: str | Path) -> Judged:
     seen: dict[tuple[str, str], int] = {}
     blank = 0
     for lineno, row in read_rows(path):
+        if "label" not in row:
+            columns = ", ".join(map(str, row))
+            hint = "; saved with ';' between fields? save it as comma-separated CSV" if ";" in columns else ""
+            raise InputError(f"{sheet}:1: no 'label' column (columns: {columns}){hint}")
         label = str(row.get("label") or "").strip()
         if not label:
             blank += 1

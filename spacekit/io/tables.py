@@ -77,13 +77,31 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict]]:
 
 
 def read_rows_of(files: list[Path]) -> Iterator[tuple[int, dict]]:
-    """The rows of several files (a dataset's shards) as one table, numbered across them; a file's own errors
-    name the file and its line."""
+    """The rows of several files (a dataset's shards) as one table, numbered across them (each number also names
+    its file and line there when shown); a file's own errors name the file and its line."""
     number = 0
     for file in files:
-        for _, row in read_rows(file):
+        for line, row in read_rows(file):
             number += 1
-            yield number, row
+            yield ShardRow(number, file.name, line), row
+
+
+class ShardRow(int):
+    """A row's number across a dataset's shards that, when shown, also names its shard and line there: a message
+    `{folder}:{row}` reads `data/train:1234 (data-00001-of-00002.arrow:234)`."""
+
+    where: str
+
+    def __new__(cls, number: int, file: str, line: int) -> ShardRow:
+        row = super().__new__(cls, number)
+        row.where = f"{file}:{line}"
+        return row
+
+    def __format__(self, spec: str) -> str:
+        return f"{int(self)} ({self.where})" if not spec else int(self).__format__(spec)
+
+    def __str__(self) -> str:
+        return self.__format__("")
 
 
 def _open_text(path: Path, fmt: str):

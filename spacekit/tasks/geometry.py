@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar
 import numpy as np
 
 from spacekit.embed import EncodeOptions, Model
+from spacekit.errors import InputError
 from spacekit.io.pairs import TextPairs
 from spacekit.io.texts import Texts
 from spacekit.tasks.base import Task, TaskResult, task_name
@@ -45,7 +46,10 @@ class GeometryTask(Task[GeometryResult]):
         from spacekit.io.pairs import read_pairs
         from spacekit.io.texts import read_texts
 
-        return read_texts(self.data, text_field=self.text_field), read_pairs(self.pairs) if self.pairs else None
+        texts = read_texts(self.data, text_field=self.text_field)
+        if len(texts.ids) < 2:
+            raise InputError(f"{self.data}: {len(texts.ids)} text; the shape of a space needs at least 2")
+        return texts, read_pairs(self.pairs) if self.pairs else None
 
     def run(self, model: Model, opts: EncodeOptions) -> GeometryResult:
         """Metrics of the space; with pairs, alignment and its per-pair values."""
