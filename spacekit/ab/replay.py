@@ -24,6 +24,7 @@ from spacekit.errors import InputError
 from spacekit.files import atomic_write
 from spacekit.io.ab_log import Impressions
 from spacekit.io.texts import Texts
+from spacekit.io.trec import qrels_tsv
 
 if TYPE_CHECKING:
     from spacekit.tasks import TaskResult
@@ -101,13 +102,13 @@ def replay_folder(log: Impressions, corpus: Texts, folder: Path) -> tuple[Path, 
     judged = {q: docs for q, docs in clicked.items() if docs}
     if not judged:
         raise InputError(f"{log.path}: no impression has a click: nothing to judge by")
+    qrels = qrels_tsv([(q, d, 1) for q, docs in judged.items() for d in sorted(docs)], log.path)  # ids checked
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     atomic_write(folder / "corpus.jsonl", "".join(json.dumps({"_id": d, "text": t}, ensure_ascii=False) + "\n"
                                                   for d, t in zip(corpus.ids, corpus.texts, strict=True)))
     atomic_write(folder / "queries.jsonl", "".join(json.dumps({"_id": q, "text": texts[q]}, ensure_ascii=False)
                                                    + "\n" for q in judged))
-    atomic_write(folder / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\n" + "".join(
-        f"{q}\t{d}\t1\n" for q, docs in judged.items() for d in sorted(docs)))
+    atomic_write(folder / "qrels" / "test.tsv", qrels)
     return folder, shown
 
 

@@ -197,10 +197,11 @@ def qrels_cmd(sheet, out_path) -> None:
     """A filled-in judging sheet (a queries task's judging-*.csv) as BEIR qrels: query-id, corpus-id, score for
     every row with a label (an integer grade); rows left blank are skipped and counted."""
     from spacekit.files import atomic_write
-    from spacekit.io.judging import qrels_tsv, read_judged
+    from spacekit.io.judging import read_judged
+    from spacekit.io.trec import qrels_tsv
 
     judged = read_judged(sheet)
-    atomic_write(out_path, qrels_tsv(judged.judgements))
+    atomic_write(out_path, qrels_tsv(judged.judgements, sheet))
     click.echo(plain(f"{out_path}: {len(judged.judgements):,} judgements ({judged.blank:,} rows without a label "
                      f"skipped)"), err=True)
 

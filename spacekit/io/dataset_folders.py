@@ -25,7 +25,7 @@ def shard_files(folder: Path) -> list[Path]:
     if state.is_file():
         try:
             names = [f["filename"] for f in json.loads(state.read_text(encoding="utf-8"))["_data_files"]]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:       # ValueError: JSON, UTF-8
             raise InputError(f"{state}: not a save_to_disk state file ({type(e).__name__}: {e})") from None
         for name in names:                         # a plain file name in this folder, as store manifests' shards
             if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):

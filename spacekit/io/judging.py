@@ -1,5 +1,5 @@
-"""Judging sheets (a queries task's judging-*.csv, filled in by a person) read back as relevance judgements, and
-written out as BEIR qrels."""
+"""Judging sheets (a queries task's judging-*.csv, filled in by a person) read back as relevance judgements (which
+io.trec.qrels_tsv writes out as BEIR qrels)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,3 @@ def read_judged(sheet: str | Path) -> Judged:
     if not judgements:
         raise InputError(f"{sheet}: no row has a label yet")
     return Judged(judgements, blank)
-
-
-def qrels_tsv(judgements: list[tuple[str, str, int]]) -> str:
-    """BEIR qrels: a header, then query-id, corpus-id, score per judgement."""
-    return "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{grade}\n" for q, d, grade in judgements)

@@ -107,6 +107,19 @@ def read_run(path: str | Path) -> dict[str, dict[str, float]]:
     return per_query
 
 
+def qrels_tsv(judgements: list[tuple[str, str, int]], source: str | Path) -> str:
+    """BEIR qrels text: a header, then query-id, corpus-id, score per judgement; an id the format cannot hold as
+    it is (empty, a tab or line break, space at either end: read_qrels would split or strip it) is an InputError
+    naming source, before anything is written."""
+    for q, d, _ in judgements:
+        for kind, value in (("query", q), ("document", d)):
+            if not value or value != value.strip() or any(c in value for c in "\t\n\r\v\f\x1c\x1d\x1e\x85"
+                                                              "\u2028\u2029"):
+                raise InputError(f"{source}: {kind} id {value!r} is empty, holds a tab or line break, or starts or "
+                                 f"ends with a space: BEIR qrels cannot hold it")
+    return "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t{grade}\n" for q, d, grade in judgements)
+
+
 def write_run(path: str | Path, run: RankedRun, tag: str = "spacekit") -> None:
     """Write a TREC run (rank by score descending as given), atomically; an id TREC's whitespace-separated format
     cannot hold (empty, or with whitespace) is refused before anything is written."""
