@@ -216,3 +216,14 @@ def test_a_suite_saved_with_a_byte_order_mark_is_read(tmp_path):
     suite = tmp_path / "suite.toml"
     suite.write_bytes(b'\xef\xbb\xbf[[task]]\nname = "x"\nkind = "sts"\ndata = "s.tsv"\n')
     assert [spec.name for spec in read_suite(suite)] == ["x"]
+
+
+def test_a_training_role_column_that_is_not_text_is_refused_not_dropped(tmp_path):
+    from spacekit.io.training import read_training
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"anchor": ["a", "b"], "positive": "x"}\n{"anchor": "c", "positive": "d"}\n')
+    with pytest.raises(InputError, match=r"train.jsonl:1: field 'anchor' must be text, got \['a', 'b'\]"):
+        read_training(train)
+    train.write_text('{"anchor": "a", "positive": "x", "score": 1}\n{"anchor": "c", "positive": "d", "score": 0}\n')
+    assert read_training(train).anchors == ["a", "c"]

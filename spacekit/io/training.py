@@ -58,11 +58,18 @@ def read_training(path: str | Path) -> TrainingData:
     return _from_rows(str(path), [(f"{path}:{lineno}", row) for lineno, row in read_rows(path)])
 
 
+ROLE_NAMES = {"anchor", "positive", "negative"}   # columns sentence-transformers reads by name
+
+
 def _from_rows(where: str, rows: list[tuple[str, dict]]) -> TrainingData:
     if not rows:
         raise InputError(f"{where}: no training rows")
     names = list(dict.fromkeys(k for _, row in rows for k in row))
     texts = [c for c in names if _is_text_column(c, [row.get(c) for _, row in rows])]
+    for role in ROLE_NAMES & set(names) - set(texts):    # a role's column must hold text, never be dropped silently
+        for loc, row in rows:
+            if row.get(role) is not None:
+                _text(loc, row, role)
     if not texts:
         hint = " (a qrels file?)" if any("query" in c.lower() for c in names) else ""
         raise InputError(f"{where}: not training data: no text column among {', '.join(map(str, names))}{hint}; "
