@@ -227,3 +227,11 @@ def test_a_training_role_column_that_is_not_text_is_refused_not_dropped(tmp_path
         read_training(train)
     train.write_text('{"anchor": "a", "positive": "x", "score": 1}\n{"anchor": "c", "positive": "d", "score": 0}\n')
     assert read_training(train).anchors == ["a", "c"]
+
+
+def test_a_set_field_the_protocol_does_not_use_is_refused(tmp_path, tiny_model):
+    data = labelled_csv(tmp_path / "c.csv", 30)
+    _one_line_exit_2(_run("eval", "clustering", tiny_model, data, "--set-field", "nosuch"),
+                     "set_field ('nosuch') groups rows into MTEB's sets, which only the mteb-v1 protocol uses")
+    _one_line_exit_2(_run("eval", "clustering", tiny_model, data, "--set-field", "nosuch", "--protocol", "mteb-v1"),
+                     "c.csv:2: missing field 'nosuch'")

@@ -92,6 +92,9 @@ class ClusteringTask(Task[ClusteringResult]):
         check_ranges(self)
         if self.max_fraction is not None and self.max_documents is not None:
             raise InputError("clustering: set max_fraction or max_documents, not both")
+        if self.set_field is not None and self.protocol != "mteb-v1":
+            raise InputError(f"clustering: set_field ({self.set_field!r}) groups rows into MTEB's sets, which only "
+                             f"the mteb-v1 protocol uses (this task's is {self.protocol!r})")
     default_metrics: ClassVar[tuple[str, ...]] = ("v_measure", "ari")
 
     @classmethod
