@@ -72,6 +72,23 @@ def test_model_against_itself_changes_nothing(demo, tmp_path):
     assert json.loads((tmp_path / "r" / "report.json").read_text())["verdict"] == report["verdict"]
     assert (tmp_path / "r" / "index.html").exists()
     assert (tmp_path / "r" / "report.md").exists()
+    import importlib.metadata
+    import platform
+
+    import torch
+
+    from spacekit.embed import load_model
+    from spacekit.escape import md
+
+    made = report["provenance"]                                           # what produced the numbers
+    assert made["libraries"]["torch"] == importlib.metadata.version("torch") == torch.__version__
+    assert made["libraries"]["transformers"] == importlib.metadata.version("transformers")
+    assert made["fingerprints"] == {"before": load_model("builtin:minilm").fingerprint,
+                                    "after": load_model("builtin:minilm").fingerprint}
+    assert (made["device"], made["precision"], made["python"]) == (f"cpu ({platform.machine()})", "fp32",
+                                                                    platform.python_version())
+    assert "<details><summary>Provenance: spacekit " in (tmp_path / "r" / "index.html").read_text()
+    assert f"| torch | {md(torch.__version__)} |" in (tmp_path / "r" / "report.md").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from spacekit.compare.drift import Drift, SpaceSample
 from spacekit.compare.entry import TaskEntry
 from spacekit.compare.leakage import Leakage
 from spacekit.compare.models import Models
+from spacekit.compare.provenance import Provenance
 from spacekit.compare.reference import Reference
 from spacekit.compare.verdict import Headline, Overfitting
 from spacekit.records import Json, json_schema, to_json
@@ -62,6 +63,7 @@ class Comparison:
     observed: Annotated[Mapping[str, tuple[Any, ...]], Json(flatten=True, keys=observed_sections)]
     online: Annotated[OnlineEvidence | None, Json(omit_none=True)] = None
     plots: Mapping[str, str] = field(default_factory=dict)   # plot name -> its PNG file beside report.json
+    provenance: Annotated[Provenance | None, Json(omit_none=True)] = None   # what produced the numbers
     runs: Annotated[tuple[TaskRun, ...], Json(skip=True)] = ()
     space: Annotated[SpaceSample | None, Json(skip=True)] = None
 

@@ -15,6 +15,7 @@ from spacekit.compare.drift import SpaceSample, drift_section
 from spacekit.compare.entry import TaskEntry
 from spacekit.compare.models import models_section
 from spacekit.compare.paired import task_entry
+from spacekit.compare.provenance import provenance
 from spacekit.compare.reference import reference_files, reference_section
 from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import headline, judge, overfitting
@@ -94,6 +95,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         observed={name: tuple(group) for name, group in observed.items()},
         online=online_section(config.online, alpha=config.alpha, correction=config.correction)
         if config.online is not None else None,
+        provenance=provenance(models, config.opts),
         runs=tuple(TaskRun(spec.name, spec.kind, spec.mteb_name, *results[spec.name]) for spec, _ in planned),
         space=space)
 

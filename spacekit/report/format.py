@@ -142,6 +142,19 @@ def model_rows(comparison: Comparison) -> list[tuple[str, str, str, bool]]:
     return [(s, show(s, b), show(s, a), b != a) for s, b, a in setting_rows(models.before, models.after)]
 
 
+def provenance_rows(comparison: Comparison) -> list[tuple[str, str]]:
+    """(what, value) per row of the provenance section: the device and encode settings, each model's fingerprint,
+    then each library's version (empty without a provenance record)."""
+    p = comparison.provenance
+    if p is None:
+        return []
+    rows = [("device", p.device), ("precision", p.precision),
+            ("tokens per batch", "the device's default" if p.batch_tokens is None else f"{p.batch_tokens:,}"),
+            ("embedding cache", "used" if p.cache else "off"), ("python", p.python), ("platform", p.platform)]
+    rows += [(f"fingerprint ({which})", value) for which, value in p.fingerprints.items()]
+    return rows + [(name, version) for name, version in p.libraries.items()]
+
+
 def reference_summary(comparison: Comparison) -> str | None:
     """One sentence on the MTEB reference check (None without --reference)."""
     ref = comparison.reference

@@ -17,6 +17,7 @@ from spacekit.report.format import (
     model_rows,
     num,
     online_lines,
+    provenance_rows,
     pval,
     reference_summary,
     reference_table,
@@ -48,6 +49,10 @@ def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
         out += ["<h2>Secondary metrics</h2><p class='muted'>Corrected as a family of their own; they never decide "
                 "the verdict.</p>", _summary(c, "secondary")]
     out.append(_models(c))
+    if c.provenance is not None:
+        out.append(f"<details><summary>Provenance: {e(c.provenance.summary())}</summary><table id='provenance'>"
+                   + "".join(f"<tr><td>{e(k)}</td><td class='l'>{e(v)}</td></tr>" for k, v in provenance_rows(c))
+                   + "</table></details>")
     out.append(f"<h2>Overfitting</h2><p>{e(c.overfitting.note)}</p>")
     if c.leakage:
         out.append(_leakage(c))

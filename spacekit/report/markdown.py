@@ -13,6 +13,7 @@ from spacekit.report.format import (
     model_rows,
     num,
     online_lines,
+    provenance_rows,
     pval,
     reference_summary,
     reference_table,
@@ -62,6 +63,9 @@ def render_markdown(comparison: Comparison) -> str:
         lines += section.markdown()
     for t in c.tasks:
         lines += _examples(t)
+    if c.provenance is not None:
+        lines += ["", "## Provenance", "", md(c.provenance.summary()) + ".", "", "| | |", "|---|---|"]
+        lines += [f"| {md(k)} | {md(v)} |" for k, v in provenance_rows(c)]
     return "\n".join(lines) + "\n"
 
 
