@@ -72,7 +72,8 @@ class Store:
         ids: list[str] = []
         vectors = np.empty((shard["rows"], self.dim), NP_DTYPES[self.manifest["dtype"]])
         for batch in _batches(parquet, READ_ROWS, file, ["id", "embedding"]):
-            batch_ids = batch.column(0).to_pylist()
+            with _reading(file):                                          # ids that are not UTF-8
+                batch_ids = batch.column(0).to_pylist()
             vectors[len(ids):len(ids) + len(batch_ids)] = _vectors(batch.column(1), self.dim, file, batch_ids)
             ids += batch_ids
         return ids, vectors
