@@ -90,6 +90,12 @@ def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict 
 @click.option("--backend", type=click.Choice(("spacekit", "faiss")), default=RetrievalTask.backend, show_default=True,
               help="exact search engine (faiss: optional, a flat index, on GPUs when faiss has them)")
 @click.option("--all-queries", is_flag=True, help="score qrels queries absent from the run as 0 (trec_eval -c)")
+@click.option("--hybrid", type=click.Choice(("rrf", "weighted")), default=None,
+              help="also score BM25 alone and the dense run fused with it (metrics /bm25, /hybrid; the hybrid extra)")
+@click.option("--hybrid-weight", type=float, default=RetrievalTask.hybrid_weight, show_default=True,
+              help="--hybrid weighted: the dense run's weight (BM25's: 1 - it)")
+@click.option("--rrf-k", type=int, default=RetrievalTask.rrf_k, show_default=True,
+              help="--hybrid rrf: the constant k in 1 / (k + rank)")
 @click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
 @ray_options("encode and search the corpus")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
@@ -98,11 +104,13 @@ def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict 
 @prompt_options(roles=True)
 @mteb_options
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
-                   run_out, ray_address, workers, gpus_per_worker, as_json, **opts) -> None:
+                   hybrid, hybrid_weight, rrf_k, run_out, ray_address, workers, gpus_per_worker, as_json,
+                   **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     mteb = MtebIO.pop(opts)
     task = RetrievalTask(beir_dir, split, retrieval_metric_names(parse_ks(ks)), depth, similarity, all_queries,
-                         run_out=run_out, backend=backend, dims=parse_positive_ints(dims) if dims else (),
+                         run_out=run_out, backend=backend, hybrid=hybrid or "", hybrid_weight=hybrid_weight,
+                         rrf_k=rrf_k, dims=parse_positive_ints(dims) if dims else (),
                          quantize=parse_precisions(quantize) if quantize else (), rescore=rescore,
                          ray=ray_settings(ray_address, workers, gpus_per_worker, opts.get("trust_remote_code", False)))
     result = task.run(*model_and_options(model, **opts))

@@ -48,13 +48,20 @@ def variants(dims: tuple[int, ...], precisions: tuple[str, ...]) -> list[Variant
     return [Variant(d, p) for d in cuts for p in kinds if (d, p) != (None, "float32")]
 
 
+RUNS = ("bm25", "hybrid")    # a retrieval task's lexical and fused runs, scored like variants (tasks.retrieval)
+FUSIONS = ("rrf", "weighted")  # how a hybrid search fuses them (spacekit.ops.fusion)
+
+
 def base_metric(name: str) -> tuple[str, str]:
-    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); a plain metric -> (name, '')."""
+    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); 'ndcg@10/hybrid' -> ('ndcg@10', 'hybrid'); a plain metric
+    -> (name, '')."""
     base, _, tag = name.partition("/")
+    if tag in RUNS:
+        return base, tag
     for part in tag.split("/") if tag else []:
         if not (part in PRECISIONS[1:] or (part.endswith("d") and part[:-1].isdigit() and int(part[:-1]) > 0)):
-            raise InputError(f"metric {name!r}: {part!r} is not a dimension (256d) or a precision "
-                             f"({', '.join(PRECISIONS[1:])})")
+            raise InputError(f"metric {name!r}: {part!r} is not a dimension (256d), a precision "
+                             f"({', '.join(PRECISIONS[1:])}) or a hybrid search's run ({', '.join(RUNS)})")
     return base, tag
 
 

@@ -143,6 +143,10 @@ class Task(Protocol[R]):
         the main metric's variants too."""
         return []
 
+    def main_metric(self, metric: str) -> str:
+        """The metric a suite's first metric stands for (a retrieval task with a hybrid search: the fused run's)."""
+        return metric
+
     def report_extras(self, before: R, after: R) -> dict[str, int | float | None]:
         """Numbers compare adds to a tested task's entry (keys of its own, after the per-item analysis)."""
         return {}

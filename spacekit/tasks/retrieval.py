@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar
@@ -16,7 +17,7 @@ from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
-from spacekit.tasks.axes import Variant, base_metric, variants
+from spacekit.tasks.axes import FUSIONS, RUNS, Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
@@ -86,6 +87,11 @@ class RetrievalTask(Task[RetrievalResult]):
     quantize: Annotated[tuple[str, ...], Option("precisions also scored: int8, uint8, binary, ubinary")] = ()
     rescore: Annotated[int, Option("quantised search: re-score the top k x rescore in float (0: no)",
                                    range=Range(0, 1000, integer=True))] = 0
+    hybrid: Annotated[str, Option("hybrid search: rrf | weighted (the dense run fused with BM25's; the main "
+                                  "metric becomes the hybrid's; the hybrid extra)")] = ""
+    hybrid_weight: Annotated[float, Option("weighted fusion: the dense run's weight (BM25's: 1 - it)",
+                                           range=Range(0, 1))] = 0.5
+    rrf_k: Annotated[int, Option("rrf: the constant k in 1 / (k + rank)", range=Range(1, 100_000, integer=True))] = 60
     run_out: str | Path | None = None   # the whole TREC run is written here (streamed, block by block)
     ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
@@ -104,11 +110,17 @@ class RetrievalTask(Task[RetrievalResult]):
         if self.ray is not None and (self.backend != "spacekit" or self.dims or self.quantize):
             raise InputError("--ray searches the float vectors with spacekit's engine: not with --backend faiss, "
                              "--dims or --quantize")
+        if self.hybrid not in ("", *FUSIONS):
+            raise InputError(f"hybrid must be {' or '.join(FUSIONS)}, got {self.hybrid!r}")
+        if self.hybrid:
+            from spacekit.ops.lexical import check_available
+
+            check_available()
         self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
-        tags = {v.tag for v in self.scored_variants}
+        tags = {v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set())
         for m in self.metrics:
             if base_metric(m)[1] not in {"", *tags}:
-                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize)")
+                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize / hybrid)")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
@@ -125,7 +137,8 @@ class RetrievalTask(Task[RetrievalResult]):
                    options.get("depth", 1000), name=name, backend=options.get("backend", "spacekit"),
                    dims=tuple(options.get("dims", ())), quantize=tuple(options.get("quantize", ())),
                    rescore=options.get("rescore", 0), axis_metrics=tuple(plain),
-                   similarity=options.get("similarity", "model"))
+                   similarity=options.get("similarity", "model"), hybrid=options.get("hybrid", ""),
+                   hybrid_weight=options.get("hybrid_weight", 0.5), rrf_k=options.get("rrf_k", 60))
 
     def read_inputs(self) -> BeirData:
         """The BEIR folder's corpus, queries and qrels of the split."""
@@ -142,6 +155,7 @@ class RetrievalTask(Task[RetrievalResult]):
         from spacekit import backend
         from spacekit.io.trec import run_writer
         from spacekit.metrics.retrieval import Judgements, RunScorer
+        from spacekit.ops.fusion import fuse
 
         data = self.inputs()
         doc_ids = np.array(data.corpus.ids, dtype=object)
@@ -154,6 +168,9 @@ class RetrievalTask(Task[RetrievalResult]):
         main = RunScorer(judged, [m for m in self.metrics if not base_metric(m)[1]], all_queries=self.all_queries)
         scorers = [RunScorer(judged, list(self.axis_metrics), all_queries=self.all_queries)
                    for _ in self.scored_variants]
+        runs = {r: RunScorer(judged, list(self.axis_metrics), all_queries=self.all_queries) for r in RUNS} \
+            if self.hybrid else {}
+        lexical = self._lexical(data) if self.hybrid else None
         kept: list[RankedRun] = []
         with sink as write:
             for lo in range(0, len(queries), max(1, BLOCK_CELLS // self.depth)):
@@ -168,13 +185,22 @@ class RetrievalTask(Task[RetrievalResult]):
                     scores_v, idx_v = search_variant(queries[rows], docs, v, self._variant_depth(), similarity,
                                                      self.rescore, opts.placement.device)
                     scorer.add(RankedRun(ids, doc_ids, idx_v, scores_v, ordered=True))
+                if lexical is not None:                # BM25's run (the same for both models) and the fused one
+                    lex = (lexical[0][rows], lexical[1][rows])
+                    fused_s, fused_c = fuse((block.codes, block.scores), lex, self.depth, method=self.hybrid,
+                                            k=self.rrf_k, weight=self.hybrid_weight)
+                    runs["bm25"].add(RankedRun(ids, doc_ids, lex[0], lex[1], ordered=True))
+                    runs["hybrid"].add(RankedRun(ids, doc_ids, fused_c, fused_s, ordered=True))
         result = main.result()
         metrics, per_item = result.means(), dict(result.per_query)
-        for v, scorer in zip(self.scored_variants, scorers, strict=True):
+        tagged: list[tuple[Callable[[str], str], RunScorer]] = [
+            (v.metric, scorer) for v, scorer in zip(self.scored_variants, scorers, strict=True)]
+        tagged += [(_tagged(r), scorer) for r, scorer in runs.items()]
+        for metric_of, scorer in tagged:
             scored = scorer.result()
             assert scored.query_ids == result.query_ids
-            metrics.update({v.metric(m): x for m, x in scored.means().items()})
-            per_item.update({v.metric(m): x for m, x in scored.per_query.items()})
+            metrics.update({metric_of(m): x for m, x in scored.means().items()})
+            per_item.update({metric_of(m): x for m, x in scored.per_query.items()})
         return RetrievalResult(
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
@@ -182,6 +208,16 @@ class RetrievalTask(Task[RetrievalResult]):
             run=RankedRun.concat(kept, doc_ids),
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
             similarity=similarity)
+
+    def _lexical(self, data: BeirData) -> tuple[np.ndarray, np.ndarray]:
+        """BM25's run of every query (codes, scores), computed once and shared by both models' runs."""
+        if "_lexical_run" not in self.__dict__:
+            from spacekit.ops.lexical import Bm25
+            from spacekit.progress import stage
+
+            with stage(f"BM25 over {len(data.corpus.ids):,} documents"):
+                self.__dict__["_lexical_run"] = Bm25(data.corpus.texts).search(data.queries.texts, self.depth)
+        return self.__dict__["_lexical_run"]
 
     def _searcher(self, model: Model, opts: EncodeOptions, data: BeirData, similarity: str, device: torch.device):
         """(search(queries) -> (scores, indices) over the corpus, its vectors here (None when a Ray cluster holds
@@ -208,8 +244,13 @@ class RetrievalTask(Task[RetrievalResult]):
         return self.similarity if self.similarity != "model" else searchable_similarity(model)
 
     def variant_metrics(self, metric: str) -> list[str]:
-        """The metric under each variant the task scores."""
-        return [v.metric(base_metric(metric)[0]) for v in self.scored_variants]
+        """The metric under each variant the task scores (and for a hybrid search, BM25's run and the fused one)."""
+        base = base_metric(metric)[0]
+        return [v.metric(base) for v in self.scored_variants] + [f"{base}/{r}" for r in RUNS if self.hybrid]
+
+    def main_metric(self, metric: str) -> str:
+        """A hybrid search's main metric is the fused run's."""
+        return f"{metric}/hybrid" if self.hybrid and not base_metric(metric)[1] else metric
 
     def _variant_depth(self) -> int:
         """Results a variant retrieves: the deepest cut-off its metrics need (the task's depth for map)."""
@@ -219,6 +260,11 @@ class RetrievalTask(Task[RetrievalResult]):
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
+
+
+def _tagged(run: str) -> Callable[[str], str]:
+    """A metric's name under one of a hybrid search's runs: ndcg@10 -> ndcg@10/hybrid."""
+    return lambda metric: f"{metric}/{run}"
 
 
 def relevant_texts(data: BeirData) -> dict[str, list[str]]:
