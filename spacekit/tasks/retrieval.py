@@ -172,9 +172,10 @@ class RetrievalTask(Task[RetrievalResult]):
             if self.hybrid else {}
         lexical = self._lexical(data) if self.hybrid else None
         kept: list[RankedRun] = []
+        step = max(1, BLOCK_CELLS // self.depth)                              # queries a block
         with sink as write:
-            for lo in range(0, len(queries), max(1, BLOCK_CELLS // self.depth)):
-                rows = slice(lo, lo + max(1, BLOCK_CELLS // self.depth))
+            for lo in range(0, len(queries), step):
+                rows = slice(lo, lo + step)
                 ids = data.queries.ids[rows]
                 scores, idx = search(queries[rows])
                 block = RankedRun(ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
