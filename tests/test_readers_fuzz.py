@@ -153,6 +153,7 @@ def test_store_manifests_are_checked_or_refused(tmp_path, doc):
 @FUZZ
 @given(garbage=st.binary(min_size=1, max_size=300), offset=st.integers(0, 2000))
 @example(garbage=b"\n", offset=433)        # a newline in a column name: the message stayed two lines (CI, session 11)
+@example(garbage=b"\x01", offset=484)      # a page that decodes to fewer rows than promised (CI, session 15)
 def test_damaged_shards_are_refused_by_name(tmp_path, garbage, offset):
     from spacekit.files import file_digest
     from spacekit.store.read import open_store

@@ -74,8 +74,10 @@ class Store:
         for batch in _batches(parquet, READ_ROWS, file, ["id", "embedding"]):
             with _reading(file):                                          # ids that are not UTF-8
                 batch_ids = batch.column(0).to_pylist()
+            _check_rows(file, len(ids) + len(batch_ids), shard["rows"], done=False)
             vectors[len(ids):len(ids) + len(batch_ids)] = _vectors(batch.column(1), self.dim, file, batch_ids)
             ids += batch_ids
+        _check_rows(file, len(ids), shard["rows"])                        # damaged pages can decode to fewer
         return ids, vectors
 
     def tiles(self, rows: int, device: torch.device | str = "cpu",
@@ -88,13 +90,17 @@ class Store:
         start, carry = 0, torch.zeros((0, self.dim))
         for shard in self.manifest["shards"]:
             file = open_shard(self.path, self.manifest, shard)
+            decoded = 0
             for batch in _batches(file, rows, self.path / shard["file"], ["embedding"]):
+                decoded += batch.num_rows
+                _check_rows(self.path / shard["file"], decoded, shard["rows"], done=False)
                 vec = _vectors(batch.column(0), self.dim, self.path / shard["file"], None)
                 buf = torch.cat([carry, torch.from_numpy(vec)]) if len(carry) else torch.from_numpy(vec)
                 while buf.shape[0] >= rows:
                     yield start, buf[:rows].to(device=device, dtype=dtype)
                     start, buf = start + rows, buf[rows:]
                 carry = buf
+            _check_rows(self.path / shard["file"], decoded, shard["rows"])
         if len(carry):
             yield start, carry.to(device=device, dtype=dtype)
 
@@ -166,6 +172,13 @@ def _batches(parquet: pq.ParquetFile, rows: int, file: Path, columns: list[str])
         if batch is None:
             return
         yield batch
+
+
+def _check_rows(file: Path, decoded: int, rows: int, done: bool = True) -> None:
+    """A StoreError when a shard decodes to more rows than its manifest says, or (done) to a different number: a
+    damaged page can decode to fewer rows than the file's metadata promised."""
+    if decoded > rows or (done and decoded != rows):
+        raise StoreError(f"{file}: {decoded} rows decoded, the manifest says {rows}; re-run embed to rebuild it")
 
 
 def _vectors(column: pa.Array, dim: int, file: Path, ids: list[str] | None) -> np.ndarray:
