@@ -40,7 +40,7 @@ def _as_ranx(codes: np.ndarray, scores: np.ndarray) -> Run:
 def test_fusion_equals_ranx(method, ours, theirs):
     rng = np.random.default_rng(0)
     dense, lexical = _ranked(rng, 60, 50, 20, 1.0), _ranked(rng, 60, 50, 15, 25.0)
-    scores, codes = fuse(dense, lexical, 35, method=method, **ours)
+    codes, scores = fuse(dense, lexical, 35, method=method, **ours)
     want = ranx_fuse([_as_ranx(*dense), _as_ranx(*lexical)], **theirs).to_dict()
     for i in range(60):
         got = {f"d{c}": s for c, s in zip(codes[i], scores[i], strict=True) if c >= 0}

@@ -150,8 +150,9 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
                     _min_effect(where, entry.get("min_effect", {})), mteb_task)
     with located(where):
         task = spec.build()                                               # its settings checked now
-    if metrics and task.main_metric(metrics[0]) != metrics[0]:
-        metrics = [task.main_metric(metrics[0]), *[m for m in metrics if m != task.main_metric(metrics[0])]]
+    main = task.main_metric(metrics[0]) if metrics else None               # a hybrid search's: the fused run's
+    if main is not None and main != metrics[0]:
+        metrics = [main, *[m for m in metrics if m != main]]
     extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]
     return replace(spec, metrics=metrics + extra)
 

@@ -12,7 +12,8 @@ import numpy as np
 def fuse(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[np.ndarray, np.ndarray], depth: int, *,
          method: str = "rrf", k: int = 60, weight: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Two runs over one corpus, each (codes (nq, n_i) int, -1 = padding; scores (nq, n_i), rows best first) ->
-    the fused run (scores (nq, depth) float64, -inf = padding; codes (nq, depth) int64), rows best first."""
+    the fused run the same way (codes (nq, depth) int64, -1 = padding; scores (nq, depth) float64, -inf =
+    padding), rows best first."""
     if method not in ("rrf", "weighted"):
         raise ValueError(f"fusion method must be rrf or weighted, got {method!r}")
     parts = [_contributions(codes, scores, method, k) for codes, scores in (dense, lexical)]
@@ -28,9 +29,9 @@ def fuse(dense: tuple[np.ndarray, np.ndarray], lexical: tuple[np.ndarray, np.nda
     total[:, :-1] += np.where(repeat[:, 1:], value[:, 1:], 0.0)             # its two shares on its first entry
     total[repeat | (codes < 0)] = -np.inf
     best = np.lexsort((codes, -total), axis=1)[:, :depth]                  # fused score, then the lower code
-    scores, fused = np.take_along_axis(total, best, 1), np.take_along_axis(codes, best, 1)
+    fused, scores = np.take_along_axis(codes, best, 1), np.take_along_axis(total, best, 1)
     fused[~np.isfinite(scores)] = -1
-    return scores, fused
+    return fused, scores
 
 
 def _contributions(codes: np.ndarray, scores: np.ndarray, method: str, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -40,16 +40,16 @@ class Bm25:
         return self._bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False)
 
     def search(self, queries: list[str], depth: int) -> tuple[np.ndarray, np.ndarray]:
-        """(codes (nq, depth) int64, -1 = not retrieved; scores (nq, depth) float64, -inf = not retrieved), rows
-        best first (equal scores by the lower code)."""
+        """(codes (nq, depth) int32, -1 = not retrieved; scores (nq, depth) float32 as bm25s computes them, -inf =
+        not retrieved), rows best first (equal scores by the lower code): 8 bytes a ranked entry."""
         depth = min(depth, self.size)
-        codes = np.full((len(queries), depth), -1, np.int64)
-        scores = np.full((len(queries), depth), -np.inf)
+        codes = np.full((len(queries), depth), -1, np.int32)
+        scores = np.full((len(queries), depth), -np.inf, np.float32)
         if not queries:
             return codes, scores
         tokens = self._tokens(queries)
         found, score = self.index.retrieve(tokens, k=depth, show_progress=False, n_threads=1)
-        score = np.asarray(score, np.float64)
+        score = np.asarray(score, np.float32)
         found = np.asarray(found, np.int64)
         order = np.lexsort((found, -score), axis=1)                       # ties by the lower code
         found, score = np.take_along_axis(found, order, 1), np.take_along_axis(score, order, 1)

@@ -188,7 +188,7 @@ class RetrievalTask(Task[RetrievalResult]):
                     scorer.add(RankedRun(ids, doc_ids, idx_v, scores_v, ordered=True))
                 if lexical is not None:                # BM25's run (the same for both models) and the fused one
                     lex = (lexical[0][rows].astype(np.int64), lexical[1][rows].astype(np.float64))
-                    fused_s, fused_c = fuse((block.codes, block.scores), lex, self.depth, method=self.hybrid,
+                    fused_c, fused_s = fuse((block.codes, block.scores), lex, self.depth, method=self.hybrid,
                                             k=self.rrf_k, weight=self.hybrid_weight)
                     runs["bm25"].add(RankedRun(ids, doc_ids, lex[0], lex[1], ordered=True))
                     runs["hybrid"].add(RankedRun(ids, doc_ids, fused_c, fused_s, ordered=True))
@@ -217,9 +217,7 @@ class RetrievalTask(Task[RetrievalResult]):
             from spacekit.progress import stage
 
             with stage(f"BM25 over {len(data.corpus.ids):,} documents"):
-                codes, scores = Bm25(data.corpus.texts).search(data.queries.texts, self.depth)
-            # held compactly (8 bytes a ranked entry): bm25s scores are float32 already, codes fit int32
-            self.__dict__["_lexical_run"] = (codes.astype(np.int32), scores.astype(np.float32))
+                self.__dict__["_lexical_run"] = Bm25(data.corpus.texts).search(data.queries.texts, self.depth)
         return self.__dict__["_lexical_run"]
 
     def _searcher(self, model: Model, opts: EncodeOptions, data: BeirData, similarity: str, device: torch.device):
