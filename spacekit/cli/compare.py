@@ -26,7 +26,7 @@ from spacekit.compare.config import CompareConfig
 from spacekit.errors import InputError
 
 # compare_options' CompareConfig fields (quiet and profile, its other two, are how the run reports itself)
-SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold")
+SETTINGS = ("alpha", "correction", "min_effect", "seed", "resamples", "leak_threshold", "threshold")
 
 if TYPE_CHECKING:
     from spacekit.compare import Comparison, TaskSpec
@@ -90,6 +90,10 @@ def compare_options(f):
     f = click.option("--quiet", is_flag=True, help="no progress lines or bars on stderr")(f)
     f = click.option("--profile", is_flag=True, help="print where the time went, stage by stage")(f)
     f = setting_option(CompareConfig, "leak_threshold")(f)
+    f = click.option("--threshold", type=float, default=None,
+                     help="a similarity cut-off used with the before model: its precision / recall and the after "
+                          "model's cut-off at equal precision and recall, per task with pairs (STS, pair "
+                          "classification, retrieval; a task's `threshold` key first)")(f)
     f = click.option("--overwrite", is_flag=True,
                      help="write into an -o folder spacekit did not write (its report files replaced)")(f)
     return f

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -36,6 +37,7 @@ class CompareConfig:
                                          Range(2, 10**7, integer=True), cli=False)] = 2000
     knn_k: Annotated[int, Setting("neighbours compared per text for drift", Range(1, 10_000, integer=True),
                                   cli=False)] = 10
+    threshold: float | None = None   # a similarity cut-off used with the before model (a suite task's own first)
     trust_remote_code: bool = False  # run code a model folder carries (auto_map)
     reference: str | Path | None = None  # a folder of MTEB result files, shown beside the before model's numbers
     ray: RaySettings | None = None   # retrieval corpora encoded (both models' at once) and searched on a Ray cluster
@@ -47,3 +49,5 @@ class CompareConfig:
         problem = settings_problem(self)
         if problem is not None:
             raise InputError(problem)
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            raise InputError(f"--threshold must be a finite number, got {self.threshold!r}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from spacekit.compare.metric_test import MetricTest
+from spacekit.compare.threshold import ThresholdTransfer
 from spacekit.records import Json
 
 
@@ -76,7 +77,8 @@ class TrainedDocuments:
 class TaskEntry:
     """A tested task: every metric's paired test (the main one first), both models' aggregate metrics, what an item
     is, the per-item changes and the kind's extras (retrieval: skipped_queries; classification: mcnemar_p); with
-    training data, the leak-free re-score and the trained-documents view."""
+    training data, the leak-free re-score and the trained-documents view; for a kind with scored pairs, how a
+    similarity cut-off transfers between the models."""
 
     name: str
     kind: str
@@ -94,6 +96,7 @@ class TaskEntry:
     extras: Annotated[Mapping[str, int | float | None], Json(flatten=True)] = field(default_factory=dict)
     leak_free: Annotated[Rescore | None, Json(omit_none=True)] = None
     trained_documents: Annotated[TrainedDocuments | None, Json(omit_none=True)] = None
+    threshold: Annotated[ThresholdTransfer | None, Json(omit_none=True)] = None
 
     def basis(self) -> tuple[Mapping[str, MetricTest], str | None]:
         """(the tests the task is judged by, how they differ from all items): its leak-free re-score when it has

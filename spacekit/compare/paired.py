@@ -13,6 +13,7 @@ from spacekit.compare.config import CompareConfig
 from spacekit.compare.entry import TaskEntry
 from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.suite import TaskSpec
+from spacekit.compare.threshold import ThresholdTransfer, threshold_transfer
 from spacekit.errors import InputError
 from spacekit.practical import margin_for
 from spacekit.tasks import Task, TaskResult
@@ -63,4 +64,17 @@ def task_entry(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult
                      item_meaning=type(before).item_meaning.format(metric=main),
                      win_tie_loss=changes.win_tie_loss, most_improved=changes.most_improved,
                      most_regressed=changes.most_regressed, delta_histogram=changes.delta_histogram,
-                     extras=task.report_extras(before, after))
+                     extras=task.report_extras(before, after),
+                     threshold=cutoff_transfer(spec, before, after, config))
+
+
+def cutoff_transfer(spec: TaskSpec, before: TaskResult, after: TaskResult,
+                    config: CompareConfig) -> ThresholdTransfer | None:
+    """How the task's similarity cut-off (its own, else --threshold; none: the best-F1 ones) transfers from the
+    before model to the after model, for a kind with scored pairs."""
+    pairs_before, pairs_after = before.threshold_pairs(), after.threshold_pairs()
+    if pairs_before is None or pairs_after is None or not len(pairs_before.scores):
+        return None
+    given = spec.threshold if spec.threshold is not None else config.threshold
+    return threshold_transfer(pairs_before, pairs_after, given, type(before).positive_meaning or "",
+                              resamples=config.resamples, seed=config.seed + 13, alpha=config.alpha)

@@ -4,6 +4,7 @@ optional [before] / [after] tables of prompts for one model."""
 from __future__ import annotations
 
 import contextlib
+import math
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from spacekit.ab.replay import Replay
 
 TAGS = ("in-domain", "holdout")
-RESERVED = {"name", "kind", "tag", "metrics", "min_effect", "mteb_task", *PROMPT_KEYS}
+RESERVED = {"name", "kind", "tag", "metrics", "min_effect", "mteb_task", "threshold", *PROMPT_KEYS}
 MODELS = ("before", "after")
 
 
@@ -36,6 +37,7 @@ class TaskSpec:
     prompts: tuple[PromptChoice, PromptChoice] = (PromptChoice(), PromptChoice())  # (before, after) models
     min_effect: dict[str, float] = field(default_factory=dict)  # this task's margins (over --min-effect's)
     mteb_task: str | None = None    # the MTEB task it is (--mteb-out file names, --reference lookups)
+    threshold: float | None = None  # the similarity cut-off used with the before model (over --threshold)
 
     @property
     def mteb_name(self) -> str:
@@ -147,7 +149,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     if mteb_task is not None and (not isinstance(mteb_task, str) or not mteb_task.strip()):
         raise InputError(f"{where}: mteb_task must be a task name, got {mteb_task!r}")
     spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]),
-                    _min_effect(where, entry.get("min_effect", {})), mteb_task)
+                    _min_effect(where, entry.get("min_effect", {})), mteb_task, _threshold(where, cls, entry))
     with located(where):
         task = spec.build()                                               # its settings checked now
     main = task.main_metric(metrics[0]) if metrics else None               # a hybrid search's: the fused run's
@@ -155,6 +157,19 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
         metrics = [main, *[m for m in metrics if m != main]]
     extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]
     return replace(spec, metrics=metrics + extra)
+
+
+def _threshold(where: str, cls: type[Task], entry: dict) -> float | None:
+    """threshold = 0.65: a finite number, on a kind with scored pairs."""
+    if "threshold" not in entry:
+        return None
+    value = entry["threshold"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{where}: threshold must be a number (a similarity cut-off), got {value!r}")
+    if not cls.scored_pairs:
+        raise InputError(f"{where}: threshold applies to tasks with scored pairs (sts, pair_classification, "
+                         f"retrieval), not {cls.kind}")
+    return float(value)
 
 
 def _min_effect(where: str, value: object) -> dict[str, float]:

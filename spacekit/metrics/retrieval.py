@@ -187,6 +187,22 @@ def _trec_order(codes: np.ndarray, scores: np.ndarray, doc_ids: np.ndarray, orde
     return codes, scores
 
 
+def relevance_of(run: RankedRun, judged: Judgements, query_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(relevant: (len(query_ids), depth) bool, whether each ranked document of the query's run row is relevant
+    (rel >= 1; False where the query is not in the run); each query's relevant documents in the qrels). The run's
+    rows are read in their stored order: an ordered run."""
+    row_of = {q: r for r, q in enumerate(run.query_ids)}
+    present = np.array([q in row_of for q in query_ids], bool)
+    judged_row = np.array([judged.row_of.get(q, -1) for q in query_ids], np.int64)
+    if (judged_row < 0).any():
+        raise InputError(f"query {query_ids[int(np.argmax(judged_row < 0))]!r} has no judgements")
+    relevant = np.zeros((len(query_ids), run.codes.shape[1]), bool)
+    rows = np.array([row_of[q] for q, p in zip(query_ids, present, strict=True) if p], np.int64)
+    if len(rows):
+        relevant[present] = _judge(run.codes[rows], judged_row[present], judged) >= 1
+    return relevant, judged.num_rel[judged_row]
+
+
 def _judge(codes: np.ndarray, jrows: np.ndarray, judged: Judgements) -> np.ndarray:
     """(nq, depth) graded relevance of the ranked docs: each judgement is looked for in its query's row."""
     eval_row = np.full(len(judged.query_ids), -1, np.int64)

@@ -70,6 +70,7 @@ def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
         out.append("<h2>Per-item changes</h2><p class='muted'>Per task, the change of each item (what an item is: "
                    "below); items that did not change are counted in each panel's title, not drawn.</p>"
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
+    out.append(_cutoffs(c.tasks, plots))
     out += [_examples(t) for t in c.tasks]
     for key, sections in c.observed.items():
         for i, section in enumerate(sections):
@@ -154,6 +155,20 @@ def _drift(drift: Drift) -> str:
     out += [f"<tr><td>{e(k)}</td><td>{num(v.before)}</td><td>{num(v.after)}</td><td>{signed(v.delta)}"
             "</td></tr>" for k, v in drift.geometry.items()]
     return "".join(out) + "</table>"
+
+
+def _cutoffs(tasks: tuple[TaskEntry, ...], plots: dict[str, Path]) -> str:
+    cut = [t for t in tasks if t.threshold is not None]
+    if not cut:
+        return ""
+    out = ["<h2>Similarity cut-offs</h2><p class='muted'>What a cut-off on the similarity (pairs scored at or "
+           "above it count as matches) selects under each model; intervals: paired bootstrap over the items.</p><ul>"]
+    out += [f"<li><b>{e(t.name)}</b>: {e(t.threshold.line)} <span class='muted'>(a positive: "
+            f"{e(t.threshold.positive)})</span></li>" for t in cut if t.threshold is not None]
+    out.append("</ul>")
+    if "thresholds" in plots:
+        out.append(_img(plots["thresholds"], "score histograms of both models with the cut-offs"))
+    return "".join(out)
 
 
 def _examples(t: TaskEntry) -> str:

@@ -61,6 +61,11 @@ def render_markdown(comparison: Comparison) -> str:
                   for k, v in drift.geometry.items()]
     for section in c.sections():
         lines += section.markdown()
+    cut = [t for t in c.tasks if t.threshold is not None]
+    if cut:
+        lines += ["", "## Similarity cut-offs", ""]
+        lines += [f"- **{md(t.name)}**: {md(t.threshold.line)} (a positive: {md(t.threshold.positive)})"
+                  for t in cut if t.threshold is not None]
     for t in c.tasks:
         lines += _examples(t)
     if c.provenance is not None:

@@ -30,6 +30,9 @@ def make_plots(comparison: Comparison, out: Path) -> dict[str, Path]:
         paths["projection"] = _projection(comparison.space, out / "projection.png", comparison.seed)
     if comparison.tasks:
         paths["deltas"] = _deltas(comparison.tasks, out / "deltas.png")
+    cut = [t for t in comparison.tasks if t.threshold is not None]
+    if cut:
+        paths["thresholds"] = _thresholds(cut, out / "thresholds.png")
     for key, sections in comparison.observed.items():
         for i, section in enumerate(sections):
             fig = section.figure()
@@ -141,5 +144,40 @@ def _deltas(tasks: tuple[TaskEntry, ...], path: Path) -> Path:
         ax.set_xlabel(plot_label(f"Δ {t.main_metric} per item (+: better after)"), fontsize=8)
         ax.set_ylabel("items", fontsize=8)
         ax.set_title(plot_label(f"{wrapped(t.name, 40)}\n{h.ties} of {h.n} unchanged (not drawn)"), fontsize=9)
+    save_figure(fig, path)
+    return path
+
+
+def _thresholds(tasks: list[TaskEntry], path: Path) -> Path:
+    """Per task with scored pairs, both models' score histograms overlaid (positives solid, negatives dashed, each
+    as shares of its own pairs), the given cut-off and its after-model counterparts, or the best-F1 cut-offs."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.4 * len(tasks), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(tasks), squeeze=False)
+    for ax, t in zip(axes[0], tasks, strict=True):
+        th = t.threshold
+        assert th is not None
+        h, edges = th.histogram, np.asarray(th.histogram.edges)
+        for counts, colour, style, label in ((h.before_positive, PALETTE[0], "-", "before, positives"),
+                                             (h.before_negative, PALETTE[0], "--", "before, negatives"),
+                                             (h.after_positive, PALETTE[1], "-", "after, positives"),
+                                             (h.after_negative, PALETTE[1], "--", "after, negatives")):
+            share = np.asarray(counts) / max(1, sum(counts))      # positives are few in retrieval: each class apart
+            ax.stairs(share, edges, color=colour, linestyle=style, label=label)
+        if th.given is not None:
+            ax.axvline(th.given, color=PALETTE[0], lw=1.2, label=f"your cut-off {th.given:g}")
+            if th.equal_precision is not None and th.equal_precision.value is not None:
+                ax.axvline(th.equal_precision.value, color=PALETTE[1], lw=1.2,
+                           label=f"after, equal precision {th.equal_precision.value:.2f}")
+        else:
+            for cut, colour, which in ((th.best_f1_before, PALETTE[0], "before"), (th.best_f1_after, PALETTE[1],
+                                                                                   "after")):
+                if cut.value is not None:
+                    ax.axvline(cut.value, color=colour, lw=1.2, label=f"best F1 {which} {cut.value:.2f}")
+        ax.set_xlabel("similarity", fontsize=8)
+        ax.set_ylabel("share of the class's pairs", fontsize=8)
+        ax.set_title(plot_label(wrapped(t.name, 40)), fontsize=9)
+        ax.legend(fontsize=6, loc="upper left")
     save_figure(fig, path)
     return path

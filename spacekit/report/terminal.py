@@ -58,6 +58,9 @@ def print_summary(comparison: Comparison, out_dir: str | None = None, width: int
     if c.drift.knn_overlap is not None:
         console.print(f"drift: kNN overlap mean {num(c.drift.knn_overlap.mean, 3)}, linear CKA "
                       f"{num(c.drift.linear_cka, 3)}")
+    for t in c.tasks:
+        if t.threshold is not None:
+            console.print(Text(plain(f"cut-off, {t.name}: {t.threshold.line}")))
     for line in online_lines(c):
         console.print(Text(plain(f"online: {line}")))
     console.print(Text(f"verdict: {c.verdict}", style="bold"))

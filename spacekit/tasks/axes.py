@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spacekit.errors import InputError
+from spacekit.ops.ann import INDEXES
 
 PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")   # those spacekit.ops.quantize searches in
 
@@ -50,18 +51,20 @@ def variants(dims: tuple[int, ...], precisions: tuple[str, ...]) -> list[Variant
 
 RUNS = ("bm25", "hybrid")    # a retrieval task's lexical and fused runs, scored like variants (tasks.retrieval)
 FUSIONS = ("rrf", "weighted")  # how a hybrid search fuses them (spacekit.ops.fusion)
+INDEX_TAGS = INDEXES          # the approximate indexes a retrieval task searches through (spacekit.ops.ann)
 
 
 def base_metric(name: str) -> tuple[str, str]:
-    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); 'ndcg@10/hybrid' -> ('ndcg@10', 'hybrid'); a plain metric
+    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); 'ndcg@10/hybrid' -> ('ndcg@10', 'hybrid') (an index too: /hnsw); a plain metric
     -> (name, '')."""
     base, _, tag = name.partition("/")
-    if tag in RUNS:
+    if tag in RUNS or tag in INDEX_TAGS:
         return base, tag
     for part in tag.split("/") if tag else []:
         if not (part in PRECISIONS[1:] or (part.endswith("d") and part[:-1].isdigit() and int(part[:-1]) > 0)):
             raise InputError(f"metric {name!r}: {part!r} is not a dimension (256d), a precision "
-                             f"({', '.join(PRECISIONS[1:])}) or a hybrid search's run ({', '.join(RUNS)})")
+                             f"({', '.join(PRECISIONS[1:])}), a hybrid search's run ({', '.join(RUNS)}) or an index "
+                             f"({', '.join(INDEX_TAGS)})")
     return base, tag
 
 

@@ -18,6 +18,7 @@ from spacekit.io.mteb_results import MtebFormat
 
 if TYPE_CHECKING:
     from spacekit.embed import EncodeOptions, Model
+    from spacekit.metrics.threshold import ScoredPairs
     from spacekit.tasks.sections import ObservedSection
 
 
@@ -42,6 +43,7 @@ class TaskResult:
     """
 
     item_meaning: ClassVar[str] = "an item is one evaluation item; Δ is the change in its {metric}"
+    positive_meaning: ClassVar[str | None] = None   # what a positive pair is, for a similarity cut-off (None: no pairs)
 
     kind: str
     name: str
@@ -72,6 +74,11 @@ class TaskResult:
     def summary(self) -> dict:
         """Scalars the --json output adds after the metrics (split, protocol, k, ...)."""
         return {}
+
+    def threshold_pairs(self) -> ScoredPairs | None:
+        """The scored pairs a similarity cut-off would select from (a positive: a true match), None for a kind
+        without them."""
+        return None
 
     def item_facts(self, i: int) -> dict:
         """Facts about item i that the report shows beside its change (retrieval: the first relevant rank)."""
@@ -108,6 +115,7 @@ class Task(Protocol[R]):
     section: ClassVar[str | None] = None
     observed: ClassVar[type | None] = None
     mteb: ClassVar[MtebFormat | None] = None
+    scored_pairs: ClassVar[bool] = False       # its results have threshold_pairs (a similarity cut-off applies)
     name: str
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from spacekit.io.pairs import LabelledPairs
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
+
+if TYPE_CHECKING:
+    from spacekit.metrics.threshold import ScoredPairs
 
 METRICS = ("ap", "accuracy", "f1")
 
@@ -35,6 +38,14 @@ class PairClassificationResult(TaskResult):
     labels: np.ndarray
     item_meaning: ClassVar[str] = ("an item is a pair; Δ is the change in its cosine, signed by its label (+: a "
                                    "duplicate pair closer, or a non-duplicate pair further apart)")
+    positive_meaning: ClassVar[str | None] = "a pair labelled 1 (a duplicate)"
+
+    def threshold_pairs(self) -> ScoredPairs:
+        """Every pair, scored by its cosine; a positive when labelled 1."""
+        from spacekit.metrics.threshold import ScoredPairs
+
+        return ScoredPairs(self.per_item["similarity"], self.labels == 1, np.arange(self.n),
+                           np.zeros(self.n, np.int64))
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Similarities against the labels: the metric is recomputed on each resample."""
@@ -54,6 +65,7 @@ class PairClassificationTask(Task[PairClassificationResult]):
                                        path=True)]
     name: str = ""
     kind: ClassVar[str] = "pair_classification"
+    scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("max_ap", {
         "ap": "cosine_ap", "accuracy": "cosine_accuracy", "f1": "cosine_f1",
         **{f"{f}_{m}": f"{f}_{m}" for f in ("dot", "euclidean", "manhattan", "max") for m in ("ap", "accuracy", "f1")}})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar
@@ -15,15 +14,19 @@ from spacekit.errors import InputError
 from spacekit.io.beir import BeirData
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
+from spacekit.ops.ann import INDEXES
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
-from spacekit.tasks.axes import FUSIONS, RUNS, Variant, base_metric, variants
+from spacekit.tasks.axes import FUSIONS, PRECISIONS, RUNS, Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
+from spacekit.tasks.side_runs import KNN_K, KNN_METRIC, Search, SideRun, side_run
 
 if TYPE_CHECKING:
     import torch
+
+    from spacekit.metrics.threshold import ScoredPairs
 
 DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
@@ -48,20 +51,38 @@ def retrieval_metric_names(ks=DEFAULT_KS) -> list[str]:
 
 @dataclass(kw_only=True)
 class RetrievalResult(TaskResult):
-    """Per query: every metric; its top RUN_KEPT results (the ranked run, cut); the rank of the first relevant
-    document in the whole run (0: none retrieved)."""
+    """Per query: every metric; its top RUN_KEPT results (the ranked run, cut; rows in query file order); the rank
+    of the first relevant document in the whole run (0: none retrieved); per item, which of its kept results are
+    relevant and how many relevant documents its qrels hold."""
 
     run: RankedRun
     first_relevant_rank: np.ndarray
+    kept_relevant: np.ndarray        # (items, RUN_KEPT) bool, aligned with item_ids (not the run's rows)
+    relevant_total: np.ndarray       # (items,) int
     skipped_queries: int
     split: str | None = None
     similarity: str = "cosine"
     item_meaning: ClassVar[str] = ("an item is a query; Δ is the change in its {metric}; rank is the rank of its first "
                                    "relevant document (> when beyond the depth searched)")
+    positive_meaning: ClassVar[str | None] = (f"a query's relevant document among its top {RUN_KEPT} results (relevant "
+                                              f"documents below them count as missed)")
 
     def item_facts(self, i: int) -> dict:
         """The first relevant document's rank, None when it is beyond the retrieved depth."""
         return {"rank": int(self.first_relevant_rank[i]) or None}
+
+    def threshold_pairs(self) -> ScoredPairs:
+        """Each query's kept results (its top RUN_KEPT) as scored pairs, a relevant document a positive; relevant
+        documents beyond them are missed positives."""
+        from spacekit.metrics.threshold import ScoredPairs
+
+        row_of = {q: r for r, q in enumerate(self.run.query_ids)}
+        rows = np.array([row_of.get(q, -1) for q in self.item_ids], np.int64)
+        scores = np.where(rows[:, None] >= 0, self.run.scores[rows], -np.inf)
+        found = np.isfinite(scores) & (self.run.codes[rows] >= 0)
+        item = np.broadcast_to(np.arange(len(rows))[:, None], scores.shape)
+        return ScoredPairs(scores[found], self.kept_relevant[found], item[found],
+                           self.relevant_total - self.kept_relevant.sum(axis=1))
 
     def summary(self) -> dict:
         """split (when searched), the similarity searched with, and how many qrels queries the run skipped."""
@@ -92,11 +113,15 @@ class RetrievalTask(Task[RetrievalResult]):
     hybrid_weight: Annotated[float, Option("weighted fusion: the dense run's weight (BM25's: 1 - it)",
                                            range=Range(0, 1))] = 0.5
     rrf_k: Annotated[int, Option("rrf: the constant k in 1 / (k + rank)", range=Range(1, 100_000, integer=True))] = 60
+    index: Annotated[tuple[str, ...], Option("indexes the corpus is also searched through: hnsw, ivf (faiss, the "
+                                             "faiss extra), int8, binary (as quantize); each scored, with its "
+                                             "k-NN recall@10 of the exact search")] = ()
     run_out: str | Path | None = None   # the whole TREC run is written here (streamed, block by block)
     ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
+    scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("ndcg_at_10", ranking=True)
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
     default_metrics: ClassVar[tuple[str, ...]] = REPORTED
@@ -107,9 +132,17 @@ class RetrievalTask(Task[RetrievalResult]):
             raise InputError(f"search backend must be 'spacekit' or 'faiss', got {self.backend!r}")
         if self.similarity not in ("model", "cosine", "dot"):
             raise InputError(f"similarity must be 'model', 'cosine' or 'dot', got {self.similarity!r}")
-        if self.ray is not None and (self.backend != "spacekit" or self.dims or self.quantize):
+        if self.ray is not None and (self.backend != "spacekit" or self.dims or self.quantize or self.index):
             raise InputError("--ray searches the float vectors with spacekit's engine: not with --backend faiss, "
-                             "--dims or --quantize")
+                             "--dims, --quantize or --index")
+        for kind in self.index:
+            if kind not in (*INDEXES, *PRECISIONS[1:]):
+                raise InputError(f"index must be one of {', '.join((*INDEXES, *PRECISIONS[1:]))}, got {kind!r}")
+        if set(self.index) & set(INDEXES):
+            from spacekit.ops.ann import check_available as check_faiss
+
+            check_faiss()
+        self.quantize = tuple(dict.fromkeys([*self.quantize, *[k for k in self.index if k in PRECISIONS]]))
         if self.hybrid not in ("", *FUSIONS):
             raise InputError(f"hybrid must be {' or '.join(FUSIONS)}, got {self.hybrid!r}")
         if self.hybrid:
@@ -117,28 +150,36 @@ class RetrievalTask(Task[RetrievalResult]):
 
             check_available()
         self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
-        tags = {v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set())
+        tags = {v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set()) | set(self.indexes)
         for m in self.metrics:
-            if base_metric(m)[1] not in {"", *tags}:
-                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize / hybrid)")
+            base, tag = base_metric(m)
+            if tag not in {"", *tags} or (base == KNN_METRIC and tag not in self._knn_tags()):
+                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize / hybrid / "
+                                 f"index)")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
         """Every trec_eval metric is a mean over queries (so is each under a dimension / precision)."""
-        parse_metric(base_metric(metric)[0])
+        base, tag = base_metric(metric)
+        if base == KNN_METRIC and not tag:
+            raise InputError(f"metric {metric!r}: {KNN_METRIC} is measured for an index or a precision "
+                             f"({KNN_METRIC}/hnsw)")
+        if base != KNN_METRIC:
+            parse_metric(base)
         return MetricSpec("mean")
 
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> RetrievalTask:
-        """data, split, backend, depth, dims, quantize, rescore from the suite table; variants are scored on the
-        listed metrics and REPORTED."""
-        plain = sorted({base_metric(m)[0] for m in metrics} | set(REPORTED))
+        """data, split, backend, depth, dims, quantize, rescore, hybrid, index from the suite table; variants are
+        scored on the listed metrics and REPORTED."""
+        plain = sorted({base_metric(m)[0] for m in metrics if base_metric(m)[0] != KNN_METRIC} | set(REPORTED))
         return cls(options["data"], options.get("split", "test"), [*plain, *[m for m in metrics if base_metric(m)[1]]],
                    options.get("depth", 1000), name=name, backend=options.get("backend", "spacekit"),
                    dims=tuple(options.get("dims", ())), quantize=tuple(options.get("quantize", ())),
                    rescore=options.get("rescore", 0), axis_metrics=tuple(plain),
                    similarity=options.get("similarity", "model"), hybrid=options.get("hybrid", ""),
-                   hybrid_weight=options.get("hybrid_weight", 0.5), rrf_k=options.get("rrf_k", 60))
+                   hybrid_weight=options.get("hybrid_weight", 0.5), rrf_k=options.get("rrf_k", 60),
+                   index=tuple(options.get("index", ())))
 
     def read_inputs(self) -> BeirData:
         """The BEIR folder's corpus, queries and qrels of the split."""
@@ -154,8 +195,7 @@ class RetrievalTask(Task[RetrievalResult]):
 
         from spacekit import backend
         from spacekit.io.trec import run_writer
-        from spacekit.metrics.retrieval import Judgements, RunScorer
-        from spacekit.ops.fusion import fuse
+        from spacekit.metrics.retrieval import Judgements, RunScorer, relevance_of
 
         data = self.inputs()
         doc_ids = np.array(data.corpus.ids, dtype=object)
@@ -166,49 +206,91 @@ class RetrievalTask(Task[RetrievalResult]):
         search, docs = self._searcher(model, opts, data, similarity, backend.device(opts.placement.device))
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
         main = RunScorer(judged, [m for m in self.metrics if not base_metric(m)[1]], all_queries=self.all_queries)
-        scorers = [RunScorer(judged, list(self.axis_metrics), all_queries=self.all_queries)
-                   for _ in self.scored_variants]
-        runs = {r: RunScorer(judged, list(self.axis_metrics), all_queries=self.all_queries) for r in RUNS} \
-            if self.hybrid else {}
-        lexical = self._lexical(data) if self.hybrid else None
+        sides = self._side_runs(docs, similarity, opts, data, judged)
         kept: list[RankedRun] = []
         step = max(1, BLOCK_CELLS // self.depth)                              # queries a block
         with sink as write:
             for lo in range(0, len(queries), step):
                 rows = slice(lo, lo + step)
-                ids = data.queries.ids[rows]
                 scores, idx = search(queries[rows])
-                block = RankedRun(ids, doc_ids, idx.numpy(), scores.numpy().astype(np.float64), ordered=True)
+                block = RankedRun(data.queries.ids[rows], doc_ids, idx.numpy(), scores.numpy().astype(np.float64),
+                                  ordered=True)
                 main.add(block)
                 write(block)
                 kept.append(block.top(RUN_KEPT))
-                for v, scorer in zip(self.scored_variants, scorers, strict=True):
-                    scores_v, idx_v = search_variant(queries[rows], docs, v, self._variant_depth(), similarity,
-                                                     self.rescore, opts.placement.device)
-                    scorer.add(RankedRun(ids, doc_ids, idx_v, scores_v, ordered=True))
-                if lexical is not None:                # BM25's run (the same for both models) and the fused one
-                    lex = (lexical[0][rows].astype(np.int64), lexical[1][rows].astype(np.float64))
-                    fused_c, fused_s = fuse((block.codes, block.scores), lex, self.depth, method=self.hybrid,
-                                            k=self.rrf_k, weight=self.hybrid_weight)
-                    runs["bm25"].add(RankedRun(ids, doc_ids, lex[0], lex[1], ordered=True))
-                    runs["hybrid"].add(RankedRun(ids, doc_ids, fused_c, fused_s, ordered=True))
+                for side in sides:
+                    side.add(queries[rows], rows, block)
         result = main.result()
+        kept_run = RankedRun.concat(kept, doc_ids)
+        kept_relevant, relevant_total = relevance_of(kept_run, judged, result.query_ids)
         metrics, per_item = result.means(), dict(result.per_query)
-        tagged: list[tuple[Callable[[str], str], RunScorer]] = [
-            (v.metric, scorer) for v, scorer in zip(self.scored_variants, scorers, strict=True)]
-        tagged += [(_tagged(r), scorer) for r, scorer in runs.items()]
-        for metric_of, scorer in tagged:
-            scored = scorer.result()
-            assert scored.query_ids == result.query_ids
-            metrics.update({metric_of(m): x for m, x in scored.means().items()})
-            per_item.update({metric_of(m): x for m, x in scored.per_query.items()})
+        for side in sides:
+            means, per_query = side.scored(result.query_ids)
+            metrics.update(means)
+            per_item.update(per_query)
         return RetrievalResult(
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
             item_texts=texts_per_item(data.queries.ids, data.queries.texts), item_targets=relevant_texts(data),
-            run=RankedRun.concat(kept, doc_ids),
+            run=kept_run, kept_relevant=kept_relevant, relevant_total=relevant_total,
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
             similarity=similarity)
+
+    def _side_runs(self, docs: np.ndarray | None, similarity: str, opts: EncodeOptions, data: BeirData,
+                   judged) -> list[SideRun]:
+        """The runs scored beside the exact dense one (tasks.side_runs): each variant, each index, BM25's and the
+        hybrid."""
+        from spacekit.ops.fusion import fuse
+
+        depth, metrics = self._variant_depth(), list(self.axis_metrics)
+
+        def side(tag: str, search: Search, knn: bool = False) -> SideRun:
+            return side_run(tag, search, judged, metrics, all_queries=self.all_queries, knn=knn)
+
+        def variant(v: Variant) -> Search:
+            assert docs is not None                       # a Ray cluster searches no variant (__post_init__)
+
+            def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+                scores, codes = search_variant(q, docs, v, depth, similarity, self.rescore, opts.placement.device)
+                return codes, scores
+            return search
+
+        def through(kind: str) -> Search:
+            from spacekit.ops.ann import AnnIndex
+            from spacekit.progress import stage
+
+            assert docs is not None
+            with stage(f"{kind} index over {len(docs):,} documents"):
+                index = AnnIndex(kind, docs, similarity)
+
+            def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+                scores, codes = index.search(q, depth)
+                return codes, scores
+            return search
+
+        runs = [side(v.tag, variant(v), knn=v.dim is None) for v in self.scored_variants]
+        runs += [side(kind, through(kind), knn=True) for kind in self.indexes]
+        if self.hybrid:                        # BM25's run (the same for both models) and the fused one
+            codes, scores = self._lexical(data)
+
+            def lexical(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+                return codes[rows].astype(np.int64), scores[rows].astype(np.float64)
+
+            def hybrid(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+                return fuse((exact.codes, exact.scores), lexical(q, rows, exact), self.depth, method=self.hybrid,
+                            k=self.rrf_k, weight=self.hybrid_weight)
+
+            runs += [side("bm25", lexical), side("hybrid", hybrid)]
+        return runs
+
+    @property
+    def indexes(self) -> tuple[str, ...]:
+        """The approximate indexes searched (faiss's; the index option's precisions are quantize variants)."""
+        return tuple(k for k in dict.fromkeys(self.index) if k in INDEXES)
+
+    def _knn_tags(self) -> set[str]:
+        """The tags whose k-NN recall is measured: each precision in full dimension, each index."""
+        return {v.tag for v in self.scored_variants if v.dim is None} | set(self.indexes)
 
     def _lexical(self, data: BeirData) -> tuple[np.ndarray, np.ndarray]:
         """BM25's run of every query (codes, scores), computed once and shared by both models' runs."""
@@ -245,27 +327,26 @@ class RetrievalTask(Task[RetrievalResult]):
         return self.similarity if self.similarity != "model" else searchable_similarity(model)
 
     def variant_metrics(self, metric: str) -> list[str]:
-        """The metric under each variant the task scores (and for a hybrid search, BM25's run and the fused one)."""
+        """The metric under each variant the task scores (and for a hybrid search, BM25's run and the fused one; for
+        an index, through it), then each k-NN recall."""
         base = base_metric(metric)[0]
-        return [v.metric(base) for v in self.scored_variants] + [f"{base}/{r}" for r in RUNS if self.hybrid]
+        return ([v.metric(base) for v in self.scored_variants] + [f"{base}/{kind}" for kind in self.indexes]
+                + [f"{base}/{r}" for r in RUNS if self.hybrid]
+                + [f"{KNN_METRIC}/{t}" for t in sorted(self._knn_tags())])
 
     def main_metric(self, metric: str) -> str:
         """A hybrid search's main metric is the fused run's."""
         return f"{metric}/hybrid" if self.hybrid and not base_metric(metric)[1] else metric
 
     def _variant_depth(self) -> int:
-        """Results a variant retrieves: the deepest cut-off its metrics need (the task's depth for map)."""
+        """Results a variant retrieves: the deepest cut-off its metrics need, at least KNN_K (the task's depth for
+        map)."""
         cuts = [parse_metric(m)[1] for m in self.axis_metrics]
-        return self.depth if None in cuts else min(self.depth, max(c for c in cuts if c is not None))
+        return self.depth if None in cuts else min(self.depth, max(KNN_K, *(c for c in cuts if c is not None)))
 
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
-
-
-def _tagged(run: str) -> Callable[[str], str]:
-    """A metric's name under one of a hybrid search's runs: ndcg@10 -> ndcg@10/hybrid."""
-    return lambda metric: f"{metric}/{run}"
 
 
 def relevant_texts(data: BeirData) -> dict[str, list[str]]:

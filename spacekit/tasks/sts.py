@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import numpy as np
 
@@ -16,7 +16,11 @@ from spacekit.tasks.base import MetricSpec, Task, TaskResult, pair_cosines, requ
 from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
 
+if TYPE_CHECKING:
+    from spacekit.metrics.threshold import ScoredPairs
+
 METRICS = ("spearman", "pearson")
+MATCH_SHARE = 0.2    # a similarity cut-off's positives: the pairs whose gold score is in the top fifth of the scale
 
 
 @dataclass(kw_only=True)
@@ -26,6 +30,17 @@ class StsResult(TaskResult):
     gold: np.ndarray
     item_meaning: ClassVar[str] = ("an item is a sentence pair; Δ is the change in how close the rank of its cosine "
                                    "lies to the rank of its gold score (as a share of n; +: closer)")
+    positive_meaning: ClassVar[str | None] = ("a pair whose gold score is in the top fifth of the range the data "
+                                              "spans (STS-B: >= 4 of 5, 'mostly equivalent')")
+
+    def threshold_pairs(self) -> ScoredPairs:
+        """Every pair, scored by its cosine; a positive when its gold score is in the top MATCH_SHARE of the gold
+        range."""
+        from spacekit.metrics.threshold import ScoredPairs
+
+        low, high = float(self.gold.min()), float(self.gold.max())
+        positive = self.gold >= high - MATCH_SHARE * (high - low)
+        return ScoredPairs(self.per_item["similarity"], positive, np.arange(self.n), np.zeros(self.n, np.int64))
 
     def paired_inputs(self, metric: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Similarities against gold: the correlation is recomputed on each resample."""
@@ -48,6 +63,7 @@ class StsTask(Task[StsResult]):
                                        "files", path=True)]
     name: str = ""
     kind: ClassVar[str] = "sts"
+    scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("cosine_spearman", {"spearman": "cosine_spearman",
                                                                 "pearson": "cosine_pearson"})
     default_metrics: ClassVar[tuple[str, ...]] = METRICS
