@@ -45,6 +45,13 @@ def test_knn_recall_counts_the_exact_rows_found():
     np.testing.assert_allclose(knn_recall(found, exact), [0.5, 1.0, 1.0])
 
 
+def test_the_tasks_know_every_index():
+    from spacekit.ops.ann import INDEXES
+    from spacekit.tasks.axes import INDEX_TAGS
+
+    assert INDEX_TAGS == INDEXES
+
+
 def test_ivf_lists_follow_faiss_guidance():
     assert ivf_lists(5183) == 5183 // 39          # 4 sqrt(n) = 288 would leave lists under faiss's 39 points
     assert ivf_lists(1_000_000) == 4000

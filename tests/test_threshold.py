@@ -93,3 +93,71 @@ def test_a_noisy_shift_is_recovered_and_without_a_cutoff_the_best_f1_moves():
     assert t.best_f1_shift.low <= -0.1 <= t.best_f1_shift.high
     assert t.line.startswith(f"best-F1 cut-off {t.best_f1_before.value:.2f}")
     assert "moved -0.1" in t.line
+
+
+def _sts(tmp_path, n: int = 80):
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(30)]
+    rows = ["sentence1,sentence2,score"]
+    for _ in range(n):
+        a = rng.choice(words, 5)
+        b = np.where(rng.random(5) < 0.5, a, rng.choice(words, 5))
+        rows.append(f"{' '.join(a)},{' '.join(b)},{(b == a).sum()}")
+    path = tmp_path / "sts.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_compare_reports_the_cutoff_transfer_of_a_suite_task(tmp_path, tiny_model, minilm_path):
+    """End to end: the report's cut-off numbers equal scikit-learn's precision-recall curve over both models' own
+    cosines (positives: gold in the top fifth of the range, here 4 and 5 of 0..5)."""
+    import json
+
+    from helpers import invoke, make_tiny_model
+
+    from spacekit.embed import EncodeOptions, load_model
+    from spacekit.io.sts import read_sts
+    from spacekit.tasks.base import pair_cosines
+
+    other = make_tiny_model(tmp_path / "other", minilm_path, seed=1)
+    data = _sts(tmp_path)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "s"\nkind = "sts"\ndata = "{data}"\nthreshold = 0.9\n')
+    r = invoke("compare", tiny_model, other, "--suite", suite, "-o", tmp_path / "r", "--json", "--resamples", "300")
+    assert r.exit_code == 0, r.output
+    t = json.loads(r.stdout)["tasks"][0]["threshold"]
+    pairs = read_sts(data)
+    positive = pairs.score >= 4
+    sims = [pair_cosines(EncodeOptions(device="cpu"), load_model(str(m)), pairs.sentence1, pairs.sentence2)
+            for m in (tiny_model, other)]
+    kept = sims[0] >= 0.9
+    assert t["given"] == 0.9
+    assert t["before"]["precision"] == pytest.approx(positive[kept].mean(), abs=1e-9)
+    assert t["before"]["recall"] == pytest.approx(positive[kept].sum() / positive.sum(), abs=1e-9)
+    precision, recall, cuts = precision_recall_curve(positive, sims[1])
+    ok = precision[:-1] >= t["before"]["precision"]
+    lowest = cuts[ok].min()                                  # the lowest score kept at equal precision
+    below = sims[1][sims[1] < lowest]
+    assert t["equal_precision"]["value"] == pytest.approx((lowest + (below.max() if len(below) else lowest - 1)) / 2,
+                                                         abs=1e-6)
+    assert t["line"].startswith("your 0.9 cut-off becomes")
+    assert "Similarity cut-offs" in (tmp_path / "r" / "report.md").read_text()
+    assert (tmp_path / "r" / "thresholds.png").exists()
+
+
+def test_a_threshold_is_checked_before_anything_runs(tmp_path, tiny_model):
+    from helpers import invoke, labelled_csv, one_line_exit_2
+
+    data = _sts(tmp_path, 20)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "s"\nkind = "sts"\ndata = "{data}"\nthreshold = "high"\n')
+    one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "r"),
+                    "task 1 (s): threshold must be a number (a similarity cut-off), got 'high'")
+    labelled = labelled_csv(tmp_path / "c.csv", 20)
+    suite.write_text(f'[[task]]\nname = "c"\nkind = "clustering"\ndata = "{labelled}"\nthreshold = 0.5\n')
+    one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "r"),
+                    "threshold applies to tasks with scored pairs (sts, pair_classification, retrieval), not clustering")
+    suite.write_text(f'[[task]]\nname = "s"\nkind = "sts"\ndata = "{data}"\n')
+    one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "r", "--threshold",
+                           "nan"), "--threshold must be a finite number, got nan")
+    assert not (tmp_path / "r").exists()

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spacekit.errors import InputError
-from spacekit.ops.ann import INDEXES
 
 PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")   # those spacekit.ops.quantize searches in
 
@@ -51,7 +50,7 @@ def variants(dims: tuple[int, ...], precisions: tuple[str, ...]) -> list[Variant
 
 RUNS = ("bm25", "hybrid")    # a retrieval task's lexical and fused runs, scored like variants (tasks.retrieval)
 FUSIONS = ("rrf", "weighted")  # how a hybrid search fuses them (spacekit.ops.fusion)
-INDEX_TAGS = INDEXES          # the approximate indexes a retrieval task searches through (spacekit.ops.ann)
+INDEX_TAGS = ("hnsw", "ivf")  # the approximate indexes a retrieval task searches through: spacekit.ops.ann's INDEXES
 
 
 def base_metric(name: str) -> tuple[str, str]:

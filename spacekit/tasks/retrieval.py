@@ -14,10 +14,9 @@ from spacekit.errors import InputError
 from spacekit.io.beir import BeirData
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
-from spacekit.ops.ann import INDEXES
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
-from spacekit.tasks.axes import FUSIONS, PRECISIONS, RUNS, Variant, base_metric, variants
+from spacekit.tasks.axes import FUSIONS, INDEX_TAGS, PRECISIONS, RUNS, Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
@@ -136,9 +135,9 @@ class RetrievalTask(Task[RetrievalResult]):
             raise InputError("--ray searches the float vectors with spacekit's engine: not with --backend faiss, "
                              "--dims, --quantize or --index")
         for kind in self.index:
-            if kind not in (*INDEXES, *PRECISIONS[1:]):
-                raise InputError(f"index must be one of {', '.join((*INDEXES, *PRECISIONS[1:]))}, got {kind!r}")
-        if set(self.index) & set(INDEXES):
+            if kind not in (*INDEX_TAGS, *PRECISIONS[1:]):
+                raise InputError(f"index must be one of {', '.join((*INDEX_TAGS, *PRECISIONS[1:]))}, got {kind!r}")
+        if set(self.index) & set(INDEX_TAGS):
             from spacekit.ops.ann import check_available as check_faiss
 
             check_faiss()
@@ -286,7 +285,7 @@ class RetrievalTask(Task[RetrievalResult]):
     @property
     def indexes(self) -> tuple[str, ...]:
         """The approximate indexes searched (faiss's; the index option's precisions are quantize variants)."""
-        return tuple(k for k in dict.fromkeys(self.index) if k in INDEXES)
+        return tuple(k for k in dict.fromkeys(self.index) if k in INDEX_TAGS)
 
     def _knn_tags(self) -> set[str]:
         """The tags whose k-NN recall is measured: each precision in full dimension, each index."""
