@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import invoke, one_line_exit_2, write_beir
 
 from spacekit.embed.cross_encoder import load_cross_encoder
 

@@ -134,7 +134,7 @@ def test_compare_reports_the_cutoff_transfer_of_a_suite_task(tmp_path, tiny_mode
     assert t["given"] == 0.9
     assert t["before"]["precision"] == pytest.approx(positive[kept].mean(), abs=1e-9)
     assert t["before"]["recall"] == pytest.approx(positive[kept].sum() / positive.sum(), abs=1e-9)
-    precision, recall, cuts = precision_recall_curve(positive, sims[1])
+    precision, _recall, cuts = precision_recall_curve(positive, sims[1])
     ok = precision[:-1] >= t["before"]["precision"]
     lowest = cuts[ok].min()                                  # the lowest score kept at equal precision
     below = sims[1][sims[1] < lowest]
