@@ -88,5 +88,5 @@ def test_a_folder_that_is_no_reranker_is_one_line(tmp_path, tiny_model, minilm_p
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "sentence_transformers": {"activation_fn":
                                                                                           "mypackage.Evil"}}))
-    with pytest.raises(Exception, match="activation 'mypackage.Evil' is not one of torch's"):
+    with pytest.raises(Exception, match=r"activation 'mypackage\.Evil' is not one of torch's"):
         load_cross_encoder(folder)

@@ -156,7 +156,8 @@ def test_a_threshold_is_checked_before_anything_runs(tmp_path, tiny_model):
     labelled = labelled_csv(tmp_path / "c.csv", 20)
     suite.write_text(f'[[task]]\nname = "c"\nkind = "clustering"\ndata = "{labelled}"\nthreshold = 0.5\n')
     one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "r"),
-                    "threshold applies to tasks with scored pairs (sts, pair_classification, retrieval), not clustering")
+                    "threshold applies to tasks with scored pairs (sts, pair_classification, retrieval), not "
+                    "clustering")
     suite.write_text(f'[[task]]\nname = "s"\nkind = "sts"\ndata = "{data}"\n')
     one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "r", "--threshold",
                            "nan"), "--threshold must be a finite number, got nan")

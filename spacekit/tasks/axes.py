@@ -54,8 +54,8 @@ INDEX_TAGS = ("hnsw", "ivf")  # the approximate indexes a retrieval task searche
 
 
 def base_metric(name: str) -> tuple[str, str]:
-    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); 'ndcg@10/hybrid' -> ('ndcg@10', 'hybrid') (an index too: /hnsw); a plain metric
-    -> (name, '')."""
+    """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); 'ndcg@10/hybrid' -> ('ndcg@10', 'hybrid') (an index or a
+    reranked run too: /hnsw); a plain metric -> (name, '')."""
     base, _, tag = name.partition("/")
     if tag in RUNS or tag in INDEX_TAGS:
         return base, tag
