@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import invoke, one_line_exit_2, write_beir
 
 from spacekit.embed.cross_encoder import load_cross_encoder
 
@@ -90,3 +91,84 @@ def test_a_folder_that_is_no_reranker_is_one_line(tmp_path, tiny_model, minilm_p
                                                                                           "mypackage.Evil"}}))
     with pytest.raises(Exception, match=r"activation 'mypackage\.Evil' is not one of torch's"):
         load_cross_encoder(folder)
+
+
+def _folder(tmp_path):
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(30)]
+    corpus = "".join(json.dumps({"_id": f"d{i}", "title": "", "text": " ".join(rng.choice(words, 6))}) + "\n"
+                     for i in range(120))
+    queries = "".join(json.dumps({"_id": f"q{i}", "text": " ".join(rng.choice(words, 3))}) + "\n" for i in range(25))
+    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{(11 * i) % 120}\t1\nq{i}\td{(5 * i + 1) % 120}\t2\n"
+                                                     for i in range(25))
+    return write_beir(tmp_path / "beir", corpus, queries, qrels)
+
+
+def test_a_reranked_task_scores_the_first_stage_reranked_by_cross_encoder_predict(tmp_path, tiny_model,
+                                                                                  minilm_path):
+    """The reranked metrics equal an independent computation: the task's own first stage (--run-out), its top 20
+    scored by sentence-transformers' CrossEncoder.predict, ranked by that score, scored by pytrec_eval."""
+    import pytrec_eval
+    from sentence_transformers import CrossEncoder
+
+    from spacekit.io.beir import read_beir
+    from spacekit.io.trec import read_run
+
+    folder, ce = _folder(tmp_path), make_cross_encoder(tmp_path / "ce", minilm_path)
+    run_file = tmp_path / "dense.trec"
+    r = invoke("eval", "retrieval", tiny_model, folder, "--rerank", ce, "--rerank-depth", "20", "--json",
+               "--run-out", run_file, "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(r.stdout)["metrics"]
+    data = read_beir(folder, "test")
+    text = dict(zip(data.corpus.ids, data.corpus.texts, strict=True))
+    query = dict(zip(data.queries.ids, data.queries.texts, strict=True))
+    dense = read_run(run_file)
+    predictor = CrossEncoder(str(ce), device="cpu")
+    reranked = {}
+    for q, docs in dense.items():
+        top = sorted(docs, key=lambda d: -docs[d])[:20]
+        scores = predictor.predict([(query[q], text[d]) for d in top])
+        reranked[q] = {d: float(s) for d, s in zip(top, scores, strict=True)}
+    want = pytrec_eval.RelevanceEvaluator(data.qrels, {"ndcg_cut.10"}).evaluate(reranked)
+    assert metrics["ndcg@10/rerank"] == pytest.approx(np.mean([m["ndcg_cut_10"] for m in want.values()]), abs=1e-6)
+    assert metrics["ndcg@10/rerank"] != metrics["ndcg@10"]
+
+
+def test_a_reranked_suite_task_tests_the_reranked_run_first_and_each_model_may_have_its_own(tmp_path, tiny_model,
+                                                                                            minilm_path):
+    from spacekit.compare.suite import read_suite
+
+    folder = _folder(tmp_path)
+    ce = make_cross_encoder(tmp_path / "ce", minilm_path)
+    ce2 = make_cross_encoder(tmp_path / "ce2", minilm_path, seed=1)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\nrerank = "{ce}"\n'
+                     f'rerank_after = "{ce2}"\nrerank_depth = 20\n')
+    spec = read_suite(suite)[0]
+    assert spec.metrics[:2] == ["ndcg@10/rerank", "ndcg@10"]
+    r = invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "out", "--json",
+               "--resamples", "200")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    task = report["tasks"][0]
+    assert task["main_metric"] == "ndcg@10/rerank"
+    first, reranked = task["all_metrics"]["before"], task["all_metrics"]["after"]
+    assert first["ndcg@10"] == reranked["ndcg@10"]                # one embedder: the same first stage
+    assert first["ndcg@10/rerank"] != reranked["ndcg@10/rerank"]  # two rerankers
+    assert set(report["provenance"]["rerankers"]) == {str(ce), str(ce2)}
+
+
+def test_reranker_inputs_are_checked_before_anything_is_encoded(tmp_path, tiny_model, minilm_path):
+    folder = _folder(tmp_path)
+    one_line_exit_2(invoke("eval", "retrieval", tiny_model, folder, "--rerank", tiny_model),
+                    "not a cross-encoder (config.json's architectures")
+    one_line_exit_2(invoke("eval", "retrieval", tiny_model, folder, "--rerank", tmp_path / "nowhere"),
+                    "model not found")
+    ce = make_cross_encoder(tmp_path / "ce", minilm_path)
+    one_line_exit_2(invoke("eval", "retrieval", tiny_model, folder, "--rerank", ce, "--rerank-depth", "0"),
+                    "retrieval rerank_depth must be an integer between 1 and 10,000, got 0")
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\nrerank_after = "{ce}"\n')
+    one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "out"),
+                    "rerank_after needs rerank (the before model's reranker)")

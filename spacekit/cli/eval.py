@@ -96,6 +96,10 @@ def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict 
               help="--hybrid weighted: the dense run's weight (BM25's: 1 - it)")
 @click.option("--rrf-k", type=int, default=RetrievalTask.rrf_k, show_default=True,
               help="--hybrid rrf: the constant k in 1 / (k + rank)")
+@click.option("--rerank", type=click.Path(), default=None,
+              help="a cross-encoder folder reranking the first stage (metrics /rerank)")
+@click.option("--rerank-depth", type=int, default=RetrievalTask.rerank_depth, show_default=True,
+              help="--rerank: first-stage results reranked per query")
 @click.option("--index", default=None,
               help="also search through these indexes: hnsw,ivf (faiss),int8,binary; each with its k-NN recall@10")
 @click.option("--run-out", type=click.Path(dir_okay=False), default=None, help="write the TREC run here")
@@ -106,7 +110,7 @@ def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict 
 @prompt_options(roles=True)
 @mteb_options
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
-                   hybrid, hybrid_weight, rrf_k, index, run_out, ray_address, workers, gpus_per_worker, as_json,
+                   hybrid, hybrid_weight, rrf_k, rerank, rerank_depth, index, run_out, ray_address, workers, gpus_per_worker, as_json,
                    **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     mteb = MtebIO.pop(opts)
@@ -115,6 +119,7 @@ def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize
                          rrf_k=rrf_k, dims=parse_positive_ints(dims) if dims else (),
                          quantize=parse_precisions(quantize) if quantize else (), rescore=rescore,
                          index=tuple(x.strip() for x in index.split(",") if x.strip()) if index else (),
+                         rerank=rerank or "", rerank_depth=rerank_depth,
                          ray=ray_settings(ray_address, workers, gpus_per_worker, opts.get("trust_remote_code", False)))
     result = task.run(*model_and_options(model, **opts))
     show(result, as_json, tuple(f"ndcg@{k}" for k in parse_ks(ks)), mteb=mteb)

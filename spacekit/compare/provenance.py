@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING
 
@@ -14,14 +14,14 @@ if TYPE_CHECKING:
     from spacekit.embed import EncodeOptions, Model
 
 LIBRARIES = ("spacekit", "torch", "transformers", "tokenizers", "sentence-transformers", "numpy", "scipy",
-             "scikit-learn", "pyarrow", "faiss-cpu", "faiss-gpu", "umap-learn", "ray", "triton")
+             "scikit-learn", "pyarrow", "faiss-cpu", "faiss-gpu", "umap-learn", "ray", "triton", "bm25s", "PyStemmer")
 
 
 @dataclass(frozen=True)
 class Provenance:
     """The libraries (distribution name -> version, those installed), Python, the platform, the device and
     precision the models ran on, tokens per batch (None: the device's default), whether the embedding cache was
-    used, and each model's fingerprint ({"before": ..., "after": ...})."""
+    used, each model's fingerprint ({"before": ..., "after": ...}) and each reranker's (its folder -> fingerprint)."""
 
     libraries: Mapping[str, str]
     python: str
@@ -31,6 +31,7 @@ class Provenance:
     batch_tokens: int | None
     cache: bool
     fingerprints: Mapping[str, str]
+    rerankers: Mapping[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line: 'spacekit 0.9.0, torch 2.13.0, transformers 5.2 on cpu (x86_64), fp32'."""
@@ -39,13 +40,18 @@ class Provenance:
         return f"{shown} on {self.device}, {self.precision}"
 
 
-def provenance(models: tuple[Model, Model], opts: EncodeOptions) -> Provenance:
-    """The provenance of a comparison run with these models and encode options."""
+def provenance(models: tuple[Model, Model], opts: EncodeOptions, rerankers: tuple[str, ...] = ()) -> Provenance:
+    """The provenance of a comparison run with these models, encode options and reranker folders."""
+    from pathlib import Path
+
+    from spacekit.embed.model import _fingerprint
+
     placement = opts.placement
     return Provenance(libraries=installed_versions(), python=platform.python_version(),
                       platform=platform.platform(terse=True), device=device_name(placement.device),
                       precision=placement.precision, batch_tokens=placement.batch_tokens, cache=opts.use_cache,
-                      fingerprints={"before": models[0].fingerprint, "after": models[1].fingerprint})
+                      fingerprints={"before": models[0].fingerprint, "after": models[1].fingerprint},
+                      rerankers={r: _fingerprint(Path(r)) for r in dict.fromkeys(rerankers)})
 
 
 def installed_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:

@@ -62,7 +62,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         for which, model, prompts in zip(("before", "after"), models, spec.prompts, strict=True):
             with stage(f"task {spec.name} ({task.kind}), {which} model"):
                 start = time.perf_counter()
-                pair.append(task.run(model, config.opts.with_prompts(prompts)))
+                pair.append(task.run(model, task.options_for(which, config.opts.with_prompts(prompts))))
                 pair[-1].seconds = time.perf_counter() - start
         results[spec.name] = (pair[0], pair[1])
     with stage(f"paired tests ({config.resamples:,} resamples per metric)"):
@@ -95,9 +95,14 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         observed={name: tuple(group) for name, group in observed.items()},
         online=online_section(config.online, alpha=config.alpha, correction=config.correction)
         if config.online is not None else None,
-        provenance=provenance(models, config.opts),
+        provenance=provenance(models, config.opts, _rerankers(suite)),
         runs=tuple(TaskRun(spec.name, spec.kind, spec.mteb_name, *results[spec.name]) for spec, _ in planned),
         space=space)
+
+
+def _rerankers(suite: list[TaskSpec]) -> tuple[str, ...]:
+    """The reranker folders the suite's retrieval tasks name (rerank, rerank_after)."""
+    return tuple(spec.options[key] for spec in suite for key in ("rerank", "rerank_after") if spec.options.get(key))
 
 
 def _on_ray(planned: list, config: CompareConfig) -> None:

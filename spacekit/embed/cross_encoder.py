@@ -105,10 +105,10 @@ class CrossEncoderModel:
         return out
 
 
-def load_cross_encoder(spec: str | Path, *, trust_remote_code: bool = False) -> CrossEncoderModel:
-    """The reranker in a folder (once per process and fingerprint); an InputError naming the folder when it is not
-    a cross-encoder spacekit can score with."""
-    from spacekit.embed.model import _check_remote_code, _fingerprint, _load_hf_tokenizer, model_folder
+def check_cross_encoder(spec: str | Path, *, trust_remote_code: bool = False) -> Path:
+    """The reranker's folder, checked from its files alone (no weights loaded): a sequence-classification head with
+    one label, at most one Transformer module, a torch activation; else an InputError naming the folder."""
+    from spacekit.embed.model import _check_remote_code, model_folder
 
     path = model_folder(str(spec))
     _check_remote_code(path, trust_remote_code)
@@ -121,11 +121,22 @@ def load_cross_encoder(spec: str | Path, *, trust_remote_code: bool = False) -> 
     labels = int(config.get("num_labels") or len(config.get("id2label") or {}) or 1)
     if labels != 1:
         raise InputError(f"{path}: a reranker gives one score per pair; this cross-encoder has {labels} labels")
+    _activation(path, config)
+    return path
+
+
+def load_cross_encoder(spec: str | Path, *, trust_remote_code: bool = False) -> CrossEncoderModel:
+    """The reranker in a folder (once per process and fingerprint); an InputError naming the folder when it is not
+    a cross-encoder spacekit can score with."""
+    from spacekit.embed.model import _fingerprint, _load_hf_tokenizer
+
+    path = check_cross_encoder(spec, trust_remote_code=trust_remote_code)
     fingerprint = _fingerprint(path)
     if (str(path), fingerprint) in _LOADED:
         return _LOADED[str(path), fingerprint]
     import transformers
 
+    config = _read(path / "config.json")
     tokenizer = _load_hf_tokenizer(path, trust_remote_code, "cross-encoder")
     try:
         net = transformers.AutoModelForSequenceClassification.from_pretrained(

@@ -27,6 +27,7 @@ class EncodeOptions:
     cache_dir: str | None = None
     use_cache: bool = True
     prompts: PromptChoice = field(default_factory=PromptChoice)
+    reranker: str | None = None     # a cross-encoder folder over a retrieval task's own (compare's per-model one)
 
     @cached_property
     def placement(self) -> Placement:
@@ -49,6 +50,12 @@ class EncodeOptions:
         vec = self.embed(model, unique, unique, role)
         row = {t: i for i, t in enumerate(unique)}
         return [vec[[row[t] for t in texts]] for texts in texts_lists]
+
+    def with_reranker(self, reranker: str | None) -> EncodeOptions:
+        """These options with this model's reranker (None: the task's own)."""
+        from dataclasses import replace
+
+        return replace(self, reranker=reranker)
 
     def with_prompts(self, choice: PromptChoice) -> EncodeOptions:
         """These options with `choice` over the prompts chosen so far."""

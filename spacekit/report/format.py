@@ -152,6 +152,7 @@ def provenance_rows(comparison: Comparison) -> list[tuple[str, str]]:
             ("tokens per batch", "the device's default" if p.batch_tokens is None else f"{p.batch_tokens:,}"),
             ("embedding cache", "used" if p.cache else "off"), ("python", p.python), ("platform", p.platform)]
     rows += [(f"fingerprint ({which})", value) for which, value in p.fingerprints.items()]
+    rows += [(f"reranker {folder}", value) for folder, value in p.rerankers.items()]
     return rows + [(name, version) for name, version in p.libraries.items()]
 
 

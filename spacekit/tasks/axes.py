@@ -50,6 +50,7 @@ def variants(dims: tuple[int, ...], precisions: tuple[str, ...]) -> list[Variant
 
 RUNS = ("bm25", "hybrid")    # a retrieval task's lexical and fused runs, scored like variants (tasks.retrieval)
 FUSIONS = ("rrf", "weighted")  # how a hybrid search fuses them (spacekit.ops.fusion)
+RERANKED = "rerank"           # a retrieval task's first stage reranked by a cross-encoder (embed.cross_encoder)
 INDEX_TAGS = ("hnsw", "ivf")  # the approximate indexes a retrieval task searches through: spacekit.ops.ann's INDEXES
 
 
@@ -57,13 +58,13 @@ def base_metric(name: str) -> tuple[str, str]:
     """'ndcg@10/256d/int8' -> ('ndcg@10', '256d/int8'); 'ndcg@10/hybrid' -> ('ndcg@10', 'hybrid') (an index or a
     reranked run too: /hnsw); a plain metric -> (name, '')."""
     base, _, tag = name.partition("/")
-    if tag in RUNS or tag in INDEX_TAGS:
+    if tag in RUNS or tag in INDEX_TAGS or tag == RERANKED:
         return base, tag
     for part in tag.split("/") if tag else []:
         if not (part in PRECISIONS[1:] or (part.endswith("d") and part[:-1].isdigit() and int(part[:-1]) > 0)):
             raise InputError(f"metric {name!r}: {part!r} is not a dimension (256d), a precision "
-                             f"({', '.join(PRECISIONS[1:])}), a hybrid search's run ({', '.join(RUNS)}) or an index "
-                             f"({', '.join(INDEX_TAGS)})")
+                             f"({', '.join(PRECISIONS[1:])}), a hybrid search's run ({', '.join(RUNS)}), an index "
+                             f"({', '.join(INDEX_TAGS)}) or the reranked run ({RERANKED})")
     return base, tag
 
 

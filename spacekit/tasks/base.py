@@ -135,6 +135,11 @@ class Task(Protocol[R]):
         """Evaluate one model."""
         ...
 
+    def options_for(self, which: str, opts: EncodeOptions) -> EncodeOptions:
+        """The options compare runs the before or after model (`which`) with: opts, unless the task sets something
+        per model (a retrieval task's rerank_after)."""
+        return opts
+
     def read_inputs(self) -> Any:
         """Read and validate the task's input files (an InputError names the first problem)."""
         return None

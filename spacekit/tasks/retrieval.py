@@ -16,7 +16,7 @@ from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
-from spacekit.tasks.axes import FUSIONS, INDEX_TAGS, PRECISIONS, RUNS, Variant, base_metric, variants
+from spacekit.tasks.axes import FUSIONS, INDEX_TAGS, PRECISIONS, RERANKED, RUNS, Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
@@ -112,6 +112,13 @@ class RetrievalTask(Task[RetrievalResult]):
     hybrid_weight: Annotated[float, Option("weighted fusion: the dense run's weight (BM25's: 1 - it)",
                                            range=Range(0, 1))] = 0.5
     rrf_k: Annotated[int, Option("rrf: the constant k in 1 / (k + rank)", range=Range(1, 100_000, integer=True))] = 60
+    rerank: Annotated[str, Option("a cross-encoder folder (sentence-transformers' CrossEncoder layout) reranking "
+                                  "each model's first stage (the hybrid run with hybrid); the main metric becomes "
+                                  "the reranked run's", path=True)] = ""
+    rerank_after: Annotated[str, Option("compare: the after model's reranker, when it is another (a fine-tuned "
+                                        "reranker against rerank over the same first stage)", path=True)] = ""
+    rerank_depth: Annotated[int, Option("first-stage results reranked per query",
+                                        range=Range(1, 10_000, integer=True))] = 100
     index: Annotated[tuple[str, ...], Option("indexes the corpus is also searched through: hnsw, ivf (faiss, the "
                                              "faiss extra), int8, binary (as quantize); each scored, with its "
                                              "k-NN recall@10 of the exact search")] = ()
@@ -148,8 +155,19 @@ class RetrievalTask(Task[RetrievalResult]):
             from spacekit.ops.lexical import check_available
 
             check_available()
+        if self.rerank:
+            from spacekit.embed.cross_encoder import check_cross_encoder
+
+            check_cross_encoder(self.rerank)
+        if self.rerank_after:
+            from spacekit.embed.cross_encoder import check_cross_encoder
+
+            if not self.rerank:
+                raise InputError("rerank_after needs rerank (the before model's reranker)")
+            check_cross_encoder(self.rerank_after)
         self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
-        tags = {v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set()) | set(self.indexes)
+        tags = ({v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set()) | set(self.indexes)
+                | ({RERANKED} if self.rerank else set()))
         for m in self.metrics:
             base, tag = base_metric(m)
             if tag not in {"", *tags} or (base == KNN_METRIC and tag not in self._knn_tags()):
@@ -178,7 +196,8 @@ class RetrievalTask(Task[RetrievalResult]):
                    rescore=options.get("rescore", 0), axis_metrics=tuple(plain),
                    similarity=options.get("similarity", "model"), hybrid=options.get("hybrid", ""),
                    hybrid_weight=options.get("hybrid_weight", 0.5), rrf_k=options.get("rrf_k", 60),
-                   index=tuple(options.get("index", ())))
+                   index=tuple(options.get("index", ())), rerank=options.get("rerank", ""),
+                   rerank_after=options.get("rerank_after", ""), rerank_depth=options.get("rerank_depth", 100))
 
     def read_inputs(self) -> BeirData:
         """The BEIR folder's corpus, queries and qrels of the split."""
@@ -206,6 +225,9 @@ class RetrievalTask(Task[RetrievalResult]):
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
         main = RunScorer(judged, [m for m in self.metrics if not base_metric(m)[1]], all_queries=self.all_queries)
         sides = self._side_runs(docs, similarity, opts, data, judged)
+        reranker = opts.reranker or self.rerank
+        if reranker:
+            sides.append(self._reranked(reranker, opts, data, judged))
         kept: list[RankedRun] = []
         step = max(1, BLOCK_CELLS // self.depth)                              # queries a block
         with sink as write:
@@ -282,6 +304,26 @@ class RetrievalTask(Task[RetrievalResult]):
             runs += [side("bm25", lexical), side("hybrid", hybrid)]
         return runs
 
+    def _reranked(self, reranker: str, opts: EncodeOptions, data: BeirData, judged) -> SideRun:
+        """The first stage (the dense run, or the hybrid one) reranked: each query's top rerank_depth scored by the
+        cross-encoder, best first (equal scores in first-stage order); documents below them are dropped."""
+        from spacekit.embed.cross_encoder import load_cross_encoder
+        from spacekit.ops.fusion import fuse
+
+        model = load_cross_encoder(reranker)
+        lexical = self._lexical(data) if self.hybrid else None
+
+        def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+            codes = exact.codes
+            if lexical is not None:
+                lex = (lexical[0][rows].astype(np.int64), lexical[1][rows].astype(np.float64))
+                codes = fuse((exact.codes, exact.scores), lex, self.depth, method=self.hybrid, k=self.rrf_k,
+                             weight=self.hybrid_weight)[0]
+            return rerank_codes(model, data.queries.texts[rows], data.corpus.texts, codes[:, :self.rerank_depth],
+                                opts.placement)
+
+        return side_run(RERANKED, search, judged, list(self.axis_metrics), all_queries=self.all_queries, knn=False)
+
     @property
     def indexes(self) -> tuple[str, ...]:
         """The approximate indexes searched (faiss's; the index option's precisions are quantize variants)."""
@@ -321,6 +363,10 @@ class RetrievalTask(Task[RetrievalResult]):
         on_device = torch.as_tensor(docs).to(device) if device.type != "cpu" else docs  # moved once, not per block
         return lambda q: topk(q, on_device, self.depth, metric=similarity, device=device), docs
 
+    def options_for(self, which: str, opts: EncodeOptions) -> EncodeOptions:
+        """The after model reranked by rerank_after when it is set."""
+        return opts.with_reranker(self.rerank_after) if which == "after" and self.rerank_after else opts
+
     def similarity_for(self, model: Model) -> str:
         """The similarity searched with: the task's, or with "model" the model's own (cosine or dot)."""
         return self.similarity if self.similarity != "model" else searchable_similarity(model)
@@ -330,12 +376,14 @@ class RetrievalTask(Task[RetrievalResult]):
         an index, through it), then each k-NN recall."""
         base = base_metric(metric)[0]
         return ([v.metric(base) for v in self.scored_variants] + [f"{base}/{kind}" for kind in self.indexes]
-                + [f"{base}/{r}" for r in RUNS if self.hybrid]
+                + [f"{base}/{r}" for r in RUNS if self.hybrid] + ([f"{base}/{RERANKED}"] if self.rerank else [])
                 + [f"{KNN_METRIC}/{t}" for t in sorted(self._knn_tags())])
 
     def main_metric(self, metric: str) -> str:
-        """A hybrid search's main metric is the fused run's."""
-        return f"{metric}/hybrid" if self.hybrid and not base_metric(metric)[1] else metric
+        """A reranked task's main metric is the reranked run's; a hybrid search's, the fused run's."""
+        if base_metric(metric)[1]:
+            return metric
+        return f"{metric}/{RERANKED}" if self.rerank else f"{metric}/hybrid" if self.hybrid else metric
 
     def _variant_depth(self) -> int:
         """Results a variant retrieves: the deepest cut-off its metrics need, at least KNN_K (the task's depth for
@@ -346,6 +394,17 @@ class RetrievalTask(Task[RetrievalResult]):
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
+
+
+def rerank_codes(model, queries: list[str], corpus: list[str], codes: np.ndarray,
+                 placement) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, scores) of each query's first-stage documents (codes; -1: none) reordered by the cross-encoder's
+    score of (query, document), best first, equal scores in first-stage order; -1 / -inf where none."""
+    rows, cols = np.nonzero(codes >= 0)
+    scores = np.full(codes.shape, -np.inf)
+    scores[rows, cols] = model.score([queries[r] for r in rows], [corpus[c] for c in codes[rows, cols]], placement)
+    order = np.lexsort((np.broadcast_to(np.arange(codes.shape[1]), codes.shape), -scores), axis=1)
+    return np.take_along_axis(codes, order, 1), np.take_along_axis(scores, order, 1)
 
 
 def relevant_texts(data: BeirData) -> dict[str, list[str]]:
