@@ -110,7 +110,8 @@ def show(result, as_json: bool, main_metrics: tuple[str, ...] = (), extra: dict 
 @prompt_options(roles=True)
 @mteb_options
 def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize, rescore, backend, all_queries,
-                   hybrid, hybrid_weight, rrf_k, rerank, rerank_depth, index, run_out, ray_address, workers, gpus_per_worker, as_json,
+                   hybrid, hybrid_weight, rrf_k, rerank, rerank_depth, index, run_out, ray_address, workers,
+                   gpus_per_worker, as_json,
                    **opts) -> None:
     """Retrieval on a BEIR folder: exact top-k search, trec_eval metrics (also per dimension / precision)."""
     mteb = MtebIO.pop(opts)
