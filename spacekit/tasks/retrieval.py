@@ -225,9 +225,6 @@ class RetrievalTask(Task[RetrievalResult]):
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
         main = RunScorer(judged, [m for m in self.metrics if not base_metric(m)[1]], all_queries=self.all_queries)
         sides = self._side_runs(docs, similarity, opts, data, judged)
-        reranker = opts.reranker or self.rerank
-        if reranker:
-            sides.append(self._reranked(reranker, opts, data, judged))
         kept: list[RankedRun] = []
         step = max(1, BLOCK_CELLS // self.depth)                              # queries a block
         with sink as write:
@@ -259,70 +256,28 @@ class RetrievalTask(Task[RetrievalResult]):
 
     def _side_runs(self, docs: np.ndarray | None, similarity: str, opts: EncodeOptions, data: BeirData,
                    judged) -> list[SideRun]:
-        """The runs scored beside the exact dense one (tasks.side_runs): each variant, each index, BM25's and the
-        hybrid."""
-        from spacekit.ops.fusion import fuse
+        """The runs scored beside the exact dense one (tasks.side_runs): each variant, each index, BM25's, the
+        hybrid, and the first stage reranked."""
+        from spacekit.tasks import side_runs as sr
 
-        depth, metrics = self._variant_depth(), list(self.axis_metrics)
+        depth, device = self._variant_depth(), opts.placement.device
 
         def side(tag: str, search: Search, knn: bool = False) -> SideRun:
-            return side_run(tag, search, judged, metrics, all_queries=self.all_queries, knn=knn)
+            return side_run(tag, search, judged, list(self.axis_metrics), all_queries=self.all_queries, knn=knn)
 
-        def variant(v: Variant) -> Search:
-            assert docs is not None                       # a Ray cluster searches no variant (__post_init__)
-
-            def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-                scores, codes = search_variant(q, docs, v, depth, similarity, self.rescore, opts.placement.device)
-                return codes, scores
-            return search
-
-        def through(kind: str) -> Search:
-            from spacekit.ops.ann import AnnIndex
-            from spacekit.progress import stage
-
-            assert docs is not None
-            with stage(f"{kind} index over {len(docs):,} documents"):
-                index = AnnIndex(kind, docs, similarity)
-
-            def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-                scores, codes = index.search(q, depth)
-                return codes, scores
-            return search
-
-        runs = [side(v.tag, variant(v), knn=v.dim is None) for v in self.scored_variants]
-        runs += [side(kind, through(kind), knn=True) for kind in self.indexes]
-        if self.hybrid:                        # BM25's run (the same for both models) and the fused one
-            codes, scores = self._lexical(data)
-
-            def lexical(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-                return codes[rows].astype(np.int64), scores[rows].astype(np.float64)
-
-            def hybrid(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-                return fuse((exact.codes, exact.scores), lexical(q, rows, exact), self.depth, method=self.hybrid,
-                            k=self.rrf_k, weight=self.hybrid_weight)
-
-            runs += [side("bm25", lexical), side("hybrid", hybrid)]
+        runs = [side(v.tag, sr.variant_search(docs, v, depth, similarity, self.rescore, device), knn=v.dim is None)
+                for v in self.scored_variants]
+        runs += [side(kind, sr.index_search(kind, docs, similarity, depth), knn=True) for kind in self.indexes]
+        lexical = sr.lexical_search(self._lexical(data)) if self.hybrid else None   # the same for both models
+        fused = sr.hybrid_search(lexical, self.depth, self.hybrid, self.rrf_k, self.hybrid_weight) if lexical \
+            else None
+        if lexical is not None and fused is not None:
+            runs += [side("bm25", lexical), side("hybrid", fused)]
+        reranker = opts.reranker or self.rerank
+        if reranker:
+            runs.append(side(RERANKED, sr.rerank_search(reranker, data.queries.texts, data.corpus.texts,
+                                                        self.rerank_depth, opts.placement, fused)))
         return runs
-
-    def _reranked(self, reranker: str, opts: EncodeOptions, data: BeirData, judged) -> SideRun:
-        """The first stage (the dense run, or the hybrid one) reranked: each query's top rerank_depth scored by the
-        cross-encoder, best first (equal scores in first-stage order); documents below them are dropped."""
-        from spacekit.embed.cross_encoder import load_cross_encoder
-        from spacekit.ops.fusion import fuse
-
-        model = load_cross_encoder(reranker)
-        lexical = self._lexical(data) if self.hybrid else None
-
-        def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-            codes = exact.codes
-            if lexical is not None:
-                lex = (lexical[0][rows].astype(np.int64), lexical[1][rows].astype(np.float64))
-                codes = fuse((exact.codes, exact.scores), lex, self.depth, method=self.hybrid, k=self.rrf_k,
-                             weight=self.hybrid_weight)[0]
-            return rerank_codes(model, data.queries.texts[rows], data.corpus.texts, codes[:, :self.rerank_depth],
-                                opts.placement)
-
-        return side_run(RERANKED, search, judged, list(self.axis_metrics), all_queries=self.all_queries, knn=False)
 
     @property
     def indexes(self) -> tuple[str, ...]:
@@ -396,34 +351,7 @@ class RetrievalTask(Task[RetrievalResult]):
         return {"skipped_queries": before.skipped_queries}
 
 
-def rerank_codes(model, queries: list[str], corpus: list[str], codes: np.ndarray,
-                 placement) -> tuple[np.ndarray, np.ndarray]:
-    """(codes, scores) of each query's first-stage documents (codes; -1: none) reordered by the cross-encoder's
-    score of (query, document), best first, equal scores in first-stage order; -1 / -inf where none."""
-    rows, cols = np.nonzero(codes >= 0)
-    scores = np.full(codes.shape, -np.inf)
-    scores[rows, cols] = model.score([queries[r] for r in rows], [corpus[c] for c in codes[rows, cols]], placement)
-    order = np.lexsort((np.broadcast_to(np.arange(codes.shape[1]), codes.shape), -scores), axis=1)
-    return np.take_along_axis(codes, order, 1), np.take_along_axis(scores, order, 1)
-
-
 def relevant_texts(data: BeirData) -> dict[str, list[str]]:
     """{query id: the texts of its relevant documents (grade > 0)}."""
     text = dict(zip(data.corpus.ids, data.corpus.texts, strict=True))
     return {q: [text[d] for d, grade in docs.items() if grade > 0] for q, docs in data.qrels.items()}
-
-
-def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int, similarity: str, rescore: int,
-                   device: torch.device | None) -> tuple[np.ndarray, np.ndarray]:
-    """(scores, indices) of one variant's exact search: the vectors truncated (re-normalised) to v.dim, then
-    searched in float32 by the similarity, or quantised (spacekit.ops.quantize)."""
-    from spacekit import backend
-    from spacekit.ops import topk
-    from spacekit.ops.quantize import quantized_topk, truncate
-
-    if v.dim is not None:
-        queries, docs = truncate(queries, v.dim), truncate(docs, v.dim)
-    if v.precision == "float32":
-        scores, idx = topk(queries, docs, depth, metric=similarity, device=device)
-        return scores.numpy().astype(np.float64), idx.numpy()
-    return quantized_topk(queries, docs, depth, v.precision, rescore=rescore, device=backend.device(device))

@@ -1,17 +1,25 @@
 """The runs a retrieval task scores beside its exact dense run, block by block of queries: each Matryoshka /
-precision variant, each approximate index, BM25's run and the hybrid of it with the dense run. Each is scored on
-the task's axis metrics under its tag (ndcg@10/int8, ndcg@10/hnsw, ndcg@10/hybrid); a variant in full dimension
-and an index also report KNN_METRIC, the share of the exact dense top-KNN_K they return."""
+precision variant, each approximate index, BM25's run, the hybrid of it with the dense run, and the first stage
+reranked by a cross-encoder. Each is scored on the task's axis metrics under its tag (ndcg@10/int8, ndcg@10/hnsw,
+ndcg@10/hybrid, ndcg@10/rerank); a variant in full dimension and an index also report KNN_METRIC, the share of the
+exact dense top-KNN_K they return. Each *_search function makes the search of one run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spacekit.metrics.retrieval import Judgements, RunScorer
 from spacekit.ranked_run import RankedRun
+
+if TYPE_CHECKING:
+    import torch
+
+    from spacekit.backend import Placement
+    from spacekit.tasks.axes import Variant
 
 KNN_K = 10
 KNN_METRIC = f"knn_recall@{KNN_K}"
@@ -60,3 +68,88 @@ def side_run(tag: str, search: Search, judged: Judgements, metrics: list[str], *
              knn: bool) -> SideRun:
     """A side run scored on `metrics` (and, with knn, its k-NN recall)."""
     return SideRun(tag, search, RunScorer(judged, metrics, all_queries=all_queries), {} if knn else None)
+
+
+def variant_search(docs: np.ndarray | None, v: Variant, depth: int, similarity: str, rescore: int,
+                   device: torch.device | None) -> Search:
+    """One Matryoshka / precision variant's exact search (search_variant) of each block."""
+    assert docs is not None                            # a Ray cluster searches no variant (RetrievalTask refuses)
+
+    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        scores, codes = search_variant(q, docs, v, depth, similarity, rescore, device)
+        return codes, scores
+    return search
+
+
+def index_search(kind: str, docs: np.ndarray | None, similarity: str, depth: int) -> Search:
+    """The search through an approximate index (spacekit.ops.ann) built once over the model's corpus vectors."""
+    from spacekit.ops.ann import AnnIndex
+    from spacekit.progress import stage
+
+    assert docs is not None
+    with stage(f"{kind} index over {len(docs):,} documents"):
+        index = AnnIndex(kind, docs, similarity)
+
+    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        scores, codes = index.search(q, depth)
+        return codes, scores
+    return search
+
+
+def lexical_search(run: tuple[np.ndarray, np.ndarray]) -> Search:
+    """BM25's run (codes, scores of every query, computed once) read block by block."""
+    codes, scores = run
+
+    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        return codes[rows].astype(np.int64), scores[rows].astype(np.float64)
+    return search
+
+
+def hybrid_search(lexical: Search, depth: int, method: str, k: int, weight: float) -> Search:
+    """The exact dense run fused with the lexical one (spacekit.ops.fusion)."""
+    from spacekit.ops.fusion import fuse
+
+    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        return fuse((exact.codes, exact.scores), lexical(q, rows, exact), depth, method=method, k=k, weight=weight)
+    return search
+
+
+def rerank_search(reranker: str, queries: list[str], corpus: list[str], depth: int, placement: Placement,
+                  first_stage: Search | None = None) -> Search:
+    """The first stage (the exact dense run, or first_stage's: the hybrid one) reranked by the cross-encoder in a
+    folder: each query's top `depth` only (those below are dropped)."""
+    from spacekit.embed.cross_encoder import load_cross_encoder
+
+    model = load_cross_encoder(reranker)
+
+    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        codes = exact.codes if first_stage is None else first_stage(q, rows, exact)[0]
+        return rerank_codes(model, queries[rows], corpus, codes[:, :depth], placement)
+    return search
+
+
+def rerank_codes(model, queries: list[str], corpus: list[str], codes: np.ndarray,
+                 placement: Placement | None) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, scores) of each query's first-stage documents (codes; -1: none) reordered by the cross-encoder's
+    score of (query, document), best first, equal scores in first-stage order; -1 / -inf where none."""
+    rows, cols = np.nonzero(codes >= 0)
+    scores = np.full(codes.shape, -np.inf)
+    scores[rows, cols] = model.score([queries[r] for r in rows], [corpus[c] for c in codes[rows, cols]], placement)
+    order = np.lexsort((np.broadcast_to(np.arange(codes.shape[1]), codes.shape), -scores), axis=1)
+    return np.take_along_axis(codes, order, 1), np.take_along_axis(scores, order, 1)
+
+
+def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int, similarity: str, rescore: int,
+                   device: torch.device | None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, indices) of one variant's exact search: the vectors truncated (re-normalised) to v.dim, then
+    searched in float32 by the similarity, or quantised (spacekit.ops.quantize)."""
+    from spacekit import backend
+    from spacekit.ops import topk
+    from spacekit.ops.quantize import quantized_topk, truncate
+
+    if v.dim is not None:
+        queries, docs = truncate(queries, v.dim), truncate(docs, v.dim)
+    if v.precision == "float32":
+        scores, idx = topk(queries, docs, depth, metric=similarity, device=device)
+        return scores.numpy().astype(np.float64), idx.numpy()
+    return quantized_topk(queries, docs, depth, v.precision, rescore=rescore, device=backend.device(device))
