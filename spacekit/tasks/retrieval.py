@@ -141,6 +141,21 @@ class RetrievalTask(Task[RetrievalResult]):
         if self.ray is not None and (self.backend != "spacekit" or self.dims or self.quantize or self.index):
             raise InputError("--ray searches the float vectors with spacekit's engine: not with --backend faiss, "
                              "--dims, --quantize or --index")
+        self._check_system()
+        self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
+        tags = ({v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set()) | set(self.indexes)
+                | ({RERANKED} if self.rerank else set()))
+        for m in self.metrics:
+            base, tag = base_metric(m)
+            if tag not in {"", *tags} or (base == KNN_METRIC and tag not in self._knn_tags()):
+                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize / hybrid / "
+                                 f"index)")
+
+    def _check_system(self) -> None:
+        """The settings of the system around the embedder (index, hybrid, rerank), each from its files or
+        libraries alone, before anything is encoded; an index's precisions join quantize."""
+        from spacekit.embed.cross_encoder import check_cross_encoder
+
         for kind in self.index:
             if kind not in (*INDEX_TAGS, *PRECISIONS[1:]):
                 raise InputError(f"index must be one of {', '.join((*INDEX_TAGS, *PRECISIONS[1:]))}, got {kind!r}")
@@ -156,23 +171,11 @@ class RetrievalTask(Task[RetrievalResult]):
 
             check_available()
         if self.rerank:
-            from spacekit.embed.cross_encoder import check_cross_encoder
-
             check_cross_encoder(self.rerank)
         if self.rerank_after:
-            from spacekit.embed.cross_encoder import check_cross_encoder
-
             if not self.rerank:
                 raise InputError("rerank_after needs rerank (the before model's reranker)")
             check_cross_encoder(self.rerank_after)
-        self.scored_variants = variants(tuple(self.dims), tuple(self.quantize))
-        tags = ({v.tag for v in self.scored_variants} | (set(RUNS) if self.hybrid else set()) | set(self.indexes)
-                | ({RERANKED} if self.rerank else set()))
-        for m in self.metrics:
-            base, tag = base_metric(m)
-            if tag not in {"", *tags} or (base == KNN_METRIC and tag not in self._knn_tags()):
-                raise InputError(f"metric {m!r} names a variant the task does not score (dims / quantize / hybrid / "
-                                 f"index)")
 
     @classmethod
     def metric_spec(cls, metric: str) -> MetricSpec:
