@@ -188,3 +188,23 @@ def test_scifact_reranked_end_to_end_keeps_the_first_stage_set(tmp_path, minilm_
     assert m["ndcg@10"] == pytest.approx(0.64508, abs=5e-5)
     assert m["recall@100/rerank"] == pytest.approx(m["recall@100"], abs=1e-12)
     assert m["ndcg@10/rerank"] < m["ndcg@10"] - 0.1             # a random reranker scrambles the top 10
+
+
+def test_the_issue_style_tables_spread_into_the_flat_keys(tmp_path, minilm_path):
+    from spacekit.compare.suite import read_suite
+
+    folder = _folder(tmp_path)
+    make_cross_encoder(tmp_path / "ce", minilm_path)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\n'
+                     'hybrid = {lexical = "bm25", fusion = "weighted", weight = 0.3, k = 10}\n'
+                     'rerank = {model = "ce/st", depth = 20}\n')
+    task = read_suite(suite)[0].build()
+    assert (task.hybrid, task.hybrid_weight, task.rrf_k) == ("weighted", 0.3, 10)
+    assert (task.rerank, task.rerank_depth) == (str(tmp_path / "ce" / "st"), 20)   # relative to the suite file
+    suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\nrerank = {{modell = "x"}}\n')
+    with pytest.raises(Exception, match=r"task 1 \(r\): rerank: unknown key 'modell' \(it takes model, depth"):
+        read_suite(suite)
+    suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\nhybrid = {{lexical = "tfidf"}}\n')
+    with pytest.raises(Exception, match="hybrid lexical must be 'bm25', got 'tfidf'"):
+        read_suite(suite)

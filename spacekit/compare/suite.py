@@ -128,7 +128,8 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     with located(where):
         for m in metrics:
             cls.metric_spec(m)
-    options = {k: v for k, v in entry.items() if k not in RESERVED}
+    with located(where):
+        options = cls.flat_options({k: v for k, v in entry.items() if k not in RESERVED})
     for key, value in options.items():
         want = cls.options.get(key)
         if want is None:

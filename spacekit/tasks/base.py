@@ -124,6 +124,12 @@ class Task(Protocol[R]):
         raise InputError(f"metric {metric!r} cannot be compared for {cls.kind} (use none)")
 
     @classmethod
+    def flat_options(cls, options: dict) -> dict:
+        """The suite table's options with any table the kind takes as a group of keys (a retrieval task's
+        `hybrid = {fusion = "rrf", k = 60}`) spread into its flat keys; the kind's own options unchanged."""
+        return options
+
+    @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> Task[R]:
         """The task a suite table describes (options: its keys besides name, kind, tag and metrics, each into the
         field it names: spacekit.tasks.options)."""

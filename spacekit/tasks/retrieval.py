@@ -31,6 +31,8 @@ DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
 BLOCK_CELLS = 1 << 21   # ranked entries (queries x depth) searched and scored at once
 RUN_KEPT = 100          # each query's top results a RetrievalResult keeps (the whole run streams to run_out)
+TABLES = {"hybrid": {"lexical": "", "fusion": "hybrid", "weight": "hybrid_weight", "k": "rrf_k"},   # table key ->
+          "rerank": {"model": "rerank", "depth": "rerank_depth", "model_after": "rerank_after"}}  # its flat keys
 
 
 def searchable_similarity(model: Model) -> str:
@@ -187,6 +189,25 @@ class RetrievalTask(Task[RetrievalResult]):
         if base != KNN_METRIC:
             parse_metric(base)
         return MetricSpec("mean")
+
+    @classmethod
+    def flat_options(cls, options: dict) -> dict:
+        """The issue-style tables spread into flat keys: hybrid = {lexical = "bm25", fusion, weight, k} and
+        rerank = {model, depth, model_after}."""
+        out = dict(options)
+        for key, keys in TABLES.items():
+            table = out.get(key)
+            if not isinstance(table, dict):
+                continue
+            del out[key]
+            if key == "hybrid" and table.get("lexical", "bm25") != "bm25":
+                raise InputError(f"hybrid lexical must be 'bm25', got {table['lexical']!r}")
+            for sub, value in table.items():
+                if sub not in keys:
+                    raise InputError(f"{key}: unknown key {sub!r} (it takes {', '.join(keys)})")
+                if keys[sub]:
+                    out[keys[sub]] = value
+        return out
 
     @classmethod
     def from_suite(cls, name: str, metrics: list[str], options: dict) -> RetrievalTask:
