@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 _LOADED: dict[tuple[str, str], CrossEncoderModel] = {}
 CHARS_PER_TOKEN = 4    # a batch's token estimate from its longest pair's characters (batches are sorted by length)
+PAIR_BATCH_TOKENS = 8192   # tokens a batch of pairs at least (on a CPU, 32 pairs of 256: CrossEncoder.predict's batch)
 
 
 @dataclass(eq=False)
@@ -87,7 +88,7 @@ class CrossEncoderModel:
         net = self.net.to(dev, placement.dtype if dev.type != "cpu" else torch.float32)
         chars = np.array([len(q) + len(d) for q, d in zip(queries, documents, strict=True)])
         order = np.argsort(-chars, kind="stable")
-        budget = placement.batch_tokens or default_batch_tokens(dev)
+        budget = placement.batch_tokens or max(default_batch_tokens(dev), PAIR_BATCH_TOKENS)
         out = np.empty(len(queries), np.float32)
         start, lo = time.perf_counter(), 0
         with progress_bar(len(queries), True) as advance, torch.inference_mode():
