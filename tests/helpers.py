@@ -91,6 +91,30 @@ def write_beir(folder: Path, corpus: str, queries: str, qrels: str) -> Path:
     return folder
 
 
+def random_beir(folder: Path, *, docs: int, queries: int, words: int, doc_words: int, query_words: int, seed: int,
+                qrels) -> Path:
+    """A BEIR folder of random word texts (w0 w17 ...): d0.. documents, q0.. queries, qrels(i) -> {doc: grade}."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    vocabulary = [f"w{i}" for i in range(words)]
+    corpus = "".join(json.dumps({"_id": f"d{i}", "title": "", "text": " ".join(rng.choice(vocabulary, doc_words))})
+                     + "\n" for i in range(docs))
+    asked = "".join(json.dumps({"_id": f"q{i}", "text": " ".join(rng.choice(vocabulary, query_words))}) + "\n"
+                    for i in range(queries))
+    judged = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\t{d}\t{g}\n" for i in range(queries)
+                                                      for d, g in qrels(i).items())
+    return write_beir(folder, corpus, asked, judged)
+
+
+def hide_module(monkeypatch, module: str) -> None:
+    """importlib.util.find_spec finds no `module` (an optional extra not installed)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == module else real(name, *a))
+
+
 TINY_CORPUS = "".join(json.dumps({"_id": f"d{i}", "title": "T", "text": f"document {i}"}) + "\n" for i in range(6))
 TINY_QUERIES = "".join(json.dumps({"_id": f"q{i}", "text": f"query {i}"}) + "\n" for i in range(3))
 

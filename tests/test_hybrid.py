@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import data_path, invoke, one_line_exit_2, write_beir
+from helpers import data_path, hide_module, invoke, one_line_exit_2, write_beir
 from ranx import Run
 from ranx import fuse as ranx_fuse
 
@@ -155,9 +155,6 @@ def test_a_hybrid_suite_task_tests_the_fused_run_first(tmp_path):
 
 
 def test_hybrid_without_the_extra_is_one_line_naming_it(tmp_path, tiny_model, monkeypatch):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bm25s" else real(name, *a))
+    hide_module(monkeypatch, "bm25s")
     one_line_exit_2(invoke("eval", "retrieval", tiny_model, _folder(tmp_path), "--hybrid", "rrf"),
                     "hybrid search needs BM25 (bm25s not installed): pip install 'spacekit[hybrid]'")

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import data_path, invoke, one_line_exit_2, write_beir
+from helpers import data_path, hide_module, invoke, one_line_exit_2, random_beir
 
 from spacekit.ops.ann import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IVF_NPROBE, AnnIndex, ivf_lists, knn_recall
 
@@ -75,13 +75,8 @@ def test_an_index_searches_as_faiss_does_and_searching_every_list_is_exact():
 
 
 def _folder(tmp_path):
-    rng = np.random.default_rng(1)
-    words = [f"w{i}" for i in range(40)]
-    corpus = "".join(json.dumps({"_id": f"d{i}", "title": "", "text": " ".join(rng.choice(words, 8))}) + "\n"
-                     for i in range(300))
-    queries = "".join(json.dumps({"_id": f"q{i}", "text": " ".join(rng.choice(words, 4))}) + "\n" for i in range(40))
-    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{(7 * i) % 300}\t1\n" for i in range(40))
-    return write_beir(tmp_path / "beir", corpus, queries, qrels)
+    return random_beir(tmp_path / "beir", docs=300, queries=40, words=40, doc_words=8, query_words=4, seed=1,
+                       qrels=lambda i: {f"d{(7 * i) % 300}": 1})
 
 
 def test_a_task_through_indexes_reports_their_metrics_and_knn_recall(tmp_path, tiny_model):
@@ -129,10 +124,7 @@ def test_an_index_suite_task_tests_each_index_and_its_recall(tmp_path):
 
 
 def test_an_index_without_faiss_is_one_line_naming_the_extra(tmp_path, tiny_model, monkeypatch):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "faiss" else real(name, *a))
+    hide_module(monkeypatch, "faiss")
     one_line_exit_2(invoke("eval", "retrieval", tiny_model, _folder(tmp_path), "--index", "hnsw"),
                     "the index check needs faiss (not installed): pip install 'spacekit[faiss]'")
 

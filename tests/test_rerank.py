@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import invoke, one_line_exit_2, write_beir
+from helpers import invoke, one_line_exit_2, random_beir
 
 from spacekit.embed.cross_encoder import load_cross_encoder
 
@@ -94,14 +94,8 @@ def test_a_folder_that_is_no_reranker_is_one_line(tmp_path, tiny_model, minilm_p
 
 
 def _folder(tmp_path):
-    rng = np.random.default_rng(5)
-    words = [f"w{i}" for i in range(30)]
-    corpus = "".join(json.dumps({"_id": f"d{i}", "title": "", "text": " ".join(rng.choice(words, 6))}) + "\n"
-                     for i in range(120))
-    queries = "".join(json.dumps({"_id": f"q{i}", "text": " ".join(rng.choice(words, 3))}) + "\n" for i in range(25))
-    qrels = "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{(11 * i) % 120}\t1\nq{i}\td{(5 * i + 1) % 120}\t2\n"
-                                                     for i in range(25))
-    return write_beir(tmp_path / "beir", corpus, queries, qrels)
+    return random_beir(tmp_path / "beir", docs=120, queries=25, words=30, doc_words=6, query_words=3, seed=5,
+                       qrels=lambda i: {f"d{(11 * i) % 120}": 1, f"d{(5 * i + 1) % 120}": 2})
 
 
 def test_a_reranked_task_scores_the_first_stage_reranked_by_cross_encoder_predict(tmp_path, tiny_model,
