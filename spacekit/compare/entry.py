@@ -74,6 +74,27 @@ class TrainedDocuments:
 
 
 @dataclass(frozen=True)
+class SliceRow:
+    """The main metric on one slice of a task's items: the slicing, the group, its items, its paired test (p
+    corrected across the task's slices, judged like a task)."""
+
+    slicing: str
+    group: str
+    n: int
+    test: MetricTest
+
+
+@dataclass(frozen=True)
+class TaskSlices:
+    """Where a task changed: its main metric on every slice (compare.slices), and the Simpson warning when the task
+    moved one way while a slice of at least 5% of its items moved significantly the other."""
+
+    metric: str
+    rows: tuple[SliceRow, ...]
+    simpson: str | None
+
+
+@dataclass(frozen=True)
 class TaskEntry:
     """A tested task: every metric's paired test (the main one first), both models' aggregate metrics, what an item
     is, the per-item changes and the kind's extras (retrieval: skipped_queries; classification: mcnemar_p); with
@@ -97,6 +118,7 @@ class TaskEntry:
     leak_free: Annotated[Rescore | None, Json(omit_none=True)] = None
     trained_documents: Annotated[TrainedDocuments | None, Json(omit_none=True)] = None
     threshold: Annotated[ThresholdTransfer | None, Json(omit_none=True)] = None
+    slices: Annotated[TaskSlices | None, Json(omit_none=True)] = None
 
     def basis(self) -> tuple[Mapping[str, MetricTest], str | None]:
         """(the tests the task is judged by, how they differ from all items): its leak-free re-score when it has

@@ -74,7 +74,11 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         with stage("leakage: training texts against every task's items"):
             leakage, entries = leakage_section(models[0], planned, results, entries, training, config)
     tested = judge(list(entries.values()), config)
+    with stage("slices: each task's main metric on slices of its items"):
+        tested = [_sliced(e, planned, results, config) for e in tested]
     head = headline(tested, config)
+    head = dataclasses.replace(head, warnings=tuple(e.slices.simpson for e in tested
+                                                    if e.slices is not None and e.slices.simpson))
     with stage("drift: neighbourhoods and geometry of both spaces"):
         drift, space = drift_section(models, tasks, results, config)
     trained = is_trained(training.texts if training else [])
@@ -98,6 +102,19 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         provenance=provenance(models, config.opts, _rerankers(suite)),
         runs=tuple(TaskRun(spec.name, spec.kind, spec.mteb_name, *results[spec.name]) for spec, _ in planned),
         space=space)
+
+
+def _sliced(entry: TaskEntry, planned: list, results: dict[str, tuple[TaskResult, TaskResult]],
+            config: CompareConfig) -> TaskEntry:
+    """The entry with its slices (compare.slices), on the items it is judged by (all of them)."""
+    from spacekit.compare.slices import slice_section
+
+    spec, task = next((s, t) for s, t in planned if s.name == entry.name)
+    if entry.leak_free is not None:          # judged without its leaked items: slicing all items would mislead
+        return entry
+    before, after = results[entry.name]
+    section = slice_section(task, spec, before, after, entry.main, entry.main_metric, config, entry.name)
+    return dataclasses.replace(entry, slices=section)
 
 
 def _rerankers(suite: list[TaskSpec]) -> tuple[str, ...]:

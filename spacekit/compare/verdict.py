@@ -49,6 +49,7 @@ class Headline:
     rule: str
     correction: str
     alpha: float
+    warnings: tuple[str, ...] = ()      # what the rows hide (a Simpson reversal in a task's slices)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def read_beir(folder: str | Path, split: str = "test") -> BeirData:
     queries_path = find_part(folder, "queries") or _missing(folder, "queries.jsonl", split)
     qrels_source = find_qrels(folder, split) or _missing(folder, f"qrels/{split}.tsv", split)
     corpus = read_texts(corpus_path)
-    all_queries = read_texts(queries_path)
+    all_queries = read_texts(queries_path, keep_fields=True)
     qrels, where = _read_qrels(qrels_source)
     qrels_path = qrels_source[0].parent if isinstance(qrels_source, list) else qrels_source
     doc_set, query_text = set(corpus.ids), dict(zip(all_queries.ids, all_queries.texts, strict=True))
@@ -44,7 +44,7 @@ def read_beir(folder: str | Path, split: str = "test") -> BeirData:
         if docid not in doc_set:
             raise InputError(f"{qrels_path}:{lineno}: document id {docid!r} is not in {corpus_path.name}")
     ids = list(qrels)
-    queries = Texts(ids, [query_text[q] for q in ids], str(queries_path))
+    queries = Texts(ids, [query_text[q] for q in ids], str(queries_path), all_queries.fields_of(ids))
     return BeirData(corpus, queries, qrels, folder.name)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from spacekit.errors import InputError
@@ -16,17 +17,26 @@ class Texts:
     ids: list[str]
     texts: list[str]
     source: str = ""
+    fields: dict[str, list[str]] = dataclass_field(default_factory=dict)   # other columns, as text ('' absent)
+
+    def fields_of(self, ids: list[str]) -> dict[str, list[str]]:
+        """Each extra column's values for these ids (each one of this file's)."""
+        row = {i: r for r, i in enumerate(self.ids)}
+        return {name: [values[row[i]] for i in ids] for name, values in self.fields.items()}
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
-def read_texts(path: str | Path, *, id_field: str | None = None, text_field: str = "text") -> Texts:
-    """Read ids and texts; a row with a `title` gets text = (title + " " + text).strip() (BEIR/MTEB)."""
+def read_texts(path: str | Path, *, id_field: str | None = None, text_field: str = "text",
+               keep_fields: bool = False) -> Texts:
+    """Read ids and texts; a row with a `title` gets text = (title + " " + text).strip() (BEIR/MTEB). keep_fields:
+    every other scalar column (and a `metadata` object's, as metadata.KEY) kept as text, per row."""
     path = Path(path)
     ids: list[str] = []
     texts: list[str] = []
     seen: dict[str, int] = {}
+    extra: list[dict[str, str]] = []
     for lineno, row in read_rows(path):
         key = id_field or ("_id" if "_id" in row else "id")
         doc_id = field(path, lineno, row, key)
@@ -41,6 +51,20 @@ def read_texts(path: str | Path, *, id_field: str | None = None, text_field: str
         seen[doc_id] = lineno
         ids.append(doc_id)
         texts.append(text)
+        if keep_fields:
+            extra.append(_scalars({k: v for k, v in row.items() if k not in (key, text_field, "title")}))
     if not ids:
         raise InputError(f"{path}: no rows")
-    return Texts(ids, texts, str(path))
+    names = list(dict.fromkeys(k for e in extra for k in e))
+    return Texts(ids, texts, str(path), {k: [e.get(k, "") for e in extra] for k in names})
+
+
+def _scalars(row: dict) -> dict[str, str]:
+    """A row's scalar values as text (a nested `metadata` object's too, as metadata.KEY); lists and objects left."""
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, dict) and k == "metadata":
+            out.update({f"metadata.{mk}": str(mv) for mk, mv in v.items() if isinstance(mv, (str, int, float, bool))})
+        elif isinstance(v, (str, int, float, bool)):
+            out[str(k)] = str(v)
+    return out

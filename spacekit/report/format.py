@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spacekit.compare import Comparison
+from spacekit.compare.entry import TaskEntry
 from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.models import setting_rows
 from spacekit.compare.verdict import Headline, HeadlineRow
@@ -78,6 +79,17 @@ def summary_rows(comparison: Comparison, family: str = "main") -> list[SummaryRo
     return rows
 
 
+def slice_rows(t: TaskEntry) -> list[list[str]]:
+    """The task's slices as table rows: slicing, group, n, before, after, Δ, interval, p adj., verdict."""
+    if t.slices is None:
+        return []
+    return [[r.slicing, r.group, str(r.n), num(r.test.before), num(r.test.after), signed(r.test.delta),
+             interval(r.test), pval(r.test.p_adjusted), r.test.verdict or ""] for r in t.slices.rows]
+
+
+SLICE_COLUMNS = ("slicing", "group", "n", "before", "after", "Δ", "95% CI", "p adj.", "verdict")
+
+
 def headline_parts(headline: Headline) -> list[str]:
     """The rows behind the verdict, grouped by their verdict: 'improved on scifact ndcg@10 +0.0228 [+0.0050,
     +0.0420] (leak-free, n=211)', 'negligible change on stsb spearman -0.0030 [...]'."""
@@ -89,7 +101,7 @@ def headline_parts(headline: Headline) -> list[str]:
                 f"{r.task} {r.metric} {signed(r.delta)} {interval(r)}"
                 + "".join(f" ({x})" for x in (r.basis, r.needed_n and f"needs n≈{r.needed_n:,}") if x)
                 for r in mine))
-    return parts
+    return parts + [f"warning: {w}" for w in headline.warnings]
 
 
 @dataclass(frozen=True)

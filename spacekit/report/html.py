@@ -11,6 +11,7 @@ from spacekit.compare.drift import Drift
 from spacekit.compare.entry import TaskEntry
 from spacekit.escape import html as e
 from spacekit.report.format import (
+    SLICE_COLUMNS,
     evidence_line,
     headline_parts,
     leakage_rows,
@@ -22,6 +23,7 @@ from spacekit.report.format import (
     reference_summary,
     reference_table,
     signed,
+    slice_rows,
     summary_rows,
 )
 
@@ -30,7 +32,7 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.3rem .6rem;b
 text-align:right;vertical-align:top}td:first-child,th:first-child,td.l,th.l{text-align:left}.improved{color:#1a7f37}
 .regressed{color:#cf222e}.inconclusive{color:#9a6700}.banner{font-size:1.4rem;padding:.8rem 1rem;border-radius:6px;
 background:#f3f4f6}.banner ul{font-size:1rem;margin:.4rem 0}img{max-width:100%;border:1px solid #eee}
-.muted{color:#666;font-size:.9rem}.nw{white-space:nowrap}"""
+.muted{color:#666;font-size:.9rem}.nw{white-space:nowrap}.warn{color:#cf222e;font-weight:600}"""
 
 
 def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
@@ -71,6 +73,7 @@ def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
                    "below); items that did not change are counted in each panel's title, not drawn.</p>"
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
     out.append(_cutoffs(c.tasks, plots))
+    out += [_slices(t) for t in c.tasks]
     out += [_examples(t) for t in c.tasks]
     for key, sections in c.observed.items():
         for i, section in enumerate(sections):
@@ -155,6 +158,19 @@ def _drift(drift: Drift) -> str:
     out += [f"<tr><td>{e(k)}</td><td>{num(v.before)}</td><td>{num(v.after)}</td><td>{signed(v.delta)}"
             "</td></tr>" for k, v in drift.geometry.items()]
     return "".join(out) + "</table>"
+
+
+def _slices(t: TaskEntry) -> str:
+    rows = slice_rows(t)
+    if not rows or t.slices is None:
+        return ""
+    warning = f"<p class='warn'>{e(t.slices.simpson)}</p>" if t.slices.simpson else ""
+    left = " class='l'"
+    head = "".join(f"<th{left if i < 2 else ''}>{e(c)}</th>" for i, c in enumerate(SLICE_COLUMNS))
+    body = "".join("<tr>" + "".join(f"<td{left if i < 2 else ''}>{e(x)}</td>" for i, x in enumerate(r))
+                   + "</tr>" for r in rows)
+    return (f"<h3>Slices of {e(t.name)} <span class='muted'>({e(t.slices.metric)}; p corrected across its "
+            f"slices)</span></h3>{warning}<table><tr>{head}</tr>{body}</table>")
 
 
 def _cutoffs(tasks: tuple[TaskEntry, ...], plots: dict[str, Path]) -> str:

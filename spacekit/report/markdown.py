@@ -6,6 +6,7 @@ from spacekit.compare import Comparison
 from spacekit.compare.entry import ItemChange, TaskEntry
 from spacekit.escape import md
 from spacekit.report.format import (
+    SLICE_COLUMNS,
     evidence_line,
     headline_parts,
     leakage_rows,
@@ -18,6 +19,7 @@ from spacekit.report.format import (
     reference_summary,
     reference_table,
     signed,
+    slice_rows,
     summary_rows,
 )
 from spacekit.report.online import ab_table
@@ -67,11 +69,24 @@ def render_markdown(comparison: Comparison) -> str:
         lines += [f"- **{md(t.name)}**: {md(t.threshold.line)} (a positive: {md(t.threshold.positive)})"
                   for t in cut if t.threshold is not None]
     for t in c.tasks:
+        lines += _slices(t)
         lines += _examples(t)
     if c.provenance is not None:
         lines += ["", "## Provenance", "", md(c.provenance.summary()) + ".", "", "| | |", "|---|---|"]
         lines += [f"| {md(k)} | {md(v)} |" for k, v in provenance_rows(c)]
     return "\n".join(lines) + "\n"
+
+
+def _slices(t: TaskEntry) -> list[str]:
+    rows = slice_rows(t)
+    if not rows or t.slices is None:
+        return []
+    out = ["", f"## Slices of {md(t.name)} ({md(t.slices.metric)}; p corrected across its slices)", "",
+           "| " + " | ".join(SLICE_COLUMNS) + " |", "|---|---|" + "---:|" * 6 + "---|"]
+    out += ["| " + " | ".join(md(x) for x in r) + " |" for r in rows]
+    if t.slices.simpson:
+        out += ["", f"**Warning**: {md(t.slices.simpson)}."]
+    return out
 
 
 def _examples(t: TaskEntry) -> list[str]:

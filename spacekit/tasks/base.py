@@ -56,6 +56,7 @@ class TaskResult:
     item_targets: dict[str, list[str]] | None = None
     space_texts: list[str] | None = None
     joined_pairs: list[tuple[str, str]] | None = None
+    item_fields: dict[str, list[str]] = field(default_factory=dict)   # per item, its other columns (query fields)
     seconds: float | None = None        # how long the task ran (MTEB result files' evaluation_time)
 
     @property

@@ -274,6 +274,7 @@ class RetrievalTask(Task[RetrievalResult]):
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
             item_texts=texts_per_item(data.queries.ids, data.queries.texts), item_targets=relevant_texts(data),
+            item_fields=_present(data.queries, result.query_ids),
             run=kept_run, kept_relevant=kept_relevant, relevant_total=relevant_total,
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
             similarity=similarity)
@@ -373,6 +374,12 @@ class RetrievalTask(Task[RetrievalResult]):
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
+
+
+def _present(queries, item_ids: list[str]) -> dict[str, list[str]]:
+    """The queries file's other columns per item ('' for a judged query the file does not hold)."""
+    row = {q: r for r, q in enumerate(queries.ids)}
+    return {name: [values[row[q]] if q in row else "" for q in item_ids] for name, values in queries.fields.items()}
 
 
 def relevant_texts(data: BeirData) -> dict[str, list[str]]:
