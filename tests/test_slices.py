@@ -80,7 +80,8 @@ def test_slicings_of_a_retrieval_like_result():
                    item_fields={"lang": ["en", "de", "en"] * 3, "id": [str(i) for i in range(9)] * 1})
     found = {s.name: s.groups for s in slicings(r)}
     assert found["length (words)"] == ["low: 1–3"] * 3 + ["middle: 4–6"] * 3 + ["high: 7–9"] * 3
-    assert found["lexical overlap with the relevant documents"].count("middle: 1.00–1.00") == 4     # 5 zeros first: the ones start in the second third
+    overlap = found["lexical overlap with the relevant documents"]
+    assert overlap.count("middle: 1.00–1.00") == 4          # 5 zeros rank first: the ones start in the second third
     assert found["lang"] == ["en", "de", "en"] * 3
     assert "id" in found                                           # 9 values, under MAX_GROUPS
     assert tertiles(np.array([1.0, 1, 1, 1, 5, 9]), "{:.0f}") == ["low: 1–1"] * 4 + ["high: 5–9"] * 2
