@@ -95,6 +95,22 @@ class TaskSlices:
 
 
 @dataclass(frozen=True)
+class LabelBudget:
+    """What the task's items can decide about its main metric (compare.label_budget): n, the sd of the paired
+    differences, the level its test faced, the smallest change detectable with 80% power, the smallest equivalence
+    margin it can certify, and, when inconclusive, the items a decision needs and how many more that is."""
+
+    n: int
+    sd: float
+    level: float
+    detectable: float
+    equivalence_margin: float
+    needed_n: int | None
+    more: int | None
+    method: str
+
+
+@dataclass(frozen=True)
 class TaskEntry:
     """A tested task: every metric's paired test (the main one first), both models' aggregate metrics, what an item
     is, the per-item changes and the kind's extras (retrieval: skipped_queries; classification: mcnemar_p); with
@@ -119,6 +135,7 @@ class TaskEntry:
     trained_documents: Annotated[TrainedDocuments | None, Json(omit_none=True)] = None
     threshold: Annotated[ThresholdTransfer | None, Json(omit_none=True)] = None
     slices: Annotated[TaskSlices | None, Json(omit_none=True)] = None
+    label_budget: Annotated[LabelBudget | None, Json(omit_none=True)] = None
 
     def basis(self) -> tuple[Mapping[str, MetricTest], str | None]:
         """(the tests the task is judged by, how they differ from all items): its leak-free re-score when it has

@@ -13,6 +13,7 @@ from spacekit.compare.comparison import Comparison, TaskRun
 from spacekit.compare.config import CompareConfig
 from spacekit.compare.drift import SpaceSample, drift_section
 from spacekit.compare.entry import TaskEntry
+from spacekit.compare.label_budget import label_budget
 from spacekit.compare.models import models_section
 from spacekit.compare.paired import task_entry
 from spacekit.compare.provenance import provenance
@@ -76,6 +77,8 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
     tested = judge(list(entries.values()), config)
     with stage("slices: each task's main metric on slices of its items"):
         tested = [_sliced(e, planned, results, config) for e in tested]
+    tested = [dataclasses.replace(e, label_budget=label_budget(e.main, e.leak_free.n if e.leak_free else e.n,
+                                                               config.alpha)) for e in tested]
     head = headline(tested, config)
     head = dataclasses.replace(head, warnings=tuple(e.slices.simpson for e in tested
                                                     if e.slices is not None and e.slices.simpson))

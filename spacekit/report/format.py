@@ -87,6 +87,20 @@ def slice_rows(t: TaskEntry) -> list[list[str]]:
              interval(r.test), pval(r.test.p_adjusted), r.test.verdict or ""] for r in t.slices.rows]
 
 
+def budget_rows(tasks: tuple[TaskEntry, ...]) -> list[list[str]]:
+    """One row per task with a label budget: task, n, sd, detectable change, certifiable margin, items to decide."""
+    rows = []
+    for t in tasks:
+        b = t.label_budget
+        if b is not None:
+            decide = f"{b.needed_n:,} ({b.more:,} more)" if b.needed_n is not None and b.more is not None else "–"
+            rows.append([t.name, t.main_metric, f"{b.n:,}", num(b.sd), num(b.detectable), num(b.equivalence_margin),
+                         decide])
+    return rows
+
+
+BUDGET_COLUMNS = ("task", "metric", "n", "sd of Δ", "detectable (80% power)", "certifiable margin",
+                  "items to decide")
 SLICE_COLUMNS = ("slicing", "group", "n", "before", "after", "Δ", "95% CI", "p adj.", "verdict")
 
 

@@ -11,7 +11,9 @@ from spacekit.compare.drift import Drift
 from spacekit.compare.entry import TaskEntry
 from spacekit.escape import html as e
 from spacekit.report.format import (
+    BUDGET_COLUMNS,
     SLICE_COLUMNS,
+    budget_rows,
     evidence_line,
     headline_parts,
     leakage_rows,
@@ -73,6 +75,7 @@ def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
                    "below); items that did not change are counted in each panel's title, not drawn.</p>"
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
     out.append(_cutoffs(c.tasks, plots))
+    out.append(_budget(c.tasks))
     out += [_slices(t) for t in c.tasks]
     out += [_examples(t) for t in c.tasks]
     for key, sections in c.observed.items():
@@ -158,6 +161,16 @@ def _drift(drift: Drift) -> str:
     out += [f"<tr><td>{e(k)}</td><td>{num(v.before)}</td><td>{num(v.after)}</td><td>{signed(v.delta)}"
             "</td></tr>" for k, v in drift.geometry.items()]
     return "".join(out) + "</table>"
+
+
+def _budget(tasks: tuple[TaskEntry, ...]) -> str:
+    rows = budget_rows(tasks)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{e(c)}</th>" for c in BUDGET_COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in r) + "</tr>" for r in rows)
+    return ("<h2>Label budget</h2><p class='muted'>What each task's items can decide about its main metric (paired t "
+            f"power at the level its test faced).</p><table><tr>{head}</tr>{body}</table>")
 
 
 def _slices(t: TaskEntry) -> str:

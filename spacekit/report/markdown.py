@@ -6,7 +6,9 @@ from spacekit.compare import Comparison
 from spacekit.compare.entry import ItemChange, TaskEntry
 from spacekit.escape import md
 from spacekit.report.format import (
+    BUDGET_COLUMNS,
     SLICE_COLUMNS,
+    budget_rows,
     evidence_line,
     headline_parts,
     leakage_rows,
@@ -68,6 +70,12 @@ def render_markdown(comparison: Comparison) -> str:
         lines += ["", "## Similarity cut-offs", ""]
         lines += [f"- **{md(t.name)}**: {md(t.threshold.line)} (a positive: {md(t.threshold.positive)})"
                   for t in cut if t.threshold is not None]
+    budget = budget_rows(c.tasks)
+    if budget:
+        lines += ["", "## Label budget", "", "What each task's items can decide about its main metric (paired t power "
+                  "at the level its test faced; docs/conventions.md).", "",
+                  "| " + " | ".join(BUDGET_COLUMNS) + " |", "|---|---|" + "---:|" * 5]
+        lines += ["| " + " | ".join(md(x) for x in r) + " |" for r in budget]
     for t in c.tasks:
         lines += _slices(t)
         lines += _examples(t)
