@@ -289,3 +289,33 @@ def test_a_corpus_the_cluster_encoded_is_read_from_the_text_cache_afterwards(clu
     job = corpus_job(model, EncodeOptions(), data.corpus.ids, data.corpus.texts)
     np.testing.assert_array_equal(docs, open_store(job.out).lookup(data.corpus.ids))
     assert corpus_job(model, EncodeOptions(dtype="bf16"), data.corpus.ids, data.corpus.texts).out != job.out
+
+
+def test_workers_search_with_the_drivers_blas_and_candidates(cluster, tmp_path, monkeypatch):
+    """A timed choice can differ between processes on a loaded machine: the workers take the driver's (each worker
+    writes down the plan it searched with)."""
+    import json as json_module
+
+    import spacekit.distributed.search as search
+    from spacekit.ops import similarity
+
+    monkeypatch.setitem(similarity._BLAS, "choice", "numpy")
+    monkeypatch.setitem(similarity._BLAS, "candidates", "bf16")    # a CPU without AMX would time fp32 itself
+    vectors = np.random.default_rng(1).standard_normal((20, 8)).astype(np.float32)
+    write_store(tmp_path / "s", [f"d{i}" for i in range(20)], lambda lo, hi: vectors[lo:hi], dim=8, key={"t": 1},
+                shard_rows=7)
+    real_search, notes = search._shard_search, tmp_path / "plans"
+    notes.mkdir()
+
+    def recording(store_path, shard_numbers, queries, k, metric, plan, device="cpu"):
+        out = real_search(store_path, shard_numbers, queries, k, metric, plan, device)
+        from spacekit.ops.similarity import _BLAS
+
+        (notes / f"{shard_numbers[0]}.json").write_text(json_module.dumps(dict(_BLAS)))
+        return out
+
+    monkeypatch.setattr(search, "_shard_search", recording)
+    sharded_topk(vectors[:2], tmp_path / "s", 3, workers=2)
+    plans = [json_module.loads(p.read_text()) for p in notes.iterdir()]
+    assert len(plans) == 2
+    assert all(p["choice"] == "numpy" and p["candidates"] == "bf16" for p in plans)

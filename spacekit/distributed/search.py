@@ -13,14 +13,14 @@ from spacekit.distributed.cluster import connect, gpus_for, worker_count
 
 
 def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray, k: int, metric: str,
-                  candidates: str | None, device: str = "cpu"):
+                  plan: dict[str, str], device: str = "cpu"):
     """On a worker: exact top-k over the given shards of the store on its device -> (scores, global row indices);
-    on the CPU candidates are picked in the driver's precision (each process times its own otherwise)."""
+    on the CPU with the driver's BLAS and candidate precision (each process times its own otherwise)."""
     from spacekit.ops import topk
-    from spacekit.ops.similarity import use_cpu_candidates
+    from spacekit.ops.similarity import use_cpu_plan
     from spacekit.store.read import open_store
 
-    use_cpu_candidates(candidates)
+    use_cpu_plan(plan)
     store = open_store(store_path)
     offsets = np.cumsum([0] + [s["rows"] for s in store.manifest["shards"]])
     scores, indices = [], []
@@ -42,7 +42,7 @@ def sharded_topk(queries, store_path: str | Path, k: int, *, metric: str = "cosi
                  workers: int | None = None, gpus_per_worker: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """ops.topk's result (scores (nq, k) float32, indices (nq, k) int64) for a store, computed by Ray workers that
     each search some of its shards (on a GPU each when the cluster has them, or as gpus_per_worker says)."""
-    from spacekit.ops.similarity import cpu_candidates
+    from spacekit.ops.similarity import cpu_plan
     from spacekit.store.read import open_store
 
     ray = connect(ray_address, gpus_per_worker=gpus_per_worker or 0.0)
@@ -53,7 +53,7 @@ def sharded_topk(queries, store_path: str | Path, k: int, *, metric: str = "cosi
     q = np.asarray(queries, dtype=np.float32)
     remote = ray.remote(num_cpus=1, num_gpus=gpus)(_shard_search)
     device = "cuda" if gpus > 0 else "cpu"
-    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric, cpu_candidates(),
+    parts = ray.get([remote.remote(str(store_path), list(range(w, shards, count)), q, k, metric, cpu_plan(),
                                    device) for w in range(count)])
     scores, indices = merge(np.concatenate([p[0] for p in parts], axis=1),
                             np.concatenate([p[1] for p in parts], axis=1), min(k, store.count))

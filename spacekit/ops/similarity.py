@@ -129,6 +129,18 @@ def use_cpu_candidates(choice: str | None) -> None:
     _BLAS["candidates"] = "bf16" if choice == "bf16" else "fp32"
 
 
+def cpu_plan() -> dict[str, str]:
+    """This process's CPU search choices (the BLAS, the candidate precision), each timed once per process unless
+    set: what a Ray worker must use to score rows exactly as the driver does (use_cpu_plan)."""
+    return {"choice": cpu_blas(), "candidates": cpu_candidates() or "fp32"}
+
+
+def use_cpu_plan(plan: dict[str, str]) -> None:
+    """Fix this process's CPU search choices to another process's cpu_plan() (a timed choice can differ between
+    processes on a loaded machine, and fp32 products through another BLAS differ in the last bit)."""
+    _BLAS.update({k: v for k, v in plan.items() if k in ("choice", "candidates")})
+
+
 def _time_bf16() -> str:
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(1024, 384, generator=gen), torch.randn(8192, 384, generator=gen)
