@@ -28,6 +28,7 @@ SIMPSON_SHARE = 0.05     # the smallest slice (share of the items) a Simpson war
 MIN_SLICE = 2            # items a slice needs to be tested
 MAX_GROUPS = 20          # a field with more distinct values is not sliced (an id, free text)
 _WORD = re.compile(r"\w+")
+TERTILES = ("low", "middle", "high")
 
 
 @dataclass(frozen=True)
@@ -60,10 +61,16 @@ def tertiles(values: np.ndarray, fmt: str) -> list[str]:
     first_rank = np.searchsorted(np.sort(values), values, side="left")
     which = 3 * first_rank // len(values)
     labels = []
-    for k, name in enumerate(("low", "middle", "high")):
+    for k, name in enumerate(TERTILES):
         members = values[which == k]
         labels.append(f"{name}: {fmt.format(members.min())}–{fmt.format(members.max())}" if len(members) else name)
     return [labels[k] for k in which]
+
+
+def _group_order(group: str) -> tuple[int, str]:
+    """Tertiles low, middle, high; other groups by name."""
+    head = group.split(":", 1)[0]
+    return (TERTILES.index(head) if head in TERTILES else len(TERTILES), group)
 
 
 def lexical_overlap(query: str, targets: list[str]) -> float:
@@ -82,7 +89,7 @@ def slice_section(task: Task, spec: TaskSpec, before: TaskResult, after: TaskRes
     """The main metric tested on every slice of the task's items (None when no slicing applies), corrected across
     them, and the Simpson warning when one fires."""
     groups = [(s.name, g, np.array([x == g for x in s.groups])) for s in slicings(before)
-              for g in dict.fromkeys(s.groups)]
+              for g in sorted(set(s.groups), key=_group_order)]
     groups = [(name, g, mask) for name, g, mask in groups if mask.sum() >= MIN_SLICE]
     if not groups:
         return None

@@ -75,7 +75,7 @@ def render_markdown(comparison: Comparison) -> str:
         lines += ["", "## Label budget", "", "What each task's items can decide about its main metric (paired t power "
                   "at the level its test faced; docs/conventions.md).", "",
                   "| " + " | ".join(BUDGET_COLUMNS) + " |", "|---|---|" + "---:|" * 5]
-        lines += ["| " + " | ".join(md(x) for x in r) + " |" for r in budget]
+        lines += ["| " + " | ".join([md(r[0]), md(r[1]), *r[2:]]) + " |" for r in budget]
     for t in c.tasks:
         lines += _slices(t)
         lines += _examples(t)
@@ -91,7 +91,7 @@ def _slices(t: TaskEntry) -> list[str]:
         return []
     out = ["", f"## Slices of {md(t.name)} ({md(t.slices.metric)}; p corrected across its slices)", "",
            "| " + " | ".join(SLICE_COLUMNS) + " |", "|---|---|" + "---:|" * 6 + "---|"]
-    out += ["| " + " | ".join(md(x) for x in r) + " |" for r in rows]
+    out += ["| " + " | ".join([md(r[0]), md(r[1]), *r[2:]]) + " |" for r in rows]       # numbers as they are
     if t.slices.simpson:
         out += ["", f"**Warning**: {md(t.slices.simpson)}."]
     return out
