@@ -50,11 +50,6 @@ class CrossEncoderModel:
     max_length: int
     scored: dict[bytes, float] = field(default_factory=dict)
 
-    def describe(self) -> dict:
-        """Its identity as the report's provenance records it."""
-        return {"reranker": self.spec, "fingerprint": self.fingerprint, "activation": type(self.activation).__name__,
-                "max_length": self.max_length}
-
     def score(self, queries: list[str], documents: list[str], placement: Placement | None = None) -> np.ndarray:
         """(n,) float32 scores of the pairs (queries[i], documents[i]), as CrossEncoder.predict gives them; pairs
         scored before in this process are not scored again."""
