@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
+from spacekit.compare.diagnosis import Diagnosis
 from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.threshold import ThresholdTransfer
 from spacekit.records import Json
@@ -136,6 +137,7 @@ class TaskEntry:
     threshold: Annotated[ThresholdTransfer | None, Json(omit_none=True)] = None
     slices: Annotated[TaskSlices | None, Json(omit_none=True)] = None
     label_budget: Annotated[LabelBudget | None, Json(omit_none=True)] = None
+    diagnosis: Annotated[Diagnosis | None, Json(omit_none=True)] = None
 
     def basis(self) -> tuple[Mapping[str, MetricTest], str | None]:
         """(the tests the task is judged by, how they differ from all items): its leak-free re-score when it has

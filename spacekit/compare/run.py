@@ -75,16 +75,15 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         with stage("leakage: training texts against every task's items"):
             leakage, entries = leakage_section(models[0], planned, results, entries, training, config)
     tested = judge(list(entries.values()), config)
-    with stage("slices: each task's main metric on slices of its items"):
-        tested = [_sliced(e, planned, results, config) for e in tested]
+    trained = is_trained(training.texts if training else [])
+    with stage("why: holes, ties, clusters, displacement, truncation; slices"):
+        tested = [_diagnosed(e, planned, results, models, config, trained) for e in tested]
     tested = [dataclasses.replace(e, label_budget=label_budget(e.main, e.leak_free.n if e.leak_free else e.n,
                                                                config.alpha)) for e in tested]
     head = headline(tested, config)
-    head = dataclasses.replace(head, warnings=tuple(e.slices.simpson for e in tested
-                                                    if e.slices is not None and e.slices.simpson))
+    head = dataclasses.replace(head, warnings=tuple(w for e in tested for w in _warnings(e)))
     with stage("drift: neighbourhoods and geometry of both spaces"):
         drift, space = drift_section(models, tasks, results, config)
-    trained = is_trained(training.texts if training else [])
     observed: dict[str, list] = {cls.section: [] for cls in kinds().values() if cls.section}
     for task in tasks:                                                     # the observed kinds
         section = task.observe(*results[task.name], trained) if task.section else None
@@ -107,17 +106,35 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         space=space)
 
 
-def _sliced(entry: TaskEntry, planned: list, results: dict[str, tuple[TaskResult, TaskResult]],
-            config: CompareConfig) -> TaskEntry:
-    """The entry with its slices (compare.slices), on the items it is judged by (all of them)."""
+def _diagnosed(entry: TaskEntry, planned: list, results: dict[str, tuple[TaskResult, TaskResult]], models,
+               config: CompareConfig, trained) -> TaskEntry:
+    """The entry with its diagnosis (compare.diagnosis) and its slices (compare.slices, with the diagnosis's
+    slicings), on all its items; a task judged without its leaked items gets neither (all items would mislead)."""
+    from spacekit.compare.diagnosis import diagnose
     from spacekit.compare.slices import slice_section
 
     spec, task = next((s, t) for s, t in planned if s.name == entry.name)
-    if entry.leak_free is not None:          # judged without its leaked items: slicing all items would mislead
+    if entry.leak_free is not None:
         return entry
     before, after = results[entry.name]
-    section = slice_section(task, spec, before, after, entry.main, entry.main_metric, config, entry.name)
-    return dataclasses.replace(entry, slices=section)
+    diagnosis, slicings = diagnose(task, spec, before, after, entry.main_metric, models, config, trained)
+    section = slice_section(task, spec, before, after, entry.main, entry.main_metric, config, entry.name, slicings)
+    return dataclasses.replace(entry, slices=section, diagnosis=diagnosis)
+
+
+def _warnings(entry: TaskEntry) -> list[str]:
+    """The headline's warnings a task raises: a Simpson reversal, a verdict its unjudged documents could flip, a
+    change whose sign depends on tie order, a max length that changed."""
+    out = [entry.slices.simpson] if entry.slices is not None and entry.slices.simpson else []
+    d = entry.diagnosis
+    if d is not None and d.holes is not None and d.holes.undecidable:
+        out.append(f"{entry.name}: {d.holes.undecidable}")
+    if d is not None and d.ties is not None and d.ties.sign_depends:
+        out.append(f"{entry.name}: the sign of the change in {d.ties.metric} depends on the order of tied scores "
+                   f"({d.ties.delta_low:+.4f} to {d.ties.delta_high:+.4f}; {len(d.ties.queries)} queries)")
+    if d is not None and d.truncation is not None and d.truncation.changed:
+        out.append(d.truncation.changed)
+    return out
 
 
 def _rerankers(suite: list[TaskSpec]) -> tuple[str, ...]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from spacekit.compare.config import CompareConfig
 from spacekit.compare.entry import SliceRow, TaskSlices
 from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.paired import paired_test
+from spacekit.compare.slicing import Slicing
 from spacekit.compare.suite import TaskSpec
 from spacekit.practical import adjust, decide, margin_for
 from spacekit.tasks import Task, TaskResult
@@ -29,14 +29,6 @@ MIN_SLICE = 2            # items a slice needs to be tested
 MAX_GROUPS = 20          # a field with more distinct values is not sliced (an id, free text)
 _WORD = re.compile(r"\w+")
 TERTILES = ("low", "middle", "high")
-
-
-@dataclass(frozen=True)
-class Slicing:
-    """One way of cutting the items: its name and each item's group label."""
-
-    name: str
-    groups: list[str]
 
 
 def slicings(result: TaskResult) -> list[Slicing]:
@@ -85,10 +77,11 @@ def lexical_overlap(query: str, targets: list[str]) -> float:
 
 
 def slice_section(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, main: MetricTest,
-                  metric: str, config: CompareConfig, task_name: str) -> TaskSlices | None:
-    """The main metric tested on every slice of the task's items (None when no slicing applies), corrected across
-    them, and the Simpson warning when one fires."""
-    groups = [(s.name, g, np.array([x == g for x in s.groups])) for s in slicings(before)
+                  metric: str, config: CompareConfig, task_name: str,
+                  extra: list[Slicing] | None = None) -> TaskSlices | None:
+    """The main metric tested on every slice of the task's items (its own slicings, then `extra`: None when none
+    applies), corrected across them, and the Simpson warning when one fires."""
+    groups = [(s.name, g, np.array([x == g for x in s.groups])) for s in [*slicings(before), *(extra or [])]
               for g in sorted(set(s.groups), key=_group_order)]
     groups = [(name, g, mask) for name, g, mask in groups if mask.sum() >= MIN_SLICE]
     if not groups:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Tokenizer:
     def __init__(self, hf, max_seq_length: int, lower_case: bool = False):
         self.hf, self.max_seq_length, self.lower_case = hf, max_seq_length, lower_case
         self._shortcuts: Shortcuts | None = None
+        self._identity: str | None = None
+        self._whole: Any = None                   # a private copy that cuts nothing (token_counts)
 
     @property
     def pad_id(self) -> int:
@@ -56,6 +59,39 @@ class Tokenizer:
             return 0
         ids = self.ids([prompt])[0]
         return len(ids) - (1 if ids and ids[-1] in set(self.hf.all_special_ids) else 0)
+
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Each text's tokens with nothing cut (specials included, lower-cased when configured): the lengths
+        max_seq_length truncates."""
+        prepared = [t.lower() for t in texts] if self.lower_case else list(texts)
+        backend = getattr(self.hf, "backend_tokenizer", None)
+        if backend is None:                                   # a slow tokenizer
+            return [len(ids) for ids in self.hf(prepared, add_special_tokens=True, verbose=False)["input_ids"]]
+        if self._whole is None:
+            from tokenizers import Tokenizer as RustTokenizer
+
+            self._whole = RustTokenizer.from_str(backend.to_str())
+            self._whole.no_truncation()
+            self._whole.no_padding()
+        return [len(e.ids) for e in self._whole.encode_batch(prepared)]
+
+    def identity(self) -> str:
+        """A digest of what decides token counts (the tokenizer's definition, lower-casing): equal tokenizers of
+        two models count once."""
+        import hashlib
+
+        if self._identity is not None:
+            return self._identity
+        import json
+
+        backend = getattr(self.hf, "backend_tokenizer", None)
+        if backend is not None:                   # its truncation and padding (set by whoever used it last) aside
+            spec = json.dumps({k: v for k, v in json.loads(backend.to_str()).items()
+                               if k not in ("truncation", "padding")})
+        else:
+            spec = f"{type(self.hf).__name__}:{self.hf.name_or_path}"
+        self._identity = hashlib.blake2b(f"{self.lower_case}:{spec}".encode(), digest_size=16).hexdigest()
+        return self._identity
 
     def encodings(self, texts: list[str], prompt: str = "") -> list:
         """The tokenizer's output per text: Rust encodings (token_ids reads their ids; their length is the token

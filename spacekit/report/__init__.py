@@ -37,7 +37,8 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, *, mteb_out: str 
         for name, text in pages.values():
             atomic_write(staging / name, text)
         staged = {**{key: staging / name for key, (name, _) in pages.items()}, **plots,
-                  **write_section_files(comparison.sections(), out, staging)}
+                  **write_section_files(comparison.sections(), out, staging),
+                  **write_hole_sheets(comparison, out, staging)}
     written = {key: out / path.name for key, path in staged.items()}
     if mteb_out is not None:
         from spacekit.report.mteb import write_mteb_files
@@ -59,3 +60,18 @@ def write_section_files(sections: Iterable[ObservedSection], out: Path, into: Pa
         for file_name, rows in section.files().items():
             written[f"sheet:{section.name}"] = write_sheet(out / file_name, [dict(r) for r in rows], into=into)
     return written
+
+
+def write_hole_sheets(comparison: Comparison, out: Path, into: Path | None = None) -> dict[str, Path]:
+    """Each undecidable task's judging sheet of the unjudged documents that would decide it (compare.holes), labels
+    already filled in carried over like any judging sheet."""
+    from spacekit.report.folder import write_sheet
+
+    written = {}
+    for t in comparison.tasks:
+        holes = t.diagnosis.holes if t.diagnosis is not None else None
+        if holes is not None and holes.sheet:
+            written[f"sheet:{t.name}:holes"] = write_sheet(out / holes.sheet, [dict(r) for r in holes.sheet_rows],
+                                                           into=into)
+    return written
+

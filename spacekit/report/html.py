@@ -28,6 +28,7 @@ from spacekit.report.format import (
     slice_rows,
     summary_rows,
 )
+from spacekit.report.why import why_tables
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;
@@ -76,7 +77,7 @@ def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
     out.append(_cutoffs(c.tasks, plots))
     out.append(_budget(c.tasks))
-    out += [_slices(t) for t in c.tasks]
+    out += [_slices(t) + _why(t) for t in c.tasks]
     out += [_examples(t) for t in c.tasks]
     for key, sections in c.observed.items():
         for i, section in enumerate(sections):
@@ -184,6 +185,19 @@ def _slices(t: TaskEntry) -> str:
                    + "</tr>" for r in rows)
     return (f"<h3>Slices of {e(t.name)} <span class='muted'>({e(t.slices.metric)}; p corrected across its "
             f"slices)</span></h3>{warning}<table><tr>{head}</tr>{body}</table>")
+
+
+def _why(t: TaskEntry) -> str:
+    out = []
+    for table in why_tables(t):
+        left = [" class='l'" if i in table.text else "" for i in range(len(table.columns))]
+        head = "".join(f"<th{left[i]}>{e(c)}</th>" for i, c in enumerate(table.columns))
+        body = "".join("<tr>" + "".join(f"<td{left[i]}>{e(x)}</td>" for i, x in enumerate(r)) + "</tr>"
+                       for r in table.rows)
+        warning = f"<p class='warn'>{e(table.warning)}</p>" if table.warning else ""
+        out.append(f"<h3>{e(table.title)}</h3><p class='muted'>{e(table.note)}</p>{warning}"
+                   + (f"<table><tr>{head}</tr>{body}</table>" if table.rows else ""))
+    return "".join(out)
 
 
 def _cutoffs(tasks: tuple[TaskEntry, ...], plots: dict[str, Path]) -> str:

@@ -25,6 +25,7 @@ from spacekit.report.format import (
     summary_rows,
 )
 from spacekit.report.online import ab_table
+from spacekit.report.why import why_tables
 
 
 def render_markdown(comparison: Comparison) -> str:
@@ -78,6 +79,7 @@ def render_markdown(comparison: Comparison) -> str:
         lines += ["| " + " | ".join([md(r[0]), md(r[1]), *r[2:]]) + " |" for r in budget]
     for t in c.tasks:
         lines += _slices(t)
+        lines += _why(t)
         lines += _examples(t)
     if c.provenance is not None:
         lines += ["", "## Provenance", "", md(c.provenance.summary()) + ".", "", "| | |", "|---|---|"]
@@ -94,6 +96,18 @@ def _slices(t: TaskEntry) -> list[str]:
     out += ["| " + " | ".join([md(r[0]), md(r[1]), *r[2:]]) + " |" for r in rows]       # numbers as they are
     if t.slices.simpson:
         out += ["", f"**Warning**: {md(t.slices.simpson)}."]
+    return out
+
+
+def _why(t: TaskEntry) -> list[str]:
+    out = []
+    for table in why_tables(t):
+        out += ["", f"## {md(table.title)}", "", md(table.note)]
+        if table.warning:
+            out += ["", f"**Warning**: {md(table.warning)}."]
+        out += ["", "| " + " | ".join(md(c) for c in table.columns) + " |", "|" + "---|" * len(table.columns)]
+        out += ["| " + " | ".join(md(c) if i in table.text else c for i, c in enumerate(row)) + " |"
+                for row in table.rows] or ["| " + " | ".join(["–"] * len(table.columns)) + " |"]
     return out
 
 

@@ -13,6 +13,7 @@ from spacekit.report.format import (
     reference_summary,
     summary_rows,
 )
+from spacekit.report.why import why_line
 
 TABLE_WIDTH = 110  # narrower consoles get the rows stacked instead of a table
 STYLE = {"improved": "green", "regressed": "red", "negligible change": "", "equivalent": "", "inconclusive": "yellow",
@@ -61,6 +62,8 @@ def print_summary(comparison: Comparison, out_dir: str | None = None, width: int
     for t in c.tasks:
         if t.threshold is not None:
             console.print(Text(plain(f"cut-off, {t.name}: {t.threshold.line}")))
+        if why_line(t, c.alpha):
+            console.print(Text(plain(why_line(t, c.alpha) or "")))
     for line in online_lines(c):
         console.print(Text(plain(f"online: {line}")))
     console.print(Text(f"verdict: {c.verdict}", style="bold"))
