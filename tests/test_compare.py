@@ -149,6 +149,11 @@ def test_leakage_catches_verbatim_and_paraphrased_queries(demo, tmp_path):
     page = (tmp_path / "r" / "index.html").read_text()
     assert "without leaked items" in page
     assert page.count("<td class='l'>ndcg@10 ") == 1                        # the all-items change, shown beside
+    near = [r for r in retrieval["slices"]["rows"] if r["slicing"].startswith("near-duplicate of training")]
+    assert {r["group"]: r["n"] for r in near} == {"near-duplicate": leak["total"], "not": 160 - leak["total"]}
+    assert retrieval["slices"]["items"] == f"all 160 items, the {leak['total']} leaked ones included"
+    assert len(leak["ids"]) == leak["total"]
+    assert {e["item_id"] for e in leak["pairs"]} <= set(leak["ids"])
 
 
 def test_html_report_renders_in_headless_chromium(demo, tmp_path):

@@ -25,10 +25,9 @@ CLASSES = ("near-duplicate of a relevant document", "unjudged", "judged non-rele
 
 @dataclass(frozen=True)
 class Displacer:
-    """A document that moved above a lost query's relevant documents: its id, text, ranks, and classes."""
+    """A document that moved above a lost query's relevant documents: its id, ranks, and classes."""
 
     id: str
-    text: str
     rank_before: int | None
     rank_after: int
     classes: tuple[str, ...]
@@ -36,7 +35,8 @@ class Displacer:
 
 @dataclass(frozen=True)
 class LostQuery:
-    """A lost query: its id, text, Δ, both top k lists (ids), its relevant documents, and the displacers."""
+    """A lost query: its id, text, Δ, both top k lists (ids), its relevant documents, the displacers, and the text
+    of every document the lists and its relevant documents name."""
 
     id: str
     text: str
@@ -45,6 +45,7 @@ class LostQuery:
     top_after: tuple[str, ...]
     relevant: tuple[str, ...]
     displacers: tuple[Displacer, ...]
+    documents: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ def displacement(before: RankedRun, after: RankedRun, qrels: Mapping[str, Mappin
                 if holds)
             for name in classes:
                 counts[name] += 1
-            out.append(Displacer(d, documents.get(d, ""), top_b.index(d) + 1 if d in top_b else None, r + 1,
-                                 classes))
+            out.append(Displacer(d, top_b.index(d) + 1 if d in top_b else None, r + 1, classes))
+        named = dict.fromkeys([*top_b, *top_a, *relevant])
         queries.append(LostQuery(q, query_text.get(q, ""), float(delta[i]), tuple(top_b), tuple(top_a),
-                                 tuple(relevant), tuple(out)))
+                                 tuple(relevant), tuple(out), {d: documents.get(d, "") for d in named}))
     return Displacement(k, tuple(queries), counts, hubs)

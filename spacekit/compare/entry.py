@@ -88,11 +88,13 @@ class SliceRow:
 @dataclass(frozen=True)
 class TaskSlices:
     """Where a task changed: its main metric on every slice (compare.slices), and the Simpson warning when the task
-    moved one way while a slice of at least 5% of its items moved significantly the other."""
+    moved one way while a slice of at least 5% of its items moved significantly the other; the items sliced (all of
+    them: a task judged leak-free is sliced with its leaked items, one slicing being near-duplicates of training)."""
 
     metric: str
     rows: tuple[SliceRow, ...]
     simpson: str | None
+    items: str = "all items"
 
 
 @dataclass(frozen=True)

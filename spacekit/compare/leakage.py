@@ -111,7 +111,7 @@ def trained_targets(item_targets: dict[str, list[str]], positives: list[str]) ->
 @dataclass(frozen=True)
 class TaskLeaks:
     """One task's leaked items: exact, near (and not exact), in all, of n; the pairs nearest the threshold; the
-    trained-documents view when its items have targets (retrieval)."""
+    trained-documents view when its items have targets (retrieval); every leaked item's id (in item order)."""
 
     exact: int
     near: int
@@ -119,6 +119,7 @@ class TaskLeaks:
     n: int
     pairs: tuple[Leak, ...]
     trained_documents: Annotated[TrainedDocuments | None, Json(omit_none=True)] = None
+    ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,5 +169,6 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
             entry = dataclasses.replace(entry, trained_documents=view)
         if entry is not None:
             entries[task.name] = entry
-        tasks[task.name] = TaskLeaks(*leaks.counts(), before.n, pairs, view)
+        tasks[task.name] = TaskLeaks(*leaks.counts(), before.n, pairs, view,
+                                     tuple(i for i in before.item_ids if i in leaks.ids))
     return Leakage(str(config.train), len(train_texts), training.describe(), config.leak_threshold, tasks), entries

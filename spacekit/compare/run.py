@@ -77,7 +77,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
     tested = judge(list(entries.values()), config)
     trained = is_trained(training.texts if training else [])
     with stage("why: holes, ties, clusters, displacement, truncation; slices"):
-        tested = [_diagnosed(e, planned, results, models, config, trained) for e in tested]
+        tested = [_diagnosed(e, planned, results, models, config, trained, leakage) for e in tested]
     tested = [dataclasses.replace(e, label_budget=label_budget(e.main, e.leak_free.n if e.leak_free else e.n,
                                                                config.alpha)) for e in tested]
     head = headline(tested, config)
@@ -107,18 +107,25 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
 
 
 def _diagnosed(entry: TaskEntry, planned: list, results: dict[str, tuple[TaskResult, TaskResult]], models,
-               config: CompareConfig, trained) -> TaskEntry:
+               config: CompareConfig, trained, leakage) -> TaskEntry:
     """The entry with its diagnosis (compare.diagnosis) and its slices (compare.slices, with the diagnosis's
-    slicings), on all its items; a task judged without its leaked items gets neither (all items would mislead)."""
+    slicings), on all its items: a task with leaked items also sliced by them (near-duplicates of training)."""
     from spacekit.compare.diagnosis import diagnose
     from spacekit.compare.slices import slice_section
+    from spacekit.compare.slicing import Slicing
 
     spec, task = next((s, t) for s, t in planned if s.name == entry.name)
-    if entry.leak_free is not None:
-        return entry
     before, after = results[entry.name]
     diagnosis, slicings = diagnose(task, spec, before, after, entry.main_metric, models, config, trained)
+    leaks = leakage.tasks.get(entry.name) if leakage is not None else None
+    if leaks is not None and leaks.ids:
+        leaked = set(leaks.ids)
+        slicings.append(Slicing(f"near-duplicate of training (cosine ≥ {config.leak_threshold:g}, before model)",
+                                ["near-duplicate" if i in leaked else "not" for i in before.item_ids]))
     section = slice_section(task, spec, before, after, entry.main, entry.main_metric, config, entry.name, slicings)
+    if section is not None and entry.leak_free is not None:
+        section = dataclasses.replace(section, items=f"all {entry.n} items, the {entry.leak_free.leaked} leaked "
+                                                     f"ones included")
     return dataclasses.replace(entry, slices=section, diagnosis=diagnosis)
 
 

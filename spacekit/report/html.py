@@ -183,8 +183,8 @@ def _slices(t: TaskEntry) -> str:
     head = "".join(f"<th{left if i < 2 else ''}>{e(c)}</th>" for i, c in enumerate(SLICE_COLUMNS))
     body = "".join("<tr>" + "".join(f"<td{left if i < 2 else ''}>{e(x)}</td>" for i, x in enumerate(r))
                    + "</tr>" for r in rows)
-    return (f"<h3>Slices of {e(t.name)} <span class='muted'>({e(t.slices.metric)}; p corrected across its "
-            f"slices)</span></h3>{warning}<table><tr>{head}</tr>{body}</table>")
+    return (f"<h3>Slices of {e(t.name)} <span class='muted'>({e(t.slices.metric)}; {e(t.slices.items)}; p corrected "
+            f"across its slices)</span></h3>{warning}<table><tr>{head}</tr>{body}</table>")
 
 
 def _why(t: TaskEntry) -> str:

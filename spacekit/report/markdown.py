@@ -91,7 +91,8 @@ def _slices(t: TaskEntry) -> list[str]:
     rows = slice_rows(t)
     if not rows or t.slices is None:
         return []
-    out = ["", f"## Slices of {md(t.name)} ({md(t.slices.metric)}; p corrected across its slices)", "",
+    title = f"## Slices of {md(t.name)} ({md(t.slices.metric)}; {md(t.slices.items)}; p corrected across its slices)"
+    out = ["", title, "",
            "| " + " | ".join(SLICE_COLUMNS) + " |", "|---|---|" + "---:|" * 6 + "---|"]
     out += ["| " + " | ".join([md(r[0]), md(r[1]), *r[2:]]) + " |" for r in rows]       # numbers as they are
     if t.slices.simpson:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spacekit.compare.displacement import Displacement, Hubness
+from spacekit.compare.displacement import Displacement, Hubness, LostQuery
 from spacekit.compare.entry import TaskEntry
 from spacekit.compare.holes import JudgedHoles
 from spacekit.compare.query_clusters import ClusterGroup
@@ -17,6 +17,7 @@ from spacekit.report.format import interval, num, pval, signed
 
 SHOWN_QUERIES = 5     # lost queries whose displacement the pages show (report.json holds up to 50)
 TEXT = 140            # characters of a text shown in a cell
+DOC_TEXT = 60         # characters of a document shown beside its id in a displacement list
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,8 @@ class Table:
     warning: str | None = None
 
 
-def _cut(text: str) -> str:
-    return text if len(text) <= TEXT else text[:TEXT - 1] + "…"
+def _cut(text: str, limit: int = TEXT) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def why_tables(t: TaskEntry) -> list[Table]:
@@ -92,17 +93,21 @@ def _displacement(task: str, m: Displacement) -> Table:
     for q in m.queries[:SHOWN_QUERIES]:
         rows.append([f"{q.id}: {_cut(q.text)}", signed(q.delta), "", "", ""])
         moved = {x.id: x for x in q.displacers}
+
+        def cell(doc: str, q: LostQuery = q) -> str:
+            mark = " ✓" if doc in q.relevant else ""
+            return f"{doc}{mark}: {_cut(q.documents.get(doc, ''), DOC_TEXT)}" if doc else ""
+
         for rank in range(max(len(q.top_before), len(q.top_after))):
             b = q.top_before[rank] if rank < len(q.top_before) else ""
             a = q.top_after[rank] if rank < len(q.top_after) else ""
-            rows.append([str(rank + 1), "", b + (" ✓" if b in q.relevant else ""),
-                         a + (" ✓" if a in q.relevant else ""), ", ".join(moved[a].classes) if a in moved else ""])
+            rows.append([str(rank + 1), "", cell(b), cell(a), ", ".join(moved[a].classes) if a in moved else ""])
     counts = ", ".join(f"{name} {n}" for name, n in m.classes.items() if n)
     return Table(
         f"Displacement in {task}",
         f"The {min(SHOWN_QUERIES, len(m.queries))} largest losses: both top {m.k} lists (✓ relevant) and the "
         f"documents that moved above the first relevant one, by class ({counts or 'none'}; report.json holds "
-        f"{len(m.queries)} lost queries with every displacer's text).",
+        f"{len(m.queries)} lost queries).",
         ("query / rank", "Δ", "before", "after", "displacer"), rows, frozenset({0, 2, 3, 4}))
 
 
