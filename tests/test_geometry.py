@@ -146,6 +146,30 @@ def test_kmeans_iterates_lloyd_to_scikit_learns_fixed_point():
     assert (labels.numpy() == ref.labels_).mean() == 1.0
 
 
+def test_kmeans_many_clusters_each_set_as_scikit_learn_converges_on_it():
+    """Every set of a batch reaches a Lloyd fixed point of scikit-learn's KMeans: started from kmeans_many's own
+    centres (each cluster's mean), scikit-learn does not move them; the sets are clustered independently."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from spacekit.ops.kmeans import kmeans_many
+
+    rng = np.random.default_rng(0)
+    sets = np.stack([np.repeat(rng.normal(size=(3, 5)) * 6, 20, 0) + rng.normal(size=(60, 5)) for _ in range(8)])
+    labels = kmeans_many(sets, 3, seed=2).numpy()
+    gold = np.repeat(np.arange(3), 20)
+    for x, got in zip(sets, labels, strict=True):
+        assert adjusted_rand_score(gold, got) == 1.0
+        centres = np.stack([x[got == c].mean(0) for c in range(3)])
+        ref = KMeans(3, init=centres, n_init=1, max_iter=300, tol=0).fit(x)
+        assert (ref.labels_ == got).all()
+        np.testing.assert_allclose(ref.cluster_centers_, centres, atol=1e-9)
+    alone = kmeans_many(sets[3:4], 3, seed=2).numpy()[0]
+    assert adjusted_rand_score(alone, labels[3]) == 1.0
+    with pytest.raises(InputError):
+        kmeans_many(sets, 61)
+
+
 def test_geometry_bad_input():
     with pytest.raises(InputError):
         geometry.uniformity(torch.randn(1, 4))

@@ -168,7 +168,10 @@ def test_a_compare_reports_why_in_every_output(tmp_path, tiny_model, minilm_path
     for title in ("Judged holes", "Tie sensitivity", "Hubness", "Truncation"):
         assert title in html
         assert title in md
-    assert why["holes"]["undecidable"] is None          # inconclusive under the standard reading: nothing to overturn
+    standard = why["holes"]["readings"]["unjudged non-relevant"]
+    assert standard["delta"] == pytest.approx(report["tasks"][0]["metrics"]["ndcg@10"]["delta"], abs=1e-12)
+    assert standard["verdict"] == "inconclusive"
+    assert why["holes"]["undecidable"] is None          # nothing decided under the standard reading to overturn
 
 
 def test_an_undecidable_tasks_documents_go_to_a_judging_sheet_that_comes_back_as_qrels(tmp_path, tiny_model):

@@ -23,8 +23,6 @@ from spacekit.practical import margin_for
 from spacekit.records import Json
 from spacekit.tasks import Task, TaskResult
 
-DEFAULT_K = 10   # the cut-off read for a metric without one (map)
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -57,15 +55,15 @@ def diagnose(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, 
 def _retrieval(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult, metric: str, models,
                config: CompareConfig, trained) -> dict:
     """The retrieval analyses of the dense runs (Diagnosis's fields: holes, ties, clusters, displacement); none for
-    another kind, or a cut-off beyond the RUN_KEPT results a result keeps."""
+    another kind, or a metric without a cut-off or one beyond the RUN_KEPT results a result keeps (map, recall@1000)."""
     from spacekit.metrics.retrieval import parse_metric
     from spacekit.tasks.retrieval import RUN_KEPT, RetrievalResult, RetrievalTask
 
     if not (isinstance(task, RetrievalTask) and isinstance(before, RetrievalResult)
             and isinstance(after, RetrievalResult) and metric in before.per_item):
         return {}
-    k = parse_metric(metric)[1] or DEFAULT_K
-    if k > RUN_KEPT:
+    k = parse_metric(metric)[1]
+    if k is None or k > RUN_KEPT:                     # the kept runs would not give the task's own values
         return {}
     data = task.inputs()
     doc_text = dict(zip(data.corpus.ids, data.corpus.texts, strict=True))

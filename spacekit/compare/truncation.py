@@ -7,7 +7,6 @@ lower-cased when the model lower-cases), without prompts."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ from spacekit.tasks import TaskResult
 
 CUT, WHOLE = "cut", "not cut"
 DOCUMENT_SAMPLE = 500    # documents counted at most (seeded sample); an item's own texts and targets always all
-_counted: dict[tuple[str, str], np.ndarray] = {}     # (tokenizer identity, texts digest) -> token counts
+_counted: dict[str, dict[str, int]] = {}     # tokenizer identity -> {text: its tokens}
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,12 @@ class TruncationAudit:
 
 
 def token_counts(tokenizer, texts: list[str]) -> np.ndarray:
-    """Each text's untruncated tokens (counted once per tokenizer and list of texts in a process)."""
-    digest = hashlib.blake2b("\x00".join(texts).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    key = (tokenizer.identity(), digest)
-    if key not in _counted:
-        _counted[key] = np.array(tokenizer.token_counts(texts), np.int64)
-    return _counted[key]
+    """Each text's untruncated tokens (each text counted once per tokenizer in a process)."""
+    known = _counted.setdefault(tokenizer.identity(), {})
+    new = [t for t in dict.fromkeys(texts) if t not in known]
+    if new:
+        known.update(zip(new, tokenizer.token_counts(new), strict=True))
+    return np.array([known[t] for t in texts], np.int64)
 
 
 def truncation_audit(models, result: TaskResult, documents: list[str] | None,
