@@ -20,6 +20,7 @@ from spacekit.ranked_run import RankedRun
 HUB_MIN = 5
 SHOWN_HUBS = 10
 MAX_QUERIES = 50      # the largest losses given a displacement each (report.json; the pages show fewer)
+TEXT_KEPT = 500       # characters of each document's text a displacement keeps (the id finds the rest)
 CLASSES = ("near-duplicate of a relevant document", "unjudged", "judged non-relevant", "training document", "hub")
 
 
@@ -36,7 +37,7 @@ class Displacer:
 @dataclass(frozen=True)
 class LostQuery:
     """A lost query: its id, text, Δ, both top k lists (ids), its relevant documents, the displacers, and the text
-    of every document the lists and its relevant documents name."""
+    (its first TEXT_KEPT characters) of every document the lists and its relevant documents name."""
 
     id: str
     text: str
@@ -136,5 +137,5 @@ def displacement(before: RankedRun, after: RankedRun, qrels: Mapping[str, Mappin
             out.append(Displacer(d, top_b.index(d) + 1 if d in top_b else None, r + 1, classes))
         named = dict.fromkeys([*top_b, *top_a, *relevant])
         queries.append(LostQuery(q, query_text.get(q, ""), float(delta[i]), tuple(top_b), tuple(top_a),
-                                 tuple(relevant), tuple(out), {d: documents.get(d, "") for d in named}))
+                                 tuple(relevant), tuple(out), {d: documents.get(d, "")[:TEXT_KEPT] for d in named}))
     return Displacement(k, tuple(queries), counts, hubs)
