@@ -150,9 +150,10 @@ def test_on_scifacts_runs_judged_and_ties_equal_the_references(scifact_runs):
                 np.testing.assert_allclose(bound, [want[q] for q in ids], rtol=0, atol=1e-12)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def scifact_runs():
-    """SciFact's BM25 run (many ties) and MiniLM's dense run, each query's top 100."""
+    """SciFact's BM25 run (many ties) and MiniLM's dense run, each query's top 100 (function-scoped: the session's
+    text cache, which the Ray test filled, is only set for a test's own fixtures)."""
     from spacekit.embed import load_model
     from spacekit.embed.options import EncodeOptions
     from spacekit.io.beir import read_beir
