@@ -22,7 +22,7 @@ from spacekit.cli.common import (
     setting_option,
 )
 from spacekit.cli.mteb import languages_option
-from spacekit.compare.config import CompareConfig
+from spacekit.compare.config import SELECT_ON, CompareConfig
 from spacekit.errors import InputError
 
 # compare_options' CompareConfig fields (quiet and profile, its other two, are how the run reports itself)
@@ -60,6 +60,28 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
 
         print_profile(REPORTER.profile())
     return comparison
+
+
+def run_checkpoints(base: str, checkpoints: list[str], suite_path, out_dir, config: CompareConfig,
+                    select_on: float, *, quiet: bool = False, profile: bool = False, overwrite: bool = False):
+    """Compare every checkpoint with the base (compare.checkpoints), write the report, print the summary."""
+    from spacekit.compare.checkpoints import compare_checkpoints
+    from spacekit.compare.suite import read_suite
+    from spacekit.progress import quieted
+    from spacekit.report.checkpoints import print_checkpoint_summary, write_checkpoint_report
+    from spacekit.report.folder import check_report_folder
+
+    check_report_folder(out_dir, overwrite)
+    with quieted(quiet):
+        result, _ = write_checkpoint_report(compare_checkpoints(base, checkpoints, read_suite(suite_path), config,
+                                                                select_on), out_dir, overwrite)
+    print_checkpoint_summary(result, str(out_dir))
+    if profile:
+        from spacekit.progress import REPORTER
+        from spacekit.report.terminal import print_profile
+
+        print_profile(REPORTER.profile())
+    return result
 
 
 def _checked_for_mteb(suite: str | Path | list[TaskSpec], mteb_out: Path) -> list[TaskSpec]:
@@ -101,8 +123,11 @@ def compare_options(f):
 
 @click.command("compare")
 @click.argument("before")
-@click.argument("after")
+@click.argument("after", nargs=-1, required=True)
 @click.option("--suite", "suite_path", required=True, type=click.Path(), help="suite TOML")
+@click.option("--select-on", type=float, default=SELECT_ON, show_default=True,
+              help="several checkpoints: the share of the first task's items the best is chosen on (its gain is "
+                   "re-estimated on the others)")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="report folder")
 @click.option("--train", type=click.Path(), default=None, help="fine-tuning data, to check for leakage")
 @click.option("--fail-on-regression", is_flag=True, help="exit 1 when a main metric regressed (the verdict's rule)")
@@ -125,18 +150,36 @@ def compare_options(f):
 @device_options
 @cache_options
 @prompt_options(roles=True)
-def compare_cmd(before, after, suite_path, out_dir, train, fail_on_regression, as_json, mteb_out, reference,
-                ab_log, interleaved_log, control, interleaving, ray_address, workers, gpus_per_worker, mteb_languages,
-                **opts) -> None:
+def compare_cmd(before, after, suite_path, select_on, out_dir, train, fail_on_regression, as_json, mteb_out,
+                reference, ab_log, interleaved_log, control, interleaving, ray_address, workers, gpus_per_worker,
+                mteb_languages, **opts) -> None:
     """Compare BEFORE and AFTER models over a suite: paired statistics, drift, leakage, report. Prompt options apply
-    to both models (the suite's [before] / [after] tables and each task's prompt keys come first)."""
+    to both models (the suite's [before] / [after] tables and each task's prompt keys come first). Several AFTER
+    models (checkpoints; a trainer's output folder holding checkpoint-* folders; a quoted pattern) are each
+    compared with BEFORE, corrected as one family, and the best chosen honestly."""
     from spacekit.ab.online import OnlineLogs
+    from spacekit.compare.checkpoints import expand_checkpoints
     from spacekit.io.ab_columns import read_ab_log
     from spacekit.io.ab_log import read_log
 
     settings = {k: opts.pop(k) for k in SETTINGS}
     quiet, profile, trust = opts.pop("quiet"), opts.pop("profile"), opts["trust_remote_code"]
     overwrite = opts.pop("overwrite")
+    afters = expand_checkpoints(list(after))
+    if len(afters) > 1:
+        two = {"--train": train, "--fail-on-regression": fail_on_regression, "--mteb-out": mteb_out,
+               "--reference": reference, "--ab": ab_log, "--interleaved": interleaved_log, "--ray": ray_address}
+        named = next((flag for flag, value in two.items() if value), None)
+        if named is not None:
+            raise InputError(f"{named} compares two models; with {len(afters)} checkpoints, compare the base with the "
+                             f"best one (`spacekit compare BEFORE BEST ...`) for it")
+        config = CompareConfig(**settings, trust_remote_code=trust, opts=encode_options(**opts))
+        result = run_checkpoints(before, afters, suite_path, out_dir, config, select_on, quiet=quiet,
+                                 profile=profile, overwrite=overwrite)
+        if as_json:
+            emit_json(result.to_json())
+        return
+    after = afters[0]
     online = None
     if ab_log is not None or interleaved_log is not None:                  # read (and checked) before any encoding
         online = OnlineLogs(read_ab_log(ab_log, control) if ab_log else None,

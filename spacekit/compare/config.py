@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from spacekit.ab.online import OnlineLogs
 
 
+SELECT_ON = 0.5   # several checkpoints: the share of the first tested task's items the best one is chosen on
+
+
 @dataclass(frozen=True)
 class CompareConfig:
     """Significance level, the correction and margins the verdict uses, resampling, leakage and drift settings, and

@@ -16,8 +16,9 @@ log = logging.getLogger("spacekit")
 
 
 def finetune(base: str | Path, pairs: list[tuple[str, str]], out: str | Path, *, epochs: int = 3,
-             batch_size: int = 32, learning_rate: float = 5e-5, seed: int = 42) -> Path:
-    """Train on the pairs (in-batch negatives) and save a sentence-transformers folder at `out`."""
+             batch_size: int = 32, learning_rate: float = 5e-5, seed: int = 42, save_steps: int = 0) -> Path:
+    """Train on the pairs (in-batch negatives) and save a sentence-transformers folder at `out`; with save_steps,
+    also a checkpoint every that many steps (out/checkpoints/checkpoint-STEP, the trainer's layout)."""
     try:
         from datasets import Dataset
         from sentence_transformers import SentenceTransformer
@@ -43,7 +44,8 @@ def finetune(base: str | Path, pairs: list[tuple[str, str]], out: str | Path, *,
     out = Path(out)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "checkpoints"), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-        learning_rate=learning_rate, warmup_steps=0.1, seed=seed, save_strategy="no", report_to="none",
+        learning_rate=learning_rate, warmup_steps=0.1, seed=seed, report_to="none",
+        save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500, save_only_model=True,
         logging_steps=10, batch_sampler=BatchSamplers.NO_DUPLICATES, use_cpu=True, disable_tqdm=True)
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=data,
                                          loss=losses.MultipleNegativesRankingLoss(model))
