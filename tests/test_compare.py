@@ -152,6 +152,8 @@ def test_leakage_catches_verbatim_and_paraphrased_queries(demo, tmp_path):
     near = [r for r in retrieval["slices"]["rows"] if r["slicing"].startswith("near-duplicate of training")]
     assert {r["group"]: r["n"] for r in near} == {"near-duplicate": leak["total"], "not": 160 - leak["total"]}
     assert retrieval["slices"]["items"] == f"all 160 items, the {leak['total']} leaked ones included"
+    assert retrieval["slices"]["simpson"] is None
+    assert retrieval["metrics"]["ndcg@10"]["verdict"] is None       # the all-items test it was sliced against
     assert len(leak["ids"]) == leak["total"]
     assert {e["item_id"] for e in leak["pairs"]} <= set(leak["ids"])
 

@@ -19,6 +19,7 @@ from spacekit.compare.slicing import Slicing
 from spacekit.compare.suite import TaskSpec
 from spacekit.compare.ties import TieSensitivity, tie_sensitivity
 from spacekit.compare.truncation import TruncationAudit, truncation_audit
+from spacekit.files import safe_file_name
 from spacekit.practical import margin_for
 from spacekit.records import Json
 from spacekit.tasks import Task, TaskResult
@@ -73,7 +74,7 @@ def _retrieval(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult
     margin = margin_for(metric, {**config.min_effect, **spec.min_effect})
     holes = judged_holes(inputs, metric, k, margin=margin, higher_is_better=higher, alpha=config.alpha,
                          resamples=config.resamples, seed=config.seed + 41, device=config.opts.placement.device,
-                         sheet_name=f"holes-{_file_stem(task.name)}.csv")
+                         sheet_name=f"holes-{safe_file_name(task.name)}.csv")
     delta = after.quality(metric) - before.quality(metric)
     ids = before.item_ids
     texts = [query_text.get(q, "") for q in ids]
@@ -110,9 +111,3 @@ def _near_duplicates(model, opts, data: HoleInputs, delta: np.ndarray, k: int, t
 
     return near
 
-
-def _file_stem(name: str) -> str:
-    """A task name as a file name's stem."""
-    from spacekit.files import safe_file_name
-
-    return safe_file_name(name)

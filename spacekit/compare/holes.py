@@ -12,6 +12,7 @@ decide it).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
@@ -75,7 +76,7 @@ def judged_holes(data: HoleInputs, metric: str, k: int, *, margin: float, higher
         test = MetricTest.of(paired, margin, higher_is_better)
         verdict = decide(test.delta, test.ci_low, test.ci_high, test.p_value, test.tost_p, margin, alpha,
                          higher_is_better)
-        readings[name] = MetricTest(**{**test.__dict__, "verdict": verdict})
+        readings[name] = dataclasses.replace(test, verdict=verdict)
     pairs = sum(len(v) for v in holes.values())
     standard = readings[READINGS[0]].verdict
     message = sheet = None

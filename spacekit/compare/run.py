@@ -122,7 +122,9 @@ def _diagnosed(entry: TaskEntry, planned: list, results: dict[str, tuple[TaskRes
         leaked = set(leaks.ids)
         slicings.append(Slicing(f"near-duplicate of training (cosine ≥ {config.leak_threshold:g}, before model)",
                                 ["near-duplicate" if i in leaked else "not" for i in before.item_ids]))
-    section = slice_section(task, spec, before, after, entry.main, entry.main_metric, config, entry.name, slicings)
+    # a task judged leak-free: its all-items test, never judged, so no Simpson warning against all-items slices
+    main = entry.main if entry.leak_free is None else entry.metrics[entry.main_metric]
+    section = slice_section(task, spec, before, after, main, entry.main_metric, config, entry.name, slicings)
     if section is not None and entry.leak_free is not None:
         section = dataclasses.replace(section, items=f"all {entry.n} items, the {entry.leak_free.leaked} leaked "
                                                      f"ones included")
