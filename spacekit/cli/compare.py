@@ -55,11 +55,16 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
         click.echo(f"MTEB result files: {count} under {plain(str(mteb_out))}", err=True)
     print_summary(comparison, str(out_dir))
     if profile:
-        from spacekit.progress import REPORTER
-        from spacekit.report.terminal import print_profile
-
-        print_profile(REPORTER.profile())
+        _print_profile()
     return comparison
+
+
+def _print_profile() -> None:
+    """Where the run's time went (--profile)."""
+    from spacekit.progress import REPORTER
+    from spacekit.report.terminal import print_profile
+
+    print_profile(REPORTER.profile())
 
 
 def run_checkpoints(base: str, checkpoints: list[str], suite_path, out_dir, config: CompareConfig,
@@ -77,10 +82,7 @@ def run_checkpoints(base: str, checkpoints: list[str], suite_path, out_dir, conf
                                                                 select_on), out_dir, overwrite)
     print_checkpoint_summary(result, str(out_dir))
     if profile:
-        from spacekit.progress import REPORTER
-        from spacekit.report.terminal import print_profile
-
-        print_profile(REPORTER.profile())
+        _print_profile()
     return result
 
 

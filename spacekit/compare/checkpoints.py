@@ -26,9 +26,9 @@ from spacekit.compare.config import SELECT_ON, CompareConfig
 from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.paired import margins, paired_test
 from spacekit.compare.suite import TaskSpec, located
-from spacekit.compare.verdict import overall
+from spacekit.compare.verdict import judged_family, overall
 from spacekit.errors import InputError
-from spacekit.practical import adjust, decide
+from spacekit.practical import decide
 from spacekit.records import json_schema, to_json
 from spacekit.tasks import Task, TaskResult
 
@@ -145,14 +145,10 @@ def checkpoint_family(planned: list[tuple[TaskSpec, Task]], base: Mapping[str, T
                                  config.seed + 1009 * c + 31 * t, margin=margin)
             cells.append((name, spec.name, metric,
                           MetricTest.of(paired, margin, task.metric_spec(metric).higher_is_better)))
-    p = adjust([cell[3].p_value for cell in cells], config.correction)
-    tost = adjust([cell[3].tost_p for cell in cells], config.correction)
     judged: dict[str, list[CheckpointTask]] = {name: [] for name in checkpoints}
-    for (name, task_name, metric, test), p_adj, tost_adj in zip(cells, p, tost, strict=True):
-        verdict = decide(test.delta, test.ci_low, test.ci_high, p_adj, tost_adj, test.margin, config.alpha,
-                         test.higher_is_better)
-        judged[name].append(CheckpointTask(task_name, metric, dataclasses.replace(
-            test, p_adjusted=p_adj, tost_adjusted=tost_adj, verdict=verdict, family="checkpoints")))
+    tests = judged_family([cell[3] for cell in cells], config, "checkpoints")
+    for (name, task_name, metric, _), test in zip(cells, tests, strict=True):
+        judged[name].append(CheckpointTask(task_name, metric, test))
     return [Checkpoint(name, checkpoint_step(name), tuple(tasks), overall([t.test.verdict or "" for t in tasks]))
             for name, tasks in judged.items()]
 

@@ -21,10 +21,11 @@ import numpy as np
 
 from spacekit import stats
 from spacekit.compare.metric_test import MetricTest
-from spacekit.metrics.judged import condensed, judged_at, optimistic_qrels, per_query, top_docs, unjudged_top
+from spacekit.metrics.judged import condensed, judged_share, optimistic_qrels, per_query, top_docs, unjudged_top
 from spacekit.practical import decide
 from spacekit.ranked_run import RankedRun
 from spacekit.records import Json
+from spacekit.tasks.queries import judging_sheet
 
 READINGS = ("unjudged non-relevant", "judged only", "unjudged relevant")
 DECIDED = ("improved", "regressed", "equivalent", "negligible change")   # verdicts another reading could overturn
@@ -86,11 +87,10 @@ def judged_holes(data: HoleInputs, metric: str, k: int, *, margin: float, higher
         message = (f"undecidable without judging {pairs} more documents: the verdict on {metric} changes with how "
                    f"unjudged documents are read ({band})")
         sheet = sheet_name
-        rows = tuple({"query_id": q, "query": data.query_text.get(q, ""), "doc_id": d,
-                      "document": data.documents.get(d, ""),
-                      "shown_by": _shown_by(d, tops[0].get(q, []), tops[1].get(q, [])), "label": ""}
-                     for q, docs in holes.items() for d in docs)
-    judged = [judged_at(run, data.qrels, k) for run in (data.before, data.after)]
+        shown = [{"id": q, "query": data.query_text.get(q, ""), "before": [d for d in tops[0].get(q, []) if d in docs],
+                  "after": [d for d in tops[1].get(q, []) if d in docs]} for q, docs in holes.items()]
+        rows = tuple(judging_sheet(shown, data.documents))
+    judged = [judged_share(top, data.qrels) for top in tops]
     return JudgedHoles(metric=metric, k=k, judged_before=_mean(judged[0], ids), judged_after=_mean(judged[1], ids),
                        readings=readings, unjudged_pairs=pairs, undecidable=message, sheet=sheet, sheet_rows=rows)
 
@@ -99,7 +99,3 @@ def _mean(values: dict[str, float], ids: list[str]) -> float:
     """The mean over the items (one the run lacks counts 0)."""
     return float(np.mean([values.get(q, 0.0) for q in ids])) if ids else float("nan")
 
-
-def _shown_by(doc: str, before: list[str], after: list[str]) -> str:
-    """Which model put the document in the query's top k: before, after or both."""
-    return "both" if doc in before and doc in after else ("before" if doc in before else "after")

@@ -10,7 +10,6 @@ scikit-learn's English stop words left out, that occur in one of them), in terti
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 import numpy as np
@@ -21,7 +20,8 @@ from spacekit.compare.metric_test import MetricTest
 from spacekit.compare.paired import paired_test
 from spacekit.compare.slicing import Slicing
 from spacekit.compare.suite import TaskSpec
-from spacekit.practical import adjust, decide, margin_for
+from spacekit.compare.verdict import judged_family
+from spacekit.practical import margin_for
 from spacekit.tasks import Task, TaskResult
 
 SIMPSON_SHARE = 0.05     # the smallest slice (share of the items) a Simpson warning is raised for
@@ -91,13 +91,8 @@ def slice_section(task: Task, spec: TaskSpec, before: TaskResult, after: TaskRes
     for k, (_, _, mask) in enumerate(groups):
         paired = paired_test(task, metric, before, after, config, config.seed + 31 * k + 5, keep=mask, margin=margin)
         tests.append(MetricTest.of(paired, margin, task.metric_spec(metric).higher_is_better))
-    p = adjust([t.p_value for t in tests], config.correction)
-    tost = adjust([t.tost_p for t in tests], config.correction)
-    rows = []
-    for (name, g, mask), t, p_adj, tost_adj in zip(groups, tests, p, tost, strict=True):
-        verdict = decide(t.delta, t.ci_low, t.ci_high, p_adj, tost_adj, t.margin, config.alpha, t.higher_is_better)
-        judged = dataclasses.replace(t, p_adjusted=p_adj, tost_adjusted=tost_adj, verdict=verdict, family="slices")
-        rows.append(SliceRow(slicing=name, group=g, n=int(mask.sum()), test=judged))
+    rows = [SliceRow(slicing=name, group=g, n=int(mask.sum()), test=judged)
+            for (name, g, mask), judged in zip(groups, judged_family(tests, config, "slices"), strict=True)]
     return TaskSlices(metric=metric, rows=tuple(rows), simpson=simpson(task_name, metric, main, rows, before.n))
 
 

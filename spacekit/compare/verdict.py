@@ -83,17 +83,24 @@ def judge(entries: list[TaskEntry], config: CompareConfig) -> list[TaskEntry]:
     families = {"main": [(i, e.main_metric) for i, e in enumerate(entries)],
                 "secondary": [(i, name) for i, e in enumerate(entries) for name in cells[i] if name != e.main_metric]}
     for family, keys in families.items():
-        tests = [cells[i][name] for i, name in keys]
-        p = adjust([t.p_value for t in tests], config.correction)
-        tost = adjust([t.tost_p for t in tests], config.correction)
-        level = strictest_level(config.alpha, config.correction, sum(x is not None for x in p))
-        for (i, name), t, p_adj, tost_adj in zip(keys, tests, p, tost, strict=True):
-            verdict = decide(t.delta, t.ci_low, t.ci_high, p_adj, tost_adj, t.margin, config.alpha,
-                             t.higher_is_better)
+        judged = judged_family([cells[i][name] for i, name in keys], config, family)
+        level = strictest_level(config.alpha, config.correction, sum(t.p_adjusted is not None for t in judged))
+        for (i, name), t in zip(keys, judged, strict=True):
             cells[i][name] = dataclasses.replace(
-                t, family=family, p_adjusted=p_adj, tost_adjusted=tost_adj, verdict=verdict, power_level=level,
-                needed_n=needed_items(t.sd, t.margin, level) if verdict == "inconclusive" else None)
+                t, power_level=level,
+                needed_n=needed_items(t.sd, t.margin, level) if t.verdict == "inconclusive" else None)
     return [_with_basis(e, judged) for e, judged in zip(entries, cells, strict=True)]
+
+
+def judged_family(tests: list[MetricTest], config: CompareConfig, family: str) -> list[MetricTest]:
+    """One family's tests with their p-values (and TOST p-values) corrected together by the run's correction, each
+    judged by the verdict's rule (practical.decide) and named with its family."""
+    p = adjust([t.p_value for t in tests], config.correction)
+    tost = adjust([t.tost_p for t in tests], config.correction)
+    return [dataclasses.replace(t, family=family, p_adjusted=p_adj, tost_adjusted=tost_adj,
+                                verdict=decide(t.delta, t.ci_low, t.ci_high, p_adj, tost_adj, t.margin, config.alpha,
+                                               t.higher_is_better))
+            for t, p_adj, tost_adj in zip(tests, p, tost, strict=True)]
 
 
 def _with_basis(entry: TaskEntry, metrics: dict[str, MetricTest]) -> TaskEntry:

@@ -78,11 +78,9 @@ class Tokenizer:
     def identity(self) -> str:
         """A digest of what decides token counts (the tokenizer's definition, lower-casing): equal tokenizers of
         two models count once."""
-        import hashlib
-
         if self._identity is not None:
             return self._identity
-        import json
+        import hashlib
 
         backend = getattr(self.hf, "backend_tokenizer", None)
         if backend is not None:                   # its truncation and padding (set by whoever used it last) aside

@@ -27,14 +27,12 @@ def ranked(run: RankedRun) -> tuple[np.ndarray, np.ndarray]:
 
 def judged_at(run: RankedRun, qrels: Qrels, k: int) -> dict[str, float]:
     """Judged@k per query of the run that has qrels (ir_measures' Judged@k)."""
-    codes, _ = ranked(run)
-    out = {}
-    for r, q in enumerate(run.query_ids):
-        if not qrels.get(q):
-            continue
-        top = [run.doc_ids[c] for c in codes[r, :k] if c >= 0]
-        out[q] = sum(d in qrels[q] for d in top) / len(top) if top else 0.0
-    return out
+    return judged_share(top_docs(run, k), qrels)
+
+
+def judged_share(tops: dict[str, list[str]], qrels: Qrels) -> dict[str, float]:
+    """Per query with qrels, the share of its top list (top_docs) that has a judgement (0 for an empty list)."""
+    return {q: sum(d in qrels[q] for d in top) / len(top) if top else 0.0 for q, top in tops.items() if qrels.get(q)}
 
 
 def condensed(run: RankedRun, qrels: Qrels) -> RankedRun:

@@ -175,7 +175,7 @@ class QueriesTask(Task[QueriesResult]):
             sheet=f"judging-{safe_file_name(before.name)}.csv", sheet_rows=tuple(judging_sheet(rows, docs)))
 
 
-def judging_sheet(rows: list[dict], docs: dict[str, str]) -> list[dict]:
+def judging_sheet(rows: list[dict], docs: Mapping[str, str]) -> list[dict]:
     """One row per (query, document) either model showed: which showed it, and an empty label to fill in."""
     out = []
     for r in rows:
