@@ -51,6 +51,24 @@ def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_refe
         assert loaded.evaluation_time > 0
     assert {p.parent.parent.name for p in files} == {"sentence-transformers__all-MiniLM-L6-v2__before",
                                                       "sentence-transformers__all-MiniLM-L6-v2__after"}
+    lineage_file = out / "sentence-transformers__all-MiniLM-L6-v2__after" / "no_revision_available" / \
+        "spacekit_lineage.jsonl"
+    (lineage,) = [json.loads(line) for line in lineage_file.read_text().splitlines()]
+    assert lineage["adapted_from"] == "builtin:minilm" and lineage["model"] == "builtin:minilm"
+    assert lineage["adapted_from_fingerprint"] == report["provenance"]["fingerprints"]["before"]
+    assert lineage["verdict"] == report["verdict"]
+    rows = {r["task"]: r for r in report["headline"]["rows"]}
+    assert {t["task"] for t in lineage["tasks"]} == set(rows)
+    for t in lineage["tasks"]:
+        assert (t["delta"], t["ci_low"], t["ci_high"], t["verdict"]) == (
+            rows[t["task"]]["delta"], rows[t["task"]]["ci_low"], rows[t["task"]]["ci_high"], rows[t["task"]]["verdict"])
+    from mteb.cache import ResultCache                    # MTEB's own loader passes the lineage file by
+
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "results").symlink_to(out)
+    loaded = ResultCache(tmp_path / "cache")
+    results = loaded.load_results(require_model_meta=False, include_remote=False)
+    assert sum(len(m.task_results) for m in results.model_results) == len(files)
 
     before = out / "sentence-transformers__all-MiniLM-L6-v2__before"
     again = _invoke("compare", "builtin:minilm", "builtin:minilm", "--suite", str(paths["suite"]), "-o",

@@ -21,6 +21,7 @@ from spacekit.cli.mteb import MtebIO, mteb_options, reference_lines
 from spacekit.errors import InputError
 from spacekit.tasks import Task
 from spacekit.tasks.axes import parse_positive_ints, parse_precisions
+from spacekit.tasks.base import run_checked
 from spacekit.tasks.classification import PROTOCOLS, ClassificationTask
 from spacekit.tasks.clustering import PROTOCOLS as CLUSTERING_PROTOCOLS
 from spacekit.tasks.clustering import ClusteringTask
@@ -122,7 +123,7 @@ def eval_retrieval(model, beir_dir, split, ks, depth, similarity, dims, quantize
                          index=tuple(x.strip() for x in index.split(",") if x.strip()) if index else (),
                          rerank=rerank or "", rerank_depth=rerank_depth,
                          ray=ray_settings(ray_address, workers, gpus_per_worker, opts.get("trust_remote_code", False)))
-    result = task.run(*model_and_options(model, **opts))
+    result = run_checked(task, *model_and_options(model, **opts))
     show(result, as_json, tuple(f"ndcg@{k}" for k in parse_ks(ks)), mteb=mteb)
 
 
@@ -186,7 +187,7 @@ def eval_classification(model, train, test, protocol, samples_per_label, n_exper
     mteb = MtebIO.pop(opts)
     task = ClassificationTask(train, test, protocol, text_field, label_field, samples_per_label, n_experiments,
                               max_iter)
-    show(task.run(*model_and_options(model, **opts)), as_json, ("accuracy",), mteb=mteb)
+    show(run_checked(task, *model_and_options(model, **opts)), as_json, ("accuracy",), mteb=mteb)
 
 
 @eval_group.command("clustering")
@@ -229,7 +230,7 @@ def eval_clustering(model, file, protocol, text_field, label_field, set_field, s
     task = ClusteringTask(file, text_field, label_field, seed, runs=runs, protocol=protocol, set_field=set_field,
                           max_fraction=fraction, max_documents=max_documents, subsets=subsets,
                           subset_size=subset_size)
-    show(task.run(*model_and_options(model, **opts)), as_json, ("v_measure",), mteb=mteb)
+    show(run_checked(task, *model_and_options(model, **opts)), as_json, ("v_measure",), mteb=mteb)
 
 
 @eval_group.command("probes")

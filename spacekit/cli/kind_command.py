@@ -14,6 +14,7 @@ from spacekit.cli.common import cache_options, device_options, model_and_options
 from spacekit.cli.mteb import MtebIO, mteb_options
 from spacekit.errors import InputError
 from spacekit.tasks import Task
+from spacekit.tasks.base import run_checked
 from spacekit.tasks.options import OptionSpec, option_specs
 
 
@@ -38,7 +39,7 @@ def kind_command(cls: type[Task], show: Callable[..., None]) -> click.Command:
             task = cls(**{k: v for k, v in given.items() if v is not None})
         except TypeError as e:                                       # a required option left out
             raise InputError(f"eval {command_name(cls.kind)}: {e}") from None
-        show(task.run(*model_and_options(model, **opts)), as_json, tuple(cls.default_metrics[:1]), mteb=mteb)
+        show(run_checked(task, *model_and_options(model, **opts)), as_json, tuple(cls.default_metrics[:1]), mteb=mteb)
 
     f: Any = callback
     if cls.mteb is not None:

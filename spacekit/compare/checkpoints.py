@@ -31,6 +31,7 @@ from spacekit.errors import InputError
 from spacekit.practical import decide
 from spacekit.records import json_schema, to_json
 from spacekit.tasks import Task, TaskResult
+from spacekit.tasks.base import run_checked
 
 _STEP = re.compile(r"checkpoint-(\d+)$")
 
@@ -228,8 +229,8 @@ def compare_checkpoints(base: str, checkpoints: list[str], suite: list[TaskSpec]
         prompts = 0 if which == "before" else 1
         for spec, task in planned:
             with stage(f"task {spec.name} ({task.kind}), {name}"):
-                results.setdefault(name, {})[spec.name] = task.run(
-                    model, task.options_for(which, config.opts.with_prompts(spec.prompts[prompts])))
+                results.setdefault(name, {})[spec.name] = run_checked(
+                    task, model, task.options_for(which, config.opts.with_prompts(spec.prompts[prompts])))
         del model
     with stage(f"paired tests ({len(checkpoints)} checkpoints x {len(planned)} tasks)"):
         family = checkpoint_family(planned, results[base], {c: results[c] for c in checkpoints}, config)

@@ -22,6 +22,7 @@ from spacekit.compare.truncation import TruncationAudit, truncation_audit
 from spacekit.files import safe_file_name
 from spacekit.practical import margin_for
 from spacekit.records import Json
+from spacekit.store.vectors import Vectors, is_sparse
 from spacekit.tasks import Task, TaskResult
 
 
@@ -100,14 +101,24 @@ def _near_duplicates(model, opts, data: HoleInputs, delta: np.ndarray, k: int, t
                                 [d for q in lost for d, g in data.qrels.get(q, {}).items() if g >= 1]))
     wanted = [d for d in wanted if d in data.documents]
     vectors = opts.embed(model, wanted, [data.documents[d] for d in wanted], "document") if wanted else None
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12) if vectors is not None else None
+    unit = _unit_rows(vectors) if vectors is not None else None
     row = {d: i for i, d in enumerate(wanted)}
 
     def near(doc: str, relevant: list[str]) -> bool:
         rows = [row[d] for d in relevant if d in row and d != doc]
         if unit is None or doc not in row or not rows:
             return False
-        return bool((unit[rows] @ unit[row[doc]]).max() >= threshold)
+        cosines = unit[rows] @ unit[row[doc]].T
+        return bool(np.max(cosines.toarray() if is_sparse(cosines) else cosines) >= threshold)
 
     return near
 
+
+
+def _unit_rows(vectors: Vectors) -> Vectors:
+    """Rows scaled to unit length (a sparse encoder's stay sparse)."""
+    if is_sparse(vectors):
+        from spacekit.ops.sparse import normalize_rows
+
+        return normalize_rows(vectors)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -11,6 +11,7 @@ import numpy as np
 
 from spacekit.compare.config import CompareConfig
 from spacekit.embed import Model
+from spacekit.embed.model import vector_kind
 from spacekit.records import Json
 from spacekit.tasks import Task, TaskResult
 
@@ -98,6 +99,11 @@ def drift_section(models: tuple[Model, Model], tasks: list[Task],
     texts, groups = drift_texts(list(results.values()), config.drift_sample, config.seed)
     if len(texts) <= config.knn_k + 1:
         return Drift(len(texts), note="too few texts for drift"), None
+    sparse = [m.spec for m in models if vector_kind(m) == "sparse"]
+    if sparse:
+        return Drift(len(texts), note=f"not measured: {' and '.join(sparse)} {'is a' if len(sparse) == 1 else 'are'} "
+                                      f"sparse encoder{'s' * (len(sparse) > 1)} (neighbourhoods, CKA and the "
+                                      f"geometry are measured between dense spaces)"), None
     xb, xa = (config.opts.embed(m, texts, texts) for m in models)
     dev = config.opts.placement.device
     overlap = geo.knn_overlap(xb, xa, k=config.knn_k, device=dev).numpy()

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from spacekit.compare.diagnosis import Diagnosis
 from spacekit.compare.metric_test import MetricTest
+from spacekit.compare.sparsity import SparsityChange
 from spacekit.compare.threshold import ThresholdTransfer
 from spacekit.records import Json
 
@@ -118,7 +119,7 @@ class TaskEntry:
     """A tested task: every metric's paired test (the main one first), both models' aggregate metrics, what an item
     is, the per-item changes and the kind's extras (retrieval: skipped_queries; classification: mcnemar_p); with
     training data, the leak-free re-score and the trained-documents view; for a kind with scored pairs, how a
-    similarity cut-off transfers between the models."""
+    similarity cut-off transfers between the models; for a sparse encoder's retrieval, its sparsity."""
 
     name: str
     kind: str
@@ -140,6 +141,7 @@ class TaskEntry:
     slices: Annotated[TaskSlices | None, Json(omit_none=True)] = None
     label_budget: Annotated[LabelBudget | None, Json(omit_none=True)] = None
     diagnosis: Annotated[Diagnosis | None, Json(omit_none=True)] = None
+    sparsity: Annotated[SparsityChange | None, Json(omit_none=True)] = None
 
     def basis(self) -> tuple[Mapping[str, MetricTest], str | None]:
         """(the tests the task is judged by, how they differ from all items): its leak-free re-score when it has

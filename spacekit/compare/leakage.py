@@ -23,6 +23,7 @@ from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
 from spacekit.io.training import TrainingData
 from spacekit.records import Json
+from spacekit.store.vectors import Vectors
 from spacekit.tasks import Task, TaskResult
 
 LEAK_PAIRS = 10  # near-duplicate pairs shown per task, those nearest the threshold first (where judgement is needed)
@@ -73,19 +74,19 @@ class TaskLeakage:
         return len(exact), len(self.ids - exact), len(self.ids)
 
 
-def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_vecs: np.ndarray,
-               item_vecs: dict[str, np.ndarray], threshold: float = 0.95) -> TaskLeakage:
+def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_vecs: Vectors, texts: list[str],
+               text_vecs: Vectors, threshold: float = 0.95) -> TaskLeakage:
     """Items any of whose texts match a training text exactly or at cosine >= threshold.
 
-    item_vecs[text] is the before-model vector of each evaluation text; train_vecs is (n_train, d) in order.
+    text_vecs holds the before-model vector of each distinct evaluation text (texts, in order; dense or sparse);
+    train_vecs is (n_train, d) in training order.
     """
     from spacekit.ops import topk
 
     exact = {text_hash(t): t for t in train_texts}
-    texts = list(dict.fromkeys(t for ts in item_texts.values() for t in ts))
     best: dict[str, tuple[float, str]] = {}
     if texts:
-        scores, idx = topk(np.stack([item_vecs[t] for t in texts]), train_vecs, 1)     # (n_text, 1) each
+        scores, idx = topk(text_vecs, train_vecs, 1)                                     # (n_text, 1) each
         best = {t: (float(s), train_texts[int(i)]) for t, s, i in zip(texts, scores[:, 0], idx[:, 0], strict=True)}
     out = TaskLeakage()
     for item_id, ts in item_texts.items():
@@ -150,8 +151,8 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
         if not before.item_texts:
             continue
         texts = list(dict.fromkeys(t for ts in before.item_texts.values() for t in ts))
-        vecs = dict(zip(texts, config.opts.embed(before_model, texts, texts), strict=True))
-        leaks = find_leaks(train_texts, before.item_texts, train_vecs, vecs, config.leak_threshold)
+        leaks = find_leaks(train_texts, before.item_texts, train_vecs, texts,
+                           config.opts.embed(before_model, texts, texts), config.leak_threshold)
         pairs = tuple(sorted(leaks.items, key=lambda x: (x.kind == "exact", x.cosine))[:LEAK_PAIRS])
         entry = entries.get(task.name)
         keep = np.array([i not in leaks.ids for i in before.item_ids])

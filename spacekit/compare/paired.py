@@ -12,6 +12,7 @@ from spacekit.compare.analysis import item_changes
 from spacekit.compare.config import CompareConfig
 from spacekit.compare.entry import TaskEntry
 from spacekit.compare.metric_test import MetricTest
+from spacekit.compare.sparsity import sparsity_change
 from spacekit.compare.suite import TaskSpec
 from spacekit.compare.threshold import ThresholdTransfer, threshold_transfer
 from spacekit.errors import InputError
@@ -65,7 +66,7 @@ def task_entry(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult
                      win_tie_loss=changes.win_tie_loss, most_improved=changes.most_improved,
                      most_regressed=changes.most_regressed, delta_histogram=changes.delta_histogram,
                      extras=task.report_extras(before, after),
-                     threshold=cutoff_transfer(spec, before, after, config))
+                     threshold=cutoff_transfer(spec, before, after, config), sparsity=sparsity_change(before, after))
 
 
 def cutoff_transfer(spec: TaskSpec, before: TaskResult, after: TaskResult,

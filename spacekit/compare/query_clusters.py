@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spacekit.store.vectors import Vectors, is_sparse
+
 MAX_K = 6
 MIN_CHANGED = 6        # changed items needed to cluster
 PERMUTATIONS = 100
@@ -58,8 +60,16 @@ class ClusterGroup:
     clusters: tuple[QueryCluster, ...]
 
 
-def _reduced(x: np.ndarray) -> np.ndarray:
-    """The items' vectors on their first DIMENSIONS principal axes (centred; fewer dimensions: as they are)."""
+def _reduced(x: Vectors) -> np.ndarray:
+    """The items' vectors on their first DIMENSIONS principal axes (centred; fewer dimensions or items: as they
+    are); a sparse encoder's by scikit-learn's PCA on the sparse rows (never densified whole)."""
+    if is_sparse(x):
+        if min(x.shape) <= DIMENSIONS + 1:
+            return np.asarray(x.toarray(), np.float64)
+        from sklearn.decomposition import PCA
+
+        return PCA(DIMENSIONS, svd_solver="arpack", random_state=0).fit_transform(x.astype(np.float64))
+    x = np.asarray(x, np.float64)
     if x.shape[1] <= DIMENSIONS or len(x) <= DIMENSIONS:
         return x
     centred = x - x.mean(0)
@@ -102,13 +112,13 @@ def _z(found: np.ndarray, size: np.ndarray, rate: float) -> np.ndarray:
     return (found - size * rate) / np.sqrt(np.maximum(size * rate * (1 - rate), 1e-12))
 
 
-def cluster_changes(vectors: np.ndarray, delta: np.ndarray, ids: list[str], texts: list[str], direction: str,
+def cluster_changes(vectors: Vectors, delta: np.ndarray, ids: list[str], texts: list[str], direction: str,
                     seed: int = 0, permutations: int = PERMUTATIONS) -> ClusterGroup | None:
     """The clusters of the items that changed in `direction` ("lost": delta < 0, "gained": delta > 0; |delta| <=
     1e-12 is no change); None with fewer than MIN_CHANGED of them."""
     from sklearn.metrics import silhouette_score
 
-    vectors = _unit(_reduced(np.asarray(vectors, np.float64)))
+    vectors = _unit(_reduced(vectors))
     changed = delta < -1e-12 if direction == "lost" else delta > 1e-12
     x = vectors[changed]
     if len(x) < MIN_CHANGED:

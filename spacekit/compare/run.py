@@ -23,6 +23,7 @@ from spacekit.compare.verdict import headline, judge, overfitting
 from spacekit.embed import load_model
 from spacekit.progress import stage
 from spacekit.tasks import TaskResult, kinds
+from spacekit.tasks.base import check_vectors
 from spacekit.version import __version__
 
 
@@ -55,6 +56,9 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         reference = reference_files(config.reference, planned) if config.reference is not None else None
         models = (load_model(before, trust_remote_code=config.trust_remote_code),
                   load_model(after, trust_remote_code=config.trust_remote_code))
+        for _, task in planned:
+            for model in models:
+                check_vectors(task, model)
     if config.ray is not None:
         _encode_corpora_on_ray(planned, models, config)
     results: dict[str, tuple[TaskResult, TaskResult]] = {}

@@ -156,7 +156,7 @@ def overfitting(rows: tuple[HeadlineRow, ...] | list[HeadlineRow]) -> Overfittin
         return TagSummary(
             tasks=len(mine), improved=sum(r.verdict == "improved" for r in mine),
             regressed=sum(r.verdict == "regressed" for r in mine),
-            mean_delta=float(np.nanmean([r.delta for r in mine])) if mine else None,
+            mean_delta=float(np.mean(finite)) if (finite := [r.delta for r in mine if np.isfinite(r.delta)]) else None,
             changes=", ".join(f"{r.task} {r.metric} {_signed(r.delta)} ({r.verdict})" for r in mine) or "no task")
 
     in_domain, held_out = summary("in-domain"), summary("holdout")

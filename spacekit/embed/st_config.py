@@ -28,6 +28,12 @@ SBERT_CONFIG_NAMES = ("sentence_bert_config.json", "sentence_roberta_config.json
                       "sentence_camembert_config.json", "sentence_albert_config.json",
                       "sentence_xlm-roberta_config.json", "sentence_xlnet_config.json")
 HEAD_MODULES = {"Dense": "dense", "LayerNorm": "layer_norm", "Normalize": "normalize"}
+# the kind of model a folder holds, by config_sentence_transformers.json's model_type
+MODEL_TYPES = {"SentenceTransformer": "dense", "SparseEncoder": "sparse", "CrossEncoder": "cross-encoder",
+               "MultiVectorEncoder": "multi-vector"}
+SPARSE_MODULE_NAMES = {"SpladePooling", "MLMTransformer", "SparseStaticEmbedding", "SparseAutoEncoder"}
+SPLADE_POOLINGS = ("max", "sum")
+SPLADE_ACTIVATIONS = ("relu", "log1p_relu")
 VERY_LARGE = int(1e20)  # a tokenizer without model_max_length has transformers' "no limit" (1e30)
 
 
@@ -38,6 +44,15 @@ class HeadStep:
     kind: str
     folder: str = ""
     activation: str = ""
+
+
+@dataclass(frozen=True)
+class Splade:
+    """A sparse encoder's SpladePooling settings and the active dimensions it keeps (None: all)."""
+
+    pooling: str = "max"
+    activation: str = "relu"
+    max_active_dims: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,7 @@ class ModelConfig:
     similarity: str = "cosine"
     prompts: tuple[tuple[str, str], ...] = ()
     default_prompt_name: str | None = None
+    splade: Splade | None = None     # a sparse encoder's pooling (then `pooling` is "splade")
 
     @property
     def normalize(self) -> bool:
@@ -67,17 +83,21 @@ class ModelConfig:
 
     def vector_settings(self) -> dict:
         """The settings that shape a vector, for the cache key (prompts are keyed by the one applied)."""
+        splade = {"splade": [self.splade.pooling, self.splade.activation, self.splade.max_active_dims]} \
+            if self.splade else {}
         return {"pooling": self.pooling, "include_prompt": self.include_prompt,
                 "head": [f"{s.kind}:{s.folder}:{s.activation}" for s in self.head],
                 "max_seq_length": self.max_seq_length, "lower_case": self.lower_case,
-                "padding_side": self.padding_side}
+                "padding_side": self.padding_side, **splade}
 
     def description(self) -> dict:
         """What a report shows about the model: max length, pooling, modules after pooling, similarity, prompts."""
+        splade = {"splade_pooling": self.splade.pooling, "splade_activation": self.splade.activation,
+                  "max_active_dims": self.splade.max_active_dims} if self.splade else {}
         return {"max_seq_length": self.max_seq_length, "pooling": self.pooling,
                 "include_prompt": self.include_prompt, "head": [s.kind for s in self.head],
                 "similarity": self.similarity, "prompts": self.prompt_texts,
-                "default_prompt_name": self.default_prompt_name}
+                "default_prompt_name": self.default_prompt_name, **splade}
 
 
 def read_json(path: Path) -> Any:
@@ -88,30 +108,53 @@ def read_json(path: Path) -> Any:
         raise InputError(f"{path}: unreadable model file ({e})") from None
 
 
-def read_st_config(path: Path) -> ModelConfig:
+def model_kind(path: Path) -> str:
+    """The kind of model a folder holds: dense, sparse, cross-encoder or multi-vector (config_sentence_transformers'
+    model_type, else a sparse module in modules.json, else a sequence-classification network without modules.json:
+    a cross-encoder; else dense)."""
+    st = path / "config_sentence_transformers.json"
+    model_type = read_object(st).get("model_type") if st.is_file() else None
+    if isinstance(model_type, str) and model_type in MODEL_TYPES:
+        return MODEL_TYPES[model_type]
+    if (path / "modules.json").is_file():
+        names = {m.get("type", "").rsplit(".", 1)[-1] for m in module_entries(path)}
+        return "sparse" if names & SPARSE_MODULE_NAMES else "dense"
+    architectures = read_object(path / "config.json").get("architectures") if (path / "config.json").is_file() \
+        else None
+    if isinstance(architectures, list) and any(str(a).endswith("ForSequenceClassification") for a in architectures):
+        return "cross-encoder"
+    return "dense"
+
+
+def read_st_config(path: Path, kind: str = "dense") -> ModelConfig:
     """The folder's settings (see the module docstring); a plain transformers folder gets mean pooling, nothing
-    after it, and the tokenizer's length. Every file's shape is checked (one InputError naming it)."""
-    pooling, include_prompt, head = "mean", True, []
-    for kind, folder in _modules(path):
-        if kind == "Pooling":
+    after it, and the tokenizer's length. Every file's shape is checked (one InputError naming it). kind "sparse":
+    a SparseEncoder's layout (a fill-mask Transformer, then SpladePooling), dot product unless it names another."""
+    pooling, include_prompt, head, splade = "mean", True, [], None
+    for module, folder in _modules(path, kind):
+        if module == "Pooling":
             pooling, include_prompt = _pooling(path / folder / "config.json")
-        elif kind == "Dense":
+        elif module == "SpladePooling":
+            pooling, splade = "splade", _splade(path / folder / "config.json")
+        elif module == "Dense":
             head.append(HeadStep("dense", folder, _activation(path / folder / "config.json")))
-        elif kind in HEAD_MODULES:
-            head.append(HeadStep(HEAD_MODULES[kind], folder))
+        elif module in HEAD_MODULES:
+            head.append(HeadStep(HEAD_MODULES[module], folder))
     sbert = next((path / n for n in SBERT_CONFIG_NAMES if (path / n).is_file()), None)
     settings = read_object(sbert) if sbert else {}
-    _check_transformer_settings(sbert, settings)
+    _check_transformer_settings(sbert, settings, "fill-mask" if kind == "sparse" else "feature-extraction")
     tokenizer_args = {**_object(sbert, settings, "tokenizer_args"), **_object(sbert, settings, "processor_kwargs")}
     tok_file = path / "tokenizer_config.json"
     tok_config = read_object(tok_file) if tok_file.is_file() else {}
     st = path / "config_sentence_transformers.json"
     st_settings = read_object(st) if st.is_file() else {}
+    if splade is not None:
+        splade = Splade(splade.pooling, splade.activation, _max_active_dims(st, st_settings))
     return ModelConfig(
         pooling, include_prompt, tuple(head), _max_length(path, sbert, settings, tokenizer_args, tok_config),
         bool(settings.get("do_lower_case", False)),
         str(tokenizer_args.get("padding_side", tok_config.get("padding_side", "right"))),
-        _similarity(st, st_settings), *_prompts(st, st_settings))
+        _similarity(st, st_settings, "dot" if kind == "sparse" else "cosine"), *_prompts(st, st_settings), splade)
 
 
 def read_object(path: Path) -> dict:
@@ -133,32 +176,58 @@ def module_entries(path: Path) -> list[dict]:
     return modules
 
 
-def _modules(path: Path) -> list[tuple[str, str]]:
+def _modules(path: Path, kind: str = "dense") -> list[tuple[str, str]]:
     """(class name, folder) per module in modules.json: sentence-transformers' own modules that an embedding model
-    uses, under their current or older import paths; anything else is an InputError naming it."""
+    (kind dense) or a SparseEncoder (kind sparse) uses, under their current or older import paths; anything else is
+    an InputError naming it."""
     file = path / "modules.json"
     if not file.is_file():
+        if kind == "sparse":
+            raise InputError(f"{path}: a sparse encoder needs modules.json (a fill-mask Transformer, then "
+                             f"SpladePooling)")
         return [("Transformer", "")]                                      # mean pooling, as sentence-transformers
+    allowed = ("Transformer", "Pooling", *HEAD_MODULES) if kind == "dense" else ("Transformer", "SpladePooling")
     out = []
     for m in module_entries(path):
-        kind, folder = m.get("type", ""), m.get("path", "")
-        name = kind.rsplit(".", 1)[-1]
-        if not kind.startswith("sentence_transformers."):
-            raise InputError(f"{file}: module {kind!r} is custom code; spacekit runs only sentence-transformers' "
-                             f"own Transformer, Pooling, Dense, LayerNorm and Normalize modules")
-        if name not in ("Transformer", "Pooling", *HEAD_MODULES):
-            raise InputError(f"{file}: module {kind!r} is not supported (spacekit runs Transformer, Pooling, Dense, "
-                             f"LayerNorm and Normalize)")
+        module, folder = m.get("type", ""), m.get("path", "")
+        name = module.rsplit(".", 1)[-1]
+        name = "Transformer" if name == "MLMTransformer" and kind == "sparse" else name
+        if not module.startswith("sentence_transformers."):
+            raise InputError(f"{file}: module {module!r} is custom code; spacekit runs only sentence-transformers' "
+                             f"own {', '.join(allowed)} modules")
+        if name not in allowed:
+            raise InputError(f"{file}: module {module!r} is not supported in a {kind} model (spacekit runs "
+                             f"{', '.join(allowed)})")
         if ".." in Path(folder).parts or Path(folder).is_absolute():
             raise InputError(f"{file}: module path {folder!r} leaves the model folder")
         if name == "Transformer" and folder:
             raise InputError(f"{file}: a Transformer module in a subfolder ({folder!r}) is not supported")
         out.append((name, folder))
+    pooling = "Pooling" if kind == "dense" else "SpladePooling"
     if [k for k, _ in out][:1] != ["Transformer"]:
         raise InputError(f"{file}: the first module must be the Transformer")
-    if "Pooling" not in [k for k, _ in out]:
-        raise InputError(f"{file}: no Pooling module (spacekit needs one vector per text)")
+    if pooling not in [k for k, _ in out]:
+        raise InputError(f"{file}: no {pooling} module (spacekit needs one vector per text)")
     return out
+
+
+def _splade(cfg_file: Path) -> Splade:
+    """A SpladePooling module's pooling strategy and activation (max and relu when it has no config)."""
+    cfg = read_object(cfg_file) if cfg_file.is_file() else {}
+    pooling, activation = cfg.get("pooling_strategy", "max"), cfg.get("activation_function", "relu")
+    if pooling not in SPLADE_POOLINGS:
+        raise InputError(f"{cfg_file}: pooling_strategy must be max or sum, got {pooling!r}")
+    if activation not in SPLADE_ACTIVATIONS:
+        raise InputError(f"{cfg_file}: activation_function must be relu or log1p_relu, got {activation!r}")
+    return Splade(pooling, activation)
+
+
+def _max_active_dims(file: Path, settings: dict) -> int | None:
+    """A sparse encoder's max_active_dims (config_sentence_transformers.json; None: every dimension kept)."""
+    value = settings.get("max_active_dims")
+    if value is not None and (not _is_int(value) or value < 1):
+        raise InputError(f"{file}: max_active_dims must be a positive integer, got {value!r}")
+    return value
 
 
 def _pooling(cfg_file: Path) -> tuple[str, bool]:
@@ -190,12 +259,12 @@ def _activation(cfg_file: Path) -> str:
     return name
 
 
-def _check_transformer_settings(file: Path | None, settings: dict) -> None:
-    """Settings spacekit cannot honour are refused by name: another task than feature extraction, chat-message
-    inputs, or per-role lengths (multi-vector models)."""
-    task = settings.get("transformer_task", "feature-extraction")
-    if task != "feature-extraction":
-        raise InputError(f"{file}: transformer_task {task!r} is not an embedding model's (feature-extraction)")
+def _check_transformer_settings(file: Path | None, settings: dict, expected: str = "feature-extraction") -> None:
+    """Settings spacekit cannot honour are refused by name: another task than the model kind's (feature extraction;
+    a sparse encoder's fill-mask), chat-message inputs, or per-role lengths (multi-vector models)."""
+    task = settings.get("transformer_task", expected)
+    if task != expected:
+        raise InputError(f"{file}: transformer_task {task!r} is not this kind of model's ({expected})")
     if "message" in (settings.get("modality_config") or {}):
         raise InputError(f"{file}: chat-message inputs (modality_config 'message') are not supported")
     for key in ("query_length", "document_length", "query_expansion"):
@@ -233,8 +302,8 @@ def _max_length(path: Path, sbert: Path | None, settings: dict, tokenizer_args: 
     return length
 
 
-def _similarity(file: Path, settings: dict) -> str:
-    value = settings.get("similarity_fn_name") or "cosine"
+def _similarity(file: Path, settings: dict, default: str = "cosine") -> str:
+    value = settings.get("similarity_fn_name") or default
     if value not in SIMILARITIES:
         raise InputError(f"{file}: similarity_fn_name must be one of {', '.join(SIMILARITIES)}, got {value!r}")
     return value

@@ -74,7 +74,13 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def pairwise_cosine(a, b) -> torch.Tensor:
-    """Row-wise cosine between a[i] and b[i] -> (n,) float64 on the CPU."""
+    """Row-wise cosine between a[i] and b[i] -> (n,) float64 on the CPU (sparse rows: spacekit.ops.sparse)."""
+    import scipy.sparse as sp
+
+    if sp.issparse(a) or sp.issparse(b):
+        from spacekit.ops.sparse import sparse_pairwise_cosine
+
+        return sparse_pairwise_cosine(a, b)
     a, b = as_tensor(a, "a").double(), as_tensor(b, "b").double()
     if a.shape != b.shape:
         raise InputError(f"pairwise cosine: shapes differ {tuple(a.shape)} vs {tuple(b.shape)}")

@@ -36,6 +36,7 @@ from spacekit.ops.topk_select import CHUNK, merge
 from spacekit.ops.topk_settle import SearchCounters
 from spacekit.ops.topk_tile import CorpusTile, Scratch, all_finite, corpus_tile
 from spacekit.ops.topk_torch import score_rows, torch_slices
+from spacekit.store.vectors import is_sparse
 
 log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -46,11 +47,17 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
          dtype: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-k corpus rows per query -> (scores (nq, k) float32, indices (nq, k) int64), both on the CPU.
 
-    queries: (nq, d) array/tensor; corpus: (n, d) array/tensor or a spacekit Store (streamed tile by tile).
+    queries: (nq, d) array/tensor; corpus: (n, d) array/tensor or a spacekit Store (streamed tile by tile). Sparse
+    vectors (scipy matrices, a csr store) are searched by spacekit.ops.sparse, with the same result contract.
     metric: "cosine" or "dot". Exact: float32 scores, equal scores by lower index. k is clipped to n.
     candidate_precision: the precision candidates are picked in ("fp16", "bf16", "fp32", "tf32"; None: the search
     plan chooses); the result does not depend on it. dtype: its former name, kept for one release (a warning).
     """
+    if is_sparse(queries) or is_sparse(corpus) or getattr(corpus, "layout", "dense") == "csr":
+        from spacekit.ops.sparse import sparse_topk  # a sparse encoder's vectors
+
+        return sparse_topk(queries, corpus.load()[1] if hasattr(corpus, "manifest") else corpus, k, metric=metric,
+                           device=device)
     if dtype is not None:
         warnings.warn("topk(dtype=) is now topk(candidate_precision=): the precision candidates are picked in, not "
                       "the result's (always the exact fp32 search)", DeprecationWarning, stacklevel=2)

@@ -76,6 +76,7 @@ def render_html(comparison: Comparison, plots: dict[str, Path]) -> str:
                    "below); items that did not change are counted in each panel's title, not drawn.</p>"
                    f"{_img(plots['deltas'], 'per-item delta histograms')}")
     out.append(_cutoffs(c.tasks, plots))
+    out.append(_sparsity(c.tasks))
     out.append(_budget(c.tasks))
     out += [_slices(t) + _why(t) for t in c.tasks]
     out += [_examples(t) for t in c.tasks]
@@ -154,7 +155,7 @@ def _leakage(comparison: Comparison) -> str:
 
 def _drift(drift: Drift) -> str:
     if drift.knn_overlap is None or drift.geometry is None:
-        return ""
+        return f"<h2>Space drift</h2><p class='muted'>{e(drift.note)}</p>" if drift.note else ""
     out = [f"<h2>Space drift</h2><p>How much each text's neighbourhood changed: kNN overlap (k={drift.k}, "
            f"n={drift.n}): mean {num(drift.knn_overlap.mean)}, median {num(drift.knn_overlap.median)}; "
            f"linear CKA {num(drift.linear_cka)}.</p><table><tr><th>geometry</th><th>before</th><th>after</th>"
@@ -198,6 +199,16 @@ def _why(t: TaskEntry) -> str:
         out.append(f"<h3>{e(table.title)}</h3><p class='muted'>{e(table.note)}</p>{warning}"
                    + (f"<table><tr>{head}</tr>{body}</table>" if table.rows else ""))
     return "".join(out)
+
+
+def _sparsity(tasks: tuple[TaskEntry, ...]) -> str:
+    sparse = [t for t in tasks if t.sparsity is not None]
+    if not sparse:
+        return ""
+    return ("<h2>Sparsity</h2><p class='muted'>A sparse encoder's active dimensions and FLOPs per query-document pair "
+            "(sentence-transformers' SparseInformationRetrievalEvaluator's definitions).</p><ul>"
+            + "".join(f"<li><b>{e(t.name)}</b>: {e(t.sparsity.line)}</li>" for t in sparse if t.sparsity is not None)
+            + "</ul>")
 
 
 def _cutoffs(tasks: tuple[TaskEntry, ...], plots: dict[str, Path]) -> str:

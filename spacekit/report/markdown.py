@@ -64,6 +64,8 @@ def render_markdown(comparison: Comparison) -> str:
                   f"{num(drift.linear_cka)}.", "", "| geometry | before | after | Δ |", "|---|---:|---:|---:|"]
         lines += [f"| {md(k)} | {num(v.before)} | {num(v.after)} | {signed(v.delta)} |"
                   for k, v in drift.geometry.items()]
+    elif drift.note:
+        lines += ["", "## Space drift", "", md(drift.note)]
     for section in c.sections():
         lines += section.markdown()
     cut = [t for t in c.tasks if t.threshold is not None]
@@ -71,6 +73,11 @@ def render_markdown(comparison: Comparison) -> str:
         lines += ["", "## Similarity cut-offs", ""]
         lines += [f"- **{md(t.name)}**: {md(t.threshold.line)} (a positive: {md(t.threshold.positive)})"
                   for t in cut if t.threshold is not None]
+    sparse = [t for t in c.tasks if t.sparsity is not None]
+    if sparse:
+        lines += ["", "## Sparsity", "", "A sparse encoder's active dimensions and FLOPs per query-document pair "
+                  "(sentence-transformers' SparseInformationRetrievalEvaluator's definitions).", ""]
+        lines += [f"- **{md(t.name)}**: {md(t.sparsity.line)}" for t in sparse if t.sparsity is not None]
     budget = budget_rows(c.tasks)
     if budget:
         lines += ["", "## Label budget", "", "What each task's items can decide about its main metric (paired t power "

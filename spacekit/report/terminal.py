@@ -59,9 +59,13 @@ def print_summary(comparison: Comparison, out_dir: str | None = None, width: int
     if c.drift.knn_overlap is not None:
         console.print(f"drift: kNN overlap mean {num(c.drift.knn_overlap.mean, 3)}, linear CKA "
                       f"{num(c.drift.linear_cka, 3)}")
+    elif c.drift.note:
+        console.print(Text(plain(f"drift: {c.drift.note}")))
     for t in c.tasks:
         if t.threshold is not None:
             console.print(Text(plain(f"cut-off, {t.name}: {t.threshold.line}")))
+        if t.sparsity is not None:
+            console.print(Text(plain(f"sparsity, {t.name}: {t.sparsity.line}")))
         if why_line(t, c.alpha):
             console.print(Text(plain(why_line(t, c.alpha) or "")))
     for line in online_lines(c):

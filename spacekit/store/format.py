@@ -1,9 +1,10 @@
 """A store's manifest.json: what it must hold, checked before anything is read or written through it.
 
-A manifest names its shards part-00000.parquet, part-00001.parquet, ... in order (so a shard entry can point
-nowhere outside the folder), gives each its row count and sha256, and, once complete, row counts that add up to
-`count`. The files spacekit makes in a store folder are exactly these (plus the temp files it writes them
-through): the only files it ever deletes.
+A manifest gives the vectors' dim, dtype and layout (dense, or csr for a sparse encoder's: spacekit.store.vectors)
+and names its shards part-00000.parquet, part-00001.parquet, ... in order (so a shard entry can point nowhere
+outside the folder), gives each its row count and sha256, and, once complete, row counts that add up to `count`.
+The files spacekit makes in a store folder are exactly these (plus the temp files it writes them through): the only
+files it ever deletes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from spacekit.errors import StoreError
+from spacekit.store.vectors import LAYOUTS
 
 FORMAT = "spacekit-store/1"
 MANIFEST = "manifest.json"
@@ -40,10 +42,15 @@ def key_diff(a: dict, b: dict) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
 
-def new_manifest(dim: int, dtype: str, count: int, key: dict) -> dict:
-    """An empty, incomplete manifest."""
+def new_manifest(dim: int, dtype: str, count: int, key: dict, layout: str = "dense") -> dict:
+    """An empty, incomplete manifest (layout: dense, or csr for sparse vectors; spacekit.store.vectors)."""
     return {"format": FORMAT, "dim": dim, "dtype": dtype, "count": count, "complete": False, "shards": [],
-            "key": key}
+            "key": key, **({"layout": layout} if layout != "dense" else {})}
+
+
+def layout(manifest: dict) -> str:
+    """A manifest's row layout: dense (when it names none) or csr."""
+    return str(manifest.get("layout", "dense"))
 
 
 def read_manifest(path: Path) -> dict | None:
@@ -80,6 +87,8 @@ def manifest_problems(m: object) -> list[str]:
             problems.append(f"{name} must be an integer >= {low}, got {m.get(name)!r}")
     if not isinstance(m.get("dtype"), str) or m["dtype"] not in NP_DTYPES:
         problems.append(f"dtype must be float32 or float16, got {m.get('dtype')!r}")
+    if m.get("layout", "dense") not in LAYOUTS:
+        problems.append(f"layout must be one of {', '.join(LAYOUTS)}, got {m.get('layout')!r}")
     if not isinstance(m.get("complete"), bool) or not isinstance(m.get("key"), dict):
         problems.append("complete must be true or false and key an object")
     shards = m.get("shards")

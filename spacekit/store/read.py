@@ -1,5 +1,6 @@
-"""Parquet embedding store, read side: part-NNNNN.parquet shards (id string, embedding fixed_size_list) +
-manifest.json (store/format.py); writing, resuming and locking are in store/write.py.
+"""Parquet embedding store, read side: part-NNNNN.parquet shards (id string, then embedding fixed_size_list; or,
+layout csr, indices and values lists: store/vectors.py) + manifest.json (store/format.py); writing, resuming and
+locking are in store/write.py.
 
 Nothing is read unchecked: the manifest's structure, and for each shard that it is a regular file inside the folder
 whose sha256 matches, whose schema has the manifest's dim and dtype, whose row count matches, and whose vectors are
@@ -22,7 +23,15 @@ import pyarrow.parquet as pq
 
 from spacekit.errors import StoreError
 from spacekit.files import file_digest
-from spacekit.store.format import MANIFEST, NP_DTYPES, load_manifest_json, manifest_problems, read_manifest
+from spacekit.store.format import (
+    MANIFEST,
+    NP_DTYPES,
+    layout,
+    load_manifest_json,
+    manifest_problems,
+    read_manifest,
+)
+from spacekit.store.vectors import Vectors, bad_row, columns, concat, from_arrays, schema
 
 READ_ROWS = 8192  # rows a shard is decoded at a time
 
@@ -43,6 +52,11 @@ class Store:
         return int(self.manifest["dim"])
 
     @property
+    def layout(self) -> str:
+        """dense, or csr (a sparse encoder's vectors)."""
+        return layout(self.manifest)
+
+    @property
     def count(self) -> int:
         """Number of vectors."""
         return int(self.manifest["count"])
@@ -51,8 +65,8 @@ class Store:
         """sha256 over the shard hashes: identifies the vectors themselves."""
         return hashlib.sha256("".join(s["sha256"] for s in self.manifest["shards"]).encode()).hexdigest()
 
-    def shards(self) -> Iterator[tuple[list[str], np.ndarray]]:
-        """(ids, (rows, dim) array) per shard, in order, each checked; an id seen twice is an error."""
+    def shards(self) -> Iterator[tuple[list[str], Vectors]]:
+        """(ids, (rows, dim) vectors) per shard, in order, each checked; an id seen twice is an error."""
         seen: set[str] = set()
         for number in range(len(self.manifest["shards"])):
             ids, vectors = self.shard(number)
@@ -63,22 +77,29 @@ class Store:
                 seen.add(item)
             yield ids, vectors
 
-    def shard(self, number: int) -> tuple[list[str], np.ndarray]:
-        """(ids, (rows, dim) array) of one shard, checked (a worker reads only the shards it searches), decoded
-        READ_ROWS at a time into one array (decoding a whole shard at once takes several times its size)."""
+    def shard(self, number: int) -> tuple[list[str], Vectors]:
+        """(ids, (rows, dim) vectors) of one shard, checked (a worker reads only the shards it searches), decoded
+        READ_ROWS at a time (decoding a whole shard at once takes several times its size); dense rows into one
+        array."""
         shard = self.manifest["shards"][number]
         file = self.path / shard["file"]
         parquet = open_shard(self.path, self.manifest, shard)
         ids: list[str] = []
-        vectors = np.empty((shard["rows"], self.dim), NP_DTYPES[self.manifest["dtype"]])
-        for batch in _batches(parquet, READ_ROWS, file, ["id", "embedding"]):
+        dense = self.layout == "dense"
+        vectors = np.empty((shard["rows"], self.dim), NP_DTYPES[self.manifest["dtype"]]) if dense else None
+        parts = []
+        for batch in _batches(parquet, READ_ROWS, file, ["id", *columns(self.layout)]):
             with _reading(file):                                          # ids that are not UTF-8
                 batch_ids = batch.column(0).to_pylist()
             _check_rows(file, len(ids) + len(batch_ids), shard["rows"], done=False)
-            vectors[len(ids):len(ids) + len(batch_ids)] = _vectors(batch.column(1), self.dim, file, batch_ids)
+            vec = _vectors(batch.columns[1:], self.dim, self.layout, file, batch_ids)
+            if vectors is not None:
+                vectors[len(ids):len(ids) + len(batch_ids)] = vec
+            else:
+                parts.append(vec)
             ids += batch_ids
         _check_rows(file, len(ids), shard["rows"])                        # damaged pages can decode to fewer
-        return ids, vectors
+        return ids, vectors if vectors is not None else concat(parts, self.dim, self.layout)
 
     def tiles(self, rows: int, device: torch.device | str = "cpu",
               dtype: torch.dtype | None = None) -> Iterator[tuple[int, torch.Tensor]]:
@@ -86,6 +107,8 @@ class Store:
         at a time: memory ~ two tiles, whatever the shard size."""
         import torch
 
+        if self.layout != "dense":
+            raise StoreError(f"{self.path}: a sparse store is searched whole (load it), not tile by tile")
         dtype = dtype or torch.float32
         start, carry = 0, torch.zeros((0, self.dim))
         for shard in self.manifest["shards"]:
@@ -94,7 +117,7 @@ class Store:
             for batch in _batches(file, rows, self.path / shard["file"], ["embedding"]):
                 decoded += batch.num_rows
                 _check_rows(self.path / shard["file"], decoded, shard["rows"], done=False)
-                vec = _vectors(batch.column(0), self.dim, self.path / shard["file"], None)
+                vec = _vectors(batch.columns, self.dim, "dense", self.path / shard["file"], None)
                 buf = torch.cat([carry, torch.from_numpy(vec)]) if len(carry) else torch.from_numpy(vec)
                 while buf.shape[0] >= rows:
                     yield start, buf[:rows].to(device=device, dtype=dtype)
@@ -104,15 +127,15 @@ class Store:
         if len(carry):
             yield start, carry.to(device=device, dtype=dtype)
 
-    def load(self) -> tuple[list[str], np.ndarray]:
-        """All ids and vectors as one float32 array (when it fits in memory)."""
+    def load(self) -> tuple[list[str], Vectors]:
+        """All ids and vectors, float32 (when they fit in memory): one array, or one CSR matrix (layout csr)."""
         ids, parts = [], []
         for shard_ids, vec in self.shards():
             ids += shard_ids
-            parts.append(vec.astype(np.float32, copy=False))
-        return ids, np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32)
+            parts.append(vec)
+        return ids, concat(parts, self.dim, self.layout)
 
-    def lookup(self, wanted: list[str]) -> np.ndarray:
+    def lookup(self, wanted: list[str]) -> Vectors:
         """Vectors for the given ids (the store: model's encode); unknown ids are an error."""
         ids, vec = self.load()
         where = {i: n for n, i in enumerate(ids)}
@@ -132,13 +155,12 @@ def open_shard(path: Path, manifest: dict, shard: dict) -> pq.ParquetFile:
         raise StoreError(f"{file}: corrupt shard (sha256 differs from {MANIFEST}); re-run embed to rebuild it")
     try:
         parquet = pq.ParquetFile(file, pre_buffer=False)                 # read row group by row group
-        schema = parquet.schema_arrow.remove_metadata()
+        found = parquet.schema_arrow.remove_metadata()
     except (pa.ArrowException, OSError, ValueError) as e:
         raise StoreError(f"{file}: not a readable Parquet file ({_first_line(e)})") from None
-    want = pa.schema([("id", pa.string()), ("embedding", pa.list_(pa.from_numpy_dtype(
-        NP_DTYPES[manifest["dtype"]]), manifest["dim"]))])
-    if not schema.equals(want):
-        raise StoreError(f"{file}: columns {_columns(schema)} are not the manifest's {_columns(want)}")
+    want = schema(layout(manifest), manifest["dim"], pa.from_numpy_dtype(NP_DTYPES[manifest["dtype"]]))
+    if not found.equals(want):
+        raise StoreError(f"{file}: columns {_columns(found)} are not the manifest's {_columns(want)}")
     if parquet.metadata.num_rows != shard["rows"]:
         raise StoreError(f"{file}: {parquet.metadata.num_rows} rows, the manifest says {shard['rows']}")
     return parquet
@@ -181,12 +203,15 @@ def _check_rows(file: Path, decoded: int, rows: int, done: bool = True) -> None:
         raise StoreError(f"{file}: {decoded} rows decoded, the manifest says {rows}; re-run embed to rebuild it")
 
 
-def _vectors(column: pa.Array, dim: int, file: Path, ids: list[str] | None) -> np.ndarray:
-    """(rows, dim) array of a fixed-size-list column, checked to be finite (the first bad row named)."""
-    vec = column.values.to_numpy(zero_copy_only=False, writable=True).reshape(-1, dim)
-    finite = np.isfinite(vec).all(1)
-    if not finite.all():
-        row = int(np.flatnonzero(~finite)[0])
+def _vectors(arrays: list[pa.Array], dim: int, row_layout: str, file: Path, ids: list[str] | None) -> Vectors:
+    """(rows, dim) vectors of a batch's vector columns (store.vectors), checked: finite (the first bad row named),
+    and a csr row's columns in range and ascending."""
+    with _reading(file):
+        vec, problem = from_arrays(arrays, dim, row_layout)
+    if problem is not None:
+        raise StoreError(f"{file}: {problem}")
+    row = bad_row(vec)
+    if row is not None:
         where = f"id {ids[row]!r}" if ids is not None else f"row {row} of a batch"
         raise StoreError(f"{file}: {where}: embedding has NaN or inf values")
     return vec

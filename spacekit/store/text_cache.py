@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spacekit.store.key import Encoder, cache_name, text_cache_key, text_id
+from spacekit.store.vectors import Vectors, concat
 from spacekit.store.write import append_rows, open_growing_store, store_lock
 
 if TYPE_CHECKING:
@@ -22,35 +23,40 @@ if TYPE_CHECKING:
 
 
 def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str = "",
-                   placement: Placement | None = None) -> np.ndarray:
-    """(n, dim) float32 vectors of the texts after the prompt: read from the model's text cache under root (one per
-    precision), the texts not in it encoded once (in one pass) and added."""
+                   placement: Placement | None = None) -> Vectors:
+    """(n, dim) float32 vectors of the texts after the prompt (a CSR matrix for a sparse model): read from the
+    model's text cache under root (one per precision), the texts not in it encoded once (in one pass) and added."""
     from spacekit.backend import Placement
 
     placement = placement or Placement.resolve()
     key = text_cache_key(model, prompt, placement.precision)
     path = root / cache_name(key)
+    layout = "csr" if getattr(model, "sparse", False) else "dense"
     wanted = [text_id(t) for t in texts]
     with store_lock(path, reading=True):                 # a read-only cache holding every vector still serves
-        _, ids, vec = open_growing_store(path, key, model.dim)
+        _, ids, vec = open_growing_store(path, key, model.dim, layout)
     row = {i: n for n, i in enumerate(ids)}
     at = np.fromiter((row.get(i, -1) for i in wanted), np.int64, len(wanted))
-    out = np.empty((len(wanted), model.dim), np.float32)
-    out[at >= 0] = vec[at[at >= 0]]
+    held = vec[at[at >= 0]]
     del row, ids, vec                                     # the cache's other rows are not needed any more
     missing = np.flatnonzero(at < 0)
     todo = {wanted[n]: texts[n] for n in missing}
-    if todo:                      # encoded outside the lock: another process with this model is never held up
-        todo_ids = list(todo)
-        new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
-        have, held, fresh = _add_missing(path, key, model.dim, todo_ids, new)
-        if len(fresh) < len(todo_ids):   # another process added some meanwhile: the cache's vectors are theirs
-            theirs, fresh_set = {i: n for n, i in enumerate(have)}, set(fresh)
-            for n in (n for n in range(len(todo_ids)) if n not in fresh_set):
-                new[n] = held[theirs[todo_ids[n]]]
-        new_row = {i: n for n, i in enumerate(todo_ids)}
-        out[missing] = new[[new_row[wanted[n]] for n in missing]]
-    return out
+    if not todo:
+        return held
+    todo_ids = list(todo)                # encoded outside the lock: another process with this model is never held up
+    new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
+    have, theirs_vec, fresh = _add_missing(path, key, model.dim, todo_ids, new, layout)
+    if len(fresh) < len(todo_ids):       # another process added some meanwhile: the cache's vectors are theirs
+        theirs, fresh_set = {i: n for n, i in enumerate(have)}, set(fresh)
+        kept = [n for n in range(len(todo_ids)) if n not in fresh_set]
+        pick = np.arange(len(todo_ids))
+        pick[kept] = len(todo_ids) + np.arange(len(kept))
+        new = concat([new, theirs_vec[[theirs[todo_ids[n]] for n in kept]]], model.dim, layout)[pick]
+    new_row = {i: n for n, i in enumerate(todo_ids)}
+    source = np.empty(len(wanted), np.int64)              # each wanted row's row in [held; new]
+    source[at >= 0] = np.arange(int((at >= 0).sum()))
+    source[missing] = len(at[at >= 0]) + np.array([new_row[wanted[n]] for n in missing], np.int64)
+    return concat([held, new], model.dim, layout)[source]
 
 
 def add_vectors(model: Encoder, texts: list[str], vectors: np.ndarray, root: Path, *, prompt: str = "",
@@ -60,17 +66,17 @@ def add_vectors(model: Encoder, texts: list[str], vectors: np.ndarray, root: Pat
     key = text_cache_key(model, prompt, precision)
     rows = {text_id(t): n for n, t in enumerate(texts)}
     _, _, fresh = _add_missing(root / cache_name(key), key, model.dim, list(rows),
-                               np.asarray(vectors, np.float32)[list(rows.values())])
+                               np.asarray(vectors, np.float32)[list(rows.values())])   # a Ray store: dense
     return len(fresh)
 
 
-def _add_missing(path: Path, key: dict, dim: int, ids: list[str],
-                 vectors: np.ndarray) -> tuple[list[str], np.ndarray, list[int]]:
+def _add_missing(path: Path, key: dict, dim: int, ids: list[str], vectors: Vectors,
+                 layout: str = "dense") -> tuple[list[str], Vectors, list[int]]:
     """Under the store's lock, the rows whose ids the cache lacks appended as one new shard (what another process
     added meanwhile is kept, not added twice) -> (the ids and vectors the cache held before, the positions in ids
     of the rows appended)."""
     with store_lock(path):
-        manifest, have, held = open_growing_store(path, key, dim)
+        manifest, have, held = open_growing_store(path, key, dim, layout)
         known = set(have)
         fresh = [n for n, i in enumerate(ids) if i not in known]
         if fresh:

@@ -34,7 +34,9 @@ from spacekit.store.format import (
     read_manifest,
     shard_name,
 )
+from spacekit.store.format import layout as manifest_layout
 from spacekit.store.read import Store
+from spacekit.store.vectors import Vectors, bad_row, concat, is_sparse, layout_of, schema, to_arrays
 
 try:
     import fcntl
@@ -48,12 +50,14 @@ ROW_GROUP = 8192  # rows per Parquet row group: a reader holds one group at a ti
 ShardWriter = Callable[[int, int, int], dict]  # (shard number, lo, hi) -> the shard's manifest entry, file written
 
 
-def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np.ndarray] | None = None, *,
+def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], Vectors] | None = None, *,
                 dim: int, key: dict, shard_rows: int = SHARD_ROWS, dtype: str = "float32", overwrite: bool = False,
-                write: ShardWriter | None = None, on_abort: Callable[[], None] | None = None) -> Store:
+                write: ShardWriter | None = None, on_abort: Callable[[], None] | None = None,
+                layout: str = "dense") -> Store:
     """Write (or resume, or reuse) a store of len(ids) vectors; embed(lo, hi) returns rows lo:hi, or write(number,
     lo, hi) writes that shard itself (write_shard, e.g. on a Ray worker) and returns its manifest entry. on_abort
-    runs before a failed new store's files are removed (to stop writers still at work)."""
+    runs before a failed new store's files are removed (to stop writers still at work). layout: dense, or csr (a
+    sparse encoder's vectors, float32 only)."""
     path = Path(path)
     if (embed is None) == (write is None):
         raise ValueError("write_store needs exactly one of embed and write")
@@ -61,12 +65,15 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], np
         raise StoreError(f"store dtype must be float32 or float16, got {dtype!r}")
     if shard_rows < 1:
         raise StoreError(f"shard rows must be >= 1, got {shard_rows}")
+    if layout == "csr" and dtype != "float32":
+        raise StoreError(f"a sparse store holds float32 values, not {dtype}")
     with store_lock(path):
         _remove_temp_files(path)                                          # a dead writer's (we hold the lock)
         manifest = _prepare(path, key, overwrite)
         created = manifest is None
-        if manifest is None or (manifest["count"], manifest["dim"], manifest["dtype"]) != (len(ids), dim, dtype):
-            manifest = new_manifest(dim, dtype, len(ids), key)
+        if manifest is None or (manifest["count"], manifest["dim"], manifest["dtype"], manifest_layout(manifest)) \
+                != (len(ids), dim, dtype, layout):
+            manifest = new_manifest(dim, dtype, len(ids), key, layout)
         good = _whole_prefix(path, manifest, ids)
         if manifest["complete"] and len(good) == len(manifest["shards"]):
             return Store(path, manifest)                                  # same key, intact: nothing to do
@@ -100,7 +107,10 @@ def _write_rows(path: Path, manifest: dict, ids: list[str], write: ShardWriter, 
 
 def _local_writer(path: Path, ids: list[str], embed, dim: int, dtype: str) -> ShardWriter:
     """Shards written here from embed(lo, hi)'s rows."""
-    return lambda number, lo, hi: write_shard(path, number, ids[lo:hi], np.asarray(embed(lo, hi)), dim, dtype)
+    def write(number: int, lo: int, hi: int) -> dict:
+        vec = embed(lo, hi)
+        return write_shard(path, number, ids[lo:hi], vec if is_sparse(vec) else np.asarray(vec), dim, dtype)
+    return write
 
 
 @contextlib.contextmanager
@@ -248,15 +258,20 @@ def _remove_stale_shards(path: Path, manifest: dict) -> None:
             file.unlink(missing_ok=True)
 
 
-def open_growing_store(path: Path, key: dict, dim: int) -> tuple[dict, list[str], np.ndarray]:
+def open_growing_store(path: Path, key: dict, dim: int, layout: str = "dense") -> tuple[dict, list[str], Vectors]:
     """(manifest, ids, float32 vectors) of a store that grows by appended shards (the text cache), each shard checked
-    and read once: made when absent; the same key or a StoreError; a shard that fails its check is reported on stderr
-    and dropped (its rows are computed again by the caller). Hold store_lock around it and every append."""
+    and read once: made when absent (in the layout given); the same key or a StoreError; a shard that fails its
+    check is reported on stderr and dropped (its rows are computed again by the caller). Hold store_lock around it
+    and every append."""
     _remove_temp_files(path)
-    manifest = _prepare(path, key, overwrite=False, remedy=CACHE_REMEDY) or new_manifest(dim, "float32", 0, key)
+    manifest = _prepare(path, key, overwrite=False, remedy=CACHE_REMEDY) or new_manifest(dim, "float32", 0, key,
+                                                                                          layout)
     good: list[dict] = []
     ids: list[str] = []
-    out = np.empty((sum(int(s["rows"]) for s in manifest["shards"]), dim), np.float32)   # filled shard by shard
+    dense = manifest_layout(manifest) == "dense"
+    rows = sum(int(s["rows"]) for s in manifest["shards"])
+    out = np.empty((rows, dim), np.float32) if dense else None              # filled shard by shard
+    parts = []
     for shard in manifest["shards"]:
         try:
             shard_ids, vec = next(Store(path, {**manifest, "shards": [shard]}).shards())
@@ -264,13 +279,16 @@ def open_growing_store(path: Path, key: dict, dim: int) -> tuple[dict, list[str]
             log.warning("%s: its vectors are computed again", e)
             continue
         good.append(shard)
-        out[len(ids):len(ids) + len(shard_ids)] = vec
+        if out is not None:
+            out[len(ids):len(ids) + len(shard_ids)] = vec
+        else:
+            parts.append(vec)
         ids += shard_ids
     manifest.update(shards=good, count=len(ids), complete=True)
-    return manifest, ids, out[:len(ids)]
+    return manifest, ids, out[:len(ids)] if out is not None else concat(parts, dim, manifest_layout(manifest))
 
 
-def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, shard_rows: int = SHARD_ROWS) -> None:
+def append_rows(path: Path, manifest: dict, ids: list[str], vec: Vectors, shard_rows: int = SHARD_ROWS) -> None:
     """Append rows as new shards (each written whole, then the manifest): a growing store's only write."""
     _check_finite(path, ids, vec)
     path.mkdir(parents=True, exist_ok=True)
@@ -286,24 +304,24 @@ def append_rows(path: Path, manifest: dict, ids: list[str], vec: np.ndarray, sha
     _remove_stale_shards(path, manifest)
 
 
-def _check_finite(path: Path, ids: list[str], vec: np.ndarray) -> None:
+def _check_finite(path: Path, ids: list[str], vec: Vectors) -> None:
     """A StoreError naming the first id whose vector has a NaN or inf value (it would rank first in a search)."""
-    if not np.isfinite(vec).all():
-        bad = ids[int(np.flatnonzero(~np.isfinite(vec).all(1))[0])]
-        raise StoreError(f"{path}: id {bad!r}: embedding has NaN or inf values")
+    row = bad_row(vec)
+    if row is not None:
+        raise StoreError(f"{path}: id {ids[row]!r}: embedding has NaN or inf values")
 
 
-def write_shard(path: Path, number: int, ids: list[str], vec: np.ndarray, dim: int, dtype: str) -> dict:
-    """Write shard `number` (part-NNNNN.parquet, atomically) -> its manifest entry; a StoreError for vectors of the
-    wrong shape or with NaN / inf values."""
+def write_shard(path: Path, number: int, ids: list[str], vec: Vectors, dim: int, dtype: str) -> dict:
+    """Write shard `number` (part-NNNNN.parquet, atomically; dense or csr rows as vec is) -> its manifest entry; a
+    StoreError for vectors of the wrong shape or with NaN / inf values."""
     if vec.shape != (len(ids), dim):
         raise StoreError(f"{path}: {len(ids)} rows from id {ids[0]!r} came back with shape {vec.shape}, expected "
                          f"{(len(ids), dim)}")
     _check_finite(path, ids, vec)
     name = shard_name(number)
-    flat = pa.array(vec.astype(NP_DTYPES[dtype], copy=False).reshape(-1))
-    table = pa.table({"id": pa.array(ids, pa.string()),
-                      "embedding": pa.FixedSizeListArray.from_arrays(flat, vec.shape[1])})
+    arrays = to_arrays(vec, NP_DTYPES[dtype])
+    table = pa.Table.from_arrays([pa.array(ids, pa.string()), *arrays],
+                                 schema=schema(layout_of(vec), dim, pa.from_numpy_dtype(NP_DTYPES[dtype])))
     with atomic_open(path / name, "wb") as f:
         pq.write_table(table, f, row_group_size=ROW_GROUP)
     return {"file": name, "rows": len(ids), "sha256": file_digest(path / name)}

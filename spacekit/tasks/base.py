@@ -18,6 +18,7 @@ from spacekit.io.mteb_results import MtebFormat
 
 if TYPE_CHECKING:
     from spacekit.embed import EncodeOptions, Model
+    from spacekit.metrics.sparsity import SparsityStats
     from spacekit.metrics.threshold import ScoredPairs
     from spacekit.tasks.sections import ObservedSection
 
@@ -85,6 +86,10 @@ class TaskResult:
         """Facts about item i that the report shows beside its change (retrieval: the first relevant rank)."""
         return {}
 
+    def sparsity_stats(self) -> SparsityStats | None:
+        """A sparse encoder's sparsity on the task (retrieval), None otherwise."""
+        return None
+
     def as_json(self) -> dict:
         """The DESIGN.md shape: {task, model, dataset, n, metrics, ...summary}."""
         return {"task": self.kind, "model": self.model, "dataset": self.dataset, "n": self.n,
@@ -117,6 +122,7 @@ class Task(Protocol[R]):
     observed: ClassVar[type | None] = None
     mteb: ClassVar[MtebFormat | None] = None
     scored_pairs: ClassVar[bool] = False       # its results have threshold_pairs (a similarity cut-off applies)
+    vectors: ClassVar[tuple[str, ...]] = ("dense",)   # the vectors it evaluates: dense, sparse (a sparse encoder's)
     name: str
 
     @classmethod
@@ -178,6 +184,25 @@ class Task(Protocol[R]):
     def space_changes(self, before: R, after: R) -> dict[str, tuple[float, float]]:
         """Rows this task adds to the drift section's geometry table: {label: (before, after)}."""
         return {}
+
+
+def check_vectors(task: Task, model: Model) -> None:
+    """An InputError (one line) when the task cannot evaluate the model's kind of vectors (a sparse encoder's: only
+    retrieval and sts take them)."""
+    from spacekit.embed.model import vector_kind
+    from spacekit.tasks.registry import kinds
+
+    kind = vector_kind(model)
+    if kind not in task.vectors:
+        takes = sorted(k for k, cls in kinds().items() if kind in cls.vectors)
+        raise InputError(f"task {task.name or task.kind}: {model.spec} is a {kind} encoder and a {task.kind} task "
+                         f"takes dense vectors only ({kind} vectors are evaluated by {', '.join(takes)} tasks)")
+
+
+def run_checked(task: Task[R], model: Model, opts: EncodeOptions) -> R:
+    """task.run(model, opts) once check_vectors passes."""
+    check_vectors(task, model)
+    return task.run(model, opts)
 
 
 def require_metric(kind: str, metric: str, allowed: tuple[str, ...]) -> None:

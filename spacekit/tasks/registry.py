@@ -13,7 +13,7 @@ from spacekit.tasks.options import option_specs
 
 T = TypeVar("T", bound=Task)
 _KINDS: dict[str, type[Task]] = {}
-INFRASTRUCTURE = {"base", "registry", "axes", "sections", "options", "catalogue", "side_runs"}
+INFRASTRUCTURE = {"base", "registry", "axes", "sections", "options", "catalogue", "side_runs", "retrieval_result"}
 
 
 def register(cls: type[T]) -> type[T]:

@@ -10,27 +10,29 @@ import numpy as np
 
 from spacekit.distributed.cluster import RaySettings
 from spacekit.embed import EncodeOptions, Model
+from spacekit.embed.model import vector_kind
 from spacekit.errors import InputError
 from spacekit.io.beir import BeirData
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.retrieval import parse_metric
+from spacekit.metrics.sparsity import sparsity_stats
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
+from spacekit.store.vectors import is_sparse
 from spacekit.tasks.axes import FUSIONS, INDEX_TAGS, PRECISIONS, RERANKED, RUNS, Variant, base_metric, variants
-from spacekit.tasks.base import MetricSpec, Task, TaskResult, texts_per_item
+from spacekit.tasks.base import MetricSpec, Task, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
+from spacekit.tasks.retrieval_result import RUN_KEPT, RetrievalResult
 from spacekit.tasks.side_runs import KNN_K, KNN_METRIC, Search, SideRun, side_run
 
 if TYPE_CHECKING:
     import torch
 
-    from spacekit.metrics.threshold import ScoredPairs
 
 DEFAULT_KS = (1, 3, 5, 10, 100, 1000)
 REPORTED = ("ndcg@10", "recall@100", "mrr@10")  # always computed in a suite, whatever it tests
 BLOCK_CELLS = 1 << 21   # ranked entries (queries x depth) searched and scored at once
-RUN_KEPT = 100          # each query's top results a RetrievalResult keeps (the whole run streams to run_out)
 TABLES = {"hybrid": {"lexical": "", "fusion": "hybrid", "weight": "hybrid_weight", "k": "rrf_k"},   # table key ->
           "rerank": {"model": "rerank", "depth": "rerank_depth", "model_after": "rerank_after"}}  # its flat keys
 
@@ -48,47 +50,6 @@ def searchable_similarity(model: Model) -> str:
 def retrieval_metric_names(ks=DEFAULT_KS) -> list[str]:
     """ndcg/recall/mrr/map/precision/hit at every k."""
     return [f"{m}@{k}" for m in ("ndcg", "recall", "mrr", "map", "precision", "hit") for k in ks]
-
-
-@dataclass(kw_only=True)
-class RetrievalResult(TaskResult):
-    """Per query: every metric; its top RUN_KEPT results (the ranked run, cut; rows in query file order); the rank
-    of the first relevant document in the whole run (0: none retrieved); per item, which of its kept results are
-    relevant and how many relevant documents its qrels hold."""
-
-    run: RankedRun
-    first_relevant_rank: np.ndarray
-    kept_relevant: np.ndarray        # (items, RUN_KEPT) bool, aligned with item_ids (not the run's rows)
-    relevant_total: np.ndarray       # (items,) int
-    skipped_queries: int
-    split: str | None = None
-    similarity: str = "cosine"
-    item_meaning: ClassVar[str] = ("an item is a query; Δ is the change in its {metric}; rank is the rank of its first "
-                                   "relevant document (> when beyond the depth searched)")
-    positive_meaning: ClassVar[str | None] = (f"a query's relevant document among its top {RUN_KEPT} results (relevant "
-                                              f"documents below them count as missed)")
-
-    def item_facts(self, i: int) -> dict:
-        """The first relevant document's rank, None when it is beyond the retrieved depth."""
-        return {"rank": int(self.first_relevant_rank[i]) or None}
-
-    def threshold_pairs(self) -> ScoredPairs:
-        """Each query's kept results (its top RUN_KEPT) as scored pairs, a relevant document a positive; relevant
-        documents beyond them are missed positives."""
-        from spacekit.metrics.threshold import ScoredPairs
-
-        row_of = {q: r for r, q in enumerate(self.run.query_ids)}
-        rows = np.array([row_of.get(q, -1) for q in self.item_ids], np.int64)
-        scores = np.where(rows[:, None] >= 0, self.run.scores[rows], -np.inf)
-        found = np.isfinite(scores) & (self.run.codes[rows] >= 0)
-        item = np.broadcast_to(np.arange(len(rows))[:, None], scores.shape)
-        return ScoredPairs(scores[found], self.kept_relevant[found], item[found],
-                           self.relevant_total - self.kept_relevant.sum(axis=1))
-
-    def summary(self) -> dict:
-        """split (when searched), the similarity searched with, and how many qrels queries the run skipped."""
-        return {**({"split": self.split} if self.split is not None else {}), "similarity": self.similarity,
-                "skipped_queries": self.skipped_queries}
 
 
 @register
@@ -129,6 +90,7 @@ class RetrievalTask(Task[RetrievalResult]):
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
+    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse")
     scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("ndcg_at_10", ranking=True)
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
@@ -240,6 +202,7 @@ class RetrievalTask(Task[RetrievalResult]):
         from spacekit.metrics.retrieval import Judgements, RunScorer, relevance_of
 
         data = self.inputs()
+        self._check_sparse(model)
         doc_ids = np.array(data.corpus.ids, dtype=object)
         sink = run_writer(self.run_out, data.queries.ids, doc_ids) if self.run_out else \
             contextlib.nullcontext(lambda run: None)
@@ -252,7 +215,7 @@ class RetrievalTask(Task[RetrievalResult]):
         kept: list[RankedRun] = []
         step = max(1, BLOCK_CELLS // self.depth)                              # queries a block
         with sink as write:
-            for lo in range(0, len(queries), step):
+            for lo in range(0, queries.shape[0], step):
                 rows = slice(lo, lo + step)
                 scores, idx = search(queries[rows])
                 block = RankedRun(data.queries.ids[rows], doc_ids, idx.numpy(), scores.numpy().astype(np.float64),
@@ -270,6 +233,7 @@ class RetrievalTask(Task[RetrievalResult]):
             means, per_query = side.scored(result.query_ids)
             metrics.update(means)
             per_item.update(per_query)
+        stats = sparsity_stats(queries, docs) if is_sparse(docs) else None
         return RetrievalResult(
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
@@ -277,7 +241,7 @@ class RetrievalTask(Task[RetrievalResult]):
             item_fields=_present(data.queries, result.query_ids),
             run=kept_run, kept_relevant=kept_relevant, relevant_total=relevant_total,
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
-            similarity=similarity)
+            similarity=similarity, sparsity=stats)
 
     def _side_runs(self, docs: np.ndarray | None, similarity: str, opts: EncodeOptions, data: BeirData,
                    judged) -> list[SideRun]:
@@ -336,12 +300,26 @@ class RetrievalTask(Task[RetrievalResult]):
             return ray_corpus_searcher(model, opts, data.corpus.ids, data.corpus.texts, self.depth, similarity,
                                        self.ray), None
         docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
+        if is_sparse(docs):                             # a sparse encoder's: spacekit.ops.sparse, on the device
+            return lambda q: topk(q, docs, self.depth, metric=similarity, device=device), docs
         if self.backend == "faiss":
             from spacekit.ops.faiss_search import faiss_topk
 
             return lambda q: faiss_topk(q, docs, self.depth, metric=similarity), docs
         on_device = torch.as_tensor(docs).to(device) if device.type != "cpu" else docs  # moved once, not per block
         return lambda q: topk(q, on_device, self.depth, metric=similarity, device=device), docs
+
+    def _check_sparse(self, model: Model) -> None:
+        """A sparse encoder is searched exactly by spacekit (with BM25 fusion and reranking): not through faiss, an
+        index, a Ray cluster, Matryoshka dimensions or quantised vectors."""
+        if vector_kind(model) != "sparse":
+            return
+        refused = [name for name, on in (("backend faiss", self.backend == "faiss"), ("dims", self.dims),
+                                         ("quantize", self.quantize), ("index", self.index),
+                                         ("ray", self.ray is not None)) if on]
+        if refused:
+            raise InputError(f"task {self.name or self.kind}: {model.spec} is a sparse encoder; its exact sparse "
+                             f"search takes no {', '.join(refused)}")
 
     def options_for(self, which: str, opts: EncodeOptions) -> EncodeOptions:
         """The after model reranked by rerank_after when it is set."""

@@ -63,6 +63,7 @@ class StsTask(Task[StsResult]):
                                        "files", path=True)]
     name: str = ""
     kind: ClassVar[str] = "sts"
+    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse")
     scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("cosine_spearman", {"spearman": "cosine_spearman",
                                                                 "pearson": "cosine_pearson"})

@@ -1,0 +1,131 @@
+"""Sparse encoders (SPLADE) in sentence-transformers' SparseEncoder layout, encoded as SparseEncoder.encode encodes
+them: the text after its prompt through the masked-language-model network, each token's vocabulary logits through
+log(1 + ReLU(x)) (log1p_relu: once more log1p), pooled over the text's tokens by max or sum (SpladePooling), then
+only the max_active_dims largest values kept when the model sets it. A vector is one row of a scipy CSR matrix,
+as wide as the vocabulary.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from spacekit.embed.prompts import PromptChoice, resolve_prompt
+from spacekit.embed.st_config import ModelConfig, Splade
+from spacekit.embed.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    import torch
+
+    from spacekit.backend import Placement
+
+log = logging.getLogger("spacekit")
+LOGIT_BYTES = 1 << 30   # vocabulary logits (batch x tokens x vocabulary, float32) of one forward pass at most
+
+
+@dataclass
+class SparseModel:
+    """A SparseEncoder folder: a masked-language-model network, its tokenizer, and its SPLADE settings."""
+
+    spec: str
+    config: ModelConfig
+    fingerprint: str
+    dim: int
+    path: Path
+    tokenizer: Tokenizer
+    net: torch.nn.Module
+    placed_nets: dict = field(default_factory=dict)
+    cacheable: ClassVar[bool] = True
+    sparse: ClassVar[bool] = True
+
+    @property
+    def splade(self) -> Splade:
+        """The pooling, activation and max_active_dims."""
+        assert self.config.splade is not None
+        return self.config.splade
+
+    def cache_key(self, prompt: str = "") -> dict:
+        """The model half of a store's cache key: the weights, every setting that shapes a vector, the prompt."""
+        return {"model_fingerprint": self.fingerprint, **self.config.vector_settings(), "prompt": prompt,
+                "vectors": "csr"}
+
+    def prompt_for(self, role: str | None, choice: PromptChoice | None = None) -> str:
+        """The prompt texts of this role are encoded with: the choice made, else the model's own."""
+        return resolve_prompt(self.config, role, choice)
+
+    def describe(self) -> dict:
+        """Vocabulary size, max length, SPLADE pooling, similarity and prompts."""
+        return {"dim": self.dim, "kind": "sparse", **self.config.description()}
+
+    def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
+               placement: Placement | None = None, progress: bool = True) -> sp.csr_matrix:
+        """(n, vocabulary) float32 CSR vectors of the texts after the prompt, in input order."""
+        return encode_sparse(self, texts, prompt=prompt, placement=placement, progress=progress)
+
+
+def encode_sparse(model: SparseModel, texts: list[str], *, prompt: str = "", placement: Placement | None = None,
+                  progress: bool = True) -> sp.csr_matrix:
+    """Texts -> (n, vocabulary) float32 CSR matrix, rows in input order; batches of at most LOGIT_BYTES of logits."""
+    import scipy.sparse as sp
+    import torch
+
+    from spacekit.backend import Placement
+    from spacekit.embed.batching import batches
+    from spacekit.embed.encoder import default_batch_tokens
+    from spacekit.embed.tokenizer import token_ids
+    from spacekit.progress import REPORTER, progress_bar
+
+    if not texts:
+        return sp.csr_matrix((0, model.dim), dtype=np.float32)
+    where = placement or Placement.resolve()
+    net = _on_device(model, where.device, where.dtype)
+    budget = min(where.batch_tokens or default_batch_tokens(where.device), max(1, LOGIT_BYTES // (4 * model.dim)))
+    rows, parts = [], []
+    start = time.perf_counter()
+    with progress_bar(len(texts), progress) as advance, torch.inference_mode():
+        for b in batches(functools.partial(model.tokenizer.encodings, prompt=prompt), texts, model.tokenizer.pad_id,
+                         where.device, budget, to_ids=token_ids, left=model.config.padding_side == "left"):
+            logits = net(input_ids=b.ids, attention_mask=b.mask).logits
+            vec = splade_pool(logits.float(), b.mask, model.splade)
+            rows.append(b.rows)
+            parts.append(sp.csr_matrix(vec.cpu().numpy()))
+            advance(len(b.rows))
+    REPORTER.encoded(time.perf_counter() - start)
+    order = np.argsort(np.concatenate(rows), kind="stable")
+    out = sp.vstack(parts, format="csr")[order]
+    out.sort_indices()
+    return out.astype(np.float32)
+
+
+def splade_pool(logits: torch.Tensor, mask: torch.Tensor, splade: Splade) -> torch.Tensor:
+    """(b, t, vocabulary) logits + (b, t) 0/1 mask -> (b, vocabulary), as SpladePooling then max_active_dims."""
+    import torch
+
+    x = torch.log1p(torch.relu(logits * mask.unsqueeze(-1).to(logits.dtype)))
+    if splade.activation == "log1p_relu":
+        x = torch.log1p(x)
+    vec = x.amax(dim=1) if splade.pooling == "max" else x.sum(dim=1)
+    if splade.max_active_dims is not None and splade.max_active_dims < vec.shape[1]:
+        top = torch.topk(vec.abs(), splade.max_active_dims, dim=1).indices
+        vec = torch.zeros_like(vec).scatter_(1, top, vec.gather(1, top))
+    return vec
+
+
+def _on_device(model: SparseModel, dev: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """The network on dev in dtype (fp16 / bf16 on a converted copy: the fp32 weights stay exact), kept."""
+    import torch
+
+    key = (str(dev), dtype)
+    if key not in model.placed_nets:
+        model.placed_nets.clear()
+        net = model.net if dtype == torch.float32 else copy.deepcopy(model.net)
+        model.placed_nets[key] = net.to(dev, dtype)
+    return model.placed_nets[key]
