@@ -54,7 +54,8 @@ def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_refe
     lineage_file = out / "sentence-transformers__all-MiniLM-L6-v2__after" / "no_revision_available" / \
         "spacekit_lineage.jsonl"
     (lineage,) = [json.loads(line) for line in lineage_file.read_text().splitlines()]
-    assert lineage["adapted_from"] == "builtin:minilm" and lineage["model"] == "builtin:minilm"
+    assert lineage["adapted_from"] == "builtin:minilm"
+    assert lineage["model"] == "builtin:minilm"
     assert lineage["adapted_from_fingerprint"] == report["provenance"]["fingerprints"]["before"]
     assert lineage["verdict"] == report["verdict"]
     rows = {r["task"]: r for r in report["headline"]["rows"]}
@@ -62,7 +63,7 @@ def test_compare_writes_mteb_files_that_mteb_loads_and_reads_them_back_as_a_refe
     for t in lineage["tasks"]:
         assert (t["delta"], t["ci_low"], t["ci_high"], t["verdict"]) == (
             rows[t["task"]]["delta"], rows[t["task"]]["ci_low"], rows[t["task"]]["ci_high"], rows[t["task"]]["verdict"])
-    from mteb.cache import ResultCache                    # MTEB's own loader passes the lineage file by
+    from mteb.cache import ResultCache  # MTEB's own loader passes the lineage file by
 
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "results").symlink_to(out)

@@ -202,3 +202,38 @@ def test_the_issue_style_tables_spread_into_the_flat_keys(tmp_path, minilm_path)
     suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\nhybrid = {{lexical = "tfidf"}}\n')
     with pytest.raises(Exception, match="hybrid lexical must be 'bm25', got 'tfidf'"):
         read_suite(suite)
+
+
+def test_two_rerankers_compare_over_one_first_stage(tmp_path, minilm_path, tiny_model):
+    """compare RERANKER RERANKER: each retrieval task's first stage (a model) reranked by each; the main metric is
+    the reranked run's, the first stage's own run is the same on both sides."""
+    from helpers import random_beir
+
+    before = make_cross_encoder(tmp_path / "ce1", minilm_path, seed=1)
+    after = make_cross_encoder(tmp_path / "ce2", minilm_path, seed=2)
+    folder = random_beir(tmp_path / "beir", docs=60, queries=16, words=40, doc_words=12, query_words=3, seed=2,
+                         qrels=lambda i: {f"d{i}": 1})
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "search"\nkind = "retrieval"\ndata = "{folder}"\nmetrics = ["ndcg@10"]\n'
+                     f'first_stage = "{tiny_model}"\nrerank_depth = 20\n')
+    result = invoke("compare", before, after, "--suite", suite, "-o", tmp_path / "r", "--json", "--resamples", "500")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (task,) = report["tasks"]
+    assert task["main_metric"] == "ndcg@10/rerank"
+    reranked, dense = task["metrics"]["ndcg@10/rerank"], task["all_metrics"]
+    assert reranked["before"] != reranked["after"]
+    assert dense["before"]["ndcg@10"] == dense["after"]["ndcg@10"]          # one first stage, searched once
+    assert report["models"]["before"]["reranker"] == str(before)
+    assert report["models"]["after"]["first_stage"] == str(tiny_model)
+    assert report["models"]["differences"][0]["setting"] == "reranker"
+    assert set(report["provenance"]["rerankers"]) == {str(before), str(after)}
+
+    one_line_exit_2(invoke("compare", before, tiny_model, "--suite", suite, "-o", tmp_path / "x"),
+                    "is a cross-encoder (reranker) and the other model is not")
+    plain = tmp_path / "plain.toml"
+    plain.write_text(f'[[task]]\nname = "search"\nkind = "retrieval"\ndata = "{folder}"\n')
+    one_line_exit_2(invoke("compare", before, after, "--suite", plain, "-o", tmp_path / "x"), "needs first_stage")
+    one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "x"),
+                    "first_stage is for comparing two rerankers")
+    assert not (tmp_path / "x").exists()

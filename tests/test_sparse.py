@@ -62,12 +62,14 @@ def test_vectors_equal_sparse_encoder_encode(tmp_path, minilm_path, pooling, act
     for role, encode in (("document", reference.encode_document), ("query", reference.encode_query)):
         ours = model.encode(TEXTS, prompt=model.prompt_for(role), progress=False)
         theirs = encode(TEXTS).to_dense().numpy()
-        assert sp.issparse(ours) and ours.shape == (len(TEXTS), 30522)
+        assert sp.issparse(ours)
+        assert ours.shape == (len(TEXTS), 30522)
         assert np.array_equal(ours.toarray() != 0, theirs != 0)                  # the same active dimensions
         np.testing.assert_allclose(ours.toarray(), theirs, rtol=0, atol=1e-5)
         if max_active_dims is not None:
             assert np.diff(ours.indptr).max() <= max_active_dims
-    assert model.config.similarity == "dot" and model.describe()["max_active_dims"] == max_active_dims
+    assert model.config.similarity == "dot"
+    assert model.describe()["max_active_dims"] == max_active_dims
 
 
 def _reference_topk(q: np.ndarray, d: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndarray]:
@@ -110,9 +112,12 @@ def test_sparse_store_round_trip_and_checks(tmp_path):
     ids = [f"t{i}" for i in range(23)]
     store = write_store(tmp_path / "s", ids, lambda lo, hi: x[lo:hi], dim=1000, key={"k": 1}, shard_rows=10,
                         layout="csr")
-    assert store.manifest["layout"] == "csr" and len(store.manifest["shards"]) == 3
+    assert store.manifest["layout"] == "csr"
+    assert len(store.manifest["shards"]) == 3
     got_ids, got = open_store(tmp_path / "s").load()
-    assert got_ids == ids and sp.issparse(got) and (got != x).nnz == 0
+    assert got_ids == ids
+    assert sp.issparse(got)
+    assert (got != x).nnz == 0
     assert verify_store(tmp_path / "s") == []
     assert (open_store(tmp_path / "s").lookup(["t5", "t0"]) != x[[5, 0]]).nnz == 0
     bad = x.copy()
@@ -211,6 +216,8 @@ def test_what_a_sparse_encoder_cannot_do_is_refused_in_one_line(sparse_model, tm
     texts = tmp_path / "labelled.csv"
     texts.write_text("text,label\n" + "".join(f"t{i},l{i % 2}\n" for i in range(10)))
     one_line_exit_2(invoke("eval", "clustering", sparse_model, texts), "takes dense vectors only")
+    one_line_exit_2(invoke("eval", "classification", sparse_model, "--train", texts, "--test", texts),
+                    "takes dense vectors only")
     routed = tmp_path / "routed"
     shutil.copytree(sparse_model, routed)
     modules = json.loads((routed / "modules.json").read_text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from spacekit.embed import EncodeOptions, load_model
+from spacekit.tasks.base import run_checked
 from spacekit.tasks.queries import QueriesResult, QueriesTask
 
 
@@ -14,6 +15,6 @@ def both_top_lists(before: str, after: str, queries: str | Path, corpus: str | P
     """Each model's top k per query (the query files read and checked before either model encodes)."""
     task = QueriesTask(queries, corpus, k)
     task.inputs()
-    first, second = (task.run(load_model(spec), opts) for spec in (before, after))
+    first, second = (run_checked(task, load_model(spec), opts) for spec in (before, after))
     return first, second
 

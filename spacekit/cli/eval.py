@@ -159,7 +159,7 @@ def eval_sts(model, file, as_json, **opts) -> None:
     from spacekit.tasks.sts import StsTask
 
     mteb = MtebIO.pop(opts)
-    show(StsTask(file).run(*model_and_options(model, **opts)), as_json, ("spearman",), mteb=mteb)
+    show(run_checked(StsTask(file), *model_and_options(model, **opts)), as_json, ("spearman",), mteb=mteb)
 
 
 @eval_group.command("classification")
@@ -244,7 +244,7 @@ def eval_probes(model, file, as_json, **opts) -> None:
     """Pair probes (text_a, text_b, expect=close|far, group); FILE defaults to the built-in set."""
     from spacekit.tasks.probes import GroupVerdict, ProbesTask
 
-    result = ProbesTask(file).run(*model_and_options(model, **opts))
+    result = run_checked(ProbesTask(file), *model_and_options(model, **opts))
     if as_json:
         emit_json({**result.as_json(), "groups": result.groups})
     else:
@@ -268,7 +268,7 @@ def geometry_cmd(model, file, pairs, text_field, as_json, **opts) -> None:
     """Geometry of the space: uniformity, anisotropy, effective rank, alignment (with --pairs)."""
     from spacekit.tasks.geometry import GeometryTask
 
-    show(GeometryTask(file, pairs, text_field).run(*model_and_options(model, **opts)), as_json)
+    show(run_checked(GeometryTask(file, pairs, text_field), *model_and_options(model, **opts)), as_json)
 
 
 COMMANDS = [eval_group, geometry_cmd]

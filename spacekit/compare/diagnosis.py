@@ -7,7 +7,7 @@ reranked run's is analysed on the dense run's metric of the same name (`metric` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 
@@ -22,7 +22,10 @@ from spacekit.compare.truncation import TruncationAudit, truncation_audit
 from spacekit.files import safe_file_name
 from spacekit.practical import margin_for
 from spacekit.records import Json
-from spacekit.store.vectors import Vectors, is_sparse
+from spacekit.store.vectors import Vectors, dense, is_sparse, pooled
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 from spacekit.tasks import Task, TaskResult
 
 
@@ -80,7 +83,7 @@ def _retrieval(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult
     ids = before.item_ids
     texts = [query_text.get(q, "") for q in ids]
     opts = [config.opts.with_prompts(p) for p in spec.prompts]
-    vectors = opts[0].embed(models[0], ids, texts, "query")
+    vectors = pooled(opts[0].embed(models[0], ids, texts, "query"))
     clusters = [cluster_changes(vectors, delta if higher else -delta, ids, texts, direction, seed=config.seed)
                 for direction in ("lost", "gained")]
     near = _near_duplicates(models[1], opts[1], inputs, delta if higher else -delta, k, config.leak_threshold)
@@ -101,24 +104,25 @@ def _near_duplicates(model, opts, data: HoleInputs, delta: np.ndarray, k: int, t
                                 [d for q in lost for d, g in data.qrels.get(q, {}).items() if g >= 1]))
     wanted = [d for d in wanted if d in data.documents]
     vectors = opts.embed(model, wanted, [data.documents[d] for d in wanted], "document") if wanted else None
-    unit = _unit_rows(vectors) if vectors is not None else None
+    unit = _unit_rows(pooled(vectors)) if vectors is not None else None
     row = {d: i for i, d in enumerate(wanted)}
 
     def near(doc: str, relevant: list[str]) -> bool:
         rows = [row[d] for d in relevant if d in row and d != doc]
         if unit is None or doc not in row or not rows:
             return False
-        cosines = unit[rows] @ unit[row[doc]].T
+        cosines = unit[rows] @ unit[[row[doc]]].T
         return bool(np.max(cosines.toarray() if is_sparse(cosines) else cosines) >= threshold)
 
     return near
 
 
 
-def _unit_rows(vectors: Vectors) -> Vectors:
+def _unit_rows(vectors: Vectors) -> np.ndarray | sp.csr_matrix:
     """Rows scaled to unit length (a sparse encoder's stay sparse)."""
     if is_sparse(vectors):
         from spacekit.ops.sparse import normalize_rows
 
         return normalize_rows(vectors)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    x = dense(vectors)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -13,6 +13,7 @@ from spacekit.compare.config import CompareConfig
 from spacekit.embed import Model
 from spacekit.embed.model import vector_kind
 from spacekit.records import Json
+from spacekit.store.vectors import dense
 from spacekit.tasks import Task, TaskResult
 
 
@@ -99,12 +100,12 @@ def drift_section(models: tuple[Model, Model], tasks: list[Task],
     texts, groups = drift_texts(list(results.values()), config.drift_sample, config.seed)
     if len(texts) <= config.knn_k + 1:
         return Drift(len(texts), note="too few texts for drift"), None
-    sparse = [m.spec for m in models if vector_kind(m) == "sparse"]
-    if sparse:
-        return Drift(len(texts), note=f"not measured: {' and '.join(sparse)} {'is a' if len(sparse) == 1 else 'are'} "
-                                      f"sparse encoder{'s' * (len(sparse) > 1)} (neighbourhoods, CKA and the "
+    other = [f"{m.spec} ({vector_kind(m)})" for m in models if vector_kind(m) != "dense"]
+    if other:
+        verb = "is not a dense model" if len(other) == 1 else "are not dense models"
+        return Drift(len(texts), note=f"not measured: {' and '.join(other)} {verb} (neighbourhoods, CKA and the "
                                       f"geometry are measured between dense spaces)"), None
-    xb, xa = (config.opts.embed(m, texts, texts) for m in models)
+    xb, xa = (dense(config.opts.embed(m, texts, texts)) for m in models)
     dev = config.opts.placement.device
     overlap = geo.knn_overlap(xb, xa, k=config.knn_k, device=dev).numpy()
     shape = {name: (fn(xb, device=dev), fn(xa, device=dev)) for name, fn in

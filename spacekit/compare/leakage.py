@@ -23,7 +23,7 @@ from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
 from spacekit.io.training import TrainingData
 from spacekit.records import Json
-from spacekit.store.vectors import Vectors
+from spacekit.store.vectors import Vectors, pooled
 from spacekit.tasks import Task, TaskResult
 
 LEAK_PAIRS = 10  # near-duplicate pairs shown per task, those nearest the threshold first (where judgement is needed)
@@ -143,7 +143,7 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
     have targets with the count of items whose targets were training positives and a "new documents only"
     re-score."""
     train_texts = training.texts
-    train_vecs = config.opts.embed(before_model, train_texts, train_texts)
+    train_vecs = pooled(config.opts.embed(before_model, train_texts, train_texts))   # token vectors: mean-pooled
     tasks: dict[str, TaskLeaks] = {}
     entries = dict(entries)
     for spec, task in planned:
@@ -152,7 +152,7 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
             continue
         texts = list(dict.fromkeys(t for ts in before.item_texts.values() for t in ts))
         leaks = find_leaks(train_texts, before.item_texts, train_vecs, texts,
-                           config.opts.embed(before_model, texts, texts), config.leak_threshold)
+                           pooled(config.opts.embed(before_model, texts, texts)), config.leak_threshold)
         pairs = tuple(sorted(leaks.items, key=lambda x: (x.kind == "exact", x.cosine))[:LEAK_PAIRS])
         entry = entries.get(task.name)
         keep = np.array([i not in leaks.ids for i in before.item_ids])

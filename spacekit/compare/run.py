@@ -14,14 +14,16 @@ from spacekit.compare.config import CompareConfig
 from spacekit.compare.drift import SpaceSample, drift_section
 from spacekit.compare.entry import TaskEntry
 from spacekit.compare.label_budget import label_budget
-from spacekit.compare.models import models_section
+from spacekit.compare.models import Models, SettingDifference, models_section
 from spacekit.compare.paired import task_entry
 from spacekit.compare.provenance import provenance
 from spacekit.compare.reference import reference_files, reference_section
+from spacekit.compare.rerankers import reranker_suite
 from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import headline, judge, overfitting
 from spacekit.embed import load_model
 from spacekit.progress import stage
+from spacekit.store.vectors import dense
 from spacekit.tasks import TaskResult, kinds
 from spacekit.tasks.base import check_vectors
 from spacekit.version import __version__
@@ -45,6 +47,9 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
 
     config = config or CompareConfig()
     config.check()
+    rerankers = reranker_suite(before, after, suite)          # two cross-encoders: over the suite's first stage
+    if rerankers is not None:
+        first_stage, suite = rerankers
     with stage("reading every input (training data, task files, models)", announce=False):
         training = read_training(config.train) if config.train is not None else None
         planned = [(spec, spec.build()) for spec in suite]
@@ -54,11 +59,16 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
             with located(f"task {spec.name}"):
                 task.inputs()
         reference = reference_files(config.reference, planned) if config.reference is not None else None
-        models = (load_model(before, trust_remote_code=config.trust_remote_code),
-                  load_model(after, trust_remote_code=config.trust_remote_code))
-        for _, task in planned:
-            for model in models:
+        if rerankers is None:
+            models = (load_model(before, trust_remote_code=config.trust_remote_code),
+                      load_model(after, trust_remote_code=config.trust_remote_code))
+        else:
+            shared = load_model(first_stage, trust_remote_code=config.trust_remote_code)
+            models = (shared, shared)
+        for spec, task in planned:
+            for model, prompts in zip(models, spec.prompts, strict=True):
                 check_vectors(task, model)
+                task.check_model(model, config.opts.with_prompts(prompts))
     if config.ray is not None:
         _encode_corpora_on_ray(planned, models, config)
     results: dict[str, tuple[TaskResult, TaskResult]] = {}
@@ -99,7 +109,8 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
         spacekit_version=__version__, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         before=before, after=after, alpha=config.alpha, seed=config.seed, resamples=config.resamples,
         correction=config.correction, verdict=head.verdict, headline=head,
-        models=models_section(models, planned, config), tasks=tuple(tested), overfitting=overfitting(head.rows),
+        models=_with_rerankers(models_section(models, planned, config), before, after, rerankers),
+        tasks=tuple(tested), overfitting=overfitting(head.rows),
         leakage=leakage, drift=drift,
         reference=reference_section(reference, planned, results) if reference is not None else None,
         observed={name: tuple(group) for name, group in observed.items()},
@@ -150,6 +161,16 @@ def _warnings(entry: TaskEntry) -> list[str]:
     return out
 
 
+def _with_rerankers(models: Models, before: str, after: str, rerankers: tuple | None) -> Models:
+    """The models section of two rerankers: each side names its reranker beside the shared first stage."""
+    if rerankers is None:
+        return models
+    sides = [dataclasses.replace(d, settings={"reranker": name, "first_stage": rerankers[0], **d.settings})
+             for d, name in ((models.before, before), (models.after, after))]
+    return dataclasses.replace(models, before=sides[0], after=sides[1],
+                               differences=(SettingDifference("reranker", before, after), *models.differences))
+
+
 def _rerankers(suite: list[TaskSpec]) -> tuple[str, ...]:
     """The reranker folders the suite's retrieval tasks name (rerank, rerank_after)."""
     return tuple(spec.options[key] for spec in suite for key in ("rerank", "rerank_after") if spec.options.get(key))
@@ -186,6 +207,6 @@ def _joined_pairs(models, results: list[TaskResult], config: CompareConfig, spac
         return space
     texts = list(dict.fromkeys(t for pair in pairs for t in pair))
     row = {t: i for i, t in enumerate(texts)}
-    before, after = (config.opts.embed(m, texts, texts) for m in models)
+    before, after = (dense(config.opts.embed(m, texts, texts)) for m in models)
     return dataclasses.replace(space, probe_texts=texts, probe_pairs=[(row[a], row[b]) for a, b in pairs],
                                probe_before=before, probe_after=after)

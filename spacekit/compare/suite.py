@@ -144,7 +144,7 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
         if key not in options:
             raise InputError(f"{where}: missing {key!r}")
     for key in cls.paths:
-        if key in options and options[key] != "builtin":
+        if key in options and options[key] != "builtin" and not str(options[key]).startswith(("builtin:", "store:")):
             options[key] = str((path.parent / str(options[key])).resolve())
     mteb_task = entry.get("mteb_task")
     if mteb_task is not None and (not isinstance(mteb_task, str) or not mteb_task.strip()):
@@ -152,8 +152,16 @@ def _spec(path: Path, i: int, entry: dict, per_model: tuple[PromptChoice, ...] =
     spec = TaskSpec(name, cls.kind, tag, metrics, options, (prompts[0], prompts[1]),
                     _min_effect(where, entry.get("min_effect", {})), mteb_task, _threshold(where, cls, entry))
     with located(where):
-        task = spec.build()                                               # its settings checked now
-    main = task.main_metric(metrics[0]) if metrics else None               # a hybrid search's: the fused run's
+        return with_derived_metrics(spec)
+
+
+def with_derived_metrics(spec: TaskSpec) -> TaskSpec:
+    """The spec with its task's settings checked (an InputError) and its metrics as the task scores them: the main
+    metric the first one stands for first (a hybrid search's: the fused run's; a reranked one's: the reranked
+    run's), then the variants it also scores."""
+    task = spec.build()
+    metrics = spec.metrics
+    main = task.main_metric(metrics[0]) if metrics else None
     if main is not None and main != metrics[0]:
         metrics = [main, *[m for m in metrics if m != main]]
     extra = [m for m in (task.variant_metrics(metrics[0]) if metrics else []) if m not in metrics]

@@ -16,6 +16,7 @@ from spacekit.distributed.cluster import RaySettings
 from spacekit.distributed.embed import EmbedJob, RayEmbedding, embed_stores_ray
 from spacekit.distributed.search import sharded_topk
 from spacekit.store.format import SHARD_ROWS
+from spacekit.store.vectors import dense
 
 
 def corpus_job(model, opts, corpus_ids: list[str], corpus_texts: list[str]) -> EmbedJob:
@@ -63,7 +64,7 @@ def share_with_text_cache(model, opts, job: EmbedJob) -> int:
     precision = check_dtype_name(opts.dtype)
     if not (opts.use_cache and model.cacheable) or precision == "auto":
         return 0
-    vectors = open_store(job.out).lookup(job.ids)
+    vectors = dense(open_store(job.out).lookup(job.ids))                    # a Ray store holds dense vectors
     return add_vectors(model, job.texts, vectors, cache_root(opts.cache_dir), prompt=job.prompt, precision=precision)
 
 

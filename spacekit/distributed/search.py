@@ -26,7 +26,7 @@ def _shard_search(store_path: str, shard_numbers: list[int], queries: np.ndarray
     scores, indices = [], []
     for number in shard_numbers:
         _, vectors = store.shard(number)
-        s, i = topk(queries, vectors, min(k, len(vectors)), metric=metric, device=device)
+        s, i = topk(queries, vectors, min(k, vectors.shape[0]), metric=metric, device=device)
         scores.append(s.cpu().numpy())
         indices.append(i.cpu().numpy() + offsets[number])
     return np.concatenate(scores, axis=1), np.concatenate(indices, axis=1)

@@ -11,6 +11,7 @@ import numpy as np
 import ray
 
 from spacekit.errors import InputError
+from spacekit.store.vectors import Vectors
 
 
 @functools.cache
@@ -63,7 +64,7 @@ class Encoder:
 
         try:
             if isinstance(block, tuple) and isinstance(self.model, TransformerModel):   # the driver's tokeniser stage
-                vec = encode_tokens(self.model, token_lists(block), prompt=prompt, placement=self.placement,
+                vec: Vectors = encode_tokens(self.model, token_lists(block), prompt=prompt, placement=self.placement,
                                     progress=False)
             else:
                 vec = self.model.encode(block, ids=ids, prompt=prompt, placement=self.placement, progress=False)

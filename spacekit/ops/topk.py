@@ -36,7 +36,7 @@ from spacekit.ops.topk_select import CHUNK, merge
 from spacekit.ops.topk_settle import SearchCounters
 from spacekit.ops.topk_tile import CorpusTile, Scratch, all_finite, corpus_tile
 from spacekit.ops.topk_torch import score_rows, torch_slices
-from spacekit.store.vectors import is_sparse
+from spacekit.store.vectors import TokenVectors, is_sparse
 
 log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -48,11 +48,17 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
     """Top-k corpus rows per query -> (scores (nq, k) float32, indices (nq, k) int64), both on the CPU.
 
     queries: (nq, d) array/tensor; corpus: (n, d) array/tensor or a spacekit Store (streamed tile by tile). Sparse
-    vectors (scipy matrices, a csr store) are searched by spacekit.ops.sparse, with the same result contract.
+    vectors (scipy matrices, a csr store) are searched by spacekit.ops.sparse, token vectors (TokenVectors, a
+    tokens store) by MaxSim (spacekit.ops.maxsim; metric does not apply), with the same result contract.
     metric: "cosine" or "dot". Exact: float32 scores, equal scores by lower index. k is clipped to n.
     candidate_precision: the precision candidates are picked in ("fp16", "bf16", "fp32", "tf32"; None: the search
     plan chooses); the result does not depend on it. dtype: its former name, kept for one release (a warning).
     """
+    if isinstance(queries, TokenVectors) or isinstance(corpus, TokenVectors) or \
+            getattr(corpus, "layout", "dense") == "tokens":
+        from spacekit.ops.maxsim import maxsim_topk  # a multi-vector model's: MaxSim
+
+        return maxsim_topk(queries, corpus.load()[1] if hasattr(corpus, "manifest") else corpus, k, device=device)
     if is_sparse(queries) or is_sparse(corpus) or getattr(corpus, "layout", "dense") == "csr":
         from spacekit.ops.sparse import sparse_topk  # a sparse encoder's vectors
 

@@ -9,12 +9,11 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from spacekit.errors import StoreError
 from spacekit.store.format import SHARD_ROWS, is_store_file, read_manifest
 from spacekit.store.key import Encoder, cache_name, store_key
 from spacekit.store.read import Store
+from spacekit.store.vectors import Vectors
 from spacekit.store.write import remove_store_files, store_lock, write_store
 
 if TYPE_CHECKING:
@@ -32,7 +31,7 @@ def embed_to_store(model: Encoder, ids: list[str], texts: list[str], out: str | 
 
     placement = placement or Placement.resolve()
 
-    def embed(lo: int, hi: int) -> np.ndarray:
+    def embed(lo: int, hi: int) -> Vectors:
         return model.encode(texts[lo:hi], ids=ids[lo:hi], prompt=prompt, placement=placement)
 
     return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt, placement.precision),
@@ -46,7 +45,7 @@ def cache_root(override: str | Path | None = None) -> Path:
 
 def embeddings(model: Encoder, ids: list[str], texts: list[str], *, prompt: str = "",
                cache_dir: str | Path | None = None, use_cache: bool = True,
-               placement: Placement | None = None) -> np.ndarray:
+               placement: Placement | None = None) -> Vectors:
     """(n, dim) float32 vectors for the texts after the prompt, each text encoded once per model setting whatever
     list it came in (the cache; ids matter only to a store: model, which looks its vectors up by id)."""
     if not (model.cacheable and use_cache):

@@ -8,12 +8,11 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
 from spacekit.version import __version__
 
 if TYPE_CHECKING:
     from spacekit.backend import Placement
+    from spacekit.store.vectors import Vectors
 
 LAYOUT = "by-text/1"   # the text cache's layout: one growing store per model setting, ids = sha256 of each text
 
@@ -37,8 +36,8 @@ class Encoder(Protocol):
         ...
 
     def encode(self, texts: list[str], *, ids: list[str] | None = None, prompt: str = "",
-               placement: Placement | None = None, progress: bool = True) -> np.ndarray:
-        """(n, dim) float32 vectors."""
+               placement: Placement | None = None, progress: bool = True) -> Vectors:
+        """(n, dim) float32 vectors (sparse or token vectors for those kinds of model)."""
         ...
 
 

@@ -108,7 +108,7 @@ class Store:
         import torch
 
         if self.layout != "dense":
-            raise StoreError(f"{self.path}: a sparse store is searched whole (load it), not tile by tile")
+            raise StoreError(f"{self.path}: a {self.layout} store is searched whole (load it), not tile by tile")
         dtype = dtype or torch.float32
         start, carry = 0, torch.zeros((0, self.dim))
         for shard in self.manifest["shards"]:
@@ -128,7 +128,8 @@ class Store:
             yield start, carry.to(device=device, dtype=dtype)
 
     def load(self) -> tuple[list[str], Vectors]:
-        """All ids and vectors, float32 (when they fit in memory): one array, or one CSR matrix (layout csr)."""
+        """All ids and vectors, float32 (when they fit in memory): one array, one CSR matrix (layout csr) or one
+        TokenVectors (layout tokens)."""
         ids, parts = [], []
         for shard_ids, vec in self.shards():
             ids += shard_ids
@@ -142,7 +143,8 @@ class Store:
         missing = [w for w in wanted if w not in where]
         if missing:
             raise StoreError(f"{self.path}: {len(missing)} ids not in the store, e.g. {missing[0]!r}")
-        return vec[[where[w] for w in wanted]].astype(np.float32, copy=False)
+        rows = vec[[where[w] for w in wanted]]
+        return rows.astype(np.float32, copy=False) if isinstance(rows, np.ndarray) else rows
 
 
 def open_shard(path: Path, manifest: dict, shard: dict) -> pq.ParquetFile:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spacekit.store.key import Encoder, cache_name, text_cache_key, text_id
-from spacekit.store.vectors import Vectors, concat
+from spacekit.store.vectors import LAYOUTS_OF_KINDS, Vectors, concat
 from spacekit.store.write import append_rows, open_growing_store, store_lock
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
     placement = placement or Placement.resolve()
     key = text_cache_key(model, prompt, placement.precision)
     path = root / cache_name(key)
-    layout = "csr" if getattr(model, "sparse", False) else "dense"
+    layout = LAYOUTS_OF_KINDS[getattr(model, "kind", "dense")]
     wanted = [text_id(t) for t in texts]
     with store_lock(path, reading=True):                 # a read-only cache holding every vector still serves
         _, ids, vec = open_growing_store(path, key, model.dim, layout)

@@ -36,7 +36,7 @@ from spacekit.store.format import (
 )
 from spacekit.store.format import layout as manifest_layout
 from spacekit.store.read import Store
-from spacekit.store.vectors import Vectors, bad_row, concat, is_sparse, layout_of, schema, to_arrays
+from spacekit.store.vectors import Vectors, bad_row, concat, dense, layout_of, schema, to_arrays
 
 try:
     import fcntl
@@ -56,8 +56,8 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], Ve
                 layout: str = "dense") -> Store:
     """Write (or resume, or reuse) a store of len(ids) vectors; embed(lo, hi) returns rows lo:hi, or write(number,
     lo, hi) writes that shard itself (write_shard, e.g. on a Ray worker) and returns its manifest entry. on_abort
-    runs before a failed new store's files are removed (to stop writers still at work). layout: dense, or csr (a
-    sparse encoder's vectors, float32 only)."""
+    runs before a failed new store's files are removed (to stop writers still at work). layout: dense, csr (a
+    sparse encoder's vectors) or tokens (a multi-vector model's); the last two float32 only."""
     path = Path(path)
     if (embed is None) == (write is None):
         raise ValueError("write_store needs exactly one of embed and write")
@@ -65,8 +65,8 @@ def write_store(path: str | Path, ids: list[str], embed: Callable[[int, int], Ve
         raise StoreError(f"store dtype must be float32 or float16, got {dtype!r}")
     if shard_rows < 1:
         raise StoreError(f"shard rows must be >= 1, got {shard_rows}")
-    if layout == "csr" and dtype != "float32":
-        raise StoreError(f"a sparse store holds float32 values, not {dtype}")
+    if layout != "dense" and dtype != "float32":
+        raise StoreError(f"a {layout} store holds float32 values, not {dtype}")
     with store_lock(path):
         _remove_temp_files(path)                                          # a dead writer's (we hold the lock)
         manifest = _prepare(path, key, overwrite)
@@ -109,7 +109,8 @@ def _local_writer(path: Path, ids: list[str], embed, dim: int, dtype: str) -> Sh
     """Shards written here from embed(lo, hi)'s rows."""
     def write(number: int, lo: int, hi: int) -> dict:
         vec = embed(lo, hi)
-        return write_shard(path, number, ids[lo:hi], vec if is_sparse(vec) else np.asarray(vec), dim, dtype)
+        return write_shard(path, number, ids[lo:hi], vec if layout_of(vec) != "dense" else np.asarray(vec), dim,
+                           dtype)
     return write
 
 
@@ -268,9 +269,8 @@ def open_growing_store(path: Path, key: dict, dim: int, layout: str = "dense") -
                                                                                           layout)
     good: list[dict] = []
     ids: list[str] = []
-    dense = manifest_layout(manifest) == "dense"
     rows = sum(int(s["rows"]) for s in manifest["shards"])
-    out = np.empty((rows, dim), np.float32) if dense else None              # filled shard by shard
+    out = np.empty((rows, dim), np.float32) if manifest_layout(manifest) == "dense" else None   # filled shard by shard
     parts = []
     for shard in manifest["shards"]:
         try:
@@ -280,7 +280,7 @@ def open_growing_store(path: Path, key: dict, dim: int, layout: str = "dense") -
             continue
         good.append(shard)
         if out is not None:
-            out[len(ids):len(ids) + len(shard_ids)] = vec
+            out[len(ids):len(ids) + len(shard_ids)] = dense(vec)
         else:
             parts.append(vec)
         ids += shard_ids

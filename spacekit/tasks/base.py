@@ -148,6 +148,11 @@ class Task(Protocol[R]):
         """Evaluate one model."""
         ...
 
+    def check_model(self, model: Model, opts: EncodeOptions) -> None:
+        """An InputError when the task cannot evaluate this model as set up (checked before anything is encoded;
+        check_vectors has passed)."""
+        return
+
     def options_for(self, which: str, opts: EncodeOptions) -> EncodeOptions:
         """The options compare runs the before or after model (`which`) with: opts, unless the task sets something
         per model (a retrieval task's rerank_after)."""
@@ -195,13 +200,15 @@ def check_vectors(task: Task, model: Model) -> None:
     kind = vector_kind(model)
     if kind not in task.vectors:
         takes = sorted(k for k, cls in kinds().items() if kind in cls.vectors)
-        raise InputError(f"task {task.name or task.kind}: {model.spec} is a {kind} encoder and a {task.kind} task "
-                         f"takes dense vectors only ({kind} vectors are evaluated by {', '.join(takes)} tasks)")
+        raise InputError(f"task {task.name or task.kind}: {model.spec} is a {kind} model and a {task.kind} task "
+                         f"takes {' or '.join(task.vectors)} vectors only ({kind} models are evaluated by "
+                         f"{', '.join(takes)} tasks)")
 
 
 def run_checked(task: Task[R], model: Model, opts: EncodeOptions) -> R:
-    """task.run(model, opts) once check_vectors passes."""
+    """task.run(model, opts) once check_vectors and the task's check_model pass."""
     check_vectors(task, model)
+    task.check_model(model, opts)
     return task.run(model, opts)
 
 

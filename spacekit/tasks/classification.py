@@ -14,6 +14,7 @@ from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.settings import Range
+from spacekit.store.vectors import dense
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
@@ -95,7 +96,7 @@ class ClassificationTask(Task[ClassificationResult]):
         from spacekit.metrics.classification import ClassificationProtocol, linear_probe
 
         train, test = self.inputs()
-        x_train, x_test = opts.embed_unique(model, train.texts, test.texts)
+        x_train, x_test = (dense(x) for x in opts.embed_unique(model, train.texts, test.texts))
         protocol = ClassificationProtocol(self.samples_per_label, self.n_experiments, max_iter=self.max_iter,
                                           full=self.protocol == "full")
         metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)

@@ -21,6 +21,7 @@ from spacekit.io.labelled import Labelled, read_labelled
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.metrics.mteb_clustering import V2_FRACTION, V2_SUBSET_SIZE, V2_SUBSETS, v1_runs, v2_documents, v2_runs
 from spacekit.settings import Range
+from spacekit.store.vectors import dense
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.options import Option, check_ranges, from_options
 from spacekit.tasks.registry import register
@@ -134,7 +135,7 @@ class ClusteringTask(Task[ClusteringResult]):
                                  f"(max_fraction {self.max_fraction}, max_documents {self.max_documents}): too few "
                                  f"to cluster; raise max_fraction / max_documents or use another protocol")
             ids, texts, labels = [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep]
-        (x,) = opts.embed_unique(model, texts)
+        x = dense(opts.embed_unique(model, texts)[0])
         gold = np.unique(np.array(labels), return_inverse=True)[1]
         k = int(gold.max()) + 1
         if self.protocol == "full":

@@ -13,6 +13,7 @@ from spacekit.embed import EncodeOptions, Model
 from spacekit.errors import InputError
 from spacekit.io.pairs import TextPairs
 from spacekit.io.texts import Texts
+from spacekit.store.vectors import dense
 from spacekit.tasks.base import Task, TaskResult, task_name
 from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
@@ -56,13 +57,13 @@ class GeometryTask(Task[GeometryResult]):
         from spacekit.ops import geometry
 
         texts, pairs = self.inputs()
-        x = opts.embed(model, texts.ids, texts.texts)
+        x = dense(opts.embed(model, texts.ids, texts.texts))
         dev = opts.placement.device
         metrics = {"uniformity": geometry.uniformity(x, device=dev), "anisotropy": geometry.anisotropy(x, device=dev),
                    "effective_rank": geometry.effective_rank(x, device=dev)}
         item_ids, per_item = texts.ids, {}
         if pairs is not None:  # per-item values are then per positive pair
-            a, b = opts.embed_unique(model, pairs.first, pairs.second)
+            a, b = (dense(v) for v in opts.embed_unique(model, pairs.first, pairs.second))
             metrics["alignment"] = geometry.alignment(a, b, device=dev)
             item_ids, per_item = pairs.ids, {"alignment": np.linalg.norm(a.astype(np.float64) - b, axis=1) ** 2}
         return GeometryResult(kind=self.kind, name=task_name(self.name, self.data), dataset=str(self.data),

@@ -12,6 +12,7 @@ import numpy as np
 from spacekit.embed import EncodeOptions, Model
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.io.pairs import LabelledPairs
+from spacekit.store.vectors import dense
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.options import Option
 from spacekit.tasks.registry import register
@@ -89,7 +90,7 @@ class PairClassificationTask(Task[PairClassificationResult]):
         from spacekit.ops.similarity import pairwise_cosine
 
         pairs = self.inputs()
-        a, b = opts.embed_unique(model, pairs.first, pairs.second)
+        a, b = (dense(x) for x in opts.embed_unique(model, pairs.first, pairs.second))
         sim = pairwise_cosine(a, b).numpy()                                        # (n,)
         metrics = {**pair_scores(sim, pairs.labels), **scoring_scores(a, b, pairs.labels, sim)}
         return PairClassificationResult(

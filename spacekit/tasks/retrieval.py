@@ -18,7 +18,7 @@ from spacekit.metrics.retrieval import parse_metric
 from spacekit.metrics.sparsity import sparsity_stats
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
-from spacekit.store.vectors import is_sparse
+from spacekit.store.vectors import is_sparse, layout_of
 from spacekit.tasks.axes import FUSIONS, INDEX_TAGS, PRECISIONS, RERANKED, RUNS, Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
@@ -80,17 +80,21 @@ class RetrievalTask(Task[RetrievalResult]):
                                   "the reranked run's", path=True)] = ""
     rerank_after: Annotated[str, Option("compare: the after model's reranker, when it is another (a fine-tuned "
                                         "reranker against rerank over the same first stage)", path=True)] = ""
+    first_stage: Annotated[str, Option("compare two rerankers (BEFORE and AFTER cross-encoders): the model whose "
+                                       "results both rerank", path=True)] = ""
     rerank_depth: Annotated[int, Option("first-stage results reranked per query",
                                         range=Range(1, 10_000, integer=True))] = 100
     index: Annotated[tuple[str, ...], Option("indexes the corpus is also searched through: hnsw, ivf (faiss, the "
                                              "faiss extra), int8, binary (as quantize); each scored, with its "
                                              "k-NN recall@10 of the exact search")] = ()
+    token_budget: Annotated[float, Option("a multi-vector model's token store: the most GiB its corpus may take "
+                                          "(checked before encoding)", range=Range(0.001, 1e6))] = 16.0
     run_out: str | Path | None = None   # the whole TREC run is written here (streamed, block by block)
     ray: RaySettings | None = None      # a Ray cluster (local | auto | address): the corpus encoded and searched there
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
-    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse")
+    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse", "multi-vector")
     scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("ndcg_at_10", ranking=True)
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
@@ -183,7 +187,8 @@ class RetrievalTask(Task[RetrievalResult]):
                    similarity=options.get("similarity", "model"), hybrid=options.get("hybrid", ""),
                    hybrid_weight=options.get("hybrid_weight", 0.5), rrf_k=options.get("rrf_k", 60),
                    index=tuple(options.get("index", ())), rerank=options.get("rerank", ""),
-                   rerank_after=options.get("rerank_after", ""), rerank_depth=options.get("rerank_depth", 100))
+                   rerank_after=options.get("rerank_after", ""), rerank_depth=options.get("rerank_depth", 100),
+                   token_budget=options.get("token_budget", 16.0), first_stage=options.get("first_stage", ""))
 
     def read_inputs(self) -> BeirData:
         """The BEIR folder's corpus, queries and qrels of the split."""
@@ -202,7 +207,7 @@ class RetrievalTask(Task[RetrievalResult]):
         from spacekit.metrics.retrieval import Judgements, RunScorer, relevance_of
 
         data = self.inputs()
-        self._check_sparse(model)
+        self._check_kind(model)
         doc_ids = np.array(data.corpus.ids, dtype=object)
         sink = run_writer(self.run_out, data.queries.ids, doc_ids) if self.run_out else \
             contextlib.nullcontext(lambda run: None)
@@ -300,7 +305,7 @@ class RetrievalTask(Task[RetrievalResult]):
             return ray_corpus_searcher(model, opts, data.corpus.ids, data.corpus.texts, self.depth, similarity,
                                        self.ray), None
         docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
-        if is_sparse(docs):                             # a sparse encoder's: spacekit.ops.sparse, on the device
+        if layout_of(docs) != "dense":        # a sparse encoder's or a multi-vector model's: exact, on the device
             return lambda q: topk(q, docs, self.depth, metric=similarity, device=device), docs
         if self.backend == "faiss":
             from spacekit.ops.faiss_search import faiss_topk
@@ -309,24 +314,42 @@ class RetrievalTask(Task[RetrievalResult]):
         on_device = torch.as_tensor(docs).to(device) if device.type != "cpu" else docs  # moved once, not per block
         return lambda q: topk(q, on_device, self.depth, metric=similarity, device=device), docs
 
-    def _check_sparse(self, model: Model) -> None:
-        """A sparse encoder is searched exactly by spacekit (with BM25 fusion and reranking): not through faiss, an
-        index, a Ray cluster, Matryoshka dimensions or quantised vectors."""
-        if vector_kind(model) != "sparse":
+    def check_model(self, model: Model, opts: EncodeOptions) -> None:
+        """What this model can do here, before anything is encoded: no variant a sparse or multi-vector model
+        cannot have, and a multi-vector model's token store within the budget (its size said)."""
+        self._check_kind(model)
+        from spacekit.embed.multi_vector import MultiVectorModel
+
+        if isinstance(model, MultiVectorModel):
+            mv = model.for_role("document")
+            mv.check_token_budget(self.inputs().corpus.texts, mv.prompt_for("document", opts.prompts),
+                                  self.token_budget)
+
+    def _check_kind(self, model: Model) -> None:
+        """A sparse encoder or a multi-vector model is searched exactly by spacekit (with BM25 fusion and
+        reranking): not through faiss, an index, a Ray cluster, Matryoshka dimensions or quantised vectors."""
+        kind = vector_kind(model)
+        if kind == "dense":
             return
         refused = [name for name, on in (("backend faiss", self.backend == "faiss"), ("dims", self.dims),
                                          ("quantize", self.quantize), ("index", self.index),
                                          ("ray", self.ray is not None)) if on]
         if refused:
-            raise InputError(f"task {self.name or self.kind}: {model.spec} is a sparse encoder; its exact sparse "
-                             f"search takes no {', '.join(refused)}")
+            raise InputError(f"task {self.name or self.kind}: {model.spec} is a {kind} model; its exact search "
+                             f"takes no {', '.join(refused)}")
 
     def options_for(self, which: str, opts: EncodeOptions) -> EncodeOptions:
         """The after model reranked by rerank_after when it is set."""
         return opts.with_reranker(self.rerank_after) if which == "after" and self.rerank_after else opts
 
     def similarity_for(self, model: Model) -> str:
-        """The similarity searched with: the task's, or with "model" the model's own (cosine or dot)."""
+        """The similarity searched with: the task's, or with "model" the model's own (cosine or dot); a
+        multi-vector model's is MaxSim."""
+        if vector_kind(model) == "multi-vector":
+            if self.similarity != "model":
+                raise InputError(f"task {self.name or self.kind}: {model.spec} is a multi-vector model, scored by "
+                                 f"MaxSim (similarity {self.similarity!r} does not apply)")
+            return "maxsim"
         return self.similarity if self.similarity != "model" else searchable_similarity(model)
 
     def variant_metrics(self, metric: str) -> list[str]:

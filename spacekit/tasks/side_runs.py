@@ -14,6 +14,7 @@ import numpy as np
 
 from spacekit.metrics.retrieval import Judgements, RunScorer
 from spacekit.ranked_run import RankedRun
+from spacekit.store.vectors import Vectors, dense
 
 if TYPE_CHECKING:
     import torch
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 KNN_K = 10
 KNN_METRIC = f"knn_recall@{KNN_K}"
 # (queries of the block, the block's rows, the exact dense run of the block) -> (codes, scores), best first
-Search = Callable[[np.ndarray, slice, RankedRun], tuple[np.ndarray, np.ndarray]]
+Search = Callable[[Vectors, slice, RankedRun], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -37,7 +38,7 @@ class SideRun:
     scorer: RunScorer
     knn: dict[str, float] | None = field(default=None)
 
-    def add(self, queries: np.ndarray, rows: slice, exact: RankedRun) -> None:
+    def add(self, queries: Vectors, rows: slice, exact: RankedRun) -> None:
         """Search one block of queries, score it, and measure its recall of the exact top-KNN_K."""
         codes, scores = self.search(queries, rows, exact)
         self.scorer.add(RankedRun(exact.query_ids, exact.doc_ids, codes, scores, ordered=True))
@@ -75,8 +76,8 @@ def variant_search(docs: np.ndarray | None, v: Variant, depth: int, similarity: 
     """One Matryoshka / precision variant's exact search (search_variant) of each block."""
     assert docs is not None                            # a Ray cluster searches no variant (RetrievalTask refuses)
 
-    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-        scores, codes = search_variant(q, docs, v, depth, similarity, rescore, device)
+    def search(q: Vectors, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        scores, codes = search_variant(dense(q), docs, v, depth, similarity, rescore, device)
         return codes, scores
     return search
 
@@ -90,8 +91,8 @@ def index_search(kind: str, docs: np.ndarray | None, similarity: str, depth: int
     with stage(f"{kind} index over {len(docs):,} documents"):
         index = AnnIndex(kind, docs, similarity)
 
-    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
-        scores, codes = index.search(q, depth)
+    def search(q: Vectors, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+        scores, codes = index.search(dense(q), depth)
         return codes, scores
     return search
 
@@ -100,7 +101,7 @@ def lexical_search(run: tuple[np.ndarray, np.ndarray]) -> Search:
     """BM25's run (codes, scores of every query, computed once) read block by block."""
     codes, scores = run
 
-    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+    def search(q: Vectors, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
         return codes[rows].astype(np.int64), scores[rows].astype(np.float64)
     return search
 
@@ -109,7 +110,7 @@ def hybrid_search(lexical: Search, depth: int, method: str, k: int, weight: floa
     """The exact dense run fused with the lexical one (spacekit.ops.fusion)."""
     from spacekit.ops.fusion import fuse
 
-    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+    def search(q: Vectors, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
         return fuse((exact.codes, exact.scores), lexical(q, rows, exact), depth, method=method, k=k, weight=weight)
     return search
 
@@ -122,7 +123,7 @@ def rerank_search(reranker: str, queries: list[str], corpus: list[str], depth: i
 
     model = load_cross_encoder(reranker)
 
-    def search(q: np.ndarray, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
+    def search(q: Vectors, rows: slice, exact: RankedRun) -> tuple[np.ndarray, np.ndarray]:
         codes = exact.codes if first_stage is None else first_stage(q, rows, exact)[0]
         return rerank_codes(model, queries[rows], corpus, codes[:, :depth], placement)
     return search
