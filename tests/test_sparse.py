@@ -218,9 +218,43 @@ def test_what_a_sparse_encoder_cannot_do_is_refused_in_one_line(sparse_model, tm
     one_line_exit_2(invoke("eval", "clustering", sparse_model, texts), "takes dense vectors only")
     one_line_exit_2(invoke("eval", "classification", sparse_model, "--train", texts, "--test", texts),
                     "takes dense vectors only")
-    routed = tmp_path / "routed"
-    shutil.copytree(sparse_model, routed)
-    modules = json.loads((routed / "modules.json").read_text())
-    modules[0]["type"] = "sentence_transformers.base.modules.router.Router"
-    (routed / "modules.json").write_text(json.dumps(modules))
-    one_line_exit_2(invoke("eval", "retrieval", routed, folder), "is not supported in a sparse model")
+    odd = tmp_path / "odd"
+    shutil.copytree(sparse_model, odd)
+    modules = json.loads((odd / "modules.json").read_text())
+    modules[1]["type"] = "sentence_transformers.sparse_encoder.modules.sparse_auto_encoder.SparseAutoEncoder"
+    (odd / "modules.json").write_text(json.dumps(modules))
+    one_line_exit_2(invoke("eval", "retrieval", odd, folder), "is not supported in a sparse model")
+
+
+def test_a_routed_sparse_encoder_encodes_queries_and_documents_as_sentence_transformers(tmp_path, minilm_path):
+    """Inference-free SPLADE: static token weights for queries, the MLM + SpladePooling for documents (a Router);
+    each role's vectors equal SparseEncoder.encode_query / encode_document, and retrieval runs on them."""
+    from sentence_transformers import SparseEncoder
+    from sentence_transformers.base.modules import Router, Transformer
+    from sentence_transformers.sparse_encoder.modules import SparseStaticEmbedding, SpladePooling
+    from transformers import AutoTokenizer
+
+    from spacekit.embed import EncodeOptions
+
+    plain = make_sparse_encoder(tmp_path / "plain", minilm_path)
+    hf = plain.parent / "hf"
+    torch.manual_seed(3)
+    tokenizer = AutoTokenizer.from_pretrained(hf)
+    router = Router.for_query_document(
+        query_modules=[SparseStaticEmbedding(tokenizer=tokenizer, weight=torch.rand(len(tokenizer.get_vocab())),
+                                             frozen=True)],
+        document_modules=[Transformer(str(hf), transformer_task="fill-mask", max_seq_length=48),
+                          SpladePooling("max")])
+    SparseEncoder(modules=[router], similarity_fn_name="dot", device="cpu").save(str(tmp_path / "routed"))
+    model = load_model(tmp_path / "routed")
+    reference = SparseEncoder(str(tmp_path / "routed"), device="cpu")
+    opts = EncodeOptions(use_cache=False)
+    for role, encode in (("query", reference.encode_query), ("document", reference.encode_document)):
+        ours = opts.embed(model, TEXTS, TEXTS, role)
+        np.testing.assert_allclose(ours.toarray(), encode(TEXTS).to_dense().numpy(), rtol=0, atol=1e-6)
+    assert np.diff(opts.embed(model, TEXTS, TEXTS, "query").indptr).max() <= 30      # a query: its own tokens
+    folder = random_beir(tmp_path / "beir", docs=30, queries=6, words=30, doc_words=8, query_words=3, seed=4,
+                         qrels=lambda i: {f"d{i}": 1})
+    result = invoke("eval", "retrieval", tmp_path / "routed", folder, "--json", "--no-cache")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sparsity"]["query_active_dims"] <= 12             # three words, their tokens

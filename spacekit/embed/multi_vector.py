@@ -8,6 +8,7 @@ queries (query length and expansion as the model says), encode_document for docu
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -108,6 +109,7 @@ def load_multi_vector(spec: str, path: Path, fingerprint: str) -> MultiVectorMod
 
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)    # its notes on loading are not ours
     try:
         st = MultiVectorEncoder(str(path), device="cpu", local_files_only=True)
     except Exception as e:  # sentence-transformers raises OSError, ValueError, KeyError... for a broken folder

@@ -126,6 +126,12 @@ def model_kind(path: Path) -> str:
     return "dense"
 
 
+def is_routed(path: Path) -> bool:
+    """Whether modules.json holds a Router (separate query and document modules)."""
+    return (path / "modules.json").is_file() and any(
+        m.get("type", "").rsplit(".", 1)[-1] == "Router" for m in module_entries(path))
+
+
 def read_st_config(path: Path, kind: str = "dense") -> ModelConfig:
     """The folder's settings (see the module docstring); a plain transformers folder gets mean pooling, nothing
     after it, and the tokenizer's length. Every file's shape is checked (one InputError naming it). kind "sparse":
