@@ -229,6 +229,25 @@ def test_two_rerankers_compare_over_one_first_stage(tmp_path, minilm_path, tiny_
     assert report["models"]["differences"][0]["setting"] == "reranker"
     assert set(report["provenance"]["rerankers"]) == {str(before), str(after)}
 
+    run = tmp_path / "first.trec"                                  # a TREC run file as the first stage
+    run.write_text("".join(f"q{q} Q0 d{(q + j) % 60} {j + 1} {1.0 - j / 100:.2f} bm25\n" for q in range(16)
+                           for j in range(25)))
+    by_run = tmp_path / "by_run.toml"
+    by_run.write_text(suite.read_text().replace(f'first_stage = "{tiny_model}"', 'first_stage = "first.trec"'))
+    result = invoke("compare", before, after, "--suite", by_run, "-o", tmp_path / "r2", "--json",
+                    "--resamples", "500")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (task,) = report["tasks"]
+    assert task["main_metric"] == "ndcg@10/rerank"
+    assert task["all_metrics"]["before"]["ndcg@10"] == pytest.approx(1 / np.log2(2))   # d{q} ranked first
+    assert task["all_metrics"]["after"]["ndcg@10"] == task["all_metrics"]["before"]["ndcg@10"]
+    assert task["metrics"]["ndcg@10/rerank"]["before"] != task["metrics"]["ndcg@10/rerank"]["after"]
+    assert report["models"]["before"]["first_stage"] == str(run)
+    run.write_text(run.read_text() + "q0 Q0 nowhere 26 0.1 bm25\n")
+    one_line_exit_2(invoke("compare", before, after, "--suite", by_run, "-o", tmp_path / "x"),
+                    "document 'nowhere' (query 'q0') is not in the corpus")
+
     one_line_exit_2(invoke("compare", before, tiny_model, "--suite", suite, "-o", tmp_path / "x"),
                     "is a cross-encoder (reranker) and the other model is not")
     plain = tmp_path / "plain.toml"

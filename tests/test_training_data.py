@@ -112,7 +112,7 @@ def test_scifact_test_queries_whose_relevant_documents_were_training_positives(t
     relevant document among the training positives, by normalised text, equals the count by document id."""
     from spacekit.compare.leakage import trained_targets
     from spacekit.io.beir import read_beir
-    from spacekit.tasks.retrieval import relevant_texts
+    from spacekit.tasks.retrieval_result import relevant_texts
 
     folder = data_path("scifact")
     train = read_beir(folder, "train")

@@ -19,6 +19,7 @@ from spacekit.compare.slicing import Slicing
 from spacekit.compare.suite import TaskSpec
 from spacekit.compare.ties import TieSensitivity, tie_sensitivity
 from spacekit.compare.truncation import TruncationAudit, truncation_audit
+from spacekit.embed.model import vector_kind
 from spacekit.files import safe_file_name
 from spacekit.practical import margin_for
 from spacekit.records import Json
@@ -83,10 +84,14 @@ def _retrieval(task: Task, spec: TaskSpec, before: TaskResult, after: TaskResult
     ids = before.item_ids
     texts = [query_text.get(q, "") for q in ids]
     opts = [config.opts.with_prompts(p) for p in spec.prompts]
-    vectors = pooled(opts[0].embed(models[0], ids, texts, "query"))
-    clusters = [cluster_changes(vectors, delta if higher else -delta, ids, texts, direction, seed=config.seed)
-                for direction in ("lost", "gained")]
-    near = _near_duplicates(models[1], opts[1], inputs, delta if higher else -delta, k, config.leak_threshold)
+    if vector_kind(models[0]) == "run":              # a run file as the first stage: no vectors to cluster by
+        clusters: list = [None, None]
+        near = _never_near
+    else:
+        vectors = pooled(opts[0].embed(models[0], ids, texts, "query"))
+        clusters = [cluster_changes(vectors, delta if higher else -delta, ids, texts, direction, seed=config.seed)
+                    for direction in ("lost", "gained")]
+        near = _near_duplicates(models[1], opts[1], inputs, delta if higher else -delta, k, config.leak_threshold)
     moved = displacement(before.run, after.run, data.qrels, ids, delta if higher else -delta, k,
                          query_text, doc_text, near, trained)
     return {"holes": holes, "ties": tie_sensitivity(inputs, metric), "lost_clusters": clusters[0],
@@ -126,3 +131,8 @@ def _unit_rows(vectors: Vectors) -> np.ndarray | sp.csr_matrix:
         return normalize_rows(vectors)
     x = dense(vectors)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _never_near(doc: str, relevant: list[str]) -> bool:
+    """No near-duplicate test (no vectors)."""
+    return False

@@ -21,6 +21,7 @@ from spacekit.compare.entry import Rescore, Subset, TaskEntry, TrainedDocuments
 from spacekit.compare.paired import metric_cells
 from spacekit.compare.suite import TaskSpec
 from spacekit.embed import Model
+from spacekit.embed.model import vector_kind
 from spacekit.io.training import TrainingData
 from spacekit.records import Json
 from spacekit.store.vectors import Vectors, pooled
@@ -74,18 +75,18 @@ class TaskLeakage:
         return len(exact), len(self.ids - exact), len(self.ids)
 
 
-def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_vecs: Vectors, texts: list[str],
-               text_vecs: Vectors, threshold: float = 0.95) -> TaskLeakage:
+def find_leaks(train_texts: list[str], item_texts: dict[str, list[str]], train_vecs: Vectors | None,
+               texts: list[str], text_vecs: Vectors | None, threshold: float = 0.95) -> TaskLeakage:
     """Items any of whose texts match a training text exactly or at cosine >= threshold.
 
     text_vecs holds the before-model vector of each distinct evaluation text (texts, in order; dense or sparse);
-    train_vecs is (n_train, d) in training order.
+    train_vecs is (n_train, d) in training order; without vectors (None) only exact matches count.
     """
     from spacekit.ops import topk
 
     exact = {text_hash(t): t for t in train_texts}
     best: dict[str, tuple[float, str]] = {}
-    if texts:
+    if texts and train_vecs is not None and text_vecs is not None:
         scores, idx = topk(text_vecs, train_vecs, 1)                                     # (n_text, 1) each
         best = {t: (float(s), train_texts[int(i)]) for t, s, i in zip(texts, scores[:, 0], idx[:, 0], strict=True)}
     out = TaskLeakage()
@@ -143,7 +144,8 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
     have targets with the count of items whose targets were training positives and a "new documents only"
     re-score."""
     train_texts = training.texts
-    train_vecs = pooled(config.opts.embed(before_model, train_texts, train_texts))   # token vectors: mean-pooled
+    vectors = vector_kind(before_model) != "run"                 # a run file (rerankers compared): exact matches only
+    train_vecs = pooled(config.opts.embed(before_model, train_texts, train_texts)) if vectors else None
     tasks: dict[str, TaskLeaks] = {}
     entries = dict(entries)
     for spec, task in planned:
@@ -152,7 +154,8 @@ def leakage_section(before_model: Model, planned: list[tuple[TaskSpec, Task]],
             continue
         texts = list(dict.fromkeys(t for ts in before.item_texts.values() for t in ts))
         leaks = find_leaks(train_texts, before.item_texts, train_vecs, texts,
-                           pooled(config.opts.embed(before_model, texts, texts)), config.leak_threshold)
+                           pooled(config.opts.embed(before_model, texts, texts)) if vectors else None,
+                           config.leak_threshold)
         pairs = tuple(sorted(leaks.items, key=lambda x: (x.kind == "exact", x.cosine))[:LEAK_PAIRS])
         entry = entries.get(task.name)
         keep = np.array([i not in leaks.ids for i in before.item_ids])

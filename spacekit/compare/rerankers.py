@@ -1,8 +1,8 @@
 """Two rerankers compared: `compare RERANKER RERANKER --suite` where both folders are cross-encoders. Every task of
 the suite is retrieval and names the first stage both rerank (`first_stage`: a model, searched as any retrieval
-task searches; `rerank_depth` of its results reranked); the suite becomes the same retrieval tasks with
-`rerank = BEFORE` and `rerank_after = AFTER`, run with the first stage as the model on both sides — the reranking
-path of a retrieval task, not a second one — so the main metric of each task is the reranked run's."""
+task searches, or a TREC run file; `rerank_depth` of its results reranked); the suite becomes the same retrieval
+tasks with `rerank = BEFORE` and `rerank_after = AFTER`, run with the first stage as the model on both sides (the
+reranking path of a retrieval task, not a second one), so the main metric of each task is the reranked run's."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def reranker_suite(before: str, after: str, suite: list[TaskSpec]) -> tuple[str,
         if spec.kind != "retrieval":
             raise InputError(f"task {spec.name}: two rerankers are compared on retrieval tasks only, not {spec.kind}")
         if not spec.options.get("first_stage"):
-            raise InputError(f"task {spec.name}: comparing two rerankers needs first_stage (the model whose "
-                             f"results they rerank)")
+            raise InputError(f"task {spec.name}: comparing two rerankers needs first_stage (the model or TREC run "
+                             f"file whose results they rerank)")
         for key in ("rerank", "rerank_after"):
             if spec.options.get(key):
                 raise InputError(f"task {spec.name}: {key} is set, but the compared models are the rerankers")

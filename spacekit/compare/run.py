@@ -21,7 +21,8 @@ from spacekit.compare.reference import reference_files, reference_section
 from spacekit.compare.rerankers import reranker_suite
 from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import headline, judge, overfitting
-from spacekit.embed import load_model
+from spacekit.embed import Model, load_model
+from spacekit.embed.run_file import load_run_file
 from spacekit.progress import stage
 from spacekit.store.vectors import dense
 from spacekit.tasks import TaskResult, kinds
@@ -59,11 +60,13 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
             with located(f"task {spec.name}"):
                 task.inputs()
         reference = reference_files(config.reference, planned) if config.reference is not None else None
+        models: tuple[Model, Model]
         if rerankers is None:
             models = (load_model(before, trust_remote_code=config.trust_remote_code),
                       load_model(after, trust_remote_code=config.trust_remote_code))
         else:
-            shared = load_model(first_stage, trust_remote_code=config.trust_remote_code)
+            shared = load_run_file(first_stage) if Path(first_stage).is_file() else \
+                load_model(first_stage, trust_remote_code=config.trust_remote_code)
             models = (shared, shared)
         for spec, task in planned:
             for model, prompts in zip(models, spec.prompts, strict=True):

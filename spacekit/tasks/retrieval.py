@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ClassVar
@@ -18,13 +19,13 @@ from spacekit.metrics.retrieval import parse_metric
 from spacekit.metrics.sparsity import sparsity_stats
 from spacekit.ranked_run import RankedRun
 from spacekit.settings import Range
-from spacekit.store.vectors import is_sparse, layout_of
+from spacekit.store.vectors import Vectors, is_sparse, layout_of
 from spacekit.tasks.axes import FUSIONS, INDEX_TAGS, PRECISIONS, RERANKED, RUNS, Variant, base_metric, variants
 from spacekit.tasks.base import MetricSpec, Task, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
-from spacekit.tasks.retrieval_result import RUN_KEPT, RetrievalResult
-from spacekit.tasks.side_runs import KNN_K, KNN_METRIC, Search, SideRun, side_run
+from spacekit.tasks.retrieval_result import RUN_KEPT, RetrievalResult, present_fields, relevant_texts
+from spacekit.tasks.side_runs import KNN_K, KNN_METRIC, Search, SideRun, run_file_search, side_run
 
 if TYPE_CHECKING:
     import torch
@@ -80,8 +81,8 @@ class RetrievalTask(Task[RetrievalResult]):
                                   "the reranked run's", path=True)] = ""
     rerank_after: Annotated[str, Option("compare: the after model's reranker, when it is another (a fine-tuned "
                                         "reranker against rerank over the same first stage)", path=True)] = ""
-    first_stage: Annotated[str, Option("compare two rerankers (BEFORE and AFTER cross-encoders): the model whose "
-                                       "results both rerank", path=True)] = ""
+    first_stage: Annotated[str, Option("compare two rerankers (BEFORE and AFTER cross-encoders): the model or TREC "
+                                       "run file whose results both rerank", path=True)] = ""
     rerank_depth: Annotated[int, Option("first-stage results reranked per query",
                                         range=Range(1, 10_000, integer=True))] = 100
     index: Annotated[tuple[str, ...], Option("indexes the corpus is also searched through: hnsw, ivf (faiss, the "
@@ -94,7 +95,7 @@ class RetrievalTask(Task[RetrievalResult]):
     axis_metrics: tuple[str, ...] = REPORTED  # the metrics scored for each variant
     scored_variants: list[Variant] = field(init=False, default_factory=list)
     kind: ClassVar[str] = "retrieval"
-    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse", "multi-vector")
+    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse", "multi-vector", "run")
     scored_pairs: ClassVar[bool] = True
     mteb: ClassVar[MtebFormat | None] = MtebFormat("ndcg_at_10", ranking=True)
     roles: ClassVar[tuple[str | None, ...]] = ("query", "document")
@@ -211,7 +212,8 @@ class RetrievalTask(Task[RetrievalResult]):
         doc_ids = np.array(data.corpus.ids, dtype=object)
         sink = run_writer(self.run_out, data.queries.ids, doc_ids) if self.run_out else \
             contextlib.nullcontext(lambda run: None)
-        queries = opts.embed(model, data.queries.ids, data.queries.texts, "query")    # (nq, d)
+        queries = opts.embed(model, data.queries.ids, data.queries.texts, "query") if vector_kind(model) != "run" \
+            else np.zeros((len(data.queries.ids), 0), np.float32)          # a run file: its rankings, no vectors
         similarity = self.similarity_for(model)
         search, docs = self._searcher(model, opts, data, similarity, backend.device(opts.placement.device))
         judged = Judgements.build(data.qrels, {d: c for c, d in enumerate(data.corpus.ids)})
@@ -222,7 +224,7 @@ class RetrievalTask(Task[RetrievalResult]):
         with sink as write:
             for lo in range(0, queries.shape[0], step):
                 rows = slice(lo, lo + step)
-                scores, idx = search(queries[rows])
+                scores, idx = search(queries[rows], rows)
                 block = RankedRun(data.queries.ids[rows], doc_ids, idx.numpy(), scores.numpy().astype(np.float64),
                                   ordered=True)
                 main.add(block)
@@ -243,7 +245,7 @@ class RetrievalTask(Task[RetrievalResult]):
             kind=self.kind, name=self.name or data.name, dataset=str(self.data), model=model.spec,
             metrics=metrics, item_ids=result.query_ids, per_item=per_item,
             item_texts=texts_per_item(data.queries.ids, data.queries.texts), item_targets=relevant_texts(data),
-            item_fields=_present(data.queries, result.query_ids),
+            item_fields=present_fields(data.queries, result.query_ids),
             run=kept_run, kept_relevant=kept_relevant, relevant_total=relevant_total,
             first_relevant_rank=result.first_relevant_rank, skipped_queries=result.skipped, split=self.split,
             similarity=similarity, sparsity=stats)
@@ -293,26 +295,29 @@ class RetrievalTask(Task[RetrievalResult]):
         return self.__dict__["_lexical_run"]
 
     def _searcher(self, model: Model, opts: EncodeOptions, data: BeirData, similarity: str, device: torch.device):
-        """(search(queries) -> (scores, indices) over the corpus, its vectors here (None when a Ray cluster holds
-        them)): the corpus is encoded once, then searched block by block of queries."""
+        """(search(queries, rows) -> (scores, indices) over the corpus, its vectors here (None when a Ray cluster
+        or a run file holds the ranking)): the corpus is encoded once, then searched block by block of queries."""
         import torch
 
         from spacekit.ops import topk
 
+        if vector_kind(model) == "run":                 # a run file (two rerankers compared over it)
+            return self._run_file(model.spec), None
         if self.ray is not None:                        # the corpus is encoded and searched on the cluster
             from spacekit.distributed.retrieval import ray_corpus_searcher
 
-            return ray_corpus_searcher(model, opts, data.corpus.ids, data.corpus.texts, self.depth, similarity,
-                                       self.ray), None
+            ray_search = ray_corpus_searcher(model, opts, data.corpus.ids, data.corpus.texts, self.depth, similarity,
+                                             self.ray)
+            return lambda q, rows: ray_search(q), None
         docs = opts.embed(model, data.corpus.ids, data.corpus.texts, "document")  # (n, d)
         if layout_of(docs) != "dense":        # a sparse encoder's or a multi-vector model's: exact, on the device
-            return lambda q: topk(q, docs, self.depth, metric=similarity, device=device), docs
+            return lambda q, rows: topk(q, docs, self.depth, metric=similarity, device=device), docs
         if self.backend == "faiss":
             from spacekit.ops.faiss_search import faiss_topk
 
-            return lambda q: faiss_topk(q, docs, self.depth, metric=similarity), docs
+            return lambda q, rows: faiss_topk(q, docs, self.depth, metric=similarity), docs
         on_device = torch.as_tensor(docs).to(device) if device.type != "cpu" else docs  # moved once, not per block
-        return lambda q: topk(q, on_device, self.depth, metric=similarity, device=device), docs
+        return lambda q, rows: topk(q, on_device, self.depth, metric=similarity, device=device), docs
 
     def check_model(self, model: Model, opts: EncodeOptions) -> None:
         """What this model can do here, before anything is encoded: no variant a sparse or multi-vector model
@@ -320,10 +325,18 @@ class RetrievalTask(Task[RetrievalResult]):
         self._check_kind(model)
         from spacekit.embed.multi_vector import MultiVectorModel
 
+        if vector_kind(model) == "run":
+            self._run_file(model.spec)                  # read and checked against the corpus now
         if isinstance(model, MultiVectorModel):
             mv = model.for_role("document")
             mv.check_token_budget(self.inputs().corpus.texts, mv.prompt_for("document", opts.prompts),
                                   self.token_budget)
+
+    def _run_file(self, path: str) -> Callable[[Vectors, slice], tuple[torch.Tensor, torch.Tensor]]:
+        """The search of a run file's rankings, read once."""
+        if self.__dict__.get("_run_file_of") != path:
+            self.__dict__.update(_run_file_of=path, _run_file_search=run_file_search(path, self.inputs(), self.depth))
+        return self.__dict__["_run_file_search"]
 
     def _check_kind(self, model: Model) -> None:
         """A sparse encoder or a multi-vector model is searched exactly by spacekit (with BM25 fusion and
@@ -345,6 +358,8 @@ class RetrievalTask(Task[RetrievalResult]):
     def similarity_for(self, model: Model) -> str:
         """The similarity searched with: the task's, or with "model" the model's own (cosine or dot); a
         multi-vector model's is MaxSim."""
+        if vector_kind(model) == "run":
+            return "run"
         if vector_kind(model) == "multi-vector":
             if self.similarity != "model":
                 raise InputError(f"task {self.name or self.kind}: {model.spec} is a multi-vector model, scored by "
@@ -375,15 +390,3 @@ class RetrievalTask(Task[RetrievalResult]):
     def report_extras(self, before: RetrievalResult, after: RetrievalResult) -> dict:
         """How many qrels queries the run skipped."""
         return {"skipped_queries": before.skipped_queries}
-
-
-def _present(queries, item_ids: list[str]) -> dict[str, list[str]]:
-    """The queries file's other columns per item ('' for a judged query the file does not hold)."""
-    row = {q: r for r, q in enumerate(queries.ids)}
-    return {name: [values[row[q]] if q in row else "" for q in item_ids] for name, values in queries.fields.items()}
-
-
-def relevant_texts(data: BeirData) -> dict[str, list[str]]:
-    """{query id: the texts of its relevant documents (grade > 0)}."""
-    text = dict(zip(data.corpus.ids, data.corpus.texts, strict=True))
-    return {q: [text[d] for d, grade in docs.items() if grade > 0] for q, docs in data.qrels.items()}

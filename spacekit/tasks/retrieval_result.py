@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from spacekit.io.beir import BeirData
 from spacekit.metrics.sparsity import SparsityStats
 from spacekit.ranked_run import RankedRun
 from spacekit.tasks.base import TaskResult
@@ -64,3 +65,15 @@ class RetrievalResult(TaskResult):
         return {**({"split": self.split} if self.split is not None else {}), "similarity": self.similarity,
                 "skipped_queries": self.skipped_queries,
                 **({"sparsity": dataclasses.asdict(self.sparsity)} if self.sparsity is not None else {})}
+
+
+def present_fields(queries, item_ids: list[str]) -> dict[str, list[str]]:
+    """The queries file's other columns per item ('' for a judged query the file does not hold)."""
+    row = {q: r for r, q in enumerate(queries.ids)}
+    return {name: [values[row[q]] if q in row else "" for q in item_ids] for name, values in queries.fields.items()}
+
+
+def relevant_texts(data: BeirData) -> dict[str, list[str]]:
+    """{query id: the texts of its relevant documents (grade > 0)}."""
+    text = dict(zip(data.corpus.ids, data.corpus.texts, strict=True))
+    return {q: [text[d] for d, grade in docs.items() if grade > 0] for q, docs in data.qrels.items()}

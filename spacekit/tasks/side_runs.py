@@ -154,3 +154,30 @@ def search_variant(queries: np.ndarray, docs: np.ndarray, v: Variant, depth: int
         scores, idx = topk(queries, docs, depth, metric=similarity, device=device)
         return scores.numpy().astype(np.float64), idx.numpy()
     return quantized_topk(queries, docs, depth, v.precision, rescore=rescore, device=backend.device(device))
+
+
+def run_file_search(path: str, data, depth: int) -> Callable[[Vectors, slice], tuple[torch.Tensor, torch.Tensor]]:
+    """search(queries, rows) -> (scores, codes) of a TREC run file's rankings for those query rows (data: a BeirData;
+    each query's results by score, equal scores by lower corpus index, cut at depth; a query the run lacks has none);
+    a document the corpus lacks is an InputError naming it."""
+    import torch
+
+    from spacekit.errors import InputError
+    from spacekit.io.trec import read_run
+
+    run = read_run(path)
+    code = {d: c for c, d in enumerate(data.corpus.ids)}
+    unknown = next(((q, d) for q, docs in run.items() for d in docs if d not in code), None)
+    if unknown is not None:
+        raise InputError(f"{path}: document {unknown[1]!r} (query {unknown[0]!r}) is not in the corpus")
+    width = max(1, min(depth, max(len(docs) for docs in run.values())))
+    codes = np.full((len(data.queries.ids), width), -1, np.int64)
+    scores = np.full(codes.shape, -np.inf)
+    for row, q in enumerate(data.queries.ids):
+        ranked = sorted((-s, code[d]) for d, s in run.get(q, {}).items())[:width]
+        codes[row, :len(ranked)] = [c for _, c in ranked]
+        scores[row, :len(ranked)] = [-s for s, _ in ranked]
+
+    def search(q: Vectors, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(scores[rows]), torch.from_numpy(codes[rows])
+    return search
