@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import numpy as np
 import pytest
 
@@ -118,6 +119,9 @@ def test_compare_with_checkpoints_writes_its_report(tmp_path, tiny_model, minilm
     assert report["selection"]["selection_items"] + report["selection"]["estimation_items"] == 30
     assert report["headline"].startswith("best honest checkpoint: ")
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == report
+    from spacekit.report.schema import CHECKPOINTS_SCHEMA_FILE
+
+    jsonschema.validate(report, json.loads(CHECKPOINTS_SCHEMA_FILE.read_text()))     # the committed schema holds
     assert "checkpoints.png" in report["plots"].values()
     assert (tmp_path / "out" / "checkpoints.png").stat().st_size > 0
     assert "best honest checkpoint" in (tmp_path / "out" / "report.md").read_text()

@@ -13,12 +13,15 @@ from report_checks import schema_errors
 from spacekit.compare import Comparison
 from spacekit.compare.verdict import TagSummary
 from spacekit.records import json_schema, to_json
-from spacekit.report.schema import SCHEMA_FILE, schema_text
+from spacekit.report.schema import CHECKPOINTS_SCHEMA_FILE, SCHEMA_FILE, checkpoints_schema_text, schema_text
 
 
 def test_the_committed_schema_is_the_one_the_types_generate():
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text(), (
         "report.schema.json is stale: run `python -m spacekit.report.schema` and commit it")
+    assert CHECKPOINTS_SCHEMA_FILE.read_text(encoding="utf-8") == checkpoints_schema_text(), (
+        "checkpoints.schema.json is stale: run `python -m spacekit.report.schema` and commit it")
+    jsonschema.Draft202012Validator.check_schema(json.loads(CHECKPOINTS_SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
 def test_the_schema_is_valid_and_names_every_section():

@@ -255,4 +255,6 @@ def test_two_rerankers_compare_over_one_first_stage(tmp_path, minilm_path, tiny_
     one_line_exit_2(invoke("compare", before, after, "--suite", plain, "-o", tmp_path / "x"), "needs first_stage")
     one_line_exit_2(invoke("compare", tiny_model, tiny_model, "--suite", suite, "-o", tmp_path / "x"),
                     "first_stage is for comparing two rerankers")
+    one_line_exit_2(invoke("compare", before, after, "--suite", suite, "-o", tmp_path / "x", "--mteb-out",
+                           tmp_path / "mteb"), "two rerankers compared over a first stage are not written")
     assert not (tmp_path / "x").exists()

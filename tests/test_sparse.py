@@ -83,11 +83,17 @@ def _reference_topk(q: np.ndarray, d: np.ndarray, k: int, metric: str) -> tuple[
     return np.take_along_axis(s, order, 1), order
 
 
+@pytest.mark.parametrize("route", ["sparse", "densified"])
 @pytest.mark.parametrize("metric", ["dot", "cosine"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sparse_topk_equals_dense_brute_force(metric, seed):
+def test_sparse_topk_equals_dense_brute_force(metric, seed, route, monkeypatch):
+    from spacekit.ops import sparse as sparse_ops
     from spacekit.ops import topk
     from spacekit.ops.sparse import _scipy_scorer, _torch_scorer, as_csr
+
+    if route == "densified":                    # a barely sparse corpus: BLAS over chunks of 104 documents
+        monkeypatch.setattr(sparse_ops, "DENSE_SHARE", 0.0)
+        monkeypatch.setattr(sparse_ops, "DENSE_CHUNK", 8 * 500 * 104)
 
     q = sp.random(40, 500, density=0.04, random_state=seed, format="csr", dtype=np.float32)
     d = sp.random(3000, 500, density=0.02, random_state=seed + 10, format="csr", dtype=np.float32)

@@ -46,6 +46,9 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
     check_report_folder(out_dir, overwrite)                       # before anything runs; marked when written
     if mteb_out is not None:
         suite = _checked_for_mteb(suite, Path(mteb_out))
+        if any(spec.options.get("first_stage") for spec in suite):
+            raise InputError("--mteb-out: MTEB result files hold an embedding model's scores; two rerankers "
+                             "compared over a first stage are not written as MTEB results")
 
     with quieted(quiet):
         comparison, written = write_outputs(run_suite(before, after, suite, config), out_dir, mteb_out=mteb_out,

@@ -1,7 +1,8 @@
 """Exact search and similarities over sparse vectors (a sparse encoder's CSR rows, as wide as its vocabulary).
 
-Scores are exact sums of products in float64 (on the CPU by scipy's sparse product, on a GPU by torch's sparse CSR
-product), rounded to float32; a block of queries is scored against the whole corpus at once (every document,
+Scores are exact sums of products in float64 (on the CPU by scipy's sparse product, or by a float64 BLAS product
+of densified chunks when the corpus is barely sparse, as an untrained SPLADE head's is; on a GPU by torch's sparse
+CSR product), rounded to float32; a block of queries is scored against the whole corpus at once (every document,
 zero-scored ones included) and the top k taken with the dense search's rule: equal float32 scores by lower index.
 So a sparse search returns what the dense search of the same vectors, densified, returns.
 """
@@ -14,10 +15,12 @@ import torch
 
 from spacekit.errors import InputError
 from spacekit.ops.similarity import check_metric
-from spacekit.ops.topk_select import select
+from spacekit.ops.topk_select import merge, select
 from spacekit.store.vectors import is_sparse
 
 BLOCK_CELLS = 1 << 23   # query x document scores (float64) held at once
+DENSE_SHARE = 0.02      # a corpus with more active dimensions than this share is scored densely (BLAS)
+DENSE_CHUNK = 1 << 27   # bytes of a densified corpus chunk (float64)
 
 
 def as_csr(x, name: str) -> sp.csr_matrix:
@@ -53,6 +56,8 @@ def sparse_topk(queries, corpus, k: int, *, metric: str = "dot",
         q, d = normalize_rows(q), normalize_rows(d)
     k = min(k, d.shape[0])
     dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type != "cuda" and d.nnz > DENSE_SHARE * d.shape[0] * d.shape[1]:
+        return _dense_topk(q, d, k)                       # barely sparse (an untrained head): BLAS, chunk by chunk
     score = _torch_scorer(d, dev) if dev.type == "cuda" else _scipy_scorer(d)
     step = max(1, BLOCK_CELLS // d.shape[0])
     vals, idx = [], []
@@ -64,6 +69,23 @@ def sparse_topk(queries, corpus, k: int, *, metric: str = "dot",
     if not vals:
         return torch.zeros((0, k)), torch.zeros((0, k), dtype=torch.long)
     return torch.cat(vals), torch.cat(idx)
+
+
+def _dense_topk(q: sp.csr_matrix, d: sp.csr_matrix, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same search for a corpus too dense for sparse products: each corpus chunk densified once (float64) and
+    multiplied by every query block through BLAS, its top k merged into the running result."""
+    rows = max(k, DENSE_CHUNK // (8 * d.shape[1]))
+    step = max(1, BLOCK_CELLS // rows)
+    best_s = torch.full((q.shape[0], k), -torch.inf)
+    best_i = torch.full((q.shape[0], k), -1, dtype=torch.long)
+    for lo in range(0, d.shape[0], rows):
+        chunk = torch.from_numpy(d[lo:lo + rows].toarray())
+        for q_lo in range(0, q.shape[0], step):
+            block = torch.from_numpy(q[q_lo:q_lo + step].toarray())
+            v, i = select((block @ chunk.T).to(torch.float32), min(k, chunk.shape[0]))
+            at = slice(q_lo, q_lo + step)
+            best_s[at], best_i[at] = merge(best_s[at], best_i[at], v, i + lo, k)
+    return best_s, best_i
 
 
 def _scipy_scorer(d: sp.csr_matrix):
