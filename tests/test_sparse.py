@@ -264,3 +264,23 @@ def test_a_routed_sparse_encoder_encodes_queries_and_documents_as_sentence_trans
     result = invoke("eval", "retrieval", tmp_path / "routed", folder, "--json", "--no-cache")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["sparsity"]["query_active_dims"] <= 12             # three words, their tokens
+
+
+def test_a_sparse_store_stands_for_its_model(sparse_model, tmp_path):
+    """`spacekit embed` writes a sparse encoder's vectors as a csr store; `store:DIR` then evaluates as the model
+    does (the same vectors, so the same metrics and sparsity)."""
+    folder = random_beir(tmp_path / "beir", docs=40, queries=8, words=30, doc_words=8, query_words=3, seed=6,
+                         qrels=lambda i: {f"d{i}": 1})
+    rows = [json.loads(x) for x in (folder / "corpus.jsonl").read_text().splitlines()]
+    rows += [json.loads(x) for x in (folder / "queries.jsonl").read_text().splitlines()]
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"id": r["_id"], "text": r["text"]}) + "\n" for r in rows))
+    assert invoke("embed", sparse_model, texts, "-o", tmp_path / "store").exit_code == 0
+    assert json.loads((tmp_path / "store" / "manifest.json").read_text())["layout"] == "csr"
+    by_store = invoke("eval", "retrieval", f"store:{tmp_path / 'store'}", folder, "--json")
+    by_model = invoke("eval", "retrieval", sparse_model, folder, "--json", "--query-prompt", "", "--no-cache")
+    assert by_store.exit_code == 0, by_store.output
+    store_out, model_out = json.loads(by_store.stdout), json.loads(by_model.stdout)
+    # the same vectors up to float rounding (encoded in other batches): near-tied documents may swap
+    assert store_out["metrics"] == pytest.approx(model_out["metrics"], abs=0.01)
+    assert store_out["sparsity"] == pytest.approx(model_out["sparsity"], rel=1e-3)

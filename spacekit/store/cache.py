@@ -13,7 +13,7 @@ from spacekit.errors import StoreError
 from spacekit.store.format import SHARD_ROWS, is_store_file, read_manifest
 from spacekit.store.key import Encoder, cache_name, store_key
 from spacekit.store.read import Store
-from spacekit.store.vectors import Vectors
+from spacekit.store.vectors import LAYOUTS_OF_KINDS, Vectors
 from spacekit.store.write import remove_store_files, store_lock, write_store
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def embed_to_store(model: Encoder, ids: list[str], texts: list[str], out: str | 
         return model.encode(texts[lo:hi], ids=ids[lo:hi], prompt=prompt, placement=placement)
 
     return write_store(out, ids, embed, dim=model.dim, key=store_key(model, ids, texts, prompt, placement.precision),
-                       shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite)
+                       shard_rows=shard_rows, dtype=store_dtype, overwrite=overwrite,
+                       layout=LAYOUTS_OF_KINDS[getattr(model, "kind", "dense")])
 
 
 def cache_root(override: str | Path | None = None) -> Path:
