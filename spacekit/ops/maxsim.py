@@ -16,6 +16,7 @@ from spacekit.store.vectors import TokenVectors
 
 CELLS = 1 << 24          # query-token x document-token products (float32) held at once
 SCORES = 1 << 23         # query x document scores (float64) held at once
+PAD = 1e30               # a padded document token's product with any query token: -PAD
 
 
 def padded(x: TokenVectors, rows: np.ndarray, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,6 +70,7 @@ def _block_scores(q: torch.Tensor, q_mask: torch.Tensor, docs: TokenVectors, doc
     """(queries of the slice, documents) float64 scores, the documents taken in blocks of doc_order (longest
     first: a block's first document is its longest, so a block's products fit CELLS)."""
     out = torch.zeros((q.shape[0], docs.shape[0]), dtype=torch.float64, device=dev)
+    q1 = torch.cat([q, torch.ones((*q.shape[:2], 1), device=dev)], dim=-1)      # the padding coordinate
     lo = 0
     while lo < len(doc_order):
         longest = max(1, int(docs.lengths[doc_order[min(len(doc_order) - 1, lo)]]))
@@ -76,12 +78,15 @@ def _block_scores(q: torch.Tensor, q_mask: torch.Tensor, docs: TokenVectors, doc
         size = max(1, CELLS // per_doc)
         rows = doc_order[lo:lo + size]
         d, d_mask = padded(docs, rows, dev)                                      # (b, Ld, dim)
-        sim = torch.einsum("qid,bjd->qbij", q, d)                                 # (nq, b, Lq, Ld)
-        sim = sim.masked_fill(~d_mask[None, :, None, :], -torch.inf)
-        best = sim.amax(dim=3)                                                    # (nq, b, Lq)
-        best = torch.where(torch.isfinite(best), best, torch.zeros((), device=dev))   # a document without tokens
-        best = best.masked_fill(~q_mask[:, None, :], 0)
-        out[:, torch.from_numpy(rows).to(dev)] = best.double().sum(dim=2)
+        # one more coordinate: 1 on every query token, 0 on a real document token, -PAD on padding, so a padded
+        # position's product is -PAD and never the max (no masking pass over the products)
+        d = torch.cat([d, torch.where(d_mask, 0.0, -PAD).unsqueeze(-1)], dim=-1)
+        sim = (q1.reshape(-1, q1.shape[-1]) @ d.reshape(-1, d.shape[-1]).T).view(q.shape[0], q.shape[1], len(rows),
+                                                                                   -1)   # (nq, Lq, b, Ld)
+        best = sim.amax(dim=3)                                                    # (nq, Lq, b)
+        best = torch.where(best > -PAD / 2, best, torch.zeros((), device=dev))   # a document without tokens: 0
+        best = best.masked_fill(~q_mask[:, :, None], 0)
+        out[:, torch.from_numpy(rows).to(dev)] = best.double().sum(dim=1)
         lo += len(rows)
     return out
 
