@@ -68,7 +68,7 @@ def sparse_rows(docs: int, active: int, queries: int, k: int) -> list[dict]:
         return m
 
     d, q = random_csr(docs, active), random_csr(queries, max(1, active // 5))
-    t_sk, (scores, idx) = best_of(lambda: sparse_topk(q, d, k), 2)
+    t_sk, (_scores, idx) = best_of(lambda: sparse_topk(q, d, k), 2)
 
     def scipy_topk():
         s = (q @ d.T).toarray()
@@ -106,7 +106,7 @@ def maxsim_row(docs: int, queries: int, k: int) -> dict:
         return TokenVectors(x, np.arange(0, rows * length + 1, length, dtype=np.int64))
 
     q, d = tokens(queries, 32), tokens(docs, 180)
-    t_sk, (scores, idx) = best_of(lambda: maxsim_topk(q, d, k), 1)
+    t_sk, (_scores, idx) = best_of(lambda: maxsim_topk(q, d, k), 1)
     qt = torch.from_numpy(q.values.reshape(queries, 32, 128))
     dt = torch.from_numpy(d.values.reshape(docs, 180, 128))
     t_st, top = best_of(lambda: torch.topk(maxsim(qt, dt), k, dim=1).indices, 1)
