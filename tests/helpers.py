@@ -25,6 +25,22 @@ def data_path(*parts: str) -> Path:
     return path
 
 
+def tiny_bert(folder: Path, minilm: Path, net: str = "BertModel", *, seed: int = 0) -> Path:
+    """A random 2-layer BERT (hidden 32) of the transformers class `net` (BertModel, BertForMaskedLM...) saved in
+    folder with MiniLM's tokenizer files."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=128)
+    getattr(transformers, net)(cfg).save_pretrained(folder)
+    for name in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
+        if (minilm / name).exists():
+            shutil.copy(minilm / name, folder / name)
+    return folder
+
+
 def make_tiny_model(folder: Path, minilm: Path, *, pooling: str = "mean", normalize: bool = True,
                     max_seq_length: int = 64, seed: int = 0, st_layout: bool = True) -> Path:
     """A random 2-layer BERT (hidden 32) with MiniLM's tokenizer, in sentence-transformers or plain layout."""

@@ -5,13 +5,12 @@ compare of two such models end to end."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import invoke, one_line_exit_2, random_beir
+from helpers import invoke, one_line_exit_2, random_beir, tiny_bert
 
 from spacekit.embed import EncodeOptions, load_model
 from spacekit.store.vectors import TokenVectors
@@ -23,17 +22,9 @@ DOCUMENTS = ["hello world", "a cat sat on the mat.", "late interaction scores ev
 def make_multi_vector(folder: Path, minilm: Path, *, seed: int = 0) -> Path:
     """A tiny random BERT with MiniLM's tokenizer saved by sentence-transformers as a MultiVectorEncoder (Dense to
     128 dimensions, Normalize; a query prompt)."""
-    import transformers
     from sentence_transformers import MultiVectorEncoder
 
-    torch.manual_seed(seed)
-    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                  intermediate_size=64, max_position_embeddings=128)
-    hf = folder / "hf"
-    transformers.BertModel(cfg).save_pretrained(hf)
-    for name in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
-        if (minilm / name).exists():
-            shutil.copy(minilm / name, hf / name)
+    hf = tiny_bert(folder / "hf", minilm, seed=seed)
     model = MultiVectorEncoder(str(hf), device="cpu", prompts={"query": "query: ", "document": ""})
     model.save(str(folder / "st"))
     return folder / "st"

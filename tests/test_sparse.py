@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from helpers import invoke, one_line_exit_2, random_beir
+from helpers import invoke, one_line_exit_2, random_beir, tiny_bert
 
 from spacekit.embed import load_model
 
@@ -24,19 +24,11 @@ def make_sparse_encoder(folder: Path, minilm: Path, *, pooling: str = "max", act
                         max_active_dims: int | None = 64, seed: int = 0) -> Path:
     """A tiny random BERT masked-language model with MiniLM's tokenizer, saved by sentence-transformers as a
     SparseEncoder (fill-mask Transformer + SpladePooling), with prompts for queries."""
-    import transformers
     from sentence_transformers import SparseEncoder
     from sentence_transformers.base.modules import Transformer
     from sentence_transformers.sparse_encoder.modules import SpladePooling
 
-    torch.manual_seed(seed)
-    cfg = transformers.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                  intermediate_size=64, max_position_embeddings=128)
-    hf = folder / "hf"
-    transformers.BertForMaskedLM(cfg).save_pretrained(hf)
-    for name in ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]:
-        if (minilm / name).exists():
-            shutil.copy(minilm / name, hf / name)
+    hf = tiny_bert(folder / "hf", minilm, "BertForMaskedLM", seed=seed)
     model = SparseEncoder(modules=[Transformer(str(hf), transformer_task="fill-mask", max_seq_length=48),
                                    SpladePooling(pooling, activation_function=activation)],
                           max_active_dims=max_active_dims, prompts={"query": "query: ", "document": ""},

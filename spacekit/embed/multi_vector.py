@@ -7,16 +7,13 @@ queries (query length and expansion as the model says), encode_document for docu
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from spacekit.embed.prompts import PromptChoice, resolve_prompt
-from spacekit.embed.st_config import ModelConfig
+from spacekit.embed.delegated import DelegatedModel, load_st, st_config
 from spacekit.errors import InputError
 from spacekit.store.vectors import TokenVectors
 
@@ -27,31 +24,15 @@ BATCH = 32          # texts per forward pass (MultiVectorEncoder.encode's defaul
 
 
 @dataclass(eq=False)
-class MultiVectorModel:
-    """A MultiVectorEncoder, bound to a role (query or document: for_role) when encoding."""
+class MultiVectorModel(DelegatedModel):
+    """A MultiVectorEncoder (st), bound to a role (query or document: for_role) when encoding."""
 
-    spec: str
-    fingerprint: str
-    dim: int
-    path: Path
-    config: ModelConfig          # prompts and max length (similarity: MaxSim, always)
-    st: Any                      # the sentence_transformers.MultiVectorEncoder
-    role: str | None = None
-    cacheable: ClassVar[bool] = True
     kind: ClassVar[str] = "multi-vector"
-
-    def for_role(self, role: str | None) -> MultiVectorModel:
-        """This model encoding as `role` does (queries: encode_query, anything else: encode_document)."""
-        return dataclasses.replace(self, role=role)
 
     def cache_key(self, prompt: str = "") -> dict:
         """The weights, the role (query and document encodings differ), the max length and the prompt."""
-        return {"model_fingerprint": self.fingerprint, "role": "query" if self.role == "query" else "document",
+        return {"model_fingerprint": self.fingerprint, "role": self.side,
                 "max_seq_length": self.config.max_seq_length, "prompt": prompt, "vectors": "tokens"}
-
-    def prompt_for(self, role: str | None, choice: PromptChoice | None = None) -> str:
-        """The prompt texts of this role are encoded with: the choice made, else the model's own."""
-        return resolve_prompt(self.config, role, choice)
 
     def describe(self) -> dict:
         """Token vector dimension, max length, prompts; similarity MaxSim."""
@@ -89,39 +70,19 @@ class MultiVectorModel:
         where = placement or Placement.resolve()
         if not texts:
             return TokenVectors(np.zeros((0, self.dim), np.float32), np.zeros(1, np.int64))
-        encode = self.st.encode_query if self.role == "query" else self.st.encode_document
-        out = encode(texts, prompt=prompt or None, batch_size=BATCH, show_progress_bar=False,
-                     device=str(where.device), convert_to_numpy=True)
+        out = self.encoder()(texts, prompt=prompt or None, batch_size=BATCH, show_progress_bar=False,
+                             device=str(where.device), convert_to_numpy=True)
         lengths = np.array([len(x) for x in out], np.int64)
         values = np.concatenate([np.asarray(x, np.float32).reshape(-1, self.dim) for x in out])
         return TokenVectors(values, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
 
 
 def load_multi_vector(spec: str, path: Path, fingerprint: str) -> MultiVectorModel:
-    """A MultiVectorEncoder folder, loaded on the CPU by sentence-transformers (>= 6); an InputError when it is not
-    installed or cannot load the folder."""
-    try:
-        from sentence_transformers import MultiVectorEncoder
-    except ImportError:
-        raise InputError(f"{path}: a multi-vector model needs sentence-transformers >= 6 (pip install "
-                         f"'spacekit[multivector]')") from None
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)    # its notes on loading are not ours
-    try:
-        st = MultiVectorEncoder(str(path), device="cpu", local_files_only=True)
-    except Exception as e:  # sentence-transformers raises OSError, ValueError, KeyError... for a broken folder
-        raise InputError(f"{path}: not a loadable multi-vector model ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    st.eval()
-    dim = int(st.get_embedding_dimension() or 0)
-    prompts = tuple((k, v or "") for k, v in (st.prompts or {}).items())
-    config = ModelConfig(pooling="tokens", max_seq_length=int(st.max_seq_length or 512), similarity="maxsim",
-                         prompts=prompts, default_prompt_name=st.default_prompt_name)
-    return MultiVectorModel(spec, fingerprint, dim, path, config, st)
-
+    """A MultiVectorEncoder folder, loaded by sentence-transformers (>= 6); an InputError when it is not installed or
+    cannot load the folder."""
+    st = load_st("MultiVectorEncoder", path, "multi-vector model", ">= 6")
+    return MultiVectorModel(spec, fingerprint, int(st.get_embedding_dimension() or 0), path,
+                            st_config(st, "maxsim", "tokens"), st)
 
 def _bytes(n: int) -> str:
     """n bytes in GiB (from 1 GiB) or MiB."""

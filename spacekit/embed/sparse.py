@@ -11,20 +11,19 @@ static token weights) is encoded by sentence-transformers itself, per role (Rout
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from spacekit.embed.delegated import DelegatedModel, load_st, st_config
 from spacekit.embed.prompts import PromptChoice, resolve_prompt
 from spacekit.embed.st_config import ModelConfig, Splade
 from spacekit.embed.tokenizer import Tokenizer
-from spacekit.errors import InputError
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -137,32 +136,16 @@ def _on_device(model: SparseModel, dev: torch.device, dtype: torch.dtype) -> tor
 
 
 @dataclass(eq=False)
-class RoutedSparseModel:
-    """A SparseEncoder with a Router, encoded by sentence-transformers (encode_query / encode_document), bound to a
-    role when encoding (for_role)."""
+class RoutedSparseModel(DelegatedModel):
+    """A SparseEncoder with a Router (st), encoded by sentence-transformers (encode_query / encode_document), bound
+    to a role when encoding (for_role)."""
 
-    spec: str
-    fingerprint: str
-    dim: int
-    path: Path
-    config: ModelConfig          # prompts, max length, similarity
-    st: Any                      # the sentence_transformers.SparseEncoder
-    role: str | None = None
-    cacheable: ClassVar[bool] = True
     kind: ClassVar[str] = "sparse"
-
-    def for_role(self, role: str | None) -> RoutedSparseModel:
-        """This model encoding as `role` does (queries: the query route, anything else: the document route)."""
-        return dataclasses.replace(self, role=role)
 
     def cache_key(self, prompt: str = "") -> dict:
         """The weights, the route, the max active dimensions and the prompt."""
-        return {"model_fingerprint": self.fingerprint, "route": "query" if self.role == "query" else "document",
+        return {"model_fingerprint": self.fingerprint, "route": self.side,
                 "max_active_dims": self.st.max_active_dims, "prompt": prompt, "vectors": "csr"}
-
-    def prompt_for(self, role: str | None, choice: PromptChoice | None = None) -> str:
-        """The prompt texts of this role are encoded with: the choice made, else the model's own."""
-        return resolve_prompt(self.config, role, choice)
 
     def describe(self) -> dict:
         """Vocabulary size, routes, max length, similarity and prompts."""
@@ -178,9 +161,8 @@ class RoutedSparseModel:
         where = placement or Placement.resolve()
         if not texts:
             return sp.csr_matrix((0, self.dim), dtype=np.float32)
-        encode = self.st.encode_query if self.role == "query" else self.st.encode_document
-        out = encode(texts, prompt=prompt or None, batch_size=32, device=str(where.device),
-                     convert_to_sparse_tensor=True, save_to_cpu=True).coalesce()
+        out = self.encoder()(texts, prompt=prompt or None, batch_size=32, device=str(where.device),
+                             convert_to_sparse_tensor=True, save_to_cpu=True).coalesce()
         rows, cols = out.indices().numpy()
         m = sp.csr_matrix((out.values().numpy().astype(np.float32), (rows, cols)), shape=(len(texts), self.dim))
         m.eliminate_zeros()
@@ -189,26 +171,8 @@ class RoutedSparseModel:
 
 
 def load_routed_sparse(spec: str, path: Path, fingerprint: str) -> RoutedSparseModel:
-    """A SparseEncoder folder with a Router, loaded on the CPU by sentence-transformers (>= 5); an InputError when it
-    is not installed or cannot load the folder."""
-    try:
-        from sentence_transformers import SparseEncoder
-    except ImportError:
-        raise InputError(f"{path}: a sparse encoder with a Router needs sentence-transformers >= 5 (pip install "
-                         f"'spacekit[multivector]')") from None
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)    # its notes on loading are not ours
-    try:
-        st = SparseEncoder(str(path), device="cpu", local_files_only=True)
-    except Exception as e:  # sentence-transformers raises OSError, ValueError, KeyError... for a broken folder
-        raise InputError(f"{path}: not a loadable sparse encoder ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    st.eval()
-    prompts = tuple((k, v or "") for k, v in (st.prompts or {}).items())
-    config = ModelConfig(pooling="router", max_seq_length=int(st.max_seq_length or 512),
-                         similarity=str(st.similarity_fn_name or "dot"), prompts=prompts,
-                         default_prompt_name=st.default_prompt_name)
-    return RoutedSparseModel(spec, fingerprint, int(st.get_embedding_dimension() or 0), path, config, st)
+    """A SparseEncoder folder with a Router, loaded by sentence-transformers (>= 5); an InputError when it is not
+    installed or cannot load the folder."""
+    st = load_st("SparseEncoder", path, "sparse encoder with a Router", ">= 5")
+    return RoutedSparseModel(spec, fingerprint, int(st.get_embedding_dimension() or 0), path,
+                             st_config(st, str(st.similarity_fn_name or "dot"), "router"), st)
