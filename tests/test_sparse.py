@@ -214,8 +214,7 @@ def test_what_a_sparse_encoder_cannot_do_is_refused_in_one_line(sparse_model, tm
     texts = tmp_path / "labelled.csv"
     texts.write_text("text,label\n" + "".join(f"t{i},l{i % 2}\n" for i in range(10)))
     one_line_exit_2(invoke("eval", "clustering", sparse_model, texts), "takes dense vectors only")
-    one_line_exit_2(invoke("eval", "classification", sparse_model, "--train", texts, "--test", texts),
-                    "takes dense vectors only")
+    one_line_exit_2(invoke("eval", "pair-classification", sparse_model, texts), "takes dense vectors only")
     odd = tmp_path / "odd"
     shutil.copytree(sparse_model, odd)
     modules = json.loads((odd / "modules.json").read_text())
@@ -276,3 +275,23 @@ def test_a_sparse_store_stands_for_its_model(sparse_model, tmp_path):
     # the same vectors up to float rounding (encoded in other batches): near-tied documents may swap
     assert store_out["metrics"] == pytest.approx(model_out["metrics"], abs=0.01)
     assert store_out["sparsity"] == pytest.approx(model_out["sparsity"], rel=1e-3)
+
+
+def test_classification_on_sparse_vectors_equals_the_dense_probe(sparse_model, tmp_path):
+    """A sparse encoder's classification: logistic regression on its CSR rows, as on the same rows densified."""
+    from spacekit.embed import EncodeOptions
+    from spacekit.metrics.classification import ClassificationProtocol, linear_probe
+
+    words = ["cat", "dog", "fish", "bird"]
+    train = [(f"{w} {w} number {i}", w) for i in range(12) for w in words]
+    test = [(f"a {w} and {i}", w) for i in range(5) for w in words]
+    for name, rows in (("train", train), ("test", test)):
+        (tmp_path / f"{name}.csv").write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    result = invoke("eval", "classification", sparse_model, "--train", tmp_path / "train.csv", "--test",
+                    tmp_path / "test.csv", "--json", "--no-cache")
+    assert result.exit_code == 0, result.output
+    model = load_model(sparse_model)
+    x_train, x_test = EncodeOptions(use_cache=False).embed_unique(model, [t for t, _ in train], [t for t, _ in test])
+    dense_metrics, _ = linear_probe(x_train.toarray(), np.array([y for _, y in train]), x_test.toarray(),
+                                    np.array([y for _, y in test]), ClassificationProtocol())
+    assert json.loads(result.stdout)["metrics"]["accuracy"] == pytest.approx(dense_metrics["accuracy"], abs=1e-9)

@@ -49,7 +49,8 @@ def training_subsets(labels: np.ndarray, protocol: ClassificationProtocol) -> li
 
 def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                  protocol: ClassificationProtocol = ClassificationProtocol()) -> tuple[dict[str, float], np.ndarray]:
-    """Mean accuracy and macro-F1 over the experiments, and per test item the fraction of experiments right."""
+    """Mean accuracy and macro-F1 over the experiments, and per test item the fraction of experiments right (x: a
+    dense array, or a scipy sparse matrix: scikit-learn's logistic regression takes either)."""
     if x_train.shape[1] != x_test.shape[1]:
         raise InputError(f"dimension mismatch: train d={x_train.shape[1]}, test d={x_test.shape[1]}")
     unseen = sorted(set(y_test.tolist()) - set(y_train.tolist()))

@@ -89,6 +89,13 @@ def dense(x: Vectors) -> np.ndarray:
     return x
 
 
+def flat(x: Vectors) -> np.ndarray | sp.csr_matrix:
+    """x as one vector per row, dense or sparse (a task that takes both); token vectors are not."""
+    if isinstance(x, TokenVectors):
+        raise TypeError("one vector per row expected, got token vectors")
+    return x
+
+
 def empty(dim: int, layout: str) -> Vectors:
     """No rows."""
     import scipy.sparse as sp

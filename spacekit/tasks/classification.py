@@ -14,7 +14,7 @@ from spacekit.errors import InputError
 from spacekit.io.labelled import Labelled
 from spacekit.io.mteb_results import MtebFormat
 from spacekit.settings import Range
-from spacekit.store.vectors import dense
+from spacekit.store.vectors import flat
 from spacekit.tasks.base import MetricSpec, Task, TaskResult, require_metric, task_name, texts_per_item
 from spacekit.tasks.options import Option, check_ranges
 from spacekit.tasks.registry import register
@@ -66,6 +66,7 @@ class ClassificationTask(Task[ClassificationResult]):
                                     range=Range(1, 100_000, integer=True))] = 100
     name: str = ""
     kind: ClassVar[str] = "classification"
+    vectors: ClassVar[tuple[str, ...]] = ("dense", "sparse")   # logistic regression takes CSR rows as they are
     mteb: ClassVar[MtebFormat | None] = MtebFormat("accuracy", {"accuracy": "accuracy", "f1_macro": "f1"})
     default_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)
 
@@ -96,7 +97,7 @@ class ClassificationTask(Task[ClassificationResult]):
         from spacekit.metrics.classification import ClassificationProtocol, linear_probe
 
         train, test = self.inputs()
-        x_train, x_test = (dense(x) for x in opts.embed_unique(model, train.texts, test.texts))
+        x_train, x_test = (flat(x) for x in opts.embed_unique(model, train.texts, test.texts))   # sparse: as CSR
         protocol = ClassificationProtocol(self.samples_per_label, self.n_experiments, max_iter=self.max_iter,
                                           full=self.protocol == "full")
         metrics, correct = linear_probe(x_train, np.array(train.labels), x_test, np.array(test.labels), protocol)
