@@ -118,10 +118,14 @@ def test_two_multi_vector_models_compare_end_to_end_and_the_token_budget_holds(m
                          qrels=lambda i: {f"d{i}": 1, f"d{i + 50}": 2})
     suite = tmp_path / "suite.toml"
     suite.write_text(f'[[task]]\nname = "search"\nkind = "retrieval"\ndata = "{folder}"\nmetrics = ["ndcg@10"]\n')
+    train = tmp_path / "train.jsonl"                 # a query of the task is a training anchor: a leak
+    query = json.loads((folder / "queries.jsonl").read_text().splitlines()[0])["text"]
+    train.write_text(json.dumps({"anchor": query, "positive": "w1 w2"}) + "\n")
     result = invoke("compare", multi_vector, after, "--suite", suite, "-o", tmp_path / "r", "--json",
-                    "--resamples", "500")
+                    "--resamples", "500", "--train", train)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report["leakage"]["tasks"]["search"]["total"] >= 1            # mean token vectors searched
     (search,) = report["tasks"]
     cell = search["metrics"]["ndcg@10"]
     assert cell["ci_low"] <= cell["delta"] <= cell["ci_high"]

@@ -190,10 +190,14 @@ def test_a_fine_tuned_sparse_encoder_compares_end_to_end(sparse_model, tmp_path)
     suite = tmp_path / "suite.toml"
     suite.write_text(f'[[task]]\nname = "search"\nkind = "retrieval"\ndata = "{folder}"\nmetrics = ["ndcg@10"]\n\n'
                      f'[[task]]\nname = "similar"\nkind = "sts"\ndata = "{sts}"\nmetrics = ["spearman"]\n')
+    queries = [json.loads(x)["text"] for x in (folder / "queries.jsonl").read_text().splitlines()]
+    train = tmp_path / "train.jsonl"                 # two of the task's queries are training anchors: leaks
+    train.write_text("".join(json.dumps({"anchor": q, "positive": "w1 w2"}) + "\n" for q in queries[:2]))
     result = invoke("compare", sparse_model, after, "--suite", suite, "-o", tmp_path / "r", "--json",
-                    "--resamples", "500")
+                    "--resamples", "500", "--train", train)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report["leakage"]["tasks"]["search"]["total"] >= 1            # sparse cosine near-duplicates searched
     search, similar = report["tasks"]
     for side in ("before", "after"):
         assert search["sparsity"][side]["query_active_dims"] <= 64
