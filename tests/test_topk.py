@@ -449,3 +449,24 @@ def test_the_former_dtype_argument_still_works_with_a_deprecation_warning():
         s_old, i_old = topk(q, c, 5, dtype="fp32")
     assert torch.equal(i_old, i_new)
     assert torch.equal(s_old, s_new)
+
+
+@pytest.mark.parametrize(("bf16_seconds", "expected"), [(1.43, None), (1.0, None), (0.8, None), (0.5, "bf16")])
+def test_the_cpu_plan_takes_bf16_candidates_only_where_they_are_measured_faster(monkeypatch, bf16_seconds,
+                                                                                expected):
+    """The candidate precision follows the measured products, whatever the CPU's flags: bf16 only where its products
+    take at most 1/1.3 of fp32's time (a CPU with AVX512-BF16 but no AMX runs them at about 0.7x fp32's speed:
+    1.43 s for fp32's 1 s, and gets fp32); the plan of a search says so, and --profile prints it."""
+    from spacekit.ops import similarity
+    from spacekit.ops.topk import plan_search
+
+    monkeypatch.delenv("SPACEKIT_CPU_CANDIDATES", raising=False)
+    monkeypatch.setattr(similarity, "_BLAS", {})
+    timings = iter([1.0, bf16_seconds])                                    # fp32's products, then bf16's
+    monkeypatch.setattr(similarity, "_best_of", lambda fn, repeat=3: next(timings))
+    plan = plan_search(100, 10_000, 384, 10, "cosine", torch.device("cpu"), None, None, torch.float32)
+    assert plan.candidates == expected
+    assert plan.low == (torch.bfloat16 if expected else torch.float32)
+    said = similarity.describe_cpu_plan()
+    assert ("bf16 candidates" in said) == (expected == "bf16")
+    assert f"{1.0 / bf16_seconds:.2f}x" in said

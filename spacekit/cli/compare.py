@@ -63,11 +63,15 @@ def run_compare(before: str, after: str, suite: str | Path | list[TaskSpec], out
 
 
 def _print_profile() -> None:
-    """Where the run's time went (--profile)."""
+    """Where the run's time went (--profile), and the CPU top-k plan this process measured and used."""
+    from spacekit.ops.similarity import describe_cpu_plan
     from spacekit.progress import REPORTER
     from spacekit.report.terminal import print_profile
 
     print_profile(REPORTER.profile())
+    plan = describe_cpu_plan()
+    if plan is not None:
+        click.echo(plan, err=True)
 
 
 def run_checkpoints(base: str, checkpoints: list[str], suite_path, out_dir, config: CompareConfig,

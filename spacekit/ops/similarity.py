@@ -118,9 +118,9 @@ def cpu_blas() -> str:
 
 
 def cpu_candidates() -> str | None:
-    """'bf16' when this CPU multiplies bf16 at least 1.3x faster than fp32 (AVX512-BF16, AMX), else None:
-    SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process. Top-k then picks candidates from bf16 scores
-    and re-scores them in fp32 (the result is the fp32 exact search either way)."""
+    """'bf16' when this CPU multiplies bf16 at least 1.3x faster than fp32 (AMX; AVX512-BF16 alone usually does not),
+    else None: SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process (whatever the CPU's flags say). Top-k
+    then picks candidates from bf16 scores and re-scores them in fp32 (the fp32 exact search either way)."""
     if "candidates" not in _BLAS:
         choice = os.environ.get("SPACEKIT_CPU_CANDIDATES", "auto").lower()
         if choice not in ("bf16", "fp32"):
@@ -141,6 +141,15 @@ def cpu_plan() -> dict[str, str]:
     return {"choice": cpu_blas(), "candidates": cpu_candidates() or "fp32"}
 
 
+def describe_cpu_plan() -> str | None:
+    """This process's CPU search choices in words (--profile), None when no CPU search has run yet."""
+    if "candidates" not in _BLAS:
+        return None
+    measured = f" (bf16 products {_BLAS['bf16_speedup']}x fp32's here)" if "bf16_speedup" in _BLAS else " (set)"
+    picks = "bf16 candidates re-scored in fp32" if _BLAS["candidates"] == "bf16" else "fp32 scores throughout"
+    return f"CPU top-k: {picks}{measured}; fp32 products through {_BLAS.get('choice', 'torch')}"
+
+
 def use_cpu_plan(plan: dict[str, str]) -> None:
     """Fix this process's CPU search choices to another process's cpu_plan() (a timed choice can differ between
     processes on a loaded machine, and fp32 products through another BLAS differ in the last bit)."""
@@ -155,6 +164,7 @@ def _time_bf16() -> str:
     runs = {"fp32": lambda: scores(a, b, out=out.view(-1)),            # as top-k runs them: into reused buffers
             "bf16": lambda: out.copy_(torch.matmul(a16, b16.T, out=out16))}
     best = {name: _best_of(fn) for name, fn in runs.items()}
+    _BLAS["bf16_speedup"] = f"{best['fp32'] / max(best['bf16'], 1e-12):.2f}"           # shown by describe_cpu_plan
     return "bf16" if best["bf16"] * 1.3 <= best["fp32"] else "fp32"
 
 
