@@ -207,8 +207,8 @@ def test_a_fine_tuned_sparse_encoder_compares_end_to_end(sparse_model, tmp_path)
     metrics = search["metrics"]["ndcg@10"]
     assert metrics["ci_low"] <= metrics["delta"] <= metrics["ci_high"]
     assert "Sparsity" in (tmp_path / "r" / "report.md").read_text()
-    assert "sparsity, search:" in result.stderr + result.output or "Sparsity" in (tmp_path / "r" / "index.html"
-                                                                                  ).read_text()
+    assert "<h2>Sparsity</h2>" in (tmp_path / "r" / "index.html").read_text()
+    assert "sparsity, search: active dimensions per query" in result.stderr
 
 
 def test_what_a_sparse_encoder_cannot_do_is_refused_in_one_line(sparse_model, tmp_path, minilm_path):
