@@ -135,3 +135,35 @@ def test_checkpoint_mode_refuses_what_needs_two_models(tmp_path, tiny_model):
                tmp_path / "s.toml", "-o", tmp_path / "o", "--ab", tmp_path / "log.jsonl")
     one_line_exit_2(r, "--ab compares two models")
     assert not (tmp_path / "o").exists()
+
+
+def test_checkpoints_chosen_on_another_split_are_judged_on_the_tasks_own(tmp_path, tiny_model, minilm_path):
+    """--select-on dev: every checkpoint's change on the dev qrels picks the best; its gain is tested on the test
+    queries, which the pick never saw (the chosen checkpoint is the one with the best dev delta)."""
+    from helpers import invoke, make_tiny_model, one_line_exit_2, random_beir
+
+    folder = random_beir(tmp_path / "beir", docs=60, queries=40, words=20, doc_words=6, query_words=3, seed=5,
+                         qrels=lambda i: {f"d{(3 * i) % 60}": 1} if i < 24 else {})
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"q{i}\td{(3 * i) % 60}\t1\n" for i in range(24)))
+    (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"q{i}\td{(5 * i) % 60}\t1\n" for i in range(24, 40)))
+    for step in (5, 10):
+        make_tiny_model(tmp_path / "run" / f"checkpoint-{step}", minilm_path, seed=step)
+    suite = tmp_path / "suite.toml"
+    suite.write_text(f'[[task]]\nname = "r"\nkind = "retrieval"\ndata = "{folder}"\n')
+    r = invoke("compare", tiny_model, tmp_path / "run", "--suite", suite, "-o", tmp_path / "out", "--json",
+               "--resamples", "300", "--select-on", "dev")
+    assert r.exit_code == 0, r.output
+    selection = json.loads(r.stdout)["selection"]
+    assert selection["split"] == "dev"
+    assert (selection["selection_items"], selection["estimation_items"]) == (16, 24)
+    best = max(selection["deltas"], key=lambda name: selection["deltas"][name])
+    assert selection["chosen"] == best
+    family = {c["name"]: c for c in json.loads(r.stdout)["checkpoints"]}
+    assert selection["held_out"]["delta"] == pytest.approx(family[best]["tasks"][0]["test"]["delta"], abs=1e-12)
+    assert "chosen on its dev split" in json.loads(r.stdout)["headline"]
+    one_line_exit_2(invoke("compare", tiny_model, tmp_path / "run", "--suite", suite, "-o", tmp_path / "x",
+                           "--select-on", "test"), "that is task r's own split")
+    one_line_exit_2(invoke("compare", tiny_model, tmp_path / "run", "--suite", suite, "-o", tmp_path / "x",
+                           "--select-on", "train"), "--select-on train (task r)")

@@ -75,7 +75,8 @@ def _print_profile() -> None:
 
 
 def run_checkpoints(base: str, checkpoints: list[str], suite_path, out_dir, config: CompareConfig,
-                    select_on: float, *, quiet: bool = False, profile: bool = False, overwrite: bool = False):
+                    select_on: float | str, *, quiet: bool = False, profile: bool = False,
+                    overwrite: bool = False):
     """Compare every checkpoint with the base (compare.checkpoints), write the report, print the summary."""
     from spacekit.compare.checkpoints import compare_checkpoints
     from spacekit.compare.suite import read_suite
@@ -91,6 +92,17 @@ def run_checkpoints(base: str, checkpoints: list[str], suite_path, out_dir, conf
     if profile:
         _print_profile()
     return result
+
+
+def _share_or_split(value: str) -> float | str:
+    """--select-on's value: a share (a number between 0 and 1) or a split's name."""
+    try:
+        return float(value)
+    except ValueError:
+        if not value.strip() or any(c in value for c in "/\\"):
+            raise InputError(f"--select-on {value!r}: give a share of the items (0.5) or a split's name (dev)"
+                             ) from None
+        return value
 
 
 def _checked_for_mteb(suite: str | Path | list[TaskSpec], mteb_out: Path) -> list[TaskSpec]:
@@ -134,9 +146,9 @@ def compare_options(f):
 @click.argument("before")
 @click.argument("after", nargs=-1, required=True)
 @click.option("--suite", "suite_path", required=True, type=click.Path(), help="suite TOML")
-@click.option("--select-on", type=float, default=SELECT_ON, show_default=True,
+@click.option("--select-on", default=str(SELECT_ON), show_default=True,
               help="several checkpoints: the share of the first task's items the best is chosen on (its gain is "
-                   "re-estimated on the others)")
+                   "re-estimated on the others), or another split of its data (dev: re-estimated on its own split)")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="report folder")
 @click.option("--train", type=click.Path(), default=None, help="fine-tuning data, to check for leakage")
 @click.option("--fail-on-regression", is_flag=True, help="exit 1 when a main metric regressed (the verdict's rule)")
@@ -183,7 +195,7 @@ def compare_cmd(before, after, suite_path, select_on, out_dir, train, fail_on_re
             raise InputError(f"{named} compares two models; with {len(afters)} checkpoints, compare the base with the "
                              f"best one (`spacekit compare BEFORE BEST ...`) for it")
         config = CompareConfig(**settings, trust_remote_code=trust, opts=encode_options(**opts))
-        result = run_checkpoints(before, afters, suite_path, out_dir, config, select_on, quiet=quiet,
+        result = run_checkpoints(before, afters, suite_path, out_dir, config, _share_or_split(select_on), quiet=quiet,
                                  profile=profile, overwrite=overwrite)
         if as_json:
             emit_json(result.to_json())

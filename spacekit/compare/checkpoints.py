@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from spacekit.compare.suite import TaskSpec, located
 from spacekit.compare.verdict import judged_family, overall
 from spacekit.errors import InputError
 from spacekit.practical import decide
-from spacekit.records import json_schema, to_json
+from spacekit.records import Json, json_schema, to_json
 from spacekit.tasks import Task, TaskResult
 from spacekit.tasks.base import run_checked
 
@@ -59,19 +60,21 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Selection:
-    """The best checkpoint chosen honestly: on which task and metric, the split (share, items on each side), each
-    checkpoint's change on the selection items, the one chosen, its test on the held-out items (the honest gain,
-    judged on its own) and on all items (the pick's items included)."""
+    """The best checkpoint chosen honestly: on which task and metric, what it was chosen on (a seeded share of the
+    task's items, or another split of its data: split), the items on each side, each checkpoint's change on the
+    selection items, the one chosen, its test on the held-out items (the honest gain, judged on its own) and on all
+    items (the pick's items included; with a split, the task's own items: the held-out ones)."""
 
     task: str
     metric: str
-    fraction: float
+    fraction: float | None
     selection_items: int
     estimation_items: int
     deltas: Mapping[str, float]
     chosen: str
     held_out: MetricTest
     all_items: MetricTest
+    split: Annotated[str | None, Json(omit_none=True)] = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,44 @@ def honest_selection(spec: TaskSpec, task: Task, base: TaskResult, checkpoints: 
     return Selection(spec.name, metric, fraction, chosen_n, n - chosen_n, deltas, chosen, held, everything)
 
 
+def split_selection(spec: TaskSpec, task: Task, base: TaskResult, checkpoints: Mapping[str, TaskResult],
+                    base_split: TaskResult, split_results: Mapping[str, TaskResult], family: list[Checkpoint],
+                    config: CompareConfig, split: str) -> Selection:
+    """The checkpoint with the best change on another split of the task's data (split_results: each checkpoint's
+    run of it), and its change tested on the task's own items, which the pick never saw."""
+    metric = spec.metrics[0]
+    higher = task.metric_spec(metric).higher_is_better
+    quick = dataclasses.replace(config, resamples=min(config.resamples, 200))      # the point estimate is all it needs
+    deltas = {name: paired_test(task, metric, base_split, result, quick, config.seed).delta
+              for name, result in split_results.items()}
+    finite = {name: d for name, d in deltas.items() if np.isfinite(d)}
+    if not finite:
+        raise InputError(f"task {spec.name}: no checkpoint's {metric} is defined on split {split!r}")
+    chosen = max(finite, key=lambda name: finite[name] if higher else -finite[name])   # the first of the best
+    margin = margins(spec, config)(metric)
+    held = MetricTest.of(paired_test(task, metric, base, checkpoints[chosen], config, config.seed + 7,
+                                     margin=margin), margin, higher)
+    held = dataclasses.replace(held, verdict=decide(held.delta, held.ci_low, held.ci_high, held.p_value, held.tost_p,
+                                                    margin, config.alpha, higher))
+    everything = next(t.test for c in family if c.name == chosen for t in c.tasks if t.task == spec.name)
+    return Selection(spec.name, metric, None, base_split.n, base.n, deltas, chosen, held, everything, split)
+
+
+def split_task(spec: TaskSpec, task: Task, split: str) -> Task:
+    """The first task on another split of its data (--select-on SPLIT): a kind with a `split` option, a split other
+    than its own, checked now (its files read)."""
+    own = getattr(task, "split", None)
+    if own is None:
+        raise InputError(f"--select-on {split}: task {spec.name} ({task.kind}) has no splits to choose on (give a "
+                         f"share of its items, e.g. 0.5)")
+    if split == own:
+        raise InputError(f"--select-on {split}: that is task {spec.name}'s own split; choose on another (dev)")
+    other = dataclasses.replace(task, split=split)                                   # type: ignore[type-var]
+    with located(f"--select-on {split} (task {spec.name})"):
+        other.inputs()
+    return other
+
+
 def checkpoint_headline(family: list[Checkpoint], selection: Selection | None) -> str:
     """The report's first line: the best honest checkpoint and its held-out gain, and how many checkpoints
     improved or regressed."""
@@ -194,13 +235,15 @@ def checkpoint_headline(family: list[Checkpoint], selection: Selection | None) -
     if selection is None:
         return counts
     h = selection.held_out
+    chosen_on = (f"chosen on its {selection.split} split" if selection.split is not None
+                 else f"chosen on {selection.selection_items} others")
     return (f"best honest checkpoint: {shown[selection.chosen]}: {selection.metric} on {selection.task} {h.delta:+.4f} "
             f"[{h.ci_low:+.4f}, {h.ci_high:+.4f}] on {selection.estimation_items} held-out items ({h.verdict}), "
-            f"chosen on {selection.selection_items} others; {counts}")
+            f"{chosen_on}; {counts}")
 
 
 def compare_checkpoints(base: str, checkpoints: list[str], suite: list[TaskSpec], config: CompareConfig | None = None,
-                        select_on: float = SELECT_ON) -> CheckpointComparison:
+                        select_on: float | str = SELECT_ON) -> CheckpointComparison:
     """Run the suite's tested tasks for the base and each checkpoint (one model in memory at a time; every input,
     each checkpoint's folder included, checked first) and compare every checkpoint with the base."""
     from spacekit.embed import load_model
@@ -223,7 +266,9 @@ def compare_checkpoints(base: str, checkpoints: list[str], suite: list[TaskSpec]
         for name in [base, *checkpoints]:
             if not name.startswith("store:"):
                 model_folder(name)
+        chooser = split_task(*planned[0], select_on) if isinstance(select_on, str) else None
     results: dict[str, dict[str, TaskResult]] = {}
+    chosen_on: dict[str, TaskResult] = {}                                # each model's run of the selection split
     for which, name in [("before", base), *(("after", c) for c in checkpoints)]:
         model = load_model(name, trust_remote_code=config.trust_remote_code)
         prompts = 0 if which == "before" else 1
@@ -231,12 +276,22 @@ def compare_checkpoints(base: str, checkpoints: list[str], suite: list[TaskSpec]
             with stage(f"task {spec.name} ({task.kind}), {name}"):
                 results.setdefault(name, {})[spec.name] = run_checked(
                     task, model, task.options_for(which, config.opts.with_prompts(spec.prompts[prompts])))
+        if chooser is not None:
+            spec = planned[0][0]
+            with stage(f"task {spec.name} on split {select_on} (to choose on), {name}"):
+                chosen_on[name] = run_checked(chooser, model, chooser.options_for(
+                    which, config.opts.with_prompts(spec.prompts[prompts])))
         del model
     with stage(f"paired tests ({len(checkpoints)} checkpoints x {len(planned)} tasks)"):
         family = checkpoint_family(planned, results[base], {c: results[c] for c in checkpoints}, config)
         spec, task = planned[0]
-        selection = honest_selection(spec, task, results[base][spec.name],
-                                     {c: results[c][spec.name] for c in checkpoints}, family, config, select_on)
+        if isinstance(select_on, str):
+            selection = split_selection(spec, task, results[base][spec.name],
+                                        {c: results[c][spec.name] for c in checkpoints}, chosen_on[base],
+                                        {c: chosen_on[c] for c in checkpoints}, family, config, select_on)
+        else:
+            selection = honest_selection(spec, task, results[base][spec.name],
+                                         {c: results[c][spec.name] for c in checkpoints}, family, config, select_on)
     return CheckpointComparison(
         spacekit_version=__version__, created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), base=base,
         alpha=config.alpha, seed=config.seed, resamples=config.resamples, correction=config.correction,

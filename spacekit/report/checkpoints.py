@@ -34,7 +34,13 @@ def selection_lines(c: CheckpointComparison) -> list[str]:
         return []
     shown = display_names(list(s.deltas))
     picked = ", ".join(f"{shown[name]} {d:+.4f}" for name, d in s.deltas.items())
-    return [f"chosen on {s.selection_items} of {s.task}'s items ({s.fraction:.0%}, seeded), by {s.metric}: {picked}",
+    if s.split is not None:                      # chosen on another split; the task's own items are the held-out
+        return [f"chosen on {s.task}'s {s.split} split ({s.selection_items} items), by {s.metric}: {picked}",
+                f"{shown[s.chosen]} on the task's own {s.estimation_items} items, which the pick never saw: "
+                f"{s.held_out.delta:+.4f} {interval(s.held_out)}, p {pval(s.held_out.p_value)} ({s.held_out.verdict}; "
+                f"uncorrected: one test, chosen in advance)"]
+    fraction = f"{s.fraction:.0%}" if s.fraction is not None else ""
+    return [f"chosen on {s.selection_items} of {s.task}'s items ({fraction}, seeded), by {s.metric}: {picked}",
             f"{shown[s.chosen]} on the other {s.estimation_items}: {s.held_out.delta:+.4f} {interval(s.held_out)}, p "
             f"{pval(s.held_out.p_value)} ({s.held_out.verdict}); on all items {s.all_items.delta:+.4f} "
             f"{interval(s.all_items)} (the items it was chosen on included)"]
