@@ -110,12 +110,13 @@ def encode_sparse(model: SparseModel, texts: list[str], *, prompt: str = "", pla
 
 
 def splade_pool(logits: torch.Tensor, mask: torch.Tensor, splade: Splade) -> torch.Tensor:
-    """(b, t, vocabulary) logits + (b, t) 0/1 mask -> (b, vocabulary), as SpladePooling then max_active_dims."""
+    """(b, t, vocabulary) logits + (b, t) 0/1 mask -> (b, vocabulary), as SpladePooling then max_active_dims. The
+    logits are overwritten (in place, as SpladePooling does at inference: no copy of the largest tensor)."""
     import torch
 
-    x = torch.log1p(torch.relu(logits * mask.unsqueeze(-1).to(logits.dtype)))
+    x = logits.mul_(mask.unsqueeze(-1).to(logits.dtype)).relu_().log1p_()
     if splade.activation == "log1p_relu":
-        x = torch.log1p(x)
+        x = x.log1p_()
     vec = x.amax(dim=1) if splade.pooling == "max" else x.sum(dim=1)
     if splade.max_active_dims is not None and splade.max_active_dims < vec.shape[1]:
         top = torch.topk(vec.abs(), splade.max_active_dims, dim=1).indices
