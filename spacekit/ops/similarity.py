@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -117,14 +118,16 @@ def cpu_blas() -> str:
     return _BLAS["choice"]
 
 
-def cpu_candidates() -> str | None:
+def cpu_candidates(measure: Callable[[], tuple[float, float]] | None = None) -> str | None:
     """'bf16' when this CPU multiplies bf16 at least 1.3x faster than fp32 (AMX; AVX512-BF16 alone usually does not),
     else None: SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process (whatever the CPU's flags say). Top-k
     then picks candidates from bf16 scores and re-scores them in fp32 (the fp32 exact search either way)."""
     if "candidates" not in _BLAS:
         choice = os.environ.get("SPACEKIT_CPU_CANDIDATES", "auto").lower()
         if choice not in ("bf16", "fp32"):
-            choice = _time_bf16()
+            fp32_s, bf16_s = (measure or _time_bf16)()
+            _BLAS["bf16_speedup"] = f"{fp32_s / max(bf16_s, 1e-12):.2f}"          # shown by describe_cpu_plan
+            choice = "bf16" if bf16_s * 1.3 <= fp32_s else "fp32"
         _BLAS["candidates"] = choice
     return "bf16" if _BLAS["candidates"] == "bf16" else None
 
@@ -145,7 +148,8 @@ def describe_cpu_plan() -> str | None:
     """This process's CPU search choices in words (--profile), None when no CPU search has run yet."""
     if "candidates" not in _BLAS:
         return None
-    measured = f" (bf16 products {_BLAS['bf16_speedup']}x fp32's here)" if "bf16_speedup" in _BLAS else " (set)"
+    measured = f" (the bf16 route {_BLAS['bf16_speedup']}x as fast as fp32's here)" if "bf16_speedup" in _BLAS \
+        else " (set)"
     picks = "bf16 candidates re-scored in fp32" if _BLAS["candidates"] == "bf16" else "fp32 scores throughout"
     return f"CPU top-k: {picks}{measured}; fp32 products through {_BLAS.get('choice', 'torch')}"
 
@@ -156,16 +160,15 @@ def use_cpu_plan(plan: dict[str, str]) -> None:
     _BLAS.update({k: v for k, v in plan.items() if k in ("choice", "candidates")})
 
 
-def _time_bf16() -> str:
+def _time_bf16() -> tuple[float, float]:
+    """(seconds of fp32 products, of bf16 products copied to fp32) on a small product, as top-k runs them: into
+    reused buffers (ops.topk measures its whole routes instead, selection and re-scoring included)."""
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(1024, 384, generator=gen), torch.randn(8192, 384, generator=gen)
     out, out16 = torch.empty(1024, 8192), torch.empty(1024, 8192, dtype=torch.bfloat16)
     a16, b16 = a.bfloat16(), b.bfloat16()
-    runs = {"fp32": lambda: scores(a, b, out=out.view(-1)),            # as top-k runs them: into reused buffers
-            "bf16": lambda: out.copy_(torch.matmul(a16, b16.T, out=out16))}
-    best = {name: _best_of(fn) for name, fn in runs.items()}
-    _BLAS["bf16_speedup"] = f"{best['fp32'] / max(best['bf16'], 1e-12):.2f}"           # shown by describe_cpu_plan
-    return "bf16" if best["bf16"] * 1.3 <= best["fp32"] else "fp32"
+    return (_best_of(lambda: scores(a, b, out=out.view(-1))),
+            _best_of(lambda: out.copy_(torch.matmul(a16, b16.T, out=out16))))
 
 
 def _best_of(fn, repeat: int = 3) -> float:

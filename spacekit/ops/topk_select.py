@@ -48,12 +48,21 @@ def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tenso
 
 
 def topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """torch.topk, then a stable sort for the rows where a tie straddles the cut or the order (rare)."""
+    """torch.topk, then equal scores put in index order: among the k found (a sort of those k) for the rows with a
+    tie inside them, and over the whole row (a stable sort) only for the rows where a tie straddles the cut, whose
+    lower-index twins may lie beyond the k found (rare)."""
     extra = x.shape[1] > k
     vals, idx = torch.topk(x, k + extra, dim=1, sorted=True)               # the (k+1)-th shows a straddling tie
-    inner_tie = (vals[:, 1:] == vals[:, :-1]).any(1)                       # ties inside (or at the cut)
+    straddle = (vals[:, k] == vals[:, k - 1]) if extra else torch.zeros_like(vals[:, 0], dtype=torch.bool)
+    inner = (vals[:, 1:k] == vals[:, :k - 1]).any(1) & ~straddle
     vals, idx = vals[:, :k], idx[:, :k]
-    rows = torch.nonzero(inner_tie).flatten()
+    rows = torch.nonzero(inner).flatten()
+    if rows.numel():                                  # reorder the k found: by index, then (stable) by score
+        by_index = torch.argsort(idx[rows], dim=1)
+        v, i = vals[rows].gather(1, by_index), idx[rows].gather(1, by_index)
+        order = torch.sort(v, dim=1, descending=True, stable=True).indices
+        vals[rows], idx[rows] = v.gather(1, order), i.gather(1, order)
+    rows = torch.nonzero(straddle).flatten()
     if rows.numel():
         s_vals, s_idx = torch.sort(x[rows], dim=1, descending=True, stable=True)
         vals[rows], idx[rows] = s_vals[:, :k], s_idx[:, :k]
