@@ -168,21 +168,9 @@ def honest_selection(spec: TaskSpec, task: Task, base: TaskResult, checkpoints: 
                          f"a share between 0 and 1)")
     select = np.zeros(n, bool)
     select[np.random.default_rng(config.seed + 97).permutation(n)[:chosen_n]] = True
-    metric = spec.metrics[0]
-    higher = task.metric_spec(metric).higher_is_better
-    quick = dataclasses.replace(config, resamples=min(config.resamples, 200))      # the point estimate is all it needs
-    deltas = {name: paired_test(task, metric, base, result, quick, config.seed, keep=select).delta
-              for name, result in checkpoints.items()}
-    finite = {name: d for name, d in deltas.items() if np.isfinite(d)}
-    if not finite:
-        raise InputError(f"task {spec.name}: no checkpoint's {metric} is defined on the selection items")
-    chosen = max(finite, key=lambda name: finite[name] if higher else -finite[name])   # the first of the best
-    margin = margins(spec, config)(metric)
-    held = MetricTest.of(paired_test(task, metric, base, checkpoints[chosen], config, config.seed + 7, keep=~select,
-                                     margin=margin), margin, higher)
-    held = dataclasses.replace(held, verdict=decide(held.delta, held.ci_low, held.ci_high, held.p_value, held.tost_p,
-                                                    margin, config.alpha, higher))
-    everything = next(t.test for c in family if c.name == chosen for t in c.tasks if t.task == spec.name)
+    metric, deltas, chosen, held, everything = _choose_then_test(
+        spec, task, (base, checkpoints, select), (base, checkpoints, ~select), family, config,
+        "the selection items")
     return Selection(spec.name, metric, fraction, chosen_n, n - chosen_n, deltas, chosen, held, everything)
 
 
@@ -191,22 +179,33 @@ def split_selection(spec: TaskSpec, task: Task, base: TaskResult, checkpoints: M
                     config: CompareConfig, split: str) -> Selection:
     """The checkpoint with the best change on another split of the task's data (split_results: each checkpoint's
     run of it), and its change tested on the task's own items, which the pick never saw."""
+    metric, deltas, chosen, held, everything = _choose_then_test(
+        spec, task, (base_split, split_results, None), (base, checkpoints, None), family, config, f"split {split!r}")
+    return Selection(spec.name, metric, None, base_split.n, base.n, deltas, chosen, held, everything, split)
+
+
+def _choose_then_test(spec: TaskSpec, task: Task, choosing: tuple, testing: tuple, family: list[Checkpoint],
+                      config: CompareConfig, where: str) -> tuple[str, dict[str, float], str, MetricTest, MetricTest]:
+    """(metric, each checkpoint's change where it is chosen, the chosen one, its test where it is tested, its
+    family test): choosing and testing are (base result, checkpoints' results, items kept or None for all)."""
     metric = spec.metrics[0]
     higher = task.metric_spec(metric).higher_is_better
+    base, results, keep = choosing
     quick = dataclasses.replace(config, resamples=min(config.resamples, 200))      # the point estimate is all it needs
-    deltas = {name: paired_test(task, metric, base_split, result, quick, config.seed).delta
-              for name, result in split_results.items()}
+    deltas = {name: paired_test(task, metric, base, result, quick, config.seed, keep=keep).delta
+              for name, result in results.items()}
     finite = {name: d for name, d in deltas.items() if np.isfinite(d)}
     if not finite:
-        raise InputError(f"task {spec.name}: no checkpoint's {metric} is defined on split {split!r}")
+        raise InputError(f"task {spec.name}: no checkpoint's {metric} is defined on {where}")
     chosen = max(finite, key=lambda name: finite[name] if higher else -finite[name])   # the first of the best
     margin = margins(spec, config)(metric)
-    held = MetricTest.of(paired_test(task, metric, base, checkpoints[chosen], config, config.seed + 7,
+    base, results, keep = testing
+    held = MetricTest.of(paired_test(task, metric, base, results[chosen], config, config.seed + 7, keep=keep,
                                      margin=margin), margin, higher)
     held = dataclasses.replace(held, verdict=decide(held.delta, held.ci_low, held.ci_high, held.p_value, held.tost_p,
                                                     margin, config.alpha, higher))
     everything = next(t.test for c in family if c.name == chosen for t in c.tasks if t.task == spec.name)
-    return Selection(spec.name, metric, None, base_split.n, base.n, deltas, chosen, held, everything, split)
+    return metric, deltas, chosen, held, everything
 
 
 def split_task(spec: TaskSpec, task: Task, split: str) -> Task:

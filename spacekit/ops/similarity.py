@@ -148,7 +148,7 @@ def describe_cpu_plan() -> str | None:
     """This process's CPU search choices in words (--profile), None when no CPU search has run yet."""
     if "candidates" not in _BLAS:
         return None
-    measured = f" (the bf16 route {_BLAS['bf16_speedup']}x as fast as fp32's here)" if "bf16_speedup" in _BLAS \
+    measured = f" (bf16 products {_BLAS['bf16_speedup']}x as fast as fp32's here)" if "bf16_speedup" in _BLAS \
         else " (set)"
     picks = "bf16 candidates re-scored in fp32" if _BLAS["candidates"] == "bf16" else "fp32 scores throughout"
     return f"CPU top-k: {picks}{measured}; fp32 products through {_BLAS.get('choice', 'torch')}"
@@ -162,7 +162,7 @@ def use_cpu_plan(plan: dict[str, str]) -> None:
 
 def _time_bf16() -> tuple[float, float]:
     """(seconds of fp32 products, of bf16 products copied to fp32) on a small product, as top-k runs them: into
-    reused buffers (ops.topk measures its whole routes instead, selection and re-scoring included)."""
+    reused buffers."""
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(1024, 384, generator=gen), torch.randn(8192, 384, generator=gen)
     out, out16 = torch.empty(1024, 8192), torch.empty(1024, 8192, dtype=torch.bfloat16)

@@ -39,8 +39,6 @@ from spacekit.ops.topk_torch import score_rows, torch_slices
 from spacekit.store.vectors import TokenVectors, is_sparse
 
 log = logging.getLogger("spacekit")
-CPU_BF16_MAX_K = 32   # bf16 candidates on the CPU only up to this k (2,000 x 100k x 384 here: the bf16 route took
-                      # 1.30x fp32's time at k = 10 and 1.67x at k = 100)
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -171,35 +169,15 @@ def tile_topk(qt: torch.Tensor, tile: CorpusTile, k: int, plan: SearchPlan,
 
 def candidate_precision(dtype: str | None, metric: str, dev: torch.device, k: int = 10) -> str | None:
     """Precision of the scores that pick candidates (always re-scored in fp32, so the result does not depend on it):
-    on the CPU bf16 where its route is measured faster than fp32's (cpu_candidates, time_cpu_routes) and k is at
-    most CPU_BF16_MAX_K (its wider candidate lists cost more with k), else None (fp32 throughout); on
+    on the CPU bf16 where its products run faster than fp32 ones (cpu_candidates), else None (fp32 throughout); on
     CUDA the dtype asked for, except that fp32/tf32 cosine search uses fp16 (unit vectors fit fp16's range, and its
     products round like tf32's at twice the speed)."""
     name = (dtype or "fp32").lower()
     if dev.type != "cuda":
-        return cpu_candidates(time_cpu_routes) if k <= CPU_BF16_MAX_K else None
+        return cpu_candidates()
     if metric == "cosine" and name in ("fp32", "tf32"):
         return "fp16"
     return None if name == "fp32" else name
-
-
-def time_cpu_routes() -> tuple[float, float]:
-    """(seconds of the fp32 route, of the bf16-candidates route) on one CPU tile (256 queries x 32,768 rows x 384,
-    top 10): products, conversion, selection and re-scoring, as a search runs them. Faster bf16 products alone
-    do not make a faster search: the copy to fp32, the wider selection and the re-scoring cost too."""
-    from spacekit.ops.similarity import _best_of
-
-    gen = torch.Generator().manual_seed(0)
-    q = normalize(torch.randn(256, 384, generator=gen))
-    c = torch.randn(32768, 384, generator=gen)
-    limit = backend.budget(torch.device("cpu"), None)
-
-    def route(reduced: str | None):
-        low = low_dtype(reduced)
-        tile = corpus_tile(c, "cosine", low, bounded=reduced is not None)
-        scratch = Scratch.on_cpu(q.shape[0] * c.shape[0], low if reduced else None)
-        return lambda: torch_slices(q, tile, 10, reduced, limit, scratch)
-    return _best_of(route(None)), _best_of(route("bf16"))
 
 
 def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = False,
