@@ -26,7 +26,7 @@ from spacekit.embed.run_file import load_run_file
 from spacekit.progress import stage
 from spacekit.store.vectors import dense
 from spacekit.tasks import TaskResult, kinds
-from spacekit.tasks.base import check_vectors
+from spacekit.tasks.base import check_task_model
 from spacekit.version import __version__
 
 
@@ -70,8 +70,7 @@ def compare(before: str, after: str, suite: list[TaskSpec], config: CompareConfi
             models = (shared, shared)
         for spec, task in planned:
             for model, prompts in zip(models, spec.prompts, strict=True):
-                check_vectors(task, model)
-                task.check_model(model, config.opts.with_prompts(prompts))
+                check_task_model(task, model, config.opts.with_prompts(prompts))
     if config.ray is not None:
         _encode_corpora_on_ray(planned, models, config)
     results: dict[str, tuple[TaskResult, TaskResult]] = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
     from spacekit.backend import Placement
 
-log = logging.getLogger("spacekit")
 LOGIT_BYTES = 1 << 30   # vocabulary logits (batch x tokens x vocabulary, float32) of one forward pass at most
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -118,14 +117,14 @@ def cpu_blas() -> str:
     return _BLAS["choice"]
 
 
-def cpu_candidates(measure: Callable[[], tuple[float, float]] | None = None) -> str | None:
+def cpu_candidates() -> str | None:
     """'bf16' when this CPU multiplies bf16 at least 1.3x faster than fp32 (AMX; AVX512-BF16 alone usually does not),
     else None: SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process (whatever the CPU's flags say). Top-k
     then picks candidates from bf16 scores and re-scores them in fp32 (the fp32 exact search either way)."""
     if "candidates" not in _BLAS:
         choice = os.environ.get("SPACEKIT_CPU_CANDIDATES", "auto").lower()
         if choice not in ("bf16", "fp32"):
-            fp32_s, bf16_s = (measure or _time_bf16)()
+            fp32_s, bf16_s = _time_bf16()
             _BLAS["bf16_speedup"] = f"{fp32_s / max(bf16_s, 1e-12):.2f}"          # shown by describe_cpu_plan
             choice = "bf16" if bf16_s * 1.3 <= fp32_s else "fp32"
         _BLAS["candidates"] = choice

@@ -16,7 +16,7 @@ import torch
 from spacekit.errors import InputError
 from spacekit.ops.similarity import check_metric
 from spacekit.ops.topk_select import merge, select
-from spacekit.store.vectors import is_sparse
+from spacekit.store.vectors import bad_row, is_sparse
 
 BLOCK_CELLS = 1 << 23   # query x document scores (float64) held at once
 DENSE_SHARE = 0.02      # a corpus with more active dimensions than this share is scored densely (BLAS)
@@ -26,9 +26,8 @@ DENSE_CHUNK = 1 << 27   # bytes of a densified corpus chunk (float64)
 def as_csr(x, name: str) -> sp.csr_matrix:
     """x as a float64 CSR matrix (dense input is converted); NaN / inf values are an InputError naming the row."""
     m = sp.csr_matrix(x, dtype=np.float64)
-    bad = ~np.isfinite(m.data)
-    if bad.any():
-        row = int(np.searchsorted(m.indptr, int(np.flatnonzero(bad)[0]), side="right") - 1)
+    row = bad_row(m)
+    if row is not None:
         raise InputError(f"{name}: row {row} has NaN or inf values")
     return m
 

@@ -205,10 +205,16 @@ def check_vectors(task: Task, model: Model) -> None:
                          f"{', '.join(takes)} tasks)")
 
 
-def run_checked(task: Task[R], model: Model, opts: EncodeOptions) -> R:
-    """task.run(model, opts) once check_vectors and the task's check_model pass."""
+def check_task_model(task: Task, model: Model, opts: EncodeOptions) -> None:
+    """Whether the task can evaluate the model as set up, before anything is encoded: its kind of vectors
+    (check_vectors), then the task's own check_model; an InputError (one line) when not."""
     check_vectors(task, model)
     task.check_model(model, opts)
+
+
+def run_checked(task: Task[R], model: Model, opts: EncodeOptions) -> R:
+    """task.run(model, opts) once check_task_model passes."""
+    check_task_model(task, model, opts)
     return task.run(model, opts)
 
 
