@@ -104,6 +104,7 @@ def scores(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) ->
 
 
 _BLAS: dict[str, str] = {}
+BF16_MARGIN = 1.15  # how much faster the bf16 route must measure to be taken (a margin over timing noise)
 
 
 def cpu_blas() -> str:
@@ -117,23 +118,25 @@ def cpu_blas() -> str:
     return _BLAS["choice"]
 
 
-def cpu_candidates() -> str | None:
-    """'bf16' when this CPU multiplies bf16 at least 1.3x faster than fp32 (AMX; AVX512-BF16 alone usually does not),
-    else None: SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process (whatever the CPU's flags say). Top-k
-    then picks candidates from bf16 scores and re-scores them in fp32 (the fp32 exact search either way)."""
+def cpu_candidates() -> str:
+    """The precision CPU top-k picks its candidates in, 'bf16' or 'fp32' (either way re-scored in float64: the
+    result is the same): SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process, whatever the CPU's flags
+    say: one query slice through each whole route (products, selection, re-scoring) on a 256 x 16,384 x 384 tile,
+    and bf16 only where its route is at least BF16_MARGIN x faster (AMX, or AVX512-BF16 on some CPUs; without
+    them bf16 products run at about 0.7x fp32's speed)."""
     if "candidates" not in _BLAS:
         choice = os.environ.get("SPACEKIT_CPU_CANDIDATES", "auto").lower()
         if choice not in ("bf16", "fp32"):
-            fp32_s, bf16_s = _time_bf16()
+            fp32_s, bf16_s = _time_routes()
             _BLAS["bf16_speedup"] = f"{fp32_s / max(bf16_s, 1e-12):.2f}"          # shown by describe_cpu_plan
-            choice = "bf16" if bf16_s * 1.3 <= fp32_s else "fp32"
+            choice = "bf16" if bf16_s * BF16_MARGIN <= fp32_s else "fp32"
         _BLAS["candidates"] = choice
-    return "bf16" if _BLAS["candidates"] == "bf16" else None
+    return "bf16" if _BLAS["candidates"] == "bf16" else "fp32"
 
 
 def use_cpu_candidates(choice: str | None) -> None:
-    """Fix this process's CPU candidate precision ('bf16' or None: fp32), e.g. to a driver's choice in a Ray worker,
-    so that a sharded search scores every row exactly as the whole-corpus search in the driver does."""
+    """Fix this process's CPU candidate precision ('bf16', else fp32), e.g. to a driver's choice in a Ray worker (the
+    result does not depend on it: every candidate is re-scored in float64; the speed does)."""
     _BLAS["candidates"] = "bf16" if choice == "bf16" else "fp32"
 
 
@@ -147,9 +150,9 @@ def describe_cpu_plan() -> str | None:
     """This process's CPU search choices in words (--profile), None when no CPU search has run yet."""
     if "candidates" not in _BLAS:
         return None
-    measured = f" (bf16 products {_BLAS['bf16_speedup']}x as fast as fp32's here)" if "bf16_speedup" in _BLAS \
-        else " (set)"
-    picks = "bf16 candidates re-scored in fp32" if _BLAS["candidates"] == "bf16" else "fp32 scores throughout"
+    measured = f" (the bf16 route measured {_BLAS['bf16_speedup']}x as fast as the fp32 route here)" \
+        if "bf16_speedup" in _BLAS else " (set)"
+    picks = f"{_BLAS['candidates']} candidates re-scored in float64"
     return f"CPU top-k: {picks}{measured}; fp32 products through {_BLAS.get('choice', 'torch')}"
 
 
@@ -159,15 +162,22 @@ def use_cpu_plan(plan: dict[str, str]) -> None:
     _BLAS.update({k: v for k, v in plan.items() if k in ("choice", "candidates")})
 
 
-def _time_bf16() -> tuple[float, float]:
-    """(seconds of fp32 products, of bf16 products copied to fp32) on a small product, as top-k runs them: into
-    reused buffers."""
+def _time_routes() -> tuple[float, float]:
+    """(seconds of the fp32 route, of the bf16 route) for one 256-query slice against a 16,384-row tile, k = 10,
+    each into its reused buffers as top-k runs them."""
+    from spacekit.backend import budget
+    from spacekit.ops.topk_tile import Scratch, corpus_tile
+    from spacekit.ops.topk_torch import torch_topk
+
     gen = torch.Generator().manual_seed(0)
-    a, b = torch.randn(1024, 384, generator=gen), torch.randn(8192, 384, generator=gen)
-    out, out16 = torch.empty(1024, 8192), torch.empty(1024, 8192, dtype=torch.bfloat16)
-    a16, b16 = a.bfloat16(), b.bfloat16()
-    return (_best_of(lambda: scores(a, b, out=out.view(-1))),
-            _best_of(lambda: out.copy_(torch.matmul(a16, b16.T, out=out16))))
+    q, c = normalize(torch.randn(256, 384, generator=gen)), normalize(torch.randn(16384, 384, generator=gen))
+    limit = budget(torch.device("cpu"), None)
+    seconds = []
+    for name, low in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        tile = corpus_tile(c, "dot", low, bounded=True)
+        scratch = Scratch.on_cpu(q.shape[0] * c.shape[0], None if low == torch.float32 else low)
+        seconds.append(_best_of(lambda: torch_topk(q, tile, 10, name, limit, scratch)))  # noqa: B023 (run at once)
+    return seconds[0], seconds[1]
 
 
 def _best_of(fn, repeat: int = 3) -> float:

@@ -40,6 +40,7 @@ from spacekit.store.vectors import TokenVectors, is_sparse
 
 log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
+CPU_SCORE_TILE = 64 << 20  # bytes of fp32 scores per query slice on the CPU
 
 
 def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candidate_precision: str | None = None,
@@ -81,7 +82,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
     log.debug("top-k: %s", plan)
     best_s = torch.full((q.shape[0], k), -math.inf, device=dev)           # (nq, k) the running result
     best_i = torch.full((q.shape[0], k), -1, dtype=torch.long, device=dev)
-    scratch = Scratch.on_cpu(plan.query_rows * plan.corpus_rows, plan.low if plan.candidates else None) \
+    scratch = Scratch.on_cpu(plan.query_rows * plan.corpus_rows, None if plan.low == torch.float32 else plan.low) \
         if dev.type == "cpu" else None
     finite = torch.ones((), dtype=torch.bool, device=dev)                  # every corpus row so far
     for start, c in corpus_tiles(corpus, plan.corpus_rows, dev, dtype=plan.read_dtype):
@@ -195,4 +196,7 @@ def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = Fa
         return c_rows, q_rows
     c_rows = limit.rows(4 * d * 8, at_most=65536 if cpu else None) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
-    return c_rows, min(nq, score_rows(limit, c_rows))
+    q_rows = score_rows(limit, c_rows)
+    if cpu:                     # a score tile of <= 64 MB: the selection's temporaries stay small (no page faults)
+        q_rows = min(q_rows, max(16, CPU_SCORE_TILE // (4 * c_rows)))
+    return c_rows, min(nq, q_rows)

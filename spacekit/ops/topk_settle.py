@@ -18,7 +18,7 @@ import torch
 from spacekit import backend
 from spacekit.ops.kernel_guard import kernels_usable, with_kernel
 from spacekit.ops.topk_select import lower_column_first, select
-from spacekit.ops.topk_tile import CorpusTile, exact_scores
+from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
 
 log = logging.getLogger("spacekit")
 
@@ -73,16 +73,18 @@ def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand
     return s, idx
 
 
-def gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
+def gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget,
+                    scratch: Scratch | None = None) -> torch.Tensor:
     """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
-    on CUDA, else gathered rows times q, slice by slice into one reused buffer (on the CPU ~4 MB: it stays in
-    cache and costs no page faults; on a GPU as much as the budget allows), each the fp32 rounding of a float64
-    dot product: the same value whatever the shape of the product (a float32 batched product rounds differently
-    for different numbers of candidates, and equal rows in two corpus tiles then came in the wrong order)."""
+    on CUDA, else gathered rows times q, slice by slice into reused buffers (on the CPU ~4 MB, the scratch's when
+    given: they stay in cache and cost no page faults; on a GPU as much as the budget allows), each the fp32
+    rounding of a float64 dot product: the same value whatever the shape of the product (a float32 batched product
+    rounds differently for different numbers of candidates, and equal rows in two corpus tiles then came in the
+    wrong order)."""
     if kernels_usable(c.device):
         return with_kernel("gather-dot", lambda: _kernel_gathered_scores(q, c, cols),
                            lambda: _gathered_scores(q, c, cols, limit))
-    return _gathered_scores(q, c, cols, limit)
+    return _gathered_scores(q, c, cols, limit, scratch)
 
 
 def _kernel_gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -92,31 +94,56 @@ def _kernel_gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor
     return gather_dot(q, c, cols)
 
 
-def _gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget) -> torch.Tensor:
-    """gathered_scores in torch."""
+def _gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget,
+                     scratch: Scratch | None = None) -> torch.Tensor:
+    """gathered_scores in torch: gathered rows copied to float64 (into a reused buffer) times q in float64."""
     (b, d), kc = q.shape, cols.shape[1]
     exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
     cols_c = cols.clamp(max=c.shape[0] - 1)
     row_bytes = 4 * kc * d
-    rows_per = max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else limit.rows(row_bytes, at_most=b) // 4)
-    gathered = torch.empty((min(rows_per, b) * kc, d), dtype=c.dtype, device=q.device)
+    rows_per = min(b, max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else
+                          limit.rows(row_bytes, at_most=b) // 4))
+    if scratch is not None and c.dtype == torch.float32:
+        flat, flat64 = scratch.gather_buffers(rows_per * kc * d)
+    else:
+        flat = torch.empty(rows_per * kc * d, dtype=c.dtype, device=q.device)
+        flat64 = torch.empty(rows_per * kc * d, dtype=torch.float64, device=q.device)
+    q64 = q.double().unsqueeze(2)                                           # (b, d, 1)
     for lo in range(0, b, rows_per):
         r = min(rows_per, b - lo)
-        rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=gathered[:r * kc])
-        exact[lo:lo + r] = torch.bmm(rows.view(r, kc, d).double(), q[lo:lo + r].double().unsqueeze(2)).squeeze(2)
+        rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=flat[:r * kc * d].view(r * kc, d))
+        rows64 = flat64[:r * kc * d].view(r, kc, d).copy_(rows.view(r, kc, d))
+        exact[lo:lo + r] = torch.bmm(rows64, q64[lo:lo + r]).squeeze(2)
     return exact
 
 
 def rounding_bound(q: torch.Tensor, tile: CorpusTile, mode: str) -> torch.Tensor:
     """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row: inputs and
-    output rounded (3u |q| |c|), fp32 accumulation of d terms (d 2^-23 |q| |c|, twice the first-order bound, + 1e-6),
+    output rounded (3u |q| |c|; on the CPU fp32 products are IEEE fp32, u = 2^-24), fp32 accumulation of d terms (d 2^-23 |q| |c|, twice the first-order bound, + 1e-6),
     and for fp16 the absolute error of subnormal inputs (at most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by
     Cauchy-Schwarz)."""
     qn = q.norm(dim=1)
-    bound = (3 * UNIT_ROUNDOFF[mode] + q.shape[1] * 2.0**-23) * qn * tile.max_norm + 1e-6
+    roundoff = 2.0**-24 if mode == "fp32" and q.device.type == "cpu" else UNIT_ROUNDOFF[mode]  # no tf32 on a CPU
+    bound = (3 * roundoff + q.shape[1] * 2.0**-23) * qn * tile.max_norm + 1e-6
     if mode == "fp16":
         bound = bound + 2.0**-25 * math.sqrt(q.shape[1]) * (qn + tile.max_norm)
     return bound
+
+
+def candidate_ceiling(q: torch.Tensor, q_low: torch.Tensor, tile: CorpusTile, last: torch.Tensor,
+                      mode: str) -> torch.Tensor:
+    """(b,) the highest exact score a column outside the candidates can have, whose reduced-precision score is at
+    most `last` (the last candidate's). Where the tile measured its rounding (low_error, low_norm): the output
+    rounding at that score, |last| u / (1 - u), plus the inputs' rounding, |q| |c - c~| + |q - q~| |c~| (q·c - q~·c~
+    split in two, each by Cauchy-Schwarz), plus fp32 accumulation of d exact products, d 2^-23 |q~| |c~|, plus 1e-6
+    for the fp32 rounding of the exact score; else last + rounding_bound."""
+    if tile.low_error is None or tile.low_norm is None or mode not in ("fp16", "bf16"):
+        return last + rounding_bound(q, tile, mode)
+    u = UNIT_ROUNDOFF[mode]
+    ql = q_low.float()
+    inputs = q.norm(dim=1) * tile.low_error + (q - ql).norm(dim=1) * tile.low_norm
+    accumulation = q.shape[1] * 2.0**-23 * ql.norm(dim=1) * tile.low_norm
+    return last + last.abs() * (u / (1 - u)) + inputs + accumulation + 1e-6
 
 
 def exact_rows(q: torch.Tensor, tile: CorpusTile, k: int, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:

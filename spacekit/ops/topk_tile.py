@@ -19,13 +19,16 @@ class CorpusTile:
     """One corpus tile: the rows exact scores are computed from (fp32, or fp16/bf16 rows given as such, read as
     their fp32 values), scaled by `scale` when set (exact scores are exact @ q * scale); the rows the candidates
     are scored on in the reduced dtype, scaled by `low_scale` when set; and their largest scaled norm (for the
-    rounding bound)."""
+    rounding bound). Where measured (unscaled fp16/bf16 rows on the CPU): low_error, the largest |row - its reduced
+    copy|, and low_norm, the largest norm of a reduced row, which tighten the bound (topk_settle.candidate_ceiling)."""
 
     exact: torch.Tensor
     low: torch.Tensor
     max_norm: torch.Tensor | float | None
     scale: torch.Tensor | None = None
     low_scale: torch.Tensor | None = None
+    low_error: float | None = None
+    low_norm: float | None = None
 
 
 def corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> CorpusTile:
@@ -64,21 +67,46 @@ def _torch_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -
     if metric == "cosine":
         c = normalize(c)
     max_norm = (UNIT_NORM if metric == "cosine" else c.norm(dim=1).max()) if bounded else None
-    return CorpusTile(c, c.to(low), max_norm)
+    tile = CorpusTile(c, c.to(low), max_norm)
+    if bounded and low != torch.float32 and c.device.type == "cpu":
+        tile.low_error, tile.low_norm = _rounding_error(c, tile.low)
+    return tile
+
+
+def _rounding_error(c: torch.Tensor, c_low: torch.Tensor, block: int = 8192) -> tuple[float, float]:
+    """(largest |row - reduced row|, largest |reduced row|) over the tile, block by block (no tile-sized temporary).
+    Round to nearest moves a row by ~0.45 u |row| in d >= 100 dimensions, not the u |row| the elementwise bound
+    assumes: the measured value halves the inputs' share of the rounding bound."""
+    error, norm = 0.0, 0.0
+    buffer = torch.empty((min(block, c.shape[0]), c.shape[1]))
+    for lo in range(0, c.shape[0], block):
+        part = buffer[:min(block, c.shape[0] - lo)].copy_(c_low[lo:lo + block])
+        norm = max(norm, float(part.norm(dim=1).max()))
+        error = max(error, float(part.sub_(c[lo:lo + block]).norm(dim=1).max()))
+    return error, norm
 
 
 @dataclass
 class Scratch:
-    """Flat score buffers reused by every tile on the CPU, where a fresh multi-MB result costs page faults that can
-    halve a product's speed: fp32 scores, and the bf16 products when candidates come from bf16."""
+    """Buffers reused by every tile on the CPU, where a fresh multi-MB result costs page faults that can halve a
+    product's speed: fp32 scores, the bf16 products when candidates come from bf16, and the gathered candidate rows
+    (fp32 and their float64 copy) that re-scoring multiplies."""
 
     scores: torch.Tensor
     low: torch.Tensor | None = None
+    rows: torch.Tensor | None = None
+    rows64: torch.Tensor | None = None
 
     @classmethod
     def on_cpu(cls, elements: int, low: torch.dtype | None) -> Scratch:
         """Buffers of `elements` fp32 scores (and as many `low` products)."""
         return cls(torch.empty(elements), torch.empty(elements, dtype=low) if low is not None else None)
+
+    def gather_buffers(self, elements: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flat fp32 and float64 buffers of at least `elements` values (grown when a call needs more)."""
+        if self.rows is None or self.rows64 is None or self.rows.numel() < elements:
+            self.rows, self.rows64 = torch.empty(elements), torch.empty(elements, dtype=torch.float64)
+        return self.rows, self.rows64
 
 
 def exact_scores(q: torch.Tensor, tile: CorpusTile, scratch: Scratch | None = None) -> torch.Tensor:
