@@ -33,7 +33,7 @@ def _assert_exact(q, c, k, metric, scores, idx):
 
 @pytest.fixture(params=["fp32", "bf16"])
 def cpu_candidates(request, monkeypatch):
-    """Both CPU routes: candidates from fp32 or from bf16 products, re-scored in float64 (whichever this CPU favours)."""
+    """Both CPU routes: candidates from fp32 or from bf16 products, re-scored in float64 (whichever is faster here)."""
     from spacekit.ops import similarity
 
     monkeypatch.setenv("SPACEKIT_CPU_CANDIDATES", request.param)
