@@ -120,8 +120,8 @@ def _gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit
 def rounding_bound(q: torch.Tensor, tile: CorpusTile, mode: str) -> torch.Tensor:
     """(b,) bound on |fp32 score - reduced-precision score| for each query row against any corpus row: inputs and
     output rounded (3u |q| |c|; on the CPU fp32 products are IEEE fp32, u = 2^-24), fp32 accumulation of d terms
-    (d 2^-23 |q| |c|, twice the first-order bound, + 1e-6), and for fp16 the absolute error of subnormal inputs (at most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by
-    Cauchy-Schwarz)."""
+    (d 2^-23 |q| |c|, twice the first-order bound, + 1e-6), and for fp16 the absolute error of subnormal inputs (at
+    most 2^-25 per element: 2^-25 sqrt(d) (|q| + |c|) by Cauchy-Schwarz)."""
     qn = q.norm(dim=1)
     roundoff = 2.0**-24 if mode == "fp32" and q.device.type == "cpu" else UNIT_ROUNDOFF[mode]  # no tf32 on a CPU
     bound = (3 * roundoff + q.shape[1] * 2.0**-23) * qn * tile.max_norm + 1e-6
