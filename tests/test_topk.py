@@ -114,6 +114,34 @@ def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
     torch.testing.assert_close(s16, s32, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize(("metric", "scale"), [("cosine", 1.0), ("dot", 3.0), ("dot", 1e-3)])
+@pytest.mark.parametrize("mode", ["bf16", "fp16"])
+def test_the_measured_rounding_bound_holds_for_every_pair(metric, scale, mode):
+    """candidate_ceiling is a bound: for every (query, corpus row), the row's exact score (float64 rounded to fp32)
+    is at most the ceiling computed from its own reduced-precision product, for rows of mixed scales (a measured
+    rounding of the tile, not the elementwise u |row|), and for a typical row it is well inside the elementwise bound."""
+    from spacekit.ops.topk_settle import candidate_ceiling, rounding_bound
+    from spacekit.ops.topk_tile import corpus_tile
+
+    low = {"bf16": torch.bfloat16, "fp16": torch.float16}[mode]
+    g = torch.Generator().manual_seed(11)
+    q = torch.randn(50, 96, generator=g) * scale
+    c = torch.randn(4000, 96, generator=g) * scale * torch.rand(4000, 1, generator=g).add(0.5)
+    c[:50] = q + torch.randn(50, 96, generator=g) * 1e-3 * scale           # near-duplicates: the highest scores
+    tile = corpus_tile(c, metric, low, bounded=True)
+    qn = torch.nn.functional.normalize(q, dim=1) if metric == "cosine" else q
+    assert tile.low_error is not None and tile.low_norm is not None
+    q_low = qn.to(low)
+    approx = (q_low @ tile.low.T).float()                                 # products rounded to the reduced dtype
+    exact = (qn.double() @ tile.exact.double().T).float()
+    for col in range(0, c.shape[0], 97):
+        ceiling = candidate_ceiling(qn, q_low, tile, approx[:, col], mode)
+        assert bool((exact[:, col] <= ceiling).all()), col
+    if scale >= 1:                                  # (at 1e-3 the 1e-6 slack for the exact score's rounding rules)
+        typical = candidate_ceiling(qn, q_low, tile, approx[:, 200], mode) - approx[:, 200]
+        assert bool((typical < 0.6 * rounding_bound(qn, tile, mode)).all())
+
+
 def test_reduced_precision_candidates_keep_the_tie_rule():
     """Equal scores straddling the k-th place or inside the top k (duplicate corpus rows) come out lower index
     first after re-scoring, in bf16 and fp16, and rows too close to call still end at the fp32 result."""
