@@ -121,7 +121,7 @@ def cpu_blas() -> str:
 def cpu_candidates() -> str:
     """The precision CPU top-k picks its candidates in, 'bf16' or 'fp32' (either way re-scored in float64: the
     result is the same): SPACEKIT_CPU_CANDIDATES=bf16|fp32, else timed once per process, whatever the CPU's flags
-    say: one query slice through each whole route (products, selection, re-scoring) on a 256 x 16,384 x 384 tile,
+    say: one query slice through each whole route (products, selection, re-scoring) on a 256 x 8,192 x 384 tile,
     and bf16 only where its route is at least BF16_MARGIN x faster (AMX, or AVX512-BF16 on some CPUs; without
     them bf16 products run at about 0.7x fp32's speed)."""
     if "candidates" not in _BLAS:
@@ -163,14 +163,14 @@ def use_cpu_plan(plan: dict[str, str]) -> None:
 
 
 def _time_routes() -> tuple[float, float]:
-    """(seconds of the fp32 route, of the bf16 route) for one 256-query slice against a 16,384-row tile, k = 10,
+    """(seconds of the fp32 route, of the bf16 route) for one 256-query slice against an 8,192-row tile, k = 10,
     each into its reused buffers as top-k runs them."""
     from spacekit.backend import budget
     from spacekit.ops.topk_tile import Scratch, corpus_tile
     from spacekit.ops.topk_torch import torch_topk
 
     gen = torch.Generator().manual_seed(0)
-    q, c = normalize(torch.randn(256, 384, generator=gen)), normalize(torch.randn(16384, 384, generator=gen))
+    q, c = normalize(torch.randn(256, 384, generator=gen)), normalize(torch.randn(8192, 384, generator=gen))
     limit = budget(torch.device("cpu"), None)
     seconds = []
     for name, low in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
