@@ -119,7 +119,8 @@ def test_reduced_precision_candidates_are_rescored_to_the_fp32_result():
 def test_the_measured_rounding_bound_holds_for_every_pair(metric, scale, mode):
     """candidate_ceiling is a bound: for every (query, corpus row), the row's exact score (float64 rounded to fp32)
     is at most the ceiling computed from its own reduced-precision product, for rows of mixed scales (a measured
-    rounding of the tile, not the elementwise u |row|), and for a typical row it is well inside the elementwise bound."""
+    rounding of the tile, not the elementwise u |row|), and for a typical row it lies well inside the elementwise
+    bound."""
     from spacekit.ops.topk_settle import candidate_ceiling, rounding_bound
     from spacekit.ops.topk_tile import corpus_tile
 

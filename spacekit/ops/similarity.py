@@ -109,11 +109,13 @@ BF16_MARGIN = 1.15  # how much faster the bf16 route must measure to be taken (a
 
 def cpu_blas() -> str:
     """'torch' (MKL/oneDNN) or 'numpy' (OpenBLAS): SPACEKIT_CPU_BLAS, else the faster on a small fp32 product,
-    timed once per process (MKL's sgemm is slow on some AMD CPUs; OpenBLAS on some Intel ones)."""
+    timed once per process (MKL's sgemm is slow on some AMD CPUs; OpenBLAS on some Intel ones) where the process
+    set OPENBLAS_THREAD_TIMEOUT (the CLI does), else torch: once both libraries had run their products in a process
+    whose OpenBLAS threads spin, every later torch operation of top-k ran ~2x slower on the 2-core machine."""
     if "choice" not in _BLAS:
         choice = os.environ.get("SPACEKIT_CPU_BLAS", "auto").lower()
         if choice not in ("torch", "numpy"):
-            choice = _time_blas()
+            choice = _time_blas() if "OPENBLAS_THREAD_TIMEOUT" in os.environ else "torch"
         _BLAS["choice"] = choice
     return _BLAS["choice"]
 

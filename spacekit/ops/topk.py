@@ -41,6 +41,7 @@ from spacekit.store.vectors import TokenVectors, is_sparse
 log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 CPU_SCORE_TILE = 64 << 20  # bytes of fp32 scores per query slice on the CPU
+CPU_CORPUS_ROWS = 131072  # corpus rows per tile on the CPU (each tile re-scores its own candidates)
 
 
 def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candidate_precision: str | None = None,
@@ -183,20 +184,23 @@ def candidate_precision(dtype: str | None, metric: str, dev: torch.device, k: in
 
 def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = False,
                fused_sub: int = 0, k: int = 1) -> tuple[int, int]:
-    """(corpus rows, query rows) per tile within the budget. With a score tile (torch route): corpus tile at most
-    1/8 of the budget (capped at 65,536 rows on the CPU, where a tile near the caches selects faster) and the
-    score tile in the rest. The fused kernel writes no score tile: the corpus takes half the budget (its fp32,
-    normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub columns) and its
-    candidates (12 bytes each, with the chunk bookkeeping), twice."""
+    """(corpus rows, query rows) per tile within the budget. With a score tile (torch route): on a GPU the corpus
+    tile at most 1/8 of the budget and the score tile in the rest; on the CPU as few equal corpus tiles as half the
+    budget holds (at most 131,072 rows: each tile re-scores its own candidates, so fewer tiles re-score less) and
+    query slices whose scores take at most 64 MB. The fused kernel writes no score tile: the corpus takes half the
+    budget (its fp32, normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub
+    columns) and its candidates (12 bytes each, with the chunk bookkeeping), twice."""
     if fused_sub:
         c_rows = min(n, max(CHUNK, limit.rows(20 * d) // CHUNK * CHUNK))
         per_query = (12 * (c_rows // fused_sub + 1) + 32 * fused.kernel_candidates(k)
                      + 12 * fused.candidate_width(k, fused_sub))
         q_rows = min(nq, limit.rows(2 * per_query, at_least=1, at_most=16384))
         return c_rows, q_rows
-    c_rows = limit.rows(4 * d * 8, at_most=65536 if cpu else None) // CHUNK * CHUNK
+    if cpu:                       # the tile's fp32 and bf16 copies (and a converted input) in half the budget
+        tiles = math.ceil(n / max(CHUNK, limit.rows(24 * d, at_most=CPU_CORPUS_ROWS)))
+        c_rows = min(n, math.ceil(n / tiles / CHUNK) * CHUNK)              # tiles of equal size
+        # a score tile of <= 64 MB: the selection's temporaries stay small (no page faults)
+        return c_rows, min(nq, score_rows(limit, c_rows), max(16, CPU_SCORE_TILE // (4 * c_rows)))
+    c_rows = limit.rows(4 * d * 8) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
-    q_rows = score_rows(limit, c_rows)
-    if cpu:                     # a score tile of <= 64 MB: the selection's temporaries stay small (no page faults)
-        q_rows = min(q_rows, max(16, CPU_SCORE_TILE // (4 * c_rows)))
-    return c_rows, min(nq, q_rows)
+    return c_rows, min(nq, score_rows(limit, c_rows))
