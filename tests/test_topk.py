@@ -131,7 +131,8 @@ def test_the_measured_rounding_bound_holds_for_every_pair(metric, scale, mode):
     c[:50] = q + torch.randn(50, 96, generator=g) * 1e-3 * scale           # near-duplicates: the highest scores
     tile = corpus_tile(c, metric, low, bounded=True)
     qn = torch.nn.functional.normalize(q, dim=1) if metric == "cosine" else q
-    assert tile.low_error is not None and tile.low_norm is not None
+    assert tile.low_error is not None
+    assert tile.low_norm is not None
     q_low = qn.to(low)
     approx = (q_low @ tile.low.T).float()                                 # products rounded to the reduced dtype
     exact = (qn.double() @ tile.exact.double().T).float()
