@@ -1,20 +1,25 @@
-"""Where the time of one GPU top-k call goes (torch.profiler, CUDA time by kernel), and where the GPU waits.
+"""Where the time of one top-k call goes: on a GPU the kernels by CUDA time and where the GPU waits; on the CPU
+(--device cpu, or no GPU) the operations by their own CPU time, per input shape, and the plan.
 
     python benchmarks/profile_topk.py [--nq 10000] [--n 1000000] [--d 768] [--dtype fp16] [--inputs low|fp32]
-                                      [--trace FILE.json]
+                                      [--trace FILE.json] [--device cpu]
 
-Prints the kernels by CUDA time, the wall time of the profiled call, the longest stretches in which no kernel
+GPU: prints the kernels by CUDA time, the wall time of the profiled call, the longest stretches in which no kernel
 ran (with the host ops launched meanwhile and the spacekit line they came from), and how long one
-cudaMemGetInfo takes here. --trace writes the timeline for chrome://tracing or ui.perfetto.dev.
+cudaMemGetInfo takes here. CPU: the operations (GEMM through numpy is outside torch's profiler: it is the wall time
+the table does not hold), the wall time, the plan in words. --trace writes the timeline for chrome://tracing or
+ui.perfetto.dev.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import time
 from collections import Counter
 
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # before numpy loads, as the spacekit CLI sets it
 import torch
 from torch.autograd import DeviceType
 
@@ -46,7 +51,11 @@ def main() -> None:
     p.add_argument("--inputs", choices=["fp32", "low"], default="low",
                    help="vectors given in fp32, or in the --dtype itself (searched as given)")
     p.add_argument("--trace", default=None)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
+    if args.device == "cpu":
+        profile_cpu(args)
+        return
     q = torch.nn.functional.normalize(torch.randn(args.nq, args.d, device="cuda"), dim=1)
     c = torch.nn.functional.normalize(torch.randn(args.n, args.d, device="cuda"), dim=1)
     if args.inputs == "low":
@@ -67,6 +76,30 @@ def main() -> None:
     for _ in range(5):
         torch.cuda.mem_get_info()
     print(f"cudaMemGetInfo: {(time.perf_counter() - t0) / 5 * 1e3:.3f} ms per call")
+    if args.trace:
+        prof.export_chrome_trace(args.trace)
+
+
+def profile_cpu(args) -> None:
+    """The CPU call: operations by self CPU time per input shape, the wall time, the plan."""
+    from spacekit.ops.similarity import describe_cpu_plan
+
+    gen = torch.Generator().manual_seed(0)
+    q, c = torch.randn(args.nq, args.d, generator=gen), torch.randn(args.n, args.d, generator=gen)
+    topk(q, c, args.k)                                                     # the plan timed, buffers warm
+    t0 = time.perf_counter()
+    topk(q, c, args.k)
+    plain = time.perf_counter() - t0
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True) as prof:
+        t0 = time.perf_counter()
+        topk(q, c, args.k)
+        wall = time.perf_counter() - t0
+    ops = sorted(prof.key_averages(group_by_input_shape=True), key=lambda e: -e.self_cpu_time_total)
+    listed = sum(e.self_cpu_time_total for e in ops) / 1e3
+    for e in ops[:18]:
+        print(f"{e.key:24s} {e.self_cpu_time_total / 1e3:9.1f} ms  x{e.count:<5d} {str(e.input_shapes)[:80]}")
+    print(f"wall {plain * 1e3:.0f} ms ({wall * 1e3:.0f} ms under the profiler; torch operations {listed:.0f} ms)")
+    print(describe_cpu_plan())
     if args.trace:
         prof.export_chrome_trace(args.trace)
 
