@@ -203,6 +203,24 @@ def test_select_without_the_tie_rule_gives_topk_values():
             assert all(len(set(r)) == n for r in cols.tolist())
 
 
+@pytest.mark.parametrize("k", [100, 1000, 1249])
+def test_select_with_a_large_k_pre_selects_in_narrower_chunks(k):
+    """A large k on the CPU pre-selects among chunks of fewer columns (1,000 of 20,000: chunks of 4) and still gives
+    the exact top k, equal scores by lower column (scores drawn from 50 values: ties everywhere, and at the cut)."""
+    from spacekit.ops.topk_select import chunk_width, select
+
+    g = torch.Generator().manual_seed(k)
+    scores = torch.randint(0, 50, (7, 20_000), generator=g).float()
+    assert chunk_width(20_000, k) == (32 if k == 100 else 4)
+    vals, idx = select(scores, k)
+    ref_vals, ref_idx = torch.sort(scores, dim=1, descending=True, stable=True)
+    assert torch.equal(idx, ref_idx[:, :k])
+    assert torch.equal(vals, ref_vals[:, :k])
+    vals, idx = select(scores, k, ties=False)
+    assert torch.equal(vals, ref_vals[:, :k])
+    assert torch.equal(scores.gather(1, idx), vals)
+
+
 def test_bad_arguments_are_input_errors():
     q, c = torch.randn(2, 4), torch.randn(5, 3)
     with pytest.raises(InputError, match="dimension mismatch"):

@@ -40,7 +40,7 @@ from spacekit.store.vectors import TokenVectors, is_sparse
 
 log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
-CPU_SCORE_TILE = 64 << 20  # bytes of fp32 scores per query slice on the CPU
+CPU_SCORE_TILE = 128 << 20  # bytes of fp32 scores per query slice on the CPU
 CPU_CORPUS_ROWS = 131072  # corpus rows per tile on the CPU (each tile re-scores its own candidates)
 
 
@@ -87,7 +87,8 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
         if dev.type == "cpu" else None
     finite = torch.ones((), dtype=torch.bool, device=dev)                  # every corpus row so far
     for start, c in corpus_tiles(corpus, plan.corpus_rows, dev, dtype=plan.read_dtype):
-        tile = corpus_tile(c, metric, plan.low, bounded=plan.candidates is not None or plan.route == "fused")
+        tile = corpus_tile(c, metric, plan.low, bounded=plan.candidates is not None or plan.route == "fused",
+                           scratch=scratch)
         finite &= all_finite(tile)
         for lo in range(0, q.shape[0], plan.query_rows):
             rows = slice(lo, lo + plan.query_rows)
@@ -187,7 +188,7 @@ def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = Fa
     """(corpus rows, query rows) per tile within the budget. With a score tile (torch route): on a GPU the corpus
     tile at most 1/8 of the budget and the score tile in the rest; on the CPU as few equal corpus tiles as half the
     budget holds (at most 131,072 rows: each tile re-scores its own candidates, so fewer tiles re-score less) and
-    query slices whose scores take at most 64 MB. The fused kernel writes no score tile: the corpus takes half the
+    query slices whose scores take at most 128 MB. The fused kernel writes no score tile: the corpus takes half the
     budget (its fp32, normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub
     columns) and its candidates (12 bytes each, with the chunk bookkeeping), twice."""
     if fused_sub:
@@ -199,7 +200,7 @@ def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = Fa
     if cpu:                       # the tile's fp32 and bf16 copies (and a converted input) in half the budget
         tiles = math.ceil(n / max(CHUNK, limit.rows(24 * d, at_most=CPU_CORPUS_ROWS)))
         c_rows = min(n, math.ceil(n / tiles / CHUNK) * CHUNK)              # tiles of equal size
-        # a score tile of <= 64 MB: the selection's temporaries stay small (no page faults)
+        # a score tile of <= 128 MB: the selection's temporaries stay small (no page faults)
         return c_rows, min(nq, score_rows(limit, c_rows), max(16, CPU_SCORE_TILE // (4 * c_rows)))
     c_rows = limit.rows(4 * d * 8) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail

@@ -14,27 +14,29 @@ CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact top-k per row of a score tile, lower column first among ties (any order among ties: ties=False).
 
-    The columns are cut into m chunks of CHUNK: on a GPU chunk j holds the columns j, j + m, j + 2m, ... (the max
-    is then a reduction over an outer dimension, read at full bandwidth), on the CPU the contiguous columns
-    j * CHUNK ... (cache lines read once). Any partition keeps the pre-selection exact; only a tie among chunk
-    maxima at the cut could drop a lower-index twin, so those rows (rare) are redone over the whole row.
+    The columns are cut into m chunks of CHUNK (on the CPU fewer for a large k: chunk_width): on a GPU chunk j
+    holds the columns j, j + m, j + 2m, ... (the max is then a reduction over an outer dimension, read at full
+    bandwidth), on the CPU the contiguous columns j * width ... (cache lines read once). Any partition keeps the
+    pre-selection exact; only a tie among chunk maxima at the cut could drop a lower-index twin, so those rows
+    (rare) are redone over the whole row.
     """
     b, nc = scores.shape
-    m = nc // CHUNK
+    strided = scores.device.type != "cpu"
+    width = CHUNK if strided else chunk_width(nc, k)
+    m = nc // width
     if m < 4 * k:  # pre-selection would not pay: top-k over the whole row
         return topk_lower_index(scores, k) if ties else torch.topk(scores, k, dim=1)
-    strided = scores.device.type != "cpu"
-    body = scores[:, :m * CHUNK]
-    maxima = body.view(b, CHUNK, m).amax(dim=1) if strided else body.view(b, m, CHUNK).amax(dim=2)   # (b, m)
+    body = scores[:, :m * width]
+    maxima = body.view(b, width, m).amax(dim=1) if strided else body.view(b, m, width).amax(dim=2)   # (b, m)
     top_max, chunk = torch.topk(maxima, k + 1, dim=1)                      # (b, k + 1); the extra one sees ties
     chunk = chunk[:, :k].sort(dim=1).values
-    offsets = torch.arange(CHUNK, device=scores.device)
+    offsets = torch.arange(width, device=scores.device)
     if strided:
-        cols = (offsets.view(1, CHUNK, 1) * m + chunk.unsqueeze(1)).view(b, -1)     # (b, CHUNK * k), ascending
+        cols = (offsets.view(1, width, 1) * m + chunk.unsqueeze(1)).view(b, -1)     # (b, width * k), ascending
     else:
-        cols = (chunk.unsqueeze(2) * CHUNK + offsets.view(1, 1, CHUNK)).view(b, -1)
-    if nc > m * CHUNK:                                                     # the ragged tail always competes
-        tail = torch.arange(m * CHUNK, nc, device=scores.device).expand(b, -1)
+        cols = (chunk.unsqueeze(2) * width + offsets.view(1, 1, width)).view(b, -1)
+    if nc > m * width:                                                     # the ragged tail always competes
+        tail = torch.arange(m * width, nc, device=scores.device).expand(b, -1)
         cols = torch.cat([cols, tail], dim=1)
     if not ties:
         vals, pos = torch.topk(scores.gather(1, cols), k, dim=1)
@@ -45,6 +47,15 @@ def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tenso
     if rows.numel():
         vals[rows], idx[rows] = topk_lower_index(scores[rows], k)
     return vals, idx
+
+
+def chunk_width(nc: int, k: int) -> int:
+    """Columns per chunk on the CPU: CHUNK, halved (down to 4) while the row holds fewer than 4k chunks, so that a
+    large k (1,000 of 100,000 columns) still pre-selects instead of running top-k over the whole row."""
+    width = CHUNK
+    while width > 4 and nc // width < 4 * k:
+        width //= 2
+    return width
 
 
 def topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -103,8 +103,9 @@ def _gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit
     row_bytes = 4 * kc * d
     rows_per = min(b, max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else
                           limit.rows(row_bytes, at_most=b) // 4))
-    if scratch is not None and c.dtype == torch.float32:
-        flat, flat64 = scratch.gather_buffers(rows_per * kc * d)
+    if scratch is not None and c.device.type == "cpu":
+        flat = scratch.buffer("gathered rows", (rows_per * kc * d,), c.dtype)
+        flat64 = scratch.buffer("gathered rows, float64", (rows_per * kc * d,), torch.float64)
     else:
         flat = torch.empty(rows_per * kc * d, dtype=c.dtype, device=q.device)
         flat64 = torch.empty(rows_per * kc * d, dtype=torch.float64, device=q.device)

@@ -3,7 +3,8 @@ from, and the scales and norm bound that tie the two together; and its fp32 scor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import torch
 
@@ -31,17 +32,19 @@ class CorpusTile:
     low_norm: float | None = None
 
 
-def corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> CorpusTile:
+def corpus_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool,
+                scratch: Scratch | None = None) -> CorpusTile:
     """The tile's copies, made once. On CUDA with fp16/bf16 candidates: rows given in that dtype are used as they
     are (cosine: one read for the scales 1 / |row|, applied to both scores); fp32 cosine rows get one kernel that
     writes the unit rows in the reduced dtype and the scales (no normalised fp32 copy). bounded: the rounding bound
-    will be needed (reduced-precision candidates), so the largest norm is kept."""
+    will be needed (reduced-precision candidates), so the largest norm is kept. scratch: the CPU's buffers, which
+    the copies of every tile reuse (the previous tile is done with when the next is made)."""
     if c.dtype == low != torch.float32:                                    # the native route (topk planned it)
         return with_kernel("unit-rows", lambda: _native_tile(c, metric, bounded),
                            lambda: corpus_tile(c.float(), metric, low, bounded))
     if metric == "cosine" and low != torch.float32 and kernels_usable(c.device):
         return with_kernel("unit-rows", lambda: _unit_rows_tile(c, low), lambda: _torch_tile(c, metric, low, bounded))
-    return _torch_tile(c, metric, low, bounded)
+    return _torch_tile(c, metric, low, bounded, scratch)
 
 
 def _native_tile(c: torch.Tensor, metric: str, bounded: bool) -> CorpusTile:
@@ -62,51 +65,68 @@ def _unit_rows_tile(c: torch.Tensor, low: torch.dtype) -> CorpusTile:
     return CorpusTile(c, c_low, UNIT_NORM, scale)
 
 
-def _torch_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool) -> CorpusTile:
-    """Normalised fp32 rows (cosine) and their copy in the reduced dtype."""
+def _torch_tile(c: torch.Tensor, metric: str, low: torch.dtype, bounded: bool,
+                scratch: Scratch | None = None) -> CorpusTile:
+    """Normalised fp32 rows (cosine) and their copy in the reduced dtype (on the CPU: block by block, with the
+    copy's measured rounding)."""
+    if bounded and low != torch.float32 and c.device.type == "cpu":
+        return _cpu_tile(c, metric, low, scratch)
     if metric == "cosine":
         c = normalize(c)
     max_norm = (UNIT_NORM if metric == "cosine" else c.norm(dim=1).max()) if bounded else None
-    tile = CorpusTile(c, c.to(low), max_norm)
-    if bounded and low != torch.float32 and c.device.type == "cpu":
-        tile.low_error, tile.low_norm = _rounding_error(c, tile.low)
-    return tile
+    return CorpusTile(c, c.to(low), max_norm)
 
 
-def _rounding_error(c: torch.Tensor, c_low: torch.Tensor, block: int = 8192) -> tuple[float, float]:
-    """(largest |row - reduced row|, largest |reduced row|) over the tile, block by block (no tile-sized temporary).
-    Round to nearest moves a row by ~0.45 u |row| in d >= 100 dimensions, not the u |row| the elementwise bound
-    assumes: the measured value halves the inputs' share of the rounding bound."""
-    error, norm = 0.0, 0.0
-    buffer = torch.empty((min(block, c.shape[0]), c.shape[1]))
-    for lo in range(0, c.shape[0], block):
-        part = buffer[:min(block, c.shape[0] - lo)].copy_(c_low[lo:lo + block])
-        norm = max(norm, float(part.norm(dim=1).max()))
-        error = max(error, float(part.sub_(c[lo:lo + block]).norm(dim=1).max()))
-    return error, norm
+def _cpu_tile(c: torch.Tensor, metric: str, low: torch.dtype, scratch: Scratch | None = None,
+              block: int = 8192) -> CorpusTile:
+    """The CPU tile for reduced-precision candidates in one pass of cache-sized blocks: the unit rows (cosine; the
+    very values normalize gives), their reduced copy, and its rounding measured (low_error, low_norm): round to
+    nearest moves a row by ~0.45 u |row| in d >= 100 dimensions, not the u |row| the elementwise bound assumes."""
+    n, d = c.shape
+    exact = tile_buffer(scratch, "unit rows", (n, d), torch.float32) if metric == "cosine" else c
+    c_low = tile_buffer(scratch, "reduced rows", (n, d), low)
+    back = torch.empty((min(block, n), d))
+    error, low_norm, max_norm = 0.0, 0.0, 0.0
+    for lo in range(0, n, block):
+        rows = slice(lo, lo + block)
+        if metric == "cosine":                                                      # as normalize(), per row
+            torch.div(c[rows], c[rows].norm(dim=1, keepdim=True).clamp_min(1e-12), out=exact[rows])
+        else:
+            max_norm = max(max_norm, float(exact[rows].norm(dim=1).max()))
+        part = back[:min(block, n - lo)].copy_(c_low[rows].copy_(exact[rows]))
+        low_norm = max(low_norm, float(part.norm(dim=1).max()))
+        error = max(error, float(part.sub_(exact[rows]).norm(dim=1).max()))
+    return CorpusTile(exact, c_low, UNIT_NORM if metric == "cosine" else max_norm, low_error=error, low_norm=low_norm)
 
 
 @dataclass
 class Scratch:
     """Buffers reused by every tile on the CPU, where a fresh multi-MB result costs page faults that can halve a
-    product's speed: fp32 scores, the bf16 products when candidates come from bf16, and the gathered candidate rows
-    (fp32 and their float64 copy) that re-scoring multiplies."""
+    product's speed: fp32 scores, the bf16 products when candidates come from bf16, and named buffers grown on
+    demand (a corpus tile's unit rows and reduced copy, the gathered candidate rows that re-scoring multiplies)."""
 
     scores: torch.Tensor
     low: torch.Tensor | None = None
-    rows: torch.Tensor | None = None
-    rows64: torch.Tensor | None = None
+    named: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @classmethod
     def on_cpu(cls, elements: int, low: torch.dtype | None) -> Scratch:
         """Buffers of `elements` fp32 scores (and as many `low` products)."""
         return cls(torch.empty(elements), torch.empty(elements, dtype=low) if low is not None else None)
 
-    def gather_buffers(self, elements: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat fp32 and float64 buffers of at least `elements` values (grown when a call needs more)."""
-        if self.rows is None or self.rows64 is None or self.rows.numel() < elements:
-            self.rows, self.rows64 = torch.empty(elements), torch.empty(elements, dtype=torch.float64)
-        return self.rows, self.rows64
+    def buffer(self, name: str, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A tensor of this shape over the buffer called `name` (grown when a call needs more; its values are
+        whatever the last user left)."""
+        size = math.prod(shape)
+        flat = self.named.get(name)
+        if flat is None or flat.dtype != dtype or flat.numel() < size:
+            flat = self.named[name] = torch.empty(size, dtype=dtype)
+        return flat[:size].view(shape)
+
+
+def tile_buffer(scratch: Scratch | None, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """The scratch's buffer called `name`, else a fresh tensor."""
+    return scratch.buffer(name, shape, dtype) if scratch is not None else torch.empty(shape, dtype=dtype)
 
 
 def exact_scores(q: torch.Tensor, tile: CorpusTile, scratch: Scratch | None = None) -> torch.Tensor:
