@@ -124,7 +124,8 @@ def main() -> None:
     print_table(rows, ["dtype", "size", "k", "bare_matmul_s", "spacekit_s", "spacekit_x_matmul", "spacekit_lowin_s",
                        "spacekit_lowin_x_matmul", "spacekit_torch_path_s", "torch_mm_topk_s", "semantic_search_s",
                        "faiss_cpu_s", "spacekit_max_err_f64"])
-    print("wrote", write_results(f"topk-d{args.d}-k{args.k.replace(',', '_')}", dev, {"rows": rows, **cpu}, args.out))
+    name = f"topk-{args.nq}x{args.n}-d{args.d}-k{args.k.replace(',', '_')}"
+    print("wrote", write_results(name, dev, {"rows": rows, **cpu}, args.out))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ The corpus is read tile by tile (a store shard by shard) and each query tile is 
 result is merged tile after tile. Two routes, decided once per call (SearchPlan):
 - "fused" (CUDA, Triton, k <= 1024): topk_fused.py, a kernel that never writes the score matrix;
 - "torch": topk_torch.py, a score tile per query slice, fp32 or reduced-precision candidates.
-Either way candidates from fp16/bf16/tf32 scores (on the CPU: bf16 where it multiplies faster) are re-scored in
-fp32 and proven complete (topk_settle.py), equal scores come by lower index (topk_select.py): the result is always
-the fp32 exact search.
+Either way candidates from fp16/bf16/tf32 scores (on the CPU from bf16 or fp32 products, whichever route this CPU
+runs faster) are re-scored in fp32 and proven complete (topk_settle.py), equal scores come by lower index
+(topk_select.py): the result is always the fp32 exact search.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The torch route of top-k: a score tile per query slice, fp32 throughout or reduced-precision candidates
+"""The torch route of top-k: a score tile per query slice, fp32 throughout (a GPU's dot search) or candidates
 re-scored in fp32 (topk_settle proves the result exact)."""
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def score_rows(limit: backend.Budget, n: int) -> int:
 
 def torch_topk(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
                scratch: Scratch | None, counters: SearchCounters | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top-k from a score tile: fp32, or reduced-precision candidates re-scored in fp32. A tile of k rows or fewer
-    under reduced precision is scored as a redone row is (exact_rows: each score the fp32 rounding of a float64 dot
-    product), so its scores equal those the same rows get inside a larger tile (a sharded search's small shards)."""
+    """Top-k from a score tile: fp32 (a GPU's dot search), or candidates (from fp16/bf16/tf32 scores, on the CPU from
+    bf16 or fp32 products) re-scored in fp32. A tile of k rows or fewer under candidates is scored as a redone row
+    is (exact_rows: each score the fp32 rounding of a float64 dot product), so its scores equal those the same rows
+    get inside a larger tile (a sharded search's small shards)."""
     n = tile.exact.shape[0]
     if reduced is None:
         with tf32(False):                                                 # exact fp32, whatever the global flag
@@ -47,8 +48,8 @@ def torch_topk(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, 
 
 def candidate_count(k: int, mode: str, dev: torch.device) -> int:
     """Candidates picked per row before re-scoring: a margin over k that the rounding bound rarely eats, so that
-    few rows redo: bf16's bound is 8x fp16's; on the CPU the CPU's IEEE fp32 products are off by ~d 2^-23 at most,
-    and bf16 tiles measure their rounding (candidate_ceiling: about a third of the elementwise bound)."""
+    few rows redo: bf16's bound is 8x fp16's; on the CPU, IEEE fp32 products are off by ~d 2^-23 at most, and bf16
+    tiles measure their rounding (candidate_ceiling: about a third of the elementwise bound)."""
     if dev.type == "cpu" and mode in ("fp32", "bf16"):
         return k + 16 + (k // 8 if mode == "fp32" else k // 2)
     return max(2 * k, k + (64 if mode == "bf16" else 32))
@@ -69,7 +70,7 @@ def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
     q_low = q.to(tile.low.dtype)
     with tf32(mode == "tf32"):
         if scratch is None:
-            approx = q_low @ tile.low.T                     # (b, nc): fp16/bf16, or tf32 inputs
+            approx = q_low @ tile.low.T                                    # (b, nc): fp16/bf16, or tf32 inputs
             if tile.low_scale is not None:                                 # rows given in fp16/bf16: scaled in fp32
                 approx = approx.float().mul_(tile.low_scale)
         elif scratch.low is None:                                          # the CPU's fp32 products
