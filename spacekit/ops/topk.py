@@ -198,8 +198,8 @@ def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = Fa
         q_rows = min(nq, limit.rows(2 * per_query, at_least=1, at_most=16384))
         return c_rows, q_rows
     if cpu:                       # the tile's fp32 and bf16 copies (and a converted input) in half the budget
-        tiles = math.ceil(n / max(CHUNK, limit.rows(24 * d, at_most=CPU_CORPUS_ROWS)))
-        c_rows = min(n, math.ceil(n / tiles / CHUNK) * CHUNK)              # tiles of equal size
+        most = max(CHUNK, limit.rows(24 * d, at_most=CPU_CORPUS_ROWS) // CHUNK * CHUNK)
+        c_rows = min(n, math.ceil(n / math.ceil(n / most) / CHUNK) * CHUNK)  # tiles of equal size, <= most
         # a score tile of <= 128 MB: the selection's temporaries stay small (no page faults)
         return c_rows, min(nq, score_rows(limit, c_rows), max(16, CPU_SCORE_TILE // (4 * c_rows)))
     c_rows = limit.rows(4 * d * 8) // CHUNK * CHUNK
