@@ -144,8 +144,8 @@ def use_cpu_candidates(choice: str | None) -> None:
 
 def cpu_plan() -> dict[str, str]:
     """This process's CPU search choices (the BLAS, the candidate precision), each timed once per process unless
-    set: what a Ray worker must use to score rows exactly as the driver does (use_cpu_plan)."""
-    return {"choice": cpu_blas(), "candidates": cpu_candidates() or "fp32"}
+    set: what a Ray worker may take over from the driver (use_cpu_plan) instead of timing its own."""
+    return {"choice": cpu_blas(), "candidates": cpu_candidates()}
 
 
 def describe_cpu_plan() -> str | None:
@@ -159,8 +159,8 @@ def describe_cpu_plan() -> str | None:
 
 
 def use_cpu_plan(plan: dict[str, str]) -> None:
-    """Fix this process's CPU search choices to another process's cpu_plan() (a timed choice can differ between
-    processes on a loaded machine, and fp32 products through another BLAS differ in the last bit)."""
+    """Fix this process's CPU search choices to another process's cpu_plan() (the scores do not depend on them, as
+    every candidate is re-scored in float64; a worker then spends no time timing its own)."""
     _BLAS.update({k: v for k, v in plan.items() if k in ("choice", "candidates")})
 
 
