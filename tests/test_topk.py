@@ -42,7 +42,8 @@ def cpu_candidates(request, monkeypatch):
 
 
 @pytest.mark.parametrize(("nq", "n", "d", "k"), [(37, 1000, 16, 10), (100, 5000, 32, 100), (50, 3001, 8, 1),
-                                      (20, 700, 8, 1000), (64, 20000, 24, 10), (3, 5, 4, 10)])
+                                      (20, 700, 8, 1000), (64, 20000, 24, 10), (3, 5, 4, 10),
+                                      (30, 6000, 16, 300)])                   # k 300: 466 candidates per tile
 @pytest.mark.parametrize("metric", ["cosine", "dot"])
 def test_topk_equals_float64_brute_force(nq, n, d, k, metric, cpu_candidates):
     g = torch.Generator().manual_seed(nq * n + d)
