@@ -85,7 +85,7 @@ def _cpu_tile(c: torch.Tensor, metric: str, low: torch.dtype, scratch: Scratch |
     n, d = c.shape
     exact = tile_buffer(scratch, "unit rows", (n, d), torch.float32) if metric == "cosine" else c
     c_low = tile_buffer(scratch, "reduced rows", (n, d), low)
-    back = torch.empty((min(block, n), d))
+    back = tile_buffer(scratch, "reduced rows back in fp32", (min(block, n), d), torch.float32)
     error, low_norm, max_norm = 0.0, 0.0, 0.0
     for lo in range(0, n, block):
         rows = slice(lo, lo + block)
