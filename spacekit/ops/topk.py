@@ -142,7 +142,7 @@ def plan_search(nq: int, n: int, d: int, k: int, metric: str, dev: torch.device,
                 budget: int | str | None, stored: torch.dtype) -> SearchPlan:
     """The route, candidate precision and tile sizes of one call (stored: the dtype the corpus holds)."""
     limit = backend.budget(dev, budget)
-    reduced = candidate_precision(dtype, metric, dev, k)
+    reduced = candidate_precision(dtype, metric, dev)
     low = low_dtype(reduced)
     use_fused = k <= fused.KERNEL_MAX_K and kernels_usable(dev)
     chunk = fused.kernel_chunk(k, low, dev) if use_fused else 0
@@ -170,11 +170,11 @@ def tile_topk(qt: torch.Tensor, tile: CorpusTile, k: int, plan: SearchPlan,
     return torch_route()
 
 
-def candidate_precision(dtype: str | None, metric: str, dev: torch.device, k: int = 10) -> str | None:
+def candidate_precision(dtype: str | None, metric: str, dev: torch.device) -> str | None:
     """Precision of the scores that pick candidates (always re-scored in fp32, so the result does not depend on it):
-    on the CPU bf16 where its products run faster than fp32 ones (cpu_candidates), else None (fp32 throughout); on
-    CUDA the dtype asked for, except that fp32/tf32 cosine search uses fp16 (unit vectors fit fp16's range, and its
-    products round like tf32's at twice the speed)."""
+    on the CPU bf16 or fp32 products, whichever route runs faster here (cpu_candidates); on CUDA the dtype asked
+    for, except that fp32/tf32 cosine search uses fp16 (unit vectors fit fp16's range, and its products round like
+    tf32's at twice the speed)."""
     name = (dtype or "fp32").lower()
     if dev.type != "cuda":
         return cpu_candidates()

@@ -68,11 +68,8 @@ def topk_lower_index(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
     inner = (vals[:, 1:k] == vals[:, :k - 1]).any(1) & ~straddle
     vals, idx = vals[:, :k], idx[:, :k]
     rows = torch.nonzero(inner).flatten()
-    if rows.numel():                                  # reorder the k found: by index, then (stable) by score
-        by_index = torch.argsort(idx[rows], dim=1)
-        v, i = vals[rows].gather(1, by_index), idx[rows].gather(1, by_index)
-        order = torch.sort(v, dim=1, descending=True, stable=True).indices
-        vals[rows], idx[rows] = v.gather(1, order), i.gather(1, order)
+    if rows.numel():                                                       # reorder the k found
+        vals[rows], idx[rows] = lower_column_first(vals[rows], idx[rows], k)
     rows = torch.nonzero(straddle).flatten()
     if rows.numel():
         s_vals, s_idx = torch.sort(x[rows], dim=1, descending=True, stable=True)
