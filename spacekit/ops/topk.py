@@ -35,13 +35,14 @@ from spacekit.ops.similarity import (
 from spacekit.ops.topk_select import CHUNK, merge
 from spacekit.ops.topk_settle import SearchCounters
 from spacekit.ops.topk_tile import CorpusTile, Scratch, all_finite, corpus_tile
-from spacekit.ops.topk_torch import score_rows, torch_slices
+from spacekit.ops.topk_torch import candidate_count, score_rows, torch_slices
 from spacekit.store.vectors import TokenVectors, is_sparse
 
 log = logging.getLogger("spacekit")
 LOW_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 CPU_SCORE_TILE = 128 << 20  # bytes of fp32 scores per query slice on the CPU
 CPU_CORPUS_ROWS = 131072  # corpus rows per tile on the CPU (each tile re-scores its own candidates)
+PAIR_BYTES = 64  # bytes per (query, candidate) pair while a CPU query tile is re-scored (topk_rescore)
 
 
 def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candidate_precision: str | None = None,
@@ -83,7 +84,7 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
     log.debug("top-k: %s", plan)
     best_s = torch.full((q.shape[0], k), -math.inf, device=dev)           # (nq, k) the running result
     best_i = torch.full((q.shape[0], k), -1, dtype=torch.long, device=dev)
-    scratch = Scratch.on_cpu(plan.query_rows * plan.corpus_rows, None if plan.low == torch.float32 else plan.low) \
+    scratch = Scratch.on_cpu(cpu_score_rows(plan) * plan.corpus_rows, None if plan.low == torch.float32 else plan.low) \
         if dev.type == "cpu" else None
     finite = torch.ones((), dtype=torch.bool, device=dev)                  # every corpus row so far
     for start, c in corpus_tiles(corpus, plan.corpus_rows, dev, dtype=plan.read_dtype):
@@ -151,6 +152,13 @@ def plan_search(nq: int, n: int, d: int, k: int, metric: str, dev: torch.device,
     return SearchPlan("fused" if use_fused else "torch", reduced, native, c_rows, q_rows, chunk, limit)
 
 
+def cpu_score_rows(plan: SearchPlan) -> int:
+    """Query rows per score slice on the CPU: scores of at most 128 MB, so the selection's temporaries stay small
+    (no page faults); the slices of a query tile pick candidates one after another into one buffer."""
+    c_rows = plan.corpus_rows
+    return min(plan.query_rows, score_rows(plan.budget, c_rows), max(16, CPU_SCORE_TILE // (4 * c_rows)))
+
+
 def low_dtype(candidates: str | None) -> torch.dtype:
     """The dtype candidates in this precision are scored in: fp16/bf16, else fp32 (tf32 products, fp32)."""
     return LOW_DTYPES.get(candidates or "", torch.float32)
@@ -188,7 +196,8 @@ def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = Fa
     """(corpus rows, query rows) per tile within the budget. With a score tile (torch route): on a GPU the corpus
     tile at most 1/8 of the budget and the score tile in the rest; on the CPU as few equal corpus tiles as half the
     budget holds (at most 131,072 rows: each tile re-scores its own candidates, so fewer tiles re-score less) and
-    query slices whose scores take at most 128 MB. The fused kernel writes no score tile: the corpus takes half the
+    query tiles whose candidates the other half holds (re-scored at once; their scores come in slices of at most
+    128 MB, cpu_score_rows). The fused kernel writes no score tile: the corpus takes half the
     budget (its fp32, normalised and reduced copies), each query its per-chunk results (12 bytes per fused_sub
     columns) and its candidates (12 bytes each, with the chunk bookkeeping), twice."""
     if fused_sub:
@@ -200,8 +209,8 @@ def tile_sizes(limit: backend.Budget, nq: int, n: int, d: int, *, cpu: bool = Fa
     if cpu:                       # the tile's fp32 and bf16 copies (and a converted input) in half the budget
         most = max(CHUNK, limit.rows(24 * d, at_most=CPU_CORPUS_ROWS) // CHUNK * CHUNK)
         c_rows = min(n, math.ceil(n / math.ceil(n / most) / CHUNK) * CHUNK)  # tiles of equal size, <= most
-        # a score tile of <= 128 MB: the selection's temporaries stay small (no page faults)
-        return c_rows, min(nq, score_rows(limit, c_rows), max(16, CPU_SCORE_TILE // (4 * c_rows)))
+        # the query tile re-scored at once: its candidates' pairs (~64 bytes each) in half the budget
+        return c_rows, min(nq, limit.rows(2 * PAIR_BYTES * candidate_count(k, "bf16", torch.device("cpu"))))
     c_rows = limit.rows(4 * d * 8) // CHUNK * CHUNK
     c_rows = min(n, max(CHUNK, c_rows))                                    # a multiple of CHUNK: no ragged tail
     return c_rows, min(nq, score_rows(limit, c_rows))

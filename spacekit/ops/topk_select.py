@@ -6,9 +6,12 @@ k entries (each entry above the k-th value lies in a chunk whose max is above it
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 CHUNK = 32  # columns per chunk for the chunk-max pre-selection
+THRESHOLD_K = 256  # from this k on, CPU candidates (any order among ties) are picked above a threshold
 
 
 def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,6 +27,10 @@ def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tenso
     strided = scores.device.type != "cpu"
     width = CHUNK if strided else chunk_width(nc, k)
     m = nc // width
+    if not (ties or strided) and k >= THRESHOLD_K and m > 2 * k:
+        found = above_threshold(scores, k, width)
+        if found is not None:
+            return found
     if m < 4 * k:  # pre-selection would not pay: top-k over the whole row
         return topk_lower_index(scores, k) if ties else torch.topk(scores, k, dim=1)
     body = scores[:, :m * width]
@@ -47,6 +54,28 @@ def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tenso
     if rows.numel():
         vals[rows], idx[rows] = topk_lower_index(scores[rows], k)
     return vals, idx
+
+
+def above_threshold(scores: torch.Tensor, k: int, width: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Top-k per row in any order among ties, for a large k on the CPU: the k-th largest of the chunk maxima is at
+    most the row's k-th score (k chunks hold a score at least as high), so only the scores at or above it compete;
+    they are packed into a (b, most such per row) tile for one top-k. ~1.6x as fast as the chunk route at k = 1,516
+    of 100,000 columns (1,815 scores compete, not the 24,256 of 1,516 chunks). None where fewer than k scores
+    reach it (NaN scores)."""
+    b, nc = scores.shape
+    m = nc // width
+    maxima = scores[:, :m * width].view(b, m, width).amax(dim=2)                # (b, m)
+    floor = torch.topk(maxima, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
+    row, col = torch.nonzero(scores >= floor, as_tuple=True)                     # row-major: rows in order
+    counts = torch.bincount(row, minlength=b)
+    if int(counts.min()) < k:
+        return None
+    pos = torch.arange(row.numel(), device=scores.device) - (torch.cumsum(counts, 0) - counts)[row]
+    packed = scores.new_full((b, int(counts.max())), -math.inf)
+    packed_cols = torch.zeros(packed.shape, dtype=torch.long, device=scores.device)
+    packed[row, pos], packed_cols[row, pos] = scores[row, col], col
+    vals, at = torch.topk(packed, k, dim=1)
+    return vals, packed_cols.gather(1, at)
 
 
 def chunk_width(nc: int, k: int) -> int:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 
 from spacekit import backend
-from spacekit.ops.kernel_guard import kernels_usable, with_kernel
+from spacekit.ops.topk_rescore import gathered_scores
 from spacekit.ops.topk_select import lower_column_first, select
-from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
+from spacekit.ops.topk_tile import CorpusTile, exact_scores
 
 log = logging.getLogger("spacekit")
 
@@ -71,51 +71,6 @@ def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand
             counters.redone += exact.numel()
         s[exact], idx[exact] = exact_rows(q[exact], tile, k, limit)
     return s, idx
-
-
-def gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget,
-                    scratch: Scratch | None = None) -> torch.Tensor:
-    """(b, kc) fp32 scores of q's rows against c's rows at cols (clamped into range): one fused gather-dot kernel
-    on CUDA, else gathered rows times q, slice by slice into reused buffers (on the CPU ~4 MB, the scratch's when
-    given: they stay in cache and cost no page faults; on a GPU as much as the budget allows), each the fp32
-    rounding of a float64 dot product: the same value whatever the shape of the product (a float32 batched product
-    rounds differently for different numbers of candidates, and equal rows in two corpus tiles then came in the
-    wrong order)."""
-    if kernels_usable(c.device):
-        return with_kernel("gather-dot", lambda: _kernel_gathered_scores(q, c, cols),
-                           lambda: _gathered_scores(q, c, cols, limit))
-    return _gathered_scores(q, c, cols, limit, scratch)
-
-
-def _kernel_gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """gathered_scores by the fused gather-dot kernel."""
-    from spacekit.kernels.topk_triton import gather_dot
-
-    return gather_dot(q, c, cols)
-
-
-def _gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit: backend.Budget,
-                     scratch: Scratch | None = None) -> torch.Tensor:
-    """gathered_scores in torch: gathered rows copied to float64 (into a reused buffer) times q in float64."""
-    (b, d), kc = q.shape, cols.shape[1]
-    exact = torch.empty(cols.shape, dtype=torch.float32, device=q.device)
-    cols_c = cols.clamp(max=c.shape[0] - 1)
-    row_bytes = 4 * kc * d
-    rows_per = min(b, max(1, (4 << 20) // row_bytes if q.device.type == "cpu" else
-                          limit.rows(row_bytes, at_most=b) // 4))
-    if scratch is not None and c.device.type == "cpu":
-        flat = scratch.buffer("gathered rows", (rows_per * kc * d,), c.dtype)
-        flat64 = scratch.buffer("gathered rows, float64", (rows_per * kc * d,), torch.float64)
-    else:
-        flat = torch.empty(rows_per * kc * d, dtype=c.dtype, device=q.device)
-        flat64 = torch.empty(rows_per * kc * d, dtype=torch.float64, device=q.device)
-    q64 = q.double().unsqueeze(2)                                           # (b, d, 1)
-    for lo in range(0, b, rows_per):
-        r = min(rows_per, b - lo)
-        rows = torch.index_select(c, 0, cols_c[lo:lo + r].reshape(-1), out=flat[:r * kc * d].view(r * kc, d))
-        rows64 = flat64[:r * kc * d].view(r, kc, d).copy_(rows.view(r, kc, d))
-        exact[lo:lo + r] = torch.bmm(rows64, q64[lo:lo + r]).squeeze(2)
-    return exact
 
 
 def rounding_bound(q: torch.Tensor, tile: CorpusTile, mode: str) -> torch.Tensor:

@@ -8,8 +8,9 @@ import math
 import torch
 
 from spacekit import backend
+from spacekit.ops.topk_rescore import gathered_scores
 from spacekit.ops.topk_select import CHUNK, select
-from spacekit.ops.topk_settle import SearchCounters, candidate_ceiling, exact_rows, gathered_scores, settle, tf32
+from spacekit.ops.topk_settle import SearchCounters, candidate_ceiling, exact_rows, settle, tf32
 from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
 
 
@@ -17,8 +18,16 @@ def torch_slices(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None
                  scratch: Scratch | None = None, counters: SearchCounters | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """torch_topk over query slices whose score tile fits the budget (a query tile sized for the fused route has
-    no score tile in its budget, and the fused kernel may fall back to this)."""
-    rows = score_rows(limit, tile.exact.shape[0])
+    no score tile in its budget, and the fused kernel may fall back to this). On the CPU (a scratch) the slices are
+    the scratch's score buffer, each only picks candidates, and the whole query tile is re-scored at once: each
+    candidate row is then read once for all the queries that picked it (topk_rescore.sampled_scores)."""
+    n = tile.exact.shape[0]
+    if scratch is not None and reduced is not None and k < n:
+        rows = max(1, scratch.scores.numel() // n)
+        picked = [candidates(qt[lo:lo + rows], tile, k, reduced, scratch) for lo in range(0, qt.shape[0], rows)]
+        cand, ceiling = (torch.cat([p[j] for p in picked]) for j in (0, 1))
+        return rescored(qt, tile, k, cand, ceiling, limit, scratch, counters)
+    rows = score_rows(limit, n)
     parts = [torch_topk(qt[lo:lo + rows], tile, k, reduced, limit, scratch, counters)
              for lo in range(0, qt.shape[0], rows)]
     if len(parts) == 1:
@@ -65,6 +74,14 @@ def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
     candidates has a reduced score <= the last candidate's, so its fp32 score is at most that plus the bound: the
     row is exact when that stays below the k-th fp32 score.
     """
+    cand, ceiling = candidates(q, tile, k, mode, scratch)
+    return rescored(q, tile, k, cand, ceiling, limit, scratch, counters)
+
+
+def candidates(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, scratch: Scratch | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cand (b, extra) columns picked from reduced-precision scores, ceiling (b,): the highest exact score a column
+    outside them can have; -inf when every column is a candidate)."""
     nc = tile.exact.shape[0]
     extra = min(nc, candidate_count(k, mode, q.device))
     q_low = q.to(tile.low.dtype)
@@ -83,6 +100,13 @@ def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
     del approx
     ceiling = candidate_ceiling(q, q_low, tile, cand_s[:, -1].float(), mode) if extra < nc else \
         torch.full_like(q[:, 0], -math.inf)
+    return cand, ceiling
+
+
+def rescored(q: torch.Tensor, tile: CorpusTile, k: int, cand: torch.Tensor, ceiling: torch.Tensor,
+             limit: backend.Budget, scratch: Scratch | None = None, counters: SearchCounters | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The exact top-k of q's rows from their candidates, re-scored and proven complete (topk_settle.settle)."""
     exact = gathered_scores(q, tile.exact, cand, limit, scratch)
     if tile.scale is not None:
         exact.mul_(tile.scale[cand])
