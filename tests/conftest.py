@@ -77,3 +77,13 @@ def minilm_path() -> Path:
 def tiny_model(tmp_path_factory, minilm_path) -> Path:
     """A tiny random sentence-transformers model folder (mean pooling, normalised)."""
     return make_tiny_model(tmp_path_factory.mktemp("tiny"), minilm_path)
+
+
+@pytest.fixture(params=["fp32", "bf16"])
+def cpu_candidates(request, monkeypatch):
+    """Both CPU routes: candidates from fp32 or from bf16 products, re-scored in float64 (whichever is faster here)."""
+    from spacekit.ops import similarity
+
+    monkeypatch.setenv("SPACEKIT_CPU_CANDIDATES", request.param)
+    monkeypatch.setattr(similarity, "_BLAS", {})
+    return request.param

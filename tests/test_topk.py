@@ -31,16 +31,6 @@ def _assert_exact(q, c, k, metric, scores, idx):
     torch.testing.assert_close(scores.double(), best, atol=tol, rtol=0)
 
 
-@pytest.fixture(params=["fp32", "bf16"])
-def cpu_candidates(request, monkeypatch):
-    """Both CPU routes: candidates from fp32 or from bf16 products, re-scored in float64 (whichever is faster here)."""
-    from spacekit.ops import similarity
-
-    monkeypatch.setenv("SPACEKIT_CPU_CANDIDATES", request.param)
-    monkeypatch.setattr(similarity, "_BLAS", {})
-    return request.param
-
-
 @pytest.mark.parametrize(("nq", "n", "d", "k"), [(37, 1000, 16, 10), (100, 5000, 32, 100), (50, 3001, 8, 1),
                                       (20, 700, 8, 1000), (64, 20000, 24, 10), (3, 5, 4, 10),
                                       (30, 6000, 16, 300)])                   # k 300: 466 candidates per tile

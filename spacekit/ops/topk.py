@@ -5,8 +5,10 @@ result is merged tile after tile. Two routes, decided once per call (SearchPlan)
 - "fused" (CUDA, Triton, k <= 1024): topk_fused.py, a kernel that never writes the score matrix;
 - "torch": topk_torch.py, a score tile per query slice, fp32 or reduced-precision candidates.
 Either way candidates from fp16/bf16/tf32 scores (on the CPU from bf16 or fp32 products, whichever route this CPU
-runs faster) are re-scored in fp32 and proven complete (topk_settle.py), equal scores come by lower index
-(topk_select.py): the result is always the fp32 exact search.
+runs faster) are re-scored in fp32 and proven complete (topk_settle.py, topk_rescore.py), equal scores come by
+lower index (topk_select.py): the result is always the fp32 exact search. On the CPU a query tile's candidates are
+re-scored at once (each candidate row read once), and after the first corpus tile a large k skips the columns
+that cannot reach the k-th score found so far.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
         finite &= all_finite(tile)
         for lo in range(0, q.shape[0], plan.query_rows):
             rows = slice(lo, lo + plan.query_rows)
-            s, i = tile_topk(q[rows], tile, k, plan, scratch)              # (rows, k) each, tile-local columns
+            floor = best_s[rows, -1] if start else None                    # the k-th score of the tiles before
+            s, i = tile_topk(q[rows], tile, k, plan, scratch, floor)       # (rows, k) each, tile-local columns
             if start == 0 and s.shape[1] == k:                             # the first corpus tile: nothing to merge
                 best_s[rows], best_i[rows] = s, i
             else:
@@ -164,12 +167,13 @@ def low_dtype(candidates: str | None) -> torch.dtype:
     return LOW_DTYPES.get(candidates or "", torch.float32)
 
 
-def tile_topk(qt: torch.Tensor, tile: CorpusTile, k: int, plan: SearchPlan,
-              scratch: Scratch | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def tile_topk(qt: torch.Tensor, tile: CorpusTile, k: int, plan: SearchPlan, scratch: Scratch | None = None,
+              floor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One query tile against one corpus tile: the fused kernel when the plan says so and the tile has enough
-    chunks for it, else (or when the kernel fails) the torch route in budget-sized query slices."""
+    chunks for it, else (or when the kernel fails) the torch route in budget-sized query slices (floor: the k-th
+    score so far, which spares the CPU route the columns that cannot reach it)."""
     def torch_route():
-        return torch_slices(qt, tile, k, plan.candidates, plan.budget, scratch, plan.counters)
+        return torch_slices(qt, tile, k, plan.candidates, plan.budget, scratch, plan.counters, floor)
 
     enough_chunks = plan.chunk and fused.kernel_candidates(k) < tile.exact.shape[0] // plan.chunk
     if plan.route == "fused" and enough_chunks and not broken():

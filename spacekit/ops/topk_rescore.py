@@ -8,6 +8,7 @@ slice picks each of 100,000 rows ~30 times: gathering rows per query read 4.6 GB
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -25,9 +26,9 @@ def gathered_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, limit:
     float64 dot product: on CUDA the gather-dot kernel (else gathered rows times q, in budget-sized slices), on the
     CPU the sampled product (sampled_scores). A float32 product would round differently for different numbers of
     candidates, and equal rows in two corpus tiles then came in the wrong order."""
-    cols = cols.clamp(0, c.shape[0] - 1)
     if c.device.type == "cpu":
-        return sampled_scores(q, c, cols, scratch)
+        return sampled_scores(q, c, cols.clamp(max=c.shape[0] - 1), scratch)
+    cols = cols.clamp(0, c.shape[0] - 1)
     if kernels_usable(c.device):
         return with_kernel("gather-dot", lambda: _kernel_gathered_scores(q, c, cols),
                            lambda: _gathered_scores(q, c, cols, limit))
@@ -62,14 +63,18 @@ def sampled_scores(q: torch.Tensor, c: torch.Tensor, cols: torch.Tensor, scratch
                    ) -> torch.Tensor:
     """gathered_scores on the CPU: the (query, row) pairs sorted by corpus row, the rows they name converted to
     float64 a block at a time (into the scratch's buffers), and torch.sparse.sampled_addmm's float64 dot product per
-    pair (one vectorised reduction over d, the same for every pair: no dependence on how many pairs there are)."""
+    pair (one vectorised reduction over d, the same for every pair: no dependence on how many pairs there are).
+    A negative column is no candidate: -inf."""
     b, kc = cols.shape
     key, order = torch.sort(cols.reshape(-1) * b + torch.arange(b).repeat_interleave(kc))  # by row, then query
+    out = torch.empty(b * kc, dtype=torch.float32)
+    none = int(torch.searchsorted(key, 0))                                 # the negative columns sort first
+    out[order[:none]] = -math.inf
+    key, order = key[none:], order[none:]
     again = None
     if bool((key[1:] == key[:-1]).any()):             # a column twice in a row: the sampled product takes it once
         key, again = torch.unique_consecutive(key, return_inverse=True)
     dots = _dots_by_row(key, q, c, scratch)
-    out = torch.empty(b * kc, dtype=torch.float32)
     out[order] = dots if again is None else dots[again]
     return out.view(b, kc)
 

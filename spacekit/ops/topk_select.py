@@ -14,8 +14,10 @@ CHUNK = 32  # columns per chunk for the chunk-max pre-selection
 THRESHOLD_K = 256  # from this k on, CPU candidates (any order among ties) are picked above a threshold
 
 
-def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact top-k per row of a score tile, lower column first among ties (any order among ties: ties=False).
+def select(scores: torch.Tensor, k: int, ties: bool = True, floor: torch.Tensor | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact top-k per row of a score tile, lower column first among ties (any order among ties: ties=False; then
+    a large k on the CPU may also skip the scores below `floor` (b,): those rows are padded with -inf at column -1).
 
     The columns are cut into m chunks of CHUNK (on the CPU fewer for a large k: chunk_width): on a GPU chunk j
     holds the columns j, j + m, j + 2m, ... (the max is then a reduction over an outer dimension, read at full
@@ -28,7 +30,7 @@ def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tenso
     width = CHUNK if strided else chunk_width(nc, k)
     m = nc // width
     if not (ties or strided) and k >= THRESHOLD_K and m > 2 * k:
-        found = above_threshold(scores, k, width)
+        found = above_threshold(scores, k, width, floor)
         if found is not None:
             return found
     if m < 4 * k:  # pre-selection would not pay: top-k over the whole row
@@ -56,23 +58,38 @@ def select(scores: torch.Tensor, k: int, ties: bool = True) -> tuple[torch.Tenso
     return vals, idx
 
 
-def above_threshold(scores: torch.Tensor, k: int, width: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+def above_threshold(scores: torch.Tensor, k: int, width: int, floor: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Top-k per row in any order among ties, for a large k on the CPU: the k-th largest of the chunk maxima is at
     most the row's k-th score (k chunks hold a score at least as high), so only the scores at or above it compete;
     they are packed into a (b, most such per row) tile for one top-k. ~1.6x as fast as the chunk route at k = 1,516
-    of 100,000 columns (1,815 scores compete, not the 24,256 of 1,516 chunks). None where fewer than k scores
-    reach it (NaN scores)."""
+    of 100,000 columns (1,815 scores compete, not the 24,256 of 1,516 chunks). With a floor (b,), scores below it
+    do not compete either, and where few reach it the chunk maxima are skipped; rows with fewer than k are padded
+    with -inf at column -1. None where fewer than k scores reach the threshold without a floor (NaN scores)."""
     b, nc = scores.shape
+    if floor is not None:                                                       # few compete: no chunk maxima
+        found = _packed_topk(scores, scores >= floor.unsqueeze(1), k, most=4 * k)
+        if found is not None:
+            return found
     m = nc // width
     maxima = scores[:, :m * width].view(b, m, width).amax(dim=2)                # (b, m)
-    floor = torch.topk(maxima, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
-    row, col = torch.nonzero(scores >= floor, as_tuple=True)                     # row-major: rows in order
-    counts = torch.bincount(row, minlength=b)
-    if int(counts.min()) < k:
+    level = torch.topk(maxima, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
+    if floor is not None:
+        return _packed_topk(scores, scores >= torch.maximum(level, floor.unsqueeze(1)), k)
+    return _packed_topk(scores, scores >= level, k, least=k)
+
+
+def _packed_topk(scores: torch.Tensor, above: torch.Tensor, k: int, most: int | None = None,
+                 least: int | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Top-k of each row's scores where `above` holds, packed into one (b, most such per row) tile; None where a
+    row has more than `most` or fewer than `least` of them."""
+    row, col = torch.nonzero(above, as_tuple=True)                               # row-major: rows in order
+    counts = torch.bincount(row, minlength=scores.shape[0])
+    if (most is not None and int(counts.max()) > most) or (least is not None and int(counts.min()) < least):
         return None
     pos = torch.arange(row.numel(), device=scores.device) - (torch.cumsum(counts, 0) - counts)[row]
-    packed = scores.new_full((b, int(counts.max())), -math.inf)
-    packed_cols = torch.zeros(packed.shape, dtype=torch.long, device=scores.device)
+    packed = scores.new_full((scores.shape[0], max(k, int(counts.max()))), -math.inf)
+    packed_cols = torch.full(packed.shape, -1, dtype=torch.long, device=scores.device)
     packed[row, pos], packed_cols[row, pos] = scores[row, col], col
     vals, at = torch.topk(packed, k, dim=1)
     return vals, packed_cols.gather(1, at)

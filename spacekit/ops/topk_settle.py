@@ -48,7 +48,9 @@ def settle(q: torch.Tensor, tile: CorpusTile, k: int, cand_s: torch.Tensor, cand
     their top k + 1 are ordered by lower column."""
     vals, pos = torch.topk(cand_s, k + 1, dim=1)                          # sorted; the (k+1)-th shows a cut tie
     s, idx = vals[:, :k], cand_c.gather(1, pos[:, :k])
-    code = (ceiling >= s[:, -1]).to(torch.int8) * 4 + (vals[:, 1:] == vals[:, :-1]).any(1).to(torch.int8)
+    reach = (ceiling >= s[:, -1]) & (ceiling > -math.inf)                # -inf: no column outside can enter
+    tied = ((vals[:, 1:] == vals[:, :-1]) & (vals[:, 1:] > -math.inf)).any(1)  # missing candidates do not tie
+    code = reach.to(torch.int8) * 4 + tied.to(torch.int8)
     if more is not None:
         code += more.to(torch.int8) * 2
     flagged = torch.nonzero(code).flatten()                               # the one wait
@@ -93,13 +95,31 @@ def candidate_ceiling(q: torch.Tensor, q_low: torch.Tensor, tile: CorpusTile, la
     rounding at that score, |last| u / (1 - u), plus the inputs' rounding, |q| |c - c~| + |q - q~| |c~| (q·c - q~·c~
     split in two, each by Cauchy-Schwarz), plus fp32 accumulation of d exact products, d 2^-23 |q~| |c~|, plus 1e-6
     for the fp32 rounding of the exact score; else last + rounding_bound."""
+    relative, absolute = _ceiling_terms(q, q_low, tile, mode)
+    return last + last.abs() * relative + absolute
+
+
+def candidate_floor(q: torch.Tensor, q_low: torch.Tensor, tile: CorpusTile, floor: torch.Tensor,
+                    mode: str) -> torch.Tensor:
+    """(b,) the reduced-precision score below which a column's exact score is below `floor` (candidate_ceiling
+    inverted, less a margin for the fp32 arithmetic): a later corpus tile need not pick a column that cannot reach
+    the k-th exact score found so far."""
+    relative, absolute = _ceiling_terms(q, q_low, tile, mode)
+    below = floor - absolute
+    lowest = torch.where(below >= 0, below / (1 + relative), below / (1 - relative))
+    return lowest - 1e-6 * (1 + lowest.abs())
+
+
+def _ceiling_terms(q: torch.Tensor, q_low: torch.Tensor, tile: CorpusTile, mode: str
+                   ) -> tuple[float | torch.Tensor, torch.Tensor]:
+    """(relative, absolute): candidate_ceiling(last) = last + |last| relative + absolute."""
     if tile.low_error is None or tile.low_norm is None or mode not in ("fp16", "bf16"):
-        return last + rounding_bound(q, tile, mode)
+        return 0.0, rounding_bound(q, tile, mode)
     u = UNIT_ROUNDOFF[mode]
     ql = q_low.float()
     inputs = q.norm(dim=1) * tile.low_error + (q - ql).norm(dim=1) * tile.low_norm
     accumulation = q.shape[1] * 2.0**-23 * ql.norm(dim=1) * tile.low_norm
-    return last + last.abs() * (u / (1 - u)) + inputs + accumulation + 1e-6
+    return u / (1 - u), inputs + accumulation + 1e-6
 
 
 def exact_rows(q: torch.Tensor, tile: CorpusTile, k: int, limit: backend.Budget) -> tuple[torch.Tensor, torch.Tensor]:

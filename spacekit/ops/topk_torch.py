@@ -10,21 +10,23 @@ import torch
 from spacekit import backend
 from spacekit.ops.topk_rescore import gathered_scores
 from spacekit.ops.topk_select import CHUNK, select
-from spacekit.ops.topk_settle import SearchCounters, candidate_ceiling, exact_rows, settle, tf32
+from spacekit.ops.topk_settle import SearchCounters, candidate_ceiling, candidate_floor, exact_rows, settle, tf32
 from spacekit.ops.topk_tile import CorpusTile, Scratch, exact_scores
 
 
 def torch_slices(qt: torch.Tensor, tile: CorpusTile, k: int, reduced: str | None, limit: backend.Budget,
-                 scratch: Scratch | None = None, counters: SearchCounters | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+                 scratch: Scratch | None = None, counters: SearchCounters | None = None,
+                 floor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """torch_topk over query slices whose score tile fits the budget (a query tile sized for the fused route has
     no score tile in its budget, and the fused kernel may fall back to this). On the CPU (a scratch) the slices are
     the scratch's score buffer, each only picks candidates, and the whole query tile is re-scored at once: each
-    candidate row is then read once for all the queries that picked it (topk_rescore.sampled_scores)."""
+    candidate row is then read once for all the queries that picked it (topk_rescore.sampled_scores); floor (b,),
+    the k-th exact score of the corpus tiles before this one, spares the columns that cannot reach it."""
     n = tile.exact.shape[0]
     if scratch is not None and reduced is not None and k < n:
         rows = max(1, scratch.scores.numel() // n)
-        picked = [candidates(qt[lo:lo + rows], tile, k, reduced, scratch) for lo in range(0, qt.shape[0], rows)]
+        picked = [candidates(qt[lo:lo + rows], tile, k, reduced, scratch, None if floor is None else
+                             floor[lo:lo + rows]) for lo in range(0, qt.shape[0], rows)]
         cand, ceiling = (torch.cat([p[j] for p in picked]) for j in (0, 1))
         return rescored(qt, tile, k, cand, ceiling, limit, scratch, counters)
     rows = score_rows(limit, n)
@@ -78,10 +80,11 @@ def reduced_precision_topk(q: torch.Tensor, tile: CorpusTile, k: int, mode: str,
     return rescored(q, tile, k, cand, ceiling, limit, scratch, counters)
 
 
-def candidates(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, scratch: Scratch | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def candidates(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, scratch: Scratch | None = None,
+               floor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(cand (b, extra) columns picked from reduced-precision scores, ceiling (b,): the highest exact score a column
-    outside them can have; -inf when every column is a candidate)."""
+    outside them can have; -inf when every column is a candidate, or none outside can reach `floor` (b,), the k-th
+    exact score so far: a large k on the CPU then skips the columns that cannot (cand -1 where fewer are left)."""
     nc = tile.exact.shape[0]
     extra = min(nc, candidate_count(k, mode, q.device))
     q_low = q.to(tile.low.dtype)
@@ -96,10 +99,15 @@ def candidates(q: torch.Tensor, tile: CorpusTile, k: int, mode: str, scratch: Sc
             shape, size = (q.shape[0], nc), q.shape[0] * nc                # (its bf16 reductions are ~8x slower)
             products = torch.matmul(q_low, tile.low.T, out=scratch.low[:size].view(shape))
             approx = scratch.scores[:size].view(shape).copy_(products)
-    cand_s, cand = select(approx, extra, ties=False)                      # (b, extra); the bound covers ties
+    lowest = None if floor is None else candidate_floor(q, q_low, tile, floor, mode)
+    cand_s, cand = select(approx, extra, ties=False, floor=lowest)       # (b, extra); the bound covers ties
     del approx
-    ceiling = candidate_ceiling(q, q_low, tile, cand_s[:, -1].float(), mode) if extra < nc else \
-        torch.full_like(q[:, 0], -math.inf)
+    if extra == nc:
+        return cand, torch.full_like(q[:, 0], -math.inf)
+    last = cand_s[:, -1].float()
+    ceiling = candidate_ceiling(q, q_low, tile, last, mode)
+    if floor is not None:                                                 # nothing outside reaches the floor
+        ceiling = torch.where((last == -math.inf) | (ceiling < floor), -math.inf, ceiling)
     return cand, ceiling
 
 
@@ -110,4 +118,5 @@ def rescored(q: torch.Tensor, tile: CorpusTile, k: int, cand: torch.Tensor, ceil
     exact = gathered_scores(q, tile.exact, cand, limit, scratch)
     if tile.scale is not None:
         exact.mul_(tile.scale[cand])
+    exact.masked_fill_(cand < 0, -math.inf)                               # no candidate there (a floor's padding)
     return settle(q, tile, k, exact, cand, ceiling, limit, counters=counters)
