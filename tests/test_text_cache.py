@@ -86,6 +86,8 @@ def test_a_later_list_encodes_only_its_new_texts_and_a_damaged_shard_is_recomput
     both = opts.embed(model, ["x", "y", "z"], ["two texts", "three texts", "one text"])
     assert sum(seen.values()) == 3                                   # the second list encoded only its new text
     assert np.array_equal(both[[2, 0]], first)
+    assert np.array_equal(both[1], opts.embed(model, ["t"], ["three texts"])[0])  # the new row where it belongs
+    assert not np.allclose(both[1], both[0])
     shard = sorted((tmp_path / "cache").rglob("part-00000.parquet"))[0]
     shard.write_bytes(shard.read_bytes()[:-8] + b"tampered")
     again = opts.embed(model, ["a", "b"], ["one text", "two texts"])

@@ -37,12 +37,15 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
         _, ids, vec = open_growing_store(path, key, model.dim, layout)
     row = {i: n for n, i in enumerate(ids)}
     at = np.fromiter((row.get(i, -1) for i in wanted), np.int64, len(wanted))
-    held = vec[at[at >= 0]]
-    del row, ids, vec                                     # the cache's other rows are not needed any more
     missing = np.flatnonzero(at < 0)
+    if not missing.size:                                  # every text held
+        return vec[at]
+    if layout == "dense":                                 # the result filled in place: no concatenated copies
+        out = _held_rows_in_place(np.asarray(vec), at, model.dim)
+    else:
+        held = vec[at[at >= 0]]
+    del row, ids, vec                                     # the cache's other rows are not needed any more
     todo = {wanted[n]: texts[n] for n in missing}
-    if not todo:
-        return held
     todo_ids = list(todo)                # encoded outside the lock: another process with this model is never held up
     new = model.encode(list(todo.values()), prompt=prompt, placement=placement)
     have, theirs_vec, fresh = _add_missing(path, key, model.dim, todo_ids, new, layout)
@@ -53,10 +56,24 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
         pick[kept] = len(todo_ids) + np.arange(len(kept))
         new = concat([new, theirs_vec[[theirs[todo_ids[n]] for n in kept]]], model.dim, layout)[pick]
     new_row = {i: n for n, i in enumerate(todo_ids)}
+    if layout == "dense":
+        out[missing] = np.asarray(new, np.float32)[[new_row[wanted[n]] for n in missing]]
+        return out
     source = np.empty(len(wanted), np.int64)              # each wanted row's row in [held; new]
     source[at >= 0] = np.arange(int((at >= 0).sum()))
     source[missing] = len(at[at >= 0]) + np.array([new_row[wanted[n]] for n in missing], np.int64)
     return concat([held, new], model.dim, layout)[source]
+
+
+def _held_rows_in_place(vec: np.ndarray, at: np.ndarray, dim: int, block: int = 65536) -> np.ndarray:
+    """(len(at), dim) float32 with the cache's rows at[i] where at[i] >= 0 (the rest to be filled), copied a block at
+    a time: one copy of the found rows, where gathering then concatenating then reordering made three."""
+    out = np.empty((len(at), dim), np.float32)
+    found = np.flatnonzero(at >= 0)
+    for lo in range(0, found.size, block):
+        part = found[lo:lo + block]
+        out[part] = vec[at[part]]
+    return out
 
 
 def add_vectors(model: Encoder, texts: list[str], vectors: np.ndarray, root: Path, *, prompt: str = "",
