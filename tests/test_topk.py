@@ -42,6 +42,12 @@ def test_topk_equals_float64_brute_force(nq, n, d, k, metric, cpu_candidates):
     _assert_exact(q, c, k, metric, scores, idx)
 
 
+def test_no_queries_give_empty_results():
+    scores, idx = topk(torch.zeros(0, 16), torch.randn(500, 16), 1000)
+    assert scores.shape == idx.shape == (0, 500)
+    assert idx.dtype == torch.long
+
+
 def test_numpy_inputs_and_whole_corpus_in_one_tile():
     rng = np.random.default_rng(1)
     q, c = rng.standard_normal((10, 12)).astype(np.float32), rng.standard_normal((300, 12)).astype(np.float32)

@@ -80,6 +80,8 @@ def topk(queries, corpus, k: int, *, metric: str = "cosine", device=None, candid
     n = check_search(q, corpus, k)
     _check_finite(q, "queries")
     k = min(k, n)
+    if not q.shape[0]:                                                     # no queries: empty results, as sparse_topk
+        return torch.zeros((0, k)), torch.zeros((0, k), dtype=torch.long)
     q = normalize(q) if metric == "cosine" else q
     plan = dataclasses.replace(plan_search(q.shape[0], n, q.shape[1], k, metric, dev, candidate_precision, budget,
                                            corpus_dtype(corpus)), counters=counters)
