@@ -3,7 +3,7 @@ number of candidates, queries or corpus rows (so equal rows in two tiles or shar
 
 On CUDA one fused gather-dot kernel; on the CPU a sampled product over the (query, row) pairs sorted by corpus row,
 so that each candidate row is read from memory once for all the queries that picked it (at k = 1000 a 2,000-query
-slice picks each of 100,000 rows ~30 times: gathering rows per query read 4.6 GB at random, 3-4x slower).
+tile picks each of 100,000 rows ~30 times: gathering rows per query read 4.6 GB at random, 3-4x slower).
 """
 
 from __future__ import annotations
