@@ -56,12 +56,13 @@ def cached_vectors(model: Encoder, texts: list[str], root: Path, *, prompt: str 
         pick[kept] = len(todo_ids) + np.arange(len(kept))
         new = concat([new, theirs_vec[[theirs[todo_ids[n]] for n in kept]]], model.dim, layout)[pick]
     new_row = {i: n for n, i in enumerate(todo_ids)}
+    new_at = np.array([new_row[wanted[n]] for n in missing], np.int64)  # each missing text's row in new
     if layout == "dense":
-        out[missing] = np.asarray(new, np.float32)[[new_row[wanted[n]] for n in missing]]
+        out[missing] = np.asarray(new, np.float32)[new_at]
         return out
     source = np.empty(len(wanted), np.int64)              # each wanted row's row in [held; new]
     source[at >= 0] = np.arange(int((at >= 0).sum()))
-    source[missing] = len(at[at >= 0]) + np.array([new_row[wanted[n]] for n in missing], np.int64)
+    source[missing] = len(at[at >= 0]) + new_at
     return concat([held, new], model.dim, layout)[source]
 
 
